@@ -1,0 +1,730 @@
+//! The one model of the operator's choices.
+//!
+//! The answers file (`apply`, `plan`), the wizard's screens and the line prompts all
+//! fill this same struct and check it with the same validators, so a value that one
+//! front end accepts is never refused by another.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::regions;
+
+pub const DEFAULT_ALIAS: &str = "alias/vault-auto-unseal";
+pub const DEFAULT_USER: &str = "vault-auto-unseal";
+pub const DEFAULT_POLICY: &str = "vault-auto-unseal-kms";
+pub const DEFAULT_ENV_FILE: &str = "/etc/vault.d/vault.env";
+pub const DEFAULT_VAULT_CONFIG: &str = "/etc/vault.d/vault.hcl";
+pub const DEFAULT_STORAGE_PATH: &str = "/opt/vault/data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Answers {
+    /// The AWS region of the KMS key; Vault's seal uses the same one.
+    pub region: String,
+    /// An endpoint override for every AWS call (and for Vault's seal).
+    pub endpoint_url: Option<String>,
+    /// A named profile of the shared AWS config files.
+    pub profile: Option<String>,
+    pub kms: KmsAnswers,
+    pub iam: IamAnswers,
+    pub output: OutputAnswers,
+    pub server: ServerAnswers,
+    pub init: InitAnswers,
+    pub timing: TimingAnswers,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KmsAnswers {
+    /// Create a new key (true) or reuse `key_id` (false).
+    pub create: bool,
+    /// The key to reuse: key id, key ARN, alias name or alias ARN.
+    pub key_id: Option<String>,
+    pub alias: String,
+    pub description: String,
+    pub rotation: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IamAnswers {
+    pub user_name: String,
+    pub policy_name: String,
+    /// When the user already holds two access keys (IAM's limit): the id of the one to
+    /// delete to make room. Left empty, the run stops and lists the keys.
+    pub replace_access_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputAnswers {
+    pub vault_config: PathBuf,
+    pub env_file: PathBuf,
+    /// Also save the access key as a CSV in the AWS console's format.
+    pub credentials_csv: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Launch {
+    /// A systemd drop-in with `EnvironmentFile=`, then a restart of the unit.
+    #[default]
+    Systemd,
+    /// A detached process started by autounseal, its log and pid in the state folder.
+    Background,
+    /// Write the files and print the command to run.
+    None,
+}
+
+impl Launch {
+    pub const ALL: [Launch; 3] = [Launch::Systemd, Launch::Background, Launch::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Launch::Systemd => "systemd",
+            Launch::Background => "background",
+            Launch::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerAnswers {
+    /// `vault` or `bao`, found on PATH, or a path to the binary.
+    pub binary: String,
+    pub launch: Launch,
+    pub listen: String,
+    pub storage_path: PathBuf,
+    /// Raft node id; defaults to `autounseal-1`.
+    pub node_id: String,
+    pub tls_disable: bool,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// CA bundle to trust when autounseal talks to the server over TLS.
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InitAnswers {
+    /// Initialise the server once it runs (needs launch `systemd` or `background`).
+    pub enabled: bool,
+    pub recovery_shares: u16,
+    pub recovery_threshold: u16,
+    /// Public PGP key files, one per recovery share.
+    pub recovery_pgp_keys: Vec<PathBuf>,
+    pub root_token_pgp_key: Option<PathBuf>,
+    /// Where headless runs save the recovery keys and root token (created new, 0600).
+    pub recovery_keys_file: Option<PathBuf>,
+}
+
+/// How long to wait for AWS and for a new access key to work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimingAnswers {
+    /// Give up waiting for a new access key to work after this long.
+    pub propagation_timeout_secs: u64,
+    pub poll_interval_ms: u64,
+    /// Successes in a row before a new key counts as usable (IAM is eventually consistent).
+    pub required_successes: u32,
+    pub operation_timeout_secs: u64,
+    pub attempt_timeout_secs: u64,
+    pub connect_timeout_secs: u64,
+    /// How long to wait for the Vault server to answer after it starts.
+    pub server_start_timeout_secs: u64,
+}
+
+impl Default for KmsAnswers {
+    fn default() -> Self {
+        KmsAnswers {
+            create: true,
+            key_id: None,
+            alias: DEFAULT_ALIAS.into(),
+            description: "Vault auto-unseal key (created by autounseal)".into(),
+            rotation: true,
+        }
+    }
+}
+
+impl Default for IamAnswers {
+    fn default() -> Self {
+        IamAnswers {
+            user_name: DEFAULT_USER.into(),
+            policy_name: DEFAULT_POLICY.into(),
+            replace_access_key: None,
+        }
+    }
+}
+
+impl Default for OutputAnswers {
+    fn default() -> Self {
+        OutputAnswers {
+            vault_config: DEFAULT_VAULT_CONFIG.into(),
+            env_file: DEFAULT_ENV_FILE.into(),
+            credentials_csv: None,
+        }
+    }
+}
+
+impl Default for ServerAnswers {
+    fn default() -> Self {
+        ServerAnswers {
+            binary: "vault".into(),
+            launch: Launch::Systemd,
+            listen: DEFAULT_LISTEN.into(),
+            storage_path: DEFAULT_STORAGE_PATH.into(),
+            node_id: "autounseal-1".into(),
+            tls_disable: false,
+            tls_cert_file: None,
+            tls_key_file: None,
+            ca_cert: None,
+        }
+    }
+}
+
+impl Default for InitAnswers {
+    fn default() -> Self {
+        InitAnswers {
+            enabled: true,
+            recovery_shares: 5,
+            recovery_threshold: 3,
+            recovery_pgp_keys: Vec::new(),
+            root_token_pgp_key: None,
+            recovery_keys_file: None,
+        }
+    }
+}
+
+impl Default for TimingAnswers {
+    fn default() -> Self {
+        TimingAnswers {
+            propagation_timeout_secs: 120,
+            poll_interval_ms: 1500,
+            required_successes: 3,
+            operation_timeout_secs: 60,
+            attempt_timeout_secs: 20,
+            connect_timeout_secs: 5,
+            server_start_timeout_secs: 60,
+        }
+    }
+}
+
+/// One problem with one answer, named by its key in the answers file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnswersError {
+    #[error("cannot read the answers file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the answers file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{}", format_field_errors(.0))]
+    Invalid(Vec<FieldError>),
+}
+
+fn format_field_errors(errors: &[FieldError]) -> String {
+    let mut out = String::from("some answers need fixing:");
+    for e in errors {
+        out.push_str(&format!("\n  - {e}"));
+    }
+    out
+}
+
+impl Answers {
+    /// Reads and validates an answers file.
+    pub fn load(path: &Path) -> Result<Answers, AnswersError> {
+        let text = std::fs::read_to_string(path).map_err(|source| AnswersError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let answers = Answers::parse(&text).map_err(|message| AnswersError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        answers.check()?;
+        Ok(answers)
+    }
+
+    pub fn parse(text: &str) -> Result<Answers, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// Every problem at once, so that one run of the operator fixes them all.
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut check = |field: &'static str, result: Result<(), String>| {
+            if let Err(message) = result {
+                errors.push(FieldError { field, message });
+            }
+        };
+        check("region", validate_region(&self.region));
+        if let Some(url) = &self.endpoint_url {
+            check("endpoint_url", validate_endpoint_url(url));
+        }
+        if let Some(profile) = &self.profile {
+            check("profile", validate_not_blank(profile, "profile"));
+        }
+        if self.kms.create {
+            check("kms.alias", validate_alias(&self.kms.alias));
+            check("kms.description", validate_key_description(&self.kms.description));
+        } else {
+            check(
+                "kms.key_id",
+                match &self.kms.key_id {
+                    None => Err(
+                        "kms.create is false, so kms.key_id must name the key to reuse (key id, key ARN or alias)"
+                            .into(),
+                    ),
+                    Some(id) => validate_key_reference(id, &self.region),
+                },
+            );
+        }
+        check("iam.user_name", validate_iam_user_name(&self.iam.user_name));
+        check("iam.policy_name", validate_iam_policy_name(&self.iam.policy_name));
+        if let Some(id) = &self.iam.replace_access_key {
+            check("iam.replace_access_key", validate_access_key_id(id));
+        }
+        check("output.env_file", validate_file_path(&self.output.env_file));
+        check("output.vault_config", validate_file_path(&self.output.vault_config));
+        if let Some(csv) = &self.output.credentials_csv {
+            check("output.credentials_csv", validate_file_path(csv));
+            if csv == &self.output.env_file {
+                check("output.credentials_csv", Err("must differ from output.env_file".into()));
+            }
+        }
+        check(
+            "server.binary",
+            validate_not_blank(&self.server.binary, "the server binary"),
+        );
+        check("server.listen", validate_listen(&self.server.listen));
+        check("server.storage_path", validate_file_path(&self.server.storage_path));
+        check("server.node_id", validate_node_id(&self.server.node_id));
+        check("server.tls_cert_file", validate_tls(&self.server));
+        check(
+            "init.recovery_threshold",
+            validate_recovery(self.init.recovery_shares, self.init.recovery_threshold),
+        );
+        check(
+            "init.recovery_pgp_keys",
+            validate_pgp_key_count(&self.init.recovery_pgp_keys, self.init.recovery_shares),
+        );
+        if self.init.enabled && self.server.launch == Launch::None {
+            check(
+                "init.enabled",
+                Err("init needs a running server: set server.launch to \"systemd\" or \"background\", or init.enabled = false".into()),
+            );
+        }
+        check("timing", validate_timing(&self.timing));
+        errors
+    }
+
+    pub fn check(&self) -> Result<(), AnswersError> {
+        let errors = self.validate();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AnswersError::Invalid(errors))
+        }
+    }
+
+    /// The answers as a TOML document (what the wizard saves for a later `apply`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("answers always serialise")
+    }
+}
+
+pub fn validate_not_blank(value: &str, what: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err(format!("{what} must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+pub fn validate_region(region: &str) -> Result<(), String> {
+    if region.trim().is_empty() {
+        return Err("choose the AWS region of the KMS key, for example \"us-east-1\"".into());
+    }
+    if regions::region_name(region).is_some() {
+        return Ok(());
+    }
+    let close: Vec<&str> = regions::KMS_REGIONS
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| c.split('-').next() == region.split('-').next())
+        .collect();
+    let hint = if close.is_empty() {
+        "run `autounseal regions` for the list".to_string()
+    } else {
+        format!("did you mean one of: {}?", close.join(", "))
+    };
+    Err(format!("\"{region}\" is not an AWS region that offers KMS; {hint}"))
+}
+
+pub fn validate_endpoint_url(url: &str) -> Result<(), String> {
+    match url::Url::parse(url) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
+        Ok(_) => Err(format!(
+            "\"{url}\" must be an http:// or https:// URL with a host, for example http://127.0.0.1:5000"
+        )),
+        Err(e) => Err(format!("\"{url}\" is not a URL ({e})")),
+    }
+}
+
+fn iam_name_chars_ok(name: &str) -> bool {
+    name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
+/// IAM user names: 1 to 64 characters of letters, digits and `+=,.@_-`.
+pub fn validate_iam_user_name(name: &str) -> Result<(), String> {
+    validate_iam_name(name, 64, "IAM user names")
+}
+
+/// IAM policy names: 1 to 128 characters of letters, digits and `+=,.@_-`.
+pub fn validate_iam_policy_name(name: &str) -> Result<(), String> {
+    validate_iam_name(name, 128, "IAM policy names")
+}
+
+fn validate_iam_name(name: &str, max: usize, what: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("{what} must not be empty"));
+    }
+    if name.len() > max {
+        return Err(format!(
+            "\"{name}\" is {} characters long; {what} have at most {max}",
+            name.len()
+        ));
+    }
+    if !iam_name_chars_ok(name) {
+        return Err(format!(
+            "\"{name}\" has characters {what} cannot have; use letters, digits and + = , . @ _ -"
+        ));
+    }
+    Ok(())
+}
+
+/// KMS alias names: `alias/` then letters, digits, `/_-`; never in the `alias/aws/` space.
+pub fn validate_alias(alias: &str) -> Result<(), String> {
+    let Some(rest) = alias.strip_prefix("alias/") else {
+        return Err(format!(
+            "\"{alias}\" must start with \"alias/\", for example \"alias/vault-auto-unseal\""
+        ));
+    };
+    if rest.is_empty() {
+        return Err("the alias needs a name after \"alias/\"".into());
+    }
+    if alias.starts_with("alias/aws/") || rest == "aws" {
+        return Err(format!(
+            "\"{alias}\" is in the \"alias/aws/\" space, which AWS reserves for its own keys; choose another name"
+        ));
+    }
+    if alias.len() > 256 {
+        return Err("aliases have at most 256 characters".into());
+    }
+    if !rest.chars().all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c)) {
+        return Err(format!(
+            "\"{alias}\" has characters aliases cannot have; use letters, digits and / _ -"
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_key_description(description: &str) -> Result<(), String> {
+    if description.chars().count() > 8192 {
+        Err("key descriptions have at most 8192 characters".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// A reference to an existing key: key id, `mrk-` id, key ARN, alias name or alias ARN.
+/// An ARN in another region than the one chosen is refused here, before any call.
+pub fn validate_key_reference(key: &str, region: &str) -> Result<(), String> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Err("name the key to reuse: key id, key ARN or alias".into());
+    }
+    if key.starts_with("alias/") {
+        return validate_alias(key);
+    }
+    if let Some(arn) = key.strip_prefix("arn:") {
+        let parts: Vec<&str> = arn.splitn(5, ':').collect();
+        if parts.len() != 5 || parts[1] != "kms" {
+            return Err(format!(
+                "\"{key}\" is not a KMS ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"
+            ));
+        }
+        let arn_region = parts[2];
+        if !region.is_empty() && arn_region != region {
+            return Err(format!(
+                "the key {key} lives in {arn_region}, but the chosen region is {region}; \
+                 Vault's seal and the key must share a region: choose {arn_region} or a key in {region}"
+            ));
+        }
+        let resource = parts[4];
+        if !(resource.starts_with("key/") || resource.starts_with("alias/")) {
+            return Err(format!("\"{key}\" must end in key/ID or alias/NAME"));
+        }
+        return Ok(());
+    }
+    let uuid_like = |s: &str| {
+        s.len() == 36
+            && s.chars()
+                .enumerate()
+                .all(|(i, c)| matches!(i, 8 | 13 | 18 | 23) == (c == '-') && (c == '-' || c.is_ascii_hexdigit()))
+    };
+    let mrk_like = |s: &str| {
+        s.strip_prefix("mrk-")
+            .is_some_and(|h| h.len() == 32 && h.chars().all(|c| c.is_ascii_hexdigit()))
+    };
+    if uuid_like(key) || mrk_like(key) {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{key}\" is not a key id (1234abcd-12ab-34cd-56ef-1234567890ab), key ARN or alias/NAME"
+        ))
+    }
+}
+
+pub fn validate_access_key_id(id: &str) -> Result<(), String> {
+    if (16..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(format!("\"{id}\" is not an access key id (AKIA…)"))
+    }
+}
+
+pub fn validate_file_path(path: &Path) -> Result<(), String> {
+    let text = path.as_os_str().to_string_lossy();
+    if text.trim().is_empty() {
+        return Err("a path is needed".into());
+    }
+    if text.ends_with('/') {
+        return Err(format!("\"{text}\" names a folder; give a file name"));
+    }
+    Ok(())
+}
+
+pub fn validate_listen(listen: &str) -> Result<(), String> {
+    listen
+        .parse::<SocketAddr>()
+        .map(|_| ())
+        .map_err(|_| format!("\"{listen}\" is not an address:port, for example 127.0.0.1:8200 or 0.0.0.0:8200"))
+}
+
+pub fn validate_node_id(node_id: &str) -> Result<(), String> {
+    validate_not_blank(node_id, "the raft node id")?;
+    if node_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        Ok(())
+    } else {
+        Err("use letters, digits and - _ . in the node id".into())
+    }
+}
+
+pub fn validate_tls(server: &ServerAnswers) -> Result<(), String> {
+    if server.tls_disable {
+        return Ok(());
+    }
+    match (&server.tls_cert_file, &server.tls_key_file) {
+        (Some(_), Some(_)) => Ok(()),
+        (None, None) => Err(
+            "TLS needs tls_cert_file and tls_key_file; or set tls_disable = true (plain HTTP: only for a listener on 127.0.0.1 or a test)".into(),
+        ),
+        _ => Err("give both tls_cert_file and tls_key_file".into()),
+    }
+}
+
+/// The server's own rules for recovery shares (`sys/init` under auto-unseal).
+pub fn validate_recovery(shares: u16, threshold: u16) -> Result<(), String> {
+    if !(1..=255).contains(&shares) {
+        return Err(format!("recovery shares must be 1 to 255, not {shares}"));
+    }
+    if threshold < 1 || threshold > shares {
+        return Err(format!(
+            "the threshold must be 1 to the number of shares ({shares}), not {threshold}"
+        ));
+    }
+    if shares > 1 && threshold == 1 {
+        return Err("with more than one share the threshold must be at least 2".into());
+    }
+    Ok(())
+}
+
+pub fn validate_pgp_key_count(keys: &[PathBuf], shares: u16) -> Result<(), String> {
+    if keys.is_empty() || keys.len() == usize::from(shares) {
+        Ok(())
+    } else {
+        Err(format!(
+            "give one PGP key per recovery share: {} keys for {shares} shares",
+            keys.len()
+        ))
+    }
+}
+
+pub fn validate_timing(t: &TimingAnswers) -> Result<(), String> {
+    if t.required_successes == 0 {
+        return Err("required_successes must be at least 1".into());
+    }
+    if t.poll_interval_ms == 0 || t.attempt_timeout_secs == 0 || t.operation_timeout_secs == 0 {
+        return Err("timeouts and intervals must be above zero".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> Answers {
+        Answers {
+            region: "eu-west-1".into(),
+            server: ServerAnswers {
+                tls_disable: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_with_a_region_and_tls_choice_are_valid() {
+        assert_eq!(valid().validate(), vec![]);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let err = Answers::parse("region = \"eu-west-1\"\n[kms]\naliass = \"alias/x\"\n").unwrap_err();
+        assert!(err.contains("aliass"), "{err}");
+    }
+
+    #[test]
+    fn example_file_parses_and_is_valid() {
+        let text = include_str!("../assets/answers.example.toml");
+        let answers = Answers::parse(text).unwrap();
+        assert_eq!(answers.validate(), vec![]);
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let a = valid();
+        assert_eq!(Answers::parse(&a.to_toml()).unwrap(), a);
+    }
+
+    #[test]
+    fn region_errors_suggest_neighbours() {
+        let e = validate_region("eu-wset-1").unwrap_err();
+        assert!(e.contains("eu-west-1"), "{e}");
+        assert!(validate_region("").is_err());
+        assert!(validate_region("us-east-1").is_ok());
+    }
+
+    #[test]
+    fn iam_names() {
+        assert!(validate_iam_user_name("vault-auto-unseal").is_ok());
+        assert!(validate_iam_user_name("a+b=c,d.e@f_g-h").is_ok());
+        assert!(validate_iam_user_name("").is_err());
+        assert!(validate_iam_user_name("has space").unwrap_err().contains("characters"));
+        assert!(
+            validate_iam_user_name(&"a".repeat(65))
+                .unwrap_err()
+                .contains("at most 64")
+        );
+        assert!(validate_iam_policy_name(&"a".repeat(128)).is_ok());
+        assert!(validate_iam_policy_name(&"a".repeat(129)).is_err());
+        assert!(validate_iam_policy_name("kms/policy").is_err());
+    }
+
+    #[test]
+    fn aliases() {
+        assert!(validate_alias("alias/vault-auto-unseal").is_ok());
+        assert!(
+            validate_alias("vault")
+                .unwrap_err()
+                .contains("must start with \"alias/\"")
+        );
+        assert!(validate_alias("alias/aws/ebs").unwrap_err().contains("reserves"));
+        assert!(validate_alias("alias/").is_err());
+        assert!(validate_alias("alias/with space").is_err());
+    }
+
+    #[test]
+    fn key_references() {
+        let r = "us-east-1";
+        assert!(validate_key_reference("1234abcd-12ab-34cd-56ef-1234567890ab", r).is_ok());
+        assert!(validate_key_reference("mrk-1234abcd12ab34cd56ef1234567890ab", r).is_ok());
+        assert!(validate_key_reference("alias/x", r).is_ok());
+        assert!(
+            validate_key_reference(
+                "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                r
+            )
+            .is_ok()
+        );
+        let other = validate_key_reference(
+            "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            r,
+        )
+        .unwrap_err();
+        assert!(other.contains("lives in eu-west-1"), "{other}");
+        assert!(validate_key_reference("not-a-key", r).is_err());
+        assert!(validate_key_reference("arn:aws:s3:::bucket", r).is_err());
+    }
+
+    #[test]
+    fn recovery_rules_match_the_server() {
+        assert!(validate_recovery(1, 1).is_ok());
+        assert!(validate_recovery(5, 3).is_ok());
+        assert!(validate_recovery(255, 255).is_ok());
+        assert!(validate_recovery(0, 0).is_err());
+        assert!(validate_recovery(256, 3).is_err());
+        assert!(validate_recovery(3, 4).is_err());
+        assert!(validate_recovery(3, 1).unwrap_err().contains("at least 2"));
+    }
+
+    #[test]
+    fn reuse_without_key_id_names_the_field() {
+        let mut a = valid();
+        a.kms.create = false;
+        let errors = a.validate();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "kms.key_id");
+    }
+
+    #[test]
+    fn tls_must_be_chosen() {
+        let mut a = valid();
+        a.server.tls_disable = false;
+        assert_eq!(a.validate()[0].field, "server.tls_cert_file");
+        a.server.tls_cert_file = Some("/c.pem".into());
+        a.server.tls_key_file = Some("/k.pem".into());
+        assert_eq!(a.validate(), vec![]);
+    }
+
+    #[test]
+    fn all_errors_reported_together() {
+        let a = Answers {
+            region: "nowhere".into(),
+            iam: IamAnswers {
+                user_name: "bad name".into(),
+                ..Default::default()
+            },
+            ..valid()
+        };
+        let fields: Vec<_> = a.validate().iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["region", "iam.user_name"]);
+    }
+}

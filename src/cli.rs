@@ -1,0 +1,76 @@
+//! The command line. Every question of the wizard has a key in the answers file, so
+//! everything the wizard does can also be scripted.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "autounseal",
+    version,
+    about = "Set up a Vault or OpenBao server that unseals itself with AWS KMS",
+    long_about = "Set up a Vault or OpenBao server that unseals itself with AWS KMS.\n\n\
+        With no command, autounseal opens a step-by-step wizard. The same flow runs headless \
+        from an answers file with `apply`, and `plan` shows what it would do.\n\n\
+        Order of work: KMS key -> IAM policy (least privilege) -> IAM user -> access key -> \
+        Vault's env file and config -> server start -> init."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Where autounseal keeps its manifest and logs [default: the user's data folder]
+    #[arg(long, global = true, value_name = "DIR", env = "AUTOUNSEAL_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Ask questions and show progress as plain lines (no full-screen interface)
+    #[arg(long, global = true)]
+    pub plain: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole flow from an answers file
+    Apply(ApplyArgs),
+    /// Show every call `apply` would make and the exact policy, changing nothing
+    Plan(PlanArgs),
+    /// Remove what autounseal created (never what it only reused)
+    Destroy(DestroyArgs),
+    /// List the AWS regions that offer KMS
+    Regions,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The answers file (TOML); see docs/answers.md
+    #[arg(long, value_name = "FILE")]
+    pub answers: PathBuf,
+    /// Do not ask: go ahead, and replace existing files (a backup is kept)
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The answers file (TOML); see docs/answers.md
+    #[arg(long, value_name = "FILE")]
+    pub answers: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Do not ask for the typed confirmation
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Days KMS waits before deleting the key (7 to 30)
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(i32).range(7..=30))]
+    pub deletion_window_days: i32,
+    /// The AWS profile to use [default: the credential chain's]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}

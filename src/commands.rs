@@ -1,0 +1,211 @@
+//! The headless commands: `apply`, `plan`, `destroy`, `regions`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use tokio::sync::mpsc;
+
+use crate::answers::Answers;
+use crate::cli::{ApplyArgs, DestroyArgs, PlanArgs};
+use crate::engine::destroy::{DestroyOptions, KEY_DELETION_WARNING, destroy_aws, remove_files};
+use crate::engine::manifest::{FileRole, Manifest};
+use crate::engine::{ApplyOptions, AwsContext, Connection, ManifestStore, Origin, Reporter, policy};
+use crate::headless::{self, Mode};
+use crate::{flow, regions};
+
+/// The state folder: `--state-dir`, or the user's data folder.
+pub fn state_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    flag.or_else(|| directories::ProjectDirs::from("", "", "autounseal").map(|d| d.data_dir().to_path_buf()))
+        .context("cannot find a home folder to keep autounseal's state in; pass --state-dir DIR")
+}
+
+/// Runs `work` with a reporter whose events are printed as lines.
+async fn with_printer<T>(mode: Mode, work: impl AsyncFnOnce(Reporter) -> T) -> T {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let printer = tokio::spawn(headless::print_events(rx, mode));
+    let result = work(Reporter::new(tx)).await;
+    // `work` dropped its reporter; the printer drains what is left and ends.
+    let _ = printer.await;
+    result
+}
+
+/// Asks a yes/no question on the terminal; without one, the answer is no.
+fn confirm(question: &str, typed_word: Option<&str>) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    let mut out = std::io::stdout().lock();
+    match typed_word {
+        Some(word) => write!(out, "{question}\nType \"{word}\" to go on: ")?,
+        None => write!(out, "{question} [y/N] ")?,
+    }
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    let answer = answer.trim();
+    Ok(match typed_word {
+        Some(word) => answer == word,
+        None => matches!(answer, "y" | "Y" | "yes"),
+    })
+}
+
+pub async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<()> {
+    let answers = Answers::load(&args.answers)?;
+    if !args.yes {
+        let question = format!(
+            "This creates a KMS key, an IAM user, a policy and an access key in {} and writes {} \
+             (run `autounseal plan` to see every call). Go ahead?",
+            answers.region,
+            answers.output.env_file.display()
+        );
+        if !confirm(&question, None)? {
+            bail!("nothing was changed. To run without a question (scripts, CI), pass --yes");
+        }
+    }
+    let opts = ApplyOptions {
+        overwrite_files: true,
+        dry_run: false,
+    };
+    println!(
+        "autounseal apply: {} (state in {})",
+        args.answers.display(),
+        state_dir.display()
+    );
+    let outcome = with_printer(Mode::Run, async |rep| flow::run(&answers, state_dir, opts, &rep).await).await?;
+    let aws = &outcome.aws;
+    println!();
+    println!("Done. Vault's seal can use {} as {}.", aws.key.arn, aws.user.arn);
+    println!("  credentials: {} (mode 0600)", answers.output.env_file.display());
+    println!(
+        "  manifest:    {}",
+        state_dir.join(crate::engine::manifest::MANIFEST_FILE).display()
+    );
+    println!("  undo:        autounseal destroy");
+    println!("Rotate the access key every 30 to 90 days.");
+    Ok(())
+}
+
+pub async fn plan(args: PlanArgs, state_dir: &Path) -> anyhow::Result<()> {
+    let answers = Answers::load(&args.answers)?;
+    let opts = ApplyOptions {
+        overwrite_files: false,
+        dry_run: true,
+    };
+    println!(
+        "autounseal plan: {} (read-only: nothing is changed)",
+        args.answers.display()
+    );
+    let outcome = with_printer(Mode::Plan, async |rep| flow::run(&answers, state_dir, opts, &rep).await).await?;
+    println!();
+    if outcome.calls.is_empty() {
+        println!("Nothing to change: everything exists as asked.");
+    } else {
+        println!("apply would make these changes, in this order:");
+        for (i, call) in outcome.calls.iter().enumerate() {
+            println!(
+                "{:>3}. {} ({})",
+                i + 1,
+                call.action,
+                call.detail.lines().next().unwrap_or("")
+            );
+            println!("       $ {}", call.command);
+        }
+    }
+    println!();
+    println!(
+        "The IAM policy {} (exactly this, nothing more):",
+        answers.iam.policy_name
+    );
+    println!("{}", policy::document_text(&outcome.aws.key.arn));
+    Ok(())
+}
+
+/// What destroy will remove, as lines for the confirmation.
+fn describe_removals(m: &Manifest) -> Vec<String> {
+    let verb = |o: Origin| {
+        if o == Origin::Created {
+            "delete"
+        } else {
+            "keep (reused)"
+        }
+    };
+    let mut lines = Vec::new();
+    if let Some(k) = &m.access_key {
+        lines.push(format!("delete access key {} of {}", k.id, k.user));
+    }
+    if let Some(p) = &m.iam_policy {
+        lines.push(format!("{} policy {}", verb(p.origin), p.arn));
+    }
+    if let Some(u) = &m.iam_user {
+        lines.push(format!("{} IAM user {}", verb(u.origin), u.arn));
+    }
+    if let Some(a) = &m.kms_alias {
+        lines.push(format!("{} alias {}", verb(a.origin), a.name));
+    }
+    if let Some(k) = &m.kms_key {
+        let v = if k.origin == Origin::Created {
+            "schedule the deletion of"
+        } else {
+            "keep (reused)"
+        };
+        lines.push(format!("{v} KMS key {}", k.arn));
+    }
+    for f in &m.files {
+        lines.push(format!("remove {}", f.path.display()));
+    }
+    lines
+}
+
+pub async fn destroy(args: DestroyArgs, state_dir: &Path) -> anyhow::Result<()> {
+    let store = ManifestStore::open(state_dir)?;
+    let manifest = store.snapshot();
+    if manifest.is_empty() {
+        println!("Nothing to destroy: {} records nothing.", state_dir.display());
+        return Ok(());
+    }
+    println!("autounseal destroy will:");
+    for line in describe_removals(&manifest) {
+        println!("  - {line}");
+    }
+    let deletes_key = manifest.kms_key.as_ref().is_some_and(|k| k.origin == Origin::Created);
+    if deletes_key {
+        println!("\nWARNING: {KEY_DELETION_WARNING}");
+        println!(
+            "KMS waits {} days before the key is really gone.",
+            args.deletion_window_days
+        );
+    }
+    if !args.yes && !confirm("", Some("destroy"))? {
+        bail!("nothing was removed. To destroy without the typed confirmation, pass --yes");
+    }
+    let region = manifest
+        .region
+        .clone()
+        .context("the manifest has no region; it is damaged")?;
+    let conn = Connection {
+        region,
+        endpoint_url: manifest.endpoint_url.clone(),
+        profile: args.profile.clone(),
+        timing: Default::default(),
+    };
+    let ctx = AwsContext::connect(conn).await;
+    let opts = DestroyOptions {
+        deletion_window_days: args.deletion_window_days,
+    };
+    with_printer(Mode::Run, async |rep| -> anyhow::Result<()> {
+        destroy_aws(&ctx, &store, &rep, opts).await?;
+        remove_files(&store, &rep, &[FileRole::EnvFile, FileRole::CredentialsCsv])?;
+        Ok(())
+    })
+    .await?;
+    store.remove_if_empty()?;
+    println!("\nDestroyed. Nothing autounseal created is left but the key awaiting deletion.");
+    Ok(())
+}
+
+pub fn list_regions() {
+    for (code, name) in regions::KMS_REGIONS {
+        println!("{code:<16} {name}");
+    }
+}

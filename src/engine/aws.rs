@@ -1,0 +1,192 @@
+//! The AWS clients of one run, configured once: region, endpoint override, profile,
+//! timeouts (the SDK has none by default, and a wizard must never hang) and retries.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+
+use crate::answers::{Answers, TimingAnswers};
+use crate::engine::error::{EngineError, Result, classify};
+use crate::secrets::AccessKey;
+
+/// Retries for every call: AWS's standard mode (throttling and transient errors, with
+/// jittered exponential backoff), five attempts.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(5)
+}
+
+/// Who the credentials belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+    pub user_id: String,
+}
+
+/// Where to reach AWS and how patiently.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub region: String,
+    pub endpoint_url: Option<String>,
+    pub profile: Option<String>,
+    pub timing: TimingAnswers,
+}
+
+impl Connection {
+    pub fn from_answers(answers: &Answers) -> Connection {
+        Connection {
+            region: answers.region.clone(),
+            endpoint_url: answers.endpoint_url.clone(),
+            profile: answers.profile.clone(),
+            timing: answers.timing.clone(),
+        }
+    }
+
+    /// What error messages name as the place that did not answer.
+    pub fn endpoint_label(&self) -> String {
+        self.endpoint_url
+            .clone()
+            .unwrap_or_else(|| format!("AWS in {}", self.region))
+    }
+
+    /// The SDK config loader with our region, endpoint, profile, timeouts and retries;
+    /// credentials come from the standard chain unless the caller sets them.
+    pub fn loader(&self) -> aws_config::ConfigLoader {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()))
+            .timeout_config(self.timeouts())
+            // Standard mode retries throttling and transient errors with jittered backoff.
+            .retry_config(retry_config());
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &self.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        loader
+    }
+
+    fn timeouts(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(self.timing.connect_timeout_secs))
+            .operation_attempt_timeout(Duration::from_secs(self.timing.attempt_timeout_secs))
+            .operation_timeout(Duration::from_secs(self.timing.operation_timeout_secs))
+            .build()
+    }
+}
+
+#[derive(Clone)]
+pub struct AwsContext {
+    pub conn: Connection,
+    /// The operator's credential chain, resolved up front for a clear error; `None` for
+    /// clients built by hand (tests), which then find out from their first call.
+    credentials: Option<SharedCredentialsProvider>,
+    pub kms: aws_sdk_kms::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+impl AwsContext {
+    /// Loads credentials through the standard chain (environment, profile, SSO, shared
+    /// files, …) with our timeouts and retries.
+    pub async fn connect(conn: Connection) -> AwsContext {
+        let sdk = conn.loader().load().await;
+        AwsContext::from_sdk(conn, sdk)
+    }
+
+    pub fn from_sdk(conn: Connection, sdk: SdkConfig) -> AwsContext {
+        AwsContext {
+            kms: aws_sdk_kms::Client::new(&sdk),
+            iam: aws_sdk_iam::Client::new(&sdk),
+            sts: aws_sdk_sts::Client::new(&sdk),
+            credentials: sdk.credentials_provider(),
+            conn,
+        }
+    }
+
+    pub fn from_clients(
+        conn: Connection,
+        kms: aws_sdk_kms::Client,
+        iam: aws_sdk_iam::Client,
+        sts: aws_sdk_sts::Client,
+    ) -> AwsContext {
+        AwsContext {
+            conn,
+            credentials: None,
+            kms,
+            iam,
+            sts,
+        }
+    }
+
+    /// Clients that act as `key` instead of the operator: exactly what Vault will be.
+    /// Retries are off: the caller polls while IAM propagates the key.
+    pub fn acting_as(&self, key: &AccessKey) -> (aws_sdk_sts::Client, aws_sdk_kms::Client) {
+        let creds = aws_credential_types::Credentials::new(
+            key.id.clone(),
+            key.expose_secret().to_string(),
+            None,
+            None,
+            "autounseal-new-access-key",
+        );
+        let sts = self
+            .sts
+            .config()
+            .to_builder()
+            .credentials_provider(creds.clone())
+            .retry_config(RetryConfig::disabled())
+            .build();
+        let kms = self
+            .kms
+            .config()
+            .to_builder()
+            .credentials_provider(creds)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        (aws_sdk_sts::Client::from_conf(sts), aws_sdk_kms::Client::from_conf(kms))
+    }
+
+    pub fn region(&self) -> &str {
+        &self.conn.region
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.conn.endpoint_label()
+    }
+
+    /// Resolves the operator's credentials and asks STS who they are.
+    pub async fn identity(&self) -> Result<Identity> {
+        if let Some(provider) = &self.credentials
+            && let Err(e) = provider.provide_credentials().await
+        {
+            return Err(EngineError::NoCredentials {
+                detail: describe_credentials_error(&e),
+            });
+        }
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| classify("sts:GetCallerIdentity", &self.endpoint(), e))?;
+        Ok(Identity {
+            account: out.account().unwrap_or_default().to_string(),
+            arn: out.arn().unwrap_or_default().to_string(),
+            user_id: out.user_id().unwrap_or_default().to_string(),
+        })
+    }
+}
+
+fn describe_credentials_error(e: &CredentialsError) -> String {
+    match e {
+        CredentialsError::CredentialsNotLoaded(_) => {
+            "none were found in the environment, the shared files or the chosen profile".into()
+        }
+        CredentialsError::ProviderTimedOut(_) => "the credential provider timed out".into(),
+        other => aws_sdk_kms::error::DisplayErrorContext(other).to_string(),
+    }
+}

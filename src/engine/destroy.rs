@@ -1,0 +1,320 @@
+//! Removing what autounseal created, newest first, and nothing it only reused.
+//!
+//! The order matters on real AWS (moto is more lenient): a user cannot be deleted while
+//! it holds access keys or attached policies, a policy not while it is attached or has
+//! other versions. Each removal is recorded at once, so an interrupted destroy resumes.
+
+use aws_sdk_kms::config::http::HttpResponse;
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
+
+use crate::engine::aws::AwsContext;
+use crate::engine::error::{EngineError, Result, classify, error_code, is_not_found, service_error};
+use crate::engine::events::{Reporter, Step};
+use crate::engine::manifest::{FileRole, ManifestStore, Origin};
+use crate::files;
+
+#[derive(Debug, Clone, Copy)]
+pub struct DestroyOptions {
+    /// KMS waits this many days (7 to 30) before the key is really gone.
+    pub deletion_window_days: i32,
+}
+
+impl Default for DestroyOptions {
+    fn default() -> Self {
+        DestroyOptions {
+            deletion_window_days: 30,
+        }
+    }
+}
+
+/// The warning an operator must read before the key is scheduled for deletion.
+pub const KEY_DELETION_WARNING: &str = "A Vault sealed by this KMS key can never be unsealed once the key is deleted: \
+     its data becomes unreadable. Only destroy a setup whose Vault data you no longer need.";
+
+pub async fn destroy_aws(ctx: &AwsContext, store: &ManifestStore, rep: &Reporter, opts: DestroyOptions) -> Result<()> {
+    let d = Destroyer { ctx, store, rep };
+    rep.step(Step::DeleteAccessKeys, d.access_keys()).await?;
+    rep.step(Step::DetachPolicy, d.detach()).await?;
+    rep.step(Step::DeletePolicy, d.policy()).await?;
+    rep.step(Step::DeleteUser, d.user()).await?;
+    rep.step(Step::DeleteAlias, d.alias()).await?;
+    rep.step(Step::ScheduleKeyDeletion, d.key(opts.deletion_window_days))
+        .await?;
+    Ok(())
+}
+
+struct Destroyer<'a> {
+    ctx: &'a AwsContext,
+    store: &'a ManifestStore,
+    rep: &'a Reporter,
+}
+
+/// Treats "already gone" as done: a resumed destroy must not fail on what it removed.
+fn gone_ok<T, E>(
+    result: std::result::Result<T, SdkError<E, HttpResponse>>,
+    action: &'static str,
+    endpoint: &str,
+) -> Result<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(classify(action, endpoint, e)),
+    }
+}
+
+impl Destroyer<'_> {
+    fn endpoint(&self) -> String {
+        self.ctx.endpoint()
+    }
+
+    async fn access_keys(&self) -> Result<()> {
+        let m = self.store.snapshot();
+        // A user autounseal made is deleted below, so all its keys go; on a reused user
+        // only the key autounseal made.
+        let (user, ids) = match (&m.iam_user, &m.access_key) {
+            (Some(u), _) if u.origin == Origin::Created => {
+                let listed = self.ctx.iam.list_access_keys().user_name(&u.name).send().await;
+                match listed {
+                    Ok(out) => (
+                        u.name.clone(),
+                        out.access_key_metadata()
+                            .iter()
+                            .filter_map(|k| k.access_key_id().map(String::from))
+                            .collect(),
+                    ),
+                    Err(e) if is_not_found(&e) => (u.name.clone(), vec![]),
+                    Err(e) => return Err(classify("iam:ListAccessKeys", &self.endpoint(), e)),
+                }
+            }
+            (_, Some(k)) => (k.user.clone(), vec![k.id.clone()]),
+            _ => {
+                self.rep.skipped(Step::DeleteAccessKeys, "none recorded");
+                return Ok(());
+            }
+        };
+        for id in &ids {
+            let r = self
+                .ctx
+                .iam
+                .delete_access_key()
+                .user_name(&user)
+                .access_key_id(id)
+                .send()
+                .await;
+            gone_ok(r, "iam:DeleteAccessKey", &self.endpoint())?;
+        }
+        self.store.update(|m| m.access_key = None)?;
+        self.rep.done(
+            Step::DeleteAccessKeys,
+            if ids.is_empty() {
+                "none left".to_string()
+            } else {
+                ids.join(", ")
+            },
+        );
+        Ok(())
+    }
+
+    async fn detach(&self) -> Result<()> {
+        let m = self.store.snapshot();
+        let Some(policy) = &m.iam_policy else {
+            self.rep.skipped(Step::DetachPolicy, "no policy recorded");
+            return Ok(());
+        };
+        let mut users = Vec::new();
+        if policy.origin == Origin::Created {
+            // Everything it is attached to, or IAM refuses to delete it.
+            let out = self
+                .ctx
+                .iam
+                .list_entities_for_policy()
+                .policy_arn(&policy.arn)
+                .send()
+                .await;
+            match out {
+                Ok(out) => users.extend(
+                    out.policy_users()
+                        .iter()
+                        .filter_map(|u| u.user_name().map(String::from)),
+                ),
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(classify("iam:ListEntitiesForPolicy", &self.endpoint(), e)),
+            }
+        } else if let (true, Some(u)) = (m.policy_attached, &m.iam_user) {
+            users.push(u.name.clone());
+        }
+        for user in &users {
+            let r = self
+                .ctx
+                .iam
+                .detach_user_policy()
+                .user_name(user)
+                .policy_arn(&policy.arn)
+                .send()
+                .await;
+            gone_ok(r, "iam:DetachUserPolicy", &self.endpoint())?;
+        }
+        self.store.update(|m| m.policy_attached = false)?;
+        self.rep.done(
+            Step::DetachPolicy,
+            format!(
+                "{} from {}",
+                policy.name,
+                if users.is_empty() {
+                    "nobody".into()
+                } else {
+                    users.join(", ")
+                }
+            ),
+        );
+        Ok(())
+    }
+
+    async fn policy(&self) -> Result<()> {
+        let Some(policy) = self.store.snapshot().iam_policy else {
+            self.rep.skipped(Step::DeletePolicy, "no policy recorded");
+            return Ok(());
+        };
+        if policy.origin == Origin::Reused {
+            self.store.update(|m| m.iam_policy = None)?;
+            self.rep.skipped(
+                Step::DeletePolicy,
+                format!("{} was reused: left as it was", policy.name),
+            );
+            return Ok(());
+        }
+        match self.ctx.iam.list_policy_versions().policy_arn(&policy.arn).send().await {
+            Ok(out) => {
+                for v in out.versions().iter().filter(|v| !v.is_default_version()) {
+                    let id = v.version_id().unwrap_or_default();
+                    let r = self
+                        .ctx
+                        .iam
+                        .delete_policy_version()
+                        .policy_arn(&policy.arn)
+                        .version_id(id)
+                        .send()
+                        .await;
+                    gone_ok(r, "iam:DeletePolicyVersion", &self.endpoint())?;
+                }
+            }
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(classify("iam:ListPolicyVersions", &self.endpoint(), e)),
+        }
+        let r = self.ctx.iam.delete_policy().policy_arn(&policy.arn).send().await;
+        gone_ok(r, "iam:DeletePolicy", &self.endpoint())?;
+        self.store.update(|m| m.iam_policy = None)?;
+        self.rep.done(Step::DeletePolicy, policy.arn);
+        Ok(())
+    }
+
+    async fn user(&self) -> Result<()> {
+        let Some(user) = self.store.snapshot().iam_user else {
+            self.rep.skipped(Step::DeleteUser, "no user recorded");
+            return Ok(());
+        };
+        if user.origin == Origin::Reused {
+            self.store.update(|m| m.iam_user = None)?;
+            self.rep
+                .skipped(Step::DeleteUser, format!("{} was reused: left as it was", user.name));
+            return Ok(());
+        }
+        match self.ctx.iam.delete_user().user_name(&user.name).send().await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) if error_code(&e).as_deref() == Some("DeleteConflict") => {
+                let (_, message) = service_error(&e).unwrap_or_default();
+                return Err(EngineError::Conflict(format!(
+                    "IAM refuses to delete {}: something was added to it outside autounseal ({message}). \
+                     Remove that, then run destroy again",
+                    user.name
+                )));
+            }
+            Err(e) => return Err(classify("iam:DeleteUser", &self.endpoint(), e)),
+        }
+        self.store.update(|m| m.iam_user = None)?;
+        self.rep.done(Step::DeleteUser, user.name);
+        Ok(())
+    }
+
+    async fn alias(&self) -> Result<()> {
+        let Some(alias) = self.store.snapshot().kms_alias else {
+            self.rep.skipped(Step::DeleteAlias, "no alias recorded");
+            return Ok(());
+        };
+        if alias.origin == Origin::Created {
+            let r = self.ctx.kms.delete_alias().alias_name(&alias.name).send().await;
+            gone_ok(r, "kms:DeleteAlias", &self.endpoint())?;
+        }
+        self.store.update(|m| m.kms_alias = None)?;
+        self.rep.done(Step::DeleteAlias, alias.name);
+        Ok(())
+    }
+
+    async fn key(&self, window_days: i32) -> Result<()> {
+        let Some(key) = self.store.snapshot().kms_key else {
+            self.rep.skipped(Step::ScheduleKeyDeletion, "no key recorded");
+            return Ok(());
+        };
+        if key.origin == Origin::Reused {
+            self.store.update(|m| m.kms_key = None)?;
+            self.rep.skipped(
+                Step::ScheduleKeyDeletion,
+                format!("{} was reused: left as it was", key.key_id),
+            );
+            return Ok(());
+        }
+        let r = self
+            .ctx
+            .kms
+            .schedule_key_deletion()
+            .key_id(&key.key_id)
+            .pending_window_in_days(window_days)
+            .send()
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            // Already pending deletion (a resumed destroy): nothing more to do.
+            Err(e) if error_code(&e).as_deref() == Some("KMSInvalidStateException") => {}
+            Err(e) => return Err(classify("kms:ScheduleKeyDeletion", &self.endpoint(), e)),
+        }
+        self.store.update(|m| m.kms_key = None)?;
+        self.rep.done(
+            Step::ScheduleKeyDeletion,
+            format!("{} is deleted in {window_days} days; until then `aws kms cancel-key-deletion --key-id {}` brings it back", key.arn, key.key_id),
+        );
+        Ok(())
+    }
+}
+
+/// Removes the files autounseal wrote (the saved secret is dead once its key is
+/// deleted), putting back what they replaced.
+pub fn remove_files(store: &ManifestStore, rep: &Reporter, roles: &[FileRole]) -> Result<()> {
+    rep.started(Step::RemoveFiles);
+    let mut done = Vec::new();
+    for record in store.snapshot().files.into_iter().filter(|f| roles.contains(&f.role)) {
+        let io = |e: std::io::Error| EngineError::Other(format!("cannot remove {}: {e}", record.path.display()));
+        files::remove_if_present(&record.path).map_err(io)?;
+        match &record.backup {
+            Some(backup) if backup.exists() => {
+                std::fs::rename(backup, &record.path).map_err(io)?;
+                done.push(format!("{} (restored the earlier one)", record.path.display()));
+            }
+            _ => done.push(record.path.display().to_string()),
+        }
+        store.update(|m| m.files.retain(|f| f != &record))?;
+    }
+    rep.done(
+        Step::RemoveFiles,
+        if done.is_empty() {
+            "none".to_string()
+        } else {
+            done.join(", ")
+        },
+    );
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! The record of everything a run created or reused: ids and ARNs, never a secret.
+//! Saved atomically after every change so that a crash loses nothing, a re-run can
+//! reuse what exists, and `destroy` knows exactly what is autounseal's to remove.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::error::{EngineError, Result};
+use crate::files::{self, Existing, WriteOptions};
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// Whether autounseal made a thing (and may delete it) or found it and only used it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Created,
+    Reused,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub key_id: String,
+    pub arn: String,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedRecord {
+    pub name: String,
+    pub arn: String,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyRecord {
+    pub id: String,
+    pub user: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileRole {
+    EnvFile,
+    CredentialsCsv,
+    VaultConfig,
+    SystemdDropIn,
+    RecoveryKeys,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub role: FileRole,
+    pub path: PathBuf,
+    pub backup: Option<PathBuf>,
+}
+
+/// A server autounseal started in the background.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerRecord {
+    pub binary: PathBuf,
+    pub config: PathBuf,
+    pub address: String,
+    pub launch: String,
+    pub pid: Option<u32>,
+    pub pid_file: Option<PathBuf>,
+    pub log_file: Option<PathBuf>,
+    pub unit: Option<String>,
+    pub initialized_by_us: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Manifest {
+    pub version: u32,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub account_id: Option<String>,
+    pub kms_key: Option<KeyRecord>,
+    pub kms_alias: Option<NamedRecord>,
+    pub iam_user: Option<NamedRecord>,
+    pub iam_policy: Option<NamedRecord>,
+    /// The attachment of the policy to the user, when autounseal made it.
+    pub policy_attached: bool,
+    pub access_key: Option<AccessKeyRecord>,
+    pub files: Vec<FileRecord>,
+    pub server: Option<ServerRecord>,
+}
+
+impl Manifest {
+    /// True when it records nothing left to clean up.
+    pub fn is_empty(&self) -> bool {
+        self.kms_key.is_none()
+            && self.kms_alias.is_none()
+            && self.iam_user.is_none()
+            && self.iam_policy.is_none()
+            && !self.policy_attached
+            && self.access_key.is_none()
+            && self.files.is_empty()
+            && self.server.is_none()
+    }
+
+    pub fn file(&self, role: FileRole) -> Option<&FileRecord> {
+        self.files.iter().find(|f| f.role == role)
+    }
+
+    pub fn record_file(&mut self, role: FileRole, path: &Path, backup: Option<PathBuf>) {
+        self.files.retain(|f| !(f.role == role && f.path == path));
+        self.files.push(FileRecord {
+            role,
+            path: path.to_path_buf(),
+            backup,
+        });
+    }
+}
+
+/// The manifest on disk, shared by the concurrent branches of a run.
+pub struct ManifestStore {
+    path: Option<PathBuf>,
+    manifest: Mutex<Manifest>,
+}
+
+impl ManifestStore {
+    /// Opens (or starts) the manifest in `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<ManifestStore> {
+        let path = state_dir.join(MANIFEST_FILE);
+        let manifest = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| EngineError::State {
+                path: path.display().to_string(),
+                message: format!("{e}; move it aside if it is damaged (you then clean up by hand)"),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest {
+                version: 1,
+                ..Default::default()
+            },
+            Err(e) => {
+                return Err(EngineError::State {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        Ok(ManifestStore {
+            path: Some(path),
+            manifest: Mutex::new(manifest),
+        })
+    }
+
+    /// A manifest that is never written (for `plan`).
+    pub fn detached(manifest: Manifest) -> ManifestStore {
+        ManifestStore {
+            path: None,
+            manifest: Mutex::new(manifest),
+        }
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub fn snapshot(&self) -> Manifest {
+        self.manifest.lock().expect("manifest lock").clone()
+    }
+
+    /// Changes the manifest and saves it before returning.
+    pub fn update(&self, change: impl FnOnce(&mut Manifest)) -> Result<()> {
+        let mut guard = self.manifest.lock().expect("manifest lock");
+        change(&mut guard);
+        if let Some(path) = &self.path {
+            let text = serde_json::to_string_pretty(&*guard).expect("manifest serialises");
+            // autounseal's own file: replaced in place, backups would only pile up.
+            let opts = WriteOptions {
+                mode: 0o600,
+                owner: None,
+                existing: Existing::Replace,
+            };
+            files::write_atomic(path, text.as_bytes(), opts)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the manifest once it records nothing (after a full `destroy`).
+    pub fn remove_if_empty(&self) -> Result<bool> {
+        let guard = self.manifest.lock().expect("manifest lock");
+        match &self.path {
+            Some(path) if guard.is_empty() => Ok(files::remove_if_present(path).map_err(|e| EngineError::State {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?),
+            _ => Ok(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saves_after_every_update_and_reloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ManifestStore::open(dir.path()).unwrap();
+        store
+            .update(|m| {
+                m.region = Some("eu-west-1".into());
+                m.iam_user = Some(NamedRecord {
+                    name: "vault-auto-unseal".into(),
+                    arn: "arn:aws:iam::123456789012:user/vault-auto-unseal".into(),
+                    origin: Origin::Created,
+                });
+            })
+            .unwrap();
+        let again = ManifestStore::open(dir.path()).unwrap().snapshot();
+        assert_eq!(again.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(again.iam_user.unwrap().origin, Origin::Created);
+        // replaced in place, no backups or temporary files pile up
+        store.update(|m| m.policy_attached = true).unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(MANIFEST_FILE)]);
+    }
+
+    #[test]
+    fn a_damaged_manifest_is_reported_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MANIFEST_FILE), "{ not json").unwrap();
+        let err = ManifestStore::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("move it aside"), "{err}");
+    }
+
+    #[test]
+    fn removed_only_when_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ManifestStore::open(dir.path()).unwrap();
+        store.update(|m| m.policy_attached = true).unwrap();
+        assert!(!store.remove_if_empty().unwrap());
+        store.update(|m| m.policy_attached = false).unwrap();
+        assert!(store.remove_if_empty().unwrap());
+        assert!(!dir.path().join(MANIFEST_FILE).exists());
+    }
+}

@@ -1,0 +1,360 @@
+//! File writers for everything autounseal leaves on disk: atomic (a temporary file in
+//! the same folder, then a rename), created with their final mode from the first byte,
+//! never replacing an existing file without a backup and the operator's yes.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::unistd::{Gid, Uid};
+
+/// The Unix user and group that should own a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: Uid,
+    pub gid: Gid,
+}
+
+impl Owner {
+    /// `name:name` when that user exists and we run as root (only root can give files
+    /// away); otherwise `None` and files stay with the current user.
+    pub fn service_account(name: &str) -> Option<Owner> {
+        if !Uid::effective().is_root() {
+            return None;
+        }
+        let user = nix::unistd::User::from_name(name).ok().flatten()?;
+        let gid = nix::unistd::Group::from_name(name)
+            .ok()
+            .flatten()
+            .map(|g| g.gid)
+            .unwrap_or(user.gid);
+        Some(Owner { uid: user.uid, gid })
+    }
+}
+
+/// What to do when the target already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Stop with [`FileError::Exists`]: the operator has not said yes.
+    Refuse,
+    /// Copy the old file aside (same mode), then replace it.
+    BackupAndReplace,
+    /// Replace it with no backup: only for autounseal's own state files.
+    Replace,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct WriteOptions {
+    pub mode: u32,
+    pub owner: Option<Owner>,
+    pub existing: Existing,
+}
+
+impl WriteOptions {
+    /// 0600, owned by `vault:vault` when possible.
+    pub fn secret(existing: Existing) -> WriteOptions {
+        WriteOptions {
+            mode: 0o600,
+            owner: Owner::service_account("vault"),
+            existing,
+        }
+    }
+
+    /// 0640: readable by the service's group (configs, systemd drop-ins).
+    pub fn config(existing: Existing) -> WriteOptions {
+        WriteOptions {
+            mode: 0o640,
+            owner: Owner::service_account("vault"),
+            existing,
+        }
+    }
+}
+
+/// A file that was written, and where its predecessor went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub path: PathBuf,
+    pub backup: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(
+        "{path} already exists; autounseal replaces it only after you agree (a backup is kept): answer yes, or pass --yes"
+    )]
+    Exists { path: PathBuf },
+    #[error("{path} is a folder; give a file name")]
+    IsDir { path: PathBuf },
+    #[error("cannot create the folder {path}: {source}. Create it yourself or choose another path")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}. Run as a user who may write there (often root), or choose another path")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot back up {path}: {source}")]
+    Backup { path: PathBuf, source: std::io::Error },
+    #[error("cannot give {path} to its owner: {source}")]
+    Chown { path: PathBuf, source: nix::Error },
+}
+
+/// What a path holds now, for inline checks before anything is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathCheck {
+    /// Nothing there; the folder exists and is writable.
+    New,
+    /// Nothing there; these folders will be created.
+    NewWithFolders(PathBuf),
+    /// A file is there and will be backed up before it is replaced.
+    WillBackUp,
+}
+
+/// Checks, without writing, that `path` can be written: used by the wizard as the
+/// operator types and by `apply` before anything is created in AWS.
+pub fn check_writable(path: &Path) -> Result<PathCheck, FileError> {
+    if path.is_dir() {
+        return Err(FileError::IsDir { path: path.into() });
+    }
+    let dir = parent_dir(path);
+    // Walk up to the first folder that exists: that is the one we must be able to write.
+    let mut existing = dir.clone();
+    while !existing.exists() {
+        match existing.parent() {
+            Some(p) => existing = p.to_path_buf(),
+            None => break,
+        }
+    }
+    let writable = nix::unistd::access(&existing, nix::unistd::AccessFlags::W_OK).is_ok();
+    if !writable {
+        return Err(FileError::Write {
+            path: path.into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+    }
+    if path.exists() {
+        Ok(PathCheck::WillBackUp)
+    } else if existing != dir {
+        Ok(PathCheck::NewWithFolders(dir))
+    } else {
+        Ok(PathCheck::New)
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Creates missing folders (0755; a secret's protection is its own mode).
+pub fn ensure_dir(dir: &Path) -> Result<(), FileError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .map_err(|source| FileError::CreateDir {
+            path: dir.into(),
+            source,
+        })
+}
+
+/// Writes `contents` to `path` atomically with `opts`.
+pub fn write_atomic(path: &Path, contents: &[u8], opts: WriteOptions) -> Result<Written, FileError> {
+    if path.is_dir() {
+        return Err(FileError::IsDir { path: path.into() });
+    }
+    let dir = parent_dir(path);
+    ensure_dir(&dir)?;
+    let backup = if path.exists() {
+        match opts.existing {
+            Existing::Refuse => return Err(FileError::Exists { path: path.into() }),
+            Existing::BackupAndReplace => Some(back_up(path)?),
+            Existing::Replace => None,
+        }
+    } else {
+        None
+    };
+    let write_err = |source| FileError::Write {
+        path: path.into(),
+        source,
+    };
+    // tempfile creates the file 0600 with O_EXCL; the mode is set before any byte lands.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(
+            ".{}.",
+            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        ))
+        .permissions(fs::Permissions::from_mode(opts.mode))
+        .tempfile_in(&dir)
+        .map_err(write_err)?;
+    // The umask may have narrowed the mode given above: set it exactly.
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(opts.mode)).map_err(write_err)?;
+    if let Some(owner) = opts.owner {
+        nix::unistd::fchown(tmp.as_file(), Some(owner.uid), Some(owner.gid)).map_err(|source| FileError::Chown {
+            path: path.into(),
+            source,
+        })?;
+    }
+    tmp.write_all(contents).map_err(write_err)?;
+    tmp.as_file().sync_all().map_err(write_err)?;
+    tmp.persist(path).map_err(|e| write_err(e.error))?;
+    // The rename is durable only once the folder itself is synced.
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(Written {
+        path: path.into(),
+        backup,
+    })
+}
+
+/// Copies `path` to `path.bak-YYYYMMDDTHHMMSSZ` with the same mode (never clobbering an
+/// earlier backup) and returns the backup's path.
+fn back_up(path: &Path) -> Result<PathBuf, FileError> {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_default();
+    let err = |source| FileError::Backup {
+        path: path.into(),
+        source,
+    };
+    let meta = fs::metadata(path).map_err(err)?;
+    let mode = meta.permissions().mode() & 0o7777;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    for n in 0.. {
+        let suffix = if n == 0 { String::new() } else { format!(".{n}") };
+        let candidate = path.with_file_name(format!("{name}.bak-{stamp}{suffix}"));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&candidate)
+        {
+            Ok(mut out) => {
+                let bytes = fs::read(path).map_err(err)?;
+                out.write_all(&bytes).map_err(err)?;
+                out.sync_all().map_err(err)?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(err(e)),
+        }
+    }
+    unreachable!("an unbounded search ends with a free name")
+}
+
+/// Removes a file autounseal wrote; a missing file is not an error.
+pub fn remove_if_present(path: &Path) -> std::io::Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn mode_of(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn writes_with_mode_and_creates_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/vault.env");
+        assert_eq!(
+            check_writable(&path).unwrap(),
+            PathCheck::NewWithFolders(dir.path().join("a/b"))
+        );
+        let w = write_atomic(
+            &path,
+            b"X=1\n",
+            WriteOptions {
+                mode: 0o600,
+                owner: None,
+                existing: Existing::Refuse,
+            },
+        )
+        .unwrap();
+        assert_eq!(w.backup, None);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "X=1\n");
+        assert_eq!(mode_of(&path), 0o600);
+        // no temporary file is left beside it
+        assert_eq!(fs::read_dir(dir.path().join("a/b")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn refuses_to_replace_without_yes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.env");
+        fs::write(&path, "old").unwrap();
+        let opts = WriteOptions {
+            mode: 0o600,
+            owner: None,
+            existing: Existing::Refuse,
+        };
+        let err = write_atomic(&path, b"new", opts).unwrap_err();
+        assert!(matches!(err, FileError::Exists { .. }));
+        assert!(err.to_string().contains("--yes"));
+        assert_eq!(fs::read_to_string(&path).unwrap(), "old");
+        assert_eq!(check_writable(&path).unwrap(), PathCheck::WillBackUp);
+    }
+
+    #[test]
+    fn backs_up_then_replaces_keeping_the_backup_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.env");
+        fs::write(&path, "old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        let opts = WriteOptions {
+            mode: 0o600,
+            owner: None,
+            existing: Existing::BackupAndReplace,
+        };
+        let first = write_atomic(&path, b"new", opts).unwrap();
+        let backup = first.backup.unwrap();
+        assert_eq!(fs::read_to_string(&backup).unwrap(), "old");
+        assert_eq!(mode_of(&backup), 0o600);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        // a second backup in the same second gets its own name
+        let second = write_atomic(&path, b"newer", opts).unwrap();
+        assert_ne!(second.backup.unwrap(), backup);
+    }
+
+    #[test]
+    fn gives_the_file_to_its_owner() {
+        // Only root may give a file away; anyone else keeps their own files.
+        if !Uid::effective().is_root() {
+            assert_eq!(Owner::service_account("nobody"), None);
+            return;
+        }
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("owned");
+        let owner = Owner {
+            uid: nobody.uid,
+            gid: nobody.gid,
+        };
+        write_atomic(
+            &path,
+            b"x",
+            WriteOptions {
+                mode: 0o600,
+                owner: Some(owner),
+                existing: Existing::Refuse,
+            },
+        )
+        .unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().uid(), nobody.uid.as_raw());
+    }
+
+    #[test]
+    fn a_folder_is_not_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(check_writable(dir.path()), Err(FileError::IsDir { .. })));
+    }
+}

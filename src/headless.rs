@@ -1,0 +1,58 @@
+//! Plain progress lines, for `apply`, `plan`, `destroy` and any run without a screen.
+//! One line a change of state, so that logs and screen readers read well.
+
+use std::io::Write;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::engine::{Event, Step};
+
+/// What a run's lines are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Changes are made: every state change is a line.
+    Run,
+    /// Nothing is changed: "done" would mislead, the numbered list of calls says it.
+    Plan,
+}
+
+/// How one event reads as a line; `None` for events that are not worth a line.
+pub fn line(event: &Event, mode: Mode) -> Option<String> {
+    Some(match event {
+        Event::Started(_) => return None,
+        Event::Done(step, _) if mode == Mode::Plan && *step != Step::Identity => return None,
+        Event::Progress(step, text) => format!("  ..   {}: {text}", step.label()),
+        Event::Done(step, text) => format!("  ok   {}: {text}", step.label()),
+        Event::Skipped(step, text) => format!("  --   {}: {text}", step.label()),
+        Event::Failed(step, text) => format!("  FAIL {}: {text}", step.label()),
+        Event::Warning(text) => format!("  warn {text}"),
+        Event::Call(_) => return None,
+    })
+}
+
+/// Prints events as they come until the sender is dropped; also logs them (events
+/// carry no secrets).
+pub async fn print_events(mut rx: UnboundedReceiver<Event>, mode: Mode) {
+    while let Some(event) = rx.recv().await {
+        tracing::info!(?event, "progress");
+        if let Some(text) = line(&event, mode) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_name_the_step_and_state() {
+        let done = Event::Done(Step::KmsKey, "created k".into());
+        assert_eq!(line(&done, Mode::Run).unwrap(), "  ok   KMS key: created k");
+        assert_eq!(line(&done, Mode::Plan), None);
+        let failed = Event::Failed(Step::IamUser, "denied".into());
+        assert!(line(&failed, Mode::Plan).unwrap().contains("FAIL IAM user: denied"));
+        assert_eq!(line(&Event::Started(Step::KmsKey), Mode::Run), None);
+    }
+}

@@ -1,0 +1,64 @@
+use std::os::unix::fs::OpenOptionsExt;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use autounseal::cli::{Cli, Command};
+use autounseal::commands;
+
+/// Logs go to a file in the state folder, never to the terminal the wizard draws on.
+/// Nothing secret is ever passed to a log call.
+fn init_logging(state_dir: &std::path::Path) {
+    let Ok(()) = std::fs::create_dir_all(state_dir) else {
+        return;
+    };
+    let Ok(file) = std::fs::OpenOptions::new()
+        .mode(0o600)
+        .create(true)
+        .append(true)
+        .open(state_dir.join("autounseal.log"))
+    else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AUTOUNSEAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("autounseal=info,warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .try_init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let state_dir = match commands::state_dir(cli.global.state_dir.clone()) {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&state_dir);
+    let result = match cli.command {
+        Some(Command::Apply(args)) => commands::apply(args, &state_dir).await,
+        Some(Command::Plan(args)) => commands::plan(args, &state_dir).await,
+        Some(Command::Destroy(args)) => commands::destroy(args, &state_dir).await,
+        Some(Command::Regions) => {
+            commands::list_regions();
+            Ok(())
+        }
+        None => {
+            let _ = Cli::command().print_help();
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

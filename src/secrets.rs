@@ -1,0 +1,61 @@
+//! Secret values: held in zeroizing types from the moment they are read, never
+//! printable by accident (their `Debug` is redacted and they have no `Display`).
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// What the wizard shows in place of a hidden secret.
+pub const MASK: &str = "••••••••";
+
+/// A new IAM access key. The id is not secret; the secret key exists only here and in
+/// the files it is saved to.
+pub struct AccessKey {
+    pub id: String,
+    pub secret: SecretString,
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}
+
+impl AccessKey {
+    pub fn new(id: impl Into<String>, secret: impl Into<String>) -> AccessKey {
+        AccessKey {
+            id: id.into(),
+            secret: SecretString::from(secret.into()),
+        }
+    }
+
+    pub fn expose_secret(&self) -> &str {
+        self.secret.expose_secret()
+    }
+}
+
+/// Shows the first characters of a secret-looking value followed by the mask, for the
+/// rare place where the operator must recognise which value is meant.
+pub fn masked_hint(value: &str, shown: usize) -> String {
+    let head: String = value.chars().take(shown).collect();
+    format!("{head}{MASK}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let key = AccessKey::new("AKIAEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+        let shown = format!("{key:?}");
+        assert!(shown.contains("AKIAEXAMPLE"));
+        assert!(!shown.contains("wJalr"), "{shown}");
+    }
+
+    #[test]
+    fn hint_keeps_only_the_head() {
+        assert_eq!(masked_hint("abcdef", 2), format!("ab{MASK}"));
+    }
+}

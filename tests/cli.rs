@@ -1,0 +1,264 @@
+//! The real `autounseal` binary, as an operator runs it, against moto.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use autounseal::credentials_file;
+use common::{Moto, isolate};
+
+fn autounseal(state: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut cmd, state);
+    cmd
+}
+
+fn with_operator_keys(cmd: &mut Command) -> &mut Command {
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write_answers(dir: &Path, moto: &Moto) -> std::path::PathBuf {
+    let path = dir.join("answers.toml");
+    let body = format!(
+        r#"
+region = "eu-west-1"
+endpoint_url = "{url}"
+
+[output]
+env_file = "{dir}/etc/vault.env"
+credentials_csv = "{dir}/etc/vault-auto-unseal.csv"
+vault_config = "{dir}/etc/vault.hcl"
+
+[server]
+launch = "none"
+tls_disable = true
+
+[init]
+enabled = false
+
+[timing]
+poll_interval_ms = 100
+required_successes = 2
+"#,
+        url = moto.url,
+        dir = dir.display()
+    );
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn plan_apply_again_and_destroy_through_the_binary() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let answers = write_answers(dir.path(), &moto);
+
+    let plan = with_operator_keys(autounseal(&state).args(["plan", "--answers"]).arg(&answers))
+        .output()
+        .unwrap();
+    let plan_text = text(&plan);
+    assert!(plan.status.success(), "{plan_text}");
+    for expected in [
+        "kms:CreateKey",
+        "iam:CreateUser",
+        "iam:CreatePolicy",
+        "iam:CreateAccessKey",
+        "\"kms:DescribeKey\"",
+        "aws iam create-user",
+    ] {
+        assert!(plan_text.contains(expected), "plan lacks {expected}:\n{plan_text}");
+    }
+    assert!(!dir.path().join("etc/vault.env").exists(), "plan wrote nothing");
+
+    let apply = with_operator_keys(autounseal(&state).args(["apply", "--yes", "--answers"]).arg(&answers))
+        .output()
+        .unwrap();
+    let apply_text = text(&apply);
+    assert!(apply.status.success(), "{apply_text}");
+    assert!(
+        apply_text.contains("ok   KMS key: created") && apply_text.contains("ok   Verify credentials"),
+        "{apply_text}"
+    );
+    let secret = credentials_file::read_env_key(&dir.path().join("etc/vault.env")).unwrap();
+
+    let again = with_operator_keys(autounseal(&state).args(["apply", "--yes", "--answers"]).arg(&answers))
+        .output()
+        .unwrap();
+    let again_text = text(&again);
+    assert!(again.status.success(), "{again_text}");
+    assert!(
+        !again_text.contains("created"),
+        "a second run creates nothing:\n{again_text}"
+    );
+
+    let plan_again = with_operator_keys(autounseal(&state).args(["plan", "--answers"]).arg(&answers))
+        .output()
+        .unwrap();
+    assert!(text(&plan_again).contains("Nothing to change"), "{}", text(&plan_again));
+
+    let destroy = with_operator_keys(autounseal(&state).args(["destroy", "--yes"]))
+        .output()
+        .unwrap();
+    let destroy_text = text(&destroy);
+    assert!(destroy.status.success(), "{destroy_text}");
+    assert!(
+        destroy_text.contains("can never be unsealed"),
+        "the key deletion warning is shown"
+    );
+    assert!(!dir.path().join("etc/vault.env").exists());
+    assert!(!dir.path().join("etc/vault-auto-unseal.csv").exists());
+    assert!(!state.join("manifest.json").exists());
+
+    // The secret went to its files only: never to the terminal or the log.
+    let log = std::fs::read_to_string(state.join("autounseal.log")).unwrap();
+    assert!(log.contains("progress"), "the log is written");
+    for shown in [&plan_text, &apply_text, &again_text, &destroy_text, &log] {
+        assert!(!shown.contains(secret.expose_secret()));
+    }
+}
+
+#[test]
+fn apply_without_yes_and_without_a_terminal_changes_nothing() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let answers = write_answers(dir.path(), &moto);
+    let out = with_operator_keys(autounseal(&state).args(["apply", "--answers"]).arg(&answers))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("nothing was changed") && text(&out).contains("--yes"),
+        "{}",
+        text(&out)
+    );
+    assert!(!state.join("manifest.json").exists());
+
+    let destroy = with_operator_keys(autounseal(&state).arg("destroy"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(text(&destroy).contains("Nothing to destroy"), "{}", text(&destroy));
+}
+
+#[test]
+fn missing_credentials_say_how_to_set_them_up() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let answers = write_answers(dir.path(), &moto);
+    let out = autounseal(&dir.path().join("state"))
+        .args(["apply", "--yes", "--answers"])
+        .arg(&answers)
+        .output()
+        .unwrap();
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+    assert!(
+        msg.contains("no usable AWS credentials") && msg.contains("aws configure") && msg.contains("--profile"),
+        "{msg}"
+    );
+    assert!(!msg.contains("panicked"));
+}
+
+#[test]
+fn every_bad_answer_is_listed_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let answers = dir.path().join("bad.toml");
+    std::fs::write(
+        &answers,
+        r#"
+region = "eu-wset-1"
+endpoint_url = "not a url"
+[kms]
+alias = "vault-auto-unseal"
+[iam]
+user_name = "vault auto unseal"
+policy_name = "kms/policy"
+[server]
+tls_disable = true
+[init]
+recovery_shares = 3
+recovery_threshold = 1
+"#,
+    )
+    .unwrap();
+    let out = autounseal(&dir.path().join("state"))
+        .args(["plan", "--answers"])
+        .arg(&answers)
+        .output()
+        .unwrap();
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    for expected in [
+        "region: \"eu-wset-1\" is not an AWS region that offers KMS; did you mean one of: eu-central-1",
+        "endpoint_url: \"not a url\" is not a URL",
+        "kms.alias: \"vault-auto-unseal\" must start with \"alias/\"",
+        "iam.user_name: \"vault auto unseal\" has characters IAM user names cannot have",
+        "iam.policy_name: \"kms/policy\" has characters",
+        "init.recovery_threshold: with more than one share the threshold must be at least 2",
+    ] {
+        assert!(msg.contains(expected), "missing {expected:?} in:\n{msg}");
+    }
+
+    std::fs::write(
+        &answers,
+        "region = \"us-east-1\"\n[kms]\nalias = \"alias/aws/ebs\"\n[server]\ntls_disable = true\n",
+    )
+    .unwrap();
+    let msg = text(
+        &autounseal(&dir.path().join("state"))
+            .args(["plan", "--answers"])
+            .arg(&answers)
+            .output()
+            .unwrap(),
+    );
+    assert!(msg.contains("kms.alias") && msg.contains("reserves"), "{msg}");
+
+    std::fs::write(&answers, "region = \"us-east-1\"\n[iam]\nuser = \"x\"\n").unwrap();
+    let msg = text(
+        &autounseal(&dir.path().join("state"))
+            .args(["plan", "--answers"])
+            .arg(&answers)
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        msg.contains("unknown field `user`") && msg.contains("user_name"),
+        "{msg}"
+    );
+
+    let msg = text(
+        &autounseal(&dir.path().join("state"))
+            .args(["plan", "--answers", "/nonexistent/answers.toml"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        msg.contains("cannot read the answers file /nonexistent/answers.toml"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn regions_and_help_are_there_for_newcomers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = autounseal(dir.path()).arg("regions").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("eu-west-1        Europe (Ireland)"));
+    let help = autounseal(dir.path()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("apply") && help.contains("plan") && help.contains("destroy") && help.contains("--state-dir")
+    );
+}

@@ -1,0 +1,156 @@
+//! Test harness: the real moto server (and, later, OpenBao) from the project's own
+//! test environment (`scripts/test-env`), each on a free 127.0.0.1 port.
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use autounseal::answers::Answers;
+use autounseal::engine::{AwsContext, Connection};
+
+/// Where `scripts/test-env` installed moto and bao. Missing tools fail the test with
+/// the command that installs them: a test never skips itself.
+pub fn tools_dir() -> PathBuf {
+    let dir = std::env::var_os("AUTOUNSEAL_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("AUTOUNSEAL_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    let base = std::env::var_os("XDG_CACHE_HOME")
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| {
+                            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache")
+                        });
+                    base.join("autounseal")
+                });
+            cache.join("tools/bin")
+        });
+    assert!(
+        dir.join("moto_server").exists() && dir.join("bao").exists(),
+        "moto_server and bao are not in {}: run scripts/test-env (scripts/test does it for you)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// A moto server of this test's own, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    pub url: String,
+    pub port: u16,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        Moto::start_with_env(&[])
+    }
+
+    /// `INITIAL_NO_AUTH_ACTION_COUNT=N` makes moto check credentials and IAM policies
+    /// after its first N requests: real rejections and real AccessDenied answers.
+    pub fn with_auth_after(requests: u32) -> Moto {
+        Moto::start_with_env(&[("INITIAL_NO_AUTH_ACTION_COUNT", requests.to_string())])
+    }
+
+    fn start_with_env(env: &[(&str, String)]) -> Moto {
+        let port = free_port();
+        let mut cmd = Command::new(tools_dir().join("moto_server"));
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("moto_server starts");
+        let moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+        };
+        assert!(
+            wait_for_port(port, Duration::from_secs(30)),
+            "moto_server did not listen on {port}"
+        );
+        moto
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Answers for a run against `moto`, every file under `dir`, waiting kept short.
+pub fn answers(moto: &Moto, dir: &std::path::Path) -> Answers {
+    let mut a = Answers {
+        region: "eu-west-1".into(),
+        endpoint_url: Some(moto.url.clone()),
+        ..Default::default()
+    };
+    a.output.env_file = dir.join("etc/vault.env");
+    a.output.vault_config = dir.join("etc/vault.hcl");
+    a.server.tls_disable = true;
+    a.server.launch = autounseal::answers::Launch::None;
+    a.init.enabled = false;
+    a.timing.poll_interval_ms = 100;
+    a.timing.required_successes = 2;
+    a.timing.propagation_timeout_secs = 10;
+    a
+}
+
+/// An engine context acting as moto's default account with the given access key.
+pub async fn context_as(answers: &Answers, access_key: &str, secret: &str) -> AwsContext {
+    let conn = Connection::from_answers(answers);
+    let sdk = conn
+        .loader()
+        .credentials_provider(aws_credential_types::Credentials::new(
+            access_key, secret, None, None, "test",
+        ))
+        .load()
+        .await;
+    AwsContext::from_sdk(conn, sdk)
+}
+
+pub async fn context(answers: &Answers) -> AwsContext {
+    context_as(answers, "testing", "testing").await
+}
+
+/// The environment of a test run of the binary: only what the test gives it, never
+/// the machine's AWS files or instance metadata.
+pub fn isolate(cmd: &mut Command, state_dir: &std::path::Path) {
+    for (k, _) in std::env::vars_os() {
+        if let Some(k) = k.to_str()
+            && (k.starts_with("AWS_")
+                || k.starts_with("AUTOUNSEAL_")
+                || k.starts_with("VAULT_")
+                || k.starts_with("BAO_"))
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AUTOUNSEAL_STATE_DIR", state_dir)
+        .env("NO_COLOR", "1");
+}
