@@ -12,6 +12,7 @@ use crate::engine::destroy::{DestroyOptions, KEY_DELETION_WARNING, destroy_aws, 
 use crate::engine::manifest::{FileRole, Manifest};
 use crate::engine::{ApplyOptions, AwsContext, Connection, ManifestStore, Origin, Reporter, policy};
 use crate::headless::{self, Mode};
+use crate::vault::deploy::{KeysDestination, stop_server};
 use crate::{flow, regions};
 
 /// The state folder: `--state-dir`, or the user's data folder.
@@ -52,12 +53,16 @@ fn confirm(question: &str, typed_word: Option<&str>) -> anyhow::Result<bool> {
 
 pub async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<()> {
     let answers = Answers::load(&args.answers)?;
+    // Checked before the question: where the recovery keys will go.
+    let keys = KeysDestination::headless(&answers)?;
     if !args.yes {
         let question = format!(
-            "This creates a KMS key, an IAM user, a policy and an access key in {} and writes {} \
-             (run `autounseal plan` to see every call). Go ahead?",
+            "This creates a KMS key, an IAM user, a policy and an access key in {}, writes {} and {}, \
+             and starts the server as \"{}\" (run `autounseal plan` to see every call). Go ahead?",
             answers.region,
-            answers.output.env_file.display()
+            answers.output.env_file.display(),
+            answers.output.vault_config.display(),
+            answers.server.launch.as_str()
         );
         if !confirm(&question, None)? {
             bail!("nothing was changed. To run without a question (scripts, CI), pass --yes");
@@ -72,18 +77,50 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<()> {
         args.answers.display(),
         state_dir.display()
     );
-    let outcome = with_printer(Mode::Run, async |rep| flow::run(&answers, state_dir, opts, &rep).await).await?;
+    let outcome = with_printer(Mode::Run, async |rep| {
+        flow::run(&answers, state_dir, opts, keys, &rep).await
+    })
+    .await?;
+    print_summary(&answers, state_dir, &outcome);
+    Ok(())
+}
+
+fn print_summary(answers: &Answers, state_dir: &Path, outcome: &flow::FlowOutcome) {
     let aws = &outcome.aws;
+    let vault = &outcome.vault;
     println!();
-    println!("Done. Vault's seal can use {} as {}.", aws.key.arn, aws.user.arn);
-    println!("  credentials: {} (mode 0600)", answers.output.env_file.display());
+    println!("Done. Vault's seal uses {} as {}.", aws.key.arn, aws.user.arn);
+    println!("  credentials:  {} (mode 0600)", answers.output.env_file.display());
+    println!("  vault config: {}", answers.output.vault_config.display());
+    match &vault.status {
+        Some(status) => println!(
+            "  server:       {} (seal {}, initialised, {})",
+            vault.address,
+            status.seal_type,
+            if status.sealed { "sealed" } else { "unsealed" }
+        ),
+        None => println!("  start it:     {}", vault.server_command),
+    }
+    if let (Some(path), Some(_)) = (&answers.init.recovery_keys_file, &vault.status) {
+        println!(
+            "  recovery keys and root token: {} (mode 0600): store them offline, then delete the file",
+            path.display()
+        );
+    }
+    if let Some(secrets) = vault.secrets.as_ref().filter(|s| s.pgp_encrypted) {
+        // Encrypted to the operator's PGP keys: safe to show, useless without the private keys.
+        println!("\nRecovery keys and root token, encrypted to the PGP keys given (base64):");
+        print!(
+            "{}",
+            secrets.render(answers.init.recovery_threshold, &vault.address).as_str()
+        );
+    }
     println!(
-        "  manifest:    {}",
+        "  manifest:     {}",
         state_dir.join(crate::engine::manifest::MANIFEST_FILE).display()
     );
-    println!("  undo:        autounseal destroy");
+    println!("  undo:         autounseal destroy");
     println!("Rotate the access key every 30 to 90 days.");
-    Ok(())
 }
 
 pub async fn plan(args: PlanArgs, state_dir: &Path) -> anyhow::Result<()> {
@@ -96,7 +133,10 @@ pub async fn plan(args: PlanArgs, state_dir: &Path) -> anyhow::Result<()> {
         "autounseal plan: {} (read-only: nothing is changed)",
         args.answers.display()
     );
-    let outcome = with_printer(Mode::Plan, async |rep| flow::run(&answers, state_dir, opts, &rep).await).await?;
+    let outcome = with_printer(Mode::Plan, async |rep| {
+        flow::run(&answers, state_dir, opts, KeysDestination::HandBack, &rep).await
+    })
+    .await?;
     println!();
     if outcome.calls.is_empty() {
         println!("Nothing to change: everything exists as asked.");
@@ -151,7 +191,12 @@ fn describe_removals(m: &Manifest) -> Vec<String> {
         };
         lines.push(format!("{v} KMS key {}", k.arn));
     }
-    for f in &m.files {
+    if let Some(s) = &m.server
+        && s.pid.is_some()
+    {
+        lines.push(format!("stop the server at {} (its data folder stays)", s.address));
+    }
+    for f in m.files.iter().filter(|f| f.role != FileRole::RecoveryKeys) {
         lines.push(format!("remove {}", f.path.display()));
     }
     lines
@@ -194,8 +239,16 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path) -> anyhow::Result<()> 
         deletion_window_days: args.deletion_window_days,
     };
     with_printer(Mode::Run, async |rep| -> anyhow::Result<()> {
+        stop_server(&store, &rep)?;
         destroy_aws(&ctx, &store, &rep, opts).await?;
-        remove_files(&store, &rep, &[FileRole::EnvFile, FileRole::CredentialsCsv])?;
+        // The recovery keys file stays: it is the operator's until they move it.
+        let ours = [
+            FileRole::EnvFile,
+            FileRole::CredentialsCsv,
+            FileRole::VaultConfig,
+            FileRole::SystemdDropIn,
+        ];
+        remove_files(&store, &rep, &ours)?;
         Ok(())
     })
     .await?;

@@ -10,3 +10,4 @@ pub mod flow;
 pub mod headless;
 pub mod regions;
 pub mod secrets;
+pub mod vault;

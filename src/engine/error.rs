@@ -67,6 +67,8 @@ pub enum EngineError {
     },
     #[error("{0}")]
     File(#[from] FileError),
+    #[error("{0}")]
+    Vault(#[from] crate::vault::VaultError),
     #[error("the state file {path} cannot be used: {message}")]
     State { path: String, message: String },
     #[error("AWS answered {code} to {action}: {message}")]

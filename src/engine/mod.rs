@@ -11,6 +11,6 @@ pub mod verify;
 
 pub use aws::{AwsContext, Connection, Identity};
 pub use error::{EngineError, Result};
-pub use events::{Call, Event, Reporter, Step};
+pub use events::{Call, Event, Recorder, Reporter, Step};
 pub use manifest::{Manifest, ManifestStore, Origin};
 pub use provision::{ApplyOptions, Provisioned, Provisioner};

@@ -6,7 +6,6 @@
 //! the calls an apply would make.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_sdk_kms::config::http::HttpResponse;
@@ -18,7 +17,7 @@ use crate::answers::Answers;
 use crate::credentials_file;
 use crate::engine::aws::{AwsContext, Identity};
 use crate::engine::error::{EngineError, Result, classify, is_not_found};
-use crate::engine::events::{Call, Event, Reporter, Step};
+use crate::engine::events::{Call, Recorder, Reporter, Step};
 use crate::engine::manifest::{AccessKeyRecord, FileRole, KeyRecord, ManifestStore, NamedRecord, Origin};
 use crate::engine::{policy, verify};
 use crate::files::{self, Existing, FileError, WriteOptions};
@@ -57,7 +56,7 @@ pub struct Provisioner<'a> {
     store: &'a ManifestStore,
     rep: Reporter,
     opts: ApplyOptions,
-    calls: Mutex<Vec<Call>>,
+    recorder: Recorder,
     /// In a plan: the user does not exist yet, so there is nothing of it to list.
     user_is_planned: AtomicBool,
 }
@@ -74,28 +73,20 @@ impl<'a> Provisioner<'a> {
             ctx,
             answers,
             store,
+            recorder: Recorder::new(rep.clone(), opts.dry_run),
             rep,
             opts,
-            calls: Mutex::new(Vec::new()),
             user_is_planned: AtomicBool::new(false),
         }
     }
 
     /// Every change made (or, in a plan, that would be made), in order.
     pub fn calls(&self) -> Vec<Call> {
-        self.calls.lock().expect("calls lock").clone()
+        self.recorder.calls()
     }
 
-    /// Records a change; returns whether to make it (false in a plan).
     fn change(&self, action: &str, detail: impl Into<String>, command: impl Into<String>) -> bool {
-        let call = Call {
-            action: action.into(),
-            detail: detail.into(),
-            command: command.into(),
-        };
-        self.rep.emit(Event::Call(call.clone()));
-        self.calls.lock().expect("calls lock").push(call);
-        !self.opts.dry_run
+        self.recorder.change(action, detail, command)
     }
 
     fn aws_cli(&self, args: &[&str], regional: bool) -> String {

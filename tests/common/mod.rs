@@ -154,3 +154,35 @@ pub fn isolate(cmd: &mut Command, state_dir: &std::path::Path) {
         .env("AUTOUNSEAL_STATE_DIR", state_dir)
         .env("NO_COLOR", "1");
 }
+
+/// OpenBao 2.6.2, with the awskms seal built in.
+pub fn bao() -> PathBuf {
+    tools_dir().join("bao")
+}
+
+/// OpenBao 2.7.2, whose awskms seal is an external plugin.
+pub fn bao_2_7() -> PathBuf {
+    let path = tools_dir()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("tools-openbao-2.7/bin/bao");
+    assert!(path.exists(), "{} is missing: run scripts/test-env", path.display());
+    path
+}
+
+/// Answers for the whole flow: moto, OpenBao 2.6.2 in the background on a free port.
+pub fn server_answers(moto: &Moto, dir: &std::path::Path) -> Answers {
+    let mut a = answers(moto, dir);
+    a.server.binary = bao().to_string_lossy().into_owned();
+    a.server.launch = autounseal::answers::Launch::Background;
+    a.server.listen = format!("127.0.0.1:{}", free_port());
+    a.server.storage_path = dir.join("data");
+    a.init.enabled = true;
+    a.init.recovery_shares = 3;
+    a.init.recovery_threshold = 2;
+    a.init.recovery_keys_file = Some(dir.join("recovery-keys.txt"));
+    a.timing.server_start_timeout_secs = 30;
+    a
+}

@@ -1,0 +1,161 @@
+//! The few HTTP calls autounseal makes to the server: seal status, init status, init.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::vault::VaultError;
+use crate::vault::recovery::InitSecrets;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SealStatus {
+    #[serde(rename = "type")]
+    pub seal_type: String,
+    pub initialized: bool,
+    pub sealed: bool,
+    #[serde(default)]
+    pub recovery_seal: bool,
+    #[serde(default)]
+    pub version: String,
+}
+
+/// `PUT /v1/sys/init` under auto-unseal: recovery shares only. `secret_shares` is
+/// never sent (servers since Vault 1.12 reject it with a seal like awskms).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InitRequest {
+    pub recovery_shares: u16,
+    pub recovery_threshold: u16,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recovery_pgp_keys: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_token_pgp_key: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct VaultClient {
+    http: reqwest::Client,
+    pub address: String,
+}
+
+impl VaultClient {
+    pub fn new(address: &str, ca_cert: Option<&Path>) -> Result<VaultClient, VaultError> {
+        // Never through a proxy: the server is ours, usually on loopback.
+        let mut builder = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30));
+        if let Some(path) = ca_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| VaultError::Io(format!("cannot read the CA bundle {}: {e}", path.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| VaultError::Io(format!("{} is not a PEM CA bundle: {e}", path.display())))?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| VaultError::Io(format!("cannot set up HTTPS: {e}")))?;
+        Ok(VaultClient {
+            http,
+            address: address.trim_end_matches('/').to_string(),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/v1/{path}", self.address)
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> VaultError {
+        let mut detail = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            detail = s.to_string();
+            source = s.source();
+        }
+        VaultError::Unreachable {
+            address: self.address.clone(),
+            detail,
+        }
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, VaultError> {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        let body = resp.text().await.map_err(|e| self.unreachable(e))?;
+        if !status.is_success() {
+            return Err(VaultError::Http {
+                what: format!("GET /v1/{path}"),
+                status: status.as_u16(),
+                body,
+            });
+        }
+        serde_json::from_str(&body).map_err(|e| VaultError::Http {
+            what: format!("GET /v1/{path}"),
+            status: status.as_u16(),
+            body: format!("an answer autounseal cannot read ({e})"),
+        })
+    }
+
+    pub async fn seal_status(&self) -> Result<SealStatus, VaultError> {
+        self.get_json("sys/seal-status").await
+    }
+
+    pub async fn is_initialized(&self) -> Result<bool, VaultError> {
+        #[derive(Deserialize)]
+        struct InitStatus {
+            initialized: bool,
+        }
+        Ok(self.get_json::<InitStatus>("sys/init").await?.initialized)
+    }
+
+    /// Initialises the server. The answer is read into a zeroizing buffer and parsed
+    /// straight into zeroizing secrets; an error never quotes a successful body.
+    pub async fn init(&self, request: &InitRequest) -> Result<InitSecrets, VaultError> {
+        let resp = self
+            .http
+            .put(self.url("sys/init"))
+            .json(request)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        let body = Zeroizing::new(resp.bytes().await.map_err(|e| self.unreachable(e))?.to_vec());
+        if !status.is_success() {
+            return Err(VaultError::Http {
+                what: "PUT /v1/sys/init".into(),
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
+        }
+        InitSecrets::from_response(&body).map_err(|e| VaultError::Http {
+            what: "PUT /v1/sys/init".into(),
+            status: status.as_u16(),
+            body: format!("an answer autounseal cannot read ({e})"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_asks_for_recovery_shares_never_secret_shares() {
+        let request = InitRequest {
+            recovery_shares: 5,
+            recovery_threshold: 3,
+            recovery_pgp_keys: vec![],
+            root_token_pgp_key: None,
+        };
+        let json = serde_json::to_value(&request).unwrap();
+        assert_eq!(json, serde_json::json!({"recovery_shares": 5, "recovery_threshold": 3}));
+    }
+}

@@ -1,0 +1,634 @@
+//! Config → launch → wait → init → save the recovery keys → verify → restart and see
+//! it unseal by itself. Each step reports progress; in a plan each change is recorded.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::answers::{Answers, Launch};
+use crate::engine::manifest::{FileRole, KeyRecord, ManifestStore, ServerRecord};
+use crate::engine::provision::quote;
+use crate::engine::{EngineError, Recorder, Reporter, Step};
+use crate::files::{self, Existing, FileError, WriteOptions};
+use crate::vault::client::{InitRequest, SealStatus, VaultClient};
+use crate::vault::recovery::{InitSecrets, load_pgp_key};
+use crate::vault::server::{self, Flavour, ServerBinary};
+use crate::vault::{VaultError, config, launch};
+
+type Result<T> = std::result::Result<T, EngineError>;
+
+/// Where the recovery keys and root token go once the server hands them over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysDestination {
+    /// A new 0600 file (headless runs).
+    File(PathBuf),
+    /// Back to the caller: the wizard shows them masked; a headless run with PGP keys
+    /// prints the encrypted blobs.
+    HandBack,
+}
+
+impl KeysDestination {
+    /// What a headless run may do: save to a file, or hand back PGP-encrypted values.
+    /// Anything else would put plain keys in a log, so it is refused before any change.
+    pub fn headless(answers: &Answers) -> Result<KeysDestination> {
+        let init = &answers.init;
+        if let Some(path) = &init.recovery_keys_file {
+            return Ok(KeysDestination::File(path.clone()));
+        }
+        let all_encrypted = !init.recovery_pgp_keys.is_empty() && init.root_token_pgp_key.is_some();
+        if !init.enabled || answers.server.launch == Launch::None || all_encrypted {
+            return Ok(KeysDestination::HandBack);
+        }
+        Err(EngineError::Other(
+            "a headless init must save the recovery keys somewhere: set init.recovery_keys_file (a new file, mode 0600), \
+             or give recovery_pgp_keys and root_token_pgp_key to get them encrypted. autounseal refuses to initialise \
+             rather than print plain keys to a terminal or log"
+                .into(),
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeployOptions {
+    pub overwrite_files: bool,
+    pub dry_run: bool,
+}
+
+/// What the Vault side ended with.
+#[derive(Debug, Default)]
+pub struct DeployOutcome {
+    pub address: String,
+    pub status: Option<SealStatus>,
+    /// Only with [`KeysDestination::HandBack`]; wiped when dropped.
+    pub secrets: Option<InitSecrets>,
+    /// How to start the server by hand (launch `none`).
+    pub server_command: String,
+}
+
+/// Checks the Vault side before anything is created in AWS: the binary, its awskms
+/// support, the files and the port. Returns the binary (if it was found).
+pub fn preflight(
+    answers: &Answers,
+    store: &ManifestStore,
+    keys: &KeysDestination,
+    opts: DeployOptions,
+) -> Result<Option<ServerBinary>> {
+    let binary = match server::find(&answers.server.binary) {
+        Ok(b) => Some(b),
+        // Writing the config alone needs no binary.
+        Err(_) if answers.server.launch == Launch::None => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(b) = &binary {
+        b.check_awskms()?;
+    }
+    if opts.dry_run {
+        return Ok(binary);
+    }
+    let config = &answers.output.vault_config;
+    files::check_writable(config)?;
+    let ours = store
+        .snapshot()
+        .file(FileRole::VaultConfig)
+        .is_some_and(|f| &f.path == config);
+    if config.exists() && !ours && !opts.overwrite_files {
+        return Err(FileError::Exists { path: config.clone() }.into());
+    }
+    // A server autounseal already initialised hands out no new keys: the file is not needed.
+    let initialised_before = store.snapshot().server.is_some_and(|s| s.initialized_by_us);
+    if answers.init.enabled
+        && answers.server.launch != Launch::None
+        && !initialised_before
+        && let KeysDestination::File(path) = keys
+    {
+        if path.exists() {
+            return Err(EngineError::Other(format!(
+                "{} already exists; recovery keys are never written over. Move it away or choose another init.recovery_keys_file",
+                path.display()
+            )));
+        }
+        files::check_writable(path)?;
+    }
+    for key in answers
+        .init
+        .recovery_pgp_keys
+        .iter()
+        .chain(&answers.init.root_token_pgp_key)
+    {
+        load_pgp_key(key).map_err(EngineError::Other)?;
+    }
+    if answers.server.launch == Launch::Background && running_server(store, answers).is_none() {
+        launch::ensure_port_free(&answers.server.listen)?;
+    }
+    Ok(binary)
+}
+
+/// The background server an earlier run started, if it still runs with this listener.
+fn running_server(store: &ManifestStore, answers: &Answers) -> Option<u32> {
+    let record = store.snapshot().server?;
+    let pid = record.pid?;
+    (record.address == config::api_addr(answers) && launch::is_running(pid)).then_some(pid)
+}
+
+pub struct Deployer<'a> {
+    answers: &'a Answers,
+    store: &'a ManifestStore,
+    rep: Reporter,
+    state_dir: &'a Path,
+    recorder: Recorder,
+    opts: DeployOptions,
+    binary: Option<ServerBinary>,
+    keys: KeysDestination,
+}
+
+impl<'a> Deployer<'a> {
+    pub fn new(
+        answers: &'a Answers,
+        store: &'a ManifestStore,
+        rep: Reporter,
+        state_dir: &'a Path,
+        opts: DeployOptions,
+        binary: Option<ServerBinary>,
+        keys: KeysDestination,
+    ) -> Deployer<'a> {
+        Deployer {
+            answers,
+            store,
+            recorder: Recorder::new(rep.clone(), opts.dry_run),
+            rep,
+            state_dir,
+            opts,
+            binary,
+            keys,
+        }
+    }
+
+    pub fn calls(&self) -> Vec<crate::engine::Call> {
+        self.recorder.calls()
+    }
+
+    fn flavour(&self) -> Flavour {
+        self.binary.as_ref().map_or(Flavour::Vault, |b| b.flavour)
+    }
+
+    fn binary_path(&self) -> PathBuf {
+        self.binary
+            .as_ref()
+            .map_or_else(|| PathBuf::from(&self.answers.server.binary), |b| b.path.clone())
+    }
+
+    fn client(&self) -> Result<VaultClient> {
+        Ok(VaultClient::new(
+            &config::api_addr(self.answers),
+            self.answers.server.ca_cert.as_deref(),
+        )?)
+    }
+
+    pub async fn run(&self, key: &KeyRecord) -> Result<DeployOutcome> {
+        let mut outcome = DeployOutcome {
+            address: config::api_addr(self.answers),
+            server_command: launch::server_command(&self.binary_path(), &self.answers.output.vault_config),
+            ..Default::default()
+        };
+        self.rep.step(Step::VaultConfig, self.write_config(key)).await?;
+        let pid = self.rep.step(Step::LaunchServer, self.launch()).await?;
+        if self.answers.server.launch == Launch::None || self.opts.dry_run {
+            self.plan_rest();
+            return Ok(outcome);
+        }
+        self.rep.step(Step::WaitForServer, self.wait_for_server(pid)).await?;
+        let secrets = self.rep.step(Step::InitServer, self.init()).await?;
+        if let Some(secrets) = secrets {
+            outcome.secrets = self.rep.step(Step::SaveRecoveryKeys, self.save_keys(secrets)).await?;
+        } else {
+            self.rep.skipped(Step::SaveRecoveryKeys, "no new keys");
+        }
+        outcome.status = Some(self.rep.step(Step::VerifySeal, self.verify()).await?);
+        self.rep.step(Step::RestartCheck, self.restart_check(pid)).await?;
+        Ok(outcome)
+    }
+
+    /// In a plan, or with launch `none`: say what follows instead of doing it.
+    fn plan_rest(&self) {
+        let addr = config::api_addr(self.answers);
+        if self.answers.init.enabled && self.answers.server.launch != Launch::None {
+            let init = &self.answers.init;
+            self.recorder.change(
+                "vault:init",
+                format!(
+                    "{} recovery shares, threshold {}",
+                    init.recovery_shares, init.recovery_threshold
+                ),
+                format!(
+                    "{} operator init -recovery-shares={} -recovery-threshold={} -address={addr}",
+                    self.flavour().cli(),
+                    init.recovery_shares,
+                    init.recovery_threshold
+                ),
+            );
+        }
+        for step in [
+            Step::WaitForServer,
+            Step::InitServer,
+            Step::VerifySeal,
+            Step::RestartCheck,
+        ] {
+            self.rep.skipped(
+                step,
+                if self.opts.dry_run {
+                    "planned"
+                } else {
+                    "the server is yours to start (launch = none)"
+                },
+            );
+        }
+    }
+
+    async fn write_config(&self, key: &KeyRecord) -> Result<()> {
+        let path = &self.answers.output.vault_config;
+        let text = config::render(self.answers, &key.arn, self.flavour());
+        if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+            self.rep
+                .skipped(Step::VaultConfig, format!("{} is up to date", path.display()));
+            return Ok(());
+        }
+        let cmd = format!(
+            "install -m 0640 -o vault -g vault vault.hcl {}",
+            quote(&path.to_string_lossy())
+        );
+        if self.recorder.change(
+            "file:write",
+            format!("{} (seal \"awskms\", raft storage)", path.display()),
+            cmd,
+        ) {
+            let existing = if self.opts.overwrite_files {
+                Existing::BackupAndReplace
+            } else {
+                Existing::Refuse
+            };
+            let written = files::write_atomic(path, text.as_bytes(), WriteOptions::config(existing))?;
+            self.store
+                .update(|m| m.record_file(FileRole::VaultConfig, path, written.backup.clone()))?;
+            let storage = &self.answers.server.storage_path;
+            files::ensure_dir(storage)?;
+            // Raft data is the server's alone.
+            std::fs::set_permissions(storage, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .map_err(|e| EngineError::Other(format!("cannot protect {}: {e}", storage.display())))?;
+            if let Some(owner) = files::Owner::service_account("vault") {
+                let _ = nix::unistd::chown(storage, Some(owner.uid), Some(owner.gid));
+            }
+        }
+        self.rep.done(
+            Step::VaultConfig,
+            format!("{} with seal \"awskms\" (key {})", path.display(), key.key_id),
+        );
+        Ok(())
+    }
+
+    /// Starts the server as asked; returns the pid of a background server.
+    async fn launch(&self) -> Result<Option<u32>> {
+        let a = self.answers;
+        let command = launch::server_command(&self.binary_path(), &a.output.vault_config);
+        match a.server.launch {
+            Launch::None => {
+                let env = quote(&a.output.env_file.to_string_lossy());
+                self.rep.done(
+                    Step::LaunchServer,
+                    format!("start it yourself, with the env file's variables: set -a; . {env}; set +a; {command}"),
+                );
+                Ok(None)
+            }
+            Launch::Background => {
+                if let Some(pid) = running_server(self.store, a) {
+                    self.rep
+                        .skipped(Step::LaunchServer, format!("already running (pid {pid})"));
+                    return Ok(Some(pid));
+                }
+                if !self.recorder.change("server:start", "in the background", command) {
+                    return Ok(None);
+                }
+                let bg = self.start_background()?;
+                self.rep
+                    .done(Step::LaunchServer, format!("pid {}, log {}", bg.pid, bg.log.display()));
+                Ok(Some(bg.pid))
+            }
+            Launch::Systemd => {
+                let unit = self.flavour().unit();
+                let drop_in = launch::drop_in_path(unit);
+                let cmd = format!("systemctl daemon-reload && systemctl restart {unit}");
+                if !self
+                    .recorder
+                    .change("systemd:restart", format!("{unit} with {}", drop_in.display()), cmd)
+                {
+                    return Ok(None);
+                }
+                let text = config::systemd_drop_in(&a.output.env_file);
+                let existing = if self.opts.overwrite_files {
+                    Existing::BackupAndReplace
+                } else {
+                    Existing::Refuse
+                };
+                if std::fs::read_to_string(&drop_in).ok().as_deref() != Some(text.as_str()) {
+                    let opts = WriteOptions {
+                        mode: 0o644,
+                        owner: None,
+                        existing,
+                    };
+                    let written = files::write_atomic(&drop_in, text.as_bytes(), opts)?;
+                    self.store
+                        .update(|m| m.record_file(FileRole::SystemdDropIn, &drop_in, written.backup.clone()))?;
+                }
+                let state = launch::systemd_restart(unit)?;
+                self.record_server(None, Some(unit.to_string()))?;
+                self.rep.done(Step::LaunchServer, format!("{unit} is {state}"));
+                Ok(None)
+            }
+        }
+    }
+
+    fn start_background(&self) -> Result<launch::Background> {
+        let a = self.answers;
+        let bg = launch::start_background(
+            &self.binary_path(),
+            &a.output.vault_config,
+            &a.output.env_file,
+            self.state_dir,
+        )?;
+        self.record_server(Some(&bg), None)?;
+        Ok(bg)
+    }
+
+    fn record_server(&self, bg: Option<&launch::Background>, unit: Option<String>) -> Result<()> {
+        let initialized_by_us = self.store.snapshot().server.is_some_and(|s| s.initialized_by_us);
+        let record = ServerRecord {
+            binary: self.binary_path(),
+            config: self.answers.output.vault_config.clone(),
+            address: config::api_addr(self.answers),
+            launch: self.answers.server.launch.as_str().into(),
+            pid: bg.map(|b| b.pid),
+            pid_file: bg.map(|b| b.pid_file.clone()),
+            log_file: bg.map(|b| b.log.clone()),
+            unit,
+            initialized_by_us,
+        };
+        self.store.update(|m| m.server = Some(record))
+    }
+
+    /// Polls until the server answers at all (sealed or not).
+    async fn wait_for_server(&self, pid: Option<u32>) -> Result<()> {
+        let started = Instant::now();
+        self.wait_until(pid, |_| true).await?;
+        self.rep.done(
+            Step::WaitForServer,
+            format!(
+                "answers at {} after {:.1} s",
+                config::api_addr(self.answers),
+                started.elapsed().as_secs_f64()
+            ),
+        );
+        Ok(())
+    }
+
+    /// Polls seal-status until `ready` holds, watching that a background server lives.
+    async fn wait_until(&self, pid: Option<u32>, ready: impl Fn(&SealStatus) -> bool) -> Result<SealStatus> {
+        let client = self.client()?;
+        let timeout = Duration::from_secs(self.answers.timing.server_start_timeout_secs);
+        let deadline = Instant::now() + timeout;
+        let log = self.state_dir.join(launch::SERVER_LOG);
+        loop {
+            if let Some(pid) = pid
+                && !launch::is_running(pid)
+            {
+                let tail = launch::log_tail(&log, 15);
+                let hint = self.seal_hint(&tail);
+                return Err(VaultError::Exited {
+                    status: launch::exit_status(pid),
+                    log: log.clone(),
+                    tail,
+                    hint,
+                }
+                .into());
+            }
+            if let Ok(status) = client.seal_status().await
+                && ready(&status)
+            {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let hint = match pid {
+                    Some(_) => format!(
+                        ". The end of its log ({}):\n{}",
+                        log.display(),
+                        launch::log_tail(&log, 15)
+                    ),
+                    None => format!("; see `journalctl -u {}`", self.flavour().unit()),
+                };
+                return Err(VaultError::NoAnswer {
+                    address: client.address.clone(),
+                    secs: timeout.as_secs(),
+                    hint,
+                }
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// What to check when the server could not use its seal.
+    fn seal_hint(&self, tail: &str) -> String {
+        let denied = [
+            "AccessDenied",
+            "status code: 403",
+            "UnrecognizedClient",
+            "InvalidClientTokenId",
+        ];
+        if tail.contains("seal") && denied.iter().any(|d| tail.contains(d)) {
+            format!(
+                "\nThe server's AWS credentials ({}) may not use the KMS key: its IAM policy must allow kms:DescribeKey, \
+                 kms:Encrypt and kms:Decrypt on the key's ARN, and the access key must be active",
+                self.answers.output.env_file.display()
+            )
+        } else {
+            String::new()
+        }
+    }
+
+    async fn init(&self) -> Result<Option<InitSecrets>> {
+        let init = &self.answers.init;
+        if !init.enabled {
+            self.rep
+                .skipped(Step::InitServer, "not asked for (init.enabled = false)");
+            return Ok(None);
+        }
+        let client = self.client()?;
+        if client.is_initialized().await? {
+            let ours = self.store.snapshot().server.is_some_and(|s| s.initialized_by_us);
+            let by = if ours {
+                "by autounseal earlier"
+            } else {
+                "by someone else"
+            };
+            self.rep.skipped(
+                Step::InitServer,
+                format!("already initialised {by}: left as it is, no new keys"),
+            );
+            return Ok(None);
+        }
+        let request = InitRequest {
+            recovery_shares: init.recovery_shares,
+            recovery_threshold: init.recovery_threshold,
+            recovery_pgp_keys: init
+                .recovery_pgp_keys
+                .iter()
+                .map(|p| load_pgp_key(p))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(EngineError::Other)?,
+            root_token_pgp_key: init
+                .root_token_pgp_key
+                .as_deref()
+                .map(load_pgp_key)
+                .transpose()
+                .map_err(EngineError::Other)?,
+        };
+        let cmd = format!(
+            "{} operator init -recovery-shares={} -recovery-threshold={}",
+            self.flavour().cli(),
+            init.recovery_shares,
+            init.recovery_threshold
+        );
+        self.recorder.change(
+            "vault:init",
+            format!(
+                "{} recovery shares, threshold {}",
+                init.recovery_shares, init.recovery_threshold
+            ),
+            cmd,
+        );
+        let mut secrets = client.init(&request).await?;
+        secrets.pgp_encrypted = !request.recovery_pgp_keys.is_empty();
+        self.store.update(|m| {
+            if let Some(s) = m.server.as_mut() {
+                s.initialized_by_us = true;
+            }
+        })?;
+        self.rep.done(
+            Step::InitServer,
+            format!(
+                "{} recovery keys, threshold {}",
+                secrets.recovery_keys.len(),
+                init.recovery_threshold
+            ),
+        );
+        Ok(Some(secrets))
+    }
+
+    /// Saves the keys at once (they exist only in this answer), or hands them back.
+    async fn save_keys(&self, secrets: InitSecrets) -> Result<Option<InitSecrets>> {
+        match &self.keys {
+            KeysDestination::File(path) => {
+                let saved = secrets.save(
+                    path,
+                    self.answers.init.recovery_threshold,
+                    &config::api_addr(self.answers),
+                )?;
+                self.store
+                    .update(|m| m.record_file(FileRole::RecoveryKeys, &saved, None))?;
+                if &saved != path {
+                    self.rep.warn(format!(
+                        "{} already existed, so the new keys went to {}",
+                        path.display(),
+                        saved.display()
+                    ));
+                }
+                self.rep.done(
+                    Step::SaveRecoveryKeys,
+                    format!("{} (mode 0600): move them somewhere safe and offline", saved.display()),
+                );
+                // Dropping `secrets` here wipes them from memory.
+                Ok(None)
+            }
+            KeysDestination::HandBack => {
+                self.rep.done(Step::SaveRecoveryKeys, "handed over to be shown once");
+                Ok(Some(secrets))
+            }
+        }
+    }
+
+    async fn verify(&self) -> Result<SealStatus> {
+        let status = self.wait_until(None, |s| s.initialized && !s.sealed).await?;
+        if status.seal_type != "awskms" {
+            return Err(VaultError::Refused(format!(
+                "the server uses the \"{}\" seal, not awskms; check {}",
+                status.seal_type,
+                self.answers.output.vault_config.display()
+            ))
+            .into());
+        }
+        self.rep.done(
+            Step::VerifySeal,
+            format!(
+                "type awskms, initialised, unsealed ({} {})",
+                self.flavour().name(),
+                status.version
+            ),
+        );
+        Ok(status)
+    }
+
+    /// Stops the server and starts it again: it must come back unsealed by itself.
+    async fn restart_check(&self, pid: Option<u32>) -> Result<()> {
+        let started = Instant::now();
+        let new_pid = match (self.answers.server.launch, pid) {
+            (Launch::Background, Some(pid)) => {
+                launch::stop_background(pid, Duration::from_secs(15));
+                self.rep.progress(Step::RestartCheck, "stopped; starting again");
+                Some(self.start_background()?.pid)
+            }
+            (Launch::Systemd, _) => {
+                launch::systemd_restart(self.flavour().unit())?;
+                None
+            }
+            _ => {
+                self.rep
+                    .skipped(Step::RestartCheck, "the server is not autounseal's to restart");
+                return Ok(());
+            }
+        };
+        let status = self.wait_until(new_pid, |s| s.initialized && !s.sealed).await?;
+        self.rep.done(
+            Step::RestartCheck,
+            format!(
+                "restarted and unsealed itself through KMS in {:.1} s, no key entered ({} seal)",
+                started.elapsed().as_secs_f64(),
+                status.seal_type
+            ),
+        );
+        Ok(())
+    }
+}
+
+/// Stops a server autounseal started in the background (for `destroy`).
+pub fn stop_server(store: &ManifestStore, rep: &Reporter) -> Result<()> {
+    rep.started(Step::StopServer);
+    let Some(record) = store.snapshot().server else {
+        rep.skipped(Step::StopServer, "no server recorded");
+        return Ok(());
+    };
+    match record.pid {
+        Some(pid) if launch::is_running(pid) => {
+            launch::stop_background(pid, Duration::from_secs(15));
+            if let Some(pid_file) = &record.pid_file {
+                let _ = files::remove_if_present(pid_file);
+            }
+            rep.done(
+                Step::StopServer,
+                format!("stopped pid {pid}; its data stays in its storage folder"),
+            );
+        }
+        Some(_) => rep.skipped(Step::StopServer, "it had already stopped"),
+        None => rep.skipped(
+            Step::StopServer,
+            format!("{} is the system's: left running", record.unit.unwrap_or_default()),
+        ),
+    }
+    store.update(|m| m.server = None)
+}

@@ -1,0 +1,288 @@
+//! Starting and stopping the server: a detached background process of autounseal's,
+//! or the distribution's systemd unit with a drop-in that loads the env file.
+
+use std::fs::OpenOptions;
+use std::net::TcpListener;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::credentials_file;
+use crate::vault::VaultError;
+
+pub const SERVER_LOG: &str = "server.log";
+pub const SERVER_PID: &str = "server.pid";
+
+/// Fails when something already listens on `listen`.
+pub fn ensure_port_free(listen: &str) -> Result<(), VaultError> {
+    match TcpListener::bind(listen) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(VaultError::PortTaken {
+            address: listen.to_string(),
+            by: String::new(),
+        }),
+        Err(e) => Err(VaultError::Io(format!("cannot listen on {listen}: {e}"))),
+    }
+}
+
+/// A server autounseal started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Background {
+    pub pid: u32,
+    pub log: PathBuf,
+    pub pid_file: PathBuf,
+}
+
+/// The command line of the server, for the operator to run by hand.
+pub fn server_command(binary: &Path, config: &Path) -> String {
+    format!(
+        "{} server -config={}",
+        crate::engine::provision::quote(&binary.to_string_lossy()),
+        crate::engine::provision::quote(&config.to_string_lossy())
+    )
+}
+
+/// Starts `binary server -config=CONFIG` detached (its own process group, so a
+/// Ctrl-C or a dropped SSH session does not take it down), with the AWS variables of
+/// the env file and none of the operator's, its output in `state_dir/server.log`.
+pub fn start_background(
+    binary: &Path,
+    config: &Path,
+    env_file: &Path,
+    state_dir: &Path,
+) -> Result<Background, VaultError> {
+    let io = |what: &str, e: std::io::Error| VaultError::Io(format!("{what}: {e}"));
+    std::fs::create_dir_all(state_dir).map_err(|e| io("cannot create the state folder", e))?;
+    let log = state_dir.join(SERVER_LOG);
+    let pid_file = state_dir.join(SERVER_PID);
+    let out = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&log)
+        .map_err(|e| io(&format!("cannot open {}", log.display()), e))?;
+    let err = out.try_clone().map_err(|e| io("cannot share the log", e))?;
+    let vars =
+        credentials_file::read_env_vars(env_file).map_err(|e| io(&format!("cannot read {}", env_file.display()), e))?;
+    let mut cmd = Command::new(binary);
+    cmd.arg("server")
+        .arg(format!("-config={}", config.display()))
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0);
+    // The server must use exactly the env file's credentials, as under systemd.
+    for (key, _) in std::env::vars_os() {
+        if let Some(key) = key.to_str()
+            && (key.starts_with("AWS_") || key.starts_with("VAULT_") || key.starts_with("BAO_"))
+        {
+            cmd.env_remove(key);
+        }
+    }
+    for (key, value) in vars.iter() {
+        cmd.env(key, value.as_str());
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| io(&format!("cannot start {}", binary.display()), e))?;
+    let pid = child.id();
+    std::fs::write(&pid_file, format!("{pid}\n")).map_err(|e| io("cannot write the pid file", e))?;
+    Ok(Background { pid, log, pid_file })
+}
+
+/// Whether `pid` is a live process (a zombie that has exited counts as gone).
+pub fn is_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the field after the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
+}
+
+/// Collects an exited child of ours so that it does not linger as a zombie.
+fn reap(pid: u32) {
+    let _ = nix::sys::wait::waitpid(Pid::from_raw(pid as i32), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+}
+
+/// The exit status of a child of ours that has ended, if it was ours to collect.
+pub fn exit_status(pid: u32) -> String {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    match waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, code)) => code.to_string(),
+        Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
+        _ => "unknown".into(),
+    }
+}
+
+/// Stops a background server: SIGTERM, up to `grace` to exit, then SIGKILL.
+pub fn stop_background(pid: u32, grace: Duration) -> bool {
+    if !is_running(pid) {
+        reap(pid);
+        return false;
+    }
+    let target = Pid::from_raw(pid as i32);
+    let _ = kill(target, Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        reap(pid);
+        if !is_running(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = kill(target, Signal::SIGKILL);
+    std::thread::sleep(Duration::from_millis(100));
+    reap(pid);
+    true
+}
+
+/// The last `lines` lines of a server log, made readable for an error message: Go's
+/// hex dumps of a raw HTTP body are folded into one line with the answer they quote.
+pub fn log_tail(log: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut kept = Vec::new();
+    let mut dumped = String::new();
+    for line in text.lines() {
+        match hex_dump_text(line) {
+            Some(ascii) => dumped.push_str(ascii),
+            None => kept.push(line.to_string()),
+        }
+    }
+    if let Some(answer) = quoted_answer(&dumped) {
+        kept.push(format!("(the answer it quotes: {answer})"));
+    }
+    kept[kept.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The text column of a hex dump line (`00000040  72 72 … |rror><Code>Acces|`).
+fn hex_dump_text(line: &str) -> Option<&str> {
+    let trimmed = line.trim_start();
+    let offset = trimmed.get(..8)?;
+    if !offset.chars().all(|c| c.is_ascii_hexdigit()) || !trimmed[8..].starts_with("  ") {
+        return None;
+    }
+    let start = trimmed.find('|')? + 1;
+    let end = trimmed.rfind('|')?;
+    (end >= start).then(|| &trimmed[start..end])
+}
+
+/// `Code: Message` of an AWS XML error body.
+fn quoted_answer(body: &str) -> Option<String> {
+    let between = |open: &str, close: &str| {
+        let start = body.find(open)? + open.len();
+        Some(body[start..start + body[start..].find(close)?].to_string())
+    };
+    let code = between("<Code>", "</Code>")?;
+    Some(match between("<Message>", "</Message>") {
+        Some(message) => format!("{code}: {message}"),
+        None => code,
+    })
+}
+
+/// Where the drop-in for `unit` goes.
+pub fn drop_in_path(unit: &str) -> PathBuf {
+    PathBuf::from(format!("/etc/systemd/system/{unit}.d/autounseal.conf"))
+}
+
+/// `systemctl daemon-reload`, then `restart UNIT`; returns the unit's state.
+pub fn systemd_restart(unit: &str) -> Result<String, VaultError> {
+    let run = |args: &[&str]| -> Result<String, VaultError> {
+        let out = Command::new("systemctl").args(args).output().map_err(|e| {
+            VaultError::Io(format!(
+                "cannot run systemctl ({e}); is this a systemd host? Use server.launch = \"background\" or \"none\""
+            ))
+        })?;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.status.success() && args[0] != "is-active" {
+            return Err(VaultError::Refused(format!(
+                "systemctl {} failed: {}. See `journalctl -u {unit}`",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(text)
+    };
+    run(&["daemon-reload"])?;
+    run(&["restart", unit])?;
+    run(&["is-active", unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_port_is_reported() {
+        let held = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = held.local_addr().unwrap().to_string();
+        let err = ensure_port_free(&addr).unwrap_err().to_string();
+        assert!(err.contains("already in use") && err.contains("server.listen"), "{err}");
+        drop(held);
+        ensure_port_free(&addr).unwrap();
+    }
+
+    #[test]
+    fn background_processes_start_and_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join("vault.env");
+        std::fs::write(&env, "AWS_REGION=eu-west-1\n").unwrap();
+        // Process handling only; the real server is started in tests/vault_openbao.rs.
+        let script = dir.path().join("fake-server");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho \"region=$AWS_REGION args=$*\"\nexec sleep 30\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let bg = start_background(&script, Path::new("/c.hcl"), &env, dir.path()).unwrap();
+        assert!(is_running(bg.pid));
+        assert_eq!(
+            std::fs::read_to_string(&bg.pid_file).unwrap().trim(),
+            bg.pid.to_string()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(log_tail(&bg.log, 5).contains("region=eu-west-1 args=server -config=/c.hcl"));
+        assert!(stop_background(bg.pid, Duration::from_secs(5)));
+        assert!(!is_running(bg.pid));
+    }
+
+    #[test]
+    fn hex_dumps_fold_into_the_answer_they_quote() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("server.log");
+        std::fs::write(
+            &log,
+            "Error configuring seal \"awskms\": status code: 403\n\
+             \t00000000  3c 43 6f 64 65 3e 41 63  |<Code>Ac|\n\
+             \t00000008  63 65 73 73 44 65 6e 69  |cessDeni|\n\
+             \t00000010  65 64 3c 2f 43 6f 64 65  |ed</Code><Message>no kms:DescribeKey</Message>|\n\
+             caused by: invalid character\n",
+        )
+        .unwrap();
+        let tail = log_tail(&log, 10);
+        assert!(!tail.contains("00000008"), "{tail}");
+        assert!(
+            tail.contains("status code: 403") && tail.contains("caused by: invalid character"),
+            "{tail}"
+        );
+        assert!(
+            tail.ends_with("(the answer it quotes: AccessDenied: no kms:DescribeKey)"),
+            "{tail}"
+        );
+    }
+
+    #[test]
+    fn drop_in_path_per_unit() {
+        assert_eq!(
+            drop_in_path("openbao.service"),
+            Path::new("/etc/systemd/system/openbao.service.d/autounseal.conf")
+        );
+    }
+}

