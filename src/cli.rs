@@ -19,6 +19,9 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// Start the wizard from these answers (TOML) instead of the last session's
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -8,6 +8,8 @@ pub mod engine;
 pub mod files;
 pub mod flow;
 pub mod headless;
+pub mod plain;
 pub mod regions;
 pub mod secrets;
+pub mod tui;
 pub mod vault;

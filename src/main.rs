@@ -1,7 +1,9 @@
 use std::os::unix::fs::OpenOptionsExt;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use std::io::IsTerminal;
+
+use clap::Parser;
 
 use autounseal::cli::{Cli, Command};
 use autounseal::commands;
@@ -29,6 +31,19 @@ fn init_logging(state_dir: &std::path::Path) {
         .try_init();
 }
 
+/// The wizard on a full screen, or as line prompts where there is no screen to draw on
+/// (no terminal, `TERM=dumb`, `--plain`): the accessible mode, same questions, same checks.
+async fn wizard(answers: Option<&std::path::Path>, plain: bool, state_dir: &std::path::Path) -> anyhow::Result<()> {
+    let start = autounseal::tui::starting_answers(answers, state_dir)?;
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if plain || dumb || !terminal {
+        autounseal::plain::run(start, state_dir).await
+    } else {
+        autounseal::tui::run(start, state_dir.to_path_buf(), false).await
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -48,10 +63,7 @@ async fn main() -> ExitCode {
             commands::list_regions();
             Ok(())
         }
-        None => {
-            let _ = Cli::command().print_help();
-            Ok(())
-        }
+        None => wizard(cli.answers.as_deref(), cli.global.plain, &state_dir).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

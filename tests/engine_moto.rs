@@ -633,7 +633,7 @@ async fn an_endpoint_that_refuses_or_never_answers_is_reported() {
     a.timing.operation_timeout_secs = 25;
     let msg = apply_err(&context(&a).await, &a, dir.path()).await;
     assert!(
-        msg.contains("cannot reach AWS at http://127.0.0.1") && msg.contains("onnection refused"),
+        msg.contains("cannot reach http://127.0.0.1") && msg.contains("onnection refused"),
         "{msg}"
     );
 

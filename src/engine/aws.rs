@@ -50,7 +50,7 @@ impl Connection {
     pub fn endpoint_label(&self) -> String {
         self.endpoint_url
             .clone()
-            .unwrap_or_else(|| format!("AWS in {}", self.region))
+            .unwrap_or_else(|| format!("AWS ({})", self.region))
     }
 
     /// The SDK config loader with our region, endpoint, profile, timeouts and retries;

@@ -37,7 +37,7 @@ pub enum EngineError {
         "{action} timed out: the endpoint {endpoint} did not answer in time. Check the network, the region and endpoint_url, then run again"
     )]
     Timeout { action: &'static str, endpoint: String },
-    #[error("cannot reach AWS at {endpoint} for {action}: {message}. Check the network, the region and endpoint_url")]
+    #[error("cannot reach {endpoint} for {action}: {message}. Check the network, the region and endpoint_url")]
     Unreachable {
         action: &'static str,
         endpoint: String,

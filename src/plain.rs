@@ -1,0 +1,263 @@
+//! The wizard as numbered line prompts: for terminals that cannot draw a screen, for
+//! screen readers, and for `--plain`. Same questions, defaults and validators as the
+//! screens; progress as plain lines. The recovery keys go to a file, never to the
+//! terminal's scrollback.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::answers::{self, Answers, Launch};
+use crate::engine::{ApplyOptions, AwsContext, Connection, Reporter};
+use crate::headless::{Mode, print_events};
+use crate::vault::deploy::KeysDestination;
+use crate::{flow, tui};
+
+struct Prompter<R> {
+    input: R,
+    number: usize,
+}
+
+impl<R: BufRead> Prompter<R> {
+    /// Asks until `check` accepts; an empty answer takes the default.
+    fn ask(
+        &mut self,
+        question: &str,
+        default: &str,
+        check: impl Fn(&str) -> Result<(), String>,
+    ) -> anyhow::Result<String> {
+        self.number += 1;
+        loop {
+            let shown = if default.is_empty() {
+                String::new()
+            } else {
+                format!(" [{default}]")
+            };
+            print!("{:>2}. {question}{shown}: ", self.number);
+            std::io::stdout().flush()?;
+            let mut line = String::new();
+            if self.input.read_line(&mut line)? == 0 {
+                bail!("the input ended before every question was answered; nothing was changed");
+            }
+            let answer = match line.trim() {
+                "" => default.to_string(),
+                given => given.to_string(),
+            };
+            match check(&answer) {
+                Ok(()) => return Ok(answer),
+                Err(e) => println!("    ✗ {e}"),
+            }
+        }
+    }
+
+    fn yes(&mut self, question: &str, default: bool) -> anyhow::Result<bool> {
+        let answer = self.ask(question, if default { "yes" } else { "no" }, |v| match v {
+            "y" | "yes" | "n" | "no" => Ok(()),
+            _ => Err("answer yes or no".into()),
+        })?;
+        Ok(answer.starts_with('y'))
+    }
+}
+
+fn optional(v: &str) -> Option<String> {
+    Some(v.trim().to_string()).filter(|v| !v.is_empty() && v != "-")
+}
+
+fn text_of(p: &Option<PathBuf>) -> String {
+    p.as_deref()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Every question, in the wizard's order, into `a`.
+fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -> anyhow::Result<()> {
+    println!("Answer each question; Enter keeps the value in brackets, \"-\" leaves an optional one empty.\n");
+    a.profile = optional(&p.ask(
+        "AWS profile (empty: the default credential chain)",
+        a.profile.as_deref().unwrap_or(""),
+        |_| Ok(()),
+    )?);
+    a.endpoint_url = optional(&p.ask(
+        "AWS endpoint URL (empty: AWS itself)",
+        a.endpoint_url.as_deref().unwrap_or(""),
+        |v| optional(v).map_or(Ok(()), |v| answers::validate_endpoint_url(&v)),
+    )?);
+    let default_region = if a.region.is_empty() {
+        "us-east-1".to_string()
+    } else {
+        a.region.clone()
+    };
+    a.region = p.ask(
+        "AWS region (autounseal regions lists them)",
+        &default_region,
+        answers::validate_region,
+    )?;
+    a.kms.create = p.yes("Create a new KMS key (no: reuse one)", a.kms.create)?;
+    if a.kms.create {
+        a.kms.alias = p.ask("Alias of the new key", &a.kms.alias.clone(), answers::validate_alias)?;
+        a.kms.rotation = p.yes("Turn on yearly key rotation", a.kms.rotation)?;
+    } else {
+        let region = a.region.clone();
+        a.kms.key_id = Some(p.ask(
+            "Key to reuse (id, ARN or alias)",
+            a.kms.key_id.as_deref().unwrap_or(""),
+            move |v| answers::validate_key_reference(v, &region),
+        )?);
+    }
+    a.iam.user_name = p.ask(
+        "IAM user name",
+        &a.iam.user_name.clone(),
+        answers::validate_iam_user_name,
+    )?;
+    a.iam.policy_name = p.ask(
+        "IAM policy name",
+        &a.iam.policy_name.clone(),
+        answers::validate_iam_policy_name,
+    )?;
+    a.output.vault_config = p
+        .ask("Vault config file", &a.output.vault_config.to_string_lossy(), |v| {
+            answers::validate_file_path(v.as_ref())
+        })?
+        .into();
+    a.output.env_file = p
+        .ask(
+            "Env file for the access key",
+            &a.output.env_file.to_string_lossy(),
+            |v| answers::validate_file_path(v.as_ref()),
+        )?
+        .into();
+    a.output.credentials_csv = optional(&p.ask(
+        "Also a credentials CSV (empty: no)",
+        &text_of(&a.output.credentials_csv),
+        |_| Ok(()),
+    )?)
+    .map(Into::into);
+    a.server.binary = p.ask("Server binary (vault, bao or a path)", &a.server.binary.clone(), |v| {
+        answers::validate_not_blank(v, "the binary")
+    })?;
+    let launch = p.ask(
+        "Start it with (systemd, background, none)",
+        a.server.launch.as_str(),
+        |v| {
+            Launch::ALL
+                .iter()
+                .any(|l| l.as_str() == v)
+                .then_some(())
+                .ok_or_else(|| "systemd, background or none".to_string())
+        },
+    )?;
+    a.server.launch = *Launch::ALL.iter().find(|l| l.as_str() == launch).expect("checked");
+    a.server.listen = p.ask("Listen address", &a.server.listen.clone(), answers::validate_listen)?;
+    a.server.storage_path = p
+        .ask("Storage folder (raft)", &a.server.storage_path.to_string_lossy(), |v| {
+            answers::validate_file_path(v.as_ref())
+        })?
+        .into();
+    a.server.tls_disable = p.yes(
+        "Plain HTTP, no TLS (only for 127.0.0.1 or a test)",
+        a.server.tls_disable,
+    )?;
+    if !a.server.tls_disable {
+        a.server.tls_cert_file = Some(
+            p.ask("TLS certificate file", &text_of(&a.server.tls_cert_file), |v| {
+                answers::validate_not_blank(v, "the certificate")
+            })?
+            .into(),
+        );
+        a.server.tls_key_file = Some(
+            p.ask("TLS key file", &text_of(&a.server.tls_key_file), |v| {
+                answers::validate_not_blank(v, "the key")
+            })?
+            .into(),
+        );
+    }
+    a.init.enabled = a.server.launch != Launch::None;
+    if a.init.enabled {
+        let shares = p.ask("Recovery shares", &a.init.recovery_shares.to_string(), |v| {
+            let n: u16 = v.parse().map_err(|_| "a number".to_string())?;
+            // The shares alone: checked with the smallest threshold the rules allow.
+            answers::validate_recovery(n, if n == 1 { 1 } else { 2 })
+        })?;
+        a.init.recovery_shares = shares.parse()?;
+        let shares = a.init.recovery_shares;
+        let threshold = p.ask(
+            "Recovery threshold",
+            &a.init.recovery_threshold.min(shares).to_string(),
+            move |v| answers::validate_recovery(shares, v.parse().map_err(|_| "a number".to_string())?),
+        )?;
+        a.init.recovery_threshold = threshold.parse()?;
+        let default_file = a
+            .init
+            .recovery_keys_file
+            .clone()
+            .unwrap_or_else(|| state_dir.join("recovery-keys.txt"));
+        let file = p.ask(
+            "Save the recovery keys and root token to (a new file, mode 0600)",
+            &default_file.to_string_lossy(),
+            |v| {
+                if Path::new(v).exists() {
+                    Err(format!("{v} exists; recovery keys are never written over"))
+                } else {
+                    answers::validate_file_path(v.as_ref())
+                }
+            },
+        )?;
+        a.init.recovery_keys_file = Some(file.into());
+    }
+    Ok(())
+}
+
+pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
+    println!("autounseal: set up a Vault server that unseals itself with AWS KMS.");
+    let mut p = Prompter {
+        input: std::io::stdin().lock(),
+        number: 0,
+    };
+    ask_all(&mut p, &mut a, state_dir)?;
+    tui::save_answers(state_dir, &a);
+    a.check()?;
+    let identity = AwsContext::connect(Connection::from_answers(&a))
+        .await
+        .identity()
+        .await?;
+    println!("\nAWS account {} as {}", identity.account, identity.arn);
+    if !p.yes(
+        "Create and start everything now (autounseal plan shows each call)",
+        false,
+    )? {
+        println!(
+            "Nothing was changed. Your answers are in {}.",
+            state_dir.join(tui::ANSWERS_FILE).display()
+        );
+        return Ok(());
+    }
+    let keys = KeysDestination::headless(&a)?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let printer = tokio::spawn(print_events(rx, Mode::Run));
+    let rep = Reporter::new(tx);
+    let result = flow::run(
+        &a,
+        state_dir,
+        ApplyOptions {
+            overwrite_files: true,
+            dry_run: false,
+        },
+        keys,
+        &rep,
+    )
+    .await;
+    drop(rep);
+    let _ = printer.await;
+    let outcome =
+        result.context("the run stopped; what was made is in the manifest, and running again goes on from there")?;
+    println!("\nDone: {} (key {}).", outcome.vault.address, outcome.aws.key.arn);
+    if let Some(file) = &a.init.recovery_keys_file {
+        println!(
+            "Recovery keys and root token: {} (0600). Store them offline, then delete the file.",
+            file.display()
+        );
+    }
+    println!("Undo everything: autounseal destroy");
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! The frame around every screen: a header with the step and title (and the demo
+//! banner), the screen's body, the footer of keys, and the help and quit dialogs.
+//! Drawing only reads state.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use crate::tui::app::{App, Modal, ScreenId};
+use crate::tui::screens::{account, done, files, iam, init, kms, recovery, region, review, run, server, welcome};
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    let t = &app.theme;
+    let banner = u16::from(app.demo);
+    let [banner_area, header, body, footer] = Layout::vertical([
+        Constraint::Length(banner),
+        Constraint::Length(2),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    if app.demo {
+        let text = " DEMO · local AWS emulator and OpenBao, nothing leaves this machine · c: show the commands ";
+        frame.render_widget(
+            Paragraph::new(Line::styled(text, t.banner)).style(t.banner),
+            banner_area,
+        );
+    }
+    let step = format!(" {}/{} ", app.screen.number(), ScreenId::ALL.len());
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::from(vec![
+                Span::styled("autounseal", t.title),
+                Span::styled(step, t.dim),
+                Span::styled(app.screen.title(), t.title),
+            ]),
+            Line::styled("─".repeat(area.width as usize), t.dim),
+        ]),
+        header,
+    );
+    let body = body.inner(ratatui::layout::Margin {
+        horizontal: 1,
+        vertical: 0,
+    });
+    match app.screen {
+        ScreenId::Welcome => welcome::view(frame, body, app),
+        ScreenId::Account => account::view(frame, body, app),
+        ScreenId::Region => region::view(frame, body, app),
+        ScreenId::Kms => kms::view(frame, body, app),
+        ScreenId::Iam => iam::view(frame, body, app),
+        ScreenId::Files => files::view(frame, body, app),
+        ScreenId::Server => server::view(frame, body, app),
+        ScreenId::Init => init::view(frame, body, app),
+        ScreenId::Review => review::view(frame, body, app),
+        ScreenId::Run => run::view(frame, body, app),
+        ScreenId::Recovery => recovery::view(frame, body, app),
+        ScreenId::Done => done::view(frame, body, app),
+    }
+    let mut keys: Vec<Span> = Vec::new();
+    for (key, what) in app.keys() {
+        keys.push(Span::styled(format!(" {key} "), t.selected));
+        keys.push(Span::styled(format!(" {what}  "), t.dim));
+    }
+    frame.render_widget(Paragraph::new(Line::from(keys)), footer);
+    match app.modal {
+        Some(Modal::Help) => help(frame, area, app),
+        Some(Modal::ConfirmQuit) => confirm_quit(frame, area, app),
+        None => {}
+    }
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+fn help(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let mut text = vec![
+        Line::styled(format!("{}: the keys", app.screen.title()), t.title),
+        Line::raw(""),
+    ];
+    for (key, what) in app.keys() {
+        text.push(Line::from(vec![
+            Span::styled(format!("{key:>10}  "), t.accent),
+            Span::raw(what),
+        ]));
+    }
+    text.push(Line::raw(""));
+    for (key, what) in [
+        ("Ctrl-C", "quit (asks first)"),
+        ("Ctrl-U", "clear a text field"),
+        ("Esc", "back: answers are kept"),
+    ] {
+        text.push(Line::from(vec![
+            Span::styled(format!("{key:>10}  "), t.accent),
+            Span::raw(what),
+        ]));
+    }
+    text.push(Line::raw(""));
+    text.push(Line::styled("Any key closes this help.", t.dim));
+    let popup = centered(area, 56, text.len() as u16 + 2);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(text).block(Block::bordered().title(" Help ")), popup);
+}
+
+fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let mut text = vec![Line::styled("Quit autounseal?", t.title), Line::raw("")];
+    let created = app.run.done_so_far();
+    if app.run.running() || !created.is_empty() {
+        text.push(Line::raw("Done so far (all recorded in the manifest):"));
+        for line in created.iter().rev().take(6).rev() {
+            text.push(Line::styled(format!("  ✓ {line}"), t.ok));
+        }
+        text.push(Line::raw(
+            "Run autounseal again to go on, or autounseal destroy to undo.",
+        ));
+    } else {
+        text.push(Line::raw(format!(
+            "Your answers are saved in {}.",
+            app.state_dir.join(crate::tui::ANSWERS_FILE).display()
+        )));
+    }
+    text.push(Line::raw(""));
+    text.push(Line::from(vec![
+        Span::styled(" y ", t.selected),
+        Span::raw(" quit   "),
+        Span::styled(" n ", t.selected),
+        Span::raw(" stay"),
+    ]));
+    let popup = centered(area, 70, text.len() as u16 + 2);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(" Quit ")),
+        popup,
+    );
+}
