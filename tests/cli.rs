@@ -262,3 +262,59 @@ fn regions_and_help_are_there_for_newcomers() {
         help.contains("apply") && help.contains("plan") && help.contains("destroy") && help.contains("--state-dir")
     );
 }
+
+#[test]
+fn without_a_terminal_the_wizard_asks_in_plain_lines_with_the_same_checks() {
+    use std::io::Write;
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let mut child = with_operator_keys(&mut autounseal(&dir.path().join("state")))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // One answer a line; the first region is refused by the same validator as the screens.
+    let answers = [
+        "",          // profile
+        &moto.url,   // endpoint
+        "eu-wset-1", // a typo: asked again
+        "eu-west-1", // region
+        "yes",       // create a key
+        "",          // alias
+        "",          // rotation
+        "",          // user
+        "",          // policy
+        &format!("{d}/etc/vault.hcl"),
+        &format!("{d}/etc/vault.env"),
+        "",      // no CSV
+        "vault", // binary
+        "none",  // launch: files only
+        "",      // listen
+        &format!("{d}/data"),
+        "yes", // plain HTTP
+        "yes", // go ahead
+    ];
+    let mut stdin = child.stdin.take().unwrap();
+    for line in answers {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    assert!(
+        output.contains("✗ \"eu-wset-1\" is not an AWS region that offers KMS"),
+        "{output}"
+    );
+    assert!(
+        output.contains("ok   KMS key: created") && output.contains("ok   Vault config"),
+        "{output}"
+    );
+    assert!(dir.path().join("etc/vault.env").exists() && dir.path().join("etc/vault.hcl").exists());
+    assert!(
+        dir.path().join("state/wizard-answers.toml").exists(),
+        "the answers are kept for next time"
+    );
+}

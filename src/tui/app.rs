@@ -120,6 +120,8 @@ pub enum Msg {
     RunFinished(Result<RunReport, String>),
     /// SIGTERM or SIGHUP: leave now, the terminal restored.
     Terminate,
+    /// A background task panicked: the runtime restores the terminal and reports it.
+    Crashed,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -255,7 +257,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::Plan(result) => review::on_plan(app, result),
         Msg::Engine(event) => run::on_event(app, event),
         Msg::RunFinished(result) => run::on_finished(app, result),
-        Msg::Terminate => vec![Command::Quit],
+        Msg::Terminate | Msg::Crashed => vec![Command::Quit],
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
+use ratatui::backend::Backend;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
@@ -79,16 +80,32 @@ async fn event_loop(
             _ = hangup.recv() => Msg::Terminate,
             _ = terminate.recv() => Msg::Terminate,
         };
+        if matches!(msg, Msg::Crashed) {
+            anyhow::bail!(
+                "an internal error stopped the wizard (see {}); your answers and the manifest are saved, run autounseal again to go on",
+                state_dir.join("autounseal.log").display()
+            );
+        }
         dirty = true;
         for command in app::update(&mut app, msg) {
             match command {
                 Command::Quit => return Ok(()),
-                Command::ClearScreen => terminal.clear()?,
+                Command::ClearScreen => wipe(terminal)?,
                 Command::SaveAnswers(a) => save_answers(&state_dir, &a),
                 other => spawn(other, tx.clone(), state_dir.clone()),
             }
         }
     }
+}
+
+/// Wipes the screen after secrets were on it. Not `Terminal::clear`: that asks the
+/// terminal for its cursor position, which a slow SSH link may not answer in time. A
+/// blank frame overwrites every cell (and keeps ratatui's buffers in step), then the
+/// terminal's own clear removes anything else.
+fn wipe(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
+    terminal.draw(|f| f.render_widget(ratatui::widgets::Clear, f.area()))?;
+    terminal.backend_mut().clear_region(ratatui::backend::ClearType::All)?;
+    Ok(())
 }
 
 /// Saves the answers given so far (no secrets are among them).
@@ -103,9 +120,11 @@ pub fn save_answers(state_dir: &Path, answers: &Answers) {
     }
 }
 
-/// Runs a command's work on a tokio task; its result comes back as a message.
+/// Runs a command's work on a tokio task; its result comes back as a message. A panic
+/// in the task does not stop the loop by itself, so it is reported as a message too.
 fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf) {
-    tokio::spawn(async move {
+    let report = tx.clone();
+    let work = tokio::spawn(async move {
         let msg = match command {
             Command::CheckIdentity(a) => {
                 let ctx = AwsContext::connect(Connection::from_answers(&a)).await;
@@ -127,6 +146,13 @@ fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf) {
             Command::SaveAnswers(_) | Command::ClearScreen | Command::Quit => return,
         };
         let _ = tx.send(msg);
+    });
+    tokio::spawn(async move {
+        if let Err(e) = work.await
+            && e.is_panic()
+        {
+            let _ = report.send(Msg::Crashed);
+        }
     });
 }
 

@@ -117,29 +117,27 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     }
     text.push(Line::raw(""));
     for i in 0..r.count() {
-        let value = if r.revealed == Some(i) {
-            let secret = if i < secrets.recovery_keys.len() {
-                &secrets.recovery_keys[i]
-            } else {
-                &secrets.root_token
-            };
-            secret.expose_secret().to_string()
-        } else {
-            MASK.to_string()
-        };
         let style = if i == r.cursor {
             t.selected
         } else {
             ratatui::style::Style::default()
         };
-        text.push(Line::from(vec![
-            Span::styled(
-                format!("{} {:<16}", if i == r.cursor { "›" } else { " " }, r.label(i)),
-                style,
-            ),
-            Span::raw(" "),
-            Span::raw(value),
-        ]));
+        let label = Span::styled(
+            format!("{} {:<16}", if i == r.cursor { "›" } else { " " }, r.label(i)),
+            style,
+        );
+        if r.revealed == Some(i) {
+            // On a line of its own: a 64-character key must not wrap mid-value.
+            let secret = if i < secrets.recovery_keys.len() {
+                &secrets.recovery_keys[i]
+            } else {
+                &secrets.root_token
+            };
+            text.push(Line::from(vec![label, Span::styled(" shown below, r hides it", t.dim)]));
+            text.push(Line::styled(format!("    {}", secret.expose_secret()), t.focused));
+        } else {
+            text.push(Line::from(vec![label, Span::raw(" "), Span::raw(MASK)]));
+        }
     }
     text.push(Line::raw(""));
     let check = if r.acknowledged { "[x]" } else { "[ ]" };

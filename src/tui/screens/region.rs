@@ -112,6 +112,7 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     let mut filter = app.region.filter.clone();
     filter.set_cursor_line_style(ratatui::style::Style::default());
     filter.set_placeholder_text("type a code or a city");
+    filter.set_placeholder_style(t.dim);
     frame.render_widget(&filter, input);
     let visible = app.region.visible();
     if visible.is_empty() {

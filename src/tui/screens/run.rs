@@ -132,6 +132,12 @@ pub fn on_event(app: &mut App, event: Event) -> Vec<Command> {
 }
 
 pub fn on_finished(app: &mut App, result: Result<RunReport, String>) -> Vec<Command> {
+    // A step still marked running did not finish: it must not spin on.
+    for (_, status) in app.run.rows.iter_mut() {
+        if matches!(status, Status::Running { .. }) {
+            *status = Status::Waiting;
+        }
+    }
     match result {
         Ok(mut report) => {
             app.run.phase = Phase::Finished;

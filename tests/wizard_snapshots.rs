@@ -1,0 +1,269 @@
+//! Every screen of the wizard, drawn at 80x24 (the smallest terminal it promises to
+//! work on) with ratatui's TestBackend, compared with reviewed snapshots. Snapshots
+//! hold text only, so colours and NO_COLOR are checked on buffer cells.
+
+use std::path::PathBuf;
+
+use autounseal::answers::{Answers, Launch};
+use autounseal::engine::{Call, Event, Identity, Step};
+use autounseal::tui::app::{App, KeyChoice, Msg, RunReport, ScreenId, update};
+use autounseal::tui::theme::Theme;
+use autounseal::tui::view;
+use autounseal::vault::client::SealStatus;
+use autounseal::vault::recovery::InitSecrets;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::{Color, Modifier};
+
+fn app() -> App {
+    let mut a = Answers {
+        region: "eu-west-1".into(),
+        ..Default::default()
+    };
+    a.output.vault_config = "/tmp/autounseal-snapshot/etc/vault.hcl".into();
+    a.output.env_file = "/tmp/autounseal-snapshot/etc/vault.env".into();
+    a.server.binary = "/nonexistent/bao".into();
+    a.server.launch = Launch::Background;
+    a.server.tls_disable = true;
+    a.server.storage_path = "/tmp/autounseal-snapshot/data".into();
+    App::new(a, PathBuf::from("/tmp/autounseal-snapshot/state"), Theme::new(false))
+}
+
+fn draw(app: &App) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| view::draw(f, app)).unwrap();
+    terminal
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn identity() -> Identity {
+    Identity {
+        account: "123456789012".into(),
+        arn: "arn:aws:iam::123456789012:user/admin".into(),
+        user_id: "AIDA".into(),
+    }
+}
+
+macro_rules! snapshot {
+    ($name:expr, $app:expr) => {
+        insta::assert_snapshot!($name, draw(&$app).backend())
+    };
+}
+
+#[test]
+fn question_screens() {
+    let mut app = app();
+    snapshot!("01_welcome", app);
+    app.go(ScreenId::Account);
+    snapshot!("02_account_checking", app);
+    update(&mut app, Msg::Identity((String::new(), String::new()), Ok(identity())));
+    snapshot!("02_account_found", app);
+    let mut failed = self::app();
+    failed.go(ScreenId::Account);
+    update(
+        &mut failed,
+        Msg::Identity(
+            (String::new(), String::new()),
+            Err("no usable AWS credentials: none were found".into()),
+        ),
+    );
+    snapshot!("02_account_failed", failed);
+    app.go(ScreenId::Region);
+    for c in "eu-".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    snapshot!("03_region_filtered", app);
+    app.go(ScreenId::Kms);
+    snapshot!("04_kms_create", app);
+    key(&mut app, KeyCode::Right);
+    update(
+        &mut app,
+        Msg::Keys(Ok(vec![KeyChoice {
+            reference: "alias/prod-vault".into(),
+            label: "alias/prod-vault  →  1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+        }])),
+    );
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    snapshot!("04_kms_existing", app);
+    app.go(ScreenId::Iam);
+    snapshot!("05_iam", app);
+    app.go(ScreenId::Files);
+    snapshot!("06_files", app);
+    app.go(ScreenId::Server);
+    snapshot!("07_server", app);
+    app.go(ScreenId::Init);
+    snapshot!("08_init", app);
+}
+
+fn calls() -> Vec<Call> {
+    let call = |action: &str, detail: &str| Call {
+        action: action.into(),
+        detail: detail.into(),
+        command: String::new(),
+    };
+    vec![
+        call("kms:CreateKey", "symmetric ENCRYPT_DECRYPT key"),
+        call("kms:EnableKeyRotation", "rotate the key material every year"),
+        call("kms:CreateAlias", "alias/vault-auto-unseal"),
+        call("iam:CreateUser", "vault-auto-unseal, programmatic access only"),
+        call("iam:CreatePolicy", "vault-auto-unseal-kms"),
+        call("iam:AttachUserPolicy", "vault-auto-unseal-kms → vault-auto-unseal"),
+        call("iam:CreateAccessKey", "for vault-auto-unseal"),
+        call("file:write", "/tmp/autounseal-snapshot/etc/vault.env (mode 0600)"),
+        call("server:start", "in the background"),
+        call("vault:init", "5 recovery shares, threshold 3"),
+    ]
+}
+
+#[test]
+fn review_and_run() {
+    let mut app = app();
+    app.go(ScreenId::Review);
+    snapshot!("09_review_planning", app);
+    update(&mut app, Msg::Plan(Ok(calls())));
+    snapshot!("09_review", app);
+    key(&mut app, KeyCode::Char('b'));
+    snapshot!("09_review_back_menu", app);
+
+    let mut app = self::app();
+    app.go(ScreenId::Run);
+    for (step, text) in [
+        (Step::Identity, "arn:aws:iam::123456789012:user/admin"),
+        (Step::KmsKey, "created arn:aws:kms:eu-west-1:123456789012:key/k"),
+    ] {
+        update(&mut app, Msg::Engine(Event::Started(step)));
+        update(&mut app, Msg::Engine(Event::Done(step, text.into())));
+    }
+    update(&mut app, Msg::Engine(Event::Started(Step::KeyRotation)));
+    update(&mut app, Msg::Engine(Event::Started(Step::IamUser)));
+    snapshot!("10_run_in_flight", app);
+    update(
+        &mut app,
+        Msg::Engine(Event::Failed(Step::IamUser, "AWS denied iam:CreateUser".into())),
+    );
+    update(&mut app, Msg::RunFinished(Err("AWS denied iam:CreateUser: not authorized. The identity running autounseal needs permission for iam:CreateUser".into())));
+    snapshot!("10_run_failed", app);
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    );
+    snapshot!("10_run_quit_question", app);
+}
+
+fn finished() -> App {
+    let mut app = app();
+    app.answers.init.recovery_threshold = 2;
+    app.go(ScreenId::Run);
+    let body = br#"{"recovery_keys":["4f1c0d6a2b","9e8d7c6b5a","1a2b3c4d5e"],"recovery_keys_base64":[],"root_token":"s.R00tT0ken"}"#;
+    let report = RunReport {
+        key_arn: "arn:aws:kms:eu-west-1:123456789012:key/k".into(),
+        user_arn: "arn:aws:iam::123456789012:user/vault-auto-unseal".into(),
+        address: "http://127.0.0.1:8200".into(),
+        status: Some(SealStatus {
+            seal_type: "awskms".into(),
+            initialized: true,
+            sealed: false,
+            recovery_seal: true,
+            version: "2.6.2".into(),
+        }),
+        server_command: String::new(),
+        secrets: Some(InitSecrets::from_response(body).unwrap()),
+    };
+    for step in autounseal::tui::screens::run::STEPS {
+        update(&mut app, Msg::Engine(Event::Done(step, "ok".into())));
+    }
+    update(&mut app, Msg::RunFinished(Ok(report)));
+    app
+}
+
+#[test]
+fn recovery_keys_and_done() {
+    let mut app = finished();
+    snapshot!("10_run_finished", app);
+    key(&mut app, KeyCode::Enter);
+    snapshot!("11_recovery_masked", app);
+    let screen = format!("{}", draw(&app).backend());
+    assert!(
+        !screen.contains("4f1c0d6a2b") && !screen.contains("s.R00tT0ken"),
+        "all masked"
+    );
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Char('r'));
+    snapshot!("11_recovery_one_revealed", app);
+    let screen = format!("{}", draw(&app).backend());
+    assert!(screen.contains("9e8d7c6b5a") && !screen.contains("4f1c0d6a2b") && !screen.contains("1a2b3c4d5e"));
+    key(&mut app, KeyCode::Char('a'));
+    key(&mut app, KeyCode::Enter);
+    snapshot!("12_done", app);
+    let screen = format!("{}", draw(&app).backend());
+    assert!(!screen.contains("9e8d7c6b5a"), "no recovery key is left on the screen");
+}
+
+#[test]
+fn help() {
+    let mut app = app();
+    app.go(ScreenId::Iam);
+    key(&mut app, KeyCode::Char('?'));
+    snapshot!("help_on_iam", app);
+}
+
+/// The cell where `text` starts on the screen.
+fn find(terminal: &Terminal<TestBackend>, text: &str) -> (u16, u16) {
+    let buffer = terminal.backend().buffer();
+    for y in 0..buffer.area.height {
+        let row: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
+        if let Some(col) = row.find(text) {
+            return (row[..col].chars().count() as u16, y);
+        }
+    }
+    panic!("{text:?} is not on the screen");
+}
+
+#[test]
+fn colours_and_no_color() {
+    let mut app = app();
+    app.go(ScreenId::Region);
+    let (x, y) = find(&draw(&app), "eu-west-1");
+    let cell = draw(&app).backend().buffer()[(x, y)].clone();
+    assert_eq!(cell.bg, Color::Cyan, "the selected region is highlighted");
+
+    let mut plain = App::new(app.answers.clone(), app.state_dir.clone(), Theme::new(true));
+    plain.go(ScreenId::Region);
+    let terminal = draw(&plain);
+    let (x, y) = find(&terminal, "eu-west-1");
+    let cell = &terminal.backend().buffer()[(x, y)];
+    assert_eq!(
+        (cell.fg, cell.bg),
+        (Color::Reset, Color::Reset),
+        "NO_COLOR: no colour at all"
+    );
+    assert!(
+        cell.modifier.contains(Modifier::REVERSED),
+        "selection still visible without colour"
+    );
+    let buffer = terminal.backend().buffer();
+    let coloured: String = buffer
+        .content
+        .iter()
+        .filter(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+        .map(|c| c.symbol())
+        .collect();
+    assert_eq!(coloured, "", "cells drawn in colour under NO_COLOR");
+
+    let mut failed = App::new(app.answers.clone(), app.state_dir.clone(), Theme::new(false));
+    failed.go(ScreenId::Account);
+    update(
+        &mut failed,
+        Msg::Identity((String::new(), String::new()), Err("denied".into())),
+    );
+    let terminal = draw(&failed);
+    let (x, y) = find(&terminal, "✗ denied");
+    assert_eq!(terminal.backend().buffer()[(x, y)].fg, Color::Red, "errors are red");
+}
