@@ -44,8 +44,25 @@ pub enum Command {
     Plan(PlanArgs),
     /// Remove what autounseal created (never what it only reused)
     Destroy(DestroyArgs),
+    /// The whole story on this machine, no AWS account needed: a local AWS emulator and
+    /// OpenBao, torn down at the end
+    Demo(DemoArgs),
     /// List the AWS regions that offer KMS
     Regions,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Go through with the defaults and print the steps as lines (scripted walkthroughs);
+    /// also agrees to install the demo's tools if they are missing
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Leave the demo running at the end instead of tearing it down
+    #[arg(long)]
+    pub keep: bool,
+    /// Tear down a demo that was kept, then exit
+    #[arg(long, conflicts_with_all = ["yes", "keep"])]
+    pub teardown: bool,
 }
 
 #[derive(Debug, Args)]

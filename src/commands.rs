@@ -7,7 +7,8 @@ use anyhow::{Context, bail};
 use tokio::sync::mpsc;
 
 use crate::answers::Answers;
-use crate::cli::{ApplyArgs, DestroyArgs, PlanArgs};
+use crate::cli::{ApplyArgs, DemoArgs, DestroyArgs, PlanArgs};
+use crate::demo::{self, Demo};
 use crate::engine::destroy::{DestroyOptions, KEY_DELETION_WARNING, destroy_aws, remove_files};
 use crate::engine::manifest::{FileRole, Manifest};
 use crate::engine::{ApplyOptions, AwsContext, Connection, ManifestStore, Origin, Reporter, policy};
@@ -261,4 +262,68 @@ pub fn list_regions() {
     for (code, name) in regions::KMS_REGIONS {
         println!("{code:<16} {name}");
     }
+}
+
+pub async fn demo(args: DemoArgs, state_dir: &Path, plain: bool) -> anyhow::Result<()> {
+    if args.teardown {
+        with_printer(Mode::Run, async |rep| demo::teardown_kept(state_dir, &rep).await).await?;
+        println!("Done: nothing of the demo is left.");
+        return Ok(());
+    }
+    let tools = demo::ensure_tools(args.yes)?;
+    let running = Demo::start(state_dir, tools)?;
+    let answers = running.answers()?;
+    let demo_state = running.state_dir();
+    let folder = running.folder.clone();
+    let screen = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let result: anyhow::Result<bool> = if !args.yes && !plain && screen {
+        crate::tui::run(answers, demo_state, true)
+            .await
+            .map(|exit| exit.keep_demo)
+    } else if !args.yes {
+        crate::plain::run(answers, &demo_state).await.map(|_| false)
+    } else {
+        println!(
+            "autounseal demo: AWS emulator at {}, everything in {}",
+            running.moto_url,
+            folder.display()
+        );
+        let keys = KeysDestination::File(
+            answers
+                .init
+                .recovery_keys_file
+                .clone()
+                .expect("the demo sets a keys file"),
+        );
+        let opts = ApplyOptions {
+            overwrite_files: true,
+            dry_run: false,
+        };
+        let outcome = with_printer(Mode::Run, async |rep| {
+            flow::run(&answers, &demo_state, opts, keys, &rep).await
+        })
+        .await;
+        outcome
+            .map(|o| {
+                let sealed = o.vault.status.as_ref().is_some_and(|s| s.sealed);
+                println!(
+                    "\nThe demo server at {} is initialised and {}.",
+                    o.vault.address,
+                    if sealed { "sealed" } else { "unsealed by KMS" }
+                );
+                false
+            })
+            .map_err(Into::into)
+    };
+    if args.keep || matches!(result, Ok(true)) {
+        println!("{}", running.keep());
+    } else {
+        println!("\nTearing the demo down:");
+        with_printer(Mode::Run, async |rep| running.teardown(&rep).await).await?;
+        println!(
+            "The server and the AWS emulator are stopped and {} is gone.",
+            folder.display()
+        );
+    }
+    result.map(|_| ())
 }

@@ -4,6 +4,7 @@ pub mod answers;
 pub mod cli;
 pub mod commands;
 pub mod credentials_file;
+pub mod demo;
 pub mod engine;
 pub mod files;
 pub mod flow;

@@ -40,13 +40,37 @@ async fn wizard(answers: Option<&std::path::Path>, plain: bool, state_dir: &std:
     if plain || dumb || !terminal {
         autounseal::plain::run(start, state_dir).await
     } else {
-        autounseal::tui::run(start, state_dir.to_path_buf(), false).await
+        autounseal::tui::run(start, state_dir.to_path_buf(), false)
+            .await
+            .map(|_| ())
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Demo(_))) {
+        for (key, value) in autounseal::demo::DEMO_ENV {
+            // SAFETY: no other thread exists yet; the runtime is built below.
+            unsafe {
+                if value.is_empty() {
+                    std::env::remove_var(key);
+                } else {
+                    std::env::set_var(key, value);
+                }
+            }
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let state_dir = match commands::state_dir(cli.global.state_dir.clone()) {
         Ok(dir) => dir,
         Err(e) => {
@@ -59,6 +83,7 @@ async fn main() -> ExitCode {
         Some(Command::Apply(args)) => commands::apply(args, &state_dir).await,
         Some(Command::Plan(args)) => commands::plan(args, &state_dir).await,
         Some(Command::Destroy(args)) => commands::destroy(args, &state_dir).await,
+        Some(Command::Demo(args)) => commands::demo(args, &state_dir, cli.global.plain).await,
         Some(Command::Regions) => {
             commands::list_regions();
             Ok(())

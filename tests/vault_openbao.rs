@@ -16,7 +16,7 @@ use autounseal::vault::config;
 use autounseal::vault::deploy::{DeployOptions, Deployer, KeysDestination};
 use autounseal::vault::launch;
 use autounseal::vault::server::{self, Flavour};
-use common::{Moto, bao, bao_2_7, context, isolate, server_answers};
+use common::{Moto, ServerGuard, bao, bao_2_7, context, isolate, server_answers};
 
 fn run_apply(answers: &Answers, dir: &Path) -> Output {
     let file = dir.join("answers.toml");
@@ -157,6 +157,7 @@ async fn a_second_apply_finds_the_server_initialised_and_leaves_it() {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
     let mut a = server_answers(&moto, dir.path());
+    let _guard = ServerGuard(dir.path().join("state"));
     assert!(run_apply(&a, dir.path()).status.success());
     let pid = ManifestStore::open(&dir.path().join("state"))
         .unwrap()
@@ -298,6 +299,7 @@ async fn a_kms_key_the_credentials_cannot_use_is_reported_with_the_servers_words
     std::fs::write(&a.output.env_file, env).unwrap();
 
     let state = dir.path().join("state");
+    let _guard = ServerGuard(state.clone());
     let store = ManifestStore::open(&state).unwrap();
     let binary = server::find(&bao().to_string_lossy()).unwrap();
     let keys = KeysDestination::File(a.init.recovery_keys_file.clone().unwrap());

@@ -9,10 +9,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use autounseal::engine::ManifestStore;
 use autounseal::vault::client::VaultClient;
-use autounseal::vault::launch;
-use common::{Moto, bao, free_port};
+use common::{Moto, ServerGuard, bao, free_port};
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 const ENTER: &str = "\r";
@@ -125,6 +123,7 @@ fn a_person_goes_through_every_screen_to_an_unsealed_server() {
         "--answers",
         &prefill.to_string_lossy(),
     ]);
+    let _guard = ServerGuard(state.clone());
     let mut t = Terminal::start(cmd);
 
     t.wait_for("1/12 Welcome", SHORT);
@@ -232,18 +231,6 @@ fn a_person_goes_through_every_screen_to_an_unsealed_server() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
         assert!(!text.contains(&key));
     }
-    stop_server(&state);
-}
-
-fn stop_server(state: &Path) {
-    if let Some(pid) = ManifestStore::open(state)
-        .unwrap()
-        .snapshot()
-        .server
-        .and_then(|s| s.pid)
-    {
-        launch::stop_background(pid, Duration::from_secs(10));
-    }
 }
 
 /// The wizard on its first screen, with no AWS or server behind it.
@@ -294,4 +281,44 @@ fn quitting_asks_first_and_restores_the_terminal() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!t.screen.lock().unwrap().screen().alternate_screen());
+}
+
+#[test]
+fn the_demo_wizard_shows_its_banner_and_commands_and_tears_down_on_quit() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autounseal"));
+    cmd.env_clear();
+    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("AUTOUNSEAL_TOOLS", common::tools_dir());
+    cmd.args(["--state-dir", &state.to_string_lossy(), "demo"]);
+    let mut t = Terminal::start(cmd);
+    let welcome = t.wait_for("1/12 Welcome", SHORT);
+    assert!(
+        welcome.contains("DEMO · AWS emulator and OpenBao, all on this machine · F2: the commands"),
+        "{welcome}"
+    );
+    t.type_keys(&[ENTER]);
+    // The demo's own credentials, on the local emulator: no AWS account involved.
+    t.wait_for("✓ Account 123456789012", SHORT);
+    t.type_keys(&["\x1bOQ"]); // F2
+    let commands = t.wait_for("AWS account: the commands", SHORT);
+    assert!(
+        commands.contains("aws sts get-caller-identity --endpoint-url http://127.0.0.1:"),
+        "{commands}"
+    );
+    t.type_keys(&["x", "\x03"]);
+    t.wait_for("Quitting tears the demo down", SHORT);
+    t.type_keys(&["y"]);
+    assert!(t.child.wait().unwrap().success());
+    assert!(!state.join("demo").exists(), "the demo folder is gone");
+    let deadline = Instant::now() + SHORT;
+    while !common::processes_mentioning(&state.to_string_lossy()).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        common::processes_mentioning(&state.to_string_lossy()),
+        Vec::<String>::new()
+    );
 }

@@ -205,6 +205,16 @@ fn recovery_keys_and_done() {
 }
 
 #[test]
+fn demo_mode() {
+    let mut app = app();
+    app.demo = true;
+    snapshot!("demo_welcome", app);
+    app.go(ScreenId::Server);
+    key(&mut app, KeyCode::F(2));
+    snapshot!("demo_server_commands", app);
+}
+
+#[test]
 fn help() {
     let mut app = app();
     app.go(ScreenId::Iam);

@@ -140,6 +140,8 @@ pub enum Command {
 pub enum Modal {
     Help,
     ConfirmQuit,
+    /// The presenter's aid, scrolled this far.
+    Commands(usize),
 }
 
 pub struct App {
@@ -148,6 +150,8 @@ pub struct App {
     pub theme: Theme,
     pub state_dir: PathBuf,
     pub demo: bool,
+    /// Demo only: leave it running at the end instead of tearing it down.
+    pub keep_demo: bool,
     pub modal: Option<Modal>,
     /// Advances while something is in flight; drives the spinners.
     pub frame: usize,
@@ -183,6 +187,7 @@ impl App {
             theme,
             state_dir,
             demo: false,
+            keep_demo: false,
             modal: None,
             frame: 0,
         }
@@ -228,7 +233,7 @@ impl App {
             ScreenId::Review => review::keys(self),
             ScreenId::Run => run::keys(self),
             ScreenId::Recovery => recovery::keys(self),
-            ScreenId::Done => done::keys(),
+            ScreenId::Done => done::keys(self),
         };
         keys.push(("?", "help"));
         keys
@@ -285,10 +290,22 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
             app.modal = None;
             return vec![];
         }
+        Some(Modal::Commands(scroll)) => {
+            app.modal = match key.code {
+                KeyCode::Down => Some(Modal::Commands(scroll + 1)),
+                KeyCode::Up => Some(Modal::Commands(scroll.saturating_sub(1))),
+                _ => None,
+            };
+            return vec![];
+        }
         None => {}
     }
     if key.code == KeyCode::Char('?') || key.code == KeyCode::F(1) {
         app.modal = Some(Modal::Help);
+        return vec![];
+    }
+    if key.code == KeyCode::F(2) {
+        app.modal = Some(Modal::Commands(0));
         return vec![];
     }
     match app.screen {

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod form;
+pub mod presenter;
 pub mod screens;
 pub mod theme;
 pub mod view;
@@ -40,7 +41,14 @@ pub fn starting_answers(given: Option<&Path>, state_dir: &Path) -> anyhow::Resul
         .unwrap_or_default())
 }
 
-pub async fn run(answers: Answers, state_dir: PathBuf, demo: bool) -> anyhow::Result<()> {
+/// How the wizard ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// Demo only: the presenter asked to keep it running.
+    pub keep_demo: bool,
+}
+
+pub async fn run(answers: Answers, state_dir: PathBuf, demo: bool) -> anyhow::Result<Exit> {
     // ratatui::init installs a panic hook that leaves raw mode and the alternate screen first.
     let mut terminal = ratatui::init();
     let result = event_loop(&mut terminal, answers, state_dir, demo).await;
@@ -53,7 +61,7 @@ async fn event_loop(
     answers: Answers,
     state_dir: PathBuf,
     demo: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Exit> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut app = App::new(answers, state_dir.clone(), theme::Theme::from_env());
     app.demo = demo;
@@ -89,7 +97,11 @@ async fn event_loop(
         dirty = true;
         for command in app::update(&mut app, msg) {
             match command {
-                Command::Quit => return Ok(()),
+                Command::Quit => {
+                    return Ok(Exit {
+                        keep_demo: app.keep_demo,
+                    });
+                }
                 Command::ClearScreen => wipe(terminal)?,
                 Command::SaveAnswers(a) => save_answers(&state_dir, &a),
                 other => spawn(other, tx.clone(), state_dir.clone()),

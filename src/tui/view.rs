@@ -22,7 +22,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     ])
     .areas(area);
     if app.demo {
-        let text = " DEMO · local AWS emulator and OpenBao, nothing leaves this machine · c: show the commands ";
+        let text = " DEMO · AWS emulator and OpenBao, all on this machine · F2: the commands ";
         frame.render_widget(
             Paragraph::new(Line::styled(text, t.banner)).style(t.banner),
             banner_area,
@@ -67,6 +67,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     match app.modal {
         Some(Modal::Help) => help(frame, area, app),
         Some(Modal::ConfirmQuit) => confirm_quit(frame, area, app),
+        Some(Modal::Commands(scroll)) => commands(frame, area, app, scroll),
         None => {}
     }
 }
@@ -107,9 +108,43 @@ fn help(frame: &mut Frame, area: Rect, app: &App) {
     }
     text.push(Line::raw(""));
     text.push(Line::styled("Any key closes this help.", t.dim));
-    let popup = centered(area, 56, text.len() as u16 + 2);
-    frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(text).block(Block::bordered().title(" Help ")), popup);
+    dialog(frame, area, " Help ", text, 56);
+}
+
+fn commands(frame: &mut Frame, area: Rect, app: &App, scroll: usize) {
+    let t = &app.theme;
+    let all = crate::tui::presenter::commands(app);
+    let width = area.width.saturating_sub(2);
+    let inner = width.saturating_sub(2).max(1) as usize;
+    // Rows left for commands: the screen less the borders and the hint line.
+    let room = area.height.saturating_sub(3) as usize;
+    let scroll = scroll.min(all.len().saturating_sub(1));
+    let mut text: Vec<Line> = Vec::new();
+    let mut rows = 0;
+    for l in all.iter().skip(scroll) {
+        rows += l.chars().count().max(1).div_ceil(inner);
+        if rows > room {
+            break;
+        }
+        text.push(if l.starts_with('#') {
+            Line::styled(l.clone(), t.dim)
+        } else {
+            Line::raw(l.clone())
+        });
+    }
+    let more = if scroll > 0 || text.len() + scroll < all.len() {
+        "↑↓ scroll · "
+    } else {
+        ""
+    };
+    text.push(Line::styled(format!("{more}any other key closes"), t.dim));
+    dialog(
+        frame,
+        area,
+        &format!(" {}: the commands ", app.screen.title()),
+        text,
+        width,
+    );
 }
 
 fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
@@ -121,14 +156,19 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
         for line in created.iter().rev().take(6).rev() {
             text.push(Line::styled(format!("  ✓ {line}"), t.ok));
         }
+        if !app.demo {
+            text.push(Line::raw(
+                "Run autounseal again to go on, or autounseal destroy to undo.",
+            ));
+        }
+    }
+    if app.demo {
         text.push(Line::raw(
-            "Run autounseal again to go on, or autounseal destroy to undo.",
+            "Quitting tears the demo down: server, emulator and demo folder.",
         ));
-    } else {
-        text.push(Line::raw(format!(
-            "Your answers are saved in {}.",
-            app.state_dir.join(crate::tui::ANSWERS_FILE).display()
-        )));
+    } else if created.is_empty() {
+        let saved = app.state_dir.join(crate::tui::ANSWERS_FILE);
+        text.push(Line::raw(format!("Your answers are saved in {}.", saved.display())));
     }
     text.push(Line::raw(""));
     text.push(Line::from(vec![
@@ -137,12 +177,20 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
         Span::styled(" n ", t.selected),
         Span::raw(" stay"),
     ]));
-    let popup = centered(area, 70, text.len() as u16 + 2);
+    dialog(frame, area, " Quit ", text, 70);
+}
+
+/// A bordered dialog in the middle of `area`, as tall as its wrapped text.
+fn dialog(frame: &mut Frame, area: Rect, title: &str, text: Vec<Line>, width: u16) {
+    let width = width.min(area.width);
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let rows: usize = text.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let popup = centered(area, width, rows as u16 + 2);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(text)
             .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(" Quit ")),
+            .block(Block::bordered().title(title.to_string())),
         popup,
     );
 }

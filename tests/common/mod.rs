@@ -186,3 +186,35 @@ pub fn server_answers(moto: &Moto, dir: &std::path::Path) -> Answers {
     a.timing.server_start_timeout_secs = 30;
     a
 }
+
+/// Stops the background server a test's manifest records when the test ends, also
+/// when it fails half-way: a failed test must not leave a server running.
+pub struct ServerGuard(pub PathBuf);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        let Ok(store) = autounseal::engine::ManifestStore::open(&self.0) else {
+            return;
+        };
+        if let Some(pid) = store.snapshot().server.and_then(|s| s.pid) {
+            autounseal::vault::launch::stop_background(pid, Duration::from_secs(10));
+        }
+    }
+}
+
+/// The processes whose command line mentions `needle` (to prove nothing was left).
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.contains(needle)
+                && !text.contains("cargo")
+                && entry.file_name() != std::process::id().to_string().as_str()
+            {
+                found.push(text);
+            }
+        }
+    }
+    found
+}

@@ -12,15 +12,23 @@ pub struct State {
     pub report: Option<RunReport>,
 }
 
-pub fn update(_: &mut App, key: KeyEvent) -> Vec<Command> {
+pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
     match key.code {
         KeyCode::Enter | KeyCode::Char('q') | KeyCode::Esc => vec![Command::Quit],
+        KeyCode::Char('k') if app.demo => {
+            app.keep_demo = true;
+            vec![Command::Quit]
+        }
         _ => vec![],
     }
 }
 
-pub fn keys() -> Vec<(&'static str, &'static str)> {
-    vec![("Enter/q", "quit")]
+pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
+    if app.demo {
+        vec![("Enter/q", "tear down and quit"), ("k", "keep it running")]
+    } else {
+        vec![("Enter/q", "quit")]
+    }
 }
 
 pub fn view(frame: &mut Frame, area: Rect, app: &App) {
@@ -63,13 +71,19 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
             },
             r.address
         )));
-        if a.server.launch == crate::answers::Launch::Background {
+        if a.server.launch == crate::answers::Launch::Background && !app.demo {
             text.push(Line::raw(
                 "  the server runs in the background; autounseal destroy stops it",
             ));
         }
         text.push(Line::raw("  rotate the access key every 30 to 90 days"));
-        text.push(Line::raw("  undo everything: autounseal destroy"));
+        if app.demo {
+            text.push(Line::raw(
+                "  quitting tears the demo down; k keeps it running to explore",
+            ));
+        } else {
+            text.push(Line::raw("  undo everything: autounseal destroy"));
+        }
     }
     frame.render_widget(ratatui::widgets::Paragraph::new(text), area);
 }

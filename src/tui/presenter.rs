@@ -1,0 +1,216 @@
+//! The presenter's aid: for the screen shown, the equivalent AWS CLI or server
+//! commands, and the files as they will be written. Built from the same renderers the
+//! run uses (policy document, Vault config, env file layout), so they never disagree.
+
+use crate::answers::Launch;
+use crate::engine::policy;
+use crate::engine::provision::{TAG_KEY, TAG_VALUE, quote};
+use crate::tui::app::{App, ScreenId};
+use crate::tui::screens::{Lookup, iam::key_arn};
+use crate::vault::{config, server::Flavour};
+
+fn aws(app: &App, args: &str, regional: bool) -> String {
+    let mut cmd = format!("aws {args}");
+    if regional {
+        cmd.push_str(&format!(" --region {}", app.answers.region));
+    }
+    if let Some(url) = &app.answers.endpoint_url {
+        cmd.push_str(&format!(" --endpoint-url {url}"));
+    }
+    cmd
+}
+
+fn cli(app: &App) -> &'static str {
+    if app.answers.server.binary.contains("bao") {
+        "bao"
+    } else {
+        "vault"
+    }
+}
+
+fn flavour(app: &App) -> Flavour {
+    if app.answers.server.binary.contains("bao") {
+        Flavour::OpenBao
+    } else {
+        Flavour::Vault
+    }
+}
+
+/// The lines of the Commands dialog for the screen shown.
+pub fn commands(app: &App) -> Vec<String> {
+    let a = &app.answers;
+    let mut out = Vec::new();
+    match app.screen {
+        ScreenId::Welcome => out.extend(
+            [
+                "# By hand, the same job is:",
+                "aws kms create-key …; aws kms enable-key-rotation …; aws kms create-alias …",
+                "aws iam create-user …; aws iam create-policy …; aws iam attach-user-policy …",
+                "aws iam create-access-key …   # then write vault.env, 0600",
+                "vault server -config=vault.hcl; vault operator init -recovery-shares=…",
+                "# F2 on each screen shows that step's commands.",
+            ]
+            .map(String::from),
+        ),
+        ScreenId::Account => out.push(aws(app, "sts get-caller-identity", false)),
+        ScreenId::Region => {
+            out.push(format!(
+                "export AWS_REGION={}",
+                if a.region.is_empty() { "eu-west-1" } else { &a.region }
+            ));
+            out.push(aws(app, "kms list-keys", true));
+        }
+        ScreenId::Kms if a.kms.create => {
+            out.push(aws(
+                app,
+                &format!(
+                    "kms create-key --key-spec SYMMETRIC_DEFAULT --key-usage ENCRYPT_DECRYPT --description {} --tags TagKey={TAG_KEY},TagValue={TAG_VALUE}",
+                    quote(&a.kms.description)
+                ),
+                true,
+            ));
+            out.push(aws(app, "kms enable-key-rotation --key-id KEY_ID", true));
+            out.push(aws(
+                app,
+                &format!("kms create-alias --alias-name {} --target-key-id KEY_ID", a.kms.alias),
+                true,
+            ));
+        }
+        ScreenId::Kms => out.push(aws(
+            app,
+            &format!("kms describe-key --key-id {}", a.kms.key_id.as_deref().unwrap_or("KEY")),
+            true,
+        )),
+        ScreenId::Iam => {
+            out.push(aws(
+                app,
+                &format!("iam create-user --user-name {}", a.iam.user_name),
+                false,
+            ));
+            out.push(aws(
+                app,
+                &format!(
+                    "iam create-policy --policy-name {} --policy-document file://policy.json",
+                    a.iam.policy_name
+                ),
+                false,
+            ));
+            out.push(aws(
+                app,
+                &format!(
+                    "iam attach-user-policy --user-name {} --policy-arn POLICY_ARN",
+                    a.iam.user_name
+                ),
+                false,
+            ));
+            out.push(aws(
+                app,
+                &format!("iam create-access-key --user-name {}", a.iam.user_name),
+                false,
+            ));
+            out.push(String::new());
+            out.push("# policy.json".into());
+            out.extend(policy::document_text(&key_arn(app)).lines().map(String::from));
+        }
+        ScreenId::Files => {
+            let env = a.output.env_file.display();
+            out.push(format!("install -m 0600 -o vault -g vault /dev/null {env}"));
+            out.push(String::new());
+            out.push(format!("# {env}"));
+            out.push("AWS_ACCESS_KEY_ID=AKIA…".into());
+            out.push("AWS_SECRET_ACCESS_KEY=…   # the secret, shown once by create-access-key".into());
+            out.push(format!("AWS_DEFAULT_REGION={}", a.region));
+            out.push(format!("AWS_REGION={}", a.region));
+        }
+        ScreenId::Server => {
+            out.push(format!("# {}", a.output.vault_config.display()));
+            out.extend(
+                config::render(a, &key_arn(app), flavour(app))
+                    .lines()
+                    .skip(1)
+                    .map(String::from),
+            );
+            match a.server.launch {
+                Launch::Systemd => {
+                    out.push(format!(
+                        "# /etc/systemd/system/{}.d/autounseal.conf",
+                        flavour(app).unit()
+                    ));
+                    out.extend(
+                        config::systemd_drop_in(&a.output.env_file)
+                            .lines()
+                            .skip(1)
+                            .map(String::from),
+                    );
+                }
+                _ => out.push(format!(
+                    "set -a; . {}; set +a; {} server -config={}",
+                    a.output.env_file.display(),
+                    cli(app),
+                    a.output.vault_config.display()
+                )),
+            }
+        }
+        ScreenId::Init => out.push(format!(
+            "{} operator init -recovery-shares={} -recovery-threshold={} -address={}",
+            cli(app),
+            a.init.recovery_shares,
+            a.init.recovery_threshold,
+            config::api_addr(a)
+        )),
+        ScreenId::Review | ScreenId::Run => match &app.review.plan {
+            Lookup::Loaded(calls) if !calls.is_empty() => out.extend(calls.iter().map(|c| c.command.clone())),
+            _ => out.push("# The plan lists the commands once it is made.".into()),
+        },
+        ScreenId::Recovery | ScreenId::Done => {
+            out.push(format!("{} status -address={}", cli(app), config::api_addr(a)));
+            out.push(format!(
+                "{} operator generate-root -init   # what the recovery keys are for",
+                cli(app)
+            ));
+            out.push("autounseal destroy   # undo everything".into());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answers::Answers;
+    use crate::tui::theme::Theme;
+
+    fn app_on(screen: ScreenId) -> App {
+        let mut a = Answers {
+            region: "eu-west-1".into(),
+            endpoint_url: Some("http://127.0.0.1:5000".into()),
+            ..Default::default()
+        };
+        a.server.binary = "/opt/bao".into();
+        a.server.tls_disable = true;
+        let mut app = App::new(a, "/tmp/s".into(), Theme::new(true));
+        app.screen = screen;
+        app
+    }
+
+    #[test]
+    fn each_step_has_its_commands_pointed_at_the_same_endpoint() {
+        let kms = commands(&app_on(ScreenId::Kms)).join("\n");
+        assert!(
+            kms.contains("aws kms create-key --key-spec SYMMETRIC_DEFAULT")
+                && kms.contains("--endpoint-url http://127.0.0.1:5000")
+        );
+        let iam = commands(&app_on(ScreenId::Iam)).join("\n");
+        assert!(
+            iam.contains("aws iam create-access-key --user-name vault-auto-unseal")
+                && iam.contains("\"kms:DescribeKey\"")
+        );
+        let server = commands(&app_on(ScreenId::Server)).join("\n");
+        assert!(
+            server.contains("seal \"awskms\"") && server.contains("endpoint = \"http://127.0.0.1:5000\""),
+            "{server}"
+        );
+        let init = commands(&app_on(ScreenId::Init)).join("\n");
+        assert!(init.contains("bao operator init -recovery-shares=5 -recovery-threshold=3"));
+    }
+}

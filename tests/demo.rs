@@ -1,0 +1,101 @@
+//! `autounseal demo`: the whole story with no AWS account, and nothing left behind.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{isolate, processes_mentioning, tools_dir};
+
+fn demo(state: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut cmd, state);
+    // Where scripts/test-env put moto and OpenBao; no AWS credentials at all.
+    cmd.env("AUTOUNSEAL_TOOLS", tools_dir());
+    cmd.arg("demo")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn demo_yes_runs_the_whole_story_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = demo(&state, &["--yes"]);
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    for step in [
+        "ok   KMS key: created",
+        "ok   IAM policy: created",
+        "ok   Verify credentials",
+        "ok   Initialize: 3 recovery keys",
+        "ok   Restart check: restarted and unsealed itself",
+    ] {
+        assert!(output.contains(step), "missing {step:?}:\n{output}");
+    }
+    assert!(output.contains("initialised and unsealed by KMS"), "{output}");
+    assert!(
+        output.contains("ok   Schedule key deletion") && output.contains("is gone"),
+        "torn down:\n{output}"
+    );
+    assert!(!state.join("demo").exists(), "the demo folder is deleted");
+    let left = processes_mentioning(&state.to_string_lossy());
+    assert!(left.is_empty(), "still running: {left:?}");
+}
+
+#[test]
+fn a_kept_demo_runs_on_until_torn_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = demo(&state, &["--yes", "--keep"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("autounseal demo --teardown"), "{}", text(&out));
+    assert!(state.join("demo/state/manifest.json").exists());
+    assert!(
+        !processes_mentioning(&state.to_string_lossy()).is_empty(),
+        "the server keeps running"
+    );
+    let again = demo(&state, &["--yes"]);
+    assert!(
+        !again.status.success() && text(&again).contains("--teardown"),
+        "a kept demo is not overwritten:\n{}",
+        text(&again)
+    );
+
+    let out = demo(&state, &["--teardown"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!state.join("demo").exists());
+    // moto exits on SIGTERM shortly after.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !processes_mentioning(&state.to_string_lossy()).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(processes_mentioning(&state.to_string_lossy()), Vec::<String>::new());
+}
+
+#[test]
+fn without_its_tools_the_demo_says_how_to_get_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut cmd, &dir.path().join("state"));
+    cmd.env("AUTOUNSEAL_TOOLS", dir.path().join("no-tools"))
+        .env("PATH", "/usr/bin:/bin");
+    let out = cmd.arg("demo").stdin(std::process::Stdio::null()).output().unwrap();
+    let msg = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        msg.contains("moto_server (the AWS emulator) is not installed") && msg.contains("scripts/test-env"),
+        "{msg}"
+    );
+    assert!(msg.contains("nothing was changed"), "{msg}");
+}
