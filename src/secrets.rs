@@ -35,13 +35,6 @@ impl AccessKey {
     }
 }
 
-/// Shows the first characters of a secret-looking value followed by the mask, for the
-/// rare place where the operator must recognise which value is meant.
-pub fn masked_hint(value: &str, shown: usize) -> String {
-    let head: String = value.chars().take(shown).collect();
-    format!("{head}{MASK}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,10 +45,5 @@ mod tests {
         let shown = format!("{key:?}");
         assert!(shown.contains("AKIAEXAMPLE"));
         assert!(!shown.contains("wJalr"), "{shown}");
-    }
-
-    #[test]
-    fn hint_keeps_only_the_head() {
-        assert_eq!(masked_hint("abcdef", 2), format!("ab{MASK}"));
     }
 }

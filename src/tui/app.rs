@@ -81,13 +81,6 @@ impl ScreenId {
     pub fn next(self) -> ScreenId {
         ScreenId::ALL.get(self.number()).copied().unwrap_or(ScreenId::Done)
     }
-
-    pub fn previous(self) -> ScreenId {
-        ScreenId::ALL
-            .get(self.number().saturating_sub(2))
-            .copied()
-            .unwrap_or(ScreenId::Welcome)
-    }
 }
 
 /// A customer-managed key found in the account, for the KMS screen's list.

@@ -1,7 +1,7 @@
 //! Which server we drive: HashiCorp Vault or OpenBao, where its binary is, and which
 //! version, since OpenBao 2.7 moved the awskms seal out of the binary into a plugin.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::vault::VaultError;
@@ -116,17 +116,6 @@ pub fn parse_version(text: &str) -> Option<(Flavour, (u32, u32, u32))> {
         flavour,
         (parts.next()??, parts.next()??, parts.next().flatten().unwrap_or(0)),
     ))
-}
-
-/// Every server binary found on PATH, for the wizard to offer.
-pub fn discover() -> Vec<ServerBinary> {
-    ["vault", "bao"].iter().filter_map(|name| find(name).ok()).collect()
-}
-
-pub fn describe(path: &Path) -> String {
-    find(&path.to_string_lossy())
-        .map(|b| b.version_text())
-        .unwrap_or_else(|e| e.to_string())
 }
 
 #[cfg(test)]
