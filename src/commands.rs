@@ -4,32 +4,21 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use tokio::sync::mpsc;
 
 use crate::answers::Answers;
 use crate::cli::{ApplyArgs, DemoArgs, DestroyArgs, PlanArgs};
 use crate::demo::{self, Demo};
-use crate::engine::destroy::{DestroyOptions, KEY_DELETION_WARNING, destroy_aws, remove_files};
+use crate::engine::destroy::{DestroyOptions, KEY_DELETION_WARNING};
 use crate::engine::manifest::{FileRole, Manifest};
-use crate::engine::{ApplyOptions, AwsContext, Connection, ManifestStore, Origin, Reporter, policy};
-use crate::headless::{self, Mode};
-use crate::vault::deploy::{KeysDestination, stop_server};
+use crate::engine::{ApplyOptions, AwsContext, Connection, ManifestStore, Origin, policy};
+use crate::headless::{Mode, with_printer};
+use crate::vault::deploy::KeysDestination;
 use crate::{flow, regions};
 
 /// The state folder: `--state-dir`, or the user's data folder.
 pub fn state_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     flag.or_else(|| directories::ProjectDirs::from("", "", "autounseal").map(|d| d.data_dir().to_path_buf()))
         .context("cannot find a home folder to keep autounseal's state in; pass --state-dir DIR")
-}
-
-/// Runs `work` with a reporter whose events are printed as lines.
-async fn with_printer<T>(mode: Mode, work: impl AsyncFnOnce(Reporter) -> T) -> T {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let printer = tokio::spawn(headless::print_events(rx, mode));
-    let result = work(Reporter::new(tx)).await;
-    // `work` dropped its reporter; the printer drains what is left and ends.
-    let _ = printer.await;
-    result
 }
 
 /// Asks a yes/no question on the terminal; without one, the answer is no.
@@ -239,20 +228,7 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path) -> anyhow::Result<()> 
     let opts = DestroyOptions {
         deletion_window_days: args.deletion_window_days,
     };
-    with_printer(Mode::Run, async |rep| -> anyhow::Result<()> {
-        stop_server(&store, &rep)?;
-        destroy_aws(&ctx, &store, &rep, opts).await?;
-        // The recovery keys file stays: it is the operator's until they move it.
-        let ours = [
-            FileRole::EnvFile,
-            FileRole::CredentialsCsv,
-            FileRole::VaultConfig,
-            FileRole::SystemdDropIn,
-        ];
-        remove_files(&store, &rep, &ours)?;
-        Ok(())
-    })
-    .await?;
+    with_printer(Mode::Run, async |rep| flow::undo(&ctx, &store, &rep, opts).await).await?;
     store.remove_if_empty()?;
     println!("\nDestroyed. Nothing autounseal created is left but the key awaiting deletion.");
     Ok(())

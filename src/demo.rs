@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::answers::{Answers, Launch};
-use crate::engine::destroy::{DestroyOptions, destroy_aws, remove_files};
-use crate::engine::manifest::FileRole;
+use crate::engine::destroy::DestroyOptions;
 use crate::engine::{AwsContext, Connection, ManifestStore, Reporter};
 use crate::vault::deploy::stop_server;
 use crate::vault::server;
@@ -20,6 +19,7 @@ use crate::vault::server;
 /// The same installer the tests use, with the same pins.
 const INSTALLER: &str = include_str!("../scripts/test-env");
 pub const DEMO_FOLDER: &str = "demo";
+const DEMO_REGION: &str = "eu-west-1";
 
 /// Credentials for the emulator only. `main` sets them (with a config file that does
 /// not exist) before any thread starts, so a demo can never reach a real account.
@@ -166,7 +166,7 @@ impl Demo {
     /// The defaults of a demo: everything local, nothing under /etc.
     pub fn answers(&self) -> anyhow::Result<Answers> {
         let mut a = Answers {
-            region: "eu-west-1".into(),
+            region: DEMO_REGION.into(),
             endpoint_url: Some(self.moto_url.clone()),
             ..Default::default()
         };
@@ -193,30 +193,24 @@ impl Demo {
         let state = self.state_dir();
         if state.join("manifest.json").exists() {
             let store = ManifestStore::open(&state)?;
-            stop_server(&store, rep)?;
-            if let Some(region) = store.snapshot().region {
-                let conn = Connection {
-                    region,
-                    endpoint_url: Some(self.moto_url.clone()),
-                    profile: None,
-                    timing: Default::default(),
-                };
-                let ctx = AwsContext::connect(conn).await;
-                destroy_aws(
-                    &ctx,
-                    &store,
-                    rep,
-                    DestroyOptions {
-                        deletion_window_days: 7,
-                    },
-                )
-                .await?;
-            }
-            remove_files(
+            // A manifest without a region records nothing in AWS: the undo makes no call there.
+            let region = store.snapshot().region.unwrap_or_else(|| DEMO_REGION.into());
+            let conn = Connection {
+                region,
+                endpoint_url: Some(self.moto_url.clone()),
+                profile: None,
+                timing: Default::default(),
+            };
+            let ctx = AwsContext::connect(conn).await;
+            crate::flow::undo(
+                &ctx,
                 &store,
                 rep,
-                &[FileRole::EnvFile, FileRole::CredentialsCsv, FileRole::VaultConfig],
-            )?;
+                DestroyOptions {
+                    deletion_window_days: 7,
+                },
+            )
+            .await?;
         }
         let _ = self.moto.kill();
         let _ = self.moto.wait();

@@ -4,10 +4,21 @@
 use std::path::Path;
 
 use crate::answers::Answers;
+use crate::engine::destroy::{DestroyOptions, destroy_aws, remove_files};
+use crate::engine::manifest::FileRole;
 use crate::engine::{
     ApplyOptions, AwsContext, Call, Connection, ManifestStore, Provisioned, Provisioner, Reporter, Result,
 };
-use crate::vault::deploy::{DeployOptions, DeployOutcome, Deployer, KeysDestination, preflight};
+use crate::vault::deploy::{DeployOptions, DeployOutcome, Deployer, KeysDestination, preflight, stop_server};
+
+/// The files an undo removes. The recovery keys file stays: it is the operator's until
+/// they move it.
+pub const UNDONE_FILES: [FileRole; 4] = [
+    FileRole::EnvFile,
+    FileRole::CredentialsCsv,
+    FileRole::VaultConfig,
+    FileRole::SystemdDropIn,
+];
 
 pub struct FlowOutcome {
     pub aws: Provisioned,
@@ -42,4 +53,12 @@ pub async fn run(
     let mut calls = provisioner.calls();
     calls.extend(deployer.calls());
     Ok(FlowOutcome { aws, vault, calls })
+}
+
+/// Undoes what the manifest says autounseal made, newest first: the server it started,
+/// then AWS (as `destroy_aws`), then the files it wrote. Shared by `destroy` and the demo.
+pub async fn undo(ctx: &AwsContext, store: &ManifestStore, rep: &Reporter, opts: DestroyOptions) -> Result<()> {
+    stop_server(store, rep)?;
+    destroy_aws(ctx, store, rep, opts).await?;
+    remove_files(store, rep, &UNDONE_FILES)
 }

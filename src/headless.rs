@@ -5,7 +5,7 @@ use std::io::Write;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::engine::{Event, Step};
+use crate::engine::{Event, Reporter, Step};
 
 /// What a run's lines are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,17 @@ pub async fn print_events(mut rx: UnboundedReceiver<Event>, mode: Mode) {
             let _ = writeln!(out, "{text}");
         }
     }
+}
+
+/// Runs `work` with a reporter whose events are printed as lines; returns once every
+/// line is out.
+pub async fn with_printer<T>(mode: Mode, work: impl AsyncFnOnce(Reporter) -> T) -> T {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let printer = tokio::spawn(print_events(rx, mode));
+    let result = work(Reporter::new(tx)).await;
+    // `work` dropped its reporter; the printer drains what is left and ends.
+    let _ = printer.await;
+    result
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use crate::answers::{self, Answers, Launch};
-use crate::engine::{ApplyOptions, AwsContext, Connection, Reporter};
-use crate::headless::{Mode, print_events};
+use crate::engine::{ApplyOptions, AwsContext, Connection};
+use crate::headless::{Mode, with_printer};
 use crate::vault::deploy::KeysDestination;
 use crate::{flow, tui};
 
@@ -233,22 +233,11 @@ pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let keys = KeysDestination::headless(&a)?;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let printer = tokio::spawn(print_events(rx, Mode::Run));
-    let rep = Reporter::new(tx);
-    let result = flow::run(
-        &a,
-        state_dir,
-        ApplyOptions {
-            overwrite_files: true,
-            dry_run: false,
-        },
-        keys,
-        &rep,
-    )
-    .await;
-    drop(rep);
-    let _ = printer.await;
+    let opts = ApplyOptions {
+        overwrite_files: true,
+        dry_run: false,
+    };
+    let result = with_printer(Mode::Run, async |rep| flow::run(&a, state_dir, opts, keys, &rep).await).await;
     let outcome =
         result.context("the run stopped; what was made is in the manifest, and running again goes on from there")?;
     println!("\nDone: {} (key {}).", outcome.vault.address, outcome.aws.key.arn);

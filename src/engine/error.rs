@@ -117,21 +117,23 @@ where
     }
     let raw = s.raw();
     let body = raw.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
-    let between = |open: &str, close: &str| {
-        let start = body.find(open)? + open.len();
-        let len = body[start..].find(close)?;
-        Some(body[start..start + len].trim().to_string())
-    };
-    match between("<Code>", "</Code>") {
-        Some(code) => Some((
-            code,
-            between("<Message>", "</Message>").unwrap_or_else(|| "no message".into()),
-        )),
+    match xml_error(&body) {
+        Some((code, message)) => Some((code, message.unwrap_or_else(|| "no message".into()))),
         None => Some((
             format!("HTTP{}", raw.status().as_u16()),
             "the answer was not an AWS error; is endpoint_url an AWS endpoint?".into(),
         )),
     }
+}
+
+/// `<Code>` and `<Message>` of an AWS XML error body, whatever envelope holds them.
+pub fn xml_error(body: &str) -> Option<(String, Option<String>)> {
+    let between = |open: &str, close: &str| {
+        let start = body.find(open)? + open.len();
+        let len = body[start..].find(close)?;
+        Some(body[start..start + len].trim().to_string())
+    };
+    Some((between("<Code>", "</Code>")?, between("<Message>", "</Message>")))
 }
 
 /// The AWS error code of a failed call, if the service answered.

@@ -90,16 +90,8 @@ impl<'a> Provisioner<'a> {
     }
 
     fn aws_cli(&self, args: &[&str], regional: bool) -> String {
-        let mut words: Vec<String> = std::iter::once("aws".to_string())
-            .chain(args.iter().map(|a| quote(a)))
-            .collect();
-        if regional {
-            words.push(format!("--region {}", self.ctx.region()));
-        }
-        if let Some(url) = &self.ctx.conn.endpoint_url {
-            words.push(format!("--endpoint-url {url}"));
-        }
-        words.join(" ")
+        let region = regional.then(|| self.ctx.region());
+        aws_command(args, region, self.ctx.conn.endpoint_url.as_deref())
     }
 
     fn err<E>(&self, action: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> EngineError + '_
@@ -262,20 +254,10 @@ impl<'a> Provisioner<'a> {
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(self.err("kms:DescribeKey")(e)),
         }
-        let cmd = self.aws_cli(
-            &[
-                "kms",
-                "create-key",
-                "--key-spec",
-                "SYMMETRIC_DEFAULT",
-                "--key-usage",
-                "ENCRYPT_DECRYPT",
-                "--description",
-                &kms.description,
-                "--tags",
-                &format!("TagKey={TAG_KEY},TagValue={TAG_VALUE}"),
-            ],
-            true,
+        let cmd = create_key_command(
+            &kms.description,
+            self.ctx.region(),
+            self.ctx.conn.endpoint_url.as_deref(),
         );
         if !self.change("kms:CreateKey", "symmetric ENCRYPT_DECRYPT key", cmd) {
             return Ok(KeyRecord {
@@ -1018,6 +1000,39 @@ pub fn check_key_usable(name: &str, meta: &KeyMetadata) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The AWS CLI twin of a call: `aws ARGS…`, with `--region` for regional services and
+/// `--endpoint-url` when an endpoint override is in use.
+pub fn aws_command(args: &[&str], region: Option<&str>, endpoint_url: Option<&str>) -> String {
+    let mut words: Vec<String> = std::iter::once("aws".to_string())
+        .chain(args.iter().map(|a| quote(a)))
+        .collect();
+    if let Some(region) = region {
+        words.push(format!("--region {region}"));
+    }
+    if let Some(url) = endpoint_url {
+        words.push(format!("--endpoint-url {url}"));
+    }
+    words.join(" ")
+}
+
+/// The AWS CLI twin of the key autounseal creates.
+pub fn create_key_command(description: &str, region: &str, endpoint_url: Option<&str>) -> String {
+    let tags = format!("TagKey={TAG_KEY},TagValue={TAG_VALUE}");
+    let args = [
+        "kms",
+        "create-key",
+        "--key-spec",
+        "SYMMETRIC_DEFAULT",
+        "--key-usage",
+        "ENCRYPT_DECRYPT",
+        "--description",
+        description,
+        "--tags",
+        &tags,
+    ];
+    aws_command(&args, Some(region), endpoint_url)
 }
 
 /// Quotes a word for a shell only when it needs it, so commands stay readable.

@@ -280,6 +280,19 @@ impl Form {
             .sum()
     }
 
+    /// Draws the form at the top of `area`; returns what is left below it after a blank
+    /// row, for the screen's own text.
+    pub fn render_on_top(&self, frame: &mut Frame, area: Rect, theme: &Theme) -> Rect {
+        let [form_area, _, below] = ratatui::layout::Layout::vertical([
+            ratatui::layout::Constraint::Length(self.height(area.width)),
+            ratatui::layout::Constraint::Length(1),
+            ratatui::layout::Constraint::Min(0),
+        ])
+        .areas(area);
+        self.render(frame, form_area, theme);
+        below
+    }
+
     pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
         let label_width = self.label_width();
         let mut y = area.y;

@@ -4,36 +4,22 @@
 
 use crate::answers::Launch;
 use crate::engine::policy;
-use crate::engine::provision::{TAG_KEY, TAG_VALUE, quote};
+use crate::engine::provision::{aws_command, create_key_command};
 use crate::tui::app::{App, ScreenId};
 use crate::tui::screens::{Lookup, iam::key_arn};
 use crate::vault::{config, server::Flavour};
 
-fn aws(app: &App, args: &str, regional: bool) -> String {
-    let mut cmd = format!("aws {args}");
-    if regional {
-        cmd.push_str(&format!(" --region {}", app.answers.region));
-    }
-    if let Some(url) = &app.answers.endpoint_url {
-        cmd.push_str(&format!(" --endpoint-url {url}"));
-    }
-    cmd
-}
-
-fn cli(app: &App) -> &'static str {
-    if app.answers.server.binary.contains("bao") {
-        "bao"
-    } else {
-        "vault"
-    }
+fn aws(app: &App, args: &[&str], regional: bool) -> String {
+    let region = regional.then_some(app.answers.region.as_str());
+    aws_command(args, region, app.answers.endpoint_url.as_deref())
 }
 
 fn flavour(app: &App) -> Flavour {
-    if app.answers.server.binary.contains("bao") {
-        Flavour::OpenBao
-    } else {
-        Flavour::Vault
-    }
+    Flavour::from_binary_name(&app.answers.server.binary)
+}
+
+fn cli(app: &App) -> &'static str {
+    flavour(app).cli()
 }
 
 /// The lines of the Commands dialog for the screen shown.
@@ -52,62 +38,66 @@ pub fn commands(app: &App) -> Vec<String> {
             ]
             .map(String::from),
         ),
-        ScreenId::Account => out.push(aws(app, "sts get-caller-identity", false)),
+        ScreenId::Account => out.push(aws(app, &["sts", "get-caller-identity"], false)),
         ScreenId::Region => {
             out.push(format!(
                 "export AWS_REGION={}",
                 if a.region.is_empty() { "eu-west-1" } else { &a.region }
             ));
-            out.push(aws(app, "kms list-keys", true));
+            out.push(aws(app, &["kms", "list-keys"], true));
         }
         ScreenId::Kms if a.kms.create => {
-            out.push(aws(
-                app,
-                &format!(
-                    "kms create-key --key-spec SYMMETRIC_DEFAULT --key-usage ENCRYPT_DECRYPT --description {} --tags TagKey={TAG_KEY},TagValue={TAG_VALUE}",
-                    quote(&a.kms.description)
-                ),
-                true,
+            out.push(create_key_command(
+                &a.kms.description,
+                &a.region,
+                a.endpoint_url.as_deref(),
             ));
-            out.push(aws(app, "kms enable-key-rotation --key-id KEY_ID", true));
+            out.push(aws(app, &["kms", "enable-key-rotation", "--key-id", "KEY_ID"], true));
             out.push(aws(
                 app,
-                &format!("kms create-alias --alias-name {} --target-key-id KEY_ID", a.kms.alias),
+                &[
+                    "kms",
+                    "create-alias",
+                    "--alias-name",
+                    &a.kms.alias,
+                    "--target-key-id",
+                    "KEY_ID",
+                ],
                 true,
             ));
         }
-        ScreenId::Kms => out.push(aws(
-            app,
-            &format!("kms describe-key --key-id {}", a.kms.key_id.as_deref().unwrap_or("KEY")),
-            true,
-        )),
+        ScreenId::Kms => {
+            let key = a.kms.key_id.as_deref().unwrap_or("KEY");
+            out.push(aws(app, &["kms", "describe-key", "--key-id", key], true));
+        }
         ScreenId::Iam => {
+            let (user, policy_name) = (a.iam.user_name.as_str(), a.iam.policy_name.as_str());
+            out.push(aws(app, &["iam", "create-user", "--user-name", user], false));
             out.push(aws(
                 app,
-                &format!("iam create-user --user-name {}", a.iam.user_name),
+                &[
+                    "iam",
+                    "create-policy",
+                    "--policy-name",
+                    policy_name,
+                    "--policy-document",
+                    "file://policy.json",
+                ],
                 false,
             ));
             out.push(aws(
                 app,
-                &format!(
-                    "iam create-policy --policy-name {} --policy-document file://policy.json",
-                    a.iam.policy_name
-                ),
+                &[
+                    "iam",
+                    "attach-user-policy",
+                    "--user-name",
+                    user,
+                    "--policy-arn",
+                    "POLICY_ARN",
+                ],
                 false,
             ));
-            out.push(aws(
-                app,
-                &format!(
-                    "iam attach-user-policy --user-name {} --policy-arn POLICY_ARN",
-                    a.iam.user_name
-                ),
-                false,
-            ));
-            out.push(aws(
-                app,
-                &format!("iam create-access-key --user-name {}", a.iam.user_name),
-                false,
-            ));
+            out.push(aws(app, &["iam", "create-access-key", "--user-name", user], false));
             out.push(String::new());
             out.push("# policy.json".into());
             out.extend(policy::document_text(&key_arn(app)).lines().map(String::from));

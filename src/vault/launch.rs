@@ -175,12 +175,8 @@ fn hex_dump_text(line: &str) -> Option<&str> {
 
 /// `Code: Message` of an AWS XML error body.
 fn quoted_answer(body: &str) -> Option<String> {
-    let between = |open: &str, close: &str| {
-        let start = body.find(open)? + open.len();
-        Some(body[start..start + body[start..].find(close)?].to_string())
-    };
-    let code = between("<Code>", "</Code>")?;
-    Some(match between("<Message>", "</Message>") {
+    let (code, message) = crate::engine::error::xml_error(body)?;
+    Some(match message {
         Some(message) => format!("{code}: {message}"),
         None => code,
     })

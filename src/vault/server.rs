@@ -28,6 +28,15 @@ impl Flavour {
         }
     }
 
+    /// The flavour a binary's name suggests, before its version is read.
+    pub fn from_binary_name(binary: &str) -> Flavour {
+        if binary.contains("bao") {
+            Flavour::OpenBao
+        } else {
+            Flavour::Vault
+        }
+    }
+
     /// The command-line tool's name, for the commands we show.
     pub fn cli(self) -> &'static str {
         match self {

@@ -193,11 +193,8 @@ pub struct ServerGuard(pub PathBuf);
 
 impl Drop for ServerGuard {
     fn drop(&mut self) {
-        let Ok(store) = autounseal::engine::ManifestStore::open(&self.0) else {
-            return;
-        };
-        if let Some(pid) = store.snapshot().server.and_then(|s| s.pid) {
-            autounseal::vault::launch::stop_background(pid, Duration::from_secs(10));
+        if let Ok(store) = autounseal::engine::ManifestStore::open(&self.0) {
+            let _ = autounseal::vault::deploy::stop_server(&store, &autounseal::engine::Reporter::silent());
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::Lookup;
@@ -138,13 +138,7 @@ pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
 pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let rest = super::why(frame, area, WHY, t);
-    let [form_area, _, status] = Layout::vertical([
-        Constraint::Length(app.account.form.height(rest.width)),
-        Constraint::Length(1),
-        Constraint::Min(0),
-    ])
-    .areas(rest);
-    app.account.form.render(frame, form_area, t);
+    let status = app.account.form.render_on_top(frame, rest, t);
     let mut text = vec![
         Line::styled(
             "Profile: empty uses the default chain. Endpoint URL: only for an emulator or a VPC endpoint.",

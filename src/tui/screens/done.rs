@@ -64,11 +64,7 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
         }
         text.push(Line::raw(format!(
             "  {} status -address={}",
-            if a.server.binary.contains("bao") {
-                "bao"
-            } else {
-                "vault"
-            },
+            crate::vault::server::Flavour::from_binary_name(&a.server.binary).cli(),
             r.address
         )));
         if a.server.launch == crate::answers::Launch::Background && !app.demo {

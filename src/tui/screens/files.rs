@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::Line;
 
 use crate::answers::{Answers, validate_file_path};
@@ -102,13 +102,7 @@ pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
 pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let rest = super::why(frame, area, WHY, t);
-    let [form_area, _, below] = Layout::vertical([
-        Constraint::Length(app.files.form.height(rest.width)),
-        Constraint::Length(1),
-        Constraint::Min(0),
-    ])
-    .areas(rest);
-    app.files.form.render(frame, form_area, t);
+    let below = app.files.form.render_on_top(frame, rest, t);
     super::lines(
         frame,
         below,

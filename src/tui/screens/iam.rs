@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
@@ -80,13 +80,11 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
         .lines()
         .map(|l| Line::raw(l.to_string()))
         .collect();
-    let [form_area, _, doc] = Layout::vertical([
-        Constraint::Length(app.iam.form.height(rest.width)),
-        Constraint::Length(1),
-        Constraint::Length(text.len() as u16 + 2),
-    ])
-    .areas(rest);
-    app.iam.form.render(frame, form_area, t);
+    let below = app.iam.form.render_on_top(frame, rest, t);
+    let doc = Rect {
+        height: (text.len() as u16 + 2).min(below.height),
+        ..below
+    };
     let block = Block::bordered().title(" The policy, exactly ").border_style(t.dim);
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).block(block), doc);
 }

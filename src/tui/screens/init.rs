@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::Line;
 
 use crate::answers::{Answers, Launch, validate_pgp_key_count, validate_recovery};
@@ -127,11 +127,8 @@ pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
 pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let rest = super::why(frame, area, WHY, t);
-    let [form_area, below] =
-        Layout::vertical([Constraint::Length(app.init.form.height(rest.width)), Constraint::Min(0)]).areas(rest);
-    app.init.form.render(frame, form_area, t);
+    let below = app.init.form.render_on_top(frame, rest, t);
     let mut text = vec![
-        Line::raw(""),
         Line::styled(
             "Shares 1 to 255; threshold 1 to shares, and at least 2 when there is more than one share.",
             t.dim,

@@ -180,13 +180,7 @@ pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
 pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let rest = super::why(frame, area, WHY, t);
-    let [form_area, _, below] = Layout::vertical([
-        Constraint::Length(app.kms.form.height(rest.width)),
-        Constraint::Length(1),
-        Constraint::Min(0),
-    ])
-    .areas(rest);
-    app.kms.form.render(frame, form_area, t);
+    let below = app.kms.form.render_on_top(frame, rest, t);
     if app.kms.creating() {
         super::lines(
             frame,

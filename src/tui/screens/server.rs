@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::Line;
 
 use crate::answers::{Answers, Launch, validate_file_path, validate_listen, validate_not_blank, validate_tls};
@@ -160,16 +160,11 @@ pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
 pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let rest = super::why(frame, area, WHY, t);
-    let [form_area, below] = Layout::vertical([
-        Constraint::Length(app.server.form.height(rest.width)),
-        Constraint::Min(0),
-    ])
-    .areas(rest);
-    app.server.form.render(frame, form_area, t);
+    let below = app.server.form.render_on_top(frame, rest, t);
     let hint = match app.server.form.choice_index("launch") {
         0 => "systemd: a drop-in with EnvironmentFile=, then a restart of the unit.",
         1 => "background: autounseal starts it; log and pid go to its state folder.",
         _ => "none: autounseal writes the files and shows the command; no init.",
     };
-    super::lines(frame, below, vec![Line::raw(""), Line::styled(hint, t.dim)]);
+    super::lines(frame, below, vec![Line::styled(hint, t.dim)]);
 }
