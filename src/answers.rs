@@ -302,9 +302,12 @@ impl Answers {
         check("output.vault_config", validate_file_path(&self.output.vault_config));
         if let Some(csv) = &self.output.credentials_csv {
             check("output.credentials_csv", validate_file_path(csv));
-            if csv == &self.output.env_file {
-                check("output.credentials_csv", Err("must differ from output.env_file".into()));
-            }
+        }
+        if let Some(keys) = &self.init.recovery_keys_file {
+            check("init.recovery_keys_file", validate_file_path(keys));
+        }
+        for (field, message) in self.output_clashes() {
+            check(field, Err(message));
         }
         check(
             "server.binary",
@@ -330,6 +333,63 @@ impl Answers {
         }
         check("timing", validate_timing(&self.timing));
         errors
+    }
+
+    /// The files autounseal writes, by the key that names them.
+    pub fn output_files(&self) -> Vec<(&'static str, &Path)> {
+        let mut files = vec![
+            ("output.env_file", self.output.env_file.as_path()),
+            ("output.vault_config", self.output.vault_config.as_path()),
+        ];
+        if let Some(csv) = &self.output.credentials_csv {
+            files.push(("output.credentials_csv", csv.as_path()));
+        }
+        if let Some(keys) = &self.init.recovery_keys_file {
+            files.push(("init.recovery_keys_file", keys.as_path()));
+        }
+        files
+    }
+
+    /// Two outputs on one path would overwrite each other (the config over the only
+    /// copy of the secret, say); one inside the storage folder would mix with raft's data.
+    fn output_clashes(&self) -> Vec<(&'static str, String)> {
+        let files = self.output_files();
+        let mut clashes = Vec::new();
+        for (i, (field, path)) in files.iter().enumerate() {
+            if let Some((other, _)) = files[..i].iter().find(|(_, p)| p == path) {
+                clashes.push((
+                    *field,
+                    format!(
+                        "{} is also {other}; every file autounseal writes needs a path of its own",
+                        path.display()
+                    ),
+                ));
+            }
+            if path.starts_with(&self.server.storage_path) {
+                clashes.push((
+                    *field,
+                    format!(
+                        "{} is inside server.storage_path ({}), which is the server's data alone; choose a path outside it",
+                        path.display(),
+                        self.server.storage_path.display()
+                    ),
+                ));
+            }
+        }
+        clashes
+    }
+
+    /// A warning when the server would serve plain HTTP beyond this machine: tokens
+    /// and secrets would cross the network in clear.
+    pub fn plain_http_warning(&self) -> Option<String> {
+        let exposed = parse_listen(&self.server.listen).is_some_and(|a| !a.ip().is_loopback());
+        (self.server.tls_disable && exposed).then(|| {
+            format!(
+                "the listener {} serves plain HTTP (tls_disable) beyond this machine: tokens and secrets cross the \
+                 network in clear. Give TLS files, or listen on 127.0.0.1",
+                self.server.listen
+            )
+        })
     }
 
     pub fn check(&self) -> Result<(), AnswersError> {
@@ -516,14 +576,30 @@ pub fn validate_file_path(path: &Path) -> Result<(), String> {
     if text.ends_with('/') {
         return Err(format!("\"{text}\" names a folder; give a file name"));
     }
+    // systemd and the server resolve paths from their own working folder, not ours.
+    if !path.is_absolute() {
+        return Err(format!("\"{text}\" is relative; give the full path, starting with /"));
+    }
+    if ["/proc", "/sys", "/dev"].iter().any(|p| path.starts_with(p)) {
+        return Err(format!(
+            "\"{text}\" is in a kernel file system, not on disk; choose a path such as /etc/vault.d/…"
+        ));
+    }
     Ok(())
 }
 
+/// A listen address: `IP:PORT`, or `localhost:PORT` (taken as 127.0.0.1).
+pub fn parse_listen(listen: &str) -> Option<SocketAddr> {
+    match listen.strip_prefix("localhost:") {
+        Some(port) => Some(SocketAddr::from(([127, 0, 0, 1], port.parse::<u16>().ok()?))),
+        None => listen.parse().ok(),
+    }
+}
+
 pub fn validate_listen(listen: &str) -> Result<(), String> {
-    listen
-        .parse::<SocketAddr>()
-        .map(|_| ())
-        .map_err(|_| format!("\"{listen}\" is not an address:port, for example 127.0.0.1:8200 or 0.0.0.0:8200"))
+    parse_listen(listen).map(|_| ()).ok_or_else(|| {
+        format!("\"{listen}\" is not an address:port, for example 127.0.0.1:8200, localhost:8200 or 0.0.0.0:8200")
+    })
 }
 
 pub fn validate_node_id(node_id: &str) -> Result<(), String> {
@@ -712,6 +788,43 @@ mod tests {
         a.server.tls_cert_file = Some("/c.pem".into());
         a.server.tls_key_file = Some("/k.pem".into());
         assert_eq!(a.validate(), vec![]);
+    }
+
+    #[test]
+    fn listen_addresses_and_paths() {
+        assert!(validate_listen("localhost:8200").is_ok());
+        assert_eq!(
+            parse_listen("localhost:8200"),
+            Some(SocketAddr::from(([127, 0, 0, 1], 8200)))
+        );
+        assert!(validate_listen("localhost").is_err());
+        assert!(validate_listen("example.com:8200").is_err());
+        let relative = validate_file_path(Path::new("vault.hcl")).unwrap_err();
+        assert!(relative.contains("relative"), "{relative}");
+        assert!(validate_file_path(Path::new("/proc/self/vault.hcl")).is_err());
+        assert!(validate_file_path(Path::new("/etc/vault.d/vault.hcl")).is_ok());
+    }
+
+    #[test]
+    fn plain_http_beyond_loopback_is_warned_about() {
+        let mut a = valid();
+        assert_eq!(a.plain_http_warning(), None);
+        a.server.listen = "0.0.0.0:8200".into();
+        assert!(a.plain_http_warning().unwrap().contains("in clear"));
+        a.server.tls_disable = false;
+        assert_eq!(a.plain_http_warning(), None);
+    }
+
+    #[test]
+    fn every_output_needs_a_path_of_its_own_outside_the_storage() {
+        let mut a = valid();
+        a.output.credentials_csv = Some(a.output.env_file.clone());
+        assert_eq!(a.validate()[0].field, "output.credentials_csv");
+        let mut a = valid();
+        a.output.env_file = "/opt/vault/data/vault.env".into();
+        let errors = a.validate();
+        assert_eq!(errors[0].field, "output.env_file");
+        assert!(errors[0].message.contains("inside server.storage_path"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The command line. Every question of the wizard has a key in the answers file, so
 //! everything the wizard does can also be scripted.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -34,6 +34,10 @@ pub struct GlobalArgs {
     /// Ask questions and show progress as plain lines (no full-screen interface)
     #[arg(long, global = true)]
     pub plain: bool,
+    /// The AWS profile to use; it wins over credentials in the environment and over
+    /// `profile` in the answers, as `aws --profile` does
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,7 +94,38 @@ pub struct DestroyArgs {
     /// Days KMS waits before deleting the key (7 to 30)
     #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(i32).range(7..=30))]
     pub deletion_window_days: i32,
-    /// The AWS profile to use [default: the credential chain's]
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
+}
+
+/// The state folder when none is given: the user's data folder.
+pub fn default_state_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "autounseal").map(|d| d.data_dir().to_path_buf())
+}
+
+/// `autounseal WORDS` as the operator must type it to act on `state_dir`: with
+/// `--state-dir` whenever that is not the default, or the hint would act elsewhere.
+pub fn command_hint(words: &str, state_dir: &Path) -> String {
+    if default_state_dir().as_deref() == Some(state_dir) {
+        format!("autounseal {words}")
+    } else {
+        let dir = state_dir.to_string_lossy();
+        let quoted = shlex::try_quote(&dir).map_or_else(|_| dir.to_string(), |q| q.into_owned());
+        format!("autounseal {words} --state-dir {quoted}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_carry_the_state_dir_when_it_is_not_the_default() {
+        let other = Path::new("/tmp/my state");
+        assert_eq!(
+            command_hint("destroy", other),
+            "autounseal destroy --state-dir '/tmp/my state'"
+        );
+        if let Some(default) = default_state_dir() {
+            assert_eq!(command_hint("destroy", &default), "autounseal destroy");
+        }
+    }
 }

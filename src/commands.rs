@@ -17,7 +17,7 @@ use crate::{flow, regions};
 
 /// The state folder: `--state-dir`, or the user's data folder.
 pub fn state_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    flag.or_else(|| directories::ProjectDirs::from("", "", "autounseal").map(|d| d.data_dir().to_path_buf()))
+    flag.or_else(crate::cli::default_state_dir)
         .context("cannot find a home folder to keep autounseal's state in; pass --state-dir DIR")
 }
 
@@ -41,8 +41,18 @@ fn confirm(question: &str, typed_word: Option<&str>) -> anyhow::Result<bool> {
     })
 }
 
-pub async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<()> {
-    let answers = Answers::load(&args.answers)?;
+/// The answers file, with `--profile` (when given) in place of its `profile`.
+fn load_answers(path: &Path, profile: Option<&str>) -> anyhow::Result<Answers> {
+    let mut answers = Answers::load(path)?;
+    if let Some(profile) = profile {
+        answers.profile = Some(profile.to_string());
+        answers.check()?;
+    }
+    Ok(answers)
+}
+
+pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
+    let answers = load_answers(&args.answers, profile)?;
     // Checked before the question: where the recovery keys will go.
     let keys = KeysDestination::headless(&answers)?;
     if !args.yes {
@@ -75,11 +85,21 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where the seal calls KMS: an endpoint can come from the environment or the profile,
+/// not only from the answers, so it is always said.
+fn kms_endpoint_line(outcome: &flow::FlowOutcome) -> String {
+    match &outcome.kms_endpoint {
+        Some(url) => format!("KMS endpoint: {url} (autounseal's calls and the server's seal)"),
+        None => "KMS endpoint: AWS itself".to_string(),
+    }
+}
+
 fn print_summary(answers: &Answers, state_dir: &Path, outcome: &flow::FlowOutcome) {
     let aws = &outcome.aws;
     let vault = &outcome.vault;
     println!();
     println!("Done. Vault's seal uses {} as {}.", aws.key.arn, aws.user.arn);
+    println!("  {}", kms_endpoint_line(outcome));
     println!("  credentials:  {} (mode 0600)", answers.output.env_file.display());
     println!("  vault config: {}", answers.output.vault_config.display());
     match &vault.status {
@@ -109,12 +129,12 @@ fn print_summary(answers: &Answers, state_dir: &Path, outcome: &flow::FlowOutcom
         "  manifest:     {}",
         state_dir.join(crate::engine::manifest::MANIFEST_FILE).display()
     );
-    println!("  undo:         autounseal destroy");
+    println!("  undo:         {}", crate::cli::command_hint("destroy", state_dir));
     println!("Rotate the access key every 30 to 90 days.");
 }
 
-pub async fn plan(args: PlanArgs, state_dir: &Path) -> anyhow::Result<()> {
-    let answers = Answers::load(&args.answers)?;
+pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
+    let answers = load_answers(&args.answers, profile)?;
     let opts = ApplyOptions {
         overwrite_files: false,
         dry_run: true,
@@ -143,6 +163,7 @@ pub async fn plan(args: PlanArgs, state_dir: &Path) -> anyhow::Result<()> {
         }
     }
     println!();
+    println!("{}", kms_endpoint_line(&outcome));
     println!(
         "The IAM policy {} (exactly this, nothing more):",
         answers.iam.policy_name
@@ -192,7 +213,7 @@ fn describe_removals(m: &Manifest) -> Vec<String> {
     lines
 }
 
-pub async fn destroy(args: DestroyArgs, state_dir: &Path) -> anyhow::Result<()> {
+pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
     let store = ManifestStore::open(state_dir)?;
     let manifest = store.snapshot();
     if manifest.is_empty() {
@@ -221,7 +242,7 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path) -> anyhow::Result<()> 
     let conn = Connection {
         region,
         endpoint_url: manifest.endpoint_url.clone(),
-        profile: args.profile.clone(),
+        profile: profile.map(str::to_string),
         timing: Default::default(),
     };
     let ctx = AwsContext::connect(conn).await;
@@ -242,8 +263,20 @@ pub fn list_regions() {
 
 pub async fn demo(args: DemoArgs, state_dir: &Path, plain: bool) -> anyhow::Result<()> {
     if args.teardown {
-        with_printer(Mode::Run, async |rep| demo::teardown_kept(state_dir, &rep).await).await?;
-        println!("Done: nothing of the demo is left.");
+        let folder = state_dir.join(demo::DEMO_FOLDER);
+        if with_printer(Mode::Run, async |rep| demo::teardown_kept(state_dir, &rep).await).await? {
+            println!("Done: the demo in {} is torn down.", folder.display());
+        } else {
+            println!("No demo was kept in {}.", folder.display());
+        }
+        for other in demo::running_demos(&folder) {
+            let parent = other.parent().unwrap_or(&other);
+            println!(
+                "A demo still runs from {}: tear it down with `{}`.",
+                other.display(),
+                crate::cli::command_hint("demo --teardown", parent)
+            );
+        }
         return Ok(());
     }
     let tools = demo::ensure_tools(args.yes)?;
@@ -253,9 +286,10 @@ pub async fn demo(args: DemoArgs, state_dir: &Path, plain: bool) -> anyhow::Resu
     let folder = running.folder.clone();
     let screen = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let result: anyhow::Result<bool> = if !args.yes && !plain && screen {
-        crate::tui::run(answers, demo_state, true)
-            .await
-            .map(|exit| exit.keep_demo)
+        crate::tui::run(answers, demo_state, true).await.map(|exit| {
+            exit.print_farewell();
+            exit.keep_demo
+        })
     } else if !args.yes {
         crate::plain::run(answers, &demo_state).await.map(|_| false)
     } else {

@@ -122,8 +122,9 @@ impl Demo {
         let folder = state_dir.join(DEMO_FOLDER);
         if folder.join("state/manifest.json").exists() {
             bail!(
-                "{} holds a demo that was kept: run `autounseal demo --teardown` first, or use another --state-dir",
-                folder.display()
+                "{} holds a demo that was kept: run `{}` first, or use another --state-dir",
+                folder.display(),
+                crate::cli::command_hint("demo --teardown", state_dir)
             );
         }
         std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
@@ -221,21 +222,21 @@ impl Demo {
     /// Leaves everything running; says how to look and how to clean up later.
     pub fn keep(self) -> String {
         let text = format!(
-            "The demo keeps running: AWS emulator at {}, files in {}. Tear it down later with `autounseal demo --teardown`.",
+            "The demo keeps running: AWS emulator at {}, files in {}. Tear it down later with `{}`.",
             self.moto_url,
-            self.folder.display()
+            self.folder.display(),
+            crate::cli::command_hint("demo --teardown", self.folder.parent().unwrap_or(&self.folder))
         );
         std::mem::forget(self.moto);
         text
     }
 }
 
-/// Tears down a demo that was kept, from its folder alone.
-pub async fn teardown_kept(state_dir: &Path, rep: &Reporter) -> anyhow::Result<()> {
+/// Tears down a demo that was kept, from its folder alone; false when there was none.
+pub async fn teardown_kept(state_dir: &Path, rep: &Reporter) -> anyhow::Result<bool> {
     let folder = state_dir.join(DEMO_FOLDER);
     if !folder.exists() {
-        println!("No demo to tear down in {}.", folder.display());
-        return Ok(());
+        return Ok(false);
     }
     let store = ManifestStore::open(&folder.join("state"))?;
     stop_server(&store, rep)?;
@@ -246,7 +247,41 @@ pub async fn teardown_kept(state_dir: &Path, rep: &Reporter) -> anyhow::Result<(
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
     }
     std::fs::remove_dir_all(&folder).with_context(|| format!("cannot remove {}", folder.display()))?;
-    Ok(())
+    Ok(true)
+}
+
+/// Demo folders other than `except` whose emulator or server still runs: found from the
+/// processes themselves (the emulator's log, the server's config), so that a teardown
+/// pointed at the wrong state folder can say where the running demo is.
+pub fn running_demos(except: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in procs.flatten() {
+        let pid = entry.path();
+        let log = std::fs::read_link(pid.join("fd/1")).ok();
+        let cmdline = std::fs::read(pid.join("cmdline")).unwrap_or_default();
+        let config = cmdline
+            .split(|b| *b == 0)
+            .filter_map(|arg| std::str::from_utf8(arg).ok()?.strip_prefix("-config="))
+            .map(PathBuf::from)
+            .next();
+        // <demo>/moto.log for the emulator, <demo>/etc/vault.hcl for the server.
+        let folder = match (log, config) {
+            (Some(l), _) if l.ends_with("moto.log") => l.parent().map(Path::to_path_buf),
+            (_, Some(c)) if c.ends_with("etc/vault.hcl") => c.parent().and_then(Path::parent).map(Path::to_path_buf),
+            _ => None,
+        };
+        if let Some(folder) = folder
+            && folder.file_name() == Some(DEMO_FOLDER.as_ref())
+            && folder != except
+            && !found.contains(&folder)
+        {
+            found.push(folder);
+        }
+    }
+    found
 }
 
 use std::os::unix::process::CommandExt;

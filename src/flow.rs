@@ -7,9 +7,9 @@ use crate::answers::Answers;
 use crate::engine::destroy::{DestroyOptions, destroy_aws, remove_files};
 use crate::engine::manifest::FileRole;
 use crate::engine::{
-    ApplyOptions, AwsContext, Call, Connection, ManifestStore, Provisioned, Provisioner, Reporter, Result,
+    ApplyOptions, AwsContext, Call, Connection, EngineError, ManifestStore, Provisioned, Provisioner, Reporter, Result,
 };
-use crate::vault::deploy::{DeployOptions, DeployOutcome, Deployer, KeysDestination, preflight, stop_server};
+use crate::vault::deploy::{DeployOptions, DeployOutcome, Deployer, InitGate, KeysDestination, preflight, stop_server};
 
 /// The files an undo removes. The recovery keys file stays: it is the operator's until
 /// they move it.
@@ -21,6 +21,8 @@ pub const UNDONE_FILES: [FileRole; 4] = [
 ];
 
 pub struct FlowOutcome {
+    /// Where the seal calls KMS, when not AWS itself (see `AwsContext::kms_endpoint`).
+    pub kms_endpoint: Option<String>,
     pub aws: Provisioned,
     pub vault: DeployOutcome,
     pub calls: Vec<Call>,
@@ -32,6 +34,18 @@ pub async fn run(
     opts: ApplyOptions,
     keys: KeysDestination,
     rep: &Reporter,
+) -> Result<FlowOutcome> {
+    run_gated(answers, state_dir, opts, keys, rep, InitGate::default()).await
+}
+
+/// [`run`], with a gate the wizard holds while it asks whether to quit (see [`InitGate`]).
+pub async fn run_gated(
+    answers: &Answers,
+    state_dir: &Path,
+    opts: ApplyOptions,
+    keys: KeysDestination,
+    rep: &Reporter,
+    gate: InitGate,
 ) -> Result<FlowOutcome> {
     answers.check()?;
     let store = if opts.dry_run {
@@ -45,14 +59,32 @@ pub async fn run(
     };
     // A missing server binary or a taken port must stop the run before AWS is touched.
     let binary = preflight(answers, &store, &keys, deploy_opts)?;
+    if let Some(warning) = answers.plain_http_warning() {
+        rep.warn(warning);
+    }
     let ctx = AwsContext::connect(Connection::from_answers(answers)).await;
     let provisioner = Provisioner::new(&ctx, answers, &store, rep.clone(), opts);
     let aws = provisioner.run().await?;
-    let deployer = Deployer::new(answers, &store, rep.clone(), state_dir, deploy_opts, binary, keys);
+    if gate.stopped() {
+        return Err(EngineError::Other(
+            "stopped on request after the AWS part: the server was not touched; run again to go on".into(),
+        ));
+    }
+    // The server's seal must reach KMS where autounseal's own calls did (an emulator, a
+    // VPC endpoint), even when that came from AWS_ENDPOINT_URL(_KMS) or the profile.
+    let mut seal_answers = answers.clone();
+    seal_answers.endpoint_url = ctx.kms_endpoint();
+    let deployer =
+        Deployer::new(&seal_answers, &store, rep.clone(), state_dir, deploy_opts, binary, keys).with_gate(gate);
     let vault = deployer.run(&aws.key).await?;
     let mut calls = provisioner.calls();
     calls.extend(deployer.calls());
-    Ok(FlowOutcome { aws, vault, calls })
+    Ok(FlowOutcome {
+        kms_endpoint: seal_answers.endpoint_url,
+        aws,
+        vault,
+        calls,
+    })
 }
 
 /// Undoes what the manifest says autounseal made, newest first: the server it started,

@@ -30,6 +30,22 @@ pub fn line(event: &Event, mode: Mode) -> Option<String> {
     })
 }
 
+/// An error and its causes, each said once: a cause whose words the message already
+/// holds (`cannot write X: … (os error 2)` over the io error itself) is not repeated.
+pub fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let words = cause.to_string();
+        if !text.contains(words.trim()) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&words);
+        }
+    }
+    text
+}
+
 /// Prints events as they come until the sender is dropped; also logs them (events
 /// carry no secrets).
 pub async fn print_events(mut rx: UnboundedReceiver<Event>, mode: Mode) {
@@ -65,5 +81,14 @@ mod tests {
         let failed = Event::Failed(Step::IamUser, "denied".into());
         assert!(line(&failed, Mode::Plan).unwrap().contains("FAIL IAM user: denied"));
         assert_eq!(line(&Event::Started(Step::KmsKey), Mode::Run), None);
+    }
+
+    #[test]
+    fn an_error_chain_says_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file (os error 2)");
+        let wrapped = anyhow::Error::new(io).context("cannot write /x: No such file (os error 2)");
+        assert_eq!(error_chain(&wrapped), "cannot write /x: No such file (os error 2)");
+        let distinct = anyhow::anyhow!("root cause").context("the run stopped");
+        assert_eq!(error_chain(&distinct), "the run stopped: root cause");
     }
 }

@@ -33,20 +33,49 @@ fn init_logging(state_dir: &std::path::Path) {
 
 /// The wizard on a full screen, or as line prompts where there is no screen to draw on
 /// (no terminal, `TERM=dumb`, `--plain`): the accessible mode, same questions, same checks.
-async fn wizard(answers: Option<&std::path::Path>, plain: bool, state_dir: &std::path::Path) -> anyhow::Result<()> {
-    let start = autounseal::tui::starting_answers(answers, state_dir)?;
+async fn wizard(
+    answers: Option<&std::path::Path>,
+    plain: bool,
+    state_dir: &std::path::Path,
+    profile: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut start = autounseal::tui::starting_answers(answers, state_dir)?;
+    if let Some(profile) = profile {
+        start.profile = Some(profile.to_string());
+    }
     let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
     let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if plain || dumb || !terminal {
         autounseal::plain::run(start, state_dir).await
     } else {
-        autounseal::tui::run(start, state_dir.to_path_buf(), false)
-            .await
-            .map(|_| ())
+        let exit = autounseal::tui::run(start, state_dir.to_path_buf(), false).await?;
+        exit.print_farewell();
+        Ok(())
     }
 }
 
+/// `autounseal regions | head -3`: once the reader is gone, a print fails with a
+/// broken pipe and std panics. Leave quietly instead, as a tool killed by SIGPIPE does
+/// (status 141). Runs print nothing while they change things (progress lines ignore
+/// write errors), so this only ever ends a listing or a summary.
+fn exit_quietly_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_closed_stdout();
     let cli = Cli::parse();
     if matches!(cli.command, Some(Command::Demo(_))) {
         for (key, value) in autounseal::demo::DEMO_ENV {
@@ -79,22 +108,24 @@ async fn run(cli: Cli) -> ExitCode {
         }
     };
     init_logging(&state_dir);
+    let profile = cli.global.profile.as_deref();
     let result = match cli.command {
-        Some(Command::Apply(args)) => commands::apply(args, &state_dir).await,
-        Some(Command::Plan(args)) => commands::plan(args, &state_dir).await,
-        Some(Command::Destroy(args)) => commands::destroy(args, &state_dir).await,
+        Some(Command::Apply(args)) => commands::apply(args, &state_dir, profile).await,
+        Some(Command::Plan(args)) => commands::plan(args, &state_dir, profile).await,
+        Some(Command::Destroy(args)) => commands::destroy(args, &state_dir, profile).await,
         Some(Command::Demo(args)) => commands::demo(args, &state_dir, cli.global.plain).await,
         Some(Command::Regions) => {
             commands::list_regions();
             Ok(())
         }
-        None => wizard(cli.answers.as_deref(), cli.global.plain, &state_dir).await,
+        None => wizard(cli.answers.as_deref(), cli.global.plain, &state_dir, profile).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("error: {e:#}");
+            let message = autounseal::headless::error_chain(&e);
+            tracing::error!("{message}");
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }

@@ -247,6 +247,6 @@ pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
             file.display()
         );
     }
-    println!("Undo everything: autounseal destroy");
+    println!("Undo everything: {}", crate::cli::command_hint("destroy", state_dir));
     Ok(())
 }

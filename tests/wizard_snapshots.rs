@@ -45,6 +45,7 @@ fn identity() -> Identity {
         account: "123456789012".into(),
         arn: "arn:aws:iam::123456789012:user/admin".into(),
         user_id: "AIDA".into(),
+        kms_endpoint: None,
     }
 }
 

@@ -44,6 +44,7 @@ fn identity() -> Identity {
         account: "123456789012".into(),
         arn: "arn:aws:iam::123456789012:user/admin".into(),
         user_id: "AIDA".into(),
+        kms_endpoint: None,
     }
 }
 
@@ -244,6 +245,18 @@ fn tls_needs_files_unless_plain_http_is_chosen() {
     assert!(app.server.form.field_mut("cert").error.is_some());
 }
 
+#[test]
+fn a_binary_that_is_no_server_is_named_as_such() {
+    let mut app = app();
+    app.answers.server.binary = "/bin/ls".into();
+    app.server = autounseal::tui::screens::server::State::new(&app.answers);
+    app.go(ScreenId::Server);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Server);
+    let error = app.server.form.field_mut("binary").error.clone().unwrap_or_default();
+    assert!(error.contains("names neither Vault nor OpenBao"), "{error}");
+}
+
 fn to_run(app: &mut App) {
     app.go(ScreenId::Review);
     update(
@@ -323,18 +336,22 @@ fn ctrl_c_asks_first_and_says_what_exists_during_a_run() {
             "created arn:aws:kms:eu-west-1:1:key/k".into(),
         )),
     );
-    assert!(ctrl(&mut app, 'c').is_empty());
+    assert_eq!(
+        ctrl(&mut app, 'c'),
+        vec![Command::HoldInit],
+        "the run may not start init while the question is open"
+    );
     assert_eq!(app.modal, Some(Modal::ConfirmQuit));
     assert_eq!(
         app.run.done_so_far(),
         vec!["KMS key: created arn:aws:kms:eu-west-1:1:key/k".to_string()]
     );
-    assert!(key(&mut app, KeyCode::Char('n')).is_empty());
+    assert_eq!(key(&mut app, KeyCode::Char('n')), vec![Command::ReleaseInit]);
     assert_eq!(app.modal, None);
-    ctrl(&mut app, 'c');
-    assert_eq!(key(&mut app, KeyCode::Char('y')), vec![Command::Quit]);
+    assert!(!app.stopping);
     ctrl(&mut app, 'c');
     assert_eq!(ctrl(&mut app, 'c'), vec![Command::Quit], "a second Ctrl-C means yes");
+    assert!(app.stopping, "a quit during a run waits for keys init may hand back");
     assert_eq!(
         update(&mut app, Msg::Terminate),
         vec![Command::Quit],
@@ -387,4 +404,36 @@ fn help_opens_and_any_key_closes_it() {
     key(&mut app, KeyCode::Char('x'));
     assert_eq!(app.modal, None);
     assert_eq!(app.screen, ScreenId::Welcome, "the closing key does nothing else");
+}
+
+#[test]
+fn a_quit_during_init_takes_the_keys_before_leaving() {
+    let mut app = app();
+    to_run(&mut app);
+    ctrl(&mut app, 'c');
+    assert_eq!(key(&mut app, KeyCode::Char('y')), vec![Command::Quit]);
+    // The runtime saw init under way and stayed; keys other than a second Ctrl-C wait.
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    let secrets = autounseal::vault::recovery::InitSecrets::from_response(
+        br#"{"recovery_keys":["aa11","bb22"],"recovery_keys_base64":[],"root_token":"s.root"}"#,
+    )
+    .unwrap();
+    let report = RunReport {
+        key_arn: "arn:aws:kms:eu-west-1:1:key/k".into(),
+        user_arn: "arn:aws:iam::1:user/u".into(),
+        address: "http://127.0.0.1:8200".into(),
+        status: None,
+        server_command: String::new(),
+        secrets: Some(secrets),
+    };
+    let commands = update(&mut app, Msg::RunFinished(Ok(report)));
+    assert_eq!(
+        commands,
+        vec![Command::Quit],
+        "leaves once the run handed its keys back"
+    );
+    assert!(
+        app.recovery.secrets.is_some(),
+        "held, for the runtime to save to a new 0600 file on the way out"
+    );
 }

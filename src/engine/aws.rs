@@ -25,6 +25,9 @@ pub struct Identity {
     pub account: String,
     pub arn: String,
     pub user_id: String,
+    /// The KMS endpoint these clients use when it is not AWS's own (see
+    /// [`AwsContext::kms_endpoint`]); the server's seal is given the same one.
+    pub kms_endpoint: Option<String>,
 }
 
 /// Where to reach AWS and how patiently.
@@ -62,7 +65,12 @@ impl Connection {
             // Standard mode retries throttling and transient errors with jittered backoff.
             .retry_config(retry_config());
         if let Some(profile) = &self.profile {
-            loader = loader.profile_name(profile);
+            // As with `aws --profile`: the chosen profile's credentials win over any in the
+            // environment (the default chain would take AWS_ACCESS_KEY_ID first).
+            let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(profile)
+                .build();
+            loader = loader.profile_name(profile).credentials_provider(credentials);
         }
         if let Some(url) = &self.endpoint_url {
             loader = loader.endpoint_url(url);
@@ -88,6 +96,8 @@ pub struct AwsContext {
     pub kms: aws_sdk_kms::Client,
     pub iam: aws_sdk_iam::Client,
     pub sts: aws_sdk_sts::Client,
+    /// See [`AwsContext::kms_endpoint`].
+    kms_endpoint: Option<String>,
 }
 
 impl AwsContext {
@@ -100,6 +110,7 @@ impl AwsContext {
 
     pub fn from_sdk(conn: Connection, sdk: SdkConfig) -> AwsContext {
         AwsContext {
+            kms_endpoint: kms_endpoint(&sdk),
             kms: aws_sdk_kms::Client::new(&sdk),
             iam: aws_sdk_iam::Client::new(&sdk),
             sts: aws_sdk_sts::Client::new(&sdk),
@@ -115,6 +126,7 @@ impl AwsContext {
         sts: aws_sdk_sts::Client,
     ) -> AwsContext {
         AwsContext {
+            kms_endpoint: conn.endpoint_url.clone(),
             conn,
             credentials: None,
             kms,
@@ -158,13 +170,28 @@ impl AwsContext {
         self.conn.endpoint_label()
     }
 
+    /// The endpoint the KMS client really uses, wherever it came from: the answers'
+    /// `endpoint_url`, `AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL` or the profile's
+    /// `endpoint_url` (the SDK resolves them in that order). `None` is AWS itself.
+    pub fn kms_endpoint(&self) -> Option<String> {
+        self.kms_endpoint.clone()
+    }
+
     /// Resolves the operator's credentials and asks STS who they are.
     pub async fn identity(&self) -> Result<Identity> {
         if let Some(provider) = &self.credentials
             && let Err(e) = provider.provide_credentials().await
         {
+            let detail = describe_credentials_error(&e);
             return Err(EngineError::NoCredentials {
-                detail: describe_credentials_error(&e),
+                detail: match &self.conn.profile {
+                    // A chosen profile is used alone: name it, so a typo is plain to see.
+                    Some(p) => format!(
+                        "the profile \"{p}\" (chosen, so used alone, as `aws --profile {p}` would) gave none: {detail}. \
+                         `aws configure list-profiles` lists the profiles that exist"
+                    ),
+                    None => detail,
+                },
             });
         }
         let out = self
@@ -177,8 +204,28 @@ impl AwsContext {
             account: out.account().unwrap_or_default().to_string(),
             arn: out.arn().unwrap_or_default().to_string(),
             user_id: out.user_id().unwrap_or_default().to_string(),
+            kms_endpoint: self.kms_endpoint(),
         })
     }
+}
+
+/// The endpoint the KMS client built from `sdk` uses, resolved as the SDK's own
+/// `aws_sdk_kms::Config::from(&SdkConfig)` does (the client does not expose it): one set
+/// in code wins, else the service's own setting (`AWS_ENDPOINT_URL_KMS`, the profile's
+/// `kms` section), else the general one (`AWS_ENDPOINT_URL`, the profile's `endpoint_url`).
+fn kms_endpoint(sdk: &SdkConfig) -> Option<String> {
+    if sdk.get_origin("endpoint_url").is_client_config() {
+        return sdk.endpoint_url().map(str::to_string);
+    }
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id("KMS")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .expect("every part of the key is set");
+    sdk.service_config()
+        .and_then(|conf| conf.load_config(key))
+        .or_else(|| sdk.endpoint_url().map(str::to_string))
 }
 
 fn describe_credentials_error(e: &CredentialsError) -> String {

@@ -70,6 +70,10 @@ pub struct ServerRecord {
     pub log_file: Option<PathBuf>,
     pub unit: Option<String>,
     pub initialized_by_us: bool,
+    /// autounseal sent `sys/init`; set before the call, so an answer lost to a crash
+    /// or a dropped connection is told apart from a server someone else initialised.
+    #[serde(default)]
+    pub init_started: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +92,8 @@ pub struct Manifest {
     pub access_key: Option<AccessKeyRecord>,
     pub files: Vec<FileRecord>,
     pub server: Option<ServerRecord>,
+    /// The storage folder autounseal made (or first used empty) for the server.
+    pub storage_path: Option<PathBuf>,
 }
 
 impl Manifest {

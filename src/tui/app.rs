@@ -126,6 +126,11 @@ pub enum Command {
     SaveAnswers(Answers),
     /// Wipe the screen (after secrets were shown).
     ClearScreen,
+    /// The quit question is open: a run must not start `sys/init` meanwhile.
+    HoldInit,
+    /// The operator stayed: init may go on.
+    ReleaseInit,
+    /// Leave; a run that already started init is first let finish handing its keys back.
     Quit,
 }
 
@@ -148,6 +153,8 @@ pub struct App {
     pub modal: Option<Modal>,
     /// Advances while something is in flight; drives the spinners.
     pub frame: usize,
+    /// Quit was confirmed while the server was being initialised: waiting for its keys.
+    pub stopping: bool,
     pub account: account::State,
     pub region: region::State,
     pub kms: kms::State,
@@ -183,6 +190,7 @@ impl App {
             keep_demo: false,
             modal: None,
             frame: 0,
+            stopping: false,
         }
     }
 
@@ -254,28 +262,60 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::Keys(result) => kms::on_keys(app, result),
         Msg::Plan(result) => review::on_plan(app, result),
         Msg::Engine(event) => run::on_event(app, event),
-        Msg::RunFinished(result) => run::on_finished(app, result),
+        Msg::RunFinished(result) => {
+            let mut commands = run::on_finished(app, result);
+            if app.stopping {
+                // The keys init handed back are now held: the runtime saves them on quit.
+                commands.push(Command::Quit);
+            }
+            commands
+        }
         Msg::Terminate | Msg::Crashed => vec![Command::Quit],
     }
 }
 
+/// Opens the quit question; a run in flight holds init while it is open.
+pub fn ask_quit(app: &mut App) -> Vec<Command> {
+    app.modal = Some(Modal::ConfirmQuit);
+    if app.run.running() {
+        vec![Command::HoldInit]
+    } else {
+        vec![]
+    }
+}
+
+/// The quit question's answer.
+fn answer_quit(app: &mut App, quit: bool) -> Vec<Command> {
+    app.modal = None;
+    if quit {
+        if app.run.running() {
+            // Shown while the runtime waits for a run that already started init.
+            app.stopping = true;
+        }
+        vec![Command::Quit]
+    } else {
+        // Always: the run may have ended (or failed) while the question was open.
+        vec![Command::ReleaseInit]
+    }
+}
+
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    if app.stopping {
+        // Only a second Ctrl-C leaves before the keys are back (and then they are lost).
+        return if is_ctrl_c(&key) { vec![Command::Quit] } else { vec![] };
+    }
     if is_ctrl_c(&key) {
         // A second Ctrl-C on the question means yes.
         if app.modal == Some(Modal::ConfirmQuit) {
-            return vec![Command::Quit];
+            return answer_quit(app, true);
         }
-        app.modal = Some(Modal::ConfirmQuit);
-        return vec![];
+        return ask_quit(app);
     }
     match app.modal {
         Some(Modal::ConfirmQuit) => {
             return match key.code {
-                KeyCode::Char('y' | 'Y') => vec![Command::Quit],
-                KeyCode::Char('n' | 'N') | KeyCode::Esc => {
-                    app.modal = None;
-                    vec![]
-                }
+                KeyCode::Char('y' | 'Y') => answer_quit(app, true),
+                KeyCode::Char('n' | 'N') | KeyCode::Esc => answer_quit(app, false),
                 _ => vec![],
             };
         }

@@ -22,7 +22,7 @@ use crate::engine::{ApplyOptions, AwsContext, Connection, Reporter};
 use crate::files::{self, Existing, WriteOptions};
 use crate::flow;
 use crate::tui::app::{App, Command, KeyChoice, Msg, RunReport};
-use crate::vault::deploy::KeysDestination;
+use crate::vault::deploy::{InitGate, KeysDestination};
 
 /// The wizard's answers, saved at every step so that nothing typed is lost.
 pub const ANSWERS_FILE: &str = "wizard-answers.toml";
@@ -42,10 +42,21 @@ pub fn starting_answers(given: Option<&Path>, state_dir: &Path) -> anyhow::Resul
 }
 
 /// How the wizard ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exit {
     /// Demo only: the presenter asked to keep it running.
     pub keep_demo: bool,
+    /// Lines for the normal screen once the alternate one is gone: what exists and
+    /// where, and where unacknowledged recovery keys were saved. Never a secret.
+    pub farewell: Vec<String>,
+}
+
+impl Exit {
+    pub fn print_farewell(&self) {
+        for line in &self.farewell {
+            println!("{line}");
+        }
+    }
 }
 
 pub async fn run(answers: Answers, state_dir: PathBuf, demo: bool) -> anyhow::Result<Exit> {
@@ -65,6 +76,9 @@ async fn event_loop(
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut app = App::new(answers, state_dir.clone(), theme::Theme::from_env());
     app.demo = demo;
+    let gate = InitGate::default();
+    // Set once a quit waits for a run that already started init; a second quit leaves.
+    let mut waiting_for_keys = false;
     let mut keys = EventStream::new();
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -98,14 +112,69 @@ async fn event_loop(
         for command in app::update(&mut app, msg) {
             match command {
                 Command::Quit => {
+                    if app.run.running() && !waiting_for_keys {
+                        gate.stop();
+                        if gate.init_started() {
+                            // The keys are on their way: take them before leaving.
+                            app.stopping = true;
+                            waiting_for_keys = true;
+                            continue;
+                        }
+                    }
+                    let farewell = farewell(&mut app);
                     return Ok(Exit {
                         keep_demo: app.keep_demo,
+                        farewell,
                     });
                 }
+                Command::HoldInit => gate.hold(),
+                Command::ReleaseInit => gate.release(),
                 Command::ClearScreen => wipe(terminal)?,
                 Command::SaveAnswers(a) => save_answers(&state_dir, &a),
-                other => spawn(other, tx.clone(), state_dir.clone()),
+                other => spawn(other, tx.clone(), state_dir.clone(), gate.clone()),
             }
+        }
+    }
+}
+
+/// What to leave on the normal screen. Recovery keys the operator has not confirmed
+/// storing are saved to a new 0600 file first: quitting, a dropped SSH session or a
+/// SIGTERM never loses them.
+fn farewell(app: &mut App) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(secrets) = app.recovery.secrets.take()
+        && !app.demo
+    {
+        lines.extend(hand_over_keys(app, &secrets));
+    }
+    if app.done.report.is_some() {
+        lines.push(String::new());
+        lines.extend(screens::done::summary(app));
+    }
+    lines
+}
+
+/// Saves recovery keys that were never acknowledged; says where, never what.
+fn hand_over_keys(app: &App, secrets: &crate::vault::recovery::InitSecrets) -> Vec<String> {
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let path = app.state_dir.join(format!("recovery-keys-{stamp}.txt"));
+    let address = crate::vault::config::api_addr(&app.answers);
+    match secrets.save(&path, app.answers.init.recovery_threshold, &address) {
+        Ok(saved) => {
+            if let Ok(store) = crate::engine::ManifestStore::open(&app.state_dir) {
+                let _ = store.update(|m| m.record_file(crate::engine::manifest::FileRole::RecoveryKeys, &saved, None));
+            }
+            vec![
+                "IMPORTANT: the recovery keys and root token were not confirmed as stored.".into(),
+                format!("They are saved in {} (mode 0600), the only copy.", saved.display()),
+                "Store them apart and offline now, then delete that file.".into(),
+            ]
+        }
+        Err(e) => {
+            tracing::error!("cannot save the unacknowledged recovery keys: {e}");
+            vec![format!(
+                "IMPORTANT: the recovery keys could not be saved ({e}); they were never shown and are lost."
+            )]
         }
     }
 }
@@ -134,7 +203,7 @@ pub fn save_answers(state_dir: &Path, answers: &Answers) {
 
 /// Runs a command's work on a tokio task; its result comes back as a message. A panic
 /// in the task does not stop the loop by itself, so it is reported as a message too.
-fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf) {
+fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf, gate: InitGate) {
     let report = tx.clone();
     let work = tokio::spawn(async move {
         let msg = match command {
@@ -154,8 +223,12 @@ fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf) {
                 let result = flow::run(&a, &state_dir, opts, KeysDestination::HandBack, &Reporter::silent()).await;
                 Msg::Plan(result.map(|o| o.calls).map_err(|e| e.to_string()))
             }
-            Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx).await),
-            Command::SaveAnswers(_) | Command::ClearScreen | Command::Quit => return,
+            Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, gate).await),
+            Command::SaveAnswers(_)
+            | Command::ClearScreen
+            | Command::HoldInit
+            | Command::ReleaseInit
+            | Command::Quit => return,
         };
         let _ = tx.send(msg);
     });
@@ -170,7 +243,12 @@ fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf) {
 
 /// The real run; its progress events are forwarded as they happen, all of them before
 /// the final message.
-async fn run_flow(a: &Answers, state_dir: &Path, tx: &UnboundedSender<Msg>) -> Result<RunReport, String> {
+async fn run_flow(
+    a: &Answers,
+    state_dir: &Path,
+    tx: &UnboundedSender<Msg>,
+    gate: InitGate,
+) -> Result<RunReport, String> {
     let (etx, mut erx) = mpsc::unbounded_channel();
     let forward = {
         let tx = tx.clone();
@@ -186,7 +264,7 @@ async fn run_flow(a: &Answers, state_dir: &Path, tx: &UnboundedSender<Msg>) -> R
         overwrite_files: true,
         dry_run: false,
     };
-    let result = flow::run(a, state_dir, opts, KeysDestination::HandBack, &rep).await;
+    let result = flow::run_gated(a, state_dir, opts, KeysDestination::HandBack, &rep, gate).await;
     drop(rep);
     let _ = forward.await;
     let outcome = result.map_err(|e| e.to_string())?;

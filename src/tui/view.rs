@@ -149,35 +149,82 @@ fn commands(frame: &mut Frame, area: Rect, app: &App, scroll: usize) {
 
 fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let mut text = vec![Line::styled("Quit autounseal?", t.title), Line::raw("")];
+    let mut head = vec![Line::styled("Quit autounseal?", t.title), Line::raw("")];
+    let mut tail = Vec::new();
+    let keys_dir = app.state_dir.display();
+    if app.recovery.secrets.is_some() && !app.demo {
+        tail.push(Line::styled(
+            format!(
+                "The recovery keys have not been stored yet: quitting saves them to a new file in {keys_dir} \
+                 (mode 0600), and tells you where."
+            ),
+            t.warn,
+        ));
+    } else if app.run.running() && !app.demo {
+        let initialising =
+            app.run.rows.iter().any(|(step, status)| {
+                *step == crate::engine::Step::InitServer && !matches!(status, run::Status::Waiting)
+            });
+        tail.push(Line::styled(
+            if initialising {
+                format!(
+                    "The server may be initialising: quitting waits for its recovery keys and saves them to a \
+                     new file in {keys_dir} (mode 0600)."
+                )
+            } else {
+                "The run waits while you decide; quitting stops it before the server is initialised.".to_string()
+            },
+            t.warn,
+        ));
+    }
     let created = app.run.done_so_far();
     if app.run.running() || !created.is_empty() {
-        text.push(Line::raw("Done so far (all recorded in the manifest):"));
-        for line in created.iter().rev().take(6).rev() {
-            text.push(Line::styled(format!("  ✓ {line}"), t.ok));
-        }
+        head.push(Line::raw("Done so far (all recorded in the manifest):"));
         if !app.demo {
-            text.push(Line::raw(
-                "Run autounseal again to go on, or autounseal destroy to undo.",
-            ));
+            tail.push(Line::raw(format!(
+                "Run autounseal again to go on, or {} to undo.",
+                crate::cli::command_hint("destroy", &app.state_dir)
+            )));
         }
     }
     if app.demo {
-        text.push(Line::raw(
+        tail.push(Line::raw(
             "Quitting tears the demo down: server, emulator and demo folder.",
         ));
     } else if created.is_empty() {
         let saved = app.state_dir.join(crate::tui::ANSWERS_FILE);
-        text.push(Line::raw(format!("Your answers are saved in {}.", saved.display())));
+        tail.push(Line::raw(format!("Your answers are saved in {}.", saved.display())));
     }
-    text.push(Line::raw(""));
-    text.push(Line::from(vec![
+    tail.push(Line::raw(""));
+    tail.push(Line::from(vec![
         Span::styled(" y ", t.selected),
         Span::raw(" quit   "),
         Span::styled(" n ", t.selected),
         Span::raw(" stay"),
     ]));
-    dialog(frame, area, " Quit ", text, 70);
+    // The steps done get the room the rest leaves, newest last; the answer keys always show.
+    let width = 70.min(area.width);
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let used: usize = head.iter().chain(&tail).map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let room = (area.height as usize).saturating_sub(2 + used);
+    let rows = |l: &Line| l.width().max(1).div_ceil(inner);
+    let mut steps: Vec<Line> = created
+        .iter()
+        .map(|line| Line::styled(format!("  ✓ {line}"), t.ok))
+        .collect();
+    let mut hidden = 0;
+    // One row is kept for the "… earlier steps" line whenever any step is hidden.
+    while !steps.is_empty() && steps.iter().map(rows).sum::<usize>() + usize::from(hidden > 0) > room {
+        steps.remove(0);
+        hidden += 1;
+    }
+    if hidden > 0 {
+        steps.insert(0, Line::styled(format!("  … and {hidden} earlier steps"), t.dim));
+    }
+    let mut text = head;
+    text.extend(steps);
+    text.extend(tail);
+    dialog(frame, area, " Quit ", text, width);
 }
 
 /// A bordered dialog in the middle of `area`, as tall as its wrapped text.

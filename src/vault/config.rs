@@ -10,7 +10,7 @@ use crate::vault::server::Flavour;
 
 /// The address clients use: a wildcard listener is reached on loopback.
 pub fn client_host(listen: &str) -> (String, u16) {
-    let addr: std::net::SocketAddr = listen.parse().expect("listen was validated");
+    let addr = crate::answers::parse_listen(listen).expect("listen was validated");
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {

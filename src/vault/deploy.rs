@@ -12,7 +12,7 @@ use crate::files::{self, Existing, FileError, WriteOptions};
 use crate::vault::client::{InitRequest, SealStatus, VaultClient};
 use crate::vault::recovery::{InitSecrets, load_pgp_key};
 use crate::vault::server::{self, Flavour, ServerBinary};
-use crate::vault::{VaultError, config, launch};
+use crate::vault::{VaultError, checks, config, launch};
 
 type Result<T> = std::result::Result<T, EngineError>;
 
@@ -47,6 +47,82 @@ impl KeysDestination {
     }
 }
 
+/// Lets a front end hold the run before `sys/init`, the one step whose answer (the
+/// recovery keys) exists only once: while the wizard asks "quit?", init waits; after a
+/// yes, init never starts, and a run that already started it stops right after the
+/// keys are handed back, so that they can be saved instead of lost.
+#[derive(Clone, Debug)]
+pub struct InitGate {
+    state: std::sync::Arc<tokio::sync::watch::Sender<GateState>>,
+    init_started: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GateState {
+    Open,
+    Held,
+    Stopped,
+}
+
+impl Default for InitGate {
+    fn default() -> Self {
+        InitGate {
+            state: std::sync::Arc::new(tokio::sync::watch::Sender::new(GateState::Open)),
+            init_started: Default::default(),
+        }
+    }
+}
+
+impl InitGate {
+    /// Init waits until [`InitGate::release`] or [`InitGate::stop`].
+    pub fn hold(&self) {
+        self.state.send_if_modified(|s| {
+            let held = *s == GateState::Open;
+            if held {
+                *s = GateState::Held;
+            }
+            held
+        });
+    }
+
+    pub fn release(&self) {
+        self.state.send_if_modified(|s| {
+            let released = *s == GateState::Held;
+            if released {
+                *s = GateState::Open;
+            }
+            released
+        });
+    }
+
+    /// Init never starts; a run past init stops once the keys are handed back.
+    pub fn stop(&self) {
+        self.state.send_replace(GateState::Stopped);
+    }
+
+    pub fn stopped(&self) -> bool {
+        *self.state.borrow() == GateState::Stopped
+    }
+
+    /// Whether `sys/init` was (or is being) sent: its keys are then on their way.
+    pub fn init_started(&self) -> bool {
+        self.init_started.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits while held; true when init may go ahead (and marks it started).
+    async fn pass_to_init(&self) -> bool {
+        let mut rx = self.state.subscribe();
+        let Ok(state) = rx.wait_for(|s| *s != GateState::Held).await else {
+            return false;
+        };
+        let go = *state == GateState::Open;
+        if go {
+            self.init_started.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        go
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DeployOptions {
     pub overwrite_files: bool,
@@ -74,13 +150,14 @@ pub fn preflight(
 ) -> Result<Option<ServerBinary>> {
     let binary = match server::find(&answers.server.binary) {
         Ok(b) => Some(b),
-        // Writing the config alone needs no binary.
-        Err(_) if answers.server.launch == Launch::None => None,
+        // Writing the config alone needs no binary; but a wrong one is never right.
+        Err(VaultError::BinaryMissing { .. }) if answers.server.launch == Launch::None => None,
         Err(e) => return Err(e.into()),
     };
     if let Some(b) = &binary {
         b.check_awskms()?;
     }
+    host_checks(answers, store, binary.as_ref())?;
     if opts.dry_run {
         return Ok(binary);
     }
@@ -108,18 +185,46 @@ pub fn preflight(
         }
         files::check_writable(path)?;
     }
+    if answers.server.launch == Launch::Background && running_server(store, answers).is_none() {
+        launch::ensure_port_free(&answers.server.listen)?;
+    }
+    Ok(binary)
+}
+
+/// The read-only checks of everything the server will read or use, in plans too.
+fn host_checks(answers: &Answers, store: &ManifestStore, binary: Option<&ServerBinary>) -> Result<()> {
+    let server = &answers.server;
+    if !server.tls_disable
+        && let (Some(cert), Some(key)) = (&server.tls_cert_file, &server.tls_key_file)
+    {
+        checks::tls_files(cert, key, files::Owner::service_account("vault").as_ref())?;
+    }
+    if let Some(ca) = &server.ca_cert {
+        checks::ca_bundle(ca)?;
+    }
+    checks::storage_folder(&server.storage_path)?;
+    let ours = store.snapshot().storage_path.as_ref() == Some(&server.storage_path);
+    checks::storage_in_use(&server.storage_path, ours)?;
     for key in answers
         .init
         .recovery_pgp_keys
         .iter()
         .chain(&answers.init.root_token_pgp_key)
     {
-        load_pgp_key(key).map_err(EngineError::Other)?;
+        checks::pgp_public_key(key)?;
     }
-    if answers.server.launch == Launch::Background && running_server(store, answers).is_none() {
-        launch::ensure_port_free(&answers.server.listen)?;
+    if server.launch == Launch::Systemd {
+        let flavour = binary.map_or(Flavour::Vault, |b| b.flavour);
+        checks::systemd_unit(flavour.unit())?;
+        let drop_in = launch::drop_in_path(flavour.unit());
+        if let Some((field, _)) = answers.output_files().into_iter().find(|(_, p)| *p == drop_in) {
+            return Err(EngineError::Other(format!(
+                "{field} is {}, the systemd drop-in autounseal writes; choose another path",
+                drop_in.display()
+            )));
+        }
     }
-    Ok(binary)
+    Ok(())
 }
 
 /// The background server an earlier run started, if it still runs with this listener.
@@ -138,6 +243,7 @@ pub struct Deployer<'a> {
     opts: DeployOptions,
     binary: Option<ServerBinary>,
     keys: KeysDestination,
+    gate: InitGate,
 }
 
 impl<'a> Deployer<'a> {
@@ -159,7 +265,14 @@ impl<'a> Deployer<'a> {
             opts,
             binary,
             keys,
+            gate: InitGate::default(),
         }
+    }
+
+    /// The gate a front end holds or stops init with.
+    pub fn with_gate(mut self, gate: InitGate) -> Deployer<'a> {
+        self.gate = gate;
+        self
     }
 
     pub fn calls(&self) -> Vec<crate::engine::Call> {
@@ -202,7 +315,14 @@ impl<'a> Deployer<'a> {
         } else {
             self.rep.skipped(Step::SaveRecoveryKeys, "no new keys");
         }
-        outcome.status = Some(self.rep.step(Step::VerifySeal, self.verify()).await?);
+        if self.gate.stopped() {
+            // Asked to stop: hand back what init gave (to be saved) and go no further.
+            for step in [Step::VerifySeal, Step::RestartCheck] {
+                self.rep.skipped(step, "stopped on request");
+            }
+            return Ok(outcome);
+        }
+        outcome.status = Some(self.rep.step(Step::VerifySeal, self.verify(pid)).await?);
         self.rep.step(Step::RestartCheck, self.restart_check(pid)).await?;
         Ok(outcome)
     }
@@ -269,6 +389,8 @@ impl<'a> Deployer<'a> {
             self.store
                 .update(|m| m.record_file(FileRole::VaultConfig, path, written.backup.clone()))?;
             let storage = &self.answers.server.storage_path;
+            // Recorded first: a folder we made is never taken for someone else's data.
+            self.store.update(|m| m.storage_path = Some(storage.clone()))?;
             files::ensure_dir(storage)?;
             // Raft data is the server's alone.
             std::fs::set_permissions(storage, std::os::unix::fs::PermissionsExt::from_mode(0o700))
@@ -358,7 +480,9 @@ impl<'a> Deployer<'a> {
     }
 
     fn record_server(&self, bg: Option<&launch::Background>, unit: Option<String>) -> Result<()> {
-        let initialized_by_us = self.store.snapshot().server.is_some_and(|s| s.initialized_by_us);
+        let earlier = self.store.snapshot().server;
+        let initialized_by_us = earlier.as_ref().is_some_and(|s| s.initialized_by_us);
+        let init_started = earlier.as_ref().is_some_and(|s| s.init_started);
         let record = ServerRecord {
             binary: self.binary_path(),
             config: self.answers.output.vault_config.clone(),
@@ -369,6 +493,7 @@ impl<'a> Deployer<'a> {
             log_file: bg.map(|b| b.log.clone()),
             unit,
             initialized_by_us,
+            init_started,
         };
         self.store.update(|m| m.server = Some(record))
     }
@@ -414,13 +539,15 @@ impl<'a> Deployer<'a> {
                 return Ok(status);
             }
             if Instant::now() > deadline {
-                let hint = match pid {
-                    Some(_) => format!(
+                // Where to look depends on who runs the server.
+                let hint = match self.answers.server.launch {
+                    Launch::Background => format!(
                         ". The end of its log ({}):\n{}",
                         log.display(),
                         launch::log_tail(&log, 15)
                     ),
-                    None => format!("; see `journalctl -u {}`", self.flavour().unit()),
+                    Launch::Systemd => format!("; see `journalctl -u {}`", self.flavour().unit()),
+                    Launch::None => "; check the server you started (its output names the cause)".to_string(),
                 };
                 return Err(VaultError::NoAnswer {
                     address: client.address.clone(),
@@ -461,11 +588,18 @@ impl<'a> Deployer<'a> {
         }
         let client = self.client()?;
         if client.is_initialized().await? {
-            let ours = self.store.snapshot().server.is_some_and(|s| s.initialized_by_us);
-            let by = if ours {
-                "by autounseal earlier"
-            } else {
-                "by someone else"
+            let record = self.store.snapshot().server;
+            let by = match record {
+                Some(s) if s.initialized_by_us => "by autounseal earlier".to_string(),
+                Some(s) if s.init_started => format!(
+                    "by an earlier run of autounseal that was interrupted before it got the answer. \
+                     If that run saved the recovery keys, they are in {} (recovery-keys-*.txt); otherwise \
+                     they were never received and are lost: the server still unseals through KMS, and \
+                     `{} operator generate-root` needs them, so plan to re-create the server if they are gone",
+                    self.state_dir.display(),
+                    self.flavour().cli()
+                ),
+                _ => "by someone else".to_string(),
             };
             self.rep.skipped(
                 Step::InitServer,
@@ -503,6 +637,17 @@ impl<'a> Deployer<'a> {
             ),
             cmd,
         );
+        if !self.gate.pass_to_init().await {
+            return Err(EngineError::Other(
+                "stopped on request before the server was initialised: no keys exist yet; run again to go on".into(),
+            ));
+        }
+        // Recorded before the call: if its answer is lost, a re-run can say what happened.
+        self.store.update(|m| {
+            if let Some(s) = m.server.as_mut() {
+                s.init_started = true;
+            }
+        })?;
         let mut secrets = client.init(&request).await?;
         secrets.pgp_encrypted = !request.recovery_pgp_keys.is_empty();
         self.store.update(|m| {
@@ -553,8 +698,9 @@ impl<'a> Deployer<'a> {
         }
     }
 
-    async fn verify(&self) -> Result<SealStatus> {
-        let status = self.wait_until(None, |s| s.initialized && !s.sealed).await?;
+    async fn verify(&self, pid: Option<u32>) -> Result<SealStatus> {
+        // With the pid, a background server that died is reported at once, with its log.
+        let status = self.wait_until(pid, |s| s.initialized && !s.sealed).await?;
         if status.seal_type != "awskms" {
             return Err(VaultError::Refused(format!(
                 "the server uses the \"{}\" seal, not awskms; check {}",

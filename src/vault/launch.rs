@@ -161,6 +161,14 @@ pub fn log_tail(log: &Path, lines: usize) -> String {
     kept[kept.len().saturating_sub(lines)..].join("\n")
 }
 
+/// The line of a log tail that says why the server stopped: its last error line.
+pub fn log_cause(tail: &str) -> Option<&str> {
+    tail.lines()
+        .rev()
+        .find(|l| l.contains("Error") || l.contains("error"))
+        .map(str::trim)
+}
+
 /// The text column of a hex dump line (`00000040  72 72 … |rror><Code>Acces|`).
 fn hex_dump_text(line: &str) -> Option<&str> {
     let trimmed = line.trim_start();
@@ -271,6 +279,10 @@ mod tests {
         assert!(
             tail.ends_with("(the answer it quotes: AccessDenied: no kms:DescribeKey)"),
             "{tail}"
+        );
+        assert_eq!(
+            log_cause(&tail),
+            Some("Error configuring seal \"awskms\": status code: 403")
         );
     }
 

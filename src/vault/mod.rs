@@ -1,6 +1,7 @@
 //! The Vault side: server flavours, config file, launch, HTTP client, init and the
 //! proof of auto-unseal. No terminal code.
 
+pub mod checks;
 pub mod client;
 pub mod config;
 pub mod deploy;
@@ -27,7 +28,10 @@ pub enum VaultError {
     NoAwsKms { binary: PathBuf, version: String },
     #[error("{address} is already in use{by}. Stop what listens there, or choose another server.listen address")]
     PortTaken { address: String, by: String },
-    #[error("the server exited while starting (exit status {status}). The end of its log ({log}):\n{tail}{hint}")]
+    #[error(
+        "the server exited while starting (exit status {status}){}{hint}\nThe end of its log ({log}):\n{tail}",
+        launch::log_cause(.tail).map(|c| format!(": {c}")).unwrap_or_default()
+    )]
     Exited {
         status: String,
         log: PathBuf,

@@ -158,6 +158,10 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
                 Span::raw(format!("Account {}", id.account)),
             ]));
             text.push(Line::raw(format!("  {}", id.arn)));
+            text.push(Line::raw(match &id.kms_endpoint {
+                Some(e) => format!("  KMS endpoint {e} (the server's seal will use it too)"),
+                None => "  KMS endpoint: AWS itself".to_string(),
+            }));
         }
         Lookup::Failed(e) => {
             text.push(Line::styled(format!("✗ {e}"), t.error));

@@ -31,55 +31,73 @@ pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
     }
 }
 
+/// What exists now and what to do next, as plain lines: drawn on this screen and
+/// printed to the normal screen on exit, so that an SSH session keeps them. No secret.
+pub fn summary(app: &App) -> Vec<String> {
+    let a = &app.answers;
+    let Some(r) = &app.done.report else {
+        return vec![];
+    };
+    let mut text = vec![match &r.status {
+        Some(s) => format!(
+            "✓ {} runs with seal {}: initialised, {}.",
+            r.address,
+            s.seal_type,
+            if s.sealed { "sealed" } else { "unsealed" }
+        ),
+        None => "✓ AWS is ready and the files are written.".to_string(),
+    }];
+    text.push(String::new());
+    text.push(format!("KMS key   {}", r.key_arn));
+    text.push(format!("IAM user  {}", r.user_arn));
+    text.push(format!("Env file  {} (0600)", a.output.env_file.display()));
+    text.push(format!("Config    {}", a.output.vault_config.display()));
+    text.push(format!(
+        "Manifest  {}",
+        app.state_dir.join(crate::engine::manifest::MANIFEST_FILE).display()
+    ));
+    text.push(String::new());
+    text.push("Next:".to_string());
+    if r.status.is_none() {
+        text.push(format!("  start the server: {}", r.server_command));
+    }
+    text.push(format!(
+        "  {} status -address={}",
+        crate::vault::server::Flavour::from_binary_name(&a.server.binary).cli(),
+        r.address
+    ));
+    if a.server.launch == crate::answers::Launch::Background && !app.demo {
+        text.push(format!(
+            "  the server runs in the background; {} stops it",
+            crate::cli::command_hint("destroy", &app.state_dir)
+        ));
+    }
+    text.push("  rotate the access key every 30 to 90 days".to_string());
+    if !app.demo {
+        text.push(format!(
+            "  undo everything: {}",
+            crate::cli::command_hint("destroy", &app.state_dir)
+        ));
+    }
+    text
+}
+
 pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let a = &app.answers;
-    let mut text = Vec::new();
-    if let Some(r) = &app.done.report {
-        match &r.status {
-            Some(s) => text.push(Line::styled(
-                format!(
-                    "✓ {} runs with seal {}: initialised, {}.",
-                    r.address,
-                    s.seal_type,
-                    if s.sealed { "sealed" } else { "unsealed" }
-                ),
-                t.ok,
-            )),
-            None => text.push(Line::styled("✓ AWS is ready and the files are written.", t.ok)),
-        }
-        text.push(Line::raw(""));
-        text.push(Line::raw(format!("KMS key   {}", r.key_arn)));
-        text.push(Line::raw(format!("IAM user  {}", r.user_arn)));
-        text.push(Line::raw(format!("Env file  {} (0600)", a.output.env_file.display())));
-        text.push(Line::raw(format!("Config    {}", a.output.vault_config.display())));
-        text.push(Line::raw(format!(
-            "Manifest  {}",
-            app.state_dir.join(crate::engine::manifest::MANIFEST_FILE).display()
-        )));
-        text.push(Line::raw(""));
-        text.push(Line::styled("Next:", t.title));
-        if r.status.is_none() {
-            text.push(Line::raw(format!("  start the server: {}", r.server_command)));
-        }
-        text.push(Line::raw(format!(
-            "  {} status -address={}",
-            crate::vault::server::Flavour::from_binary_name(&a.server.binary).cli(),
-            r.address
-        )));
-        if a.server.launch == crate::answers::Launch::Background && !app.demo {
-            text.push(Line::raw(
-                "  the server runs in the background; autounseal destroy stops it",
-            ));
-        }
-        text.push(Line::raw("  rotate the access key every 30 to 90 days"));
-        if app.demo {
-            text.push(Line::raw(
-                "  quitting tears the demo down; k keeps it running to explore",
-            ));
-        } else {
-            text.push(Line::raw("  undo everything: autounseal destroy"));
-        }
+    let mut text: Vec<Line> = summary(app)
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| match i {
+            0 => Line::styled(line, t.ok),
+            _ if line == "Next:" => Line::styled(line, t.title),
+            _ => Line::raw(line),
+        })
+        .collect();
+    if app.demo && app.done.report.is_some() {
+        text.push(Line::raw(
+            "  quitting tears the demo down; k keeps it running to explore",
+        ));
     }
-    frame.render_widget(ratatui::widgets::Paragraph::new(text), area);
+    // Wrapped: a key ARN is longer than an 80-column row.
+    super::lines(frame, area, text);
 }

@@ -104,10 +104,20 @@ fn summary(app: &App) -> Vec<Line<'static>> {
     let binary = std::path::Path::new(&a.server.binary)
         .file_name()
         .map_or(a.server.binary.clone(), |n| n.to_string_lossy().into_owned());
+    let kms_endpoint = match &app.account.identity {
+        Lookup::Loaded(id) => id.kms_endpoint.clone(),
+        _ => a.endpoint_url.clone(),
+    };
     vec![
         Line::raw(format!(
             "AWS     {} in {} · user {} · policy {}",
             key, a.region, a.iam.user_name, a.iam.policy_name
+        )),
+        // Where the seal will call KMS: shown, because an emulator or VPC endpoint can
+        // also come from the environment, not only from the answers.
+        Line::raw(format!(
+            "KMS     {}",
+            kms_endpoint.map_or_else(|| format!("AWS itself ({})", a.region), |e| format!("at {e}"))
         )),
         Line::raw(format!(
             "Files   {} · {}",
@@ -126,9 +136,17 @@ fn summary(app: &App) -> Vec<Line<'static>> {
 pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let rest = super::why(frame, area, WHY, t);
-    let [head, _, body] =
-        Layout::vertical([Constraint::Length(3), Constraint::Length(1), Constraint::Min(0)]).areas(rest);
-    super::lines(frame, head, summary(app));
+    let summary = summary(app);
+    // As tall as the summary wraps to: at 80 columns a line can take two rows.
+    let width = rest.width.max(1) as usize;
+    let rows: usize = summary.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let [head, _, body] = Layout::vertical([
+        Constraint::Length(rows as u16),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(rest);
+    super::lines(frame, head, summary);
     match &app.review.plan {
         Lookup::Idle => {}
         Lookup::Loading => super::lines(
@@ -155,19 +173,20 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
             )],
         ),
         Lookup::Loaded(calls) => {
-            let items: Vec<ListItem> = calls
+            // Wrapped, not cut: an ARN or a path does not fit in 80 columns.
+            let items: Vec<Line> = calls
                 .iter()
                 .enumerate()
                 .skip(app.review.scroll.min(calls.len().saturating_sub(1)))
                 .map(|(i, c)| {
                     let detail = c.detail.lines().next().unwrap_or("").to_string();
-                    ListItem::new(Line::from(vec![
+                    Line::from(vec![
                         Span::styled(format!("{:>2}. {:<22}", i + 1, c.action), t.accent),
                         Span::raw(detail),
-                    ]))
+                    ])
                 })
                 .collect();
-            frame.render_widget(List::new(items), body);
+            frame.render_widget(Paragraph::new(items).wrap(Wrap { trim: false }), body);
         }
     }
     if let Some(selected) = app.review.back_menu {

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::engine::{Event, Step};
-use crate::tui::app::{App, Command, Modal, RunReport, ScreenId};
+use crate::tui::app::{App, Command, RunReport, ScreenId};
 
 pub const WHY: &str = "Each step is recorded in the manifest as soon as it is done, so a failure or a dropped \
 connection loses nothing: running again picks up where it stopped.";
@@ -63,6 +63,8 @@ pub struct State {
     pub rows: Vec<(Step, Status)>,
     pub phase: Phase,
     pub warnings: Vec<String>,
+    /// How far the failure's text is scrolled (a server's log tail is long).
+    pub scroll: u16,
 }
 
 impl State {
@@ -90,6 +92,7 @@ pub fn enter(app: &mut App) -> Vec<Command> {
     app.run.rows = STEPS.iter().map(|s| (*s, Status::Waiting)).collect();
     app.run.phase = Phase::Running;
     app.run.warnings.clear();
+    app.run.scroll = 0;
     vec![Command::Run(app.answers.clone())]
 }
 
@@ -171,10 +174,15 @@ pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
         (Phase::Failed(_), KeyCode::Char('r')) => enter(app),
         (Phase::Failed(_), KeyCode::Char('b')) => app.go(ScreenId::Review),
         (Phase::Failed(_), KeyCode::Char('q')) => vec![Command::Quit],
-        (Phase::Running, KeyCode::Char('q')) => {
-            app.modal = Some(Modal::ConfirmQuit);
+        (Phase::Failed(_), KeyCode::Down) => {
+            app.run.scroll = app.run.scroll.saturating_add(1);
             vec![]
         }
+        (Phase::Failed(_), KeyCode::Up) => {
+            app.run.scroll = app.run.scroll.saturating_sub(1);
+            vec![]
+        }
+        (Phase::Running, KeyCode::Char('q')) => crate::tui::app::ask_quit(app),
         _ => vec![],
     }
 }
@@ -182,8 +190,13 @@ pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
 pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
     match app.run.phase {
         Phase::Finished => vec![("Enter", "continue")],
-        Phase::Failed(_) => vec![("r", "retry"), ("b", "back to review"), ("q", "quit (manifest kept)")],
-        _ => vec![("Ctrl-C", "stop")],
+        Phase::Failed(_) => vec![
+            ("r", "retry"),
+            ("b", "back to review"),
+            ("↑↓", "scroll"),
+            ("q", "quit (manifest kept)"),
+        ],
+        _ => vec![("q/Ctrl-C", "quit (asks first)")],
     }
 }
 
@@ -215,6 +228,29 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
         Phase::Failed(e) => Some(e.clone()),
         _ => None,
     };
+    let mut text = Vec::new();
+    for w in &app.run.warnings {
+        text.push(Line::styled(format!("! {w}"), t.warn));
+    }
+    if app.stopping {
+        text.push(Line::styled(
+            format!(
+                "Stopping: the server is being initialised. Its recovery keys will be saved to a new file \
+                 in {} (mode 0600) before autounseal exits. Ctrl-C again leaves at once and loses them.",
+                app.state_dir.display()
+            ),
+            t.warn,
+        ));
+    }
+    match (&app.run.phase, &failure) {
+        (_, Some(e)) => {
+            text.push(Line::raw("What exists is in the manifest; r runs again from there."));
+            // One line per line: a server's log tail must not run together.
+            text.extend(e.lines().map(|l| Line::styled(l.to_string(), t.error)));
+        }
+        (Phase::Finished, _) => text.push(Line::styled("All done. Enter to continue.", t.ok)),
+        _ => {}
+    }
     // On failure, the rows after the failed one are only waiting: the error gets their room.
     let last = app
         .run
@@ -233,22 +269,28 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
         })
         .map(|(step, status)| row_line(app, *step, status))
         .collect();
-    let rows_height = (shown.len() as u16).min(rest.height);
+    // Rows wrap rather than lose their end (an ARN is wider than 80 columns). The text
+    // below keeps its room (half the screen at most: a long error scrolls), and on a
+    // short terminal the newest rows stay in view.
+    let width = rest.width.max(1) as usize;
+    let wrapped = |l: &Line| l.width().max(1).div_ceil(width);
+    let below_rows = text.iter().map(wrapped).sum::<usize>().min(rest.height as usize / 2);
+    let room = (rest.height as usize).saturating_sub(below_rows).max(1);
+    let heights: Vec<usize> = shown.iter().map(wrapped).collect();
+    let mut skip = 0;
+    while heights[skip..].iter().sum::<usize>() > room && skip + 1 < shown.len() {
+        skip += 1;
+    }
+    let rows_height = (heights[skip..].iter().sum::<usize>() as u16).min(rest.height);
     let [rows, below] = Layout::vertical([Constraint::Length(rows_height), Constraint::Min(0)]).areas(rest);
-    // Keep the newest rows in view on a short terminal.
-    let skip = shown.len().saturating_sub(rows.height as usize);
-    frame.render_widget(Paragraph::new(shown.into_iter().skip(skip).collect::<Vec<_>>()), rows);
-    let mut text = Vec::new();
-    for w in &app.run.warnings {
-        text.push(Line::styled(format!("! {w}"), t.warn));
-    }
-    match (&app.run.phase, failure) {
-        (_, Some(e)) => {
-            text.push(Line::styled(e, t.error));
-            text.push(Line::raw("What exists is in the manifest; r runs again from there."));
-        }
-        (Phase::Finished, _) => text.push(Line::styled("All done. Enter to continue.", t.ok)),
-        _ => {}
-    }
-    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), below);
+    frame.render_widget(
+        Paragraph::new(shown.into_iter().skip(skip).collect::<Vec<_>>()).wrap(Wrap { trim: false }),
+        rows,
+    );
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .scroll((app.run.scroll, 0)),
+        below,
+    );
 }

@@ -68,31 +68,52 @@ fn show_tls(form: &mut Form) {
     let plain = form.is_on("tls_disable");
     form.set_hidden("cert", plain);
     form.set_hidden("key", plain);
-    form.field_mut("tls_disable").note = plain.then(|| "only for a listener on 127.0.0.1 or a test".to_string());
+    let exposed = crate::answers::parse_listen(form.value("listen").trim()).is_some_and(|a| !a.ip().is_loopback());
+    form.field_mut("tls_disable").note = plain.then(|| {
+        if exposed {
+            "WARNING: plain HTTP beyond this machine; tokens cross the network in clear".to_string()
+        } else {
+            "only for a listener on 127.0.0.1 or a test".to_string()
+        }
+    });
 }
 
-/// The version of the binary named, or why it does not fit.
-fn refresh_binary_note(form: &mut Form) {
+/// Whether the binary named can serve, and the note or error the field shows. A
+/// missing one is only a note until the operator tries to go on (`strict`).
+fn probe_binary(form: &mut Form, strict: bool) -> Result<(), String> {
     let named = form.value("binary");
     let found = flavours::find(named.trim());
     let field = form.field_mut("binary");
-    match found {
+    let result = match found {
         Ok(b) if b.has_builtin_awskms() => {
             field.note = Some(format!("found {} at {}", b.version_text(), b.path.display()));
-            field.error = None;
+            Ok(())
         }
-        Ok(b) => {
-            field.error = Some(format!(
-                "{} has no built-in awskms seal (a plugin since 2.7)",
-                b.version_text()
-            ))
+        Ok(b) => Err(format!(
+            "{} has no built-in awskms seal (a plugin since 2.7)",
+            b.version_text()
+        )),
+        Err(crate::vault::VaultError::BinaryMissing { .. }) => {
+            Err("not found: install Vault or OpenBao 2.6, give its path, or choose \"none\"".into())
         }
-        Err(_) => field.note = Some("not found: install it, give its path, or start with \"none\"".into()),
+        // Found, but not a server (e.g. /bin/ls): say exactly that.
+        Err(other) => Err(other.to_string()),
+    };
+    if let Err(e) = &result {
+        if strict || !e.starts_with("not found") {
+            field.note = None;
+            field.error = Some(e.clone());
+        } else {
+            field.note = Some("not found: install it, give its path, or start with \"none\"".into());
+        }
+    } else {
+        field.error = None;
     }
+    result
 }
 
 pub fn enter(app: &mut App) -> Vec<Command> {
-    refresh_binary_note(&mut app.server.form);
+    let _ = probe_binary(&mut app.server.form, false);
     vec![]
 }
 
@@ -124,32 +145,26 @@ pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
     match key.code {
         KeyCode::Esc => app.go(ScreenId::Files),
         KeyCode::Enter => {
-            refresh_binary_note(&mut app.server.form);
-            let launch_none = app.server.form.choice_index("launch") == 2;
-            let binary_missing = app
-                .server
-                .form
-                .field_mut("binary")
-                .note
-                .as_deref()
-                .is_some_and(|n| n.starts_with("not found"));
-            if binary_missing && !launch_none {
-                app.server.form.field_mut("binary").error =
-                    Some("not found: install Vault or OpenBao 2.6, give its path, or choose \"none\"".into());
+            let launch_none = Launch::ALL[app.server.form.choice_index("launch")] == Launch::None;
+            let valid = app.server.form.validate_all();
+            // After validate_all, which would clear it: the probe's own error.
+            // Launch "none" needs no binary, but a wrong one (e.g. /bin/ls) is never right.
+            if let Err(e) = probe_binary(&mut app.server.form, true)
+                && !(launch_none && e.starts_with("not found"))
+            {
+                app.server.form.field_mut("binary").error = Some(e);
                 app.server.form.focus = 0;
                 return vec![];
             }
-            if app.server.form.validate_all() && store(app) {
-                app.forward()
-            } else {
-                vec![]
-            }
+            if valid && store(app) { app.forward() } else { vec![] }
         }
         _ => {
             let was = app.server.form.focused_id();
             match app.server.form.handle_key(key) {
-                FormEvent::Changed("tls_disable") => show_tls(&mut app.server.form),
-                FormEvent::Moved if was == "binary" => refresh_binary_note(&mut app.server.form),
+                FormEvent::Changed("tls_disable" | "listen") => show_tls(&mut app.server.form),
+                FormEvent::Moved if was == "binary" => {
+                    let _ = probe_binary(&mut app.server.form, false);
+                }
                 _ => {}
             }
             vec![]

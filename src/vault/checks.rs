@@ -1,0 +1,237 @@
+//! Read-only checks of the host, run by `plan` and before `apply` touches AWS: every
+//! file the server will read, the folder it will store in, the unit systemd will
+//! restart. A problem found here costs nothing; found after AWS, it costs a cleanup.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::files::Owner;
+use crate::vault::VaultError;
+use crate::vault::recovery::load_pgp_key;
+
+type Result<T = ()> = std::result::Result<T, VaultError>;
+
+fn refused(message: String) -> VaultError {
+    VaultError::Refused(message)
+}
+
+/// Whether the service account (when it exists) may read `path`: the server runs as
+/// that user, and a key file only root can read fails the start after AWS is set up.
+fn readable_by(path: &Path, owner: Option<&Owner>, what: &str) -> Result {
+    let meta =
+        std::fs::metadata(path).map_err(|e| refused(format!("the {what} {} cannot be read: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(refused(format!("the {what} {} is not a file", path.display())));
+    }
+    let Some(owner) = owner else {
+        return Ok(());
+    };
+    let mode = meta.mode();
+    let readable = if meta.uid() == owner.uid.as_raw() {
+        mode & 0o400 != 0
+    } else if meta.gid() == owner.gid.as_raw() {
+        mode & 0o040 != 0
+    } else {
+        mode & 0o004 != 0
+    };
+    if readable {
+        Ok(())
+    } else {
+        Err(refused(format!(
+            "the {what} {} is not readable by the server's user (uid {}): `chown {}:{} {}` or `chmod g+r` it",
+            path.display(),
+            owner.uid,
+            owner.uid,
+            owner.gid,
+            path.display()
+        )))
+    }
+}
+
+/// The TLS certificate and key: files the service user can read, PEM that parses, and
+/// a key that belongs to the certificate.
+pub fn tls_files(cert: &Path, key: &Path, owner: Option<&Owner>) -> Result {
+    readable_by(cert, owner, "TLS certificate")?;
+    readable_by(key, owner, "TLS key")?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect())
+        .map_err(|e| refused(format!("the TLS certificate {} is not PEM: {e}", cert.display())))?;
+    if chain.is_empty() {
+        return Err(refused(format!(
+            "the TLS certificate {} holds no CERTIFICATE block",
+            cert.display()
+        )));
+    }
+    let private = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| refused(format!("the TLS key {} is not a PEM private key: {e}", key.display())))?;
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    rustls::sign::CertifiedKey::from_der(chain, private, &provider).map_err(|e| {
+        refused(format!(
+            "the TLS key {} does not belong to the certificate {} ({e}); give the key the certificate was issued for",
+            key.display(),
+            cert.display()
+        ))
+    })?;
+    Ok(())
+}
+
+/// A CA bundle for talking to the server over TLS: at least one PEM certificate.
+pub fn ca_bundle(path: &Path) -> Result {
+    let count = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| refused(format!("the CA bundle {} cannot be read as PEM: {e}", path.display())))?
+        .len();
+    if count == 0 {
+        return Err(refused(format!(
+            "the CA bundle {} holds no certificate",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The storage folder: a folder (or one that can be made) that is writable. Its
+/// contents are judged by [`storage_in_use`].
+pub fn storage_folder(path: &Path) -> Result {
+    let mut existing = path.to_path_buf();
+    while !existing.exists() {
+        match existing.parent() {
+            Some(p) => existing = p.to_path_buf(),
+            None => break,
+        }
+    }
+    if !existing.is_dir() {
+        return Err(refused(format!(
+            "server.storage_path {} cannot be a folder: {} is a file",
+            path.display(),
+            existing.display()
+        )));
+    }
+    if nix::unistd::access(&existing, nix::unistd::AccessFlags::W_OK).is_err() {
+        return Err(refused(format!(
+            "server.storage_path {} cannot be created or written: {} is read-only for autounseal",
+            path.display(),
+            existing.display()
+        )));
+    }
+    Ok(())
+}
+
+/// A storage folder that already holds data which this manifest did not make: a
+/// server set up before (perhaps by a run since destroyed, whose KMS key is pending
+/// deletion) would come up initialised, sealed by another key, with no keys for us.
+pub fn storage_in_use(path: &Path, made_by_us: bool) -> Result {
+    if made_by_us {
+        return Ok(());
+    }
+    let Ok(mut entries) = std::fs::read_dir(path) else {
+        return Ok(());
+    };
+    if entries.next().is_none() {
+        return Ok(());
+    }
+    Err(refused(format!(
+        "server.storage_path {} already holds data that autounseal's manifest did not make (raft files of a \
+         server set up before, perhaps by a run that was destroyed). A server on it would come up initialised \
+         by another seal, with no keys for you. Choose an empty folder, or move this one aside if its data is \
+         not needed",
+        path.display()
+    )))
+}
+
+/// A public PGP key, in any form `load_pgp_key` takes, that really is an OpenPGP public
+/// key: the server only finds out at init, after AWS is set up.
+pub fn pgp_public_key(path: &Path) -> Result {
+    let encoded = load_pgp_key(path).map_err(refused)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| refused(format!("{} is not base64: {e}", path.display())))?;
+    // OpenPGP packet header: bit 7 set; the tag is bits 5-0 (new format) or 5-2 (old).
+    let tag = match bytes.first() {
+        Some(b) if b & 0x80 == 0 => None,
+        Some(b) if b & 0x40 != 0 => Some(b & 0x3f),
+        Some(b) => Some((b >> 2) & 0x0f),
+        None => None,
+    };
+    if tag == Some(6) {
+        Ok(())
+    } else {
+        Err(refused(format!(
+            "{} is not an OpenPGP public key (export one with `gpg --export KEYID > key.gpg`)",
+            path.display()
+        )))
+    }
+}
+
+/// The systemd unit to restart exists. Without systemd at all, says what to use instead.
+pub fn systemd_unit(unit: &str) -> Result {
+    let out = Command::new("systemctl")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["show", "--property=LoadState", "--value", unit])
+        .output()
+        .map_err(|e| {
+            refused(format!(
+                "cannot run systemctl ({e}): this host has no systemd; choose server.launch = \"background\" or \"none\""
+            ))
+        })?;
+    let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() {
+        return Err(refused(format!(
+            "cannot ask systemd about {unit}: {}. If this host has no running systemd, choose server.launch = \
+             \"background\" or \"none\"",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    if state == "loaded" {
+        Ok(())
+    } else {
+        Err(refused(format!(
+            "the systemd unit {unit} does not exist here (LoadState={state}). Install the server's package, which \
+             brings the unit, or choose server.launch = \"background\" or \"none\""
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pgp_packets_are_told_from_other_base64() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k.gpg");
+        // Old-format header, tag 6 (public key).
+        std::fs::write(&key, [0x99u8, 0x01, 0x0d, 0xff]).unwrap();
+        pgp_public_key(&key).unwrap();
+        let not_key = dir.path().join("k.b64");
+        std::fs::write(&not_key, "aGVsbG8gd29ybGQ=\n").unwrap();
+        let err = pgp_public_key(&not_key).unwrap_err().to_string();
+        assert!(err.contains("not an OpenPGP public key"), "{err}");
+    }
+
+    #[test]
+    fn storage_that_is_a_file_or_read_only_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        let err = storage_folder(&file.join("data")).unwrap_err().to_string();
+        assert!(err.contains("is a file"), "{err}");
+        storage_folder(&dir.path().join("new/data")).unwrap();
+    }
+
+    #[test]
+    fn storage_with_foreign_data_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        storage_in_use(dir.path(), false).unwrap();
+        std::fs::write(dir.path().join("vault.db"), "raft").unwrap();
+        let err = storage_in_use(dir.path(), false).unwrap_err().to_string();
+        assert!(err.contains("already holds data"), "{err}");
+        storage_in_use(dir.path(), true).unwrap();
+    }
+}

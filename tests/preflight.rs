@@ -1,0 +1,289 @@
+//! What must be right before AWS is touched, and where AWS is: the real binary against
+//! moto (and OpenBao's binary for the checks that read it), each case refused with a
+//! message that says what to do, with nothing created in the emulator.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use autounseal::answers::{Answers, Launch};
+use common::{Moto, context, isolate, server_answers};
+
+fn autounseal(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut cmd, &dir.join("state"));
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn answers_file(dir: &Path, a: &Answers) -> PathBuf {
+    let file = dir.join("answers.toml");
+    std::fs::write(&file, a.to_toml()).unwrap();
+    file
+}
+
+fn apply(dir: &Path, a: &Answers) -> Output {
+    let file = answers_file(dir, a);
+    autounseal(dir)
+        .args(["apply", "--yes", "--answers"])
+        .arg(&file)
+        .output()
+        .unwrap()
+}
+
+async fn assert_no_key_in(moto: &Moto, dir: &Path) {
+    let ctx = context(&common::answers(moto, dir)).await;
+    let keys = ctx.kms.list_keys().send().await.unwrap();
+    assert_eq!(keys.keys().len(), 0, "no KMS key was created");
+}
+
+/// Two key pairs by openssl: the certificate of one with the key of the other must fail.
+fn tls_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let cert = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    (cert, key)
+}
+
+#[tokio::test]
+async fn tls_files_are_checked_before_aws() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = server_answers(&moto, d);
+    a.server.tls_disable = false;
+    a.server.tls_cert_file = Some("/nope/cert.pem".into());
+    a.server.tls_key_file = Some("/nope/key.pem".into());
+    let out = apply(d, &a);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("the TLS certificate /nope/cert.pem cannot be read"),
+        "{}",
+        text(&out)
+    );
+
+    let (cert, _) = tls_pair(d, "one");
+    let (_, other_key) = tls_pair(d, "two");
+    a.server.tls_cert_file = Some(cert.clone());
+    a.server.tls_key_file = Some(other_key);
+    let out = apply(d, &a);
+    assert!(
+        text(&out).contains("does not belong to the certificate"),
+        "{}",
+        text(&out)
+    );
+
+    let not_pem = d.join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    a.server.tls_key_file = Some(not_pem);
+    let out = apply(d, &a);
+    assert!(text(&out).contains("is not a PEM private key"), "{}", text(&out));
+
+    a.server.tls_disable = true;
+    a.server.ca_cert = Some(d.join("missing-ca.pem"));
+    let out = apply(d, &a);
+    assert!(text(&out).contains("the CA bundle"), "{}", text(&out));
+    assert_no_key_in(&moto, d).await;
+}
+
+#[tokio::test]
+async fn storage_and_pgp_keys_are_checked_before_aws() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = server_answers(&moto, d);
+
+    // Data of another server, e.g. one set up by a run since destroyed.
+    std::fs::create_dir_all(&a.server.storage_path).unwrap();
+    std::fs::write(a.server.storage_path.join("vault.db"), "raft").unwrap();
+    let out = apply(d, &a);
+    assert!(text(&out).contains("already holds data"), "{}", text(&out));
+
+    let file = d.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    a.server.storage_path = file.join("data");
+    let out = apply(d, &a);
+    assert!(text(&out).contains("is a file"), "{}", text(&out));
+
+    a.server.storage_path = d.join("fresh");
+    let pgp = d.join("key.b64");
+    std::fs::write(&pgp, "aGVsbG8gd29ybGQ=\n").unwrap();
+    a.init.recovery_shares = 1;
+    a.init.recovery_threshold = 1;
+    a.init.recovery_pgp_keys = vec![pgp];
+    let out = apply(d, &a);
+    assert!(text(&out).contains("is not an OpenPGP public key"), "{}", text(&out));
+    assert_no_key_in(&moto, d).await;
+}
+
+#[tokio::test]
+async fn two_outputs_on_one_path_are_refused() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = server_answers(&moto, d);
+    a.output.vault_config = a.output.env_file.clone();
+    let out = apply(d, &a);
+    let msg = text(&out);
+    assert!(
+        msg.contains("output.vault_config") && msg.contains("is also output.env_file"),
+        "{msg}"
+    );
+    let mut a = server_answers(&moto, d);
+    a.init.recovery_keys_file = Some(a.server.storage_path.join("keys.txt"));
+    let msg = text(&apply(d, &a));
+    assert!(msg.contains("is inside server.storage_path"), "{msg}");
+    assert_no_key_in(&moto, d).await;
+}
+
+#[tokio::test]
+async fn an_endpoint_from_the_environment_reaches_the_seal() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = common::answers(&moto, d);
+    // Not in the answers: only AWS_ENDPOINT_URL says where AWS is.
+    a.endpoint_url = None;
+    let file = answers_file(d, &a);
+    let out = autounseal(d)
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .args(["apply", "--yes", "--answers"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let config: serde_json::Value = hcl::from_str(&std::fs::read_to_string(&a.output.vault_config).unwrap()).unwrap();
+    assert_eq!(config["seal"]["awskms"]["endpoint"], moto.url.as_str());
+
+    // A KMS-only endpoint wins over the general one, as the SDK has it.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = common::answers(&moto, d);
+    a.endpoint_url = None;
+    let file = answers_file(d, &a);
+    let out = autounseal(d)
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_ENDPOINT_URL_KMS", moto.url.replace("127.0.0.1", "localhost"))
+        .args(["plan", "--answers"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("KMS endpoint: {}", moto.url.replace("127.0.0.1", "localhost"))),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
+async fn a_chosen_profile_wins_over_credentials_in_the_environment() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = common::answers(&moto, d);
+    // A second identity in the emulator, reachable only through the profile.
+    let ctx = context(&a).await;
+    ctx.iam.create_user().user_name("prod-operator").send().await.unwrap();
+    let key = ctx
+        .iam
+        .create_access_key()
+        .user_name("prod-operator")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let credentials = d.join("credentials");
+    std::fs::write(
+        &credentials,
+        format!(
+            "[prod]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            key.access_key_id(),
+            key.secret_access_key()
+        ),
+    )
+    .unwrap();
+    let file = answers_file(d, &a);
+    let plan = |profile: &str| {
+        autounseal(d)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .args(["plan", "--profile", profile, "--answers"])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let out = plan("prod");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("user/prod-operator"), "{}", text(&out));
+    let out = plan("nope");
+    assert!(!out.status.success());
+    assert!(text(&out).contains("the profile \"nope\""), "{}", text(&out));
+}
+
+#[test]
+fn a_closed_pipe_ends_a_listing_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = autounseal(dir.path())
+        .arg("regions")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the listing is written, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(141));
+}
+
+#[test]
+fn a_missing_systemd_unit_is_refused_before_aws() {
+    // No systemd runs here outside the sandbox: systemctl cannot answer, and the run
+    // stops before AWS with what to choose instead.
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = server_answers(&moto, d);
+    a.server.launch = Launch::Systemd;
+    let file = answers_file(d, &a);
+    let out = autounseal(d).args(["plan", "--answers"]).arg(&file).output().unwrap();
+    assert!(!out.status.success());
+    let msg = text(&out);
+    assert!(
+        msg.contains("openbao.service") && msg.contains("server.launch = \"background\""),
+        "{msg}"
+    );
+}
