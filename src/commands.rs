@@ -147,6 +147,13 @@ pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> an
         flow::run(&answers, state_dir, opts, KeysDestination::HandBack, &rep).await
     })
     .await?;
+    print_plan(&answers, &outcome);
+    Ok(())
+}
+
+/// Every change in order with its AWS CLI twin, where KMS is, and the exact policy:
+/// what `plan` prints, and what the plain wizard shows before it asks to go ahead.
+pub fn print_plan(answers: &Answers, outcome: &flow::FlowOutcome) {
     println!();
     if outcome.calls.is_empty() {
         println!("Nothing to change: everything exists as asked.");
@@ -163,13 +170,12 @@ pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> an
         }
     }
     println!();
-    println!("{}", kms_endpoint_line(&outcome));
+    println!("{}", kms_endpoint_line(outcome));
     println!(
         "The IAM policy {} (exactly this, nothing more):",
         answers.iam.policy_name
     );
     println!("{}", policy::document_text(&outcome.aws.key.arn));
-    Ok(())
 }
 
 /// What destroy will remove, as lines for the confirmation.
@@ -284,8 +290,7 @@ pub async fn demo(args: DemoArgs, state_dir: &Path, plain: bool) -> anyhow::Resu
     let answers = running.answers()?;
     let demo_state = running.state_dir();
     let folder = running.folder.clone();
-    let screen = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let result: anyhow::Result<bool> = if !args.yes && !plain && screen {
+    let result: anyhow::Result<bool> = if !args.yes && !plain && crate::tui::can_draw() {
         crate::tui::run(answers, demo_state, true).await.map(|exit| {
             exit.print_farewell();
             exit.keep_demo

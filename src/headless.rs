@@ -22,9 +22,11 @@ pub fn line(event: &Event, mode: Mode) -> Option<String> {
         Event::Started(_) => return None,
         Event::Done(step, _) if mode == Mode::Plan && *step != Step::Identity => return None,
         Event::Progress(step, text) => format!("  ..   {}: {text}", step.label()),
-        Event::Done(step, text) => format!("  ok   {}: {text}", step.label()),
+        // Words, not arrows: these lines are what a screen reader reads.
+        Event::Done(step, text) => format!("  ok   {}: {}", step.label(), text.replace(" → ", " to ")),
         Event::Skipped(step, text) => format!("  --   {}: {text}", step.label()),
-        Event::Failed(step, text) => format!("  FAIL {}: {text}", step.label()),
+        // The error itself ends the run's output, once, with its causes: here only where.
+        Event::Failed(step, _) => format!("  FAIL {} (the error follows)", step.label()),
         Event::Warning(text) => format!("  warn {text}"),
         Event::Call(_) => return None,
     })
@@ -79,7 +81,11 @@ mod tests {
         assert_eq!(line(&done, Mode::Run).unwrap(), "  ok   KMS key: created k");
         assert_eq!(line(&done, Mode::Plan), None);
         let failed = Event::Failed(Step::IamUser, "denied".into());
-        assert!(line(&failed, Mode::Plan).unwrap().contains("FAIL IAM user: denied"));
+        let failed = line(&failed, Mode::Plan).unwrap();
+        assert!(
+            failed.contains("FAIL IAM user") && !failed.contains("denied"),
+            "said once, below"
+        );
         assert_eq!(line(&Event::Started(Step::KmsKey), Mode::Run), None);
     }
 

@@ -1,8 +1,6 @@
 use std::os::unix::fs::OpenOptionsExt;
 use std::process::ExitCode;
 
-use std::io::IsTerminal;
-
 use clap::Parser;
 
 use autounseal::cli::{Cli, Command};
@@ -43,9 +41,7 @@ async fn wizard(
     if let Some(profile) = profile {
         start.profile = Some(profile.to_string());
     }
-    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
-    let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    if plain || dumb || !terminal {
+    if plain || !autounseal::tui::can_draw() {
         autounseal::plain::run(start, state_dir).await
     } else {
         let exit = autounseal::tui::run(start, state_dir.to_path_buf(), false).await?;

@@ -3,7 +3,7 @@
 //! screens; progress as plain lines. The recovery keys go to a file, never to the
 //! terminal's scrollback.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -17,6 +17,10 @@ use crate::{flow, tui};
 struct Prompter<R> {
     input: R,
     number: usize,
+    /// Where the answers given so far are kept, after each one: a Ctrl-C loses nothing.
+    state_dir: PathBuf,
+    /// Input from a pipe is not echoed: write each answer, so prompts do not run together.
+    echo: bool,
 }
 
 impl<R: BufRead> Prompter<R> {
@@ -40,15 +44,23 @@ impl<R: BufRead> Prompter<R> {
             if self.input.read_line(&mut line)? == 0 {
                 bail!("the input ended before every question was answered; nothing was changed");
             }
+            if self.echo {
+                println!("{}", line.trim_end());
+            }
             let answer = match line.trim() {
                 "" => default.to_string(),
                 given => given.to_string(),
             };
             match check(&answer) {
                 Ok(()) => return Ok(answer),
-                Err(e) => println!("    ✗ {e}"),
+                Err(e) => println!("    error: {e}"),
             }
         }
+    }
+
+    /// Saves the answers given so far (no secret is among them).
+    fn keep(&self, a: &Answers) {
+        tui::save_answers(&self.state_dir, a);
     }
 
     fn yes(&mut self, question: &str, default: bool) -> anyhow::Result<bool> {
@@ -78,11 +90,13 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
         a.profile.as_deref().unwrap_or(""),
         |_| Ok(()),
     )?);
+    p.keep(a);
     a.endpoint_url = optional(&p.ask(
         "AWS endpoint URL (empty: AWS itself)",
         a.endpoint_url.as_deref().unwrap_or(""),
         |v| optional(v).map_or(Ok(()), |v| answers::validate_endpoint_url(&v)),
     )?);
+    p.keep(a);
     let default_region = if a.region.is_empty() {
         "us-east-1".to_string()
     } else {
@@ -93,10 +107,14 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
         &default_region,
         answers::validate_region,
     )?;
+    p.keep(a);
     a.kms.create = p.yes("Create a new KMS key (no: reuse one)", a.kms.create)?;
+    p.keep(a);
     if a.kms.create {
         a.kms.alias = p.ask("Alias of the new key", &a.kms.alias.clone(), answers::validate_alias)?;
+        p.keep(a);
         a.kms.rotation = p.yes("Turn on yearly key rotation", a.kms.rotation)?;
+        p.keep(a);
     } else {
         let region = a.region.clone();
         a.kms.key_id = Some(p.ask(
@@ -104,17 +122,20 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
             a.kms.key_id.as_deref().unwrap_or(""),
             move |v| answers::validate_key_reference(v, &region),
         )?);
+        p.keep(a);
     }
     a.iam.user_name = p.ask(
         "IAM user name",
         &a.iam.user_name.clone(),
         answers::validate_iam_user_name,
     )?;
+    p.keep(a);
     a.iam.policy_name = p.ask(
         "IAM policy name",
         &a.iam.policy_name.clone(),
         answers::validate_iam_policy_name,
     )?;
+    p.keep(a);
     a.output.vault_config = p
         .ask("Vault config file", &a.output.vault_config.to_string_lossy(), |v| {
             answers::validate_file_path(v.as_ref())
@@ -133,9 +154,11 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
         |_| Ok(()),
     )?)
     .map(Into::into);
+    p.keep(a);
     a.server.binary = p.ask("Server binary (vault, bao or a path)", &a.server.binary.clone(), |v| {
         answers::validate_not_blank(v, "the binary")
     })?;
+    p.keep(a);
     let launch = p.ask(
         "Start it with (systemd, background, none)",
         a.server.launch.as_str(),
@@ -148,7 +171,9 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
         },
     )?;
     a.server.launch = *Launch::ALL.iter().find(|l| l.as_str() == launch).expect("checked");
+    p.keep(a);
     a.server.listen = p.ask("Listen address", &a.server.listen.clone(), answers::validate_listen)?;
+    p.keep(a);
     a.server.storage_path = p
         .ask("Storage folder (raft)", &a.server.storage_path.to_string_lossy(), |v| {
             answers::validate_file_path(v.as_ref())
@@ -158,6 +183,7 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
         "Plain HTTP, no TLS (only for 127.0.0.1 or a test)",
         a.server.tls_disable,
     )?;
+    p.keep(a);
     if !a.server.tls_disable {
         a.server.tls_cert_file = Some(
             p.ask("TLS certificate file", &text_of(&a.server.tls_cert_file), |v| {
@@ -165,14 +191,17 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
             })?
             .into(),
         );
+        p.keep(a);
         a.server.tls_key_file = Some(
             p.ask("TLS key file", &text_of(&a.server.tls_key_file), |v| {
                 answers::validate_not_blank(v, "the key")
             })?
             .into(),
         );
+        p.keep(a);
     }
     a.init.enabled = a.server.launch != Launch::None;
+    p.keep(a);
     if a.init.enabled {
         let shares = p.ask("Recovery shares", &a.init.recovery_shares.to_string(), |v| {
             let n: u16 = v.parse().map_err(|_| "a number".to_string())?;
@@ -180,6 +209,7 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
             answers::validate_recovery(n, if n == 1 { 1 } else { 2 })
         })?;
         a.init.recovery_shares = shares.parse()?;
+        p.keep(a);
         let shares = a.init.recovery_shares;
         let threshold = p.ask(
             "Recovery threshold",
@@ -187,6 +217,8 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
             move |v| answers::validate_recovery(shares, v.parse().map_err(|_| "a number".to_string())?),
         )?;
         a.init.recovery_threshold = threshold.parse()?;
+        p.keep(a);
+        ask_pgp_keys(p, a)?;
         let default_file = a
             .init
             .recovery_keys_file
@@ -204,8 +236,55 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
             },
         )?;
         a.init.recovery_keys_file = Some(file.into());
+        p.keep(a);
     }
     Ok(())
+}
+
+/// Optional PGP keys: the server then hands back the keys encrypted to them.
+fn ask_pgp_keys<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers) -> anyhow::Result<()> {
+    let shares = a.init.recovery_shares;
+    let given: Vec<String> = a
+        .init
+        .recovery_pgp_keys
+        .iter()
+        .map(|k| k.to_string_lossy().into_owned())
+        .collect();
+    let keys = p.ask(
+        &format!("PGP public key files to encrypt the recovery keys to, {shares}, comma-separated (empty: none)"),
+        &given.join(","),
+        move |v| {
+            let files = pgp_list(v);
+            if files.is_empty() {
+                return Ok(());
+            }
+            answers::validate_pgp_key_count(&files, shares)?;
+            files
+                .iter()
+                .try_for_each(|f| crate::vault::checks::pgp_public_key(f).map_err(|e| e.to_string()))
+        },
+    )?;
+    a.init.recovery_pgp_keys = pgp_list(&keys);
+    p.keep(a);
+    if a.init.recovery_pgp_keys.is_empty() {
+        a.init.root_token_pgp_key = None;
+        return Ok(());
+    }
+    let token = p.ask(
+        "PGP public key file to encrypt the root token to (empty: none)",
+        &text_of(&a.init.root_token_pgp_key),
+        |v| match optional(v) {
+            Some(f) => crate::vault::checks::pgp_public_key(f.as_ref()).map_err(|e| e.to_string()),
+            None => Ok(()),
+        },
+    )?;
+    a.init.root_token_pgp_key = optional(&token).map(Into::into);
+    p.keep(a);
+    Ok(())
+}
+
+fn pgp_list(v: &str) -> Vec<PathBuf> {
+    v.split(',').filter_map(optional).map(PathBuf::from).collect()
 }
 
 pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
@@ -213,6 +292,8 @@ pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
     let mut p = Prompter {
         input: std::io::stdin().lock(),
         number: 0,
+        state_dir: state_dir.to_path_buf(),
+        echo: !std::io::stdin().is_terminal(),
     };
     ask_all(&mut p, &mut a, state_dir)?;
     tui::save_answers(state_dir, &a);
@@ -222,6 +303,16 @@ pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
         .identity()
         .await?;
     println!("\nAWS account {} as {}", identity.account, identity.arn);
+    // What will happen, exactly, before the question: the plan and the policy.
+    let plan_opts = ApplyOptions {
+        overwrite_files: true,
+        dry_run: true,
+    };
+    let plan = with_printer(Mode::Plan, async |rep| {
+        flow::run(&a, state_dir, plan_opts, KeysDestination::HandBack, &rep).await
+    })
+    .await?;
+    crate::commands::print_plan(&a, &plan);
     if !p.yes(
         "Create and start everything now (autounseal plan shows each call)",
         false,

@@ -305,7 +305,24 @@ fn without_a_terminal_the_wizard_asks_in_plain_lines_with_the_same_checks() {
     let output = text(&out);
     assert!(out.status.success(), "{output}");
     assert!(
-        output.contains("✗ \"eu-wset-1\" is not an AWS region that offers KMS"),
+        output.contains("error: \"eu-wset-1\" is not an AWS region that offers KMS"),
+        "{output}"
+    );
+    // Input from a pipe is echoed: each prompt starts a line of its own.
+    assert_eq!(
+        output.lines().filter(|l| l.starts_with(" 3. AWS region")).count(),
+        2,
+        "asked, refused, asked again:\n{output}"
+    );
+    // The plan and the exact policy come before the question that goes ahead.
+    let plan_at = output
+        .find("apply would make these changes")
+        .expect("the plan is shown");
+    let policy_at = output.find("\"kms:DescribeKey\"").expect("the policy is shown");
+    let question_at = output.find("Create and start everything now").unwrap();
+    assert!(plan_at < question_at && policy_at < question_at, "{output}");
+    assert!(
+        output.contains("Attach policy: vault-auto-unseal-kms to vault-auto-unseal"),
         "{output}"
     );
     assert!(
@@ -316,5 +333,42 @@ fn without_a_terminal_the_wizard_asks_in_plain_lines_with_the_same_checks() {
     assert!(
         dir.path().join("state/wizard-answers.toml").exists(),
         "the answers are kept for next time"
+    );
+}
+
+#[test]
+fn the_plain_wizard_keeps_each_answer_as_it_is_given() {
+    use std::io::Write;
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut child = with_operator_keys(&mut autounseal(&state))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in ["", &moto.url, "eu-west-1"] {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    stdin.flush().unwrap();
+    // Saved as soon as the region is answered, before the next question is.
+    let saved = state.join("wizard-answers.toml");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !std::fs::read_to_string(&saved).is_ok_and(|t| t.contains("region = \"eu-west-1\"")) {
+        assert!(std::time::Instant::now() < deadline, "the region was never saved");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(
+        text.contains(&moto.url) && text.contains("region = \"eu-west-1\""),
+        "{text}"
     );
 }

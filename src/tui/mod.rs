@@ -41,6 +41,14 @@ pub fn starting_answers(given: Option<&Path>, state_dir: &Path) -> anyhow::Resul
         .unwrap_or_default())
 }
 
+/// Whether there is a screen to draw on: a terminal both ways, and not `TERM=dumb`
+/// (where the line prompts, the accessible mode, are used instead).
+pub fn can_draw() -> bool {
+    use std::io::IsTerminal;
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    !dumb && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
 /// How the wizard ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exit {
