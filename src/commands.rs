@@ -330,12 +330,14 @@ pub async fn demo(args: DemoArgs, state_dir: &Path, plain: bool) -> anyhow::Resu
             })
             .map_err(Into::into)
     };
+    // After a hangup the terminal is gone: these lines may go nowhere, the teardown
+    // must happen all the same.
     if args.keep || matches!(result, Ok(true)) {
-        println!("{}", running.keep());
+        crate::say!("{}", running.keep());
     } else {
-        println!("\nTearing the demo down:");
+        crate::say!("\nTearing the demo down:");
         with_printer(Mode::Run, async |rep| running.teardown(&rep).await).await?;
-        println!(
+        crate::say!(
             "The server and the AWS emulator are stopped and {} is gone.",
             folder.display()
         );

@@ -32,6 +32,16 @@ pub fn line(event: &Event, mode: Mode) -> Option<String> {
     })
 }
 
+/// Prints a line where a closed or hung-up terminal must not stop what follows (a
+/// teardown after a dropped SSH session): a failed write is let go, never a panic.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// An error and its causes, each said once: a cause whose words the message already
 /// holds (`cannot write X: … (os error 2)` over the io error itself) is not repeated.
 pub fn error_chain(error: &anyhow::Error) -> String {

@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::process::ExitCode;
 
@@ -121,7 +122,8 @@ async fn run(cli: Cli) -> ExitCode {
         Err(e) => {
             let message = autounseal::headless::error_chain(&e);
             tracing::error!("{message}");
-            eprintln!("error: {message}");
+            // Not eprintln!: with the terminal gone it would panic instead of exiting.
+            let _ = writeln!(std::io::stderr(), "error: {message}");
             ExitCode::FAILURE
         }
     }

@@ -23,7 +23,10 @@ struct Terminal {
     screen: Arc<Mutex<vt100::Parser>>,
     writer: Box<dyn Write + Send>,
     child: Box<dyn portable_pty::Child + Send + Sync>,
-    _master: Box<dyn portable_pty::MasterPty + Send>,
+    master: Box<dyn portable_pty::MasterPty + Send>,
+    /// Tells the reader to stop and let go of its copy of the master side.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Terminal {
@@ -39,6 +42,7 @@ impl Terminal {
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap();
+        let fd = pair.master.as_raw_fd().unwrap();
         let writer = pair.master.take_writer().unwrap();
         let screen = Arc::new(Mutex::new(vt100::Parser::new(
             std::num::NonZero::new(24).unwrap(),
@@ -46,21 +50,47 @@ impl Terminal {
             0,
         )));
         let feed = screen.clone();
-        std::thread::spawn(move || {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
+            // Polled, so that `hang_up` can end this thread and close its copy of the fd.
+            while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut poll = libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd, for the fd the reader owns a copy of.
+                if unsafe { libc::poll(&mut poll, 1, 50) } <= 0 {
+                    continue;
                 }
-                feed.lock().unwrap().process(&buf[..n]);
+                match reader.read(&mut buf) {
+                    Ok(n) if n > 0 => feed.lock().unwrap().process(&buf[..n]),
+                    _ => break,
+                }
             }
         });
         Terminal {
             screen,
             writer,
             child,
-            _master: pair.master,
+            master: pair.master,
+            stop,
+            reader: Some(reader),
         }
+    }
+
+    /// Closes every copy of the master side, as a dropped SSH connection does: the
+    /// program gets SIGHUP and every later write to its terminal fails.
+    fn hang_up(mut self) -> Box<dyn portable_pty::Child + Send + Sync> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        drop(self.writer);
+        drop(self.master);
+        self.child
     }
 
     fn contents(&self) -> String {
@@ -310,9 +340,11 @@ fn the_demo_wizard_shows_its_banner_and_commands_and_tears_down_on_quit() {
     );
     t.type_keys(&["x", "\x03"]);
     t.wait_for("Quitting tears the demo down", SHORT);
+    let emulator = demo_emulator_pid(&state);
     t.type_keys(&["y"]);
     assert!(t.child.wait().unwrap().success());
     assert!(!state.join("demo").exists(), "the demo folder is gone");
+    assert!(!process_alive(emulator), "the emulator was stopped");
     let deadline = Instant::now() + SHORT;
     while !common::processes_mentioning(&state.to_string_lossy()).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
@@ -471,4 +503,47 @@ fn leaving_done_prints_the_summary_on_the_normal_screen() {
         "{screen}"
     );
     assert!(!screen.contains("Recovery Key"), "no secret in the summary");
+}
+
+/// The demo's emulator: its command line names no folder, so it is found by its pid file.
+fn demo_emulator_pid(state: &Path) -> i32 {
+    let text = std::fs::read_to_string(state.join("demo/moto.pid")).unwrap();
+    text.trim().parse().unwrap()
+}
+
+fn process_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// A dropped SSH session during the demo: the terminal hangs up, and the demo is torn
+/// down all the same, leaving no process and no folder.
+#[test]
+fn a_hangup_during_the_demo_tears_it_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autounseal"));
+    cmd.env_clear();
+    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("AUTOUNSEAL_TOOLS", common::tools_dir());
+    cmd.args(["--state-dir", &state.to_string_lossy(), "demo"]);
+    let t = Terminal::start(cmd);
+    t.wait_for("1/12 Welcome", SHORT);
+    let emulator = demo_emulator_pid(&state);
+    let mut child = t.hang_up();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!state.join("demo").exists(), "the demo folder is gone ({status:?})");
+    assert!(!process_alive(emulator), "the emulator was stopped");
+    let deadline = Instant::now() + SHORT;
+    while !common::processes_mentioning(&state.to_string_lossy()).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        common::processes_mentioning(&state.to_string_lossy()),
+        Vec::<String>::new()
+    );
 }

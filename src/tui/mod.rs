@@ -62,7 +62,7 @@ pub struct Exit {
 impl Exit {
     pub fn print_farewell(&self) {
         for line in &self.farewell {
-            println!("{line}");
+            crate::say!("{line}");
         }
     }
 }
@@ -71,7 +71,15 @@ pub async fn run(answers: Answers, state_dir: PathBuf, demo: bool) -> anyhow::Re
     // ratatui::init installs a panic hook that leaves raw mode and the alternate screen first.
     let mut terminal = ratatui::init();
     let result = event_loop(&mut terminal, answers, state_dir, demo).await;
-    ratatui::restore();
+    // Not `restore()`, which reports a failure on stderr and so panics when the
+    // terminal hung up: what follows (saving keys, a demo's teardown) must still run.
+    let _ = ratatui::try_restore();
+    if terminal.show_cursor().is_err() {
+        // Hung up: ratatui's drop would report the cursor on stderr and panic. Blank
+        // what it drew (a revealed key may be among it), then let it go undropped.
+        terminal.current_buffer_mut().reset();
+        std::mem::forget(terminal);
+    }
     result
 }
 
@@ -87,6 +95,7 @@ async fn event_loop(
     let gate = InitGate::default();
     // Set once a quit waits for a run that already started init; a second quit leaves.
     let mut waiting_for_keys = false;
+    let mut terminal_gone = false;
     let mut keys = EventStream::new();
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -94,21 +103,38 @@ async fn event_loop(
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     let mut dirty = true;
     loop {
-        if dirty {
-            terminal.draw(|f| view::draw(f, &app))?;
+        // A terminal that can no longer be drawn on has hung up: no more drawing, and
+        // the wizard leaves as on SIGHUP (keys saved, a demo torn down).
+        let mut hung_up = false;
+        if dirty
+            && !terminal_gone
+            && let Err(e) = terminal.draw(|f| view::draw(f, &app))
+        {
+            tracing::warn!("the terminal cannot be drawn on ({e}); leaving");
+            terminal_gone = true;
+            hung_up = true;
         }
-        let msg = tokio::select! {
+        let msg = if hung_up {
+            Msg::Terminate
+        } else {
+            tokio::select! {
             event = keys.next() => match event {
                 Some(Ok(TermEvent::Key(key))) if key.kind == KeyEventKind::Press => Msg::Key(key),
                 Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
                 Some(Ok(_)) => { dirty = false; continue }
-                Some(Err(e)) => return Err(e.into()),
+                // The terminal cannot be read (it hung up): leave as on SIGHUP, so that
+                // keys are saved and a demo is torn down.
+                Some(Err(e)) => {
+                    tracing::warn!("the terminal cannot be read ({e}); leaving");
+                    Msg::Terminate
+                }
                 None => Msg::Terminate,
             },
             Some(msg) = rx.recv() => msg,
             _ = ticker.tick(), if app.animating() => Msg::Tick,
             _ = hangup.recv() => Msg::Terminate,
             _ = terminate.recv() => Msg::Terminate,
+            }
         };
         if matches!(msg, Msg::Crashed) {
             anyhow::bail!(
@@ -137,7 +163,8 @@ async fn event_loop(
                 }
                 Command::HoldInit => gate.hold(),
                 Command::ReleaseInit => gate.release(),
-                Command::ClearScreen => wipe(terminal)?,
+                Command::ClearScreen if !terminal_gone => wipe(terminal)?,
+                Command::ClearScreen => {}
                 Command::SaveAnswers(a) => save_answers(&state_dir, &a),
                 other => spawn(other, tx.clone(), state_dir.clone(), gate.clone()),
             }
