@@ -351,55 +351,114 @@ fn apply_killed_at_any_moment_then_rerun_and_destroy_leaves_nothing_unrecorded()
     let moto = Moto::start();
     let proxy = Proxy::start(moto.port);
     let direct: AwsContext = rt.block_on(context(&answers(&moto, Path::new("/nonexistent"))));
-    let signals = [nix::sys::signal::Signal::SIGKILL, nix::sys::signal::Signal::SIGINT];
+    use nix::sys::signal::Signal::{SIGINT, SIGKILL, SIGTERM};
+    // SIGTERM is handled as SIGINT is: a few moments suffice for it.
+    let cases = MOMENTS
+        .iter()
+        .map(|m| (SIGKILL, *m))
+        .chain(MOMENTS.iter().map(|m| (SIGINT, *m)))
+        .chain(
+            MOMENTS
+                .iter()
+                .filter(|(a, _)| a.starts_with("Create"))
+                .step_by(2)
+                .map(|m| (SIGTERM, *m)),
+        );
     let mut i = 0;
-    for signal in signals {
-        for (action, nth) in MOMENTS {
-            i += 1;
-            let when = format!("{signal} during {action} #{nth}");
-            let case = Case::new(&proxy, i);
-            proxy.clear();
-            // Long enough for the signal to land while the answer is held.
-            proxy.hold(action, nth, Duration::from_millis(1500));
-            let child = case
-                .apply()
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let held = proxy.wait_held(Duration::from_secs(60));
-            nix::sys::signal::kill(pid, signal).unwrap();
-            let (status, text) = finish(child, Duration::from_secs(60));
-            assert_eq!(
-                held.as_deref(),
-                Some(action),
-                "{when}: the call was never made:\n{text}"
-            );
-            assert!(
-                !status.success(),
-                "{when}: an interrupted apply reports failure:\n{text}"
-            );
-            if signal == nix::sys::signal::Signal::SIGINT {
-                // The call in flight finished and was recorded before the run stopped.
-                assert!(text.contains("stopping after the current step"), "{when}:\n{text}");
-                let inv = rt.block_on(inventory(&direct));
-                assert_all_recorded(&inv, &case.manifest(), &format!("{when}, right after"));
-            }
-            proxy.clear();
-
-            let (ok, text) = run(case.apply());
-            assert!(ok, "{when}: the re-run failed:\n{text}");
+    for (signal, (action, nth)) in cases {
+        i += 1;
+        let when = format!("{signal} during {action} #{nth}");
+        let case = Case::new(&proxy, i);
+        proxy.clear();
+        // Long enough for the signal to land while the answer is held.
+        proxy.hold(action, nth, Duration::from_millis(1500));
+        let child = case
+            .apply()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let held = proxy.wait_held(Duration::from_secs(60));
+        nix::sys::signal::kill(pid, signal).unwrap();
+        let (status, text) = finish(child, Duration::from_secs(60));
+        assert_eq!(
+            held.as_deref(),
+            Some(action),
+            "{when}: the call was never made:\n{text}"
+        );
+        assert!(
+            !status.success(),
+            "{when}: an interrupted apply reports failure:\n{text}"
+        );
+        if signal != SIGKILL {
+            // The call in flight finished and was recorded before the run stopped.
+            assert!(text.contains("stopping after the current step"), "{when}:\n{text}");
+            assert!(text.contains(&format!("stopped by {signal}")), "{when}:\n{text}");
             let inv = rt.block_on(inventory(&direct));
-            assert_all_recorded(&inv, &case.manifest(), &format!("{when}, after the re-run"));
-            assert_eq!(inv.live_keys.len(), 1, "{when}: one key in use");
-
-            let (ok, text) = run(case.command(&["destroy", "--yes"]));
-            assert!(ok, "{when}: destroy failed:\n{text}");
-            assert_all_gone(&rt.block_on(inventory(&direct)), &format!("{when}, after destroy"));
+            assert_all_recorded(&inv, &case.manifest(), &format!("{when}, right after"));
         }
+        proxy.clear();
+
+        let (ok, text) = run(case.apply());
+        assert!(ok, "{when}: the re-run failed:\n{text}");
+        let inv = rt.block_on(inventory(&direct));
+        assert_all_recorded(&inv, &case.manifest(), &format!("{when}, after the re-run"));
+        assert_eq!(inv.live_keys.len(), 1, "{when}: one key in use");
+
+        let (ok, text) = run(case.command(&["destroy", "--yes"]));
+        assert!(ok, "{when}: destroy failed:\n{text}");
+        assert_all_gone(&rt.block_on(inventory(&direct)), &format!("{when}, after destroy"));
     }
     // Every key ever made is pending deletion; at least one per case was made.
     let inv = rt.block_on(inventory(&direct));
     assert!(inv.keys_pending_deletion.len() >= i, "{inv:?}");
+}
+
+/// A second interrupt does not wait for the call in flight: the run ends at once (130),
+/// and the next `apply` and `destroy` still find and remove what that call made.
+#[test]
+fn a_second_interrupt_stops_at_once_and_the_rerun_finds_what_was_in_flight() {
+    use nix::sys::signal::Signal::SIGINT;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let moto = Moto::start();
+    let proxy = Proxy::start(moto.port);
+    let direct: AwsContext = rt.block_on(context(&answers(&moto, Path::new("/nonexistent"))));
+    let case = Case::new(&proxy, 0);
+    proxy.hold("CreateKey", 1, Duration::from_secs(8));
+    let child = case
+        .apply()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    assert_eq!(proxy.wait_held(Duration::from_secs(60)).as_deref(), Some("CreateKey"));
+    let signalled = Instant::now();
+    nix::sys::signal::kill(pid, SIGINT).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::kill(pid, SIGINT).unwrap();
+    let (status, text) = finish(child, Duration::from_secs(60));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "the second interrupt did not stop the run at once:\n{text}"
+    );
+    assert_eq!(status.code(), Some(130), "{text}");
+    assert!(text.contains("stopping now"), "{text}");
+    proxy.clear();
+
+    let (ok, text) = run(case.apply());
+    assert!(ok, "the re-run failed:\n{text}");
+    let inv = rt.block_on(inventory(&direct));
+    assert_all_recorded(&inv, &case.manifest(), "after the re-run");
+    assert_eq!(
+        inv.live_keys.len(),
+        1,
+        "the key made while the run was stopped is the one used"
+    );
+    let (ok, text) = run(case.command(&["destroy", "--yes"]));
+    assert!(ok, "destroy failed:\n{text}");
+    let inv = rt.block_on(inventory(&direct));
+    assert_all_gone(&inv, "after destroy");
+    assert_eq!(inv.keys_pending_deletion.len(), 1, "{inv:?}");
 }
