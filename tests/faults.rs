@@ -345,6 +345,62 @@ const MOMENTS: [(&str, u32); 12] = [
     ("Decrypt", 1),
 ];
 
+/// Runs `apply`, sends `signal` while `moment`'s call is held in flight, waits for the
+/// end; returns what it printed.
+fn apply_signalled_during(
+    proxy: &Proxy,
+    case: &Case,
+    (action, nth): (&str, u32),
+    signal: nix::sys::signal::Signal,
+) -> String {
+    let when = format!("{signal} during {action} #{nth}");
+    proxy.clear();
+    // Long enough for the signal to land while the answer is held.
+    proxy.hold(action, nth, Duration::from_millis(1500));
+    let child = case
+        .apply()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let held = proxy.wait_held(Duration::from_secs(60));
+    nix::sys::signal::kill(pid, signal).unwrap();
+    let (status, text) = finish(child, Duration::from_secs(60));
+    assert_eq!(
+        held.as_deref(),
+        Some(action),
+        "{when}: the call was never made:\n{text}"
+    );
+    assert!(
+        !status.success(),
+        "{when}: an interrupted apply reports failure:\n{text}"
+    );
+    proxy.clear();
+    text
+}
+
+/// `destroy` straight after a killed `apply` (no re-run in between) also finds and
+/// removes what the call in flight made.
+#[test]
+fn destroy_right_after_a_killed_apply_removes_what_was_in_flight() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let moto = Moto::start();
+    let proxy = Proxy::start(moto.port);
+    let direct: AwsContext = rt.block_on(context(&answers(&moto, Path::new("/nonexistent"))));
+    let creates = MOMENTS
+        .iter()
+        .filter(|(a, _)| a.starts_with("Create") || a.starts_with("Attach"));
+    for (i, moment) in creates.enumerate() {
+        let when = format!("SIGKILL during {}", moment.0);
+        let case = Case::new(&proxy, 100 + i);
+        apply_signalled_during(&proxy, &case, *moment, nix::sys::signal::Signal::SIGKILL);
+        let (ok, text) = run(case.command(&["destroy", "--yes"]));
+        assert!(ok, "{when}: destroy failed:\n{text}");
+        assert_all_gone(&rt.block_on(inventory(&direct)), &format!("{when}, after destroy"));
+    }
+}
+
 #[test]
 fn apply_killed_at_any_moment_then_rerun_and_destroy_leaves_nothing_unrecorded() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -369,28 +425,7 @@ fn apply_killed_at_any_moment_then_rerun_and_destroy_leaves_nothing_unrecorded()
         i += 1;
         let when = format!("{signal} during {action} #{nth}");
         let case = Case::new(&proxy, i);
-        proxy.clear();
-        // Long enough for the signal to land while the answer is held.
-        proxy.hold(action, nth, Duration::from_millis(1500));
-        let child = case
-            .apply()
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-        let held = proxy.wait_held(Duration::from_secs(60));
-        nix::sys::signal::kill(pid, signal).unwrap();
-        let (status, text) = finish(child, Duration::from_secs(60));
-        assert_eq!(
-            held.as_deref(),
-            Some(action),
-            "{when}: the call was never made:\n{text}"
-        );
-        assert!(
-            !status.success(),
-            "{when}: an interrupted apply reports failure:\n{text}"
-        );
+        let text = apply_signalled_during(&proxy, &case, (action, nth), signal);
         if signal != SIGKILL {
             // The call in flight finished and was recorded before the run stopped.
             assert!(text.contains("stopping after the current step"), "{when}:\n{text}");
@@ -398,7 +433,6 @@ fn apply_killed_at_any_moment_then_rerun_and_destroy_leaves_nothing_unrecorded()
             let inv = rt.block_on(inventory(&direct));
             assert_all_recorded(&inv, &case.manifest(), &format!("{when}, right after"));
         }
-        proxy.clear();
 
         let (ok, text) = run(case.apply());
         assert!(ok, "{when}: the re-run failed:\n{text}");
