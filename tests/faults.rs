@@ -111,39 +111,24 @@ async fn inventory(ctx: &AwsContext) -> Inventory {
 /// Everything alive in moto is in the manifest: no key, user, policy, alias, access key
 /// or attachment that autounseal made and forgot.
 fn assert_all_recorded(inv: &Inventory, m: &Manifest, when: &str) {
-    let sorted = |mut v: Vec<String>| {
-        v.sort();
-        v
+    let same = |what: &str, found: &[String], recorded: Option<String>| {
+        let mut found = found.to_vec();
+        found.sort();
+        let recorded: Vec<String> = recorded.into_iter().collect();
+        assert_eq!(found, recorded, "{when}: {what} in moto vs the manifest");
     };
-    let recorded_key: Vec<String> = m.kms_key.iter().map(|k| k.key_id.clone()).collect();
-    assert_eq!(
-        sorted(inv.live_keys.clone()),
-        recorded_key,
-        "{when}: live KMS keys vs the manifest"
+    same(
+        "live KMS keys",
+        &inv.live_keys,
+        m.kms_key.as_ref().map(|k| k.key_id.clone()),
     );
-    let recorded_user: Vec<String> = m.iam_user.iter().map(|u| u.name.clone()).collect();
-    assert_eq!(
-        sorted(inv.users.clone()),
-        recorded_user,
-        "{when}: IAM users vs the manifest"
-    );
-    let recorded_policy: Vec<String> = m.iam_policy.iter().map(|p| p.arn.clone()).collect();
-    assert_eq!(
-        sorted(inv.policies.clone()),
-        recorded_policy,
-        "{when}: policies vs the manifest"
-    );
-    let recorded_alias: Vec<String> = m.kms_alias.iter().map(|a| a.name.clone()).collect();
-    assert_eq!(
-        sorted(inv.aliases.clone()),
-        recorded_alias,
-        "{when}: aliases vs the manifest"
-    );
-    let recorded_access_key: Vec<String> = m.access_key.iter().map(|k| k.id.clone()).collect();
-    assert_eq!(
-        sorted(inv.access_keys.clone()),
-        recorded_access_key,
-        "{when}: access keys vs the manifest"
+    same("IAM users", &inv.users, m.iam_user.as_ref().map(|u| u.name.clone()));
+    same("policies", &inv.policies, m.iam_policy.as_ref().map(|p| p.arn.clone()));
+    same("aliases", &inv.aliases, m.kms_alias.as_ref().map(|a| a.name.clone()));
+    same(
+        "access keys",
+        &inv.access_keys,
+        m.access_key.as_ref().map(|k| k.id.clone()),
     );
     assert_eq!(
         !inv.attachments.is_empty(),

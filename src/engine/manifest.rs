@@ -98,6 +98,16 @@ pub struct PendingCreate {
     pub access_keys_before: Vec<String>,
 }
 
+impl PendingCreate {
+    pub fn new(kind: CreateKind, name: Option<&str>) -> PendingCreate {
+        PendingCreate {
+            kind,
+            name: name.map(String::from),
+            access_keys_before: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Manifest {

@@ -381,11 +381,7 @@ impl<'a> Provisioner<'a> {
             finder.retire_spare_keys(&keys).await?;
             Ok(Some(first))
         };
-        let intent = PendingCreate {
-            kind: CreateKind::KmsKey,
-            name: None,
-            access_keys_before: vec![],
-        };
+        let intent = PendingCreate::new(CreateKind::KmsKey, None);
         let meta = self.create_once("kms:CreateKey", intent, send, find).await?;
         let record = key_record(&meta, Origin::Created);
         self.store.update(|m| {
@@ -517,11 +513,7 @@ impl<'a> Provisioner<'a> {
             };
             let run_id = &self.run_id();
             let find = move || async move { self.finder(run_id).alias_of_key(alias, key).await };
-            let intent = PendingCreate {
-                kind: CreateKind::KmsAlias,
-                name: Some(alias.clone()),
-                access_keys_before: vec![],
-            };
+            let intent = PendingCreate::new(CreateKind::KmsAlias, Some(alias));
             let record = self.create_once("kms:CreateAlias", intent, send, find).await?;
             self.store.update(|m| {
                 m.kms_alias = Some(record);
@@ -608,11 +600,7 @@ impl<'a> Provisioner<'a> {
                     })
                 };
                 let find = move || async move { self.finder(run_id).user_of_run(name).await };
-                let intent = PendingCreate {
-                    kind: CreateKind::IamUser,
-                    name: Some(name.clone()),
-                    access_keys_before: vec![],
-                };
+                let intent = PendingCreate::new(CreateKind::IamUser, Some(name));
                 let record = self.create_once("iam:CreateUser", intent, send, find).await?;
                 self.store.update(|m| {
                     m.iam_user = Some(record.clone());
@@ -726,11 +714,7 @@ impl<'a> Provisioner<'a> {
                         Ok(record.clone())
                     };
                     let find = move || async move { self.finder(run_id).policy_of_run(name, arn).await };
-                    let intent = PendingCreate {
-                        kind: CreateKind::IamPolicy,
-                        name: Some(name.clone()),
-                        access_keys_before: vec![],
-                    };
+                    let intent = PendingCreate::new(CreateKind::IamPolicy, Some(name));
                     self.create_once("iam:CreatePolicy", intent, send, find).await?;
                     self.store.update(|m| {
                         m.iam_policy = Some(record.clone());
@@ -880,11 +864,7 @@ impl<'a> Provisioner<'a> {
                 let attached = self.finder(run_id).is_attached(&user.name, &policy.arn).await?;
                 Ok(attached.then_some(()))
             };
-            let intent = PendingCreate {
-                kind: CreateKind::AttachPolicy,
-                name: Some(policy.name.clone()),
-                access_keys_before: vec![],
-            };
+            let intent = PendingCreate::new(CreateKind::AttachPolicy, Some(&policy.name));
             self.create_once("iam:AttachUserPolicy", intent, send, find).await?;
             self.store.update(|m| {
                 m.policy_attached = true;
