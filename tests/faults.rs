@@ -481,3 +481,101 @@ fn a_second_interrupt_stops_at_once_and_the_rerun_finds_what_was_in_flight() {
     assert_all_gone(&inv, "after destroy");
     assert_eq!(inv.keys_pending_deletion.len(), 1, "{inv:?}");
 }
+
+/// `destroy` interrupted once: the removal in flight finishes and is recorded, nothing
+/// after it starts, and running `destroy` again finishes the job.
+#[test]
+fn an_interrupted_destroy_stops_after_the_step_in_flight_and_resumes() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let moto = Moto::start();
+    let proxy = Proxy::start(moto.port);
+    let direct: AwsContext = rt.block_on(context(&answers(&moto, Path::new("/nonexistent"))));
+    let case = Case::new(&proxy, 0);
+    let (ok, text) = run(case.apply());
+    assert!(ok, "{text}");
+    proxy.hold("DeletePolicy", 1, Duration::from_millis(1500));
+    let child = case
+        .command(&["destroy", "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(
+        proxy.wait_held(Duration::from_secs(60)).as_deref(),
+        Some("DeletePolicy")
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let (status, text) = finish(child, Duration::from_secs(60));
+    assert!(!status.success(), "{text}");
+    assert!(text.contains("stopping after the current step"), "{text}");
+    let m = case.manifest();
+    assert!(
+        m.iam_policy.is_none(),
+        "the policy deleted in flight is recorded as gone"
+    );
+    assert!(
+        m.iam_user.is_some() && m.kms_key.is_some(),
+        "nothing after it was removed"
+    );
+    let inv = rt.block_on(inventory(&direct));
+    assert!(
+        inv.policies.is_empty() && inv.users.len() == 1 && inv.live_keys.len() == 1,
+        "{inv:?}"
+    );
+    proxy.clear();
+
+    let (ok, text) = run(case.command(&["destroy", "--yes"]));
+    assert!(ok, "the second destroy failed:\n{text}");
+    assert_all_gone(&rt.block_on(inventory(&direct)), "after the second destroy");
+}
+
+/// On a user autounseal only reuses, the operator's own access key is never touched: only
+/// the key a killed CreateAccessKey made (whose secret nobody has) is deleted.
+#[test]
+fn a_lost_access_key_of_a_reused_user_is_deleted_and_the_operators_kept() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let moto = Moto::start();
+    let proxy = Proxy::start(moto.port);
+    let direct: AwsContext = rt.block_on(context(&answers(&moto, Path::new("/nonexistent"))));
+    let case = Case::new(&proxy, 0);
+    let operators_key = rt.block_on(async {
+        direct.iam.create_user().user_name("fault-user-0").send().await.unwrap();
+        let key = direct
+            .iam
+            .create_access_key()
+            .user_name("fault-user-0")
+            .send()
+            .await
+            .unwrap();
+        key.access_key.unwrap().access_key_id().to_string()
+    });
+    apply_signalled_during(&proxy, &case, ("CreateAccessKey", 1), nix::sys::signal::Signal::SIGKILL);
+    assert_eq!(
+        rt.block_on(inventory(&direct)).access_keys.len(),
+        2,
+        "the killed call made a key"
+    );
+
+    let (ok, text) = run(case.apply());
+    assert!(ok, "the re-run failed:\n{text}");
+    let m = case.manifest();
+    let ours = m.access_key.clone().unwrap().id;
+    let mut expected = vec![operators_key.clone(), ours];
+    expected.sort();
+    let mut keys = rt.block_on(inventory(&direct)).access_keys;
+    keys.sort();
+    assert_eq!(
+        keys, expected,
+        "the lost key is gone, the operator's and the new one remain"
+    );
+
+    let (ok, text) = run(case.command(&["destroy", "--yes"]));
+    assert!(ok, "destroy failed:\n{text}");
+    let inv = rt.block_on(inventory(&direct));
+    assert_eq!(inv.users, ["fault-user-0"], "a reused user stays");
+    assert_eq!(inv.access_keys, [operators_key], "with the operator's key only");
+}
