@@ -213,6 +213,33 @@ async fn a_late_answer_to_any_create_leaves_exactly_one_of_each_all_recorded() {
 
 // ---- the real binary, killed ------------------------------------------------------
 
+/// moto, the proxy in front of it, and a client that talks to moto directly.
+struct Lab {
+    rt: tokio::runtime::Runtime,
+    direct: AwsContext,
+    proxy: Proxy,
+    _moto: Moto,
+}
+
+impl Lab {
+    fn start() -> Lab {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let moto = Moto::start();
+        let proxy = Proxy::start(moto.port);
+        let direct = rt.block_on(context(&answers(&moto, Path::new("/nonexistent"))));
+        Lab {
+            rt,
+            direct,
+            proxy,
+            _moto: moto,
+        }
+    }
+
+    fn inventory(&self) -> Inventory {
+        self.rt.block_on(inventory(&self.direct))
+    }
+}
+
 struct Case {
     dir: tempfile::TempDir,
     answers: PathBuf,
@@ -369,29 +396,23 @@ fn apply_signalled_during(
 /// removes what the call in flight made.
 #[test]
 fn destroy_right_after_a_killed_apply_removes_what_was_in_flight() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let moto = Moto::start();
-    let proxy = Proxy::start(moto.port);
-    let direct: AwsContext = rt.block_on(context(&answers(&moto, Path::new("/nonexistent"))));
+    let lab = Lab::start();
     let creates = MOMENTS
         .iter()
         .filter(|(a, _)| a.starts_with("Create") || a.starts_with("Attach"));
     for (i, moment) in creates.enumerate() {
         let when = format!("SIGKILL during {}", moment.0);
-        let case = Case::new(&proxy, 100 + i);
-        apply_signalled_during(&proxy, &case, *moment, nix::sys::signal::Signal::SIGKILL);
+        let case = Case::new(&lab.proxy, 100 + i);
+        apply_signalled_during(&lab.proxy, &case, *moment, nix::sys::signal::Signal::SIGKILL);
         let (ok, text) = run(case.command(&["destroy", "--yes"]));
         assert!(ok, "{when}: destroy failed:\n{text}");
-        assert_all_gone(&rt.block_on(inventory(&direct)), &format!("{when}, after destroy"));
+        assert_all_gone(&lab.inventory(), &format!("{when}, after destroy"));
     }
 }
 
 #[test]
 fn apply_killed_at_any_moment_then_rerun_and_destroy_leaves_nothing_unrecorded() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let moto = Moto::start();
-    let proxy = Proxy::start(moto.port);
-    let direct: AwsContext = rt.block_on(context(&answers(&moto, Path::new("/nonexistent"))));
+    let lab = Lab::start();
     use nix::sys::signal::Signal::{SIGINT, SIGKILL, SIGTERM};
     // SIGTERM is handled as SIGINT is: a few moments suffice for it.
     let cases = MOMENTS
@@ -409,28 +430,28 @@ fn apply_killed_at_any_moment_then_rerun_and_destroy_leaves_nothing_unrecorded()
     for (signal, (action, nth)) in cases {
         i += 1;
         let when = format!("{signal} during {action} #{nth}");
-        let case = Case::new(&proxy, i);
-        let text = apply_signalled_during(&proxy, &case, (action, nth), signal);
+        let case = Case::new(&lab.proxy, i);
+        let text = apply_signalled_during(&lab.proxy, &case, (action, nth), signal);
         if signal != SIGKILL {
             // The call in flight finished and was recorded before the run stopped.
             assert!(text.contains("stopping after the current step"), "{when}:\n{text}");
             assert!(text.contains(&format!("stopped by {signal}")), "{when}:\n{text}");
-            let inv = rt.block_on(inventory(&direct));
+            let inv = lab.inventory();
             assert_all_recorded(&inv, &case.manifest(), &format!("{when}, right after"));
         }
 
         let (ok, text) = run(case.apply());
         assert!(ok, "{when}: the re-run failed:\n{text}");
-        let inv = rt.block_on(inventory(&direct));
+        let inv = lab.inventory();
         assert_all_recorded(&inv, &case.manifest(), &format!("{when}, after the re-run"));
         assert_eq!(inv.live_keys.len(), 1, "{when}: one key in use");
 
         let (ok, text) = run(case.command(&["destroy", "--yes"]));
         assert!(ok, "{when}: destroy failed:\n{text}");
-        assert_all_gone(&rt.block_on(inventory(&direct)), &format!("{when}, after destroy"));
+        assert_all_gone(&lab.inventory(), &format!("{when}, after destroy"));
     }
     // Every key ever made is pending deletion; at least one per case was made.
-    let inv = rt.block_on(inventory(&direct));
+    let inv = lab.inventory();
     assert!(inv.keys_pending_deletion.len() >= i, "{inv:?}");
 }
 
@@ -439,12 +460,9 @@ fn apply_killed_at_any_moment_then_rerun_and_destroy_leaves_nothing_unrecorded()
 #[test]
 fn a_second_interrupt_stops_at_once_and_the_rerun_finds_what_was_in_flight() {
     use nix::sys::signal::Signal::SIGINT;
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let moto = Moto::start();
-    let proxy = Proxy::start(moto.port);
-    let direct: AwsContext = rt.block_on(context(&answers(&moto, Path::new("/nonexistent"))));
-    let case = Case::new(&proxy, 0);
-    proxy.hold("CreateKey", 1, Duration::from_secs(8));
+    let lab = Lab::start();
+    let case = Case::new(&lab.proxy, 0);
+    lab.proxy.hold("CreateKey", 1, Duration::from_secs(8));
     let child = case
         .apply()
         .stdout(Stdio::piped())
@@ -452,7 +470,10 @@ fn a_second_interrupt_stops_at_once_and_the_rerun_finds_what_was_in_flight() {
         .spawn()
         .unwrap();
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    assert_eq!(proxy.wait_held(Duration::from_secs(60)).as_deref(), Some("CreateKey"));
+    assert_eq!(
+        lab.proxy.wait_held(Duration::from_secs(60)).as_deref(),
+        Some("CreateKey")
+    );
     let signalled = Instant::now();
     nix::sys::signal::kill(pid, SIGINT).unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -464,11 +485,11 @@ fn a_second_interrupt_stops_at_once_and_the_rerun_finds_what_was_in_flight() {
     );
     assert_eq!(status.code(), Some(130), "{text}");
     assert!(text.contains("stopping now"), "{text}");
-    proxy.clear();
+    lab.proxy.clear();
 
     let (ok, text) = run(case.apply());
     assert!(ok, "the re-run failed:\n{text}");
-    let inv = rt.block_on(inventory(&direct));
+    let inv = lab.inventory();
     assert_all_recorded(&inv, &case.manifest(), "after the re-run");
     assert_eq!(
         inv.live_keys.len(),
@@ -477,7 +498,7 @@ fn a_second_interrupt_stops_at_once_and_the_rerun_finds_what_was_in_flight() {
     );
     let (ok, text) = run(case.command(&["destroy", "--yes"]));
     assert!(ok, "destroy failed:\n{text}");
-    let inv = rt.block_on(inventory(&direct));
+    let inv = lab.inventory();
     assert_all_gone(&inv, "after destroy");
     assert_eq!(inv.keys_pending_deletion.len(), 1, "{inv:?}");
 }
@@ -486,14 +507,11 @@ fn a_second_interrupt_stops_at_once_and_the_rerun_finds_what_was_in_flight() {
 /// after it starts, and running `destroy` again finishes the job.
 #[test]
 fn an_interrupted_destroy_stops_after_the_step_in_flight_and_resumes() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let moto = Moto::start();
-    let proxy = Proxy::start(moto.port);
-    let direct: AwsContext = rt.block_on(context(&answers(&moto, Path::new("/nonexistent"))));
-    let case = Case::new(&proxy, 0);
+    let lab = Lab::start();
+    let case = Case::new(&lab.proxy, 0);
     let (ok, text) = run(case.apply());
     assert!(ok, "{text}");
-    proxy.hold("DeletePolicy", 1, Duration::from_millis(1500));
+    lab.proxy.hold("DeletePolicy", 1, Duration::from_millis(1500));
     let child = case
         .command(&["destroy", "--yes"])
         .stdout(Stdio::piped())
@@ -501,7 +519,7 @@ fn an_interrupted_destroy_stops_after_the_step_in_flight_and_resumes() {
         .spawn()
         .unwrap();
     assert_eq!(
-        proxy.wait_held(Duration::from_secs(60)).as_deref(),
+        lab.proxy.wait_held(Duration::from_secs(60)).as_deref(),
         Some("DeletePolicy")
     );
     nix::sys::signal::kill(
@@ -521,30 +539,34 @@ fn an_interrupted_destroy_stops_after_the_step_in_flight_and_resumes() {
         m.iam_user.is_some() && m.kms_key.is_some(),
         "nothing after it was removed"
     );
-    let inv = rt.block_on(inventory(&direct));
+    let inv = lab.inventory();
     assert!(
         inv.policies.is_empty() && inv.users.len() == 1 && inv.live_keys.len() == 1,
         "{inv:?}"
     );
-    proxy.clear();
+    lab.proxy.clear();
 
     let (ok, text) = run(case.command(&["destroy", "--yes"]));
     assert!(ok, "the second destroy failed:\n{text}");
-    assert_all_gone(&rt.block_on(inventory(&direct)), "after the second destroy");
+    assert_all_gone(&lab.inventory(), "after the second destroy");
 }
 
 /// On a user autounseal only reuses, the operator's own access key is never touched: only
 /// the key a killed CreateAccessKey made (whose secret nobody has) is deleted.
 #[test]
 fn a_lost_access_key_of_a_reused_user_is_deleted_and_the_operators_kept() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let moto = Moto::start();
-    let proxy = Proxy::start(moto.port);
-    let direct: AwsContext = rt.block_on(context(&answers(&moto, Path::new("/nonexistent"))));
-    let case = Case::new(&proxy, 0);
-    let operators_key = rt.block_on(async {
-        direct.iam.create_user().user_name("fault-user-0").send().await.unwrap();
-        let key = direct
+    let lab = Lab::start();
+    let case = Case::new(&lab.proxy, 0);
+    let operators_key = lab.rt.block_on(async {
+        lab.direct
+            .iam
+            .create_user()
+            .user_name("fault-user-0")
+            .send()
+            .await
+            .unwrap();
+        let key = lab
+            .direct
             .iam
             .create_access_key()
             .user_name("fault-user-0")
@@ -553,12 +575,13 @@ fn a_lost_access_key_of_a_reused_user_is_deleted_and_the_operators_kept() {
             .unwrap();
         key.access_key.unwrap().access_key_id().to_string()
     });
-    apply_signalled_during(&proxy, &case, ("CreateAccessKey", 1), nix::sys::signal::Signal::SIGKILL);
-    assert_eq!(
-        rt.block_on(inventory(&direct)).access_keys.len(),
-        2,
-        "the killed call made a key"
+    apply_signalled_during(
+        &lab.proxy,
+        &case,
+        ("CreateAccessKey", 1),
+        nix::sys::signal::Signal::SIGKILL,
     );
+    assert_eq!(lab.inventory().access_keys.len(), 2, "the killed call made a key");
 
     let (ok, text) = run(case.apply());
     assert!(ok, "the re-run failed:\n{text}");
@@ -566,7 +589,7 @@ fn a_lost_access_key_of_a_reused_user_is_deleted_and_the_operators_kept() {
     let ours = m.access_key.clone().unwrap().id;
     let mut expected = vec![operators_key.clone(), ours];
     expected.sort();
-    let mut keys = rt.block_on(inventory(&direct)).access_keys;
+    let mut keys = lab.inventory().access_keys;
     keys.sort();
     assert_eq!(
         keys, expected,
@@ -575,7 +598,7 @@ fn a_lost_access_key_of_a_reused_user_is_deleted_and_the_operators_kept() {
 
     let (ok, text) = run(case.command(&["destroy", "--yes"]));
     assert!(ok, "destroy failed:\n{text}");
-    let inv = rt.block_on(inventory(&direct));
+    let inv = lab.inventory();
     assert_eq!(inv.users, ["fault-user-0"], "a reused user stays");
     assert_eq!(inv.access_keys, [operators_key], "with the operator's key only");
 }

@@ -12,11 +12,15 @@ use aws_sdk_kms::types::{KeyMetadata, KeyState};
 use crate::engine::aws::AwsContext;
 use crate::engine::error::{Result, classify, error_code, is_not_found};
 use crate::engine::events::Reporter;
-use crate::engine::manifest::{CreateKind, KeyRecord, ManifestStore, NamedRecord, Origin, PendingCreate};
+use crate::engine::manifest::{CreateKind, KeyRecord, ManifestStore, NamedRecord, Origin, PendingCreate, now_ms};
 use crate::regions::partition;
 
 /// The tag that carries a setup's run id (the manifest's `run_id`).
 pub const RUN_TAG_KEY: &str = "autounseal-run";
+
+/// A request reaches AWS, and is carried out, within moments of being sent: a create
+/// sent by a run killed just now is looked for only once this long has passed.
+const IN_FLIGHT_SETTLE_MS: u64 = 2000;
 
 /// At most this many keys of the account are looked at for this run's tag: a re-run
 /// must not list a huge account for ever.
@@ -259,6 +263,11 @@ pub async fn resolve_pending(ctx: &AwsContext, store: &ManifestStore, rep: &Repo
         // Nothing was tagged without a run id: nothing can be found.
         return store.update(|m| m.pending.clear());
     };
+    let youngest = m.pending.iter().map(|p| p.sent_at_ms).max().unwrap_or_default();
+    let age = now_ms().saturating_sub(youngest);
+    if age < IN_FLIGHT_SETTLE_MS {
+        tokio::time::sleep(std::time::Duration::from_millis(IN_FLIGHT_SETTLE_MS - age)).await;
+    }
     let finder = Finder {
         ctx,
         run_id: &run_id,

@@ -96,6 +96,10 @@ pub struct PendingCreate {
     /// from those that were there already.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub access_keys_before: Vec<String>,
+    /// When it was sent (milliseconds since 1970): a call in flight when its run was
+    /// killed may still be carried out a moment later, so it is looked for only then.
+    #[serde(default)]
+    pub sent_at_ms: u64,
 }
 
 impl PendingCreate {
@@ -104,8 +108,16 @@ impl PendingCreate {
             kind,
             name: name.map(String::from),
             access_keys_before: Vec::new(),
+            sent_at_ms: now_ms(),
         }
     }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,11 +334,7 @@ mod tests {
     #[test]
     fn an_unresolved_create_keeps_the_manifest() {
         let mut m = Manifest::default();
-        m.add_pending(PendingCreate {
-            kind: CreateKind::KmsKey,
-            name: None,
-            access_keys_before: vec![],
-        });
+        m.add_pending(PendingCreate::new(CreateKind::KmsKey, None));
         assert!(!m.is_empty(), "destroy must still look for what the create made");
         m.clear_pending(CreateKind::KmsKey);
         assert!(m.is_empty());

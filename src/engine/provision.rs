@@ -963,9 +963,8 @@ impl<'a> Provisioner<'a> {
             Ok(None)
         };
         let intent = PendingCreate {
-            kind: CreateKind::AccessKey,
-            name: Some(user.name.clone()),
             access_keys_before: listed.to_vec(),
+            ..PendingCreate::new(CreateKind::AccessKey, Some(&user.name))
         };
         let created = self.create_once("iam:CreateAccessKey", intent, send, find).await?;
         let key = AccessKey::new(created.access_key_id(), created.secret_access_key());
