@@ -318,6 +318,15 @@ fn run(mut cmd: Command) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Starts a command whose output `finish` reads.
+fn spawn(mut cmd: Command) -> Child {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+fn send(child: &Child, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+}
+
 /// Waits for a child that was signalled, killing it if it outlives `timeout`.
 fn finish(mut child: Child, timeout: Duration) -> (std::process::ExitStatus, String) {
     let deadline = Instant::now() + timeout;
@@ -369,15 +378,9 @@ fn apply_signalled_during(
     proxy.clear();
     // Long enough for the signal to land while the answer is held.
     proxy.hold(action, nth, Duration::from_millis(1500));
-    let child = case
-        .apply()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let child = spawn(case.apply());
     let held = proxy.wait_held(Duration::from_secs(60));
-    nix::sys::signal::kill(pid, signal).unwrap();
+    send(&child, signal);
     let (status, text) = finish(child, Duration::from_secs(60));
     assert_eq!(
         held.as_deref(),
@@ -463,21 +466,15 @@ fn a_second_interrupt_stops_at_once_and_the_rerun_finds_what_was_in_flight() {
     let lab = Lab::start();
     let case = Case::new(&lab.proxy, 0);
     lab.proxy.hold("CreateKey", 1, Duration::from_secs(8));
-    let child = case
-        .apply()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let child = spawn(case.apply());
     assert_eq!(
         lab.proxy.wait_held(Duration::from_secs(60)).as_deref(),
         Some("CreateKey")
     );
     let signalled = Instant::now();
-    nix::sys::signal::kill(pid, SIGINT).unwrap();
+    send(&child, SIGINT);
     std::thread::sleep(Duration::from_millis(300));
-    nix::sys::signal::kill(pid, SIGINT).unwrap();
+    send(&child, SIGINT);
     let (status, text) = finish(child, Duration::from_secs(60));
     assert!(
         signalled.elapsed() < Duration::from_secs(5),
@@ -512,21 +509,12 @@ fn an_interrupted_destroy_stops_after_the_step_in_flight_and_resumes() {
     let (ok, text) = run(case.apply());
     assert!(ok, "{text}");
     lab.proxy.hold("DeletePolicy", 1, Duration::from_millis(1500));
-    let child = case
-        .command(&["destroy", "--yes"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(case.command(&["destroy", "--yes"]));
     assert_eq!(
         lab.proxy.wait_held(Duration::from_secs(60)).as_deref(),
         Some("DeletePolicy")
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    send(&child, nix::sys::signal::Signal::SIGINT);
     let (status, text) = finish(child, Duration::from_secs(60));
     assert!(!status.success(), "{text}");
     assert!(text.contains("stopping after the current step"), "{text}");

@@ -253,6 +253,35 @@ mod tests {
     }
 
     #[test]
+    fn a_create_is_retried_only_after_failures_that_may_hide_a_success() {
+        let aws = |code: &str| EngineError::Aws {
+            action: "kms:CreateKey",
+            code: code.into(),
+            message: "m".into(),
+        };
+        let timeout = EngineError::Timeout {
+            action: "kms:CreateKey",
+            endpoint: "e".into(),
+        };
+        assert!(timeout.create_may_retry());
+        assert!(
+            EngineError::Throttled {
+                action: "iam:CreateUser"
+            }
+            .create_may_retry()
+        );
+        assert!(aws("InternalFailure").create_may_retry());
+        assert!(!aws("ValidationException").create_may_retry());
+        let denied = EngineError::AccessDenied {
+            action: "iam:CreateUser",
+            message: "m".into(),
+        };
+        assert!(!denied.create_may_retry() && !denied.is_already_exists());
+        assert!(aws("EntityAlreadyExists").is_already_exists());
+        assert!(aws("AlreadyExistsException").is_already_exists());
+    }
+
+    #[test]
     fn access_key_limit_offers_the_choice() {
         let e = EngineError::AccessKeyLimit {
             user: "vault-auto-unseal".into(),
