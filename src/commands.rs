@@ -9,6 +9,7 @@ use crate::answers::Answers;
 use crate::cli::{ApplyArgs, DemoArgs, DestroyArgs, PlanArgs};
 use crate::demo::{self, Demo};
 use crate::engine::destroy::{DestroyOptions, KEY_DELETION_WARNING};
+use crate::engine::events::StopRequest;
 use crate::engine::manifest::{FileRole, Manifest};
 use crate::engine::{ApplyOptions, AwsContext, Connection, ManifestStore, Origin, policy};
 use crate::headless::{Mode, with_printer};
@@ -51,6 +52,37 @@ fn load_answers(path: &Path, profile: Option<&str>) -> anyhow::Result<Answers> {
     Ok(answers)
 }
 
+/// As Terraform does: the first SIGINT or SIGTERM lets the step in flight finish and be
+/// recorded, then the run stops with what exists; a second one stops at once.
+fn stop_on_signals() -> anyhow::Result<StopRequest> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let stop = StopRequest::default();
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let request = stop.clone();
+    tokio::spawn(async move {
+        loop {
+            let name = tokio::select! {
+                _ = interrupt.recv() => "SIGINT",
+                _ = terminate.recv() => "SIGTERM",
+            };
+            if request.request(name) {
+                eprintln!(
+                    "\n{name}: stopping after the current step, so that what it makes is recorded. \
+                     Interrupt again to stop at once."
+                );
+            } else {
+                eprintln!(
+                    "\n{name} again: stopping now. A call in flight may have made something the manifest lacks: \
+                     the next `apply` or `destroy` looks for it."
+                );
+                std::process::exit(130);
+            }
+        }
+    });
+    Ok(stop)
+}
+
 pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
     let answers = load_answers(&args.answers, profile)?;
     // Checked before the question: where the recovery keys will go.
@@ -77,8 +109,9 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
         args.answers.display(),
         state_dir.display()
     );
+    let stop = stop_on_signals()?;
     let outcome = with_printer(Mode::Run, async |rep| {
-        flow::run(&answers, state_dir, opts, keys, &rep).await
+        flow::run(&answers, state_dir, opts, keys, &rep.with_stop(stop)).await
     })
     .await?;
     print_summary(&answers, state_dir, &outcome);
@@ -213,6 +246,12 @@ fn describe_removals(m: &Manifest) -> Vec<String> {
     {
         lines.push(format!("stop the server at {} (its data folder stays)", s.address));
     }
+    if !m.pending.is_empty() {
+        lines.push(format!(
+            "look for what {} create(s) of an interrupted run made, and remove it",
+            m.pending.len()
+        ));
+    }
     for f in m.files.iter().filter(|f| f.role != FileRole::RecoveryKeys) {
         lines.push(format!("remove {}", f.path.display()));
     }
@@ -255,7 +294,11 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
     let opts = DestroyOptions {
         deletion_window_days: args.deletion_window_days,
     };
-    with_printer(Mode::Run, async |rep| flow::undo(&ctx, &store, &rep, opts).await).await?;
+    let stop = stop_on_signals()?;
+    with_printer(Mode::Run, async |rep| {
+        flow::undo(&ctx, &store, &rep.with_stop(stop), opts).await
+    })
+    .await?;
     store.remove_if_empty()?;
     println!("\nDestroyed. Nothing autounseal created is left but the key awaiting deletion.");
     Ok(())

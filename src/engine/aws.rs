@@ -19,6 +19,17 @@ pub fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(5)
 }
 
+/// Config overrides for calls that must not be repeated blindly (creates): with the
+/// SDK's retries on, an attempt that times out after AWS carried it out is sent again
+/// and makes a second resource. The caller looks for what the attempt made instead.
+pub fn kms_sent_once() -> aws_sdk_kms::config::Builder {
+    aws_sdk_kms::config::Builder::default().retry_config(RetryConfig::disabled())
+}
+
+pub fn iam_sent_once() -> aws_sdk_iam::config::Builder {
+    aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled())
+}
+
 /// Who the credentials belong to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {

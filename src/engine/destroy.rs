@@ -33,6 +33,8 @@ pub const KEY_DELETION_WARNING: &str = "A Vault sealed by this KMS key can never
 
 pub async fn destroy_aws(ctx: &AwsContext, store: &ManifestStore, rep: &Reporter, opts: DestroyOptions) -> Result<()> {
     let d = Destroyer { ctx, store, rep };
+    // What an interrupted run made without recording it is recorded first, then removed.
+    crate::engine::adopt::resolve_pending(ctx, store, rep, false).await?;
     rep.step(Step::DeleteAccessKeys, d.access_keys()).await?;
     rep.step(Step::DetachPolicy, d.detach()).await?;
     rep.step(Step::DeletePolicy, d.policy()).await?;

@@ -77,8 +77,31 @@ pub enum EngineError {
         code: String,
         message: String,
     },
+    #[error(
+        "stopped by {signal} after the step in flight; everything made so far is recorded. Run the same command \
+         again to go on from there, or `autounseal destroy` to remove what exists"
+    )]
+    Interrupted { signal: &'static str },
     #[error("{0}")]
     Other(String),
+}
+
+impl EngineError {
+    /// A create that failed this way may have been carried out all the same (no answer,
+    /// a dropped connection, a server fault), or was refused for now (throttling): look
+    /// for what it made, and only then send it again.
+    pub fn create_may_retry(&self) -> bool {
+        match self {
+            EngineError::Timeout { .. } | EngineError::Unreachable { .. } | EngineError::Throttled { .. } => true,
+            EngineError::Aws { code, .. } => TRANSIENT_CODES.contains(&code.as_str()),
+            _ => false,
+        }
+    }
+
+    /// The name is taken: perhaps by an earlier attempt of this very call.
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, EngineError::Aws { code, .. } if code == "EntityAlreadyExists" || code == "AlreadyExistsException")
+    }
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
@@ -101,6 +124,14 @@ const THROTTLE_CODES: &[&str] = &[
     "TooManyRequestsException",
     "RequestLimitExceeded",
     "LimitExceededException",
+];
+/// Server-side failures: the call may or may not have been carried out.
+const TRANSIENT_CODES: &[&str] = &[
+    "InternalFailure",
+    "InternalError",
+    "ServiceUnavailable",
+    "ServiceFailure",
+    "KMSInternalException",
 ];
 const NOT_FOUND_CODES: &[&str] = &["NotFoundException", "NoSuchEntity"];
 
@@ -219,6 +250,35 @@ mod tests {
         assert!(is_propagation_code("AccessDeniedException"));
         assert!(!is_propagation_code("NotFoundException"));
         assert!(!is_propagation_code("ThrottlingException"));
+    }
+
+    #[test]
+    fn a_create_is_retried_only_after_failures_that_may_hide_a_success() {
+        let aws = |code: &str| EngineError::Aws {
+            action: "kms:CreateKey",
+            code: code.into(),
+            message: "m".into(),
+        };
+        let timeout = EngineError::Timeout {
+            action: "kms:CreateKey",
+            endpoint: "e".into(),
+        };
+        assert!(timeout.create_may_retry());
+        assert!(
+            EngineError::Throttled {
+                action: "iam:CreateUser"
+            }
+            .create_may_retry()
+        );
+        assert!(aws("InternalFailure").create_may_retry());
+        assert!(!aws("ValidationException").create_may_retry());
+        let denied = EngineError::AccessDenied {
+            action: "iam:CreateUser",
+            message: "m".into(),
+        };
+        assert!(!denied.create_may_retry() && !denied.is_already_exists());
+        assert!(aws("EntityAlreadyExists").is_already_exists());
+        assert!(aws("AlreadyExistsException").is_already_exists());
     }
 
     #[test]

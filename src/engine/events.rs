@@ -1,9 +1,12 @@
 //! Progress of a run, as messages any front end can show: the wizard's run screen,
 //! the plain progress lines of `apply`, or a test that collects them.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc::UnboundedSender;
+
+use crate::engine::error::EngineError;
 
 /// One step of the flow, in the order a run takes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,15 +97,61 @@ pub enum Event {
 #[derive(Debug, Clone, Default)]
 pub struct Reporter {
     tx: Option<UnboundedSender<Event>>,
+    stop: Option<StopRequest>,
+}
+
+/// An operator's request to stop (the first SIGINT or SIGTERM): the run finishes the
+/// step in flight, records it, and starts no other.
+#[derive(Debug, Clone, Default)]
+pub struct StopRequest(Arc<AtomicU8>);
+
+impl StopRequest {
+    const SIGNALS: [&'static str; 2] = ["SIGINT", "SIGTERM"];
+
+    /// Records the request; returns false if one was made already.
+    pub fn request(&self, signal: &str) -> bool {
+        let code = Self::SIGNALS.iter().position(|s| *s == signal).unwrap_or(0) as u8 + 1;
+        self.0
+            .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// The signal that asked to stop, if one did.
+    pub fn requested(&self) -> Option<&'static str> {
+        match self.0.load(Ordering::SeqCst) {
+            0 => None,
+            code => Some(Self::SIGNALS[usize::from(code - 1).min(1)]),
+        }
+    }
 }
 
 impl Reporter {
     pub fn new(tx: UnboundedSender<Event>) -> Reporter {
-        Reporter { tx: Some(tx) }
+        Reporter {
+            tx: Some(tx),
+            stop: None,
+        }
     }
 
     pub fn silent() -> Reporter {
-        Reporter { tx: None }
+        Reporter { tx: None, stop: None }
+    }
+
+    /// The same reporter, whose steps stop starting once `stop` is requested.
+    pub fn with_stop(self, stop: StopRequest) -> Reporter {
+        Reporter {
+            stop: Some(stop),
+            ..self
+        }
+    }
+
+    /// Fails with [`EngineError::Interrupted`] once a stop was requested: for loops that
+    /// wait inside a step (polling a new key) to end early.
+    pub fn check_stop(&self) -> Result<(), EngineError> {
+        match self.stop.as_ref().and_then(StopRequest::requested) {
+            Some(signal) => Err(EngineError::Interrupted { signal }),
+            None => Ok(()),
+        }
     }
 
     pub fn emit(&self, event: Event) {
@@ -132,8 +181,20 @@ impl Reporter {
         self.emit(Event::Warning(text.into()));
     }
 
-    /// Runs one step: announces it, and reports its error as the step's failure.
-    pub async fn step<T, E: std::fmt::Display>(
+    /// Runs one step: announces it, and reports its error as the step's failure. Once a
+    /// stop is requested no new step starts (the one in flight finishes and is recorded).
+    pub async fn step<T, E: std::fmt::Display + From<EngineError>>(
+        &self,
+        step: Step,
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        self.check_stop()?;
+        self.step_even_when_stopping(step, work).await
+    }
+
+    /// [`Reporter::step`] for the one step a stop must not skip: saving what exists only
+    /// in memory (the recovery keys init just handed back).
+    pub async fn step_even_when_stopping<T, E: std::fmt::Display>(
         &self,
         step: Step,
         work: impl Future<Output = Result<T, E>>,
@@ -183,5 +244,30 @@ impl Recorder {
 
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().expect("calls lock").clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stop_lets_the_step_in_flight_finish_and_starts_no_other() {
+        let stop = StopRequest::default();
+        let rep = Reporter::silent().with_stop(stop.clone());
+        let in_flight = rep
+            .step(Step::KmsKey, async {
+                // The interrupt arrives while the step's call is in flight.
+                assert!(stop.request("SIGTERM"));
+                Ok::<_, EngineError>("recorded")
+            })
+            .await;
+        assert_eq!(in_flight.unwrap(), "recorded");
+        assert!(!stop.request("SIGINT"), "the second request is not a first one");
+        let next = rep.step(Step::IamUser, async { Ok::<_, EngineError>(()) }).await;
+        match next {
+            Err(EngineError::Interrupted { signal }) => assert_eq!(signal, "SIGTERM"),
+            other => panic!("the next step started: {other:?}"),
+        }
     }
 }

@@ -76,10 +76,63 @@ pub struct ServerRecord {
     pub init_started: bool,
 }
 
+/// A create whose answer may not have reached the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreateKind {
+    KmsKey,
+    KmsAlias,
+    IamUser,
+    IamPolicy,
+    AttachPolicy,
+    AccessKey,
+}
+
+/// Written before a create is sent and removed with the record of its answer: if the
+/// run stops in between, the next run (or `destroy`) looks for what the call made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCreate {
+    pub kind: CreateKind,
+    /// The user, policy or alias name; for an access key, its user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// For an access key: the user's keys before the call, so a new one is told apart
+    /// from those that were there already.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_keys_before: Vec<String>,
+    /// When it was sent (milliseconds since 1970): a call in flight when its run was
+    /// killed may still be carried out a moment later, so it is looked for only then.
+    #[serde(default)]
+    pub sent_at_ms: u64,
+}
+
+impl PendingCreate {
+    pub fn new(kind: CreateKind, name: Option<&str>) -> PendingCreate {
+        PendingCreate {
+            kind,
+            name: name.map(String::from),
+            access_keys_before: Vec::new(),
+            sent_at_ms: now_ms(),
+        }
+    }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Manifest {
     pub version: u32,
+    /// This setup's id, also tagged (`autounseal-run`) on the key, user and policy it
+    /// creates, so that what a lost answer made can be found again.
+    pub run_id: Option<String>,
+    /// Creates sent whose answers are not recorded yet (normally empty).
+    pub pending: Vec<PendingCreate>,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
     pub account_id: Option<String>,
@@ -107,6 +160,21 @@ impl Manifest {
             && self.access_key.is_none()
             && self.files.is_empty()
             && self.server.is_none()
+            && self.pending.is_empty()
+    }
+
+    pub fn pending(&self, kind: CreateKind) -> Option<&PendingCreate> {
+        self.pending.iter().find(|p| p.kind == kind)
+    }
+
+    pub fn clear_pending(&mut self, kind: CreateKind) {
+        self.pending.retain(|p| p.kind != kind);
+    }
+
+    /// Records that a create is about to be sent (replacing an older intent of its kind).
+    pub fn add_pending(&mut self, pending: PendingCreate) {
+        self.clear_pending(pending.kind);
+        self.pending.push(pending);
     }
 
     pub fn file(&self, role: FileRole) -> Option<&FileRecord> {
@@ -121,6 +189,22 @@ impl Manifest {
             backup,
         });
     }
+}
+
+/// A fresh id for a setup: 16 hex digits from the kernel's random source (the clock and
+/// pid if that cannot be read: it need only differ from other setups' ids).
+pub fn new_run_id() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if random.is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or_default();
+        bytes = (nanos ^ u64::from(std::process::id()).rotate_left(40)).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The manifest on disk, shared by the concurrent branches of a run.
@@ -237,6 +321,29 @@ mod tests {
         std::fs::write(dir.path().join(MANIFEST_FILE), "{ not json").unwrap();
         let err = ManifestStore::open(dir.path()).err().unwrap();
         assert!(err.to_string().contains("move it aside"), "{err}");
+    }
+
+    #[test]
+    fn a_manifest_from_before_run_ids_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(MANIFEST_FILE),
+            r#"{"version": 1, "region": "eu-west-1"}"#,
+        )
+        .unwrap();
+        let m = ManifestStore::open(dir.path()).unwrap().snapshot();
+        assert_eq!((m.run_id, m.pending.len()), (None, 0));
+        let (a, b) = (new_run_id(), new_run_id());
+        assert!(a.len() == 16 && a != b, "{a} {b}");
+    }
+
+    #[test]
+    fn an_unresolved_create_keeps_the_manifest() {
+        let mut m = Manifest::default();
+        m.add_pending(PendingCreate::new(CreateKind::KmsKey, None));
+        assert!(!m.is_empty(), "destroy must still look for what the create made");
+        m.clear_pending(CreateKind::KmsKey);
+        assert!(m.is_empty());
     }
 
     #[test]

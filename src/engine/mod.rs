@@ -1,5 +1,6 @@
 //! The AWS provisioning engine: no terminal code, only calls, records and events.
 
+pub mod adopt;
 pub mod aws;
 pub mod destroy;
 pub mod error;

@@ -15,10 +15,13 @@ use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsag
 
 use crate::answers::Answers;
 use crate::credentials_file;
-use crate::engine::aws::{AwsContext, Identity};
+use crate::engine::adopt::{self, Finder, RUN_TAG_KEY, alias_record, key_record};
+use crate::engine::aws::{AwsContext, Identity, iam_sent_once, kms_sent_once};
 use crate::engine::error::{EngineError, Result, classify, is_not_found};
 use crate::engine::events::{Call, Recorder, Reporter, Step};
-use crate::engine::manifest::{AccessKeyRecord, FileRole, KeyRecord, ManifestStore, NamedRecord, Origin};
+use crate::engine::manifest::{
+    AccessKeyRecord, CreateKind, FileRole, KeyRecord, ManifestStore, NamedRecord, Origin, PendingCreate, new_run_id,
+};
 use crate::engine::{policy, verify};
 use crate::files::{self, Existing, FileError, WriteOptions};
 use crate::regions::partition;
@@ -27,6 +30,9 @@ use crate::secrets::AccessKey;
 /// The tag that marks what autounseal created, so a re-run can adopt it.
 pub const TAG_KEY: &str = "created-by";
 pub const TAG_VALUE: &str = "autounseal";
+
+/// How often a create is sent at most when its answers keep getting lost.
+const CREATE_ATTEMPTS: u32 = 3;
 
 /// Stand-ins a plan uses for what does not exist yet.
 pub const NEW_KEY_ID: &str = "<new-key-id>";
@@ -101,10 +107,78 @@ impl<'a> Provisioner<'a> {
         move |e| classify(action, &self.ctx.endpoint(), e)
     }
 
+    /// This setup's run id (set by the identity step), tagged on what it creates.
+    fn run_id(&self) -> String {
+        self.store.snapshot().run_id.unwrap_or_default()
+    }
+
+    fn finder<'f>(&'f self, run_id: &'f str) -> Finder<'f> {
+        Finder {
+            ctx: self.ctx,
+            run_id,
+            rep: &self.rep,
+        }
+    }
+
+    /// Sends a create that AWS does not make idempotent, its SDK retries off (`send`
+    /// must use [`kms_sent_once`]/[`iam_sent_once`]). The intent is recorded first, so
+    /// that a run stopped before the answer is recorded leaves a trace to follow. When an
+    /// attempt may have been carried out although it failed (no answer, a dropped
+    /// connection, a server fault), or the name is taken, `find` looks for what it made;
+    /// only if nothing is found is the create sent again. The caller records the result
+    /// and clears the intent in one manifest write.
+    async fn create_once<T, Sent, Found>(
+        &self,
+        action: &'static str,
+        intent: PendingCreate,
+        send: impl Fn() -> Sent,
+        find: impl Fn() -> Found,
+    ) -> Result<T>
+    where
+        Sent: Future<Output = Result<T>>,
+        Found: Future<Output = Result<Option<T>>>,
+    {
+        let kind = intent.kind;
+        self.store.update(|m| m.add_pending(intent))?;
+        let mut attempt = 1;
+        loop {
+            let err = match send().await {
+                Ok(made) => return Ok(made),
+                Err(e) => e,
+            };
+            if !err.create_may_retry() && !err.is_already_exists() {
+                // AWS answered no: nothing was made.
+                self.store.update(|m| m.clear_pending(kind))?;
+                return Err(err);
+            }
+            if let Some(found) = find().await? {
+                self.rep.warn(format!(
+                    "{action} failed ({err}), but what that attempt made was found and is used"
+                ));
+                return Ok(found);
+            }
+            if err.is_already_exists() {
+                self.store.update(|m| m.clear_pending(kind))?;
+                return Err(err);
+            }
+            if attempt >= CREATE_ATTEMPTS {
+                // The intent stays: the next run looks again for what these attempts made.
+                return Err(err);
+            }
+            self.rep.warn(format!(
+                "{action} failed ({err}) and made nothing that can be found; trying again"
+            ));
+            tokio::time::sleep(std::time::Duration::from_secs(u64::from(attempt))).await;
+            attempt += 1;
+        }
+    }
+
     /// The whole AWS part, in order, independent branches side by side.
     pub async fn run(&self) -> Result<Provisioned> {
         let identity = self.rep.step(Step::Identity, self.identity()).await?;
         self.preflight_files()?;
+        // What an interrupted run sent but never recorded is found before anything new.
+        adopt::resolve_pending(self.ctx, self.store, &self.rep, self.opts.dry_run).await?;
         // The key and the user do not depend on each other. Both branches run to the end
         // (join, not try_join) so that neither is dropped between a create and its record.
         let (key, user) = tokio::join!(
@@ -152,6 +226,7 @@ impl<'a> Provisioner<'a> {
             m.account_id = Some(id.account.clone());
             m.region = Some(self.ctx.region().to_string());
             m.endpoint_url = self.ctx.conn.endpoint_url.clone();
+            m.run_id.get_or_insert_with(new_run_id);
         })?;
         self.rep
             .done(Step::Identity, format!("{} (account {})", id.arn, id.account));
@@ -271,25 +346,48 @@ impl<'a> Provisioner<'a> {
                 origin: Origin::Created,
             });
         }
-        let tag = aws_sdk_kms::types::Tag::builder()
-            .tag_key(TAG_KEY)
-            .tag_value(TAG_VALUE)
-            .build()
-            .expect("both tag fields set");
-        let out = self
-            .ctx
-            .kms
-            .create_key()
-            .key_spec(KeySpec::SymmetricDefault)
-            .key_usage(KeyUsageType::EncryptDecrypt)
-            .description(&kms.description)
-            .tags(tag)
-            .send()
-            .await
-            .map_err(self.err("kms:CreateKey"))?;
-        let meta = out.key_metadata.expect("CreateKey returns metadata");
+        let run_id = &self.run_id();
+        let kms_tag = |key: &str, value: &str| {
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key(key)
+                .tag_value(value)
+                .build()
+                .expect("both tag fields set")
+        };
+        let send = move || async move {
+            let out = self
+                .ctx
+                .kms
+                .create_key()
+                .key_spec(KeySpec::SymmetricDefault)
+                .key_usage(KeyUsageType::EncryptDecrypt)
+                .description(&kms.description)
+                .tags(kms_tag(TAG_KEY, TAG_VALUE))
+                .tags(kms_tag(RUN_TAG_KEY, run_id))
+                .customize()
+                .config_override(kms_sent_once())
+                .send()
+                .await
+                .map_err(self.err("kms:CreateKey"))?;
+            Ok(out.key_metadata.expect("CreateKey returns metadata"))
+        };
+        let find = move || async move {
+            let finder = self.finder(run_id);
+            let mut keys = finder.keys_of_run().await?;
+            if keys.is_empty() {
+                return Ok(None);
+            }
+            let first = keys.remove(0);
+            finder.retire_spare_keys(&keys).await?;
+            Ok(Some(first))
+        };
+        let intent = PendingCreate::new(CreateKind::KmsKey, None);
+        let meta = self.create_once("kms:CreateKey", intent, send, find).await?;
         let record = key_record(&meta, Origin::Created);
-        self.store.update(|m| m.kms_key = Some(record.clone()))?;
+        self.store.update(|m| {
+            m.kms_key = Some(record.clone());
+            m.clear_pending(CreateKind::KmsKey);
+        })?;
         self.rep.done(Step::KmsKey, format!("created {}", record.arn));
         Ok(record)
     }
@@ -400,15 +498,27 @@ impl<'a> Provisioner<'a> {
             true,
         );
         if self.change("kms:CreateAlias", alias.clone(), cmd) {
-            self.ctx
-                .kms
-                .create_alias()
-                .alias_name(alias)
-                .target_key_id(&key.key_id)
-                .send()
-                .await
-                .map_err(self.err("kms:CreateAlias"))?;
-            self.store.update(|m| m.kms_alias = Some(alias_record(key, alias)))?;
+            let send = move || async move {
+                self.ctx
+                    .kms
+                    .create_alias()
+                    .alias_name(alias)
+                    .target_key_id(&key.key_id)
+                    .customize()
+                    .config_override(kms_sent_once())
+                    .send()
+                    .await
+                    .map_err(self.err("kms:CreateAlias"))?;
+                Ok(alias_record(key, alias))
+            };
+            let run_id = &self.run_id();
+            let find = move || async move { self.finder(run_id).alias_of_key(alias, key).await };
+            let intent = PendingCreate::new(CreateKind::KmsAlias, Some(alias));
+            let record = self.create_once("kms:CreateAlias", intent, send, find).await?;
+            self.store.update(|m| {
+                m.kms_alias = Some(record);
+                m.clear_pending(CreateKind::KmsAlias);
+            })?;
         }
         self.rep.done(Step::KmsAlias, alias.clone());
         Ok(())
@@ -468,27 +578,34 @@ impl<'a> Provisioner<'a> {
                         origin: Origin::Created,
                     });
                 }
-                let tag = aws_sdk_iam::types::Tag::builder()
-                    .key(TAG_KEY)
-                    .value(TAG_VALUE)
-                    .build()
-                    .expect("both tag fields set");
-                let out = self
-                    .ctx
-                    .iam
-                    .create_user()
-                    .user_name(name)
-                    .tags(tag)
-                    .send()
-                    .await
-                    .map_err(self.err("iam:CreateUser"))?;
-                let user = out.user.expect("CreateUser returns the user");
-                let record = NamedRecord {
-                    name: name.clone(),
-                    arn: user.arn().to_string(),
-                    origin: Origin::Created,
+                let run_id = &self.run_id();
+                let send = move || async move {
+                    let out = self
+                        .ctx
+                        .iam
+                        .create_user()
+                        .user_name(name)
+                        .tags(iam_tag(TAG_KEY, TAG_VALUE))
+                        .tags(iam_tag(RUN_TAG_KEY, run_id))
+                        .customize()
+                        .config_override(iam_sent_once())
+                        .send()
+                        .await
+                        .map_err(self.err("iam:CreateUser"))?;
+                    let user = out.user.expect("CreateUser returns the user");
+                    Ok(NamedRecord {
+                        name: name.clone(),
+                        arn: user.arn().to_string(),
+                        origin: Origin::Created,
+                    })
                 };
-                self.store.update(|m| m.iam_user = Some(record.clone()))?;
+                let find = move || async move { self.finder(run_id).user_of_run(name).await };
+                let intent = PendingCreate::new(CreateKind::IamUser, Some(name));
+                let record = self.create_once("iam:CreateUser", intent, send, find).await?;
+                self.store.update(|m| {
+                    m.iam_user = Some(record.clone());
+                    m.clear_pending(CreateKind::IamUser);
+                })?;
                 self.rep.done(Step::IamUser, format!("created {}", record.arn));
                 Ok(record)
             }
@@ -578,22 +695,31 @@ impl<'a> Provisioner<'a> {
                     origin: Origin::Created,
                 };
                 if self.change("iam:CreatePolicy", name.clone(), cmd) {
-                    let tag = aws_sdk_iam::types::Tag::builder()
-                        .key(TAG_KEY)
-                        .value(TAG_VALUE)
-                        .build()
-                        .expect("both tag fields set");
-                    self.ctx
-                        .iam
-                        .create_policy()
-                        .policy_name(name)
-                        .policy_document(&wanted_text)
-                        .description("Lets Vault's awskms seal use one KMS key (created by autounseal)")
-                        .tags(tag)
-                        .send()
-                        .await
-                        .map_err(self.err("iam:CreatePolicy"))?;
-                    self.store.update(|m| m.iam_policy = Some(record.clone()))?;
+                    let run_id = &self.run_id();
+                    let (arn, record, wanted_text) = (&arn, &record, &wanted_text);
+                    let send = move || async move {
+                        self.ctx
+                            .iam
+                            .create_policy()
+                            .policy_name(name)
+                            .policy_document(wanted_text)
+                            .description("Lets Vault's awskms seal use one KMS key (created by autounseal)")
+                            .tags(iam_tag(TAG_KEY, TAG_VALUE))
+                            .tags(iam_tag(RUN_TAG_KEY, run_id))
+                            .customize()
+                            .config_override(iam_sent_once())
+                            .send()
+                            .await
+                            .map_err(self.err("iam:CreatePolicy"))?;
+                        Ok(record.clone())
+                    };
+                    let find = move || async move { self.finder(run_id).policy_of_run(name, arn).await };
+                    let intent = PendingCreate::new(CreateKind::IamPolicy, Some(name));
+                    self.create_once("iam:CreatePolicy", intent, send, find).await?;
+                    self.store.update(|m| {
+                        m.iam_policy = Some(record.clone());
+                        m.clear_pending(CreateKind::IamPolicy);
+                    })?;
                 }
                 self.rep.done(Step::IamPolicy, format!("created {arn}"));
                 Ok(record)
@@ -720,15 +846,30 @@ impl<'a> Provisioner<'a> {
             false,
         );
         if self.change("iam:AttachUserPolicy", format!("{} → {}", policy.name, user.name), cmd) {
-            self.ctx
-                .iam
-                .attach_user_policy()
-                .user_name(&user.name)
-                .policy_arn(&policy.arn)
-                .send()
-                .await
-                .map_err(self.err("iam:AttachUserPolicy"))?;
-            self.store.update(|m| m.policy_attached = true)?;
+            // Attaching twice is harmless, so the SDK may retry; the intent is still
+            // recorded, so that a lost answer does not leave the attachment unrecorded.
+            let send = move || async move {
+                self.ctx
+                    .iam
+                    .attach_user_policy()
+                    .user_name(&user.name)
+                    .policy_arn(&policy.arn)
+                    .send()
+                    .await
+                    .map_err(self.err("iam:AttachUserPolicy"))?;
+                Ok(())
+            };
+            let run_id = &self.run_id();
+            let find = move || async move {
+                let attached = self.finder(run_id).is_attached(&user.name, &policy.arn).await?;
+                Ok(attached.then_some(()))
+            };
+            let intent = PendingCreate::new(CreateKind::AttachPolicy, Some(&policy.name));
+            self.create_once("iam:AttachUserPolicy", intent, send, find).await?;
+            self.store.update(|m| {
+                m.policy_attached = true;
+                m.clear_pending(CreateKind::AttachPolicy);
+            })?;
         }
         self.rep
             .done(Step::AttachPolicy, format!("{} → {}", policy.name, user.name));
@@ -799,22 +940,43 @@ impl<'a> Provisioner<'a> {
         ) {
             return Ok((AccessKey::new(NEW_ACCESS_KEY_ID, ""), true));
         }
-        let out = self
-            .ctx
-            .iam
-            .create_access_key()
-            .user_name(&user.name)
-            .send()
-            .await
-            .map_err(self.err("iam:CreateAccessKey"))?;
-        let created = out.access_key.expect("CreateAccessKey returns the key");
+        let send = move || async move {
+            let out = self
+                .ctx
+                .iam
+                .create_access_key()
+                .user_name(&user.name)
+                .customize()
+                .config_override(iam_sent_once())
+                .send()
+                .await
+                .map_err(self.err("iam:CreateAccessKey"))?;
+            Ok(out.access_key.expect("CreateAccessKey returns the key"))
+        };
+        // A key whose answer was lost cannot be used (its secret came only in that
+        // answer): it is deleted, never adopted, and a new one is made.
+        let run_id = &self.run_id();
+        let listed = &listed;
+        let find = move || async move {
+            let finder = self.finder(run_id);
+            finder.delete_lost_access_keys(&user.name, listed, None).await?;
+            Ok(None)
+        };
+        let intent = PendingCreate {
+            access_keys_before: listed.to_vec(),
+            ..PendingCreate::new(CreateKind::AccessKey, Some(&user.name))
+        };
+        let created = self.create_once("iam:CreateAccessKey", intent, send, find).await?;
         let key = AccessKey::new(created.access_key_id(), created.secret_access_key());
         let record = AccessKeyRecord {
             id: key.id.clone(),
             user: user.name.clone(),
             created_at: created.create_date().map(|d| d.to_string()).unwrap_or_default(),
         };
-        self.store.update(|m| m.access_key = Some(record))?;
+        self.store.update(|m| {
+            m.access_key = Some(record);
+            m.clear_pending(CreateKind::AccessKey);
+        })?;
         self.rep.done(Step::AccessKey, format!("created {}", key.id));
         Ok((key, true))
     }
@@ -938,26 +1100,12 @@ impl<'a> Provisioner<'a> {
     }
 }
 
-/// An alias's ARN is its key's ARN with `key/ID` replaced by the alias name.
-fn alias_record(key: &KeyRecord, alias: &str) -> NamedRecord {
-    let arn = key
-        .arn
-        .rsplit_once(":key/")
-        .map(|(head, _)| format!("{head}:{alias}"))
-        .unwrap_or_default();
-    NamedRecord {
-        name: alias.to_string(),
-        arn,
-        origin: Origin::Created,
-    }
-}
-
-fn key_record(meta: &KeyMetadata, origin: Origin) -> KeyRecord {
-    KeyRecord {
-        key_id: meta.key_id.clone(),
-        arn: meta.arn.clone().unwrap_or_default(),
-        origin,
-    }
+fn iam_tag(key: &str, value: &str) -> aws_sdk_iam::types::Tag {
+    aws_sdk_iam::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .expect("both tag fields set")
 }
 
 /// Vault's awskms seal needs an enabled, customer-managed, symmetric encryption key.

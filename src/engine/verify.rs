@@ -40,6 +40,8 @@ pub async fn wait_until_usable(
         .build();
     let mut streak = 0;
     loop {
+        // The key is saved already: waiting for IAM is no call to see through.
+        rep.check_stop()?;
         match round(ctx, &sts, &kms, key_arn, user_arn).await? {
             Round::Ok => {
                 streak += 1;

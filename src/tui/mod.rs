@@ -18,6 +18,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::answers::Answers;
+use crate::engine::events::StopRequest;
 use crate::engine::{ApplyOptions, AwsContext, Connection, Reporter};
 use crate::files::{self, Existing, WriteOptions};
 use crate::flow;
@@ -93,6 +94,7 @@ async fn event_loop(
     let mut app = App::new(answers, state_dir.clone(), theme::Theme::from_env());
     app.demo = demo;
     let gate = InitGate::default();
+    let stop = StopRequest::default();
     // Set once a quit waits for a run that already started init; a second quit leaves.
     let mut waiting_for_keys = false;
     let mut terminal_gone = false;
@@ -147,13 +149,14 @@ async fn event_loop(
             match command {
                 Command::Quit => {
                     if app.run.running() && !waiting_for_keys {
+                        // As `apply` does on SIGINT: the step in flight finishes and is
+                        // recorded, no other starts, init never does; keys init already
+                        // gave are handed back. Then the runtime saves them and leaves.
                         gate.stop();
-                        if gate.init_started() {
-                            // The keys are on their way: take them before leaving.
-                            app.stopping = true;
-                            waiting_for_keys = true;
-                            continue;
-                        }
+                        stop.request("SIGINT");
+                        app.stopping = true;
+                        waiting_for_keys = true;
+                        continue;
                     }
                     let farewell = farewell(&mut app);
                     return Ok(Exit {
@@ -166,7 +169,7 @@ async fn event_loop(
                 Command::ClearScreen if !terminal_gone => wipe(terminal)?,
                 Command::ClearScreen => {}
                 Command::SaveAnswers(a) => save_answers(&state_dir, &a),
-                other => spawn(other, tx.clone(), state_dir.clone(), gate.clone()),
+                other => spawn(other, tx.clone(), state_dir.clone(), (gate.clone(), stop.clone())),
             }
         }
     }
@@ -238,7 +241,7 @@ pub fn save_answers(state_dir: &Path, answers: &Answers) {
 
 /// Runs a command's work on a tokio task; its result comes back as a message. A panic
 /// in the task does not stop the loop by itself, so it is reported as a message too.
-fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf, gate: InitGate) {
+fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf, control: (InitGate, StopRequest)) {
     let report = tx.clone();
     let work = tokio::spawn(async move {
         let msg = match command {
@@ -258,7 +261,7 @@ fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf, gate: I
                 let result = flow::run(&a, &state_dir, opts, KeysDestination::HandBack, &Reporter::silent()).await;
                 Msg::Plan(result.map(|o| o.calls).map_err(|e| e.to_string()))
             }
-            Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, gate).await),
+            Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, control).await),
             Command::SaveAnswers(_)
             | Command::ClearScreen
             | Command::HoldInit
@@ -282,7 +285,7 @@ async fn run_flow(
     a: &Answers,
     state_dir: &Path,
     tx: &UnboundedSender<Msg>,
-    gate: InitGate,
+    (gate, stop): (InitGate, StopRequest),
 ) -> Result<RunReport, String> {
     let (etx, mut erx) = mpsc::unbounded_channel();
     let forward = {
@@ -294,7 +297,7 @@ async fn run_flow(
             }
         })
     };
-    let rep = Reporter::new(etx);
+    let rep = Reporter::new(etx).with_stop(stop);
     let opts = ApplyOptions {
         overwrite_files: true,
         dry_run: false,

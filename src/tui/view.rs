@@ -172,7 +172,9 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
                      new file in {keys_dir} (mode 0600)."
                 )
             } else {
-                "The run waits while you decide; quitting stops it before the server is initialised.".to_string()
+                "The run waits while you decide; quitting stops it after the current step, before the server \
+                 is initialised."
+                    .to_string()
             },
             t.warn,
         ));

@@ -54,7 +54,6 @@ impl KeysDestination {
 #[derive(Clone, Debug)]
 pub struct InitGate {
     state: std::sync::Arc<tokio::sync::watch::Sender<GateState>>,
-    init_started: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +67,6 @@ impl Default for InitGate {
     fn default() -> Self {
         InitGate {
             state: std::sync::Arc::new(tokio::sync::watch::Sender::new(GateState::Open)),
-            init_started: Default::default(),
         }
     }
 }
@@ -104,22 +102,12 @@ impl InitGate {
         *self.state.borrow() == GateState::Stopped
     }
 
-    /// Whether `sys/init` was (or is being) sent: its keys are then on their way.
-    pub fn init_started(&self) -> bool {
-        self.init_started.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Waits while held; true when init may go ahead (and marks it started).
+    /// Waits while held; true when init may go ahead.
     async fn pass_to_init(&self) -> bool {
         let mut rx = self.state.subscribe();
-        let Ok(state) = rx.wait_for(|s| *s != GateState::Held).await else {
-            return false;
-        };
-        let go = *state == GateState::Open;
-        if go {
-            self.init_started.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-        go
+        rx.wait_for(|s| *s != GateState::Held)
+            .await
+            .is_ok_and(|state| *state == GateState::Open)
     }
 }
 
@@ -311,12 +299,18 @@ impl<'a> Deployer<'a> {
         self.rep.step(Step::WaitForServer, self.wait_for_server(pid)).await?;
         let secrets = self.rep.step(Step::InitServer, self.init()).await?;
         if let Some(secrets) = secrets {
-            outcome.secrets = self.rep.step(Step::SaveRecoveryKeys, self.save_keys(secrets)).await?;
+            // Even after a stop request: the keys exist nowhere else.
+            outcome.secrets = self
+                .rep
+                .step_even_when_stopping(Step::SaveRecoveryKeys, self.save_keys(secrets))
+                .await?;
         } else {
             self.rep.skipped(Step::SaveRecoveryKeys, "no new keys");
         }
-        if self.gate.stopped() {
-            // Asked to stop: hand back what init gave (to be saved) and go no further.
+        let stopping = self.gate.stopped() || self.rep.check_stop().is_err();
+        if stopping && outcome.secrets.is_some() {
+            // Asked to stop with keys in hand: hand them back (to be saved or shown)
+            // rather than fail the next step and drop them.
             for step in [Step::VerifySeal, Step::RestartCheck] {
                 self.rep.skipped(step, "stopped on request");
             }

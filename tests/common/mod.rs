@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod proxy;
+
 use autounseal::answers::Answers;
 use autounseal::engine::{AwsContext, Connection};
 

@@ -235,8 +235,9 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     if app.stopping {
         text.push(Line::styled(
             format!(
-                "Stopping: the server is being initialised. Its recovery keys will be saved to a new file \
-                 in {} (mode 0600) before autounseal exits. Ctrl-C again leaves at once and loses them.",
+                "Stopping after the current step, so that what it makes is recorded. Recovery keys the server \
+                 hands back are saved to a new file in {} (mode 0600) before autounseal exits. Ctrl-C again \
+                 leaves at once.",
                 app.state_dir.display()
             ),
             t.warn,
