@@ -72,6 +72,18 @@ fn a_kept_demo_runs_on_until_torn_down() {
         text(&again)
     );
 
+    // Pointed at the wrong state folder: it must say where the running demo is, not
+    // that nothing is left.
+    let elsewhere = dir.path().join("elsewhere");
+    let out = demo(&elsewhere, &["--teardown"]);
+    let said = text(&out);
+    assert!(said.contains("No demo was kept in"), "{said}");
+    assert!(
+        said.contains(&format!("A demo still runs from {}", state.join("demo").display()))
+            && said.contains("--state-dir"),
+        "{said}"
+    );
+
     let out = demo(&state, &["--teardown"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(!state.join("demo").exists());

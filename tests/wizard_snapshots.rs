@@ -278,3 +278,37 @@ fn colours_and_no_color() {
     let (x, y) = find(&terminal, "✗ denied");
     assert_eq!(terminal.backend().buffer()[(x, y)].fg, Color::Red, "errors are red");
 }
+
+/// Every step done and the quit question open at 80x24: the question's answer keys
+/// stay inside its box, and the steps that do not fit are counted, not cut silently.
+#[test]
+fn the_quit_question_fits_with_every_step_done() {
+    use autounseal::tui::screens::run::Status;
+    let mut app = app();
+    app.go(ScreenId::Review);
+    update(&mut app, Msg::Plan(Ok(vec![])));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Run);
+    for (step, status) in app.run.rows.iter_mut() {
+        *status = Status::Done(format!(
+            "{} done, arn:aws:iam::123456789012:user/vault-auto-unseal",
+            step.label()
+        ));
+    }
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    );
+    let terminal = draw(&app);
+    let rows: Vec<String> = (0..24)
+        .map(|y| (0..80).map(|x| terminal.backend().buffer()[(x, y)].symbol()).collect())
+        .collect();
+    let screen = rows.join("\n");
+    let answer = rows
+        .iter()
+        .position(|r| r.contains(" y ") && r.contains(" quit "))
+        .expect(&screen);
+    let bottom = rows.iter().rposition(|r| r.contains('└')).expect(&screen);
+    assert!(answer < bottom, "the answer keys are inside the box:\n{screen}");
+    assert!(screen.contains("earlier steps"), "{screen}");
+}

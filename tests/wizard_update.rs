@@ -437,3 +437,24 @@ fn a_quit_during_init_takes_the_keys_before_leaving() {
         "held, for the runtime to save to a new 0600 file on the way out"
     );
 }
+
+#[test]
+fn a_long_failure_reads_line_by_line_and_scrolls() {
+    let mut app = app();
+    to_run(&mut app);
+    let log: Vec<String> = (1..=30).map(|i| format!("log line {i}")).collect();
+    update(
+        &mut app,
+        Msg::RunFinished(Err(format!(
+            "the server exited while starting (exit status 1): Error: boom\n{}",
+            log.join("\n")
+        ))),
+    );
+    assert!(key(&mut app, KeyCode::Down).is_empty());
+    assert!(key(&mut app, KeyCode::Down).is_empty());
+    assert_eq!(app.run.scroll, 2);
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.run.scroll, 1);
+    let help: Vec<_> = app.keys().iter().map(|(k, _)| *k).collect();
+    assert!(help.contains(&"↑↓"), "the footer says how: {help:?}");
+}
