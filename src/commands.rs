@@ -72,6 +72,8 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<()> {
     })
     .await?;
     print_summary(&answers, state_dir, &outcome);
+    drop(outcome);
+    crate::pause::point("finished");
     Ok(())
 }
 

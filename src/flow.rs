@@ -48,6 +48,7 @@ pub async fn run(
     let ctx = AwsContext::connect(Connection::from_answers(answers)).await;
     let provisioner = Provisioner::new(&ctx, answers, &store, rep.clone(), opts);
     let aws = provisioner.run().await?;
+    crate::pause::point("aws-done");
     let deployer = Deployer::new(answers, &store, rep.clone(), state_dir, deploy_opts, binary, keys);
     let vault = deployer.run(&aws.key).await?;
     let mut calls = provisioner.calls();

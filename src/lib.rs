@@ -9,6 +9,7 @@ pub mod engine;
 pub mod files;
 pub mod flow;
 pub mod headless;
+pub mod pause;
 pub mod plain;
 pub mod regions;
 pub mod secrets;

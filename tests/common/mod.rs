@@ -2,6 +2,8 @@
 //! test environment (`scripts/test-env`), each on a free 127.0.0.1 port.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod pty;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

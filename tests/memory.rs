@@ -1,0 +1,359 @@
+//! Secrets leave no trace in memory. The real binary is stopped at a known moment and
+//! a core dump of the live process (gdb's `gcore`) is searched for every secret it had:
+//! - the wizard (demo) on the Done screen, after each recovery key and the root token
+//!   were revealed once and acknowledged, and after the access key was made;
+//! - a headless `apply` once its AWS part is over (the secret access key), and when it
+//!   has saved the recovery keys to their file and is about to exit.
+//!
+//! Each value is searched whole, by its first and last 12 characters (a freed block
+//! whose start was reused still holds the rest), and spread the way a screen holds it:
+//! one character per ratatui `Cell` (the cell's inline symbol, `size_of::<Cell>()` bytes
+//! apart), and as UTF-16 and UTF-32 (`char` arrays). What survives in freed memory
+//! changes from run to run, so each case runs several times and every run must find 0.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::pty::{DOWN, ENTER, Terminal};
+use common::{Moto, ServerGuard};
+use portable_pty::CommandBuilder;
+
+const RUNS: usize = 3;
+const SHORT: Duration = Duration::from_secs(20);
+
+/// A secret to look for, with a name for the report (the value itself is never printed).
+struct Secret {
+    name: String,
+    value: String,
+}
+
+/// The ways a value can sit in memory, each as (form, bytes, stride).
+fn forms(value: &str) -> Vec<(String, Vec<u8>, usize)> {
+    let v = value.as_bytes();
+    assert!(v.len() >= 12 && value.is_ascii(), "secrets here are ASCII of 12 characters or more");
+    let head = v[..12].to_vec();
+    let tail = v[v.len() - 12..].to_vec();
+    let mut forms = vec![
+        ("whole".to_string(), v.to_vec(), 1),
+        ("first 12".to_string(), head.clone(), 1),
+        ("last 12".to_string(), tail.clone(), 1),
+    ];
+    let cell = std::mem::size_of::<ratatui::buffer::Cell>();
+    for (how, stride) in [("screen cells", cell), ("UTF-16", 2), ("UTF-32", 4)] {
+        forms.push((format!("first 12 as {how}"), head.clone(), stride));
+        forms.push((format!("last 12 as {how}"), tail.clone(), stride));
+    }
+    forms
+}
+
+/// How often each form of each secret occurs in `core`; only the non-zero counts.
+fn search(core: &[u8], secrets: &[Secret]) -> Vec<(String, usize)> {
+    let mut found = Vec::new();
+    for secret in secrets {
+        for (form, pattern, stride) in forms(&secret.value) {
+            let n = count(core, &pattern, stride);
+            if n > 0 {
+                found.push((format!("{} ({form})", secret.name), n));
+            }
+        }
+    }
+    found
+}
+
+/// Occurrences of `pattern` with `stride` bytes from one character to the next.
+fn count(hay: &[u8], pattern: &[u8], stride: usize) -> usize {
+    let span = (pattern.len() - 1) * stride + 1;
+    if hay.len() < span {
+        return 0;
+    }
+    let (first, rest) = pattern.split_first().unwrap();
+    let mut n = 0;
+    let mut at = 0;
+    while let Some(i) = hay[at..=hay.len() - span].iter().position(|b| b == first) {
+        let i = at + i;
+        if rest.iter().enumerate().all(|(k, b)| hay[i + (k + 1) * stride] == *b) {
+            n += 1;
+        }
+        at = i + 1;
+    }
+    n
+}
+
+/// A core dump of the live process `pid`, read and deleted at once (they are large).
+fn core_dump(pid: u32, dir: &Path) -> Vec<u8> {
+    let prefix = dir.join("core");
+    let out = Command::new("gcore")
+        .arg("-o")
+        .arg(&prefix)
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .expect("gcore runs (scripts/test-env installs gdb)");
+    let file = PathBuf::from(format!("{}.{pid}", prefix.display()));
+    assert!(
+        out.status.success() && file.exists(),
+        "gcore {pid} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let core = std::fs::read(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    assert!(core.len() > 1 << 20, "a core dump of a live process is megabytes");
+    core
+}
+
+fn state_of(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Waits until `pid` has stopped itself at a pause point (`AUTOUNSEAL_TEST_PAUSE`).
+fn wait_stopped(pid: u32, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while state_of(pid) != Some('T') {
+        assert!(state_of(pid).is_some(), "process {pid} ended before its pause point");
+        assert!(Instant::now() < deadline, "process {pid} never reached its pause point");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn resume(pid: u32) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGCONT);
+    let deadline = Instant::now() + SHORT;
+    while state_of(pid) == Some('T') && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The value of `name=` in an env file.
+fn env_value(path: &Path, name: &str) -> String {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
+        .unwrap_or_else(|| panic!("{} has no {name}", path.display()))
+}
+
+/// The recovery keys and root token from a keys file that `apply` saved.
+fn keys_file_secrets(path: &Path) -> Vec<Secret> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let secrets: Vec<Secret> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(": "))
+        .map(|(name, value)| Secret {
+            name: name.to_string(),
+            value: value.to_string(),
+        })
+        .collect();
+    assert_eq!(secrets.len(), 4, "three recovery keys and the root token in:\n{text}");
+    secrets
+}
+
+/// The wizard in demo mode, through to the Done screen, each secret revealed once.
+/// Returns what a core dump on the Done screen found.
+fn wizard_run(run: usize) -> Vec<(String, usize)> {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autounseal"));
+    cmd.env_clear();
+    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env("HOME", dir.path());
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("AUTOUNSEAL_TOOLS", common::tools_dir());
+    cmd.args(["--state-dir", &state.to_string_lossy(), "demo"]);
+    let mut t = Terminal::start(cmd);
+    let pid = t.child.process_id().unwrap();
+    t.wait_for("1/12 Welcome", SHORT);
+    // The demo's answers are filled in: Enter on each screen, as a presenter would.
+    for next in [
+        "✓ Account 123456789012",
+        "3/12 Region",
+        "4/12 KMS key",
+        "5/12 IAM user and policy",
+        "6/12 Files",
+        "7/12 Server",
+    ] {
+        t.type_keys(&[ENTER]);
+        t.wait_for(next, SHORT);
+    }
+    t.wait_for("found OpenBao 2.6.2", SHORT);
+    t.type_keys(&[ENTER]);
+    t.wait_for("8/12 Init", SHORT);
+    t.type_keys(&[ENTER]);
+    t.wait_for("vault:init", Duration::from_secs(60));
+    t.type_keys(&[ENTER]);
+    t.wait_for("All done. Enter to continue.", Duration::from_secs(120));
+    t.type_keys(&[ENTER]);
+    t.wait_for("11/12 Recovery keys", SHORT);
+
+    // Each value as the screen shows it when revealed, then hidden again.
+    let mut secrets = Vec::new();
+    for (i, label) in ["Recovery key 1", "Recovery key 2", "Recovery key 3", "Root token"]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            t.type_keys(&[DOWN]);
+        }
+        t.wait_for(&format!("› {label}"), SHORT);
+        t.type_keys(&["r"]);
+        let screen = t.wait_for("shown below, r hides it", SHORT);
+        let lines: Vec<&str> = screen.lines().collect();
+        let at = lines.iter().position(|l| l.contains(&format!("› {label}"))).unwrap();
+        let value = lines[at + 1].trim().to_string();
+        assert!(value.len() >= 24 && !value.contains(' '), "{label} is shown:\n{screen}");
+        secrets.push(Secret {
+            name: label.to_string(),
+            value,
+        });
+        t.type_keys(&["r"]);
+        t.wait_for(&format!("› {label:<16} ••••••••"), SHORT);
+    }
+    let env_file = state.join("demo/etc/vault.env");
+    secrets.push(Secret {
+        name: "secret access key".into(),
+        value: env_value(&env_file, "AWS_SECRET_ACCESS_KEY"),
+    });
+    t.type_keys(&["a", ENTER]);
+    t.wait_for("12/12 Done", SHORT);
+    // Let the frame after the wipe be drawn and the loop go back to waiting.
+    std::thread::sleep(Duration::from_millis(300));
+    let core = core_dump(pid, dir.path());
+    let found = search(&core, &secrets);
+    drop(core);
+    eprintln!("wizard run {run}: {found:?}");
+
+    // Enter tears the demo down; nothing of it may be left.
+    t.type_keys(&[ENTER]);
+    assert!(t.child.wait().unwrap().success());
+    assert!(!state.join("demo").exists(), "the demo folder is gone");
+    let deadline = Instant::now() + SHORT;
+    while !common::processes_mentioning(&state.to_string_lossy()).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        common::processes_mentioning(&state.to_string_lossy()),
+        Vec::<String>::new()
+    );
+    found
+}
+
+#[test]
+fn the_wizard_keeps_no_recovery_key_root_token_or_access_key_in_memory() {
+    let mut report = Vec::new();
+    for run in 1..=RUNS {
+        let found = wizard_run(run);
+        if !found.is_empty() {
+            report.push(format!("run {run}: {found:?}"));
+        }
+    }
+    assert!(report.is_empty(), "copies found in memory:\n{}", report.join("\n"));
+}
+
+/// A canary in the operator's environment: no child process may see it.
+pub const CANARY: (&str, &str) = ("AUTOUNSEAL_CANARY_SECRET", "canary-7f3e9a1c5b");
+
+/// A headless `apply` against moto and OpenBao, dumped at its two pause points.
+fn headless_run(run: usize, moto: &Moto) -> Vec<(String, usize)> {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let state = d.join("state");
+    let answers = common::server_answers(moto, d);
+    let answers_file = d.join("answers.toml");
+    std::fs::write(&answers_file, answers.to_toml()).unwrap();
+    let _guard = ServerGuard(state.clone());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_autounseal"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", d)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env(CANARY.0, CANARY.1)
+        .env("AUTOUNSEAL_TEST_PAUSE", "aws-done,finished")
+        .args(["--state-dir", &state.to_string_lossy(), "apply", "--yes", "--answers"])
+        .arg(&answers_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut found = Vec::new();
+
+    wait_stopped(pid, Duration::from_secs(60));
+    let access_key = vec![Secret {
+        name: "secret access key".into(),
+        value: env_value(&answers.output.env_file, "AWS_SECRET_ACCESS_KEY"),
+    }];
+    let core = core_dump(pid, d);
+    found.extend(
+        search(&core, &access_key)
+            .into_iter()
+            .map(|(what, n)| (format!("after AWS: {what}"), n)),
+    );
+    drop(core);
+    resume(pid);
+
+    wait_stopped(pid, Duration::from_secs(90));
+    let mut secrets = keys_file_secrets(answers.init.recovery_keys_file.as_ref().unwrap());
+    secrets.extend(access_key);
+    let core = core_dump(pid, d);
+    found.extend(
+        search(&core, &secrets)
+            .into_iter()
+            .map(|(what, n)| (format!("at exit: {what}"), n)),
+    );
+    drop(core);
+    resume(pid);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "apply failed: {}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("headless run {run}: {found:?}");
+    found
+}
+
+#[test]
+fn a_headless_apply_keeps_no_access_key_recovery_key_or_root_token_in_memory() {
+    let moto = Moto::start();
+    let mut report = Vec::new();
+    for run in 1..=RUNS {
+        let found = headless_run(run, &moto);
+        if !found.is_empty() {
+            report.push(format!("run {run}: {found:?}"));
+        }
+    }
+    assert!(report.is_empty(), "copies found in memory:\n{}", report.join("\n"));
+}
+
+#[test]
+fn the_search_finds_each_form_it_looks_for() {
+    // The search itself must be able to fail: plant each form and find it.
+    let value = "0123456789abcdef0123456789abcdefXYZ";
+    let secret = [Secret {
+        name: "planted".into(),
+        value: value.into(),
+    }];
+    let mut hay = vec![0u8; 4096];
+    hay[100..100 + value.len()].copy_from_slice(value.as_bytes());
+    let cell = std::mem::size_of::<ratatui::buffer::Cell>();
+    for (k, b) in value.bytes().rev().take(12).collect::<Vec<_>>().into_iter().rev().enumerate() {
+        hay[1000 + k * cell] = b;
+    }
+    let found = search(&hay, &secret);
+    let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "planted (whole)",
+            "planted (first 12)",
+            "planted (last 12)",
+            "planted (last 12 as screen cells)"
+        ]
+    );
+    assert!(search(&vec![0u8; 4096], &secret).is_empty());
+}
