@@ -1,5 +1,6 @@
 //! autounseal: from nothing to a Vault (or OpenBao) server that unseals itself with AWS KMS.
 
+pub mod alloc;
 pub mod answers;
 pub mod cli;
 pub mod commands;
@@ -15,3 +16,9 @@ pub mod regions;
 pub mod secrets;
 pub mod tui;
 pub mod vault;
+
+/// Every block of every binary built on this crate is wiped when freed (see `alloc`).
+/// The `unwiped-alloc` feature exists only for `scripts/bench-alloc`'s comparison.
+#[cfg(not(feature = "unwiped-alloc"))]
+#[global_allocator]
+static GLOBAL: alloc::WipeOnFree = alloc::WipeOnFree(std::alloc::System);
