@@ -2,6 +2,7 @@
 
 pub mod alloc;
 pub mod answers;
+pub mod child_env;
 pub mod cli;
 pub mod commands;
 pub mod credentials_file;
