@@ -45,13 +45,17 @@ pub async fn run(
     };
     // A missing server binary or a taken port must stop the run before AWS is touched.
     let binary = preflight(answers, &store, &keys, deploy_opts)?;
-    let ctx = AwsContext::connect(Connection::from_answers(answers)).await;
-    let provisioner = Provisioner::new(&ctx, answers, &store, rep.clone(), opts);
-    let aws = provisioner.run().await?;
+    let (aws, mut calls) = {
+        // The AWS clients go when the AWS part is done: with them their connections,
+        // whose read buffers held the new access key's answer.
+        let ctx = AwsContext::connect(Connection::from_answers(answers)).await;
+        let provisioner = Provisioner::new(&ctx, answers, &store, rep.clone(), opts);
+        let aws = provisioner.run().await?;
+        (aws, provisioner.calls())
+    };
     crate::pause::point("aws-done");
     let deployer = Deployer::new(answers, &store, rep.clone(), state_dir, deploy_opts, binary, keys);
     let vault = deployer.run(&aws.key).await?;
-    let mut calls = provisioner.calls();
     calls.extend(deployer.calls());
     Ok(FlowOutcome { aws, vault, calls })
 }

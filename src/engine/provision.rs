@@ -807,8 +807,10 @@ impl<'a> Provisioner<'a> {
             .send()
             .await
             .map_err(self.err("iam:CreateAccessKey"))?;
-        let created = out.access_key.expect("CreateAccessKey returns the key");
-        let key = AccessKey::new(created.access_key_id(), created.secret_access_key());
+        let mut created = out.access_key.expect("CreateAccessKey returns the key");
+        // Moved out of the SDK's answer (not cloned) into a string that wipes itself.
+        let secret = zeroize::Zeroizing::new(std::mem::take(&mut created.secret_access_key));
+        let key = AccessKey::new(created.access_key_id(), &secret);
         let record = AccessKeyRecord {
             id: key.id.clone(),
             user: user.name.clone(),
