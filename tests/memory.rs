@@ -331,6 +331,7 @@ fn headless_run(run: usize) -> Vec<(String, usize)> {
     resume(pid);
 
     wait_stopped(pid, Duration::from_secs(90));
+    server_sees_only_the_allow_list(&state, &answers.output.env_file);
     let mut secrets = keys_file_secrets(answers.init.recovery_keys_file.as_ref().unwrap());
     secrets.extend(access_key);
     let core = core_dump(pid, d);
@@ -345,6 +346,34 @@ fn headless_run(run: usize) -> Vec<(String, usize)> {
     assert!(out.status.success(), "apply failed: {}", String::from_utf8_lossy(&out.stderr));
     eprintln!("headless run {run}: {found:?}");
     found
+}
+
+/// The server autounseal started sees the env file's variables and the allow-list,
+/// nothing else of the operator's: not the canary, not the operator's own AWS key.
+fn server_sees_only_the_allow_list(state: &Path, env_file: &Path) {
+    let pid = std::fs::read_to_string(state.join("server.pid")).unwrap();
+    let environ = std::fs::read(format!("/proc/{}/environ", pid.trim())).unwrap();
+    let file_vars: Vec<String> = std::fs::read_to_string(env_file)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.to_string()))
+        .collect();
+    let mut names = Vec::new();
+    for var in environ.split(|b| *b == 0).filter(|v| !v.is_empty()) {
+        let var = String::from_utf8_lossy(var);
+        let (name, value) = var.split_once('=').unwrap();
+        assert!(
+            file_vars.iter().any(|f| f == name) || autounseal::child_env::allowed(name.as_ref()),
+            "the server sees {name}, which is neither in the env file nor allowed"
+        );
+        assert_ne!(value, "testing", "the server sees the operator's credentials in {name}");
+        names.push(name.to_string());
+    }
+    assert!(
+        names.iter().any(|n| n == "AWS_SECRET_ACCESS_KEY") && names.iter().any(|n| n == "PATH"),
+        "the env file's key and the allowed PATH reach the server: {names:?}"
+    );
+    assert!(!names.iter().any(|n| n == CANARY.0));
 }
 
 #[test]
