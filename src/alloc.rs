@@ -18,12 +18,22 @@ pub struct WipeOnFree<A = System>(pub A);
 /// `ptr` must be valid for writes of `len` bytes.
 #[inline]
 unsafe fn wipe(ptr: *mut u8, len: usize) {
-    // SAFETY: the caller's promise.
-    unsafe { std::ptr::write_bytes(ptr, 0, len) };
-    // An empty asm block that may read the memory behind `ptr`: the stores above must
-    // happen before it. Cheaper than byte-wise volatile writes; the same guarantee.
-    // SAFETY: the block does nothing.
-    unsafe { std::arch::asm!("/* {0} */", in(reg) ptr, options(nostack, preserves_flags, readonly)) };
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        // SAFETY: the caller's promise.
+        unsafe { std::ptr::write_bytes(ptr, 0, len) };
+        // An empty asm block that may read the memory behind `ptr`: the stores above must
+        // happen before it. A vectorised memset, where `zeroize`'s volatile writes go a
+        // byte at a time; the same guarantee.
+        // SAFETY: the block does nothing.
+        unsafe { std::arch::asm!("/* {0} */", in(reg) ptr, options(nostack, preserves_flags, readonly)) };
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        use zeroize::Zeroize;
+        // SAFETY: the caller's promise.
+        unsafe { std::slice::from_raw_parts_mut(ptr, len) }.zeroize();
+    }
 }
 
 // SAFETY: every block comes from `A` and goes back to it with its layout.
