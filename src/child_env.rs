@@ -35,7 +35,14 @@ mod tests {
         for name in ["PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ"] {
             assert!(allowed(OsStr::new(name)), "{name}");
         }
-        for name in ["AWS_SECRET_ACCESS_KEY", "VAULT_TOKEN", "BAO_TOKEN", "GITHUB_TOKEN", "LD_PRELOAD", "PATHX"] {
+        for name in [
+            "AWS_SECRET_ACCESS_KEY",
+            "VAULT_TOKEN",
+            "BAO_TOKEN",
+            "GITHUB_TOKEN",
+            "LD_PRELOAD",
+            "PATHX",
+        ] {
             assert!(!allowed(OsStr::new(name)), "{name}");
         }
     }
@@ -44,9 +51,7 @@ mod tests {
     fn a_child_sees_nothing_else() {
         // The test's own environment has more than the allow-list (cargo sets CARGO_*).
         assert!(std::env::vars_os().any(|(k, _)| !allowed(&k)));
-        let out = clean(Command::new("env").env("SET_BEFORE", "1"), &[])
-            .output()
-            .unwrap();
+        let out = clean(Command::new("env").env("SET_BEFORE", "1"), &[]).output().unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
         for line in text.lines() {
             let name = line.split_once('=').map_or(line, |(k, _)| k);

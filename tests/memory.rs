@@ -111,7 +111,11 @@ fn core_dump(pid: u32, dir: &Path) -> Vec<u8> {
     );
     let core = std::fs::read(&file).unwrap();
     std::fs::remove_file(&file).unwrap();
-    eprintln!("core dump of {pid}: {} MB in {:.1} s", core.len() >> 20, started.elapsed().as_secs_f64());
+    eprintln!(
+        "core dump of {pid}: {} MB in {:.1} s",
+        core.len() >> 20,
+        started.elapsed().as_secs_f64()
+    );
     assert!(core.len() > 1 << 20, "a core dump of a live process is megabytes");
     core
 }
@@ -135,7 +139,10 @@ fn wait_stopped(pid: u32, timeout: Duration) {
 }
 
 fn resume(pid: u32) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGCONT);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGCONT,
+    );
     let deadline = Instant::now() + SHORT;
     while state_of(pid) == Some('T') && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -343,7 +350,11 @@ fn headless_run(run: usize) -> Vec<(String, usize)> {
     drop(core);
     resume(pid);
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "apply failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "apply failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     eprintln!("headless run {run}: {found:?}");
     found
 }
@@ -399,7 +410,15 @@ fn the_search_finds_each_form_it_looks_for() {
     let mut hay = vec![0u8; 4096];
     hay[100..100 + value.len()].copy_from_slice(value.as_bytes());
     let cell = std::mem::size_of::<ratatui::buffer::Cell>();
-    for (k, b) in value.bytes().rev().take(12).collect::<Vec<_>>().into_iter().rev().enumerate() {
+    for (k, b) in value
+        .bytes()
+        .rev()
+        .take(12)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .enumerate()
+    {
         hay[1000 + k * cell] = b;
     }
     let found = search(&hay, &secret);

@@ -189,10 +189,10 @@ pub fn systemd_restart(unit: &str) -> Result<String, VaultError> {
             .args(args)
             .output()
             .map_err(|e| {
-            VaultError::Io(format!(
-                "cannot run systemctl ({e}); is this a systemd host? Use server.launch = \"background\" or \"none\""
-            ))
-        })?;
+                VaultError::Io(format!(
+                    "cannot run systemctl ({e}); is this a systemd host? Use server.launch = \"background\" or \"none\""
+                ))
+            })?;
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if !out.status.success() && args[0] != "is-active" {
             return Err(VaultError::Refused(format!(
