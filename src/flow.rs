@@ -53,7 +53,6 @@ pub async fn run(
         let aws = provisioner.run().await?;
         (aws, provisioner.calls())
     };
-    crate::pause::point("aws-done");
     let deployer = Deployer::new(answers, &store, rep.clone(), state_dir, deploy_opts, binary, keys);
     let vault = deployer.run(&aws.key).await?;
     calls.extend(deployer.calls());

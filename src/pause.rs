@@ -2,8 +2,10 @@
 //! stops itself (SIGSTOP) at those named points, so that a test can take a core dump
 //! at a known moment and then let it go on (SIGCONT). It changes nothing else.
 
-/// The points: `aws-done` once the AWS part of a run is over, `finished` when `apply`
-/// has done everything and is about to exit.
+/// The points: `server-answered` when the AWS part of a run is over and the server it
+/// started has answered (a moment when nothing of the AWS part is still in flight: its
+/// clients and their connections are gone), `finished` when `apply` has done everything
+/// and is about to exit.
 pub fn point(name: &str) {
     let Some(list) = std::env::var_os("AUTOUNSEAL_TEST_PAUSE") else {
         return;

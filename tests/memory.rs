@@ -2,8 +2,9 @@
 //! a core dump of the live process (gdb's `gcore`) is searched for every secret it had:
 //! - the wizard (demo) on the Done screen, after each recovery key and the root token
 //!   were revealed once and acknowledged, and after the access key was made;
-//! - a headless `apply` once its AWS part is over (the secret access key), and when it
-//!   has saved the recovery keys to their file and is about to exit.
+//! - a headless `apply` once its AWS part is over and the server it started answers
+//!   (the secret access key), and when it has saved the recovery keys to their file
+//!   and is about to exit.
 //!
 //! Each value is searched whole, by its first and last 12 characters (a freed block
 //! whose start was reused still holds the rest), and spread the way a screen holds it:
@@ -138,6 +139,28 @@ fn wait_stopped(pid: u32, timeout: Duration) {
     }
 }
 
+/// Ends a process of the test's that a failed assertion left behind (stopped at a pause
+/// point, or waiting on a screen): SIGTERM first, so that the wizard tears its demo down.
+struct EndOnDrop(u32);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        use nix::sys::signal::{Signal, kill};
+        let pid = nix::unistd::Pid::from_raw(self.0 as i32);
+        let alive = || !matches!(state_of(self.0), None | Some('Z' | 'X'));
+        if !alive() {
+            return;
+        }
+        let _ = kill(pid, Signal::SIGTERM);
+        let _ = kill(pid, Signal::SIGCONT);
+        let deadline = Instant::now() + SHORT;
+        while alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+}
+
 fn resume(pid: u32) {
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
@@ -188,6 +211,7 @@ fn wizard_run(run: usize) -> Vec<(String, usize)> {
     cmd.args(["--state-dir", &state.to_string_lossy(), "demo"]);
     let mut t = Terminal::start(cmd);
     let pid = t.child.process_id().unwrap();
+    let _end = EndOnDrop(pid);
     t.wait_for("1/12 Welcome", SHORT);
     // The demo's answers are filled in: Enter on each screen, as a presenter would.
     for next in [
@@ -263,28 +287,26 @@ fn wizard_run(run: usize) -> Vec<(String, usize)> {
     // Enter tears the demo down; nothing of it may be left.
     t.type_keys(&[ENTER]);
     assert!(t.child.wait().unwrap().success());
-    assert!(!state.join("demo").exists(), "the demo folder is gone");
-    let deadline = Instant::now() + SHORT;
-    while !common::processes_mentioning(&state.to_string_lossy()).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(
-        common::processes_mentioning(&state.to_string_lossy()),
-        Vec::<String>::new()
-    );
+    common::assert_demo_gone(&state);
     found
 }
 
-#[test]
-fn the_wizard_keeps_no_recovery_key_root_token_or_access_key_in_memory() {
+/// What survives in freed memory changes from run to run: each of the runs must find
+/// nothing, and the report names every run that did.
+fn every_run_finds_nothing(one_run: fn(usize) -> Vec<(String, usize)>) {
     let mut report = Vec::new();
     for run in 1..=RUNS {
-        let found = wizard_run(run);
+        let found = one_run(run);
         if !found.is_empty() {
             report.push(format!("run {run}: {found:?}"));
         }
     }
     assert!(report.is_empty(), "copies found in memory:\n{}", report.join("\n"));
+}
+
+#[test]
+fn the_wizard_keeps_no_recovery_key_root_token_or_access_key_in_memory() {
+    every_run_finds_nothing(wizard_run);
 }
 
 /// A canary in the operator's environment: no child process may see it.
@@ -312,7 +334,7 @@ fn headless_run(run: usize) -> Vec<(String, usize)> {
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env(CANARY.0, CANARY.1)
-        .env("AUTOUNSEAL_TEST_PAUSE", "aws-done,finished")
+        .env("AUTOUNSEAL_TEST_PAUSE", "server-answered,finished")
         .args(["--state-dir", &state.to_string_lossy(), "apply", "--yes", "--answers"])
         .arg(&answers_file)
         .stdin(Stdio::null())
@@ -321,6 +343,7 @@ fn headless_run(run: usize) -> Vec<(String, usize)> {
         .spawn()
         .unwrap();
     let pid = child.id();
+    let _end = EndOnDrop(pid);
     let mut found = Vec::new();
 
     wait_stopped(pid, Duration::from_secs(60));
@@ -389,14 +412,7 @@ fn server_sees_only_the_allow_list(state: &Path, env_file: &Path) {
 
 #[test]
 fn a_headless_apply_keeps_no_access_key_recovery_key_or_root_token_in_memory() {
-    let mut report = Vec::new();
-    for run in 1..=RUNS {
-        let found = headless_run(run);
-        if !found.is_empty() {
-            report.push(format!("run {run}: {found:?}"));
-        }
-    }
-    assert!(report.is_empty(), "copies found in memory:\n{}", report.join("\n"));
+    every_run_finds_nothing(headless_run);
 }
 
 #[test]

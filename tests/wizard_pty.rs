@@ -231,13 +231,5 @@ fn the_demo_wizard_shows_its_banner_and_commands_and_tears_down_on_quit() {
     t.wait_for("Quitting tears the demo down", SHORT);
     t.type_keys(&["y"]);
     assert!(t.child.wait().unwrap().success());
-    assert!(!state.join("demo").exists(), "the demo folder is gone");
-    let deadline = Instant::now() + SHORT;
-    while !common::processes_mentioning(&state.to_string_lossy()).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(
-        common::processes_mentioning(&state.to_string_lossy()),
-        Vec::<String>::new()
-    );
+    common::assert_demo_gone(&state);
 }

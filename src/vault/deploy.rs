@@ -196,6 +196,7 @@ impl<'a> Deployer<'a> {
             return Ok(outcome);
         }
         self.rep.step(Step::WaitForServer, self.wait_for_server(pid)).await?;
+        crate::pause::point("server-answered");
         let secrets = self.rep.step(Step::InitServer, self.init()).await?;
         if let Some(secrets) = secrets {
             outcome.secrets = self.rep.step(Step::SaveRecoveryKeys, self.save_keys(secrets)).await?;

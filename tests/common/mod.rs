@@ -217,3 +217,14 @@ pub fn processes_mentioning(needle: &str) -> Vec<String> {
     }
     found
 }
+
+/// A demo run under `state` is torn down: its folder is gone and, within a few seconds,
+/// no process mentions `state` any more.
+pub fn assert_demo_gone(state: &std::path::Path) {
+    assert!(!state.join("demo").exists(), "the demo folder is gone");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !processes_mentioning(&state.to_string_lossy()).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(processes_mentioning(&state.to_string_lossy()), Vec::<String>::new());
+}
