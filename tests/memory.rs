@@ -121,6 +121,15 @@ fn core_dump(pid: u32, dir: &Path) -> Vec<u8> {
     core
 }
 
+/// What a core dump of `pid` taken now holds of `secrets`, each named with `when`.
+fn dump_and_search(pid: u32, dir: &Path, secrets: &[Secret], when: &str) -> Vec<(String, usize)> {
+    let core = core_dump(pid, dir);
+    search(&core, secrets)
+        .into_iter()
+        .map(|(what, n)| (format!("{when}: {what}"), n))
+        .collect()
+}
+
 fn state_of(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit_once(')')?.1.trim_start().chars().next()
@@ -279,9 +288,7 @@ fn wizard_run(run: usize) -> Vec<(String, usize)> {
     t.wait_for("12/12 Done", SHORT);
     // Let the frame after the wipe be drawn and the loop go back to waiting.
     std::thread::sleep(Duration::from_millis(300));
-    let core = core_dump(pid, dir.path());
-    let found = search(&core, &secrets);
-    drop(core);
+    let found = dump_and_search(pid, dir.path(), &secrets, "on the Done screen");
     eprintln!("wizard run {run}: {found:?}");
 
     // Enter tears the demo down; nothing of it may be left.
@@ -351,26 +358,14 @@ fn headless_run(run: usize) -> Vec<(String, usize)> {
         name: "secret access key".into(),
         value: env_value(&answers.output.env_file, "AWS_SECRET_ACCESS_KEY"),
     }];
-    let core = core_dump(pid, d);
-    found.extend(
-        search(&core, &access_key)
-            .into_iter()
-            .map(|(what, n)| (format!("after AWS: {what}"), n)),
-    );
-    drop(core);
+    found.extend(dump_and_search(pid, d, &access_key, "after AWS"));
     resume(pid);
 
     wait_stopped(pid, Duration::from_secs(90));
     server_sees_only_the_allow_list(&state, &answers.output.env_file);
     let mut secrets = keys_file_secrets(answers.init.recovery_keys_file.as_ref().unwrap());
     secrets.extend(access_key);
-    let core = core_dump(pid, d);
-    found.extend(
-        search(&core, &secrets)
-            .into_iter()
-            .map(|(what, n)| (format!("at exit: {what}"), n)),
-    );
-    drop(core);
+    found.extend(dump_and_search(pid, d, &secrets, "at exit"));
     resume(pid);
     let out = child.wait_with_output().unwrap();
     assert!(
