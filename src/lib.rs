@@ -1,6 +1,8 @@
 //! autounseal: from nothing to a Vault (or OpenBao) server that unseals itself with AWS KMS.
 
+pub mod alloc;
 pub mod answers;
+pub mod child_env;
 pub mod cli;
 pub mod commands;
 pub mod credentials_file;
@@ -9,8 +11,15 @@ pub mod engine;
 pub mod files;
 pub mod flow;
 pub mod headless;
+pub mod pause;
 pub mod plain;
 pub mod regions;
 pub mod secrets;
 pub mod tui;
 pub mod vault;
+
+/// Every block of every binary built on this crate is wiped when freed (see `alloc`).
+/// The `unwiped-alloc` feature exists only for `scripts/bench-alloc`'s comparison.
+#[cfg(not(feature = "unwiped-alloc"))]
+#[global_allocator]
+static GLOBAL: alloc::WipeOnFree = alloc::WipeOnFree(std::alloc::System);

@@ -23,10 +23,12 @@ impl std::fmt::Debug for AccessKey {
 }
 
 impl AccessKey {
-    pub fn new(id: impl Into<String>, secret: impl Into<String>) -> AccessKey {
+    /// The secret is copied into a box of its exact size; the caller wipes its own copy
+    /// (hold it in a `Zeroizing`).
+    pub fn new(id: impl Into<String>, secret: &str) -> AccessKey {
         AccessKey {
             id: id.into(),
-            secret: SecretString::from(secret.into()),
+            secret: SecretString::from(secret),
         }
     }
 

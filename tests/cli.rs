@@ -372,3 +372,47 @@ fn the_plain_wizard_keeps_each_answer_as_it_is_given() {
         "{text}"
     );
 }
+
+#[test]
+fn the_version_probe_sees_only_the_allow_list() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A stand-in for the server that records what `version` sees, then is the real one.
+    let seen = d.join("probe-env");
+    let wrapper = d.join("bao");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = version ] && /usr/bin/env > '{}'\nexec '{}' \"$@\"\n",
+            seen.display(),
+            common::bao().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut answers = common::server_answers(&moto, d);
+    answers.server.binary = wrapper.to_string_lossy().into_owned();
+    let file = d.join("answers.toml");
+    std::fs::write(&file, answers.to_toml()).unwrap();
+    let out = with_operator_keys(&mut autounseal(&d.join("state")))
+        .env("AUTOUNSEAL_CANARY_SECRET", "canary-7f3e9a1c5b")
+        .env("GITHUB_TOKEN", "ghp_canary")
+        .arg("plan")
+        .arg("--answers")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let env = std::fs::read_to_string(&seen).expect("the probe ran");
+    let names: Vec<&str> = env.lines().filter_map(|l| l.split_once('=').map(|(k, _)| k)).collect();
+    assert!(names.contains(&"PATH"), "{names:?}");
+    for name in &names {
+        // The shell that runs the stand-in adds PWD of its own.
+        assert!(
+            *name == "PWD" || autounseal::child_env::allowed(name.as_ref()),
+            "the version probe sees {name}"
+        );
+    }
+    assert!(!env.contains("canary") && !env.contains("testing"), "{env}");
+}

@@ -147,7 +147,9 @@ impl AwsContext {
     }
 
     /// Clients that act as `key` instead of the operator: exactly what Vault will be.
-    /// Retries are off: the caller polls while IAM propagates the key.
+    /// Retries are off: the caller polls while IAM propagates the key. No identity
+    /// cache: the operator's is shared by every client built from their config, and the
+    /// new key's credentials must die with these clients, not live on in it.
     pub fn acting_as(&self, key: &AccessKey) -> (aws_sdk_sts::Client, aws_sdk_kms::Client) {
         let creds = aws_credential_types::Credentials::new(
             key.id.clone(),
@@ -161,6 +163,7 @@ impl AwsContext {
             .config()
             .to_builder()
             .credentials_provider(creds.clone())
+            .identity_cache(aws_sdk_sts::config::IdentityCache::no_cache())
             .retry_config(RetryConfig::disabled())
             .build();
         let kms = self
@@ -168,6 +171,7 @@ impl AwsContext {
             .config()
             .to_builder()
             .credentials_provider(creds)
+            .identity_cache(aws_sdk_kms::config::IdentityCache::no_cache())
             .retry_config(RetryConfig::disabled())
             .build();
         (aws_sdk_sts::Client::from_conf(sts), aws_sdk_kms::Client::from_conf(kms))

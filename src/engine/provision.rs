@@ -966,8 +966,10 @@ impl<'a> Provisioner<'a> {
             access_keys_before: listed.to_vec(),
             ..PendingCreate::new(CreateKind::AccessKey, Some(&user.name))
         };
-        let created = self.create_once("iam:CreateAccessKey", intent, send, find).await?;
-        let key = AccessKey::new(created.access_key_id(), created.secret_access_key());
+        let mut created = self.create_once("iam:CreateAccessKey", intent, send, find).await?;
+        // Moved out of the SDK's answer (not cloned) into a string that wipes itself.
+        let secret = zeroize::Zeroizing::new(std::mem::take(&mut created.secret_access_key));
+        let key = AccessKey::new(created.access_key_id(), &secret);
         let record = AccessKeyRecord {
             id: key.id.clone(),
             user: user.name.clone(),

@@ -5,6 +5,7 @@ pub mod app;
 pub mod form;
 pub mod presenter;
 pub mod screens;
+pub mod terminal;
 pub mod theme;
 pub mod view;
 
@@ -13,7 +14,6 @@ use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
-use ratatui::backend::Backend;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
@@ -69,8 +69,15 @@ impl Exit {
 }
 
 pub async fn run(answers: Answers, state_dir: PathBuf, demo: bool) -> anyhow::Result<Exit> {
-    // ratatui::init installs a panic hook that leaves raw mode and the alternate screen first.
-    let mut terminal = ratatui::init();
+    // Like ratatui::init (a panic hook leaves raw mode and the alternate screen first),
+    // on a writer that wipes what it wrote.
+    let mut terminal = match terminal::init() {
+        Ok(t) => t,
+        Err(e) => {
+            ratatui::restore();
+            return Err(e.into());
+        }
+    };
     let result = event_loop(&mut terminal, answers, state_dir, demo).await;
     // Not `restore()`, which reports a failure on stderr and so panics when the
     // terminal hung up: what follows (saving keys, a demo's teardown) must still run.
@@ -85,7 +92,7 @@ pub async fn run(answers: Answers, state_dir: PathBuf, demo: bool) -> anyhow::Re
 }
 
 async fn event_loop(
-    terminal: &mut ratatui::DefaultTerminal,
+    terminal: &mut terminal::Term,
     answers: Answers,
     state_dir: PathBuf,
     demo: bool,
@@ -166,7 +173,7 @@ async fn event_loop(
                 }
                 Command::HoldInit => gate.hold(),
                 Command::ReleaseInit => gate.release(),
-                Command::ClearScreen if !terminal_gone => wipe(terminal)?,
+                Command::ClearScreen if !terminal_gone => terminal::wipe(terminal)?,
                 Command::ClearScreen => {}
                 Command::SaveAnswers(a) => save_answers(&state_dir, &a),
                 other => spawn(other, tx.clone(), state_dir.clone(), (gate.clone(), stop.clone())),
@@ -215,16 +222,6 @@ fn hand_over_keys(app: &App, secrets: &crate::vault::recovery::InitSecrets) -> V
             )]
         }
     }
-}
-
-/// Wipes the screen after secrets were on it. Not `Terminal::clear`: that asks the
-/// terminal for its cursor position, which a slow SSH link may not answer in time. A
-/// blank frame overwrites every cell (and keeps ratatui's buffers in step), then the
-/// terminal's own clear removes anything else.
-fn wipe(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
-    terminal.draw(|f| f.render_widget(ratatui::widgets::Clear, f.area()))?;
-    terminal.backend_mut().clear_region(ratatui::backend::ClearType::All)?;
-    Ok(())
 }
 
 /// Saves the answers given so far (no secrets are among them).

@@ -170,9 +170,7 @@ pub fn pgp_public_key(path: &Path) -> Result {
 
 /// The systemd unit to restart exists. Without systemd at all, says what to use instead.
 pub fn systemd_unit(unit: &str) -> Result {
-    let out = Command::new("systemctl")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    let out = crate::child_env::clean(&mut Command::new("systemctl"), &[])
         .args(["show", "--property=LoadState", "--value", unit])
         .output()
         .map_err(|e| {

@@ -1,10 +1,10 @@
 //! The few HTTP calls autounseal makes to the server: seal status, init status, init.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::vault::VaultError;
 use crate::vault::recovery::InitSecrets;
@@ -33,33 +33,57 @@ pub struct InitRequest {
     pub root_token_pgp_key: Option<String>,
 }
 
+/// Room for an init answer read in one go: five 64-character keys in two encodings and
+/// a token take about 1 KiB; PGP-encrypted ones several KiB each.
+const INIT_BODY_CAPACITY: usize = 64 * 1024;
+
 #[derive(Clone)]
 pub struct VaultClient {
     http: reqwest::Client,
+    ca_cert: Option<PathBuf>,
     pub address: String,
+}
+
+/// Never through a proxy: the server is ours, usually on loopback.
+fn http_client(ca_cert: Option<&Path>, pooled: bool) -> Result<reqwest::Client, VaultError> {
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30));
+    if !pooled {
+        // No idle connection kept: its read buffer, which held the answer, goes with it.
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    if let Some(path) = ca_cert {
+        let pem = std::fs::read(path)
+            .map_err(|e| VaultError::Io(format!("cannot read the CA bundle {}: {e}", path.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| VaultError::Io(format!("{} is not a PEM CA bundle: {e}", path.display())))?;
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| VaultError::Io(format!("cannot set up HTTPS: {e}")))
+}
+
+/// Appends to a zeroizing buffer without ever leaving a copy behind: when it must grow,
+/// the new buffer is allocated first and the old one is wiped as it is dropped.
+fn append_wiping(buf: &mut Zeroizing<Vec<u8>>, data: &[u8]) {
+    if buf.len() + data.len() > buf.capacity() {
+        let mut grown = Zeroizing::new(Vec::with_capacity((buf.len() + data.len()).max(2 * buf.capacity())));
+        grown.extend_from_slice(buf);
+        *buf = grown;
+    }
+    buf.extend_from_slice(data);
 }
 
 impl VaultClient {
     pub fn new(address: &str, ca_cert: Option<&Path>) -> Result<VaultClient, VaultError> {
-        // Never through a proxy: the server is ours, usually on loopback.
-        let mut builder = reqwest::Client::builder()
-            .no_proxy()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30));
-        if let Some(path) = ca_cert {
-            let pem = std::fs::read(path)
-                .map_err(|e| VaultError::Io(format!("cannot read the CA bundle {}: {e}", path.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| VaultError::Io(format!("{} is not a PEM CA bundle: {e}", path.display())))?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let http = builder
-            .build()
-            .map_err(|e| VaultError::Io(format!("cannot set up HTTPS: {e}")))?;
         Ok(VaultClient {
-            http,
+            http: http_client(ca_cert, true)?,
+            ca_cert: ca_cert.map(Path::to_path_buf),
             address: address.trim_end_matches('/').to_string(),
         })
     }
@@ -116,18 +140,32 @@ impl VaultClient {
         Ok(self.get_json::<InitStatus>("sys/init").await?.initialized)
     }
 
-    /// Initialises the server. The answer is read into a zeroizing buffer and parsed
-    /// straight into zeroizing secrets; an error never quotes a successful body.
+    /// Initialises the server. The answer is read chunk by chunk into a zeroizing buffer
+    /// sized up front, each chunk wiped once copied, and parsed straight into zeroizing
+    /// secrets; the connection is not kept. An error never quotes a successful body.
     pub async fn init(&self, request: &InitRequest) -> Result<InitSecrets, VaultError> {
-        let resp = self
-            .http
+        let one_shot = http_client(self.ca_cert.as_deref(), false)?;
+        let mut resp = one_shot
             .put(self.url("sys/init"))
             .json(request)
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
         let status = resp.status();
-        let body = Zeroizing::new(resp.bytes().await.map_err(|e| self.unreachable(e))?.to_vec());
+        let capacity = resp
+            .content_length()
+            .map_or(INIT_BODY_CAPACITY, |n| (n as usize).min(INIT_BODY_CAPACITY));
+        let mut body = Zeroizing::new(Vec::with_capacity(capacity));
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.unreachable(e))? {
+            append_wiping(&mut body, &chunk);
+            // Wiped in place when this is the last reference to hyper's bytes; else the
+            // allocator wipes them when the connection's buffer is freed.
+            if let Ok(mut bytes) = chunk.try_into_mut() {
+                bytes.as_mut().zeroize();
+            }
+        }
+        drop(resp);
+        drop(one_shot);
         if !status.is_success() {
             return Err(VaultError::Http {
                 what: "PUT /v1/sys/init".into(),
@@ -146,6 +184,15 @@ impl VaultClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_growing_buffer_keeps_its_contents() {
+        let mut buf = Zeroizing::new(Vec::with_capacity(4));
+        append_wiping(&mut buf, b"abc");
+        append_wiping(&mut buf, b"defgh");
+        assert_eq!(buf.as_slice(), b"abcdefgh");
+        assert!(buf.capacity() >= 8);
+    }
 
     #[test]
     fn init_asks_for_recovery_shares_never_secret_shares() {

@@ -297,6 +297,7 @@ impl<'a> Deployer<'a> {
             return Ok(outcome);
         }
         self.rep.step(Step::WaitForServer, self.wait_for_server(pid)).await?;
+        crate::pause::point("server-answered");
         let secrets = self.rep.step(Step::InitServer, self.init()).await?;
         if let Some(secrets) = secrets {
             // Even after a stop request: the keys exist nowhere else.

@@ -48,8 +48,8 @@ pub fn server_command(binary: &Path, config: &Path) -> String {
 }
 
 /// Starts `binary server -config=CONFIG` detached (its own process group, so a
-/// Ctrl-C or a dropped SSH session does not take it down), with the AWS variables of
-/// the env file and none of the operator's, its output in `state_dir/server.log`.
+/// Ctrl-C or a dropped SSH session does not take it down), with the env file's
+/// variables and the allow-list of `child_env` only, its output in `state_dir/server.log`.
 pub fn start_background(
     binary: &Path,
     config: &Path,
@@ -76,14 +76,9 @@ pub fn start_background(
         .stdout(out)
         .stderr(err)
         .process_group(0);
-    // The server must use exactly the env file's credentials, as under systemd.
-    for (key, _) in std::env::vars_os() {
-        if let Some(key) = key.to_str()
-            && (key.starts_with("AWS_") || key.starts_with("VAULT_") || key.starts_with("BAO_"))
-        {
-            cmd.env_remove(key);
-        }
-    }
+    // The env file's variables and the allow-list, as under systemd: none of the
+    // operator's credentials, tokens or anything else.
+    crate::child_env::clean(&mut cmd, &[]);
     for (key, value) in vars.iter() {
         cmd.env(key, value.as_str());
     }
@@ -198,11 +193,14 @@ pub fn drop_in_path(unit: &str) -> PathBuf {
 /// `systemctl daemon-reload`, then `restart UNIT`; returns the unit's state.
 pub fn systemd_restart(unit: &str) -> Result<String, VaultError> {
     let run = |args: &[&str]| -> Result<String, VaultError> {
-        let out = Command::new("systemctl").args(args).output().map_err(|e| {
-            VaultError::Io(format!(
-                "cannot run systemctl ({e}); is this a systemd host? Use server.launch = \"background\" or \"none\""
-            ))
-        })?;
+        let out = crate::child_env::clean(&mut Command::new("systemctl"), &[])
+            .args(args)
+            .output()
+            .map_err(|e| {
+                VaultError::Io(format!(
+                    "cannot run systemctl ({e}); is this a systemd host? Use server.launch = \"background\" or \"none\""
+                ))
+            })?;
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if !out.status.success() && args[0] != "is-active" {
             return Err(VaultError::Refused(format!(

@@ -14,7 +14,6 @@ use crate::files::{self, Existing, FileError, WriteOptions};
 pub struct InitSecrets {
     /// Hex recovery keys, or PGP-encrypted blobs when PGP keys were given.
     pub recovery_keys: Vec<SecretString>,
-    pub recovery_keys_base64: Vec<SecretString>,
     pub root_token: SecretString,
     /// True when the keys and token came back encrypted to the operator's PGP keys.
     pub pgp_encrypted: bool,
@@ -30,48 +29,65 @@ impl std::fmt::Debug for InitSecrets {
     }
 }
 
-/// The answer's shape; every secret lands in a zeroizing string.
+/// The answer's shape; every secret lands in a zeroizing string. The other fields
+/// (`keys`, `recovery_keys_base64`) are skipped unread: nothing needs them.
 #[derive(Deserialize)]
 struct RawInit {
     #[serde(default)]
     recovery_keys: Vec<Zeroizing<String>>,
-    #[serde(default)]
-    recovery_keys_base64: Vec<Zeroizing<String>>,
     root_token: Zeroizing<String>,
 }
 
 impl InitSecrets {
     pub fn from_response(body: &[u8]) -> Result<InitSecrets, serde_json::Error> {
         let raw: RawInit = serde_json::from_slice(body)?;
+        // Copied into boxes of their exact size; the parsed strings wipe themselves.
         let secret = |s: &Zeroizing<String>| SecretString::from(s.as_str());
         Ok(InitSecrets {
             recovery_keys: raw.recovery_keys.iter().map(secret).collect(),
-            recovery_keys_base64: raw.recovery_keys_base64.iter().map(secret).collect(),
             root_token: secret(&raw.root_token),
             pgp_encrypted: false,
         })
     }
 
     /// The file a headless run saves: the same lines `vault operator init` prints.
+    /// Written into a buffer sized up front: a `String` that grows frees its earlier
+    /// blocks, with the keys written so far in them.
     pub fn render(&self, threshold: u16, server: &str) -> Zeroizing<String> {
-        let mut text = Zeroizing::new(format!(
+        use std::fmt::Write;
+        let header = format!(
             "# Recovery keys and initial root token of {server}, written once by autounseal.\n\
              # {threshold} of these {n} recovery keys are needed for recovery operations \
              (generate-root, rekey). They cannot unseal: KMS does that.\n\
              # Store them apart and offline, then delete this file.\n",
             n = self.recovery_keys.len()
-        ));
+        );
+        const PGP: &str = "# The values are encrypted to the PGP keys given (base64).\n";
+        // "Recovery Key NNNNN: " and the newline, per key; the token's line.
+        let room = header.len()
+            + PGP.len()
+            + self
+                .recovery_keys
+                .iter()
+                .map(|k| k.expose_secret().len() + 24)
+                .sum::<usize>()
+            + self.root_token.expose_secret().len()
+            + 24;
+        let mut text = Zeroizing::new(String::with_capacity(room));
+        let room = text.capacity();
+        text.push_str(&header);
         if self.pgp_encrypted {
-            text.push_str("# The values are encrypted to the PGP keys given (base64).\n");
+            text.push_str(PGP);
         }
         for (i, key) in self.recovery_keys.iter().enumerate() {
-            text.push_str(&format!("Recovery Key {}: ", i + 1));
+            let _ = write!(text, "Recovery Key {}: ", i + 1);
             text.push_str(key.expose_secret());
             text.push('\n');
         }
         text.push_str("\nInitial Root Token: ");
         text.push_str(self.root_token.expose_secret());
         text.push('\n');
+        debug_assert_eq!(text.capacity(), room, "the buffer never grew");
         text
     }
 
@@ -149,6 +165,16 @@ mod tests {
         assert_eq!(s.root_token.expose_secret(), "s.root");
         let shown = format!("{s:?}");
         assert!(!shown.contains("aa11") && !shown.contains("s.root"), "{shown}");
+    }
+
+    #[test]
+    fn the_file_is_written_into_a_buffer_that_never_grows() {
+        let mut s = InitSecrets::from_response(ANSWER).unwrap();
+        for pgp in [false, true] {
+            s.pgp_encrypted = pgp;
+            let text = s.render(2, "http://127.0.0.1:8200");
+            assert!(text.len() <= text.capacity() && text.ends_with("Initial Root Token: s.root\n"));
+        }
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub fn find(binary: &str) -> Result<ServerBinary, VaultError> {
     } else {
         which::which(binary).map_err(|_| VaultError::BinaryMissing { binary: binary.into() })?
     };
-    let out = Command::new(&path)
+    let out = crate::child_env::clean(&mut Command::new(&path), &[])
         .arg("version")
         .output()
         .map_err(|e| VaultError::BinaryBroken {

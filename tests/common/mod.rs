@@ -2,6 +2,8 @@
 //! test environment (`scripts/test-env`), each on a free 127.0.0.1 port.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod pty;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -216,4 +218,15 @@ pub fn processes_mentioning(needle: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// A demo run under `state` is torn down: its folder is gone and, within a few seconds,
+/// no process mentions `state` any more.
+pub fn assert_demo_gone(state: &std::path::Path) {
+    assert!(!state.join("demo").exists(), "the demo folder is gone");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !processes_mentioning(&state.to_string_lossy()).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(processes_mentioning(&state.to_string_lossy()), Vec::<String>::new());
 }

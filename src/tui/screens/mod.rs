@@ -63,6 +63,6 @@ pub fn why(frame: &mut Frame, area: Rect, text: &str, theme: &Theme) -> Rect {
 }
 
 /// Lines of text, wrapped, in the given area.
-pub fn lines(frame: &mut Frame, area: Rect, lines: Vec<Line<'static>>) {
+pub fn lines(frame: &mut Frame, area: Rect, lines: Vec<Line<'_>>) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }

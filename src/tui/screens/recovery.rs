@@ -12,8 +12,9 @@ use crate::secrets::MASK;
 use crate::tui::app::{App, Command, ScreenId};
 use crate::vault::recovery::InitSecrets;
 
-pub const WHY: &str = "Shown once, never saved by autounseal. Write each one down or store it in a password manager, \
-apart from the others. They cannot unseal (KMS does); they authorise recovery operations.";
+pub const WHY: &str = "Sent to the terminal only when you reveal one (a session recorder would keep it), never saved \
+by autounseal, wiped from memory and the screen once you confirm. Store each one apart, offline or in a password \
+manager. They cannot unseal (KMS does); they authorise recovery operations.";
 
 #[derive(Default)]
 pub struct State {
@@ -134,7 +135,12 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
                 &secrets.root_token
             };
             text.push(Line::from(vec![label, Span::styled(" shown below, r hides it", t.dim)]));
-            text.push(Line::styled(format!("    {}", secret.expose_secret()), t.focused));
+            // Borrowed, never copied: no `format!`, no owned span, so the only copies a
+            // frame makes are the screen cells, which the next frames overwrite.
+            text.push(Line::from(vec![
+                Span::raw("    "),
+                Span::styled(secret.expose_secret(), t.focused),
+            ]));
         } else {
             text.push(Line::from(vec![label, Span::raw(" "), Span::raw(MASK)]));
         }
