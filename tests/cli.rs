@@ -416,3 +416,42 @@ fn the_version_probe_sees_only_the_allow_list() {
     }
     assert!(!env.contains("canary") && !env.contains("testing"), "{env}");
 }
+
+#[tokio::test]
+async fn a_damaged_manifest_is_refused_with_the_way_to_rebuild_it() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let answers = write_answers(dir.path(), &moto);
+    let apply = || {
+        with_operator_keys(&mut autounseal(&state))
+            .args(["apply", "--yes", "--answers"])
+            .arg(&answers)
+            .output()
+            .unwrap()
+    };
+    let first = apply();
+    assert!(first.status.success(), "{}", text(&first));
+    let manifest = state.join("manifest.json");
+    std::fs::write(&manifest, "{ half a manifest").unwrap();
+
+    let refused = apply();
+    let msg = text(&refused);
+    assert!(!refused.status.success());
+    assert!(msg.contains("move it aside") && msg.contains("rebuilds it"), "{msg}");
+
+    std::fs::rename(&manifest, state.join("manifest.json.damaged")).unwrap();
+    let rebuilt = apply();
+    assert!(rebuilt.status.success(), "{}", text(&rebuilt));
+    let ctx = common::context(&common::answers(&moto, dir.path())).await;
+    assert_eq!(
+        ctx.kms.list_keys().send().await.unwrap().keys().len(),
+        1,
+        "the key was found, not made again"
+    );
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    assert!(
+        m["kms_key"]["arn"].as_str().is_some() && m["iam_user"]["name"] == "vault-auto-unseal",
+        "{m}"
+    );
+}

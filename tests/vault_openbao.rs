@@ -44,6 +44,12 @@ fn destroy(dir: &Path) -> Output {
     cmd.args(["destroy", "--yes"]).output().unwrap()
 }
 
+/// The pid of the background server the manifest in `dir/state` records.
+fn server_pid(dir: &Path) -> u32 {
+    let record = ManifestStore::open(&dir.join("state")).unwrap().snapshot().server;
+    record.and_then(|s| s.pid).expect("a background server is recorded")
+}
+
 async fn wait_unsealed(client: &VaultClient) -> autounseal::vault::client::SealStatus {
     for _ in 0..120 {
         if let Ok(s) = client.seal_status().await
@@ -159,13 +165,7 @@ async fn a_second_apply_finds_the_server_initialised_and_leaves_it() {
     let mut a = server_answers(&moto, dir.path());
     let _guard = ServerGuard(dir.path().join("state"));
     assert!(run_apply(&a, dir.path()).status.success());
-    let pid = ManifestStore::open(&dir.path().join("state"))
-        .unwrap()
-        .snapshot()
-        .server
-        .unwrap()
-        .pid
-        .unwrap();
+    let pid = server_pid(dir.path());
 
     a.init.recovery_keys_file = Some(dir.path().join("other-keys.txt"));
     let out = run_apply(&a, dir.path());
@@ -190,6 +190,37 @@ async fn a_second_apply_finds_the_server_initialised_and_leaves_it() {
             !launch::is_running(pid)
         }
     );
+}
+
+/// The server autounseal manages died (a crash, KMS gone while it started): the next
+/// apply starts it again and goes on, rather than wait for a server that is gone.
+#[tokio::test]
+async fn a_rerun_restarts_the_server_it_manages_when_it_is_gone() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = server_answers(&moto, dir.path());
+    let _guard = ServerGuard(dir.path().join("state"));
+    assert!(run_apply(&a, dir.path()).status.success());
+    let pid = server_pid(dir.path());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    while launch::is_running(pid) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let out = run_apply(&a, dir.path());
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    assert!(output.contains("ok   Start server: pid"), "started again:\n{output}");
+    assert!(
+        !output.contains("journalctl"),
+        "no hint of another launch mode:\n{output}"
+    );
+    let client = VaultClient::new(&config::api_addr(&a), None).unwrap();
+    assert_eq!(wait_unsealed(&client).await.seal_type, "awskms");
 }
 
 /// The run stopped before AWS was touched: no key, no user.

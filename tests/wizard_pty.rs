@@ -14,6 +14,22 @@ use portable_pty::CommandBuilder;
 
 const SHORT: Duration = Duration::from_secs(15);
 
+/// The wizard with the operator's test keys for moto and nothing else of this machine:
+/// no AWS files, no instance metadata, `home` as its home.
+fn wizard_command(home: &Path) -> CommandBuilder {
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autounseal"));
+    cmd.env_clear();
+    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env("HOME", home);
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("AWS_ACCESS_KEY_ID", "testing");
+    cmd.env("AWS_SECRET_ACCESS_KEY", "testing");
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config");
+    cmd.env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials");
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
 #[test]
 fn a_person_goes_through_every_screen_to_an_unsealed_server() {
     let moto = Moto::start();
@@ -26,16 +42,7 @@ fn a_person_goes_through_every_screen_to_an_unsealed_server() {
     let prefill = d.join("prefill.toml");
     std::fs::write(&prefill, format!("endpoint_url = \"{}\"\n", moto.url)).unwrap();
 
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autounseal"));
-    cmd.env_clear();
-    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-    cmd.env("HOME", d);
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("AWS_ACCESS_KEY_ID", "testing");
-    cmd.env("AWS_SECRET_ACCESS_KEY", "testing");
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config");
-    cmd.env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials");
-    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    let mut cmd = wizard_command(d);
     cmd.args([
         "--state-dir",
         &state.to_string_lossy(),
@@ -248,16 +255,7 @@ fn wizard_running(moto: &Moto, d: &Path, tag: &str) -> (Terminal, String) {
     let address = format!("http://{}", a.server.listen);
     let answers = d.join("answers.toml");
     std::fs::write(&answers, a.to_toml()).unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autounseal"));
-    cmd.env_clear();
-    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-    cmd.env("HOME", d);
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("AWS_ACCESS_KEY_ID", "testing");
-    cmd.env("AWS_SECRET_ACCESS_KEY", "testing");
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config");
-    cmd.env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials");
-    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    let mut cmd = wizard_command(d);
     let state = d.join("state");
     cmd.args([
         "--state-dir",

@@ -220,7 +220,12 @@ impl ManifestStore {
         let manifest = match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text).map_err(|e| EngineError::State {
                 path: path.display().to_string(),
-                message: format!("{e}; move it aside if it is damaged (you then clean up by hand)"),
+                message: format!(
+                    "{e}. If it is damaged, move it aside (`mv {p} {p}.damaged`) and run `apply` again with the \
+                     same answers: autounseal rebuilds it, finding the key, user and policy it made by their \
+                     tags (created-by=autounseal) and names, the alias by name, and the files it wrote",
+                    p = path.display()
+                ),
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest {
                 version: 1,

@@ -82,12 +82,15 @@ pub async fn run(answers: Answers, state_dir: PathBuf, demo: bool) -> anyhow::Re
     // Not `restore()`, which reports a failure on stderr and so panics when the
     // terminal hung up: what follows (saving keys, a demo's teardown) must still run.
     let _ = ratatui::try_restore();
-    if terminal.show_cursor().is_err() {
-        // Hung up: ratatui's drop would report the cursor on stderr and panic. Blank
-        // what it drew (a revealed key may be among it), then let it go undropped.
-        terminal.current_buffer_mut().reset();
-        std::mem::forget(terminal);
+    if terminal.show_cursor().is_err()
+        && let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null")
+    {
+        // Hung up: ratatui's drop reports the cursor on stderr, and eprintln! on a
+        // dead terminal panics. Nothing can reach that terminal any more, so stderr goes
+        // to /dev/null and the terminal is dropped (and its memory wiped) as usual.
+        let _ = nix::unistd::dup2_stderr(&null);
     }
+    drop(terminal);
     result
 }
 

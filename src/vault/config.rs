@@ -8,6 +8,9 @@ use hcl::{Block, Body};
 use crate::answers::Answers;
 use crate::vault::server::Flavour;
 
+/// The first words of every config autounseal writes.
+const WRITTEN_BY: &str = "# Written by autounseal.";
+
 /// The address clients use: a wildcard listener is reached on loopback.
 pub fn client_host(listen: &str) -> (String, u16) {
     let addr = crate::answers::parse_listen(listen).expect("listen was validated");
@@ -77,7 +80,20 @@ pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> String {
         body = body.add_attribute(("disable_mlock", true));
     }
     let text = hcl::to_string(&body.build()).expect("an HCL body always formats");
-    format!("# Written by autounseal. Credentials for the awskms seal come from the env file, not from here.\n{text}")
+    format!("{WRITTEN_BY} Credentials for the awskms seal come from the env file, not from here.\n{text}")
+}
+
+/// Whether `config` is a file autounseal wrote whose raft storage is `storage`: then the
+/// data there is this setup's own, also when the manifest was lost and is being rebuilt.
+pub fn written_by_us_for(config: &Path, storage: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(config) else {
+        return false;
+    };
+    if !text.starts_with(WRITTEN_BY) {
+        return false;
+    }
+    let parsed: Result<serde_json::Value, _> = hcl::from_str(&text);
+    parsed.is_ok_and(|v| v["storage"]["raft"]["path"].as_str() == Some(&*storage.to_string_lossy()))
 }
 
 /// The systemd drop-in that hands the env file to the server.
@@ -145,6 +161,21 @@ mod tests {
         assert!(v["listener"]["tcp"].get("tls_disable").is_none());
         assert_eq!(v["api_addr"], "https://127.0.0.1:8200");
         assert_eq!(v["disable_mlock"], true);
+    }
+
+    #[test]
+    fn a_config_we_wrote_claims_its_storage() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("vault.hcl");
+        let a = answers();
+        std::fs::write(&config, render(&a, "k", Flavour::OpenBao)).unwrap();
+        assert!(written_by_us_for(&config, &a.server.storage_path));
+        assert!(!written_by_us_for(&config, Path::new("/elsewhere")));
+        std::fs::write(&config, "storage \"raft\" { path = \"/opt/vault/data\" }\n").unwrap();
+        assert!(
+            !written_by_us_for(&config, &a.server.storage_path),
+            "not ours: no header"
+        );
     }
 
     #[test]

@@ -191,7 +191,8 @@ fn host_checks(answers: &Answers, store: &ManifestStore, binary: Option<&ServerB
         checks::ca_bundle(ca)?;
     }
     checks::storage_folder(&server.storage_path)?;
-    let ours = store.snapshot().storage_path.as_ref() == Some(&server.storage_path);
+    let ours = store.snapshot().storage_path.as_ref() == Some(&server.storage_path)
+        || config::written_by_us_for(&answers.output.vault_config, &server.storage_path);
     checks::storage_in_use(&server.storage_path, ours)?;
     for key in answers
         .init
