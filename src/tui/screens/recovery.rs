@@ -12,9 +12,9 @@ use crate::secrets::MASK;
 use crate::tui::app::{App, Command, ScreenId};
 use crate::vault::recovery::InitSecrets;
 
-pub const WHY: &str = "Sent to the terminal only when you reveal one (a session recorder would keep it), never saved \
-by autounseal, wiped from memory and the screen once you confirm. Store each one apart, offline or in a password \
-manager. They cannot unseal (KMS does); they authorise recovery operations.";
+pub const WHY: &str = "Sent to the terminal only when you reveal one (a session recorder would keep it), wiped from \
+memory and the screen once you confirm; leave without confirming and they go to a new 0600 file in the state folder. \
+Store each apart, offline or in a password manager. They authorise recovery operations; KMS unseals.";
 
 #[derive(Default)]
 pub struct State {
