@@ -42,6 +42,7 @@ vault_config = "{dir}/etc/vault.hcl"
 [server]
 launch = "none"
 tls_disable = true
+storage_path = "{dir}/data"
 
 [init]
 enabled = false

@@ -114,6 +114,8 @@ pub fn answers(moto: &Moto, dir: &std::path::Path) -> Answers {
     a.output.env_file = dir.join("etc/vault.env");
     a.output.vault_config = dir.join("etc/vault.hcl");
     a.server.tls_disable = true;
+    // Never the default /opt/vault/data: a test writes only in its own folder.
+    a.server.storage_path = dir.join("data");
     a.server.launch = autounseal::answers::Launch::None;
     a.init.enabled = false;
     a.timing.poll_interval_ms = 100;
