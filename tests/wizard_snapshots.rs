@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use autounseal::answers::{Answers, Launch};
 use autounseal::engine::{Call, Event, Identity, Step};
 use autounseal::tui::app::{App, KeyChoice, Msg, RunReport, ScreenId, update};
+use autounseal::tui::screens::kms::KeyListFor;
 use autounseal::tui::theme::Theme;
 use autounseal::tui::view;
 use autounseal::vault::client::SealStatus;
@@ -81,12 +82,16 @@ fn question_screens() {
     app.go(ScreenId::Kms);
     snapshot!("04_kms_create", app);
     key(&mut app, KeyCode::Right);
+    let listed_for = KeyListFor::of(&app.answers);
     update(
         &mut app,
-        Msg::Keys(Ok(vec![KeyChoice {
-            reference: "alias/prod-vault".into(),
-            label: "alias/prod-vault  →  1234abcd-12ab-34cd-56ef-1234567890ab".into(),
-        }])),
+        Msg::Keys(
+            listed_for,
+            Ok(vec![KeyChoice {
+                reference: "alias/prod-vault".into(),
+                label: "alias/prod-vault  →  1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+            }]),
+        ),
     );
     key(&mut app, KeyCode::Tab);
     key(&mut app, KeyCode::Tab);
@@ -126,7 +131,8 @@ fn review_and_run() {
     let mut app = app();
     app.go(ScreenId::Review);
     snapshot!("09_review_planning", app);
-    update(&mut app, Msg::Plan(Ok(calls())));
+    let planned = Box::new(app.answers.clone());
+    update(&mut app, Msg::Plan(planned, Ok(calls())));
     snapshot!("09_review", app);
     key(&mut app, KeyCode::Char('b'));
     snapshot!("09_review_back_menu", app);
@@ -286,7 +292,8 @@ fn the_quit_question_fits_with_every_step_done() {
     use autounseal::tui::screens::run::Status;
     let mut app = app();
     app.go(ScreenId::Review);
-    update(&mut app, Msg::Plan(Ok(vec![])));
+    let planned = Box::new(app.answers.clone());
+    update(&mut app, Msg::Plan(planned, Ok(vec![])));
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Run);
     for (step, status) in app.run.rows.iter_mut() {

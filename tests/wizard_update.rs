@@ -8,6 +8,7 @@ use autounseal::answers::{Answers, Launch};
 use autounseal::engine::{Call, Event, Identity, Step};
 use autounseal::tui::app::{App, Command, KeyChoice, Modal, Msg, RunReport, ScreenId, update};
 use autounseal::tui::screens::Lookup;
+use autounseal::tui::screens::kms::KeyListFor;
 use autounseal::tui::screens::run::{Phase, Status};
 use autounseal::tui::theme::Theme;
 use autounseal::vault::recovery::InitSecrets;
@@ -138,7 +139,8 @@ fn an_existing_key_is_picked_from_the_list_and_checked_against_the_region() {
             label: "alias/b → 2".into(),
         },
     ];
-    update(&mut app, Msg::Keys(Ok(keys)));
+    let listed_for = KeyListFor::of(&app.answers);
+    update(&mut app, Msg::Keys(listed_for, Ok(keys)));
     key(&mut app, KeyCode::Tab); // to the key field
     key(&mut app, KeyCode::Tab); // into the list
     assert!(app.kms.in_list);
@@ -259,13 +261,17 @@ fn a_binary_that_is_no_server_is_named_as_such() {
 
 fn to_run(app: &mut App) {
     app.go(ScreenId::Review);
+    let planned = Box::new(app.answers.clone());
     update(
         app,
-        Msg::Plan(Ok(vec![Call {
-            action: "kms:CreateKey".into(),
-            detail: "key".into(),
-            command: "aws kms create-key".into(),
-        }])),
+        Msg::Plan(
+            planned,
+            Ok(vec![Call {
+                action: "kms:CreateKey".into(),
+                detail: "key".into(),
+                command: "aws kms create-key".into(),
+            }]),
+        ),
     );
     let cmds = key(app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Run);
@@ -276,7 +282,11 @@ fn to_run(app: &mut App) {
 fn a_plan_that_fails_blocks_the_run_until_planned_again() {
     let mut app = app();
     app.go(ScreenId::Review);
-    update(&mut app, Msg::Plan(Err("127.0.0.1:8200 is already in use".into())));
+    let planned = Box::new(app.answers.clone());
+    update(
+        &mut app,
+        Msg::Plan(planned, Err("127.0.0.1:8200 is already in use".into())),
+    );
     assert!(key(&mut app, KeyCode::Enter).is_empty());
     assert_eq!(app.screen, ScreenId::Review);
     assert!(matches!(
@@ -284,7 +294,8 @@ fn a_plan_that_fails_blocks_the_run_until_planned_again() {
         [Command::Plan(_)]
     ));
     // b goes back to any question.
-    update(&mut app, Msg::Plan(Ok(vec![])));
+    let planned = Box::new(app.answers.clone());
+    update(&mut app, Msg::Plan(planned, Ok(vec![])));
     key(&mut app, KeyCode::Char('b'));
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Down);
@@ -457,4 +468,73 @@ fn a_long_failure_reads_line_by_line_and_scrolls() {
     assert_eq!(app.run.scroll, 1);
     let help: Vec<_> = app.keys().iter().map(|(k, _)| *k).collect();
     assert!(help.contains(&"↑↓"), "the footer says how: {help:?}");
+}
+
+/// Leave Review while its plan is computed, change an answer, come back: the first plan
+/// lands late and must not be shown while Enter would run the new answers.
+#[test]
+fn a_plan_of_answers_changed_since_is_never_the_one_run() {
+    let mut app = app();
+    app.go(ScreenId::Review);
+    let first = Box::new(app.answers.clone());
+    app.go(ScreenId::Init);
+    app.answers.init.recovery_shares = 7;
+    app.answers.init.recovery_threshold = 4;
+    let cmds = app.go(ScreenId::Review);
+    assert!(matches!(cmds.as_slice(), [Command::Plan(a)] if a.init.recovery_shares == 7));
+    let stale = vec![Call {
+        action: "vault:init".into(),
+        detail: "5 recovery shares, threshold 3".into(),
+        command: "bao operator init".into(),
+    }];
+    update(&mut app, Msg::Plan(first, Ok(stale)));
+    assert_eq!(
+        app.review.plan,
+        Lookup::Loading,
+        "the late plan of the old answers is dropped"
+    );
+    assert!(
+        key(&mut app, KeyCode::Enter).is_empty(),
+        "nothing runs without its plan"
+    );
+
+    let fresh = Box::new(app.answers.clone());
+    update(&mut app, Msg::Plan(fresh, Ok(vec![])));
+    // An answer changed behind Review's back (no visit in between): Enter plans again.
+    app.answers.init.recovery_shares = 9;
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Review);
+    assert!(matches!(cmds.as_slice(), [Command::Plan(a)] if a.init.recovery_shares == 9));
+}
+
+/// The key list of the region left behind must not be shown under the new one.
+#[test]
+fn a_key_list_of_another_region_is_dropped() {
+    let mut app = app();
+    app.answers.region = "eu-west-1".into();
+    app.go(ScreenId::Kms);
+    let cmds = key(&mut app, KeyCode::Right);
+    assert!(matches!(cmds.as_slice(), [Command::LoadKeys(a)] if a.region == "eu-west-1"));
+    let old_region = KeyListFor::of(&app.answers);
+    // Back to Region before the answer came, and on to another region.
+    app.go(ScreenId::Region);
+    app.answers.region = "us-east-1".into();
+    let cmds = app.go(ScreenId::Kms);
+    assert!(
+        matches!(cmds.as_slice(), [Command::LoadKeys(a)] if a.region == "us-east-1"),
+        "the new region is listed: {cmds:?}"
+    );
+    let choice = KeyChoice {
+        reference: "alias/irish".into(),
+        label: "alias/irish  →  k".into(),
+    };
+    update(&mut app, Msg::Keys(old_region, Ok(vec![choice])));
+    assert_eq!(
+        app.kms.keys,
+        Lookup::Loading,
+        "eu-west-1's keys are not shown for us-east-1"
+    );
+    let listed_for = KeyListFor::of(&app.answers);
+    update(&mut app, Msg::Keys(listed_for, Ok(vec![])));
+    assert_eq!(app.kms.keys, Lookup::Loaded(vec![]));
 }

@@ -107,8 +107,10 @@ pub enum Msg {
     Tick,
     /// The identity found with this (profile, endpoint).
     Identity((String, String), Result<Identity, String>),
-    Keys(Result<Vec<KeyChoice>, String>),
-    Plan(Result<Vec<Call>, String>),
+    /// The keys of the account and region they were listed for.
+    Keys(kms::KeyListFor, Result<Vec<KeyChoice>, String>),
+    /// The plan of exactly these answers.
+    Plan(Box<Answers>, Result<Vec<Call>, String>),
     Engine(Event),
     RunFinished(Result<RunReport, String>),
     /// SIGTERM or SIGHUP: leave now, the terminal restored.
@@ -259,8 +261,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             vec![]
         }
         Msg::Identity(checked, result) => account::on_identity(app, checked, result),
-        Msg::Keys(result) => kms::on_keys(app, result),
-        Msg::Plan(result) => review::on_plan(app, result),
+        Msg::Keys(listed_for, result) => kms::on_keys(app, listed_for, result),
+        Msg::Plan(planned, result) => review::on_plan(app, *planned, result),
         Msg::Engine(event) => run::on_event(app, event),
         Msg::RunFinished(result) => {
             let mut commands = run::on_finished(app, result);

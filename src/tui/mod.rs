@@ -252,14 +252,14 @@ fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf, control
                     ctx.identity().await.map_err(|e| e.to_string()),
                 )
             }
-            Command::LoadKeys(a) => Msg::Keys(list_keys(&a).await),
+            Command::LoadKeys(a) => Msg::Keys(screens::kms::KeyListFor::of(&a), list_keys(&a).await),
             Command::Plan(a) => {
                 let opts = ApplyOptions {
                     overwrite_files: true,
                     dry_run: true,
                 };
                 let result = flow::run(&a, &state_dir, opts, KeysDestination::HandBack, &Reporter::silent()).await;
-                Msg::Plan(result.map(|o| o.calls).map_err(|e| e.to_string()))
+                Msg::Plan(Box::new(a), result.map(|o| o.calls).map_err(|e| e.to_string()))
             }
             Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, control).await),
             Command::SaveAnswers(_)

@@ -16,9 +16,29 @@ in the region chosen. A new key gets yearly rotation; deleting it later makes Va
 
 const MODES: [&str; 2] = ["create new", "use existing"];
 
+/// The account and region a key list was asked for: an answer for any other is stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyListFor {
+    region: String,
+    endpoint_url: Option<String>,
+    profile: Option<String>,
+}
+
+impl KeyListFor {
+    pub fn of(a: &Answers) -> KeyListFor {
+        KeyListFor {
+            region: a.region.clone(),
+            endpoint_url: a.endpoint_url.clone(),
+            profile: a.profile.clone(),
+        }
+    }
+}
+
 pub struct State {
     pub form: Form,
     pub keys: Lookup<Vec<KeyChoice>>,
+    /// What `keys` was (or is being) listed for.
+    pub keys_for: Option<KeyListFor>,
     pub list_selected: usize,
     /// Focus is on the list of existing keys, below the form.
     pub in_list: bool,
@@ -49,6 +69,7 @@ impl State {
         State {
             form,
             keys: Lookup::Idle,
+            keys_for: None,
             list_selected: 0,
             in_list: false,
             loading: false,
@@ -69,17 +90,25 @@ fn show_mode(form: &mut Form) {
 }
 
 fn load_keys(app: &mut App) -> Vec<Command> {
+    let wanted = KeyListFor::of(&app.answers);
+    // A list (or a listing under way) for another region or account is not this one's.
+    if app.kms.keys_for.as_ref() != Some(&wanted) {
+        app.kms.keys = Lookup::Idle;
+        app.kms.loading = false;
+        app.kms.in_list = false;
+    }
     if app.kms.creating() || app.kms.keys != Lookup::Idle {
         return vec![];
     }
     app.kms.keys = Lookup::Loading;
+    app.kms.keys_for = Some(wanted);
     app.kms.loading = true;
     vec![Command::LoadKeys(app.answers.clone())]
 }
 
 pub fn enter(app: &mut App) -> Vec<Command> {
-    // Keys of another region may have been listed before the region changed.
-    if matches!(app.kms.keys, Lookup::Loaded(_) | Lookup::Failed(_)) {
+    // A failed listing is tried again on each visit.
+    if matches!(app.kms.keys, Lookup::Failed(_)) {
         app.kms.keys = Lookup::Idle;
     }
     load_keys(app)
@@ -155,7 +184,11 @@ fn update_list(app: &mut App, key: KeyEvent) -> Vec<Command> {
     vec![]
 }
 
-pub fn on_keys(app: &mut App, result: Result<Vec<KeyChoice>, String>) -> Vec<Command> {
+pub fn on_keys(app: &mut App, listed_for: KeyListFor, result: Result<Vec<KeyChoice>, String>) -> Vec<Command> {
+    // The keys of a region (or account) the operator has since left are dropped.
+    if app.kms.keys_for.as_ref() != Some(&listed_for) || !app.kms.keys.is_loading() {
+        return vec![];
+    }
     app.kms.loading = false;
     app.kms.list_selected = 0;
     app.kms.keys = match result {

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::Lookup;
+use crate::answers::Answers;
 use crate::engine::Call;
 use crate::tui::app::{App, Command, ScreenId};
 
@@ -17,6 +18,8 @@ account and files.";
 #[derive(Default)]
 pub struct State {
     pub plan: Lookup<Vec<Call>>,
+    /// The answers `plan` is (being) made from: Enter runs exactly these, or plans again.
+    pub planned_for: Option<Answers>,
     pub scroll: usize,
     /// The "go back to…" menu, with its selected question.
     pub back_menu: Option<usize>,
@@ -32,10 +35,16 @@ pub fn enter(app: &mut App) -> Vec<Command> {
     app.review.plan = Lookup::Loading;
     app.review.scroll = 0;
     app.review.back_menu = None;
+    app.review.planned_for = Some(app.answers.clone());
     vec![Command::Plan(app.answers.clone())]
 }
 
-pub fn on_plan(app: &mut App, result: Result<Vec<Call>, String>) -> Vec<Command> {
+pub fn on_plan(app: &mut App, planned: Answers, result: Result<Vec<Call>, String>) -> Vec<Command> {
+    // A plan of answers changed since (an earlier visit's) must never be the one shown
+    // while Enter runs the new answers.
+    if app.review.planned_for.as_ref() != Some(&planned) {
+        return vec![];
+    }
     app.review.plan = match result {
         Ok(calls) => Lookup::Loaded(calls),
         Err(e) => Lookup::Failed(e),
@@ -73,7 +82,14 @@ pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
             vec![]
         }
         KeyCode::Char('r') if matches!(app.review.plan, Lookup::Failed(_)) => enter(app),
-        KeyCode::Enter if matches!(app.review.plan, Lookup::Loaded(_)) => app.go(ScreenId::Run),
+        KeyCode::Enter if matches!(app.review.plan, Lookup::Loaded(_)) => {
+            if app.review.planned_for.as_ref() == Some(&app.answers) {
+                app.go(ScreenId::Run)
+            } else {
+                // The answers changed after this plan was made: show theirs first.
+                enter(app)
+            }
+        }
         _ => vec![],
     }
 }
