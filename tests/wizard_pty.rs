@@ -418,3 +418,29 @@ fn a_hangup_during_the_demo_tears_it_down() {
     common::assert_demo_gone(&state);
     assert!(!process_alive(emulator), "the emulator was stopped");
 }
+
+/// A dropped SSH session while the server is being set up: the run stops after its
+/// step, and keys the server already handed back are saved, never lost with the terminal.
+#[test]
+fn a_hangup_during_a_run_never_loses_the_recovery_keys() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let state = d.join("state");
+    let _guard = ServerGuard(state.clone());
+    let (t, address) = wizard_running(&moto, d, "hangup");
+    // The keys exist only in the wizard's memory from here on.
+    t.wait_for("✓ Initialize", Duration::from_secs(120));
+    let mut child = t.hang_up();
+    assert!(child.wait().unwrap().success());
+    let client = VaultClient::new(&address, None).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let initialized = rt.block_on(client.seal_status()).is_ok_and(|s| s.initialized);
+    let saved = std::fs::read_dir(&state)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("recovery-keys-"))
+        .count();
+    assert!(initialized);
+    assert_eq!(saved, 1, "the keys of the initialised server are saved");
+}

@@ -363,10 +363,20 @@ fn ctrl_c_asks_first_and_says_what_exists_during_a_run() {
     ctrl(&mut app, 'c');
     assert_eq!(ctrl(&mut app, 'c'), vec![Command::Quit], "a second Ctrl-C means yes");
     assert!(app.stopping, "a quit during a run waits for keys init may hand back");
+    assert!(
+        update(&mut app, Msg::Terminate).is_empty(),
+        "a hang-up's SIGHUP does not cut that wait short"
+    );
     assert_eq!(
-        update(&mut app, Msg::Terminate),
+        ctrl(&mut app, 'c'),
         vec![Command::Quit],
-        "SIGTERM and SIGHUP quit at once"
+        "a person's second Ctrl-C does"
+    );
+    let mut idle = self::app();
+    assert_eq!(
+        update(&mut idle, Msg::Terminate),
+        vec![Command::Quit],
+        "SIGTERM and SIGHUP quit at once otherwise"
     );
 }
 
@@ -537,4 +547,34 @@ fn a_key_list_of_another_region_is_dropped() {
     let listed_for = KeyListFor::of(&app.answers);
     update(&mut app, Msg::Keys(listed_for, Ok(vec![])));
     assert_eq!(app.kms.keys, Lookup::Loaded(vec![]));
+}
+
+/// A step after init fails (the restart check, say): the keys init handed back are
+/// held, offered first, and kept through a retry.
+#[test]
+fn keys_handed_back_before_a_failure_are_offered_and_kept() {
+    let mut app = app();
+    to_run(&mut app);
+    let secrets = InitSecrets::from_response(br#"{"recovery_keys":["aa11"],"root_token":"s.root"}"#).unwrap();
+    update(&mut app, Msg::KeysHandedBack(secrets));
+    update(&mut app, Msg::RunFinished(Err("the server did not come back".into())));
+    assert!(
+        app.keys()
+            .iter()
+            .any(|(k, what)| *k == "Enter" && what.contains("recovery keys"))
+    );
+    // A retry finds the server initialised and gets no keys: the held ones stay.
+    key(&mut app, KeyCode::Char('r'));
+    let report = RunReport {
+        key_arn: "k".into(),
+        user_arn: "u".into(),
+        address: "http://127.0.0.1:8200".into(),
+        status: None,
+        server_command: String::new(),
+        secrets: None,
+    };
+    update(&mut app, Msg::RunFinished(Ok(report)));
+    assert!(app.recovery.secrets.is_some());
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Recovery);
 }

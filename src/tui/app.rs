@@ -113,6 +113,8 @@ pub enum Msg {
     Plan(Box<Answers>, Result<Vec<Call>, String>),
     Engine(Event),
     RunFinished(Result<RunReport, String>),
+    /// Keys init handed back to a run that then failed: held, to be shown or saved.
+    KeysHandedBack(InitSecrets),
     /// SIGTERM or SIGHUP: leave now, the terminal restored.
     Terminate,
     /// A background task panicked: the runtime restores the terminal and reports it.
@@ -272,6 +274,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             commands
         }
+        Msg::KeysHandedBack(secrets) => {
+            app.recovery.secrets = Some(secrets);
+            app.recovery.threshold = app.answers.init.recovery_threshold;
+            vec![]
+        }
+        // Already stopping: a hang-up's SIGHUP (or a second SIGTERM) must not cut short
+        // the wait for keys a run is handing back; only a person's second Ctrl-C does.
+        Msg::Terminate if app.stopping => vec![],
         Msg::Terminate | Msg::Crashed => vec![Command::Quit],
     }
 }

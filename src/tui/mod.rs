@@ -105,8 +105,10 @@ async fn event_loop(
     app.demo = demo;
     let gate = InitGate::default();
     let stop = StopRequest::default();
-    // Set once a quit waits for a run that already started init; a second quit leaves.
+    // Set once a quit waits for the run to stop after its step; a second quit leaves.
     let mut waiting_for_keys = false;
+    // The terminal hung up: nothing is drawn or read any more, and the run in flight is
+    // waited for (its keys saved) rather than left behind by a stream of read errors.
     let mut terminal_gone = false;
     let mut keys = EventStream::new();
     let mut hangup = signal(SignalKind::hangup())?;
@@ -130,7 +132,7 @@ async fn event_loop(
             Msg::Terminate
         } else {
             tokio::select! {
-            event = keys.next() => match event {
+            event = keys.next(), if !terminal_gone => match event {
                 Some(Ok(TermEvent::Key(key))) if key.kind == KeyEventKind::Press => Msg::Key(key),
                 Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
                 Some(Ok(_)) => { dirty = false; continue }
@@ -138,9 +140,13 @@ async fn event_loop(
                 // keys are saved and a demo is torn down.
                 Some(Err(e)) => {
                     tracing::warn!("the terminal cannot be read ({e}); leaving");
+                    terminal_gone = true;
                     Msg::Terminate
                 }
-                None => Msg::Terminate,
+                None => {
+                    terminal_gone = true;
+                    Msg::Terminate
+                }
             },
             Some(msg) = rx.recv() => msg,
             _ = ticker.tick(), if app.animating() => Msg::Tick,
@@ -302,9 +308,13 @@ async fn run_flow(
         overwrite_files: true,
         dry_run: false,
     };
-    let result = flow::run_gated(a, state_dir, opts, KeysDestination::HandBack, &rep, gate).await;
+    let result = flow::run_gated(a, state_dir, opts, KeysDestination::HandBack, &rep, gate.clone()).await;
     drop(rep);
     let _ = forward.await;
+    // A failure after init still hands the keys over: they exist nowhere else.
+    if let Some(secrets) = gate.take_keys() {
+        let _ = tx.send(Msg::KeysHandedBack(secrets));
+    }
     let outcome = result.map_err(|e| e.to_string())?;
     Ok(RunReport {
         key_arn: outcome.aws.key.arn,

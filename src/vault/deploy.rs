@@ -54,6 +54,9 @@ impl KeysDestination {
 #[derive(Clone, Debug)]
 pub struct InitGate {
     state: std::sync::Arc<tokio::sync::watch::Sender<GateState>>,
+    /// Keys init handed back, held here from the moment they exist until the front end
+    /// takes them: a step that fails after init must not drop them with the run.
+    handed_back: std::sync::Arc<std::sync::Mutex<Option<InitSecrets>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +70,7 @@ impl Default for InitGate {
     fn default() -> Self {
         InitGate {
             state: std::sync::Arc::new(tokio::sync::watch::Sender::new(GateState::Open)),
+            handed_back: Default::default(),
         }
     }
 }
@@ -100,6 +104,22 @@ impl InitGate {
 
     pub fn stopped(&self) -> bool {
         *self.state.borrow() == GateState::Stopped
+    }
+
+    fn keep(&self, secrets: Option<InitSecrets>) {
+        if let Some(secrets) = secrets {
+            *self.handed_back.lock().unwrap_or_else(|e| e.into_inner()) = Some(secrets);
+        }
+    }
+
+    fn holds_keys(&self) -> bool {
+        self.handed_back.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    /// The keys init handed back, if the run got that far and nobody took them yet:
+    /// after a failed run too, so that they can still be shown or saved.
+    pub fn take_keys(&self) -> Option<InitSecrets> {
+        self.handed_back.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Waits while held; true when init may go ahead.
@@ -301,25 +321,28 @@ impl<'a> Deployer<'a> {
         crate::pause::point("server-answered");
         let secrets = self.rep.step(Step::InitServer, self.init()).await?;
         if let Some(secrets) = secrets {
-            // Even after a stop request: the keys exist nowhere else.
-            outcome.secrets = self
+            // Even after a stop request: the keys exist nowhere else. Handed-back keys
+            // wait in the gate, so that a later failure cannot drop them with the run.
+            let handed = self
                 .rep
                 .step_even_when_stopping(Step::SaveRecoveryKeys, self.save_keys(secrets))
                 .await?;
+            self.gate.keep(handed);
         } else {
             self.rep.skipped(Step::SaveRecoveryKeys, "no new keys");
         }
         let stopping = self.gate.stopped() || self.rep.check_stop().is_err();
-        if stopping && outcome.secrets.is_some() {
-            // Asked to stop with keys in hand: hand them back (to be saved or shown)
-            // rather than fail the next step and drop them.
+        if stopping && self.gate.holds_keys() {
+            // Asked to stop with keys in hand: hand them back (to be saved or shown).
             for step in [Step::VerifySeal, Step::RestartCheck] {
                 self.rep.skipped(step, "stopped on request");
             }
+            outcome.secrets = self.gate.take_keys();
             return Ok(outcome);
         }
         outcome.status = Some(self.rep.step(Step::VerifySeal, self.verify(pid)).await?);
         self.rep.step(Step::RestartCheck, self.restart_check(pid)).await?;
+        outcome.secrets = self.gate.take_keys();
         Ok(outcome)
     }
 

@@ -144,7 +144,10 @@ pub fn on_finished(app: &mut App, result: Result<RunReport, String>) -> Vec<Comm
     match result {
         Ok(mut report) => {
             app.run.phase = Phase::Finished;
-            app.recovery.secrets = report.secrets.take();
+            // Keys held from an earlier, failed run stay until shown: a retry gets none.
+            if let Some(secrets) = report.secrets.take() {
+                app.recovery.secrets = Some(secrets);
+            }
             app.recovery.threshold = app.answers.init.recovery_threshold;
             app.done.report = Some(report);
         }
@@ -171,6 +174,8 @@ pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
             };
             app.go(next)
         }
+        // The server was initialised before the failure: its keys come first.
+        (Phase::Failed(_), KeyCode::Enter) if app.recovery.secrets.is_some() => app.go(ScreenId::Recovery),
         (Phase::Failed(_), KeyCode::Char('r')) => enter(app),
         (Phase::Failed(_), KeyCode::Char('b')) => app.go(ScreenId::Review),
         (Phase::Failed(_), KeyCode::Char('q')) => vec![Command::Quit],
@@ -190,6 +195,11 @@ pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
 pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
     match app.run.phase {
         Phase::Finished => vec![("Enter", "continue")],
+        Phase::Failed(_) if app.recovery.secrets.is_some() => vec![
+            ("Enter", "the recovery keys"),
+            ("r", "retry"),
+            ("q", "quit (keys saved to a file)"),
+        ],
         Phase::Failed(_) => vec![
             ("r", "retry"),
             ("b", "back to review"),
@@ -245,6 +255,13 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     }
     match (&app.run.phase, &failure) {
         (_, Some(e)) => {
+            if app.recovery.secrets.is_some() {
+                text.push(Line::styled(
+                    "The server was initialised before this failure: Enter shows its recovery keys (quitting saves \
+                     them to a new 0600 file).",
+                    t.warn,
+                ));
+            }
             text.push(Line::raw("What exists is in the manifest; r runs again from there."));
             // One line per line: a server's log tail must not run together.
             text.extend(e.lines().map(|l| Line::styled(l.to_string(), t.error)));
