@@ -114,14 +114,8 @@ pub fn check_writable(path: &Path) -> Result<PathCheck, FileError> {
         return Err(FileError::IsDir { path: path.into() });
     }
     let dir = parent_dir(path);
-    // Walk up to the first folder that exists: that is the one we must be able to write.
-    let mut existing = dir.clone();
-    while !existing.exists() {
-        match existing.parent() {
-            Some(p) => existing = p.to_path_buf(),
-            None => break,
-        }
-    }
+    // The first folder that exists is the one we must be able to write.
+    let existing = nearest_existing(&dir);
     let writable = nix::unistd::access(&existing, nix::unistd::AccessFlags::W_OK).is_ok();
     if !writable {
         return Err(FileError::Write {
@@ -136,6 +130,19 @@ pub fn check_writable(path: &Path) -> Result<PathCheck, FileError> {
     } else {
         Ok(PathCheck::New)
     }
+}
+
+/// `path` itself if it exists, else its nearest ancestor that does: where creating
+/// `path` would start, and so what must be writable.
+pub fn nearest_existing(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    while !existing.exists() {
+        match existing.parent() {
+            Some(p) => existing = p.to_path_buf(),
+            None => break,
+        }
+    }
+    existing
 }
 
 fn parent_dir(path: &Path) -> PathBuf {

@@ -47,6 +47,13 @@ async fn assert_no_key_in(moto: &Moto, dir: &Path) {
     assert_eq!(keys.keys().len(), 0, "no KMS key was created");
 }
 
+/// `apply` fails, and says `why`.
+fn assert_refused(dir: &Path, a: &Answers, why: &str) {
+    let out = apply(dir, a);
+    let said = text(&out);
+    assert!(!out.status.success() && said.contains(why), "{said}");
+}
+
 /// Two key pairs by openssl: the certificate of one with the key of the other must fail.
 fn tls_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let cert = dir.join(format!("{name}.crt"));
@@ -82,35 +89,22 @@ async fn tls_files_are_checked_before_aws() {
     a.server.tls_disable = false;
     a.server.tls_cert_file = Some("/nope/cert.pem".into());
     a.server.tls_key_file = Some("/nope/key.pem".into());
-    let out = apply(d, &a);
-    assert!(!out.status.success());
-    assert!(
-        text(&out).contains("the TLS certificate /nope/cert.pem cannot be read"),
-        "{}",
-        text(&out)
-    );
+    assert_refused(d, &a, "the TLS certificate /nope/cert.pem cannot be read");
 
     let (cert, _) = tls_pair(d, "one");
     let (_, other_key) = tls_pair(d, "two");
     a.server.tls_cert_file = Some(cert.clone());
     a.server.tls_key_file = Some(other_key);
-    let out = apply(d, &a);
-    assert!(
-        text(&out).contains("does not belong to the certificate"),
-        "{}",
-        text(&out)
-    );
+    assert_refused(d, &a, "does not belong to the certificate");
 
     let not_pem = d.join("not.pem");
     std::fs::write(&not_pem, "hello").unwrap();
     a.server.tls_key_file = Some(not_pem);
-    let out = apply(d, &a);
-    assert!(text(&out).contains("is not a PEM private key"), "{}", text(&out));
+    assert_refused(d, &a, "is not a PEM private key");
 
     a.server.tls_disable = true;
     a.server.ca_cert = Some(d.join("missing-ca.pem"));
-    let out = apply(d, &a);
-    assert!(text(&out).contains("the CA bundle"), "{}", text(&out));
+    assert_refused(d, &a, "the CA bundle");
     assert_no_key_in(&moto, d).await;
 }
 
@@ -124,14 +118,12 @@ async fn storage_and_pgp_keys_are_checked_before_aws() {
     // Data of another server, e.g. one set up by a run since destroyed.
     std::fs::create_dir_all(&a.server.storage_path).unwrap();
     std::fs::write(a.server.storage_path.join("vault.db"), "raft").unwrap();
-    let out = apply(d, &a);
-    assert!(text(&out).contains("already holds data"), "{}", text(&out));
+    assert_refused(d, &a, "already holds data");
 
     let file = d.join("a-file");
     std::fs::write(&file, "x").unwrap();
     a.server.storage_path = file.join("data");
-    let out = apply(d, &a);
-    assert!(text(&out).contains("is a file"), "{}", text(&out));
+    assert_refused(d, &a, "is a file");
 
     a.server.storage_path = d.join("fresh");
     let pgp = d.join("key.b64");
@@ -139,8 +131,7 @@ async fn storage_and_pgp_keys_are_checked_before_aws() {
     a.init.recovery_shares = 1;
     a.init.recovery_threshold = 1;
     a.init.recovery_pgp_keys = vec![pgp];
-    let out = apply(d, &a);
-    assert!(text(&out).contains("is not an OpenPGP public key"), "{}", text(&out));
+    assert_refused(d, &a, "is not an OpenPGP public key");
     assert_no_key_in(&moto, d).await;
 }
 
@@ -159,8 +150,7 @@ async fn two_outputs_on_one_path_are_refused() {
     );
     let mut a = server_answers(&moto, d);
     a.init.recovery_keys_file = Some(a.server.storage_path.join("keys.txt"));
-    let msg = text(&apply(d, &a));
-    assert!(msg.contains("is inside server.storage_path"), "{msg}");
+    assert_refused(d, &a, "is inside server.storage_path");
     assert_no_key_in(&moto, d).await;
 }
 

@@ -14,6 +14,26 @@ use portable_pty::CommandBuilder;
 
 const SHORT: Duration = Duration::from_secs(15);
 
+/// `autounseal demo` with its tools and nothing else of this machine's environment.
+fn demo_command(state: &Path) -> CommandBuilder {
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autounseal"));
+    cmd.env_clear();
+    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("AUTOUNSEAL_TOOLS", common::tools_dir());
+    cmd.args(["--state-dir", &state.to_string_lossy(), "demo"]);
+    cmd
+}
+
+/// Waits (bounded) until the program has left the alternate screen, so that what it
+/// printed on the way out has reached the emulator.
+fn wait_for_normal_screen(t: &Terminal) {
+    let deadline = Instant::now() + SHORT;
+    while t.screen.lock().unwrap().screen().alternate_screen() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The wizard with the operator's test keys for moto and nothing else of this machine:
 /// no AWS files, no instance metadata, `home` as its home.
 fn wizard_command(home: &Path) -> CommandBuilder {
@@ -182,10 +202,7 @@ fn sigterm_and_sighup_leave_the_terminal_as_it_was() {
         kill(pid, signal).unwrap();
         t.child.wait().unwrap();
         // Give the reader thread the last bytes the wizard wrote.
-        let deadline = Instant::now() + SHORT;
-        while t.screen.lock().unwrap().screen().alternate_screen() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_normal_screen(&t);
         let parser = t.screen.lock().unwrap();
         assert!(!parser.screen().alternate_screen(), "{signal}: back on the main screen");
         assert!(!parser.screen().hide_cursor(), "{signal}: the cursor is visible again");
@@ -202,10 +219,7 @@ fn quitting_asks_first_and_restores_the_terminal() {
     t.wait_for("1/12 Welcome", SHORT);
     t.type_keys(&["\x03", "y"]);
     assert!(t.child.wait().unwrap().success());
-    let deadline = Instant::now() + SHORT;
-    while t.screen.lock().unwrap().screen().alternate_screen() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_normal_screen(&t);
     assert!(!t.screen.lock().unwrap().screen().alternate_screen());
 }
 
@@ -213,12 +227,7 @@ fn quitting_asks_first_and_restores_the_terminal() {
 fn the_demo_wizard_shows_its_banner_and_commands_and_tears_down_on_quit() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autounseal"));
-    cmd.env_clear();
-    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("AUTOUNSEAL_TOOLS", common::tools_dir());
-    cmd.args(["--state-dir", &state.to_string_lossy(), "demo"]);
+    let cmd = demo_command(&state);
     let mut t = Terminal::start(cmd);
     let welcome = t.wait_for("1/12 Welcome", SHORT);
     assert!(
@@ -315,10 +324,7 @@ fn quitting_at_any_step_of_a_run_never_loses_the_recovery_keys() {
         t.wait_for("Quit autounseal?", SHORT);
         t.type_keys(&["y"]);
         assert!(t.child.wait().unwrap().success(), "{moment}: the wizard ends cleanly");
-        let deadline = Instant::now() + SHORT;
-        while t.screen.lock().unwrap().screen().alternate_screen() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_normal_screen(&t);
         let farewell = t.contents();
 
         let client = VaultClient::new(&address, None).unwrap();
@@ -370,10 +376,7 @@ fn leaving_done_prints_the_summary_on_the_normal_screen() {
     t.wait_for("12/12 Done", SHORT);
     t.type_keys(&[ENTER]);
     assert!(t.child.wait().unwrap().success());
-    let deadline = Instant::now() + SHORT;
-    while t.screen.lock().unwrap().screen().alternate_screen() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_normal_screen(&t);
     let screen = t.contents();
     assert!(
         screen.contains("KMS key   arn:aws:kms:eu-west-1:123456789012:key/")
@@ -403,12 +406,7 @@ fn process_alive(pid: i32) -> bool {
 fn a_hangup_during_the_demo_tears_it_down() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autounseal"));
-    cmd.env_clear();
-    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("AUTOUNSEAL_TOOLS", common::tools_dir());
-    cmd.args(["--state-dir", &state.to_string_lossy(), "demo"]);
+    let cmd = demo_command(&state);
     let t = Terminal::start(cmd);
     t.wait_for("1/12 Welcome", SHORT);
     let emulator = demo_emulator_pid(&state);

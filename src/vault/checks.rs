@@ -98,13 +98,7 @@ pub fn ca_bundle(path: &Path) -> Result {
 /// The storage folder: a folder (or one that can be made) that is writable. Its
 /// contents are judged by [`storage_in_use`].
 pub fn storage_folder(path: &Path) -> Result {
-    let mut existing = path.to_path_buf();
-    while !existing.exists() {
-        match existing.parent() {
-            Some(p) => existing = p.to_path_buf(),
-            None => break,
-        }
-    }
+    let existing = crate::files::nearest_existing(path);
     if !existing.is_dir() {
         return Err(refused(format!(
             "server.storage_path {} cannot be a folder: {} is a file",
