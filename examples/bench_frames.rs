@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use autounseal::answers::Answers;
-use autounseal::tui::app::{App, ScreenId};
+use autounseal::tui::app::App;
+use autounseal::tui::screens::ScreenId;
 use autounseal::tui::theme::Theme;
 use autounseal::tui::view;
 use autounseal::vault::recovery::InitSecrets;
@@ -25,11 +26,11 @@ fn main() {
     let mut frames = 0usize;
     let started = Instant::now();
     for _ in 0..rounds {
-        for screen in ScreenId::ALL {
+        for &screen in ScreenId::ALL {
             let _ = app.go(screen);
             if screen == ScreenId::Recovery {
-                app.recovery.secrets = Some(InitSecrets::from_response(body).unwrap());
-                app.recovery.revealed = Some(frames % 3);
+                app.ctx.secrets = Some(InitSecrets::from_response(body).unwrap());
+                app.screens.recovery.revealed = Some(frames % 3);
             }
             terminal.draw(|f| view::draw(f, &app)).unwrap();
             frames += 1;

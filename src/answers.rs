@@ -405,7 +405,30 @@ impl Answers {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("answers always serialise")
     }
+
+    /// Saves the session's answers given so far (no secrets are among them) in the state
+    /// folder, so that nothing typed is lost: both front ends call it at every step.
+    pub fn save_session(&self, state_dir: &Path) {
+        let opts = crate::files::WriteOptions {
+            mode: 0o600,
+            owner: None,
+            existing: crate::files::Existing::Replace,
+        };
+        let path = state_dir.join(SESSION_FILE);
+        if let Err(e) = crate::files::write_atomic(&path, self.to_toml().as_bytes(), opts) {
+            tracing::warn!("cannot save the session's answers: {e}");
+        }
+    }
+
+    /// The last session's answers, if any were saved and still read.
+    pub fn last_session(state_dir: &Path) -> Option<Answers> {
+        let text = std::fs::read_to_string(state_dir.join(SESSION_FILE)).ok()?;
+        Answers::parse(&text).ok()
+    }
 }
+
+/// The file in the state folder that keeps the session's answers.
+pub const SESSION_FILE: &str = "wizard-answers.toml";
 
 pub fn validate_not_blank(value: &str, what: &str) -> Result<(), String> {
     if value.trim().is_empty() {

@@ -12,7 +12,7 @@ use crate::answers::{self, Answers, Launch};
 use crate::engine::{ApplyOptions, AwsContext, Connection};
 use crate::headless::{Mode, with_printer};
 use crate::vault::deploy::KeysDestination;
-use crate::{flow, tui};
+use crate::flow;
 
 struct Prompter<R> {
     input: R,
@@ -60,7 +60,7 @@ impl<R: BufRead> Prompter<R> {
 
     /// Saves the answers given so far (no secret is among them).
     fn keep(&self, a: &Answers) {
-        tui::save_answers(&self.state_dir, a);
+        a.save_session(&self.state_dir);
     }
 
     fn yes(&mut self, question: &str, default: bool) -> anyhow::Result<bool> {
@@ -296,7 +296,7 @@ pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
         echo: !std::io::stdin().is_terminal(),
     };
     ask_all(&mut p, &mut a, state_dir)?;
-    tui::save_answers(state_dir, &a);
+    a.save_session(state_dir);
     a.check()?;
     let identity = AwsContext::connect(Connection::from_answers(&a))
         .await
@@ -319,7 +319,7 @@ pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
     )? {
         println!(
             "Nothing was changed. Your answers are in {}.",
-            state_dir.join(tui::ANSWERS_FILE).display()
+            state_dir.join(crate::answers::SESSION_FILE).display()
         );
         return Ok(());
     }

@@ -5,8 +5,10 @@
 use std::path::PathBuf;
 
 use autounseal::answers::{Answers, Launch};
-use autounseal::engine::{Call, Event, Identity, Step};
-use autounseal::tui::app::{App, KeyChoice, Msg, RunReport, ScreenId, update};
+use autounseal::engine::{Call, EngineError, Event, Identity, Step};
+use autounseal::tui::app::{App, update};
+use autounseal::tui::msg::{KeyChoice, Msg, RunReport};
+use autounseal::tui::screens::ScreenId;
 use autounseal::tui::screens::kms::KeyListFor;
 use autounseal::tui::theme::Theme;
 use autounseal::tui::view;
@@ -82,7 +84,7 @@ fn question_screens() {
     app.go(ScreenId::Kms);
     snapshot!("04_kms_create", app);
     key(&mut app, KeyCode::Right);
-    let listed_for = KeyListFor::of(&app.answers);
+    let listed_for = KeyListFor::of(&app.ctx.answers);
     update(
         &mut app,
         Msg::Keys(
@@ -131,7 +133,7 @@ fn review_and_run() {
     let mut app = app();
     app.go(ScreenId::Review);
     snapshot!("09_review_planning", app);
-    let planned = Box::new(app.answers.clone());
+    let planned = Box::new(app.ctx.answers.clone());
     update(&mut app, Msg::Plan(planned, Ok(calls())));
     snapshot!("09_review", app);
     key(&mut app, KeyCode::Char('b'));
@@ -153,7 +155,11 @@ fn review_and_run() {
         &mut app,
         Msg::Engine(Event::Failed(Step::IamUser, "AWS denied iam:CreateUser".into())),
     );
-    update(&mut app, Msg::RunFinished(Err("AWS denied iam:CreateUser: not authorized. The identity running autounseal needs permission for iam:CreateUser".into())));
+    let denied = EngineError::AccessDenied {
+        action: "iam:CreateUser",
+        message: "not authorized".into(),
+    };
+    update(&mut app, Msg::RunFinished(Err(denied)));
     snapshot!("10_run_failed", app);
     update(
         &mut app,
@@ -164,7 +170,7 @@ fn review_and_run() {
 
 fn finished() -> App {
     let mut app = app();
-    app.answers.init.recovery_threshold = 2;
+    app.ctx.answers.init.recovery_threshold = 2;
     app.go(ScreenId::Run);
     let body = br#"{"recovery_keys":["4f1c0d6a2b","9e8d7c6b5a","1a2b3c4d5e"],"recovery_keys_base64":[],"root_token":"s.R00tT0ken"}"#;
     let report = RunReport {
@@ -214,7 +220,7 @@ fn recovery_keys_and_done() {
 #[test]
 fn demo_mode() {
     let mut app = app();
-    app.demo = true;
+    app.ctx.demo = true;
     snapshot!("demo_welcome", app);
     app.go(ScreenId::Server);
     key(&mut app, KeyCode::F(2));
@@ -251,7 +257,7 @@ fn colours_and_no_color() {
     let cell = draw(&app).backend().buffer()[(x, y)].clone();
     assert_eq!(cell.bg, Color::Cyan, "the selected region is highlighted");
 
-    let mut plain = App::new(app.answers.clone(), app.state_dir.clone(), Theme::new(true));
+    let mut plain = App::new(app.ctx.answers.clone(), app.ctx.state_dir.clone(), Theme::new(true));
     plain.go(ScreenId::Region);
     let terminal = draw(&plain);
     let (x, y) = find(&terminal, "eu-west-1");
@@ -274,7 +280,7 @@ fn colours_and_no_color() {
         .collect();
     assert_eq!(coloured, "", "cells drawn in colour under NO_COLOR");
 
-    let mut failed = App::new(app.answers.clone(), app.state_dir.clone(), Theme::new(false));
+    let mut failed = App::new(app.ctx.answers.clone(), app.ctx.state_dir.clone(), Theme::new(false));
     failed.go(ScreenId::Account);
     update(
         &mut failed,
@@ -292,11 +298,11 @@ fn the_quit_question_fits_with_every_step_done() {
     use autounseal::tui::screens::run::Status;
     let mut app = app();
     app.go(ScreenId::Review);
-    let planned = Box::new(app.answers.clone());
+    let planned = Box::new(app.ctx.answers.clone());
     update(&mut app, Msg::Plan(planned, Ok(vec![])));
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Run);
-    for (step, status) in app.run.rows.iter_mut() {
+    for (step, status) in app.screens.run.rows.iter_mut() {
         *status = Status::Done(format!(
             "{} done, arn:aws:iam::123456789012:user/vault-auto-unseal",
             step.label()

@@ -4,13 +4,17 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use autounseal::answers::{Answers, Launch};
-use autounseal::engine::{Call, Event, Identity, Step};
-use autounseal::tui::app::{App, Command, KeyChoice, Modal, Msg, RunReport, ScreenId, update};
-use autounseal::tui::screens::Lookup;
+use autounseal::engine::{Call, EngineError, Event, Identity, Step};
+use autounseal::tui::app::{App, Modal, update};
+use autounseal::tui::msg::{Command, KeyChoice, Msg, RunReport};
 use autounseal::tui::screens::kms::KeyListFor;
 use autounseal::tui::screens::run::{Phase, Status};
+use autounseal::tui::screens::{Lookup, Screen, ScreenId};
 use autounseal::tui::theme::Theme;
+use autounseal::vault::VaultError;
 use autounseal::vault::recovery::InitSecrets;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -81,15 +85,15 @@ fn a_stale_identity_answer_is_ignored() {
         &mut app,
         Msg::Identity((String::new(), String::new()), Err("cannot reach AWS".into())),
     );
-    assert!(app.account.loading(), "the old answer does not count");
+    assert!(app.screens.account.identity.is_loading(), "the old answer does not count");
     update(
         &mut app,
         Msg::Identity((String::new(), "http://127.0.0.1:5000".into()), Ok(identity())),
     );
-    assert!(matches!(app.account.identity, Lookup::Loaded(_)));
+    assert!(matches!(app.screens.account.identity, Lookup::Loaded(_)));
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Region);
-    assert_eq!(app.answers.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+    assert_eq!(app.ctx.answers.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
 }
 
 #[test]
@@ -113,9 +117,9 @@ fn region_is_filtered_and_chosen() {
     let mut app = app();
     to_region(&mut app);
     typed(&mut app, "lond");
-    assert_eq!(app.region.visible(), vec![("eu-west-2", "Europe (London)")]);
+    assert_eq!(app.screens.region.visible(), vec![("eu-west-2", "Europe (London)")]);
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.answers.region, "eu-west-2");
+    assert_eq!(app.ctx.answers.region, "eu-west-2");
     assert_eq!(app.screen, ScreenId::Kms);
 }
 
@@ -139,14 +143,14 @@ fn an_existing_key_is_picked_from_the_list_and_checked_against_the_region() {
             label: "alias/b → 2".into(),
         },
     ];
-    let listed_for = KeyListFor::of(&app.answers);
+    let listed_for = KeyListFor::of(&app.ctx.answers);
     update(&mut app, Msg::Keys(listed_for, Ok(keys)));
     key(&mut app, KeyCode::Tab); // to the key field
     key(&mut app, KeyCode::Tab); // into the list
-    assert!(app.kms.in_list);
+    assert!(app.screens.kms.in_list);
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.kms.form.value("key_id"), "alias/b");
+    assert_eq!(app.screens.kms.form.value("key_id"), "alias/b");
     // An ARN from another region is refused with the reason, under the field.
     ctrl(&mut app, 'u');
     typed(
@@ -156,7 +160,7 @@ fn an_existing_key_is_picked_from_the_list_and_checked_against_the_region() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Kms);
     assert!(
-        app.kms
+        app.screens.kms
             .form
             .field_mut("key_id")
             .error
@@ -174,12 +178,12 @@ fn bad_input_is_shown_under_its_field_and_blocks_until_fixed() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Iam);
     typed(&mut app, " !");
-    assert!(app.iam.form.field_mut("user").error.is_some(), "checked as typed");
+    assert!(app.screens.iam.form.field_mut("user").error.is_some(), "checked as typed");
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Iam);
     key(&mut app, KeyCode::Backspace);
     key(&mut app, KeyCode::Backspace);
-    assert!(app.iam.form.field_mut("user").error.is_none());
+    assert!(app.screens.iam.form.field_mut("user").error.is_none());
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Files);
 }
@@ -198,14 +202,14 @@ fn answers_are_kept_going_back_and_forth() {
     assert_eq!(app.screen, ScreenId::Region);
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.iam.form.value("user"), "unseal-bot");
+    assert_eq!(app.screens.iam.form.value("user"), "unseal-bot");
 }
 
 #[test]
 fn the_server_rules_apply_on_the_init_screen() {
     let mut app = app();
-    app.answers.server.launch = Launch::Background;
-    app.init = autounseal::tui::screens::init::State::new(&app.answers);
+    app.ctx.answers.server.launch = Launch::Background;
+    app.screens.init = autounseal::tui::screens::init::Init::new(&app.ctx.answers);
     app.go(ScreenId::Init);
     ctrl(&mut app, 'u');
     typed(&mut app, "3");
@@ -215,7 +219,7 @@ fn the_server_rules_apply_on_the_init_screen() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Init);
     assert!(
-        app.init
+        app.screens.init
             .form
             .field_mut("threshold")
             .error
@@ -240,28 +244,124 @@ fn tls_needs_files_unless_plain_http_is_chosen() {
     for _ in 0..4 {
         key(&mut app, KeyCode::Tab);
     }
-    assert_eq!(app.server.form.focused_id(), "tls_disable");
+    assert_eq!(app.screens.server.form.focused_id(), "tls_disable");
     key(&mut app, KeyCode::Char(' '));
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Server);
-    assert!(app.server.form.field_mut("cert").error.is_some());
+    assert!(app.screens.server.form.field_mut("cert").error.is_some());
+}
+
+/// The server screen with `binary` named, its probe asked for on arrival.
+fn on_server_with(binary: &str) -> App {
+    let mut app = app();
+    app.ctx.answers.server.binary = binary.into();
+    app.screens.server = autounseal::tui::screens::server::Server::new(&app.ctx.answers);
+    let cmds = app.go(ScreenId::Server);
+    assert_eq!(cmds, vec![Command::ProbeBinary(binary.into())], "probed by the runtime, not by update");
+    app
+}
+
+fn binary_problem(app: &App) -> String {
+    let probe = app.screens.server.form.probe_of("binary");
+    probe.and_then(|p| p.problem.clone()).unwrap_or_default()
 }
 
 #[test]
 fn a_binary_that_is_no_server_is_named_as_such() {
-    let mut app = app();
-    app.answers.server.binary = "/bin/ls".into();
-    app.server = autounseal::tui::screens::server::State::new(&app.answers);
-    app.go(ScreenId::Server);
+    let mut app = on_server_with("/bin/ls");
+    // Enter before the probe's answer: nothing moves until it is in.
+    assert_eq!(key(&mut app, KeyCode::Enter), vec![]);
+    let found = autounseal::vault::server::find("/bin/ls");
+    update(&mut app, Msg::BinaryProbed("/bin/ls".into(), found));
+    assert_eq!(app.screen, ScreenId::Server);
+    let error = binary_problem(&app);
+    assert!(error.contains("names neither Vault nor OpenBao"), "{error}");
+}
+
+/// OpenBao 2.7 has no built-in awskms: its probe's error stays under the field through
+/// the validators' checks (they have their own slot) and blocks going on.
+#[test]
+fn the_openbao_2_7_error_stays_through_validation() {
+    let bao = common::bao_2_7().to_string_lossy().into_owned();
+    let mut app = on_server_with(&bao);
+    let found = autounseal::vault::server::find(&bao);
+    assert!(matches!(&found, Ok(b) if b.version.0 == 2 && b.version.1 == 7), "{found:?}");
+    update(&mut app, Msg::BinaryProbed(bao.clone(), found));
+    assert!(binary_problem(&app).contains("OpenBao 2.7.2 has no built-in awskms seal"));
+    // Down to another field and Enter: validate_all runs, the probe's error stays.
+    key(&mut app, KeyCode::Tab);
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Server);
-    let error = app.server.form.field_mut("binary").error.clone().unwrap_or_default();
-    assert!(error.contains("names neither Vault nor OpenBao"), "{error}");
+    assert!(binary_problem(&app).contains("has no built-in awskms seal"), "kept through validation");
+    assert_eq!(app.screens.server.form.focused_id(), "binary", "focus goes to the problem");
+    assert_eq!(app.screens.server.form.fields[0].error, None, "the validator itself found nothing");
+}
+
+/// A probe's answer for a name since changed is dropped, and a missing binary is told
+/// from the probe's typed error, not from a note's text.
+#[test]
+fn a_late_probe_answer_is_dropped() {
+    let mut app = on_server_with("/nonexistent/vault");
+    ctrl(&mut app, 'u');
+    typed(&mut app, "/bin/ls");
+    let cmds = key(&mut app, KeyCode::Tab);
+    assert_eq!(cmds, vec![Command::ProbeBinary("/bin/ls".into())], "probed once its field is left");
+    let late = Err(VaultError::BinaryMissing {
+        binary: "/nonexistent/vault".into(),
+    });
+    update(&mut app, Msg::BinaryProbed("/nonexistent/vault".into(), late));
+    assert!(app.screens.server.probe.is_none(), "about a name no longer there");
+    // Launch "none" needs no binary: a missing one lets the operator go on.
+    let mut app = on_server_with("/nonexistent/vault");
+    let missing = autounseal::vault::server::find("/nonexistent/vault");
+    update(&mut app, Msg::BinaryProbed("/nonexistent/vault".into(), missing));
+    let note = app.screens.server.form.probe_of("binary").and_then(|p| p.note.clone());
+    assert!(note.unwrap_or_default().starts_with("not found"));
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Init, "{cmds:?}");
+}
+
+/// Enter on Files waits for the paths' checks, then goes on by itself; a check of a
+/// path since changed is dropped.
+#[test]
+fn paths_are_checked_in_the_background_and_late_checks_dropped() {
+    let mut app = app();
+    app.ctx.answers.output.vault_config = "/tmp/a/vault.hcl".into();
+    app.ctx.answers.output.env_file = "/tmp/a/vault.env".into();
+    app.screens.files = autounseal::tui::screens::files::Files::new(&app.ctx.answers);
+    let cmds = app.go(ScreenId::Files);
+    assert_eq!(
+        cmds,
+        vec![
+            Command::CheckPath("/tmp/a/vault.hcl".into()),
+            Command::CheckPath("/tmp/a/vault.env".into())
+        ]
+    );
+    key(&mut app, KeyCode::Char('x'));
+    let late = Ok(autounseal::files::PathCheck::New);
+    update(&mut app, Msg::PathChecked("/tmp/a/vault.hcl".into(), late));
+    assert_eq!(app.screens.files.form.probe_of("config"), None, "about the path before the x");
+    key(&mut app, KeyCode::Backspace);
+    assert!(key(&mut app, KeyCode::Enter).iter().all(|c| matches!(c, Command::CheckPath(_))));
+    assert_eq!(app.screen, ScreenId::Files, "waits for the checks");
+    let denied = Err(autounseal::files::FileError::IsDir {
+        path: "/tmp/a/vault.env".into(),
+    });
+    update(&mut app, Msg::PathChecked("/tmp/a/vault.hcl".into(), Ok(autounseal::files::PathCheck::New)));
+    update(&mut app, Msg::PathChecked("/tmp/a/vault.env".into(), denied));
+    assert_eq!(app.screen, ScreenId::Files, "a path that cannot be written blocks");
+    assert_eq!(app.screens.files.form.focused_id(), "env");
+    ctrl(&mut app, 'u');
+    typed(&mut app, "/tmp/a/env");
+    key(&mut app, KeyCode::Enter);
+    let cmds = update(&mut app, Msg::PathChecked("/tmp/a/env".into(), Ok(autounseal::files::PathCheck::New)));
+    assert_eq!(app.screen, ScreenId::Server, "went on once the last check came in");
+    assert!(matches!(cmds.first(), Some(Command::SaveAnswers(a)) if a.output.env_file == std::path::Path::new("/tmp/a/env")));
 }
 
 fn to_run(app: &mut App) {
     app.go(ScreenId::Review);
-    let planned = Box::new(app.answers.clone());
+    let planned = Box::new(app.ctx.answers.clone());
     update(
         app,
         Msg::Plan(
@@ -282,11 +382,14 @@ fn to_run(app: &mut App) {
 fn a_plan_that_fails_blocks_the_run_until_planned_again() {
     let mut app = app();
     app.go(ScreenId::Review);
-    let planned = Box::new(app.answers.clone());
-    update(
-        &mut app,
-        Msg::Plan(planned, Err("127.0.0.1:8200 is already in use".into())),
-    );
+    let planned = Box::new(app.ctx.answers.clone());
+    // The real error a plan meets when the listener's port is taken.
+    let taken = VaultError::PortTaken {
+        address: "127.0.0.1:8200".into(),
+        by: String::new(),
+    };
+    update(&mut app, Msg::Plan(planned, Err(EngineError::from(taken).to_string())));
+    assert!(matches!(&app.screens.review.plan, Lookup::Failed(e) if e.contains("127.0.0.1:8200 is already in use")));
     assert!(key(&mut app, KeyCode::Enter).is_empty());
     assert_eq!(app.screen, ScreenId::Review);
     assert!(matches!(
@@ -294,7 +397,7 @@ fn a_plan_that_fails_blocks_the_run_until_planned_again() {
         [Command::Plan(_)]
     ));
     // b goes back to any question.
-    let planned = Box::new(app.answers.clone());
+    let planned = Box::new(app.ctx.answers.clone());
     update(&mut app, Msg::Plan(planned, Ok(vec![])));
     key(&mut app, KeyCode::Char('b'));
     key(&mut app, KeyCode::Down);
@@ -318,21 +421,21 @@ fn a_failed_run_offers_retry_back_and_quit() {
         &mut app,
         Msg::Engine(Event::Failed(Step::KmsKey, "AWS denied kms:CreateKey".into())),
     );
-    update(&mut app, Msg::RunFinished(Err("AWS denied kms:CreateKey".into())));
-    assert_eq!(app.run.phase, Phase::Failed("AWS denied kms:CreateKey".into()));
-    assert_eq!(app.run.rows[1].1, Status::Failed("AWS denied kms:CreateKey".into()));
+    update(&mut app, Msg::RunFinished(Err(EngineError::Other("AWS denied kms:CreateKey".into()))));
+    assert_eq!(app.screens.run.phase, Phase::Failed("AWS denied kms:CreateKey".into()));
+    assert_eq!(app.screens.run.rows[1].1, Status::Failed("AWS denied kms:CreateKey".into()));
     assert!(!app.animating(), "no ticking once nothing is in flight");
     assert!(
         matches!(key(&mut app, KeyCode::Char('r')).as_slice(), [Command::Run(_)]),
         "retry"
     );
-    assert_eq!(app.run.rows[0].1, Status::Waiting, "a retry starts the rows afresh");
-    update(&mut app, Msg::RunFinished(Err("again".into())));
+    assert_eq!(app.screens.run.rows[0].1, Status::Waiting, "a retry starts the rows afresh");
+    update(&mut app, Msg::RunFinished(Err(EngineError::Other("again".into()))));
     let cmds = key(&mut app, KeyCode::Char('b'));
     assert_eq!(app.screen, ScreenId::Review);
     assert!(matches!(cmds.as_slice(), [Command::Plan(_)]));
     to_run(&mut app);
-    update(&mut app, Msg::RunFinished(Err("x".into())));
+    update(&mut app, Msg::RunFinished(Err(EngineError::Other("x".into()))));
     assert_eq!(key(&mut app, KeyCode::Char('q')), vec![Command::Quit]);
 }
 
@@ -354,15 +457,15 @@ fn ctrl_c_asks_first_and_says_what_exists_during_a_run() {
     );
     assert_eq!(app.modal, Some(Modal::ConfirmQuit));
     assert_eq!(
-        app.run.done_so_far(),
+        app.screens.run.done_so_far(),
         vec!["KMS key: created arn:aws:kms:eu-west-1:1:key/k".to_string()]
     );
     assert_eq!(key(&mut app, KeyCode::Char('n')), vec![Command::ReleaseInit]);
     assert_eq!(app.modal, None);
-    assert!(!app.stopping);
+    assert!(!app.ctx.stopping);
     ctrl(&mut app, 'c');
     assert_eq!(ctrl(&mut app, 'c'), vec![Command::Quit], "a second Ctrl-C means yes");
-    assert!(app.stopping, "a quit during a run waits for keys init may hand back");
+    assert!(app.ctx.stopping, "a quit during a run waits for keys init may hand back");
     assert!(
         update(&mut app, Msg::Terminate).is_empty(),
         "a hang-up's SIGHUP does not cut that wait short"
@@ -397,22 +500,22 @@ fn recovery_keys_are_masked_revealed_one_at_a_time_and_wiped() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Recovery);
     key(&mut app, KeyCode::Char('r'));
-    assert_eq!(app.recovery.revealed, Some(0));
+    assert_eq!(app.screens.recovery.revealed, Some(0));
     key(&mut app, KeyCode::Down);
-    assert_eq!(app.recovery.revealed, None, "moving masks it again");
+    assert_eq!(app.screens.recovery.revealed, None, "moving masks it again");
     key(&mut app, KeyCode::Enter);
     assert_eq!(
         app.screen,
         ScreenId::Recovery,
         "not before the operator says they are stored"
     );
-    assert!(app.recovery.nudge);
+    assert!(app.screens.recovery.nudge);
     key(&mut app, KeyCode::Char('a'));
     let cmds = key(&mut app, KeyCode::Enter);
     assert_eq!(cmds, vec![Command::ClearScreen]);
     assert_eq!(app.screen, ScreenId::Done);
     assert!(
-        app.recovery.secrets.is_none(),
+        app.ctx.secrets.is_none(),
         "the secrets are dropped, which zeroizes them"
     );
 }
@@ -454,7 +557,7 @@ fn a_quit_during_init_takes_the_keys_before_leaving() {
         "leaves once the run handed its keys back"
     );
     assert!(
-        app.recovery.secrets.is_some(),
+        app.ctx.secrets.is_some(),
         "held, for the runtime to save to a new 0600 file on the way out"
     );
 }
@@ -466,17 +569,17 @@ fn a_long_failure_reads_line_by_line_and_scrolls() {
     let log: Vec<String> = (1..=30).map(|i| format!("log line {i}")).collect();
     update(
         &mut app,
-        Msg::RunFinished(Err(format!(
+        Msg::RunFinished(Err(EngineError::Other(format!(
             "the server exited while starting (exit status 1): Error: boom\n{}",
             log.join("\n")
-        ))),
+        )))),
     );
     assert!(key(&mut app, KeyCode::Down).is_empty());
     assert!(key(&mut app, KeyCode::Down).is_empty());
-    assert_eq!(app.run.scroll, 2);
+    assert_eq!(app.screens.run.scroll, 2);
     key(&mut app, KeyCode::Up);
-    assert_eq!(app.run.scroll, 1);
-    let help: Vec<_> = app.keys().iter().map(|(k, _)| *k).collect();
+    assert_eq!(app.screens.run.scroll, 1);
+    let help: Vec<_> = app.footer().iter().map(|h| h.label).collect();
     assert!(help.contains(&"↑↓"), "the footer says how: {help:?}");
 }
 
@@ -486,10 +589,10 @@ fn a_long_failure_reads_line_by_line_and_scrolls() {
 fn a_plan_of_answers_changed_since_is_never_the_one_run() {
     let mut app = app();
     app.go(ScreenId::Review);
-    let first = Box::new(app.answers.clone());
+    let first = Box::new(app.ctx.answers.clone());
     app.go(ScreenId::Init);
-    app.answers.init.recovery_shares = 7;
-    app.answers.init.recovery_threshold = 4;
+    app.ctx.answers.init.recovery_shares = 7;
+    app.ctx.answers.init.recovery_threshold = 4;
     let cmds = app.go(ScreenId::Review);
     assert!(matches!(cmds.as_slice(), [Command::Plan(a)] if a.init.recovery_shares == 7));
     let stale = vec![Call {
@@ -499,7 +602,7 @@ fn a_plan_of_answers_changed_since_is_never_the_one_run() {
     }];
     update(&mut app, Msg::Plan(first, Ok(stale)));
     assert_eq!(
-        app.review.plan,
+        app.screens.review.plan,
         Lookup::Loading,
         "the late plan of the old answers is dropped"
     );
@@ -508,10 +611,10 @@ fn a_plan_of_answers_changed_since_is_never_the_one_run() {
         "nothing runs without its plan"
     );
 
-    let fresh = Box::new(app.answers.clone());
+    let fresh = Box::new(app.ctx.answers.clone());
     update(&mut app, Msg::Plan(fresh, Ok(vec![])));
     // An answer changed behind Review's back (no visit in between): Enter plans again.
-    app.answers.init.recovery_shares = 9;
+    app.ctx.answers.init.recovery_shares = 9;
     let cmds = key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Review);
     assert!(matches!(cmds.as_slice(), [Command::Plan(a)] if a.init.recovery_shares == 9));
@@ -521,14 +624,14 @@ fn a_plan_of_answers_changed_since_is_never_the_one_run() {
 #[test]
 fn a_key_list_of_another_region_is_dropped() {
     let mut app = app();
-    app.answers.region = "eu-west-1".into();
+    app.ctx.answers.region = "eu-west-1".into();
     app.go(ScreenId::Kms);
     let cmds = key(&mut app, KeyCode::Right);
     assert!(matches!(cmds.as_slice(), [Command::LoadKeys(a)] if a.region == "eu-west-1"));
-    let old_region = KeyListFor::of(&app.answers);
+    let old_region = KeyListFor::of(&app.ctx.answers);
     // Back to Region before the answer came, and on to another region.
     app.go(ScreenId::Region);
-    app.answers.region = "us-east-1".into();
+    app.ctx.answers.region = "us-east-1".into();
     let cmds = app.go(ScreenId::Kms);
     assert!(
         matches!(cmds.as_slice(), [Command::LoadKeys(a)] if a.region == "us-east-1"),
@@ -540,13 +643,13 @@ fn a_key_list_of_another_region_is_dropped() {
     };
     update(&mut app, Msg::Keys(old_region, Ok(vec![choice])));
     assert_eq!(
-        app.kms.keys,
+        app.screens.kms.keys,
         Lookup::Loading,
         "eu-west-1's keys are not shown for us-east-1"
     );
-    let listed_for = KeyListFor::of(&app.answers);
+    let listed_for = KeyListFor::of(&app.ctx.answers);
     update(&mut app, Msg::Keys(listed_for, Ok(vec![])));
-    assert_eq!(app.kms.keys, Lookup::Loaded(vec![]));
+    assert_eq!(app.screens.kms.keys, Lookup::Loaded(vec![]));
 }
 
 /// A step after init fails (the restart check, say): the keys init handed back are
@@ -557,11 +660,11 @@ fn keys_handed_back_before_a_failure_are_offered_and_kept() {
     to_run(&mut app);
     let secrets = InitSecrets::from_response(br#"{"recovery_keys":["aa11"],"root_token":"s.root"}"#).unwrap();
     update(&mut app, Msg::KeysHandedBack(secrets));
-    update(&mut app, Msg::RunFinished(Err("the server did not come back".into())));
+    update(&mut app, Msg::RunFinished(Err(EngineError::Other("the server did not come back".into()))));
     assert!(
-        app.keys()
+        app.footer()
             .iter()
-            .any(|(k, what)| *k == "Enter" && what.contains("recovery keys"))
+            .any(|h| h.label == "Enter" && h.what.contains("recovery keys"))
     );
     // A retry finds the server initialised and gets no keys: the held ones stay.
     key(&mut app, KeyCode::Char('r'));
@@ -574,7 +677,71 @@ fn keys_handed_back_before_a_failure_are_offered_and_kept() {
         secrets: None,
     };
     update(&mut app, Msg::RunFinished(Ok(report)));
-    assert!(app.recovery.secrets.is_some());
+    assert!(app.ctx.secrets.is_some());
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Recovery);
+}
+
+/// IAM's limit of two access keys: the Run screen asks which to replace, sets
+/// `iam.replace_access_key` (saved with the answers) and runs again.
+#[test]
+fn the_access_key_limit_asks_which_key_to_replace() {
+    let mut app = app();
+    to_run(&mut app);
+    let limit = EngineError::AccessKeyLimit {
+        user: "vault-auto-unseal".into(),
+        keys: vec!["AKIAOLDKEY0000000001".into(), "AKIAOLDKEY0000000002".into()],
+    };
+    update(&mut app, Msg::RunFinished(Err(limit)));
+    let footer = app.footer();
+    assert!(footer.iter().any(|h| h.label == "Enter" && h.what.contains("replace")), "{footer:?}");
+    key(&mut app, KeyCode::Down);
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.ctx.answers.iam.replace_access_key.as_deref(),
+        Some("AKIAOLDKEY0000000002")
+    );
+    assert!(
+        matches!(cmds.as_slice(), [Command::SaveAnswers(saved), Command::Run(run)]
+            if saved == run && run.iam.replace_access_key.as_deref() == Some("AKIAOLDKEY0000000002")),
+        "{cmds:?}"
+    );
+    assert_eq!(app.screens.run.phase, Phase::Running);
+    assert!(app.screens.run.replace.is_none());
+}
+
+/// PGP key files are read by the runtime, not on every keystroke; an answer for a list
+/// since changed is dropped; a file that does not read blocks going on.
+#[test]
+fn pgp_files_are_read_in_the_background() {
+    let mut app = app();
+    app.go(ScreenId::Init);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.screens.init.form.focused_id(), "pgp");
+    typed(&mut app, "/k/a.asc");
+    let cmds = key(&mut app, KeyCode::Tab);
+    assert_eq!(cmds, vec![Command::CheckPgpKeys("/k/a.asc".into())]);
+    update(&mut app, Msg::PgpChecked("/k/old.asc".into(), Err("cannot read".into())));
+    assert_eq!(app.screens.init.form.probe_of("pgp"), None, "about a list no longer there");
+    update(&mut app, Msg::PgpChecked("/k/a.asc".into(), Err("cannot read the PGP key /k/a.asc".into())));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Init);
+    assert_eq!(app.screens.init.form.focused_id(), "pgp");
+}
+
+/// Coming back to Review with changed answers says why it plans again.
+#[test]
+fn review_says_when_it_plans_again_for_changed_answers() {
+    let mut app = app();
+    app.go(ScreenId::Review);
+    let planned = Box::new(app.ctx.answers.clone());
+    update(&mut app, Msg::Plan(planned, Ok(vec![])));
+    assert!(!app.screens.review.replanning);
+    app.ctx.answers.init.recovery_shares = 7;
+    key(&mut app, KeyCode::Enter);
+    assert!(app.screens.review.replanning, "shown while the new plan is made");
+    let planned = Box::new(app.ctx.answers.clone());
+    update(&mut app, Msg::Plan(planned, Ok(vec![])));
+    assert!(!app.screens.review.replanning);
 }

@@ -1,14 +1,18 @@
 //! A form: labelled fields (single-line text, toggles, choices) with focus moving on
 //! Tab/Shift-Tab and the arrows, and each text field checked as the operator types by
-//! the same validators the answers file uses. The error shows under its field.
+//! the same validators the answers file uses. The error shows under its field. What a
+//! background check (a probe of the binary, a path, a PGP file) found is kept apart
+//! from the validator's error: checking again never wipes it.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui_textarea::TextArea;
 
+use crate::tui::keys::{self, BACKTAB, Binding, DOWN, Key, LEFT, RIGHT, SPACE, TAB, UP};
+use crate::tui::screens::{Ctx, Outcome};
 use crate::tui::theme::Theme;
 
 pub type Validator = Box<dyn Fn(&str) -> Result<(), String>>;
@@ -31,19 +35,21 @@ pub struct Field {
     pub kind: Kind,
     /// The validator's complaint, shown under the field.
     pub error: Option<String>,
-    /// A neutral remark (what a path check found, versions found…).
+    /// A neutral remark that does not depend on a check (what a toggle implies).
     pub note: Option<String>,
+    /// What a background check found, for the value it was made for.
+    pub probe: Option<Probed>,
     /// Not asked in the current mode: skipped by focus, checks and drawing.
     pub hidden: bool,
 }
 
-/// What a key did to the form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FormEvent {
-    /// The key was not the form's (Enter, Esc, …): the screen decides.
-    Ignored,
-    Moved,
-    Changed(&'static str),
+/// What a background check found about one value of a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probed {
+    pub value: String,
+    /// Blocks going on, like a validator's error, while the value is unchanged.
+    pub problem: Option<String>,
+    pub note: Option<String>,
 }
 
 pub fn text(id: &'static str, label: &'static str, value: &str, validate: Validator) -> Field {
@@ -58,6 +64,7 @@ pub fn text(id: &'static str, label: &'static str, value: &str, validate: Valida
         },
         error: None,
         note: None,
+        probe: None,
         hidden: false,
     }
 }
@@ -69,6 +76,7 @@ pub fn toggle(id: &'static str, label: &'static str, on: bool) -> Field {
         kind: Kind::Toggle(on),
         error: None,
         note: None,
+        probe: None,
         hidden: false,
     }
 }
@@ -80,6 +88,7 @@ pub fn choice(id: &'static str, label: &'static str, options: Vec<&'static str>,
         kind: Kind::Choice { options, index },
         error: None,
         note: None,
+        probe: None,
         hidden: false,
     }
 }
@@ -181,12 +190,16 @@ impl Form {
         }
     }
 
-    /// Checks every field; true when all pass. Focus goes to the first problem.
+    /// Checks every field; true when all pass, a check's problem counting as a failure.
+    /// Focus goes to the first problem.
     pub fn validate_all(&mut self) -> bool {
         for i in 0..self.fields.len() {
             self.revalidate(i);
         }
-        match self.fields.iter().position(|f| f.error.is_some()) {
+        let failing = |f: &Field| {
+            !f.hidden && (f.error.is_some() || self.probe_of(f.id).is_some_and(|p| p.problem.is_some()))
+        };
+        match self.fields.iter().position(failing) {
             Some(i) => {
                 self.focus = i;
                 false
@@ -195,57 +208,97 @@ impl Form {
         }
     }
 
-    pub fn handle_key(&mut self, key: KeyEvent) -> FormEvent {
-        match key.code {
-            KeyCode::Tab | KeyCode::Down => {
-                self.step_focus(1);
-                return FormEvent::Moved;
+    fn focused_kind(&self) -> &Kind {
+        &self.fields[self.focus].kind
+    }
+
+    pub fn on_text(&self) -> bool {
+        matches!(self.focused_kind(), Kind::Text { .. })
+    }
+
+    pub fn on_choice(&self) -> bool {
+        matches!(self.focused_kind(), Kind::Choice { .. } | Kind::Toggle(_))
+    }
+
+    /// Tab and ↓ go to the next field, Shift-Tab and ↑ to the previous one.
+    pub fn move_focus(&mut self, key: &KeyEvent) {
+        let forward = matches!(key.code, KeyCode::Tab | KeyCode::Down);
+        self.step_focus(if forward { 1 } else { -1 });
+    }
+
+    /// → and Space pick the next option (or flip a toggle), ← the previous one.
+    pub fn change(&mut self, key: &KeyEvent) -> &'static str {
+        let back = key.code == KeyCode::Left;
+        match &mut self.fields[self.focus].kind {
+            Kind::Toggle(on) => *on = !*on,
+            Kind::Choice { options, index } => {
+                let n = options.len();
+                *index = if back { (*index + n - 1) % n } else { (*index + 1) % n };
             }
-            KeyCode::BackTab | KeyCode::Up => {
-                self.step_focus(-1);
-                return FormEvent::Moved;
-            }
-            KeyCode::Enter | KeyCode::Esc => return FormEvent::Ignored,
-            _ => {}
+            Kind::Text { .. } => {}
         }
-        let id = self.fields[self.focus].id;
-        let changed = match &mut self.fields[self.focus].kind {
-            Kind::Toggle(on) if matches!(key.code, KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right) => {
-                *on = !*on;
-                true
-            }
-            Kind::Choice { options, index } => match key.code {
-                KeyCode::Right | KeyCode::Char(' ') => {
-                    *index = (*index + 1) % options.len();
-                    true
-                }
-                KeyCode::Left => {
-                    *index = (*index + options.len() - 1) % options.len();
-                    true
-                }
-                _ => false,
-            },
-            Kind::Text { input, .. } => {
-                // Single line: no newlines; Ctrl-U clears like a shell.
-                if key.code == KeyCode::Char('u') && key.modifiers.contains(KeyModifiers::CONTROL) {
-                    input.move_cursor(ratatui_textarea::CursorMove::End);
-                    input.delete_line_by_head()
-                } else if key.modifiers.contains(KeyModifiers::CONTROL) && matches!(key.code, KeyCode::Char('m' | 'j'))
-                {
-                    false
-                } else {
-                    input.input(key)
-                }
-            }
-            Kind::Toggle(_) => false,
+        self.fields[self.focus].id
+    }
+
+    /// Empties the focused text field, as Ctrl-U does in a shell.
+    pub fn clear(&mut self) -> &'static str {
+        let id = self.focused_id();
+        self.set_text(id, "");
+        id
+    }
+
+    /// A typing key (see [`keys::is_typing`]) into the focused text field.
+    pub fn type_key(&mut self, key: KeyEvent) -> Option<&'static str> {
+        let Kind::Text { input, .. } = &mut self.fields[self.focus].kind else {
+            return None;
         };
-        if changed {
-            let i = self.focus;
-            self.revalidate(i);
-            FormEvent::Changed(id)
-        } else {
-            FormEvent::Ignored
+        if !input.input(key) {
+            return None;
         }
+        let i = self.focus;
+        self.revalidate(i);
+        Some(self.fields[i].id)
+    }
+
+    /// The check's finding for the field's current value, if it is in.
+    pub fn probe_of(&self, id: &str) -> Option<&Probed> {
+        let field = &self.fields[self.index(id)];
+        field.probe.as_ref().filter(|p| p.value == self.value(id))
+    }
+
+    /// The values of fields `ids` that are not empty and whose check is not in yet.
+    pub fn unchecked(&self, ids: &[&str]) -> Vec<String> {
+        ids.iter()
+            .map(|id| (id, self.value(id)))
+            .filter(|(id, v)| !v.trim().is_empty() && self.probe_of(id).is_none())
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// Keeps a check's finding for every field of `ids` that still holds `value`.
+    pub fn probed(&mut self, ids: &[&str], value: &str, problem: Option<String>, note: Option<String>) {
+        for i in 0..self.fields.len() {
+            if ids.contains(&self.fields[i].id) && self.value(self.fields[i].id) == value {
+                self.fields[i].probe = Some(Probed {
+                    value: value.to_string(),
+                    problem: problem.clone(),
+                    note: note.clone(),
+                });
+            }
+        }
+    }
+
+    /// The line under a field: the validator's error, else the check's problem, else its
+    /// note (both only for the value checked), else the field's own note.
+    fn below(&self, field: &Field) -> Option<(String, bool)> {
+        let probe = self.probe_of(field.id);
+        if let Some(e) = field.error.clone().or_else(|| probe.and_then(|p| p.problem.clone())) {
+            return Some((format!("✗ {e}"), true));
+        }
+        probe
+            .and_then(|p| p.note.clone())
+            .or_else(|| field.note.clone())
+            .map(|n| (n, false))
     }
 
     fn label_width(&self) -> u16 {
@@ -262,12 +315,8 @@ impl Form {
     /// Rows the text under a field takes when wrapped to `width`.
     fn below_rows(&self, field: &Field, width: u16) -> u16 {
         let text_width = width.saturating_sub(self.label_width()).max(1) as usize;
-        field
-            .error
-            .as_ref()
-            .map(|e| e.chars().count() + 2)
-            .or(field.note.as_ref().map(|n| n.chars().count()))
-            .map_or(0, |n| n.div_ceil(text_width) as u16)
+        self.below(field)
+            .map_or(0, |(text, _)| text.chars().count().div_ceil(text_width) as u16)
     }
 
     /// Rows the form takes in `width` columns: each field's row, and its wrapped
@@ -359,11 +408,9 @@ impl Form {
                 }
             }
             y += 1;
-            let below = match (&field.error, &field.note) {
-                (Some(e), _) => Some(Span::styled(format!("✗ {e}"), theme.error)),
-                (None, Some(n)) => Some(Span::styled(n.clone(), theme.dim)),
-                _ => None,
-            };
+            let below = self
+                .below(field)
+                .map(|(text, error)| Span::styled(text, if error { theme.error } else { theme.dim }));
             if let Some(span) = below
                 && y < area.bottom()
             {
@@ -381,20 +428,93 @@ impl Form {
     }
 }
 
+/// A screen built on a form: the form's own keys come from here, one definition for
+/// every such screen.
+pub trait FormScreen {
+    fn form(&self) -> &Form;
+    fn form_mut(&mut self) -> &mut Form;
+
+    /// A field's value changed (typed, chosen, cleared).
+    fn changed(&mut self, _ctx: &mut Ctx, _id: &'static str) -> Outcome {
+        Outcome::stay()
+    }
+
+    /// Focus left field `from`.
+    fn left(&mut self, _ctx: &mut Ctx, _from: &'static str) -> Outcome {
+        Outcome::stay()
+    }
+}
+
+fn moved<S: FormScreen>(s: &mut S, ctx: &mut Ctx, key: KeyEvent) -> Outcome {
+    let from = s.form().focused_id();
+    s.form_mut().move_focus(&key);
+    s.left(ctx, from)
+}
+
+fn changed<S: FormScreen>(s: &mut S, ctx: &mut Ctx, key: KeyEvent) -> Outcome {
+    let id = s.form_mut().change(&key);
+    s.changed(ctx, id)
+}
+
+fn cleared<S: FormScreen>(s: &mut S, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
+    let id = s.form_mut().clear();
+    s.changed(ctx, id)
+}
+
+/// Typing into the focused text field (a screen's `Screen::typed`).
+pub fn typed<S: FormScreen>(s: &mut S, ctx: &mut Ctx, key: KeyEvent) -> Outcome {
+    match s.form_mut().type_key(key) {
+        Some(id) => s.changed(ctx, id),
+        None => Outcome::stay(),
+    }
+}
+
+fn on_choice<S: FormScreen>(s: &S, _: &Ctx) -> bool {
+    s.form().on_choice()
+}
+
+fn on_text<S: FormScreen>(s: &S, _: &Ctx) -> bool {
+    s.form().on_text()
+}
+
+pub const fn focus_keys<S: FormScreen>() -> Binding<S> {
+    Binding {
+        keys: &[TAB, BACKTAB, UP, DOWN],
+        label: "Tab/↑↓",
+        what: "field",
+        when: keys::always,
+        action: moved,
+    }
+}
+
+pub const fn change_keys<S: FormScreen>() -> Binding<S> {
+    Binding {
+        keys: &[LEFT, RIGHT, SPACE],
+        label: "←→/Space",
+        what: "change",
+        when: on_choice,
+        action: changed,
+    }
+}
+
+pub const fn clear_keys<S: FormScreen>() -> Binding<S> {
+    Binding {
+        keys: &[Key::Ctrl('u')],
+        label: "Ctrl-U",
+        what: "clear",
+        when: on_text,
+        action: cleared,
+    }
+}
+
 use ratatui::style::{Modifier, Style};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossterm::event::KeyEventKind;
 
     pub fn key(code: KeyCode) -> KeyEvent {
-        KeyEvent {
-            code,
-            modifiers: KeyModifiers::NONE,
-            kind: KeyEventKind::Press,
-            state: crossterm::event::KeyEventState::NONE,
-        }
+        KeyEvent::new(code, crossterm::event::KeyModifiers::NONE)
     }
 
     fn form() -> Form {
@@ -414,9 +534,9 @@ mod tests {
     fn typing_validates_as_you_go() {
         let mut f = form();
         assert_eq!(f.fields[0].error, None);
-        assert_eq!(f.handle_key(key(KeyCode::Char(' '))), FormEvent::Changed("user"));
+        assert_eq!(f.type_key(key(KeyCode::Char(' '))), Some("user"));
         assert!(f.fields[0].error.as_deref().unwrap().contains("characters"));
-        f.handle_key(key(KeyCode::Backspace));
+        f.type_key(key(KeyCode::Backspace));
         assert_eq!(f.fields[0].error, None);
         assert_eq!(f.value("user"), "vault");
     }
@@ -424,25 +544,24 @@ mod tests {
     #[test]
     fn focus_moves_and_wraps_and_toggles_and_choices_change() {
         let mut f = form();
-        f.handle_key(key(KeyCode::Tab));
+        f.move_focus(&key(KeyCode::Tab));
         assert_eq!(f.focused_id(), "rotation");
-        f.handle_key(key(KeyCode::Char(' ')));
+        assert_eq!(f.change(&key(KeyCode::Char(' '))), "rotation");
         assert!(!f.is_on("rotation"));
-        f.handle_key(key(KeyCode::Down));
-        f.handle_key(key(KeyCode::Left));
+        f.move_focus(&key(KeyCode::Down));
+        f.change(&key(KeyCode::Left));
         assert_eq!(f.value("launch"), "none");
-        f.handle_key(key(KeyCode::Tab));
+        f.move_focus(&key(KeyCode::Tab));
         assert_eq!(f.focused_id(), "user");
-        f.handle_key(key(KeyCode::BackTab));
+        f.move_focus(&key(KeyCode::BackTab));
         assert_eq!(f.focused_id(), "launch");
-        assert_eq!(f.handle_key(key(KeyCode::Enter)), FormEvent::Ignored);
     }
 
     #[test]
     fn hidden_fields_are_skipped() {
         let mut f = form();
         f.set_hidden("rotation", true);
-        f.handle_key(key(KeyCode::Tab));
+        f.move_focus(&key(KeyCode::Tab));
         assert_eq!(f.focused_id(), "launch");
         assert!(f.at_last());
         f.set_text("user", "bad name");
@@ -453,9 +572,22 @@ mod tests {
     #[test]
     fn validate_all_focuses_the_first_problem() {
         let mut f = form();
-        f.handle_key(key(KeyCode::Char('!')));
+        f.type_key(key(KeyCode::Char('!')));
         f.focus = 2;
         assert!(!f.validate_all());
         assert_eq!(f.focused_id(), "user");
+    }
+
+    #[test]
+    fn a_checks_problem_survives_validation_and_goes_with_its_value() {
+        let mut f = form();
+        f.probed(&["user"], "vault", Some("taken".into()), None);
+        f.focus = 2;
+        assert!(!f.validate_all(), "the check's problem blocks like a validator's error");
+        assert_eq!(f.focused_id(), "user");
+        assert_eq!(f.probe_of("user").and_then(|p| p.problem.as_deref()), Some("taken"));
+        f.type_key(key(KeyCode::Char('2')));
+        assert_eq!(f.probe_of("user"), None, "it was about the old value");
+        assert!(f.validate_all());
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod app;
 pub mod form;
+pub mod keys;
+pub mod msg;
 pub mod presenter;
 pub mod screens;
 pub mod terminal;
@@ -19,14 +21,11 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::answers::Answers;
 use crate::engine::events::StopRequest;
-use crate::engine::{ApplyOptions, AwsContext, Connection, Reporter};
-use crate::files::{self, Existing, WriteOptions};
+use crate::engine::{ApplyOptions, AwsContext, Connection, EngineError, Reporter};
 use crate::flow;
-use crate::tui::app::{App, Command, KeyChoice, Msg, RunReport};
+use crate::tui::app::App;
+use crate::tui::msg::{Command, KeyChoice, Msg, RunReport};
 use crate::vault::deploy::{InitGate, KeysDestination};
-
-/// The wizard's answers, saved at every step so that nothing typed is lost.
-pub const ANSWERS_FILE: &str = "wizard-answers.toml";
 
 /// The answers a wizard starts from: a file given, else the last session's, else defaults.
 pub fn starting_answers(given: Option<&Path>, state_dir: &Path) -> anyhow::Result<Answers> {
@@ -35,11 +34,7 @@ pub fn starting_answers(given: Option<&Path>, state_dir: &Path) -> anyhow::Resul
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         return Answers::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
     }
-    let saved = state_dir.join(ANSWERS_FILE);
-    Ok(std::fs::read_to_string(&saved)
-        .ok()
-        .and_then(|t| Answers::parse(&t).ok())
-        .unwrap_or_default())
+    Ok(Answers::last_session(state_dir).unwrap_or_default())
 }
 
 /// Whether there is a screen to draw on: a terminal both ways, and not `TERM=dumb`
@@ -102,7 +97,7 @@ async fn event_loop(
 ) -> anyhow::Result<Exit> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut app = App::new(answers, state_dir.clone(), theme::Theme::from_env());
-    app.demo = demo;
+    app.ctx.demo = demo;
     let gate = InitGate::default();
     let stop = StopRequest::default();
     // Set once a quit waits for the run to stop after its step; a second quit leaves.
@@ -164,19 +159,19 @@ async fn event_loop(
         for command in app::update(&mut app, msg) {
             match command {
                 Command::Quit => {
-                    if app.run.running() && !waiting_for_keys {
+                    if app.screens.run.running() && !waiting_for_keys {
                         // As `apply` does on SIGINT: the step in flight finishes and is
                         // recorded, no other starts, init never does; keys init already
                         // gave are handed back. Then the runtime saves them and leaves.
                         gate.stop();
                         stop.request("SIGINT");
-                        app.stopping = true;
+                        app.ctx.stopping = true;
                         waiting_for_keys = true;
                         continue;
                     }
                     let farewell = farewell(&mut app);
                     return Ok(Exit {
-                        keep_demo: app.keep_demo,
+                        keep_demo: app.ctx.keep_demo,
                         farewell,
                     });
                 }
@@ -184,7 +179,7 @@ async fn event_loop(
                 Command::ReleaseInit => gate.release(),
                 Command::ClearScreen if !terminal_gone => terminal::wipe(terminal)?,
                 Command::ClearScreen => {}
-                Command::SaveAnswers(a) => save_answers(&state_dir, &a),
+                Command::SaveAnswers(a) => a.save_session(&state_dir),
                 other => spawn(other, tx.clone(), state_dir.clone(), (gate.clone(), stop.clone())),
             }
         }
@@ -195,27 +190,28 @@ async fn event_loop(
 /// storing are saved to a new 0600 file first: quitting, a dropped SSH session or a
 /// SIGTERM never loses them.
 fn farewell(app: &mut App) -> Vec<String> {
+    let ctx = &mut app.ctx;
     let mut lines = Vec::new();
-    if let Some(secrets) = app.recovery.secrets.take()
-        && !app.demo
+    if let Some(secrets) = ctx.secrets.take()
+        && !ctx.demo
     {
-        lines.extend(hand_over_keys(app, &secrets));
+        lines.extend(hand_over_keys(ctx, &secrets));
     }
-    if app.done.report.is_some() {
+    if ctx.report.is_some() {
         lines.push(String::new());
-        lines.extend(screens::done::summary(app));
+        lines.extend(screens::done::summary(ctx));
     }
     lines
 }
 
 /// Saves recovery keys that were never acknowledged; says where, never what.
-fn hand_over_keys(app: &App, secrets: &crate::vault::recovery::InitSecrets) -> Vec<String> {
+fn hand_over_keys(ctx: &screens::Ctx, secrets: &crate::vault::recovery::InitSecrets) -> Vec<String> {
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-    let path = app.state_dir.join(format!("recovery-keys-{stamp}.txt"));
-    let address = crate::vault::config::api_addr(&app.answers);
-    match secrets.save(&path, app.answers.init.recovery_threshold, &address) {
+    let path = ctx.state_dir.join(format!("recovery-keys-{stamp}.txt"));
+    let address = crate::vault::config::api_addr(&ctx.answers);
+    match secrets.save(&path, ctx.answers.init.recovery_threshold, &address) {
         Ok(saved) => {
-            if let Ok(store) = crate::engine::ManifestStore::open(&app.state_dir) {
+            if let Ok(store) = crate::engine::ManifestStore::open(&ctx.state_dir) {
                 let _ = store.update(|m| m.record_file(crate::engine::manifest::FileRole::RecoveryKeys, &saved, None));
             }
             vec![
@@ -230,18 +226,6 @@ fn hand_over_keys(app: &App, secrets: &crate::vault::recovery::InitSecrets) -> V
                 "IMPORTANT: the recovery keys could not be saved ({e}); they were never shown and are lost."
             )]
         }
-    }
-}
-
-/// Saves the answers given so far (no secrets are among them).
-pub fn save_answers(state_dir: &Path, answers: &Answers) {
-    let opts = WriteOptions {
-        mode: 0o600,
-        owner: None,
-        existing: Existing::Replace,
-    };
-    if let Err(e) = files::write_atomic(&state_dir.join(ANSWERS_FILE), answers.to_toml().as_bytes(), opts) {
-        tracing::warn!("cannot save the wizard's answers: {e}");
     }
 }
 
@@ -268,6 +252,28 @@ fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf, control
                 Msg::Plan(Box::new(a), result.map(|o| o.calls).map_err(|e| e.to_string()))
             }
             Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, control).await),
+            // A binary that hangs on `version` holds up only this task, never the screen.
+            Command::ProbeBinary(named) => {
+                let found = tokio::task::spawn_blocking({
+                    let named = named.clone();
+                    move || crate::vault::server::find(named.trim())
+                })
+                .await;
+                match found {
+                    Ok(found) => Msg::BinaryProbed(named, found),
+                    Err(_) => return,
+                }
+            }
+            Command::CheckPath(path) => {
+                let checked = crate::files::check_writable(&path);
+                Msg::PathChecked(path, checked)
+            }
+            Command::CheckPgpKeys(listed) => {
+                let read = screens::init::split_paths(&listed)
+                    .iter()
+                    .try_for_each(|p| crate::vault::recovery::load_pgp_key(p).map(drop));
+                Msg::PgpChecked(listed, read)
+            }
             Command::SaveAnswers(_)
             | Command::ClearScreen
             | Command::HoldInit
@@ -292,7 +298,7 @@ async fn run_flow(
     state_dir: &Path,
     tx: &UnboundedSender<Msg>,
     (gate, stop): (InitGate, StopRequest),
-) -> Result<RunReport, String> {
+) -> Result<RunReport, EngineError> {
     let (etx, mut erx) = mpsc::unbounded_channel();
     let forward = {
         let tx = tx.clone();
@@ -315,7 +321,7 @@ async fn run_flow(
     if let Some(secrets) = gate.take_keys() {
         let _ = tx.send(Msg::KeysHandedBack(secrets));
     }
-    let outcome = result.map_err(|e| e.to_string())?;
+    let outcome = result?;
     Ok(RunReport {
         key_arn: outcome.aws.key.arn,
         user_arn: outcome.aws.user.arn,

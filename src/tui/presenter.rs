@@ -5,17 +5,17 @@
 use crate::answers::Launch;
 use crate::engine::policy;
 use crate::engine::provision::{aws_command, create_key_command};
-use crate::tui::app::{App, ScreenId};
-use crate::tui::screens::{Lookup, iam::key_arn};
+use crate::tui::app::App;
+use crate::tui::screens::{Lookup, ScreenId, iam::key_arn};
 use crate::vault::{config, server::Flavour};
 
 fn aws(app: &App, args: &[&str], regional: bool) -> String {
-    let region = regional.then_some(app.answers.region.as_str());
-    aws_command(args, region, app.answers.endpoint_url.as_deref())
+    let a = &app.ctx.answers;
+    aws_command(args, regional.then_some(a.region.as_str()), a.endpoint_url.as_deref())
 }
 
 fn flavour(app: &App) -> Flavour {
-    Flavour::from_binary_name(&app.answers.server.binary)
+    Flavour::from_binary_name(&app.ctx.answers.server.binary)
 }
 
 fn cli(app: &App) -> &'static str {
@@ -24,7 +24,7 @@ fn cli(app: &App) -> &'static str {
 
 /// The lines of the Commands dialog for the screen shown.
 pub fn commands(app: &App) -> Vec<String> {
-    let a = &app.answers;
+    let a = &app.ctx.answers;
     let mut out = Vec::new();
     match app.screen {
         ScreenId::Welcome => out.extend(
@@ -100,7 +100,7 @@ pub fn commands(app: &App) -> Vec<String> {
             out.push(aws(app, &["iam", "create-access-key", "--user-name", user], false));
             out.push(String::new());
             out.push("# policy.json".into());
-            out.extend(policy::document_text(&key_arn(app)).lines().map(String::from));
+            out.extend(policy::document_text(&key_arn(&app.ctx)).lines().map(String::from));
         }
         ScreenId::Files => {
             let env = a.output.env_file.display();
@@ -115,7 +115,7 @@ pub fn commands(app: &App) -> Vec<String> {
         ScreenId::Server => {
             out.push(format!("# {}", a.output.vault_config.display()));
             out.extend(
-                config::render(a, &key_arn(app), flavour(app))
+                config::render(a, &key_arn(&app.ctx), flavour(app))
                     .lines()
                     .skip(1)
                     .map(String::from),
@@ -148,7 +148,7 @@ pub fn commands(app: &App) -> Vec<String> {
             a.init.recovery_threshold,
             config::api_addr(a)
         )),
-        ScreenId::Review | ScreenId::Run => match &app.review.plan {
+        ScreenId::Review | ScreenId::Run => match &app.screens.review.plan {
             Lookup::Loaded(calls) if !calls.is_empty() => out.extend(calls.iter().map(|c| c.command.clone())),
             _ => out.push("# The plan lists the commands once it is made.".into()),
         },

@@ -7,13 +7,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use crate::tui::app::{App, Modal, ScreenId};
-use crate::tui::screens::{account, done, files, iam, init, kms, recovery, region, review, run, server, welcome};
+use crate::tui::app::{App, Modal};
+use crate::tui::keys::{GLOBAL, TYPING};
+use crate::tui::screens::ScreenId;
 
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
-    let t = &app.theme;
-    let banner = u16::from(app.demo);
+    let t = &app.ctx.theme;
+    let banner = u16::from(app.ctx.demo);
     let [banner_area, header, body, footer] = Layout::vertical([
         Constraint::Length(banner),
         Constraint::Length(2),
@@ -21,7 +22,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Constraint::Length(1),
     ])
     .areas(area);
-    if app.demo {
+    if app.ctx.demo {
         let text = " DEMO · AWS emulator and OpenBao, all on this machine · F2: the commands ";
         frame.render_widget(
             Paragraph::new(Line::styled(text, t.banner)).style(t.banner),
@@ -44,24 +45,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
         horizontal: 1,
         vertical: 0,
     });
-    match app.screen {
-        ScreenId::Welcome => welcome::view(frame, body, app),
-        ScreenId::Account => account::view(frame, body, app),
-        ScreenId::Region => region::view(frame, body, app),
-        ScreenId::Kms => kms::view(frame, body, app),
-        ScreenId::Iam => iam::view(frame, body, app),
-        ScreenId::Files => files::view(frame, body, app),
-        ScreenId::Server => server::view(frame, body, app),
-        ScreenId::Init => init::view(frame, body, app),
-        ScreenId::Review => review::view(frame, body, app),
-        ScreenId::Run => run::view(frame, body, app),
-        ScreenId::Recovery => recovery::view(frame, body, app),
-        ScreenId::Done => done::view(frame, body, app),
-    }
+    app.screens.view(app.screen, frame, body, &app.ctx);
     let mut keys: Vec<Span> = Vec::new();
-    for (key, what) in app.keys() {
-        keys.push(Span::styled(format!(" {key} "), t.selected));
-        keys.push(Span::styled(format!(" {what}  "), t.dim));
+    for hint in app.footer() {
+        keys.push(Span::styled(format!(" {} ", hint.label), t.selected));
+        keys.push(Span::styled(format!(" {} ", hint.what), t.dim));
     }
     frame.render_widget(Paragraph::new(Line::from(keys)), footer);
     match app.modal {
@@ -83,36 +71,36 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
+/// The screen's keys that apply now and the global ones: the same tables dispatch reads.
 fn help(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+    let t = &app.ctx.theme;
+    let row = |label: &str, what: &str| {
+        Line::from(vec![
+            Span::styled(format!("{label:>10}  "), t.accent),
+            Span::raw(what.to_string()),
+        ])
+    };
     let mut text = vec![
         Line::styled(format!("{}: the keys", app.screen.title()), t.title),
         Line::raw(""),
     ];
-    for (key, what) in app.keys() {
-        text.push(Line::from(vec![
-            Span::styled(format!("{key:>10}  "), t.accent),
-            Span::raw(what),
-        ]));
+    for hint in app.screens.hints(app.screen, &app.ctx) {
+        text.push(row(hint.label, &hint.what));
+    }
+    if app.screens.takes_typing(app.screen) {
+        text.push(row("typing", TYPING));
     }
     text.push(Line::raw(""));
-    for (key, what) in [
-        ("Ctrl-C", "quit (asks first)"),
-        ("Ctrl-U", "clear a text field"),
-        ("Esc", "back: answers are kept"),
-    ] {
-        text.push(Line::from(vec![
-            Span::styled(format!("{key:>10}  "), t.accent),
-            Span::raw(what),
-        ]));
+    for (_, _, label, what) in GLOBAL {
+        text.push(row(label, what));
     }
     text.push(Line::raw(""));
     text.push(Line::styled("Any key closes this help.", t.dim));
-    dialog(frame, area, " Help ", text, 56);
+    dialog(frame, area, " Help ", text, 60);
 }
 
 fn commands(frame: &mut Frame, area: Rect, app: &App, scroll: usize) {
-    let t = &app.theme;
+    let t = &app.ctx.theme;
     let all = crate::tui::presenter::commands(app);
     let width = area.width.saturating_sub(2);
     let inner = width.saturating_sub(2).max(1) as usize;
@@ -148,11 +136,13 @@ fn commands(frame: &mut Frame, area: Rect, app: &App, scroll: usize) {
 }
 
 fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+    let t = &app.ctx.theme;
+    let run = &app.screens.run;
+    let demo = app.ctx.demo;
     let mut head = vec![Line::styled("Quit autounseal?", t.title), Line::raw("")];
     let mut tail = Vec::new();
-    let keys_dir = app.state_dir.display();
-    if app.recovery.secrets.is_some() && !app.demo {
+    let keys_dir = app.ctx.state_dir.display();
+    if app.ctx.secrets.is_some() && !demo {
         tail.push(Line::styled(
             format!(
                 "The recovery keys have not been stored yet: quitting saves them to a new file in {keys_dir} \
@@ -160,13 +150,9 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
             ),
             t.warn,
         ));
-    } else if app.run.running() && !app.demo {
-        let initialising =
-            app.run.rows.iter().any(|(step, status)| {
-                *step == crate::engine::Step::InitServer && !matches!(status, run::Status::Waiting)
-            });
+    } else if run.running() && !demo {
         tail.push(Line::styled(
-            if initialising {
+            if run.initialising() {
                 format!(
                     "The server may be initialising: quitting waits for its recovery keys and saves them to a \
                      new file in {keys_dir} (mode 0600)."
@@ -179,22 +165,22 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
             t.warn,
         ));
     }
-    let created = app.run.done_so_far();
-    if app.run.running() || !created.is_empty() {
+    let created = run.done_so_far();
+    if run.running() || !created.is_empty() {
         head.push(Line::raw("Done so far (all recorded in the manifest):"));
-        if !app.demo {
+        if !demo {
             tail.push(Line::raw(format!(
                 "Run autounseal again to go on, or {} to undo.",
-                crate::cli::command_hint("destroy", &app.state_dir)
+                crate::cli::command_hint("destroy", &app.ctx.state_dir)
             )));
         }
     }
-    if app.demo {
+    if demo {
         tail.push(Line::raw(
             "Quitting tears the demo down: server, emulator and demo folder.",
         ));
     } else if created.is_empty() {
-        let saved = app.state_dir.join(crate::tui::ANSWERS_FILE);
+        let saved = app.ctx.state_dir.join(crate::answers::SESSION_FILE);
         tail.push(Line::raw(format!("Your answers are saved in {}.", saved.display())));
     }
     tail.push(Line::raw(""));

@@ -1,29 +1,30 @@
 //! AWS account: who the credential chain says we are, or how to fix it.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::Lookup;
+use super::{Ctx, Lookup, Nav, Outcome, Screen};
 use crate::answers::{Answers, validate_endpoint_url, validate_not_blank};
 use crate::engine::Identity;
-use crate::tui::app::{App, Command};
-use crate::tui::form::{self, Form};
+use crate::tui::form::{self, Form, FormScreen};
+use crate::tui::keys::{Binding, ENTER, back};
+use crate::tui::msg::Command;
 
 pub const WHY: &str = "autounseal acts with your own AWS credentials, found like the AWS CLI finds them: \
 environment, --profile, SSO, ~/.aws files. It needs to create a KMS key and an IAM user.";
 
-pub struct State {
+pub struct Account {
     pub form: Form,
     pub identity: Lookup<Identity>,
     /// The profile and endpoint the identity was checked with.
     checked: Option<(String, String)>,
 }
 
-impl State {
-    pub fn new(a: &Answers) -> State {
-        State {
+impl Account {
+    fn with(a: &Answers) -> Account {
+        Account {
             form: Form::new(vec![
                 form::text(
                     "profile",
@@ -43,10 +44,6 @@ impl State {
         }
     }
 
-    pub fn loading(&self) -> bool {
-        self.identity.is_loading()
-    }
-
     fn current(&self) -> (String, String) {
         (
             self.form.value("profile").trim().to_string(),
@@ -57,52 +54,108 @@ impl State {
     fn verified(&self) -> bool {
         matches!(self.identity, Lookup::Loaded(_)) && self.checked.as_ref() == Some(&self.current())
     }
-}
 
-fn store(app: &mut App) {
-    let (profile, endpoint) = app.account.current();
-    app.answers.profile = (!profile.is_empty()).then_some(profile);
-    app.answers.endpoint_url = (!endpoint.is_empty()).then_some(endpoint);
-}
-
-fn check(app: &mut App) -> Vec<Command> {
-    store(app);
-    app.account.checked = Some(app.account.current());
-    app.account.identity = Lookup::Loading;
-    let mut answers = app.answers.clone();
-    // STS needs some region; the KMS region is asked next.
-    if crate::answers::validate_region(&answers.region).is_err() {
-        answers.region = "us-east-1".into();
+    fn store(&self, ctx: &mut Ctx) {
+        let (profile, endpoint) = self.current();
+        ctx.answers.profile = (!profile.is_empty()).then_some(profile);
+        ctx.answers.endpoint_url = (!endpoint.is_empty()).then_some(endpoint);
     }
-    vec![Command::CheckIdentity(answers)]
-}
 
-pub fn enter(app: &mut App) -> Vec<Command> {
-    if app.account.identity == Lookup::Idle {
-        check(app)
-    } else {
-        vec![]
-    }
-}
-
-pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    match key.code {
-        KeyCode::Esc => app.go(crate::tui::app::ScreenId::Welcome),
-        KeyCode::Enter => {
-            if !app.account.form.validate_all() {
-                return vec![];
-            }
-            if app.account.verified() {
-                store(app);
-                app.forward()
-            } else {
-                check(app)
-            }
+    fn check(&mut self, ctx: &mut Ctx) -> Vec<Command> {
+        self.store(ctx);
+        self.checked = Some(self.current());
+        self.identity = Lookup::Loading;
+        ctx.identity = None;
+        let mut answers = ctx.answers.clone();
+        // STS needs some region; the KMS region is asked next.
+        if crate::answers::validate_region(&answers.region).is_err() {
+            answers.region = "us-east-1".into();
         }
-        _ => {
-            app.account.form.handle_key(key);
+        vec![Command::CheckIdentity(answers)]
+    }
+
+    fn submit(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
+        if !self.form.validate_all() {
+            return Outcome::stay();
+        }
+        if self.verified() {
+            self.store(ctx);
+            Outcome::go(Nav::Forward)
+        } else {
+            Outcome::run(self.check(ctx))
+        }
+    }
+
+    pub fn on_identity(&mut self, ctx: &mut Ctx, checked: (String, String), result: Result<Identity, String>) {
+        // An answer to an earlier check (the fields changed since) is stale.
+        if self.checked.as_ref() != Some(&checked) {
+            return;
+        }
+        ctx.identity = result.as_ref().ok().cloned();
+        self.identity = match result {
+            Ok(id) => Lookup::Loaded(id),
+            Err(e) => Lookup::Failed(e),
+        };
+    }
+}
+
+impl FormScreen for Account {
+    fn form(&self) -> &Form {
+        &self.form
+    }
+
+    fn form_mut(&mut self) -> &mut Form {
+        &mut self.form
+    }
+}
+
+impl Screen for Account {
+    const KEYS: &'static [Binding<Self>] = &[
+        form::focus_keys(),
+        form::clear_keys(),
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "continue",
+            when: |s, _| s.verified(),
+            action: Account::submit,
+        },
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "check credentials",
+            when: |s, _| !s.verified(),
+            action: Account::submit,
+        },
+        back(),
+    ];
+
+    fn new(a: &Answers) -> Account {
+        Account::with(a)
+    }
+
+    fn enter(&mut self, ctx: &mut Ctx) -> Vec<Command> {
+        if self.identity == Lookup::Idle {
+            self.check(ctx)
+        } else {
             vec![]
         }
+    }
+
+    fn takes_typing(&self) -> bool {
+        self.form.on_text()
+    }
+
+    fn typed(&mut self, ctx: &mut Ctx, key: KeyEvent) -> Outcome {
+        form::typed(self, ctx, key)
+    }
+
+    fn busy(&self) -> bool {
+        self.identity.is_loading()
+    }
+
+    fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        view(self, frame, area, ctx)
     }
 }
 
@@ -114,31 +167,10 @@ pub fn checked_key(a: &Answers) -> (String, String) {
     )
 }
 
-pub fn on_identity(app: &mut App, checked: (String, String), result: Result<Identity, String>) -> Vec<Command> {
-    // An answer to an earlier check (the fields changed since) is stale.
-    if app.account.checked.as_ref() != Some(&checked) {
-        return vec![];
-    }
-    app.account.identity = match result {
-        Ok(id) => Lookup::Loaded(id),
-        Err(e) => Lookup::Failed(e),
-    };
-    vec![]
-}
-
-pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
-    let enter = if app.account.verified() {
-        "continue"
-    } else {
-        "check credentials"
-    };
-    vec![("Tab/↑↓", "field"), ("Enter", enter), ("Esc", "back")]
-}
-
-pub fn view(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+fn view(account: &Account, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let t = &ctx.theme;
     let rest = super::why(frame, area, WHY, t);
-    let status = app.account.form.render_on_top(frame, rest, t);
+    let status = account.form.render_on_top(frame, rest, t);
     let mut text = vec![
         Line::styled(
             "Profile: empty uses the default chain. Endpoint URL: only for an emulator or a VPC endpoint.",
@@ -146,10 +178,10 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
         ),
         Line::raw(""),
     ];
-    match &app.account.identity {
+    match &account.identity {
         Lookup::Idle => {}
         Lookup::Loading => text.push(Line::from(vec![
-            Span::styled(super::spinner(app.frame), t.accent),
+            Span::styled(super::spinner(ctx.frame), t.accent),
             Span::raw(" Checking the credentials with sts:GetCallerIdentity…"),
         ])),
         Lookup::Loaded(id) => {

@@ -1,41 +1,78 @@
 //! Done: what exists now, where the files are, what to run next, how to undo.
 
-use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
-use crate::tui::app::{App, Command, RunReport};
+use super::{Ctx, Outcome, Screen};
+use crate::answers::Answers;
+use crate::tui::keys::{Binding, ENTER, char};
+use crate::tui::msg::Command;
 
-#[derive(Default)]
-pub struct State {
-    pub report: Option<RunReport>,
+pub struct Done;
+
+fn quit() -> Outcome {
+    Outcome::run(vec![Command::Quit])
 }
 
-pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    match key.code {
-        KeyCode::Enter | KeyCode::Char('q') | KeyCode::Esc => vec![Command::Quit],
-        KeyCode::Char('k') if app.demo => {
-            app.keep_demo = true;
-            vec![Command::Quit]
-        }
-        _ => vec![],
+impl Screen for Done {
+    const KEYS: &'static [Binding<Self>] = &[
+        Binding {
+            keys: &[ENTER, char('q')],
+            label: "Enter/q",
+            what: "tear down and quit",
+            when: |_, ctx| ctx.demo,
+            action: |_, _, _| quit(),
+        },
+        Binding {
+            keys: &[ENTER, char('q')],
+            label: "Enter/q",
+            what: "quit",
+            when: |_, ctx| !ctx.demo,
+            action: |_, _, _| quit(),
+        },
+        Binding {
+            keys: &[char('k')],
+            label: "k",
+            what: "keep it running",
+            when: |_, ctx| ctx.demo,
+            action: |_, ctx, _| {
+                ctx.keep_demo = true;
+                quit()
+            },
+        },
+    ];
+
+    fn new(_: &Answers) -> Done {
+        Done
     }
-}
 
-pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
-    if app.demo {
-        vec![("Enter/q", "tear down and quit"), ("k", "keep it running")]
-    } else {
-        vec![("Enter/q", "quit")]
+    fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        let t = &ctx.theme;
+        let mut text: Vec<Line> = summary(ctx)
+            .into_iter()
+            .enumerate()
+            .map(|(i, line)| match i {
+                0 => Line::styled(line, t.ok),
+                _ if line == "Next:" => Line::styled(line, t.title),
+                _ => Line::raw(line),
+            })
+            .collect();
+        if ctx.demo && ctx.report.is_some() {
+            text.push(Line::raw(
+                "  quitting tears the demo down; k keeps it running to explore",
+            ));
+        }
+        // Wrapped: a key ARN is longer than an 80-column row.
+        super::lines(frame, area, text);
     }
 }
 
 /// What exists now and what to do next, as plain lines: drawn on this screen and
 /// printed to the normal screen on exit, so that an SSH session keeps them. No secret.
-pub fn summary(app: &App) -> Vec<String> {
-    let a = &app.answers;
-    let Some(r) = &app.done.report else {
+pub fn summary(ctx: &Ctx) -> Vec<String> {
+    let a = &ctx.answers;
+    let Some(r) = &ctx.report else {
         return vec![];
     };
     let mut text = vec![match &r.status {
@@ -54,7 +91,7 @@ pub fn summary(app: &App) -> Vec<String> {
     text.push(format!("Config    {}", a.output.vault_config.display()));
     text.push(format!(
         "Manifest  {}",
-        app.state_dir.join(crate::engine::manifest::MANIFEST_FILE).display()
+        ctx.state_dir.join(crate::engine::manifest::MANIFEST_FILE).display()
     ));
     text.push(String::new());
     text.push("Next:".to_string());
@@ -66,38 +103,19 @@ pub fn summary(app: &App) -> Vec<String> {
         crate::vault::server::Flavour::from_binary_name(&a.server.binary).cli(),
         r.address
     ));
-    if a.server.launch == crate::answers::Launch::Background && !app.demo {
+    if a.server.launch == crate::answers::Launch::Background && !ctx.demo {
         text.push(format!(
             "  the server runs in the background; {} stops it",
-            crate::cli::command_hint("destroy", &app.state_dir)
+            crate::cli::command_hint("destroy", &ctx.state_dir)
         ));
     }
     text.push("  rotate the access key every 30 to 90 days".to_string());
-    if !app.demo {
+    if !ctx.demo {
         text.push(format!(
             "  undo everything: {}",
-            crate::cli::command_hint("destroy", &app.state_dir)
+            crate::cli::command_hint("destroy", &ctx.state_dir)
         ));
     }
     text
 }
 
-pub fn view(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
-    let mut text: Vec<Line> = summary(app)
-        .into_iter()
-        .enumerate()
-        .map(|(i, line)| match i {
-            0 => Line::styled(line, t.ok),
-            _ if line == "Next:" => Line::styled(line, t.title),
-            _ => Line::raw(line),
-        })
-        .collect();
-    if app.demo && app.done.report.is_some() {
-        text.push(Line::raw(
-            "  quitting tears the demo down; k keeps it running to explore",
-        ));
-    }
-    // Wrapped: a key ARN is longer than an 80-column row.
-    super::lines(frame, area, text);
-}

@@ -1,28 +1,28 @@
 //! IAM: the user's and policy's names, and the exact policy document.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::Lookup;
+use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::{Answers, validate_iam_policy_name, validate_iam_user_name};
 use crate::engine::policy;
 use crate::regions::partition;
-use crate::tui::app::{App, Command, ScreenId};
-use crate::tui::form::{self, Form};
+use crate::tui::form::{self, Form, FormScreen};
+use crate::tui::keys::{Binding, ENTER, always, back};
 
 pub const WHY: &str = "Vault gets its own IAM user, with programmatic access only and no console login, \
 and one policy that lets it use this one key for exactly what the seal does. Nothing else.";
 
-pub struct State {
+pub struct Iam {
     pub form: Form,
 }
 
-impl State {
-    pub fn new(a: &Answers) -> State {
-        State {
+impl Iam {
+    fn with(a: &Answers) -> Iam {
+        Iam {
             form: Form::new(vec![
                 form::text("user", "IAM user", &a.iam.user_name, Box::new(validate_iam_user_name)),
                 form::text(
@@ -36,17 +36,10 @@ impl State {
     }
 }
 
-pub fn enter(_: &mut App) -> Vec<Command> {
-    vec![]
-}
-
 /// The key ARN as far as it is known before the run.
-pub fn key_arn(app: &App) -> String {
-    let account = match &app.account.identity {
-        Lookup::Loaded(id) => id.account.clone(),
-        _ => "ACCOUNT".into(),
-    };
-    let a = &app.answers;
+pub fn key_arn(ctx: &Ctx) -> String {
+    let account = ctx.identity.as_ref().map_or("ACCOUNT", |id| id.account.as_str());
+    let a = &ctx.answers;
     match (&a.kms.key_id, a.kms.create) {
         (Some(k), false) if k.starts_with("arn:") => k.clone(),
         (Some(k), false) => format!("(the ARN of {k})"),
@@ -58,29 +51,66 @@ pub fn key_arn(app: &App) -> String {
     }
 }
 
-pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    match key.code {
-        KeyCode::Esc => app.go(ScreenId::Kms),
-        KeyCode::Enter if app.iam.form.validate_all() => {
-            app.answers.iam.user_name = app.iam.form.value("user");
-            app.answers.iam.policy_name = app.iam.form.value("policy");
-            app.forward()
+impl Iam {
+    fn submit(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
+        if !self.form.validate_all() {
+            return Outcome::stay();
         }
-        _ => {
-            app.iam.form.handle_key(key);
-            vec![]
-        }
+        ctx.answers.iam.user_name = self.form.value("user");
+        ctx.answers.iam.policy_name = self.form.value("policy");
+        Outcome::go(Nav::Forward)
     }
 }
 
-pub fn view(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+impl FormScreen for Iam {
+    fn form(&self) -> &Form {
+        &self.form
+    }
+
+    fn form_mut(&mut self) -> &mut Form {
+        &mut self.form
+    }
+}
+
+impl Screen for Iam {
+    const KEYS: &'static [Binding<Self>] = &[
+        form::focus_keys(),
+        form::clear_keys(),
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "continue",
+            when: always,
+            action: Iam::submit,
+        },
+        back(),
+    ];
+
+    fn new(a: &Answers) -> Iam {
+        Iam::with(a)
+    }
+
+    fn takes_typing(&self) -> bool {
+        self.form.on_text()
+    }
+
+    fn typed(&mut self, ctx: &mut Ctx, key: KeyEvent) -> Outcome {
+        form::typed(self, ctx, key)
+    }
+
+    fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        view(self, frame, area, ctx)
+    }
+}
+
+fn view(iam: &Iam, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let t = &ctx.theme;
     let rest = super::why(frame, area, WHY, t);
-    let text: Vec<Line> = policy::document_compact(&key_arn(app))
+    let text: Vec<Line> = policy::document_compact(&key_arn(ctx))
         .lines()
         .map(|l| Line::raw(l.to_string()))
         .collect();
-    let below = app.iam.form.render_on_top(frame, rest, t);
+    let below = iam.form.render_on_top(frame, rest, t);
     let doc = Rect {
         height: (text.len() as u16 + 2).min(below.height),
         ..below

@@ -1,19 +1,27 @@
-//! Init: recovery shares and threshold (the server's own rules), optional PGP keys.
+//! Init: recovery shares and threshold (the server's own rules), optional PGP keys,
+//! whose files are read in the background, never in `update`.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
+use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::{Answers, Launch, validate_pgp_key_count, validate_recovery};
-use crate::tui::app::{App, Command, ScreenId};
-use crate::tui::form::{self, Form};
+use crate::tui::form::{self, Form, FormScreen};
+use crate::tui::keys::{Binding, ENTER, always, back};
+use crate::tui::msg::Command;
 
 pub const WHY: &str = "Init hands out recovery keys (not unseal keys: KMS unseals) and a root token, once. \
 Recovery keys are needed for rare operations such as generating a new root token. They are shown next, masked.";
 
-pub struct State {
+/// The fields that name PGP key files.
+const PGP: [&str; 2] = ["pgp", "root_pgp"];
+
+pub struct Init {
     pub form: Form,
+    /// Enter was pressed while PGP files were still being read: go on once they are.
+    submitting: bool,
 }
 
 fn number(v: &str) -> Result<(), String> {
@@ -27,22 +35,20 @@ fn join(paths: &[std::path::PathBuf]) -> String {
     paths.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>().join(", ")
 }
 
-fn readable(v: &str) -> Result<(), String> {
-    for path in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        crate::vault::recovery::load_pgp_key(path.as_ref())?;
-    }
-    Ok(())
+/// The paths of a comma-separated list, as typed.
+pub fn split_paths(v: &str) -> Vec<std::path::PathBuf> {
+    v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(Into::into).collect()
 }
 
-impl State {
-    pub fn new(a: &Answers) -> State {
+impl Init {
+    fn with(a: &Answers) -> Init {
         let root = a
             .init
             .root_token_pgp_key
             .as_deref()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
-        State {
+        Init {
             form: Form::new(vec![
                 form::text(
                     "shares",
@@ -56,93 +62,143 @@ impl State {
                     &a.init.recovery_threshold.to_string(),
                     Box::new(number),
                 ),
-                form::text(
-                    "pgp",
-                    "PGP keys (a,b,…)",
-                    &join(&a.init.recovery_pgp_keys),
-                    form::optional(readable),
-                ),
-                form::text("root_pgp", "Root token PGP key", &root, form::optional(readable)),
+                form::text("pgp", "PGP keys (a,b,…)", &join(&a.init.recovery_pgp_keys), Box::new(|_| Ok(()))),
+                form::text("root_pgp", "Root token PGP key", &root, Box::new(|_| Ok(()))),
             ]),
+            submitting: false,
         }
     }
-}
 
-pub fn enter(_: &mut App) -> Vec<Command> {
-    vec![]
-}
-
-fn store(app: &mut App) -> bool {
-    let f = &app.init.form;
-    let shares: u16 = f.value("shares").trim().parse().unwrap_or(0);
-    let threshold: u16 = f.value("threshold").trim().parse().unwrap_or(0);
-    let pgp: Vec<std::path::PathBuf> = f
-        .value("pgp")
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(Into::into)
-        .collect();
-    let root = f.value("root_pgp").trim().to_string();
-    if let Err(e) = validate_recovery(shares, threshold) {
-        let field = if (1..=255).contains(&shares) {
-            "threshold"
-        } else {
-            "shares"
-        };
-        app.init.form.field_mut(field).error = Some(e);
-        return false;
+    fn check_unchecked(&self) -> Vec<Command> {
+        self.form.unchecked(&PGP).into_iter().map(Command::CheckPgpKeys).collect()
     }
-    if let Err(e) = validate_pgp_key_count(&pgp, shares) {
-        app.init.form.field_mut("pgp").error = Some(e);
-        return false;
-    }
-    let init = &mut app.answers.init;
-    init.recovery_shares = shares;
-    init.recovery_threshold = threshold;
-    init.recovery_pgp_keys = pgp;
-    init.root_token_pgp_key = (!root.is_empty()).then(|| root.into());
-    // The wizard shows the keys instead of writing them to a file.
-    init.recovery_keys_file = None;
-    true
-}
 
-pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    match key.code {
-        KeyCode::Esc => app.go(ScreenId::Server),
-        KeyCode::Enter => {
-            if app.init.form.validate_all() && store(app) {
-                app.forward()
+    /// Whether every file of this list reads as a PGP key; dropped when no field still
+    /// holds the list.
+    pub fn on_pgp(&mut self, ctx: &mut Ctx, listed: String, result: Result<(), String>) -> Outcome {
+        self.form.probed(&PGP, &listed, result.err(), None);
+        if self.submitting && self.form.unchecked(&PGP).is_empty() {
+            return self.submit(ctx, ENTER.event());
+        }
+        Outcome::stay()
+    }
+
+    fn store(&mut self, ctx: &mut Ctx) -> bool {
+        let f = &self.form;
+        let shares: u16 = f.value("shares").trim().parse().unwrap_or(0);
+        let threshold: u16 = f.value("threshold").trim().parse().unwrap_or(0);
+        let pgp = split_paths(&f.value("pgp"));
+        let root = f.value("root_pgp").trim().to_string();
+        if let Err(e) = validate_recovery(shares, threshold) {
+            let field = if (1..=255).contains(&shares) {
+                "threshold"
             } else {
-                vec![]
-            }
+                "shares"
+            };
+            self.form.field_mut(field).error = Some(e);
+            return false;
         }
-        _ => {
-            app.init.form.handle_key(key);
-            vec![]
+        if let Err(e) = validate_pgp_key_count(&pgp, shares) {
+            self.form.field_mut("pgp").error = Some(e);
+            return false;
+        }
+        let init = &mut ctx.answers.init;
+        init.recovery_shares = shares;
+        init.recovery_threshold = threshold;
+        init.recovery_pgp_keys = pgp;
+        init.root_token_pgp_key = (!root.is_empty()).then(|| root.into());
+        // The wizard shows the keys instead of writing them to a file.
+        init.recovery_keys_file = None;
+        true
+    }
+
+    fn submit(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
+        self.submitting = false;
+        if !self.form.validate_all() {
+            return Outcome::stay();
+        }
+        if !self.form.unchecked(&PGP).is_empty() {
+            // Goes on when the files are read (see `on_pgp`).
+            self.submitting = true;
+            return Outcome::run(self.check_unchecked());
+        }
+        if self.store(ctx) {
+            Outcome::go(Nav::Forward)
+        } else {
+            Outcome::stay()
         }
     }
 }
 
-pub fn view(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
-    let rest = super::why(frame, area, WHY, t);
-    let below = app.init.form.render_on_top(frame, rest, t);
-    let mut text = vec![
-        Line::styled(
-            "Shares 1 to 255; threshold 1 to shares, and at least 2 when there is more than one share.",
-            t.dim,
-        ),
-        Line::styled(
-            "With PGP keys (one per share) the keys come back encrypted to them.",
-            t.dim,
-        ),
-    ];
-    if app.answers.server.launch == Launch::None {
-        text.push(Line::styled(
-            "Start mode \"none\": autounseal will not start or initialise the server.",
-            t.warn,
-        ));
+impl FormScreen for Init {
+    fn form(&self) -> &Form {
+        &self.form
     }
-    super::lines(frame, below, text);
+
+    fn form_mut(&mut self) -> &mut Form {
+        &mut self.form
+    }
+
+    /// The PGP files are read once the operator leaves their field, not on every keystroke.
+    fn left(&mut self, _: &mut Ctx, from: &'static str) -> Outcome {
+        if PGP.contains(&from) {
+            Outcome::run(self.check_unchecked())
+        } else {
+            Outcome::stay()
+        }
+    }
+}
+
+impl Screen for Init {
+    const KEYS: &'static [Binding<Self>] = &[
+        form::focus_keys(),
+        form::clear_keys(),
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "continue",
+            when: always,
+            action: Init::submit,
+        },
+        back(),
+    ];
+
+    fn new(a: &Answers) -> Init {
+        Init::with(a)
+    }
+
+    fn enter(&mut self, _: &mut Ctx) -> Vec<Command> {
+        self.check_unchecked()
+    }
+
+    fn takes_typing(&self) -> bool {
+        self.form.on_text()
+    }
+
+    fn typed(&mut self, ctx: &mut Ctx, key: KeyEvent) -> Outcome {
+        form::typed(self, ctx, key)
+    }
+
+    fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        let t = &ctx.theme;
+        let rest = super::why(frame, area, WHY, t);
+        let below = self.form.render_on_top(frame, rest, t);
+        let mut text = vec![
+            Line::styled(
+                "Shares 1 to 255; threshold 1 to shares, and at least 2 when there is more than one share.",
+                t.dim,
+            ),
+            Line::styled(
+                "With PGP keys (one per share) the keys come back encrypted to them.",
+                t.dim,
+            ),
+        ];
+        if ctx.answers.server.launch == Launch::None {
+            text.push(Line::styled(
+                "Start mode \"none\": autounseal will not start or initialise the server.",
+                t.warn,
+            ));
+        }
+        super::lines(frame, below, text);
+    }
 }

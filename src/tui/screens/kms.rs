@@ -6,10 +6,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState};
 
-use super::Lookup;
+use super::{Ctx, Lookup, Nav, Outcome, Screen};
 use crate::answers::{Answers, validate_alias, validate_key_description, validate_key_reference};
-use crate::tui::app::{App, Command, KeyChoice, ScreenId};
-use crate::tui::form::{self, Form, FormEvent};
+use crate::tui::form::{self, Form, FormScreen};
+use crate::tui::keys::{BACKTAB, Binding, DOWN, ENTER, ESC, TAB, UP, back};
+use crate::tui::msg::{Command, KeyChoice};
 
 pub const WHY: &str = "Vault's seal encrypts its root key with this key. It must be symmetric, for ENCRYPT_DECRYPT, \
 in the region chosen. A new key gets yearly rotation; deleting it later makes Vault's data unreadable.";
@@ -34,7 +35,7 @@ impl KeyListFor {
     }
 }
 
-pub struct State {
+pub struct Kms {
     pub form: Form,
     pub keys: Lookup<Vec<KeyChoice>>,
     /// What `keys` was (or is being) listed for.
@@ -42,11 +43,10 @@ pub struct State {
     pub list_selected: usize,
     /// Focus is on the list of existing keys, below the form.
     pub in_list: bool,
-    pub loading: bool,
 }
 
-impl State {
-    pub fn new(a: &Answers) -> State {
+impl Kms {
+    fn with(a: &Answers) -> Kms {
         let mut form = Form::new(vec![
             form::choice("mode", "Key", MODES.to_vec(), usize::from(!a.kms.create)),
             form::text("alias", "Alias", &a.kms.alias, Box::new(validate_alias)),
@@ -66,13 +66,12 @@ impl State {
             ),
         ]);
         show_mode(&mut form);
-        State {
+        Kms {
             form,
             keys: Lookup::Idle,
             keys_for: None,
             list_selected: 0,
             in_list: false,
-            loading: false,
         }
     }
 
@@ -89,132 +88,210 @@ fn show_mode(form: &mut Form) {
     form.set_hidden("key_id", create);
 }
 
-fn load_keys(app: &mut App) -> Vec<Command> {
-    let wanted = KeyListFor::of(&app.answers);
-    // A list (or a listing under way) for another region or account is not this one's.
-    if app.kms.keys_for.as_ref() != Some(&wanted) {
-        app.kms.keys = Lookup::Idle;
-        app.kms.loading = false;
-        app.kms.in_list = false;
-    }
-    if app.kms.creating() || app.kms.keys != Lookup::Idle {
-        return vec![];
-    }
-    app.kms.keys = Lookup::Loading;
-    app.kms.keys_for = Some(wanted);
-    app.kms.loading = true;
-    vec![Command::LoadKeys(app.answers.clone())]
-}
-
-pub fn enter(app: &mut App) -> Vec<Command> {
-    // A failed listing is tried again on each visit.
-    if matches!(app.kms.keys, Lookup::Failed(_)) {
-        app.kms.keys = Lookup::Idle;
-    }
-    load_keys(app)
-}
-
-fn store(app: &mut App) -> bool {
-    let f = &app.kms.form;
-    let k = &mut app.answers.kms;
-    k.create = app.kms.creating();
-    if k.create {
-        k.alias = f.value("alias");
-        k.description = f.value("description");
-        k.rotation = f.is_on("rotation");
-        return true;
-    }
-    let reference = f.value("key_id").trim().to_string();
-    if let Err(e) = validate_key_reference(&reference, &app.answers.region) {
-        app.kms.form.field_mut("key_id").error = Some(e);
-        return false;
-    }
-    app.answers.kms.key_id = Some(reference);
-    true
-}
-
-pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    if app.kms.in_list {
-        return update_list(app, key);
-    }
-    match key.code {
-        KeyCode::Esc => app.go(ScreenId::Region),
-        KeyCode::Enter => {
-            if app.kms.form.validate_all() && store(app) {
-                app.forward()
-            } else {
-                vec![]
-            }
+impl Kms {
+    fn load_keys(&mut self, ctx: &Ctx) -> Vec<Command> {
+        let wanted = KeyListFor::of(&ctx.answers);
+        // A list (or a listing under way) for another region or account is not this one's.
+        if self.keys_for.as_ref() != Some(&wanted) {
+            self.keys = Lookup::Idle;
+            self.in_list = false;
         }
-        KeyCode::Tab | KeyCode::Down if !app.kms.creating() && app.kms.form.at_last() && has_keys(app) => {
-            app.kms.in_list = true;
-            vec![]
+        if self.creating() || self.keys != Lookup::Idle {
+            return vec![];
         }
-        _ => match app.kms.form.handle_key(key) {
-            FormEvent::Changed("mode") => {
-                show_mode(&mut app.kms.form);
-                load_keys(app)
-            }
-            _ => vec![],
+        self.keys = Lookup::Loading;
+        self.keys_for = Some(wanted);
+        vec![Command::LoadKeys(ctx.answers.clone())]
+    }
+
+    fn store(&mut self, ctx: &mut Ctx) -> bool {
+        let f = &self.form;
+        let k = &mut ctx.answers.kms;
+        k.create = self.creating();
+        if k.create {
+            k.alias = f.value("alias");
+            k.description = f.value("description");
+            k.rotation = f.is_on("rotation");
+            return true;
+        }
+        let reference = f.value("key_id").trim().to_string();
+        if let Err(e) = validate_key_reference(&reference, &ctx.answers.region) {
+            self.form.field_mut("key_id").error = Some(e);
+            return false;
+        }
+        ctx.answers.kms.key_id = Some(reference);
+        true
+    }
+
+    fn submit(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
+        if self.form.validate_all() && self.store(ctx) {
+            Outcome::go(Nav::Forward)
+        } else {
+            Outcome::stay()
+        }
+    }
+
+    fn has_keys(&self) -> bool {
+        matches!(&self.keys, Lookup::Loaded(k) if !k.is_empty())
+    }
+
+    /// Tab or ↓ from the last field goes on into the list of keys.
+    fn can_enter_list(&self) -> bool {
+        !self.in_list && !self.creating() && self.form.at_last() && self.has_keys()
+    }
+
+    fn listed(&self) -> &[KeyChoice] {
+        match &self.keys {
+            Lookup::Loaded(keys) => keys,
+            _ => &[],
+        }
+    }
+
+    fn choose(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
+        match key.code {
+            KeyCode::Up if self.list_selected == 0 => self.in_list = false,
+            KeyCode::Up => self.list_selected -= 1,
+            _ => self.list_selected = (self.list_selected + 1).min(self.listed().len().saturating_sub(1)),
+        }
+        Outcome::stay()
+    }
+
+    fn pick(&mut self, _: &mut Ctx, _: KeyEvent) -> Outcome {
+        if let Some(chosen) = self.listed().get(self.list_selected).map(|k| k.reference.clone()) {
+            self.form.set_text("key_id", &chosen);
+        }
+        self.in_list = false;
+        Outcome::stay()
+    }
+
+    pub fn on_keys(&mut self, listed_for: KeyListFor, result: Result<Vec<KeyChoice>, String>) {
+        // The keys of a region (or account) the operator has since left are dropped.
+        if self.keys_for.as_ref() != Some(&listed_for) || !self.keys.is_loading() {
+            return;
+        }
+        self.list_selected = 0;
+        self.keys = match result {
+            Ok(keys) => Lookup::Loaded(keys),
+            Err(e) => Lookup::Failed(e),
+        };
+    }
+}
+
+impl FormScreen for Kms {
+    fn form(&self) -> &Form {
+        &self.form
+    }
+
+    fn form_mut(&mut self) -> &mut Form {
+        &mut self.form
+    }
+
+    fn changed(&mut self, ctx: &mut Ctx, id: &'static str) -> Outcome {
+        if id != "mode" {
+            return Outcome::stay();
+        }
+        show_mode(&mut self.form);
+        Outcome::run(self.load_keys(ctx))
+    }
+}
+
+impl Screen for Kms {
+    const KEYS: &'static [Binding<Self>] = &[
+        // The list of existing keys, once focus is in it.
+        Binding {
+            keys: &[UP, DOWN],
+            label: "↑↓",
+            what: "choose",
+            when: |s, _| s.in_list,
+            action: Kms::choose,
         },
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "use this key",
+            when: |s, _| s.in_list,
+            action: Kms::pick,
+        },
+        Binding {
+            keys: &[ESC, TAB, BACKTAB],
+            label: "Esc/Tab",
+            what: "back to the form",
+            when: |s, _| s.in_list,
+            action: |s, _, _| {
+                s.in_list = false;
+                Outcome::stay()
+            },
+        },
+        // The form.
+        Binding {
+            keys: &[TAB, DOWN],
+            label: "Tab/↓",
+            what: "the keys found",
+            when: |s, _| s.can_enter_list(),
+            action: |s, _, _| {
+                s.in_list = true;
+                Outcome::stay()
+            },
+        },
+        Binding {
+            when: |s, _| !s.in_list,
+            ..form::focus_keys()
+        },
+        Binding {
+            when: |s, _| !s.in_list && s.form.on_choice(),
+            ..form::change_keys()
+        },
+        Binding {
+            when: |s, _| !s.in_list && s.form.on_text(),
+            ..form::clear_keys()
+        },
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "continue",
+            when: |s, _| !s.in_list,
+            action: Kms::submit,
+        },
+        Binding {
+            when: |s, _| !s.in_list,
+            ..back()
+        },
+    ];
+
+    fn new(a: &Answers) -> Kms {
+        Kms::with(a)
     }
-}
 
-fn has_keys(app: &App) -> bool {
-    matches!(&app.kms.keys, Lookup::Loaded(k) if !k.is_empty())
-}
-
-fn update_list(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    let Lookup::Loaded(keys) = &app.kms.keys else {
-        app.kms.in_list = false;
-        return vec![];
-    };
-    match key.code {
-        KeyCode::Up if app.kms.list_selected == 0 => app.kms.in_list = false,
-        KeyCode::Up => app.kms.list_selected -= 1,
-        KeyCode::Down => app.kms.list_selected = (app.kms.list_selected + 1).min(keys.len() - 1),
-        KeyCode::Esc | KeyCode::BackTab | KeyCode::Tab => app.kms.in_list = false,
-        KeyCode::Enter => {
-            let chosen = keys[app.kms.list_selected].reference.clone();
-            app.kms.form.set_text("key_id", &chosen);
-            app.kms.in_list = false;
+    fn enter(&mut self, ctx: &mut Ctx) -> Vec<Command> {
+        // A failed listing is tried again on each visit.
+        if matches!(self.keys, Lookup::Failed(_)) {
+            self.keys = Lookup::Idle;
         }
-        _ => {}
+        self.load_keys(ctx)
     }
-    vec![]
+
+    fn takes_typing(&self) -> bool {
+        !self.in_list && self.form.on_text()
+    }
+
+    fn typed(&mut self, ctx: &mut Ctx, key: KeyEvent) -> Outcome {
+        form::typed(self, ctx, key)
+    }
+
+    fn busy(&self) -> bool {
+        self.keys.is_loading()
+    }
+
+    fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        view(self, frame, area, ctx)
+    }
 }
 
-pub fn on_keys(app: &mut App, listed_for: KeyListFor, result: Result<Vec<KeyChoice>, String>) -> Vec<Command> {
-    // The keys of a region (or account) the operator has since left are dropped.
-    if app.kms.keys_for.as_ref() != Some(&listed_for) || !app.kms.keys.is_loading() {
-        return vec![];
-    }
-    app.kms.loading = false;
-    app.kms.list_selected = 0;
-    app.kms.keys = match result {
-        Ok(keys) => Lookup::Loaded(keys),
-        Err(e) => Lookup::Failed(e),
-    };
-    vec![]
-}
-
-pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
-    if app.kms.in_list {
-        return vec![("↑↓", "choose"), ("Enter", "use this key"), ("Esc", "back to the form")];
-    }
-    vec![
-        ("Tab/↑↓", "field"),
-        ("←→", "change"),
-        ("Enter", "continue"),
-        ("Esc", "back"),
-    ]
-}
-
-pub fn view(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+fn view(kms: &Kms, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let t = &ctx.theme;
     let rest = super::why(frame, area, WHY, t);
-    let below = app.kms.form.render_on_top(frame, rest, t);
-    if app.kms.creating() {
+    let below = kms.form.render_on_top(frame, rest, t);
+    if kms.creating() {
         super::lines(
             frame,
             below,
@@ -225,14 +302,14 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
-    match &app.kms.keys {
+    match &kms.keys {
         Lookup::Idle => {}
         Lookup::Loading => super::lines(
             frame,
             below,
             vec![Line::from(vec![
-                Span::styled(super::spinner(app.frame), t.accent),
-                Span::raw(format!(" Listing keys in {}…", app.answers.region)),
+                Span::styled(super::spinner(ctx.frame), t.accent),
+                Span::raw(format!(" Listing keys in {}…", ctx.answers.region)),
             ])],
         ),
         Lookup::Failed(e) => super::lines(
@@ -247,20 +324,20 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
             frame,
             below,
             vec![Line::styled(
-                format!("No customer managed keys in {}.", app.answers.region),
+                format!("No customer managed keys in {}.", ctx.answers.region),
                 t.dim,
             )],
         ),
         Lookup::Loaded(keys) => {
             let [title, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(below);
-            let hint = if app.kms.in_list {
+            let hint = if kms.in_list {
                 "Keys in this region:"
             } else {
                 "Keys in this region (Tab to choose):"
             };
             super::lines(frame, title, vec![Line::styled(hint, t.dim)]);
             let items: Vec<ListItem> = keys.iter().map(|k| ListItem::new(k.label.clone())).collect();
-            let mut state = ListState::default().with_selected(app.kms.in_list.then_some(app.kms.list_selected));
+            let mut state = ListState::default().with_selected(kms.in_list.then_some(kms.list_selected));
             frame.render_stateful_widget(
                 List::new(items).highlight_style(t.selected).highlight_symbol("› "),
                 list,

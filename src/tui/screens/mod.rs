@@ -1,4 +1,7 @@
-//! One module per screen: its state, its update (keys in, commands out) and its view.
+//! One module per screen: its state, its key table, what it does on arrival and its
+//! view. The screens are listed once, in [`registry!`] below: adding a screen is its
+//! module and one line there. A screen sees only its own state and the narrow
+//! context ([`Ctx`]), never another screen's state.
 
 pub mod account;
 pub mod done;
@@ -13,12 +16,241 @@ pub mod run;
 pub mod server;
 pub mod welcome;
 
+use std::path::PathBuf;
+
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
+use crate::answers::Answers;
+use crate::engine::Identity;
+use crate::tui::keys::{self, Binding, Hint, Key};
+use crate::tui::msg::{Command, RunReport};
 use crate::tui::theme::Theme;
+use crate::vault::recovery::InitSecrets;
+
+/// What every screen may see and change besides its own state: the answers, facts
+/// found on the way that later screens show, and how to draw.
+pub struct Ctx {
+    pub answers: Answers,
+    pub theme: Theme,
+    pub state_dir: PathBuf,
+    pub demo: bool,
+    /// Advances while something is in flight; drives the spinners.
+    pub frame: usize,
+    /// Found on the Account screen; IAM shows the key's ARN with it, Review where KMS is.
+    pub identity: Option<Identity>,
+    /// Keys init handed back, held until the operator stores them (or saved on quit).
+    pub secrets: Option<InitSecrets>,
+    /// What the finished run made, for Done and the farewell.
+    pub report: Option<RunReport>,
+    /// Demo only: leave it running at the end instead of tearing it down.
+    pub keep_demo: bool,
+    /// Quit was confirmed while the server was being initialised: waiting for its keys.
+    pub stopping: bool,
+}
+
+/// Where the wizard goes after a key or an answer: the app owns the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Nav {
+    #[default]
+    Stay,
+    /// The screen before, answers kept.
+    Back,
+    /// The screen after; a question screen's answers are saved first.
+    Forward,
+    Go(ScreenId),
+    /// The quit question.
+    AskQuit,
+}
+
+/// What a key or a background answer did: where to go, and what to run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Outcome {
+    pub nav: Nav,
+    pub commands: Vec<Command>,
+}
+
+impl Outcome {
+    /// Handled, with nothing more to do than the state change.
+    pub fn stay() -> Outcome {
+        Outcome::default()
+    }
+
+    pub fn go(nav: Nav) -> Outcome {
+        Outcome { nav, commands: vec![] }
+    }
+
+    pub fn run(commands: Vec<Command>) -> Outcome {
+        Outcome {
+            nav: Nav::Stay,
+            commands,
+        }
+    }
+}
+
+/// A screen: its state is `Self`.
+pub trait Screen: Sized + 'static {
+    /// Its key table: dispatch, footer and help all read it.
+    const KEYS: &'static [Binding<Self>];
+
+    fn new(answers: &Answers) -> Self;
+
+    /// On arrival.
+    fn enter(&mut self, _ctx: &mut Ctx) -> Vec<Command> {
+        vec![]
+    }
+
+    /// Whether a text field has focus, so that typing (see [`keys::TYPING`]) edits it.
+    fn takes_typing(&self) -> bool {
+        false
+    }
+
+    /// A typing key for the focused text field.
+    fn typed(&mut self, _ctx: &mut Ctx, _key: KeyEvent) -> Outcome {
+        Outcome::stay()
+    }
+
+    /// Something of this screen is in flight (its spinner turns).
+    fn busy(&self) -> bool {
+        false
+    }
+
+    fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx);
+}
+
+/// A key for `screen`: its table first, then typing into a focused text field.
+/// `None`: the screen does not answer to it.
+fn on_key<S: Screen>(screen: &mut S, ctx: &mut Ctx, key: KeyEvent) -> Option<Outcome> {
+    if let Some(outcome) = keys::dispatch(S::KEYS, screen, ctx, key) {
+        return Some(outcome);
+    }
+    (screen.takes_typing() && keys::is_typing(&key)).then(|| screen.typed(ctx, key))
+}
+
+fn keys_now<S: Screen>(screen: &S, ctx: &Ctx) -> Vec<Key> {
+    keys::applicable(S::KEYS, screen, ctx)
+        .flat_map(|b| b.keys.iter().copied())
+        .collect()
+}
+
+/// The screens, in the order the wizard walks them: each one's id, state (its
+/// module's type), title, and whether it is a question Review can go back to.
+macro_rules! registry {
+    ($($id:ident => $field:ident: $ty:ty, $title:literal, $question:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        pub enum ScreenId {
+            $($id),*
+        }
+
+        impl ScreenId {
+            pub const ALL: &'static [ScreenId] = &[$(ScreenId::$id),*];
+
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(ScreenId::$id => $title),*
+                }
+            }
+
+            pub fn is_question(self) -> bool {
+                match self {
+                    $(ScreenId::$id => $question),*
+                }
+            }
+        }
+
+        /// Every screen's own state.
+        pub struct Screens {
+            $(pub $field: $ty),*
+        }
+
+        impl Screens {
+            pub fn new(answers: &Answers) -> Screens {
+                Screens {
+                    $($field: <$ty>::new(answers)),*
+                }
+            }
+
+            pub fn enter(&mut self, id: ScreenId, ctx: &mut Ctx) -> Vec<Command> {
+                match id {
+                    $(ScreenId::$id => self.$field.enter(ctx)),*
+                }
+            }
+
+            pub fn on_key(&mut self, id: ScreenId, ctx: &mut Ctx, key: KeyEvent) -> Option<Outcome> {
+                match id {
+                    $(ScreenId::$id => on_key(&mut self.$field, ctx, key)),*
+                }
+            }
+
+            /// The footer's and the help's keys: the table's bindings that apply now.
+            pub fn hints(&self, id: ScreenId, ctx: &Ctx) -> Vec<Hint> {
+                match id {
+                    $(ScreenId::$id => keys::hints(<$ty>::KEYS, &self.$field, ctx)),*
+                }
+            }
+
+            /// Every key the bindings that apply now answer to.
+            pub fn keys_now(&self, id: ScreenId, ctx: &Ctx) -> Vec<Key> {
+                match id {
+                    $(ScreenId::$id => keys_now(&self.$field, ctx)),*
+                }
+            }
+
+            pub fn takes_typing(&self, id: ScreenId) -> bool {
+                match id {
+                    $(ScreenId::$id => self.$field.takes_typing()),*
+                }
+            }
+
+            pub fn busy(&self) -> bool {
+                false $(|| self.$field.busy())*
+            }
+
+            pub fn view(&self, id: ScreenId, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+                match id {
+                    $(ScreenId::$id => self.$field.view(frame, area, ctx)),*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    Welcome => welcome: welcome::Welcome, "Welcome", false;
+    Account => account: account::Account, "AWS account", true;
+    Region => region: region::Region, "Region", true;
+    Kms => kms: kms::Kms, "KMS key", true;
+    Iam => iam: iam::Iam, "IAM user and policy", true;
+    Files => files: files::Files, "Files", true;
+    Server => server: server::Server, "Server", true;
+    Init => init: init::Init, "Init", true;
+    Review => review: review::Review, "Review", false;
+    Run => run: run::Run, "Run", false;
+    Recovery => recovery: recovery::Recovery, "Recovery keys", false;
+    Done => done: done::Done, "Done", false;
+}
+
+impl ScreenId {
+    pub fn number(self) -> usize {
+        ScreenId::ALL.iter().position(|s| *s == self).unwrap_or(0) + 1
+    }
+
+    pub fn next(self) -> ScreenId {
+        ScreenId::ALL.get(self.number()).copied().unwrap_or(self)
+    }
+
+    pub fn previous(self) -> ScreenId {
+        ScreenId::ALL[self.number().saturating_sub(2)]
+    }
+
+    /// The screens of questions, which Review can go back to.
+    pub fn questions() -> Vec<ScreenId> {
+        ScreenId::ALL.iter().copied().filter(|s| s.is_question()).collect()
+    }
+}
 
 /// Something loaded in the background (`ratatui`'s async example calls it LoadingState).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

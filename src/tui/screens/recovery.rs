@@ -8,93 +8,136 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use secrecy::ExposeSecret;
 
+use super::{Ctx, Nav, Outcome, Screen};
+use crate::answers::Answers;
 use crate::secrets::MASK;
-use crate::tui::app::{App, Command, ScreenId};
-use crate::vault::recovery::InitSecrets;
+use crate::tui::keys::{BACKTAB, Binding, DOWN, ENTER, SPACE, TAB, UP, always, char};
+use crate::tui::msg::Command;
 
 pub const WHY: &str = "Sent to the terminal only when you reveal one (a session recorder would keep it), wiped from \
 memory and the screen once you confirm; leave without confirming and they go to a new 0600 file in the state folder. \
 Store each apart, offline or in a password manager. They authorise recovery operations; KMS unseals.";
 
+/// The cursor and what is shown; the keys themselves are held in the context
+/// (`Ctx::secrets`), where a failed run may also have left them.
 #[derive(Default)]
-pub struct State {
-    /// Wiped (dropped) when the operator leaves this screen.
-    pub secrets: Option<InitSecrets>,
-    pub threshold: u16,
+pub struct Recovery {
     pub cursor: usize,
     pub revealed: Option<usize>,
     pub acknowledged: bool,
     pub nudge: bool,
 }
 
-impl State {
-    /// Recovery keys, then the root token.
-    fn count(&self) -> usize {
-        self.secrets.as_ref().map_or(0, |s| s.recovery_keys.len() + 1)
-    }
-
-    fn label(&self, i: usize) -> String {
-        if i + 1 == self.count() {
-            "Root token".to_string()
-        } else {
-            format!("Recovery key {}", i + 1)
-        }
-    }
+/// Recovery keys, then the root token.
+fn count(ctx: &Ctx) -> usize {
+    ctx.secrets.as_ref().map_or(0, |s| s.recovery_keys.len() + 1)
 }
 
-pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    let r = &mut app.recovery;
-    let n = r.count();
-    match key.code {
-        KeyCode::Up | KeyCode::BackTab => {
-            r.cursor = r.cursor.saturating_sub(1);
-            r.revealed = None;
-        }
-        KeyCode::Down | KeyCode::Tab => {
-            r.cursor = (r.cursor + 1).min(n.saturating_sub(1));
-            r.revealed = None;
-        }
-        KeyCode::Char('r' | ' ') => {
-            r.revealed = if r.revealed == Some(r.cursor) {
-                None
-            } else {
-                Some(r.cursor)
-            }
-        }
-        KeyCode::Char('a') => r.acknowledged = !r.acknowledged,
-        KeyCode::Enter if r.acknowledged => {
-            // Dropping the secrets zeroizes them; the screen is wiped before the next one.
-            r.secrets = None;
-            r.revealed = None;
-            let mut commands = vec![Command::ClearScreen];
-            commands.extend(app.go(ScreenId::Done));
-            return commands;
-        }
-        KeyCode::Enter => r.nudge = true,
-        _ => {}
-    }
-    vec![]
-}
-
-pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
-    let shown = if app.recovery.revealed.is_some() {
-        "hide"
+fn label(ctx: &Ctx, i: usize) -> String {
+    if i + 1 == count(ctx) {
+        "Root token".to_string()
     } else {
-        "reveal"
-    };
-    vec![
-        ("↑↓", "choose"),
-        ("r", shown),
-        ("a", "I stored them"),
-        ("Enter", "continue"),
-    ]
+        format!("Recovery key {}", i + 1)
+    }
 }
 
-pub fn view(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
-    let r = &app.recovery;
+impl Recovery {
+    fn choose(&mut self, ctx: &mut Ctx, key: KeyEvent) -> Outcome {
+        self.cursor = if matches!(key.code, KeyCode::Up | KeyCode::BackTab) {
+            self.cursor.saturating_sub(1)
+        } else {
+            (self.cursor + 1).min(count(ctx).saturating_sub(1))
+        };
+        self.revealed = None;
+        Outcome::stay()
+    }
+
+    fn shown(&self) -> bool {
+        self.revealed.is_some()
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
+        // Dropping the secrets zeroizes them; the screen is wiped before the next one.
+        ctx.secrets = None;
+        self.revealed = None;
+        Outcome {
+            nav: Nav::Forward,
+            commands: vec![Command::ClearScreen],
+        }
+    }
+}
+
+impl Screen for Recovery {
+    const KEYS: &'static [Binding<Self>] = &[
+        Binding {
+            keys: &[UP, DOWN, TAB, BACKTAB],
+            label: "↑↓",
+            what: "choose",
+            when: always,
+            action: Recovery::choose,
+        },
+        Binding {
+            keys: &[char('r'), SPACE],
+            label: "r",
+            what: "hide",
+            when: |s, _| s.shown(),
+            action: |s, _, _| {
+                s.revealed = None;
+                Outcome::stay()
+            },
+        },
+        Binding {
+            keys: &[char('r'), SPACE],
+            label: "r",
+            what: "reveal",
+            when: |s, ctx| !s.shown() && ctx.secrets.is_some(),
+            action: |s, _, _| {
+                s.revealed = Some(s.cursor);
+                Outcome::stay()
+            },
+        },
+        Binding {
+            keys: &[char('a')],
+            label: "a",
+            what: "I stored them",
+            when: |_, ctx| ctx.secrets.is_some(),
+            action: |s, _, _| {
+                s.acknowledged = !s.acknowledged;
+                Outcome::stay()
+            },
+        },
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "continue",
+            when: |s, ctx| s.acknowledged || ctx.secrets.is_none(),
+            action: Recovery::finish,
+        },
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "continue",
+            when: |s, ctx| !s.acknowledged && ctx.secrets.is_some(),
+            action: |s, _, _| {
+                s.nudge = true;
+                Outcome::stay()
+            },
+        },
+    ];
+
+    fn new(_: &Answers) -> Recovery {
+        Recovery::default()
+    }
+
+    fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        view(self, frame, area, ctx)
+    }
+}
+
+fn view(r: &Recovery, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let t = &ctx.theme;
     let rest = super::why(frame, area, WHY, t);
-    let Some(secrets) = &r.secrets else {
+    let Some(secrets) = &ctx.secrets else {
         super::lines(
             frame,
             rest,
@@ -105,7 +148,7 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     let mut text = vec![Line::styled(
         format!(
             "{} of these {} recovery keys are needed together.",
-            r.threshold,
+            ctx.answers.init.recovery_threshold,
             secrets.recovery_keys.len()
         ),
         t.title,
@@ -117,14 +160,14 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
         ));
     }
     text.push(Line::raw(""));
-    for i in 0..r.count() {
+    for i in 0..count(ctx) {
         let style = if i == r.cursor {
             t.selected
         } else {
             ratatui::style::Style::default()
         };
         let label = Span::styled(
-            format!("{} {:<16}", if i == r.cursor { "›" } else { " " }, r.label(i)),
+            format!("{} {:<16}", if i == r.cursor { "›" } else { " " }, label(ctx, i)),
             style,
         );
         if r.revealed == Some(i) {

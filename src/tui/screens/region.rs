@@ -7,21 +7,23 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph};
 use ratatui_textarea::TextArea;
 
+use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::Answers;
 use crate::regions::KMS_REGIONS;
-use crate::tui::app::{App, Command, ScreenId};
+use crate::tui::keys::{Binding, DOWN, ENTER, Key, UP, always, back};
+use crate::tui::msg::Command;
 
 pub const WHY: &str = "The KMS key lives in one region, and Vault's seal must name the same one. \
 Choose the region closest to your Vault server. Type to filter.";
 
-pub struct State {
+pub struct Region {
     pub filter: TextArea<'static>,
     pub selected: usize,
 }
 
-impl State {
-    pub fn new(a: &Answers) -> State {
-        let mut s = State {
+impl Region {
+    fn with(a: &Answers) -> Region {
+        let mut s = Region {
             filter: TextArea::default(),
             selected: 0,
         };
@@ -57,51 +59,87 @@ fn default_region(a: &Answers) -> String {
     .unwrap_or_else(|| "us-east-1".into())
 }
 
-pub fn enter(app: &mut App) -> Vec<Command> {
-    let current = default_region(&app.answers);
-    app.region.select(&current);
-    vec![]
-}
+impl Region {
+    fn choose(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
+        let count = self.visible().len();
+        self.selected = if key.code == KeyCode::Up {
+            self.selected.saturating_sub(1)
+        } else {
+            (self.selected + 1).min(count.saturating_sub(1))
+        };
+        Outcome::stay()
+    }
 
-pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    let count = app.region.visible().len();
-    match key.code {
-        KeyCode::Esc => app.go(ScreenId::Account),
-        KeyCode::Up => {
-            app.region.selected = app.region.selected.saturating_sub(1);
-            vec![]
-        }
-        KeyCode::Down => {
-            app.region.selected = (app.region.selected + 1).min(count.saturating_sub(1));
-            vec![]
-        }
-        KeyCode::Enter => match app.region.visible().get(app.region.selected) {
+    fn submit(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
+        match self.visible().get(self.selected) {
             Some((code, _)) => {
-                app.answers.region = code.to_string();
-                app.forward()
+                ctx.answers.region = code.to_string();
+                Outcome::go(Nav::Forward)
             }
-            None => vec![],
-        },
-        _ => {
-            if app.region.filter.input(key) {
-                app.region.selected = 0;
-            }
-            vec![]
+            None => Outcome::stay(),
         }
     }
 }
 
-pub fn keys() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("type", "filter"),
-        ("↑↓", "choose"),
-        ("Enter", "continue"),
-        ("Esc", "back"),
-    ]
+impl Screen for Region {
+    const KEYS: &'static [Binding<Self>] = &[
+        Binding {
+            keys: &[UP, DOWN],
+            label: "↑↓",
+            what: "choose",
+            when: always,
+            action: Region::choose,
+        },
+        Binding {
+            keys: &[Key::Ctrl('u')],
+            label: "Ctrl-U",
+            what: "clear filter",
+            when: |s, _| !s.filter.is_empty(),
+            action: |s, _, _| {
+                s.filter = TextArea::default();
+                s.selected = 0;
+                Outcome::stay()
+            },
+        },
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "continue",
+            when: |s, _| !s.visible().is_empty(),
+            action: Region::submit,
+        },
+        back(),
+    ];
+
+    fn new(a: &Answers) -> Region {
+        Region::with(a)
+    }
+
+    fn enter(&mut self, ctx: &mut Ctx) -> Vec<Command> {
+        let current = default_region(&ctx.answers);
+        self.select(&current);
+        vec![]
+    }
+
+    /// The filter always has focus.
+    fn takes_typing(&self) -> bool {
+        true
+    }
+
+    fn typed(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
+        if self.filter.input(key) {
+            self.selected = 0;
+        }
+        Outcome::stay()
+    }
+
+    fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        view(self, frame, area, ctx)
+    }
 }
 
-pub fn view(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+fn view(region: &Region, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let t = &ctx.theme;
     let rest = super::why(frame, area, WHY, t);
     let [filter_area, list_area] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(rest);
     let [label, input] = Layout::horizontal([Constraint::Length(10), Constraint::Min(0)]).areas(Rect {
@@ -109,12 +147,12 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
         ..filter_area
     });
     frame.render_widget(Paragraph::new(Span::styled("› Filter", t.focused)), label);
-    let mut filter = app.region.filter.clone();
+    let mut filter = region.filter.clone();
     filter.set_cursor_line_style(ratatui::style::Style::default());
     filter.set_placeholder_text("type a code or a city");
     filter.set_placeholder_style(t.dim);
     frame.render_widget(&filter, input);
-    let visible = app.region.visible();
+    let visible = region.visible();
     if visible.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::styled(
@@ -134,7 +172,7 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
             ]))
         })
         .collect();
-    let mut state = ListState::default().with_selected(Some(app.region.selected));
+    let mut state = ListState::default().with_selected(Some(region.selected));
     let list = List::new(items).highlight_style(t.selected).highlight_symbol("› ");
     frame.render_stateful_widget(list, list_area, &mut state);
 }

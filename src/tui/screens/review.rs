@@ -7,111 +7,177 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, List, ListItem, ListState, Paragraph, Wrap};
 
-use super::Lookup;
+use super::{Ctx, Lookup, Nav, Outcome, Screen, ScreenId};
 use crate::answers::Answers;
 use crate::engine::Call;
-use crate::tui::app::{App, Command, ScreenId};
+use crate::tui::keys::{Binding, DOWN, ENTER, ESC, UP, back, char};
+use crate::tui::msg::Command;
 
 pub const WHY: &str = "Nothing has changed yet. Below is every change the run will make, found by reading your \
 account and files.";
 
 #[derive(Default)]
-pub struct State {
+pub struct Review {
     pub plan: Lookup<Vec<Call>>,
     /// The answers `plan` is (being) made from: Enter runs exactly these, or plans again.
     pub planned_for: Option<Answers>,
     pub scroll: usize,
     /// The "go back to…" menu, with its selected question.
     pub back_menu: Option<usize>,
+    /// The answers changed since the plan last made: said while it is made again.
+    pub replanning: bool,
 }
 
-impl State {
-    pub fn planning(&self) -> bool {
+impl Review {
+    fn plan(&mut self, ctx: &Ctx) -> Vec<Command> {
+        self.replanning = self.planned_for.as_ref().is_some_and(|a| *a != ctx.answers);
+        self.plan = Lookup::Loading;
+        self.scroll = 0;
+        self.back_menu = None;
+        self.planned_for = Some(ctx.answers.clone());
+        vec![Command::Plan(ctx.answers.clone())]
+    }
+
+    pub fn on_plan(&mut self, planned: Answers, result: Result<Vec<Call>, String>) {
+        // A plan of answers changed since (an earlier visit's) must never be the one shown
+        // while Enter runs the new answers.
+        if self.planned_for.as_ref() != Some(&planned) {
+            return;
+        }
+        self.replanning = false;
+        self.plan = match result {
+            Ok(calls) => Lookup::Loaded(calls),
+            Err(e) => Lookup::Failed(e),
+        };
+    }
+
+    fn run(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
+        if self.planned_for.as_ref() == Some(&ctx.answers) {
+            Outcome::go(Nav::Forward)
+        } else {
+            // The answers changed after this plan was made: show theirs first.
+            Outcome::run(self.plan(ctx))
+        }
+    }
+
+    fn menu_choose(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
+        let last = ScreenId::questions().len() - 1;
+        let selected = self.back_menu.unwrap_or(0);
+        self.back_menu = Some(if key.code == KeyCode::Up {
+            selected.saturating_sub(1)
+        } else {
+            (selected + 1).min(last)
+        });
+        Outcome::stay()
+    }
+
+    fn menu_go(&mut self, _: &mut Ctx, _: KeyEvent) -> Outcome {
+        let selected = self.back_menu.take().unwrap_or(0);
+        Outcome::go(Nav::Go(ScreenId::questions()[selected]))
+    }
+
+    fn scroll(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
+        self.scroll = if key.code == KeyCode::Up {
+            self.scroll.saturating_sub(1)
+        } else {
+            self.scroll + 1
+        };
+        Outcome::stay()
+    }
+
+    fn menu_open(&self) -> bool {
+        self.back_menu.is_some()
+    }
+
+    fn planned(&self) -> bool {
+        !self.menu_open() && matches!(self.plan, Lookup::Loaded(_))
+    }
+}
+
+impl Screen for Review {
+    const KEYS: &'static [Binding<Self>] = &[
+        // The "go back to…" menu, while it is open.
+        Binding {
+            keys: &[UP, DOWN],
+            label: "↑↓",
+            what: "choose",
+            when: |s, _| s.menu_open(),
+            action: Review::menu_choose,
+        },
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "go there",
+            when: |s, _| s.menu_open(),
+            action: Review::menu_go,
+        },
+        Binding {
+            keys: &[ESC],
+            label: "Esc",
+            what: "stay",
+            when: |s, _| s.menu_open(),
+            action: |s, _, _| {
+                s.back_menu = None;
+                Outcome::stay()
+            },
+        },
+        // The plan.
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "run it",
+            when: |s, _| s.planned(),
+            action: Review::run,
+        },
+        Binding {
+            keys: &[char('r')],
+            label: "r",
+            what: "plan again",
+            when: |s, _| !s.menu_open() && matches!(s.plan, Lookup::Failed(_)),
+            action: |s, ctx, _| Outcome::run(s.plan(ctx)),
+        },
+        Binding {
+            keys: &[char('b')],
+            label: "b",
+            what: "back to…",
+            when: |s, _| !s.menu_open(),
+            action: |s, _, _| {
+                s.back_menu = Some(0);
+                Outcome::stay()
+            },
+        },
+        Binding {
+            keys: &[UP, DOWN],
+            label: "↑↓",
+            what: "scroll",
+            when: |s, _| s.planned(),
+            action: Review::scroll,
+        },
+        Binding {
+            when: |s, _| !s.menu_open(),
+            ..back()
+        },
+    ];
+
+    fn new(_: &Answers) -> Review {
+        Review::default()
+    }
+
+    fn enter(&mut self, ctx: &mut Ctx) -> Vec<Command> {
+        self.plan(ctx)
+    }
+
+    fn busy(&self) -> bool {
         self.plan.is_loading()
     }
-}
 
-pub fn enter(app: &mut App) -> Vec<Command> {
-    app.review.plan = Lookup::Loading;
-    app.review.scroll = 0;
-    app.review.back_menu = None;
-    app.review.planned_for = Some(app.answers.clone());
-    vec![Command::Plan(app.answers.clone())]
-}
-
-pub fn on_plan(app: &mut App, planned: Answers, result: Result<Vec<Call>, String>) -> Vec<Command> {
-    // A plan of answers changed since (an earlier visit's) must never be the one shown
-    // while Enter runs the new answers.
-    if app.review.planned_for.as_ref() != Some(&planned) {
-        return vec![];
-    }
-    app.review.plan = match result {
-        Ok(calls) => Lookup::Loaded(calls),
-        Err(e) => Lookup::Failed(e),
-    };
-    vec![]
-}
-
-pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    if let Some(selected) = app.review.back_menu {
-        let n = ScreenId::QUESTIONS.len();
-        match key.code {
-            KeyCode::Up => app.review.back_menu = Some(selected.saturating_sub(1)),
-            KeyCode::Down => app.review.back_menu = Some((selected + 1).min(n - 1)),
-            KeyCode::Esc => app.review.back_menu = None,
-            KeyCode::Enter => {
-                app.review.back_menu = None;
-                return app.go(ScreenId::QUESTIONS[selected]);
-            }
-            _ => {}
-        }
-        return vec![];
-    }
-    match key.code {
-        KeyCode::Char('b') => {
-            app.review.back_menu = Some(0);
-            vec![]
-        }
-        KeyCode::Esc => app.go(ScreenId::Init),
-        KeyCode::Up => {
-            app.review.scroll = app.review.scroll.saturating_sub(1);
-            vec![]
-        }
-        KeyCode::Down => {
-            app.review.scroll += 1;
-            vec![]
-        }
-        KeyCode::Char('r') if matches!(app.review.plan, Lookup::Failed(_)) => enter(app),
-        KeyCode::Enter if matches!(app.review.plan, Lookup::Loaded(_)) => {
-            if app.review.planned_for.as_ref() == Some(&app.answers) {
-                app.go(ScreenId::Run)
-            } else {
-                // The answers changed after this plan was made: show theirs first.
-                enter(app)
-            }
-        }
-        _ => vec![],
+    fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        view(self, frame, area, ctx)
     }
 }
 
-pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
-    if app.review.back_menu.is_some() {
-        return vec![("↑↓", "choose"), ("Enter", "go there"), ("Esc", "stay")];
-    }
-    match app.review.plan {
-        Lookup::Loaded(_) => vec![
-            ("Enter", "run it"),
-            ("b", "back to…"),
-            ("↑↓", "scroll"),
-            ("Esc", "back"),
-        ],
-        Lookup::Failed(_) => vec![("r", "plan again"), ("b", "back to…"), ("Esc", "back")],
-        _ => vec![("b", "back to…"), ("Esc", "back")],
-    }
-}
-
-fn summary(app: &App) -> Vec<Line<'static>> {
-    let a = &app.answers;
+fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
+    let a = &ctx.answers;
     let key = if a.kms.create {
         format!("new key {}", a.kms.alias)
     } else {
@@ -120,9 +186,9 @@ fn summary(app: &App) -> Vec<Line<'static>> {
     let binary = std::path::Path::new(&a.server.binary)
         .file_name()
         .map_or(a.server.binary.clone(), |n| n.to_string_lossy().into_owned());
-    let kms_endpoint = match &app.account.identity {
-        Lookup::Loaded(id) => id.kms_endpoint.clone(),
-        _ => a.endpoint_url.clone(),
+    let kms_endpoint = match &ctx.identity {
+        Some(id) => id.kms_endpoint.clone(),
+        None => a.endpoint_url.clone(),
     };
     vec![
         Line::raw(format!(
@@ -149,10 +215,10 @@ fn summary(app: &App) -> Vec<Line<'static>> {
     ]
 }
 
-pub fn view(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+fn view(review: &Review, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let t = &ctx.theme;
     let rest = super::why(frame, area, WHY, t);
-    let summary = summary(app);
+    let summary = summary(ctx);
     // As tall as the summary wraps to: at 80 columns a line can take two rows.
     let width = rest.width.max(1) as usize;
     let rows: usize = summary.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
@@ -163,14 +229,18 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     ])
     .areas(rest);
     super::lines(frame, head, summary);
-    match &app.review.plan {
+    match &review.plan {
         Lookup::Idle => {}
         Lookup::Loading => super::lines(
             frame,
             body,
             vec![Line::from(vec![
-                Span::styled(super::spinner(app.frame), t.accent),
-                Span::raw(" Planning: reading the account and checking the files…"),
+                Span::styled(super::spinner(ctx.frame), t.accent),
+                Span::raw(if review.replanning {
+                    " Your answers changed since the last plan: planning again…"
+                } else {
+                    " Planning: reading the account and checking the files…"
+                }),
             ])],
         ),
         Lookup::Failed(e) => {
@@ -193,7 +263,7 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
             let items: Vec<Line> = calls
                 .iter()
                 .enumerate()
-                .skip(app.review.scroll.min(calls.len().saturating_sub(1)))
+                .skip(review.scroll.min(calls.len().saturating_sub(1)))
                 .map(|(i, c)| {
                     let detail = c.detail.lines().next().unwrap_or("").to_string();
                     Line::from(vec![
@@ -205,9 +275,10 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
             frame.render_widget(Paragraph::new(items).wrap(Wrap { trim: false }), body);
         }
     }
-    if let Some(selected) = app.review.back_menu {
+    if let Some(selected) = review.back_menu {
         let width = 30.min(area.width);
-        let height = (ScreenId::QUESTIONS.len() as u16 + 2).min(area.height);
+        let questions = ScreenId::questions();
+        let height = (questions.len() as u16 + 2).min(area.height);
         let popup = Rect {
             x: area.x + (area.width - width) / 2,
             y: area.y + (area.height - height) / 2,
@@ -215,7 +286,7 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
             height,
         };
         frame.render_widget(Clear, popup);
-        let items: Vec<ListItem> = ScreenId::QUESTIONS.iter().map(|s| ListItem::new(s.title())).collect();
+        let items: Vec<ListItem> = questions.iter().map(|s| ListItem::new(s.title())).collect();
         let mut state = ListState::default().with_selected(Some(selected));
         let list = List::new(items)
             .block(Block::bordered().title(" Go back to "))

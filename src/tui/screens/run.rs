@@ -9,8 +9,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::engine::{Event, Step};
-use crate::tui::app::{App, Command, RunReport, ScreenId};
+use super::{Ctx, Nav, Outcome, Screen, ScreenId};
+use crate::answers::Answers;
+use crate::engine::{EngineError, Event, Step};
+use crate::tui::keys::{Binding, DOWN, ENTER, UP, char};
+use crate::tui::msg::{Command, RunReport};
 
 pub const WHY: &str = "Each step is recorded in the manifest as soon as it is done, so a failure or a dropped \
 connection loses nothing: running again picks up where it stopped.";
@@ -58,16 +61,26 @@ pub enum Phase {
     Finished,
 }
 
+/// IAM's limit of two access keys was reached: the operator picks the one to replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyToReplace {
+    pub user: String,
+    pub keys: Vec<String>,
+    pub selected: usize,
+}
+
 #[derive(Default)]
-pub struct State {
+pub struct Run {
     pub rows: Vec<(Step, Status)>,
     pub phase: Phase,
     pub warnings: Vec<String>,
     /// How far the failure's text is scrolled (a server's log tail is long).
     pub scroll: u16,
+    /// The failure was the access key limit: which key to replace.
+    pub replace: Option<KeyToReplace>,
 }
 
-impl State {
+impl Run {
     pub fn running(&self) -> bool {
         self.phase == Phase::Running
     }
@@ -88,135 +101,239 @@ impl State {
     }
 }
 
-pub fn enter(app: &mut App) -> Vec<Command> {
-    app.run.rows = STEPS.iter().map(|s| (*s, Status::Waiting)).collect();
-    app.run.phase = Phase::Running;
-    app.run.warnings.clear();
-    app.run.scroll = 0;
-    vec![Command::Run(app.answers.clone())]
-}
-
-pub fn on_event(app: &mut App, event: Event) -> Vec<Command> {
-    let run = &mut app.run;
-    match event {
-        Event::Started(step) => {
-            if let Some(s) = run.row(step) {
-                *s = Status::Running {
-                    since: Instant::now(),
-                    elapsed: Duration::ZERO,
-                    note: String::new(),
-                };
-            }
-        }
-        Event::Progress(step, text) => {
-            if let Some(Status::Running { note, .. }) = run.row(step) {
-                *note = text;
-            }
-        }
-        Event::Done(step, text) => {
-            if let Some(s) = run.row(step) {
-                *s = Status::Done(text);
-            }
-        }
-        Event::Skipped(step, text) => {
-            if let Some(s) = run.row(step) {
-                *s = Status::Skipped(text);
-            }
-        }
-        Event::Failed(step, text) => {
-            if let Some(s) = run.row(step) {
-                *s = Status::Failed(text);
-            }
-        }
-        Event::Warning(text) => run.warnings.push(text),
-        Event::Call(_) => {}
+impl Run {
+    fn start(&mut self, ctx: &Ctx) -> Vec<Command> {
+        self.rows = STEPS.iter().map(|s| (*s, Status::Waiting)).collect();
+        self.phase = Phase::Running;
+        self.warnings.clear();
+        self.scroll = 0;
+        self.replace = None;
+        vec![Command::Run(ctx.answers.clone())]
     }
-    vec![]
-}
 
-pub fn on_finished(app: &mut App, result: Result<RunReport, String>) -> Vec<Command> {
-    // A step still marked running did not finish: it must not spin on.
-    for (_, status) in app.run.rows.iter_mut() {
-        if matches!(status, Status::Running { .. }) {
-            *status = Status::Waiting;
-        }
+    /// The server's init has begun (or is done): quitting now waits for its keys.
+    pub fn initialising(&self) -> bool {
+        self.rows
+            .iter()
+            .any(|(step, status)| *step == Step::InitServer && *status != Status::Waiting)
     }
-    match result {
-        Ok(mut report) => {
-            app.run.phase = Phase::Finished;
-            // Keys held from an earlier, failed run stay until shown: a retry gets none.
-            if let Some(secrets) = report.secrets.take() {
-                app.recovery.secrets = Some(secrets);
+
+    pub fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Started(step) => {
+                if let Some(s) = self.row(step) {
+                    *s = Status::Running {
+                        since: Instant::now(),
+                        elapsed: Duration::ZERO,
+                        note: String::new(),
+                    };
+                }
             }
-            app.recovery.threshold = app.answers.init.recovery_threshold;
-            app.done.report = Some(report);
-        }
-        Err(e) => app.run.phase = Phase::Failed(e),
-    }
-    vec![]
-}
-
-pub fn tick(app: &mut App) {
-    for (_, status) in app.run.rows.iter_mut() {
-        if let Status::Running { since, elapsed, .. } = status {
-            *elapsed = since.elapsed();
+            Event::Progress(step, text) => {
+                if let Some(Status::Running { note, .. }) = self.row(step) {
+                    *note = text;
+                }
+            }
+            Event::Done(step, text) => {
+                if let Some(s) = self.row(step) {
+                    *s = Status::Done(text);
+                }
+            }
+            Event::Skipped(step, text) => {
+                if let Some(s) = self.row(step) {
+                    *s = Status::Skipped(text);
+                }
+            }
+            Event::Failed(step, text) => {
+                if let Some(s) = self.row(step) {
+                    *s = Status::Failed(text);
+                }
+            }
+            Event::Warning(text) => self.warnings.push(text),
+            Event::Call(_) => {}
         }
     }
-}
 
-pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    match (&app.run.phase, key.code) {
-        (Phase::Finished, KeyCode::Enter) => {
-            let next = if app.recovery.secrets.is_some() {
-                ScreenId::Recovery
+    pub fn on_finished(&mut self, ctx: &mut Ctx, result: Result<RunReport, EngineError>) {
+        // A step still marked running did not finish: it must not spin on.
+        for (_, status) in self.rows.iter_mut() {
+            if matches!(status, Status::Running { .. }) {
+                *status = Status::Failed("stopped".into());
+            }
+        }
+        match result {
+            Ok(mut report) => {
+                self.phase = Phase::Finished;
+                // A retry that finds the server initialised hands back no keys: those
+                // held from the run before stay.
+                if let Some(secrets) = report.secrets.take() {
+                    ctx.secrets = Some(secrets);
+                }
+                ctx.report = Some(report);
+            }
+            Err(e) => {
+                if let EngineError::AccessKeyLimit { user, keys } = &e {
+                    self.replace = Some(KeyToReplace {
+                        user: user.clone(),
+                        keys: keys.clone(),
+                        selected: 0,
+                    });
+                }
+                self.phase = Phase::Failed(e.to_string());
+            }
+        }
+    }
+
+    pub fn tick(&mut self) {
+        for (_, status) in self.rows.iter_mut() {
+            if let Status::Running { since, elapsed, .. } = status {
+                *elapsed = since.elapsed();
+            }
+        }
+    }
+
+    fn failed(&self) -> bool {
+        matches!(self.phase, Phase::Failed(_))
+    }
+
+    fn choosing_key(&self) -> bool {
+        self.failed() && self.replace.is_some()
+    }
+
+    fn choose_key(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
+        if let Some(r) = &mut self.replace {
+            r.selected = if key.code == KeyCode::Up {
+                r.selected.saturating_sub(1)
             } else {
-                ScreenId::Done
+                (r.selected + 1).min(r.keys.len().saturating_sub(1))
             };
-            app.go(next)
         }
+        Outcome::stay()
+    }
+
+    /// The chosen key is replaced by the run (deleted, then a new one made), which goes again.
+    fn replace_key(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
+        let Some(r) = self.replace.take() else {
+            return Outcome::stay();
+        };
+        ctx.answers.iam.replace_access_key = r.keys.get(r.selected).cloned();
+        let mut commands = vec![Command::SaveAnswers(ctx.answers.clone())];
+        commands.extend(self.start(ctx));
+        Outcome::run(commands)
+    }
+
+    fn scroll(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
+        self.scroll = if key.code == KeyCode::Up {
+            self.scroll.saturating_sub(1)
+        } else {
+            self.scroll.saturating_add(1)
+        };
+        Outcome::stay()
+    }
+}
+
+impl Screen for Run {
+    const KEYS: &'static [Binding<Self>] = &[
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "continue",
+            when: |s, _| s.phase == Phase::Finished,
+            action: |_, ctx, _| match ctx.secrets {
+                Some(_) => Outcome::go(Nav::Forward),
+                None => Outcome::go(Nav::Go(ScreenId::Done)),
+            },
+        },
+        Binding {
+            keys: &[char('q')],
+            label: "q",
+            what: "quit (asks first)",
+            when: |s, _| s.running(),
+            action: |_, _, _| Outcome::go(Nav::AskQuit),
+        },
         // The server was initialised before the failure: its keys come first.
-        (Phase::Failed(_), KeyCode::Enter) if app.recovery.secrets.is_some() => app.go(ScreenId::Recovery),
-        (Phase::Failed(_), KeyCode::Char('r')) => enter(app),
-        (Phase::Failed(_), KeyCode::Char('b')) => app.go(ScreenId::Review),
-        (Phase::Failed(_), KeyCode::Char('q')) => vec![Command::Quit],
-        (Phase::Failed(_), KeyCode::Down) => {
-            app.run.scroll = app.run.scroll.saturating_add(1);
-            vec![]
-        }
-        (Phase::Failed(_), KeyCode::Up) => {
-            app.run.scroll = app.run.scroll.saturating_sub(1);
-            vec![]
-        }
-        (Phase::Running, KeyCode::Char('q')) => crate::tui::app::ask_quit(app),
-        _ => vec![],
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "the recovery keys",
+            when: |s, ctx| s.failed() && ctx.secrets.is_some(),
+            action: |_, _, _| Outcome::go(Nav::Go(ScreenId::Recovery)),
+        },
+        Binding {
+            keys: &[UP, DOWN],
+            label: "↑↓",
+            what: "key to replace",
+            when: |s, _| s.choosing_key(),
+            action: Run::choose_key,
+        },
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "replace it, retry",
+            when: |s, ctx| s.choosing_key() && ctx.secrets.is_none(),
+            action: Run::replace_key,
+        },
+        Binding {
+            keys: &[char('r')],
+            label: "r",
+            what: "retry",
+            when: |s, _| s.failed(),
+            action: |s, ctx, _| Outcome::run(s.start(ctx)),
+        },
+        Binding {
+            keys: &[char('b')],
+            label: "b",
+            what: "back to review",
+            when: |s, ctx| s.failed() && ctx.secrets.is_none(),
+            action: |_, _, _| Outcome::go(Nav::Back),
+        },
+        Binding {
+            keys: &[UP, DOWN],
+            label: "↑↓",
+            what: "scroll",
+            when: |s, _| s.failed() && !s.choosing_key(),
+            action: Run::scroll,
+        },
+        Binding {
+            keys: &[char('q')],
+            label: "q",
+            what: "quit (keys to a file)",
+            when: |s, ctx| s.failed() && ctx.secrets.is_some(),
+            action: |_, _, _| Outcome::run(vec![Command::Quit]),
+        },
+        Binding {
+            keys: &[char('q')],
+            label: "q",
+            what: "quit (manifest kept)",
+            when: |s, ctx| s.failed() && ctx.secrets.is_none(),
+            action: |_, _, _| Outcome::run(vec![Command::Quit]),
+        },
+    ];
+
+    fn new(_: &Answers) -> Run {
+        Run::default()
+    }
+
+    fn enter(&mut self, ctx: &mut Ctx) -> Vec<Command> {
+        self.start(ctx)
+    }
+
+    fn busy(&self) -> bool {
+        self.running()
+    }
+
+    fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        view(self, frame, area, ctx)
     }
 }
 
-pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
-    match app.run.phase {
-        Phase::Finished => vec![("Enter", "continue")],
-        Phase::Failed(_) if app.recovery.secrets.is_some() => vec![
-            ("Enter", "the recovery keys"),
-            ("r", "retry"),
-            ("q", "quit (keys saved to a file)"),
-        ],
-        Phase::Failed(_) => vec![
-            ("r", "retry"),
-            ("b", "back to review"),
-            ("↑↓", "scroll"),
-            ("q", "quit (manifest kept)"),
-        ],
-        _ => vec![("q/Ctrl-C", "quit (asks first)")],
-    }
-}
-
-fn row_line(app: &App, step: Step, status: &Status) -> Line<'static> {
-    let t = &app.theme;
+fn row_line(ctx: &Ctx, step: Step, status: &Status) -> Line<'static> {
+    let t = &ctx.theme;
     let label = format!("{:<22}", step.label());
     let (mark, style, text) = match status {
         Status::Waiting => ("·".to_string(), t.dim, String::new()),
         Status::Running { elapsed, note, .. } => (
-            crate::tui::screens::spinner(app.frame).to_string(),
+            super::spinner(ctx.frame).to_string(),
             t.accent,
             format!("{:.1}s {note}", elapsed.as_secs_f64()),
         ),
@@ -231,31 +348,31 @@ fn row_line(app: &App, step: Step, status: &Status) -> Line<'static> {
     ])
 }
 
-pub fn view(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+fn view(run: &Run, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let t = &ctx.theme;
     let rest = super::why(frame, area, WHY, t);
-    let failure = match &app.run.phase {
+    let failure = match &run.phase {
         Phase::Failed(e) => Some(e.clone()),
         _ => None,
     };
     let mut text = Vec::new();
-    for w in &app.run.warnings {
+    for w in &run.warnings {
         text.push(Line::styled(format!("! {w}"), t.warn));
     }
-    if app.stopping {
+    if ctx.stopping {
         text.push(Line::styled(
             format!(
                 "Stopping after the current step, so that what it makes is recorded. Recovery keys the server \
                  hands back are saved to a new file in {} (mode 0600) before autounseal exits. Ctrl-C again \
                  leaves at once.",
-                app.state_dir.display()
+                ctx.state_dir.display()
             ),
             t.warn,
         ));
     }
-    match (&app.run.phase, &failure) {
+    match (&run.phase, &failure) {
         (_, Some(e)) => {
-            if app.recovery.secrets.is_some() {
+            if ctx.secrets.is_some() {
                 text.push(Line::styled(
                     "The server was initialised before this failure: Enter shows its recovery keys (quitting saves \
                      them to a new 0600 file).",
@@ -265,27 +382,39 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
             text.push(Line::raw("What exists is in the manifest; r runs again from there."));
             // One line per line: a server's log tail must not run together.
             text.extend(e.lines().map(|l| Line::styled(l.to_string(), t.error)));
+            if let Some(r) = &run.replace {
+                text.push(Line::raw(format!(
+                    "Choose the access key of {} to replace (it is deleted, then a new one is made):",
+                    r.user
+                )));
+                for (i, key) in r.keys.iter().enumerate() {
+                    let (mark, style) = if i == r.selected {
+                        ("› ", t.selected)
+                    } else {
+                        ("  ", ratatui::style::Style::default())
+                    };
+                    text.push(Line::styled(format!("{mark}{key}"), style));
+                }
+            }
         }
         (Phase::Finished, _) => text.push(Line::styled("All done. Enter to continue.", t.ok)),
         _ => {}
     }
     // On failure, the rows after the failed one are only waiting: the error gets their room.
-    let last = app
-        .run
+    let last = run
         .rows
         .iter()
         .rposition(|(_, s)| *s != Status::Waiting)
         .unwrap_or(0);
-    let shown: Vec<Line> = app
-        .run
+    let shown: Vec<Line> = run
         .rows
         .iter()
         .take(if failure.is_some() {
             last + 1
         } else {
-            app.run.rows.len()
+            run.rows.len()
         })
-        .map(|(step, status)| row_line(app, *step, status))
+        .map(|(step, status)| row_line(ctx, *step, status))
         .collect();
     // Rows wrap rather than lose their end (an ARN is wider than 80 columns). The text
     // below keeps its room (half the screen at most: a long error scrolls), and on a
@@ -308,7 +437,7 @@ pub fn view(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(
         Paragraph::new(text)
             .wrap(Wrap { trim: false })
-            .scroll((app.run.scroll, 0)),
+            .scroll((run.scroll, 0)),
         below,
     );
 }

@@ -1,24 +1,41 @@
 //! Server: which binary, how to start it, where it listens and stores, TLS.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
+use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::{Answers, Launch, validate_file_path, validate_listen, validate_not_blank, validate_tls};
-use crate::tui::app::{App, Command, ScreenId};
-use crate::tui::form::{self, Form, FormEvent};
-use crate::vault::server as flavours;
+use crate::tui::form::{self, Form, FormScreen};
+use crate::tui::keys::{Binding, ENTER, always, back};
+use crate::tui::msg::Command;
+use crate::vault::VaultError;
+use crate::vault::server::ServerBinary;
 
 pub const WHY: &str = "HashiCorp Vault or OpenBao (2.6; 2.7 moved awskms to a plugin), started by systemd, \
 in the background by autounseal, or by you. Storage is integrated (raft).";
 
-pub struct State {
-    pub form: Form,
+/// The server binary named so, looked for and its version read (in the background).
+pub struct BinaryProbe {
+    pub named: String,
+    pub found: Result<ServerBinary, VaultError>,
 }
 
-impl State {
-    pub fn new(a: &Answers) -> State {
+pub struct Server {
+    pub form: Form,
+    pub probe: Option<BinaryProbe>,
+    /// The name a probe was last asked for: one probe per name (a binary that hangs
+    /// must not be started again on every Enter).
+    asked: Option<String>,
+    /// A binary not found is a note until the operator tries to go on.
+    strict: bool,
+    /// Enter was pressed while the binary was being probed: go on once it answers.
+    submitting: bool,
+}
+
+impl Server {
+    fn with(a: &Answers) -> Server {
         let path = |p: &Option<std::path::PathBuf>| {
             p.as_deref()
                 .map(|p| p.to_string_lossy().into_owned())
@@ -60,7 +77,13 @@ impl State {
             ),
         ]);
         show_tls(&mut form);
-        State { form }
+        Server {
+            form,
+            probe: None,
+            asked: None,
+            strict: false,
+            submitting: false,
+        }
     }
 }
 
@@ -78,105 +101,187 @@ fn show_tls(form: &mut Form) {
     });
 }
 
-/// Whether the binary named can serve, and the note or error the field shows. A
-/// missing one is only a note until the operator tries to go on (`strict`).
-fn probe_binary(form: &mut Form, strict: bool) -> Result<(), String> {
-    let named = form.value("binary");
-    let found = flavours::find(named.trim());
-    let field = form.field_mut("binary");
-    let result = match found {
-        Ok(b) if b.has_builtin_awskms() => {
-            field.note = Some(format!("found {} at {}", b.version_text(), b.path.display()));
-            Ok(())
-        }
-        Ok(b) => Err(format!(
-            "{} has no built-in awskms seal (a plugin since 2.7)",
-            b.version_text()
-        )),
-        Err(crate::vault::VaultError::BinaryMissing { .. }) => {
-            Err("not found: install Vault or OpenBao 2.6, give its path, or choose \"none\"".into())
-        }
-        // Found, but not a server (e.g. /bin/ls): say exactly that.
-        Err(other) => Err(other.to_string()),
-    };
-    if let Err(e) = &result {
-        if strict || !e.starts_with("not found") {
-            field.note = None;
-            field.error = Some(e.clone());
-        } else {
-            field.note = Some("not found: install it, give its path, or start with \"none\"".into());
-        }
-    } else {
-        field.error = None;
+impl Server {
+    fn launch(&self) -> Launch {
+        Launch::ALL[self.form.choice_index("launch")]
     }
-    result
-}
 
-pub fn enter(app: &mut App) -> Vec<Command> {
-    let _ = probe_binary(&mut app.server.form, false);
-    vec![]
-}
-
-fn store(app: &mut App) -> bool {
-    let f = &app.server.form;
-    let s = &mut app.answers.server;
-    s.binary = f.value("binary").trim().into();
-    s.launch = Launch::ALL[f.choice_index("launch")];
-    s.listen = f.value("listen").trim().into();
-    s.storage_path = f.value("storage").trim().into();
-    s.tls_disable = f.is_on("tls_disable");
-    let path = |id: &str| {
-        Some(f.value(id).trim().to_string())
-            .filter(|v| !v.is_empty())
-            .map(Into::into)
-    };
-    s.tls_cert_file = path("cert");
-    s.tls_key_file = path("key");
-    // autounseal initialises only a server it starts.
-    app.answers.init.enabled = s.launch != Launch::None;
-    if let Err(e) = validate_tls(&app.answers.server) {
-        app.server.form.field_mut("cert").error = Some(e);
-        return false;
+    /// The binary's field as typed (the probe trims it, as `store` does).
+    fn named(&self) -> String {
+        self.form.value("binary")
     }
-    true
-}
 
-pub fn update(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    match key.code {
-        KeyCode::Esc => app.go(ScreenId::Files),
-        KeyCode::Enter => {
-            let launch_none = Launch::ALL[app.server.form.choice_index("launch")] == Launch::None;
-            let valid = app.server.form.validate_all();
-            // After validate_all, which would clear it: the probe's own error.
+    fn probed(&self) -> bool {
+        self.probe.as_ref().is_some_and(|p| p.named == self.named())
+    }
+
+    /// Asks for the binary named now to be probed, unless it was.
+    fn probe_binary(&mut self) -> Vec<Command> {
+        let named = self.named();
+        if self.probed() || named.trim().is_empty() || self.asked.as_ref() == Some(&named) {
+            return vec![];
+        }
+        self.asked = Some(named.clone());
+        vec![Command::ProbeBinary(named)]
+    }
+
+    /// What the probe found, under the binary's field: whether it can serve, decided on
+    /// the probe's typed answer.
+    fn show_probe(&mut self) {
+        let Some(probe) = &self.probe else { return };
+        let missing_is_fine = !self.strict || self.launch() == Launch::None;
+        let (problem, note) = match &probe.found {
+            Ok(b) if b.has_builtin_awskms() => (None, Some(format!("found {} at {}", b.version_text(), b.path.display()))),
+            Ok(b) => (
+                Some(format!("{} has no built-in awskms seal (a plugin since 2.7)", b.version_text())),
+                None,
+            ),
             // Launch "none" needs no binary, but a wrong one (e.g. /bin/ls) is never right.
-            if let Err(e) = probe_binary(&mut app.server.form, true)
-                && !(launch_none && e.starts_with("not found"))
-            {
-                app.server.form.field_mut("binary").error = Some(e);
-                app.server.form.focus = 0;
-                return vec![];
-            }
-            if valid && store(app) { app.forward() } else { vec![] }
+            Err(VaultError::BinaryMissing { .. }) if missing_is_fine => (
+                None,
+                Some("not found: install it, give its path, or start with \"none\"".to_string()),
+            ),
+            Err(VaultError::BinaryMissing { .. }) => (
+                Some("not found: install Vault or OpenBao 2.6, give its path, or choose \"none\"".to_string()),
+                None,
+            ),
+            // Found, but not a server (e.g. /bin/ls): say exactly that.
+            Err(other) => (Some(other.to_string()), None),
+        };
+        let named = probe.named.clone();
+        self.form.probed(&["binary"], &named, problem, note);
+    }
+
+    pub fn on_binary(&mut self, ctx: &mut Ctx, named: String, found: Result<ServerBinary, VaultError>) -> Outcome {
+        // An answer about a name since changed is dropped.
+        if named != self.named() {
+            return Outcome::stay();
         }
-        _ => {
-            let was = app.server.form.focused_id();
-            match app.server.form.handle_key(key) {
-                FormEvent::Changed("tls_disable" | "listen") => show_tls(&mut app.server.form),
-                FormEvent::Moved if was == "binary" => {
-                    let _ = probe_binary(&mut app.server.form, false);
-                }
-                _ => {}
-            }
-            vec![]
+        self.probe = Some(BinaryProbe { named, found });
+        self.show_probe();
+        if self.submitting {
+            return self.submit(ctx, ENTER.event());
+        }
+        Outcome::stay()
+    }
+
+    fn store(&mut self, ctx: &mut Ctx) -> bool {
+        let f = &self.form;
+        let s = &mut ctx.answers.server;
+        s.binary = self.named().trim().into();
+        s.launch = self.launch();
+        s.listen = f.value("listen").trim().into();
+        s.storage_path = f.value("storage").trim().into();
+        s.tls_disable = f.is_on("tls_disable");
+        let path = |id: &str| {
+            Some(f.value(id).trim().to_string())
+                .filter(|v| !v.is_empty())
+                .map(Into::into)
+        };
+        s.tls_cert_file = path("cert");
+        s.tls_key_file = path("key");
+        // autounseal initialises only a server it starts.
+        ctx.answers.init.enabled = s.launch != Launch::None;
+        if let Err(e) = validate_tls(&ctx.answers.server) {
+            self.form.field_mut("cert").error = Some(e);
+            return false;
+        }
+        true
+    }
+
+    fn submit(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
+        self.submitting = false;
+        self.strict = true;
+        self.show_probe();
+        if !self.form.validate_all() {
+            return Outcome::stay();
+        }
+        if !self.probed() {
+            // Goes on when the probe answers (see `on_binary`).
+            self.submitting = true;
+            return Outcome::run(self.probe_binary());
+        }
+        if self.store(ctx) {
+            Outcome::go(Nav::Forward)
+        } else {
+            Outcome::stay()
         }
     }
 }
 
-pub fn view(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+impl FormScreen for Server {
+    fn form(&self) -> &Form {
+        &self.form
+    }
+
+    fn form_mut(&mut self) -> &mut Form {
+        &mut self.form
+    }
+
+    fn changed(&mut self, _: &mut Ctx, id: &'static str) -> Outcome {
+        match id {
+            "tls_disable" | "listen" => show_tls(&mut self.form),
+            "launch" => self.show_probe(),
+            _ => {}
+        }
+        Outcome::stay()
+    }
+
+    /// The binary is probed once the operator leaves its field, not on every keystroke.
+    fn left(&mut self, _: &mut Ctx, from: &'static str) -> Outcome {
+        if from == "binary" {
+            Outcome::run(self.probe_binary())
+        } else {
+            Outcome::stay()
+        }
+    }
+}
+
+impl Screen for Server {
+    const KEYS: &'static [Binding<Self>] = &[
+        form::focus_keys(),
+        form::change_keys(),
+        form::clear_keys(),
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "continue",
+            when: always,
+            action: Server::submit,
+        },
+        back(),
+    ];
+
+    fn new(a: &Answers) -> Server {
+        Server::with(a)
+    }
+
+    /// Probed again on each visit: the binary may have been installed meanwhile.
+    fn enter(&mut self, _: &mut Ctx) -> Vec<Command> {
+        self.asked = None;
+        self.probe = None;
+        self.form.field_mut("binary").probe = None;
+        self.probe_binary()
+    }
+
+    fn takes_typing(&self) -> bool {
+        self.form.on_text()
+    }
+
+    fn typed(&mut self, ctx: &mut Ctx, key: KeyEvent) -> Outcome {
+        form::typed(self, ctx, key)
+    }
+
+    fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        view(self, frame, area, ctx)
+    }
+}
+
+fn view(server: &Server, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let t = &ctx.theme;
     let rest = super::why(frame, area, WHY, t);
-    let below = app.server.form.render_on_top(frame, rest, t);
-    let hint = match app.server.form.choice_index("launch") {
+    let below = server.form.render_on_top(frame, rest, t);
+    let hint = match server.form.choice_index("launch") {
         0 => "systemd: a drop-in with EnvironmentFile=, then a restart of the unit.",
         1 => "background: autounseal starts it; log and pid go to its state folder.",
         _ => "none: autounseal writes the files and shows the command; no init.",
