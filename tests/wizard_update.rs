@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use autounseal::answers::{Answers, Launch};
-use autounseal::engine::{Call, Event, Identity, Step};
+use autounseal::aws::Identity;
+use autounseal::run::{Call, Event, Step};
 use autounseal::tui::app::{App, Command, KeyChoice, Modal, Msg, RunReport, ScreenId, update};
 use autounseal::tui::screens::Lookup;
 use autounseal::tui::screens::kms::KeyListFor;

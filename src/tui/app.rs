@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::answers::Answers;
-use crate::engine::{Call, Event, Identity};
+use crate::aws::Identity;
+use crate::run::{Call, Event};
 use crate::tui::screens::{account, done, files, iam, init, kms, recovery, region, review, run, server, welcome};
 use crate::tui::theme::Theme;
 use crate::vault::client::SealStatus;

@@ -18,10 +18,11 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::answers::Answers;
-use crate::engine::events::StopRequest;
-use crate::engine::{ApplyOptions, AwsContext, Connection, Reporter};
+use crate::aws::{AwsContext, Connection};
 use crate::files::{self, Existing, WriteOptions};
 use crate::flow;
+use crate::run::events::StopRequest;
+use crate::run::{ApplyOptions, Reporter};
 use crate::tui::app::{App, Command, KeyChoice, Msg, RunReport};
 use crate::vault::deploy::{InitGate, KeysDestination};
 
@@ -215,8 +216,8 @@ fn hand_over_keys(app: &App, secrets: &crate::vault::recovery::InitSecrets) -> V
     let address = crate::vault::config::api_addr(&app.answers);
     match secrets.save(&path, app.answers.init.recovery_threshold, &address) {
         Ok(saved) => {
-            if let Ok(store) = crate::engine::ManifestStore::open(&app.state_dir) {
-                let _ = store.update(|m| m.record_file(crate::engine::manifest::FileRole::RecoveryKeys, &saved, None));
+            if let Ok(store) = crate::run::ManifestStore::open(&app.state_dir) {
+                let _ = store.update(|m| m.record_file(crate::run::manifest::FileRole::RecoveryKeys, &saved, None));
             }
             vec![
                 "IMPORTANT: the recovery keys and root token were not confirmed as stored.".into(),
@@ -335,7 +336,7 @@ async fn list_keys(a: &Answers) -> Result<Vec<KeyChoice>, String> {
         .limit(100)
         .send()
         .await
-        .map_err(|e| crate::engine::error::classify("kms:ListAliases", &ctx.endpoint(), e).to_string())?;
+        .map_err(|e| crate::aws::error::classify("kms:ListAliases", &ctx.endpoint(), e).to_string())?;
     Ok(out
         .aliases()
         .iter()

@@ -3,10 +3,10 @@
 //! run uses (policy document, Vault config, env file layout), so they never disagree.
 
 use crate::answers::Launch;
-use crate::engine::policy;
-use crate::engine::provision::{aws_command, create_key_command};
+use crate::aws::policy;
 use crate::tui::app::{App, ScreenId};
 use crate::tui::screens::{Lookup, iam::key_arn};
+use crate::twins::{aws_command, create_key_command};
 use crate::vault::{config, server::Flavour};
 
 fn aws(app: &App, args: &[&str], regional: bool) -> String {

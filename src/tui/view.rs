@@ -161,10 +161,11 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
             t.warn,
         ));
     } else if app.run.running() && !app.demo {
-        let initialising =
-            app.run.rows.iter().any(|(step, status)| {
-                *step == crate::engine::Step::InitServer && !matches!(status, run::Status::Waiting)
-            });
+        let initialising = app
+            .run
+            .rows
+            .iter()
+            .any(|(step, status)| *step == crate::run::Step::InitServer && !matches!(status, run::Status::Waiting));
         tail.push(Line::styled(
             if initialising {
                 format!(

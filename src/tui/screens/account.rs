@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 
 use super::Lookup;
 use crate::answers::{Answers, validate_endpoint_url, validate_not_blank};
-use crate::engine::Identity;
+use crate::aws::Identity;
 use crate::tui::app::{App, Command};
 use crate::tui::form::{self, Form};
 

@@ -54,7 +54,7 @@ pub fn summary(app: &App) -> Vec<String> {
     text.push(format!("Config    {}", a.output.vault_config.display()));
     text.push(format!(
         "Manifest  {}",
-        app.state_dir.join(crate::engine::manifest::MANIFEST_FILE).display()
+        app.state_dir.join(crate::run::manifest::MANIFEST_FILE).display()
     ));
     text.push(String::new());
     text.push("Next:".to_string());

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::Lookup;
 use crate::answers::{Answers, validate_iam_policy_name, validate_iam_user_name};
-use crate::engine::policy;
+use crate::aws::policy;
 use crate::regions::partition;
 use crate::tui::app::{App, Command, ScreenId};
 use crate::tui::form::{self, Form};

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Clear, List, ListItem, ListState, Paragraph, Wrap}
 
 use super::Lookup;
 use crate::answers::Answers;
-use crate::engine::Call;
+use crate::run::Call;
 use crate::tui::app::{App, Command, ScreenId};
 
 pub const WHY: &str = "Nothing has changed yet. Below is every change the run will make, found by reading your \

@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::engine::{Event, Step};
+use crate::run::{Event, Step};
 use crate::tui::app::{App, Command, RunReport, ScreenId};
 
 pub const WHY: &str = "Each step is recorded in the manifest as soon as it is done, so a failure or a dropped \
