@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use crate::answers::Answers;
+use crate::aws::destroy::{DestroyOptions, KEY_DELETION_WARNING};
+use crate::aws::{AwsContext, Connection};
 use crate::cli::{ApplyArgs, DemoArgs, DestroyArgs, PlanArgs};
 use crate::demo::{self, Demo};
-use crate::engine::destroy::{DestroyOptions, KEY_DELETION_WARNING};
-use crate::engine::events::StopRequest;
-use crate::engine::manifest::{FileRole, Manifest};
-use crate::engine::{ApplyOptions, AwsContext, Connection, ManifestStore, Origin, policy};
+use crate::frontend::{FrontEnd, choose};
 use crate::headless::{Mode, with_printer};
+use crate::headless::{kms_endpoint_line, print_plan};
+use crate::run::events::StopRequest;
+use crate::run::{ApplyOptions, ManifestStore, Origin};
 use crate::vault::deploy::KeysDestination;
 use crate::{flow, regions};
 
@@ -120,15 +122,6 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
     Ok(())
 }
 
-/// Where the seal calls KMS: an endpoint can come from the environment or the profile,
-/// not only from the answers, so it is always said.
-fn kms_endpoint_line(outcome: &flow::FlowOutcome) -> String {
-    match &outcome.kms_endpoint {
-        Some(url) => format!("KMS endpoint: {url} (autounseal's calls and the server's seal)"),
-        None => "KMS endpoint: AWS itself".to_string(),
-    }
-}
-
 fn print_summary(answers: &Answers, state_dir: &Path, outcome: &flow::FlowOutcome) {
     let aws = &outcome.aws;
     let vault = &outcome.vault;
@@ -162,7 +155,7 @@ fn print_summary(answers: &Answers, state_dir: &Path, outcome: &flow::FlowOutcom
     }
     println!(
         "  manifest:     {}",
-        state_dir.join(crate::engine::manifest::MANIFEST_FILE).display()
+        state_dir.join(crate::run::manifest::MANIFEST_FILE).display()
     );
     println!("  undo:         {}", crate::cli::command_hint("destroy", state_dir));
     println!("Rotate the access key every 30 to 90 days.");
@@ -186,80 +179,6 @@ pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> an
     Ok(())
 }
 
-/// Every change in order with its AWS CLI twin, where KMS is, and the exact policy:
-/// what `plan` prints, and what the plain wizard shows before it asks to go ahead.
-pub fn print_plan(answers: &Answers, outcome: &flow::FlowOutcome) {
-    println!();
-    if outcome.calls.is_empty() {
-        println!("Nothing to change: everything exists as asked.");
-    } else {
-        println!("apply would make these changes, in this order:");
-        for (i, call) in outcome.calls.iter().enumerate() {
-            println!(
-                "{:>3}. {} ({})",
-                i + 1,
-                call.action,
-                call.detail.lines().next().unwrap_or("")
-            );
-            println!("       $ {}", call.command);
-        }
-    }
-    println!();
-    println!("{}", kms_endpoint_line(outcome));
-    println!(
-        "The IAM policy {} (exactly this, nothing more):",
-        answers.iam.policy_name
-    );
-    println!("{}", policy::document_text(&outcome.aws.key.arn));
-}
-
-/// What destroy will remove, as lines for the confirmation.
-fn describe_removals(m: &Manifest) -> Vec<String> {
-    let verb = |o: Origin| {
-        if o == Origin::Created {
-            "delete"
-        } else {
-            "keep (reused)"
-        }
-    };
-    let mut lines = Vec::new();
-    if let Some(k) = &m.access_key {
-        lines.push(format!("delete access key {} of {}", k.id, k.user));
-    }
-    if let Some(p) = &m.iam_policy {
-        lines.push(format!("{} policy {}", verb(p.origin), p.arn));
-    }
-    if let Some(u) = &m.iam_user {
-        lines.push(format!("{} IAM user {}", verb(u.origin), u.arn));
-    }
-    if let Some(a) = &m.kms_alias {
-        lines.push(format!("{} alias {}", verb(a.origin), a.name));
-    }
-    if let Some(k) = &m.kms_key {
-        let v = if k.origin == Origin::Created {
-            "schedule the deletion of"
-        } else {
-            "keep (reused)"
-        };
-        lines.push(format!("{v} KMS key {}", k.arn));
-    }
-    if let Some(s) = &m.server
-        && s.pid.is_some()
-    {
-        lines.push(format!("stop the server at {} (its data folder stays)", s.address));
-    }
-    if !m.pending.is_empty() {
-        lines.push(format!(
-            "look for what {} create(s) of an interrupted run made, and remove it",
-            m.pending.len()
-        ));
-    }
-    for f in m.files.iter().filter(|f| f.role != FileRole::RecoveryKeys) {
-        lines.push(format!("remove {}", f.path.display()));
-    }
-    lines
-}
-
 pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
     let store = ManifestStore::open(state_dir)?;
     let manifest = store.snapshot();
@@ -268,7 +187,7 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
         return Ok(());
     }
     println!("autounseal destroy will:");
-    for line in describe_removals(&manifest) {
+    for line in flow::undo_plan(&manifest) {
         println!("  - {line}");
     }
     let deletes_key = manifest.kms_key.as_ref().is_some_and(|k| k.origin == Origin::Created);
@@ -335,45 +254,45 @@ pub async fn demo(args: DemoArgs, state_dir: &Path, plain: bool) -> anyhow::Resu
     let answers = running.answers()?;
     let demo_state = running.state_dir();
     let folder = running.folder.clone();
-    let result: anyhow::Result<bool> = if !args.yes && !plain && crate::tui::can_draw() {
-        crate::tui::run(answers, demo_state, true).await.map(|exit| {
+    let result: anyhow::Result<bool> = match choose(plain, args.yes) {
+        FrontEnd::Screen => crate::tui::run(answers, demo_state, true).await.map(|exit| {
             exit.print_farewell();
             exit.keep_demo
-        })
-    } else if !args.yes {
-        crate::plain::run(answers, &demo_state).await.map(|_| false)
-    } else {
-        println!(
-            "autounseal demo: AWS emulator at {}, everything in {}",
-            running.moto_url,
-            folder.display()
-        );
-        let keys = KeysDestination::File(
-            answers
-                .init
-                .recovery_keys_file
-                .clone()
-                .expect("the demo sets a keys file"),
-        );
-        let opts = ApplyOptions {
-            overwrite_files: true,
-            dry_run: false,
-        };
-        let outcome = with_printer(Mode::Run, async |rep| {
-            flow::run(&answers, &demo_state, opts, keys, &rep).await
-        })
-        .await;
-        outcome
-            .map(|o| {
-                let sealed = o.vault.status.as_ref().is_some_and(|s| s.sealed);
-                println!(
-                    "\nThe demo server at {} is initialised and {}.",
-                    o.vault.address,
-                    if sealed { "sealed" } else { "unsealed by KMS" }
-                );
-                false
+        }),
+        FrontEnd::Plain => crate::plain::run(answers, &demo_state).await.map(|_| false),
+        FrontEnd::Headless => {
+            println!(
+                "autounseal demo: AWS emulator at {}, everything in {}",
+                running.moto_url,
+                folder.display()
+            );
+            let keys = KeysDestination::File(
+                answers
+                    .init
+                    .recovery_keys_file
+                    .clone()
+                    .expect("the demo sets a keys file"),
+            );
+            let opts = ApplyOptions {
+                overwrite_files: true,
+                dry_run: false,
+            };
+            let outcome = with_printer(Mode::Run, async |rep| {
+                flow::run(&answers, &demo_state, opts, keys, &rep).await
             })
-            .map_err(Into::into)
+            .await;
+            outcome
+                .map(|o| {
+                    let sealed = o.vault.status.as_ref().is_some_and(|s| s.sealed);
+                    println!(
+                        "\nThe demo server at {} is initialised and {}.",
+                        o.vault.address,
+                        if sealed { "sealed" } else { "unsealed by KMS" }
+                    );
+                    false
+                })
+                .map_err(Into::into)
+        }
     };
     // After a hangup the terminal is gone: these lines may go nowhere, the teardown
     // must happen all the same.

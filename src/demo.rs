@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::answers::{Answers, Launch};
-use crate::engine::destroy::DestroyOptions;
-use crate::engine::{AwsContext, Connection, ManifestStore, Reporter};
+use crate::aws::destroy::DestroyOptions;
+use crate::aws::{AwsContext, Connection};
+use crate::run::{ManifestStore, Reporter};
 use crate::vault::deploy::stop_server;
 use crate::vault::server;
 

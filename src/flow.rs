@@ -4,11 +4,11 @@
 use std::path::Path;
 
 use crate::answers::Answers;
-use crate::engine::destroy::{DestroyOptions, destroy_aws, remove_files};
-use crate::engine::manifest::FileRole;
-use crate::engine::{
-    ApplyOptions, AwsContext, Call, Connection, EngineError, ManifestStore, Provisioned, Provisioner, Reporter, Result,
-};
+use crate::aws::destroy::{DestroyOptions, destroy_aws};
+use crate::aws::{AwsContext, Connection, Provisioned, Provisioner};
+use crate::files;
+use crate::run::manifest::{FileRole, Manifest, Origin};
+use crate::run::{ApplyOptions, Call, ManifestStore, Reporter, Result, RunError, Step};
 use crate::vault::deploy::{DeployOptions, DeployOutcome, Deployer, InitGate, KeysDestination, preflight, stop_server};
 
 /// The files an undo removes. The recovery keys file stays: it is the operator's until
@@ -71,7 +71,7 @@ pub async fn run_gated(
         (aws, provisioner.calls(), ctx.kms_endpoint())
     };
     if gate.stopped() {
-        return Err(EngineError::Other(
+        return Err(RunError::Other(
             "stopped on request after the AWS part: the server was not touched; run again to go on".into(),
         ));
     }
@@ -97,4 +97,79 @@ pub async fn undo(ctx: &AwsContext, store: &ManifestStore, rep: &Reporter, opts:
     stop_server(store, rep)?;
     destroy_aws(ctx, store, rep, opts).await?;
     remove_files(store, rep, &UNDONE_FILES)
+}
+
+/// What [`undo`] will do with what `m` records, one line each: what `destroy` asks to confirm.
+pub fn undo_plan(m: &Manifest) -> Vec<String> {
+    let verb = |o: Origin| {
+        if o == Origin::Created {
+            "delete"
+        } else {
+            "keep (reused)"
+        }
+    };
+    let mut lines = Vec::new();
+    if let Some(k) = &m.access_key {
+        lines.push(format!("delete access key {} of {}", k.id, k.user));
+    }
+    if let Some(p) = &m.iam_policy {
+        lines.push(format!("{} policy {}", verb(p.origin), p.arn));
+    }
+    if let Some(u) = &m.iam_user {
+        lines.push(format!("{} IAM user {}", verb(u.origin), u.arn));
+    }
+    if let Some(a) = &m.kms_alias {
+        lines.push(format!("{} alias {}", verb(a.origin), a.name));
+    }
+    if let Some(k) = &m.kms_key {
+        let v = if k.origin == Origin::Created {
+            "schedule the deletion of"
+        } else {
+            "keep (reused)"
+        };
+        lines.push(format!("{v} KMS key {}", k.arn));
+    }
+    if let Some(s) = &m.server
+        && s.pid.is_some()
+    {
+        lines.push(format!("stop the server at {} (its data folder stays)", s.address));
+    }
+    if !m.pending.is_empty() {
+        lines.push(format!(
+            "look for what {} create(s) of an interrupted run made, and remove it",
+            m.pending.len()
+        ));
+    }
+    for f in m.files.iter().filter(|f| UNDONE_FILES.contains(&f.role)) {
+        lines.push(format!("remove {}", f.path.display()));
+    }
+    lines
+}
+
+/// Removes the files autounseal wrote (the saved secret is dead once its key is
+/// deleted), putting back what they replaced.
+pub fn remove_files(store: &ManifestStore, rep: &Reporter, roles: &[FileRole]) -> Result<()> {
+    rep.started(Step::RemoveFiles);
+    let mut done = Vec::new();
+    for record in store.snapshot().files.into_iter().filter(|f| roles.contains(&f.role)) {
+        let io = |e: std::io::Error| RunError::Other(format!("cannot remove {}: {e}", record.path.display()));
+        files::remove_if_present(&record.path).map_err(io)?;
+        match &record.backup {
+            Some(backup) if backup.exists() => {
+                std::fs::rename(backup, &record.path).map_err(io)?;
+                done.push(format!("{} (restored the earlier one)", record.path.display()));
+            }
+            _ => done.push(record.path.display().to_string()),
+        }
+        store.update(|m| m.files.retain(|f| f != &record))?;
+    }
+    rep.done(
+        Step::RemoveFiles,
+        if done.is_empty() {
+            "none".to_string()
+        } else {
+            done.join(", ")
+        },
+    );
+    Ok(())
 }

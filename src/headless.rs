@@ -5,7 +5,10 @@ use std::io::Write;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::engine::{Event, Reporter, Step};
+use crate::answers::Answers;
+use crate::aws::policy;
+use crate::flow::FlowOutcome;
+use crate::run::{Event, Reporter, Step};
 
 /// What a run's lines are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +82,42 @@ pub async fn with_printer<T>(mode: Mode, work: impl AsyncFnOnce(Reporter) -> T) 
     // `work` dropped its reporter; the printer drains what is left and ends.
     let _ = printer.await;
     result
+}
+
+/// Where the seal calls KMS: an endpoint can come from the environment or the profile,
+/// not only from the answers, so it is always said.
+pub fn kms_endpoint_line(outcome: &FlowOutcome) -> String {
+    match &outcome.kms_endpoint {
+        Some(url) => format!("KMS endpoint: {url} (autounseal's calls and the server's seal)"),
+        None => "KMS endpoint: AWS itself".to_string(),
+    }
+}
+
+/// Every change in order with its AWS CLI twin, where KMS is, and the exact policy:
+/// what `plan` prints, and what the plain wizard shows before it asks to go ahead.
+pub fn print_plan(answers: &Answers, outcome: &FlowOutcome) {
+    println!();
+    if outcome.calls.is_empty() {
+        println!("Nothing to change: everything exists as asked.");
+    } else {
+        println!("apply would make these changes, in this order:");
+        for (i, call) in outcome.calls.iter().enumerate() {
+            println!(
+                "{:>3}. {} ({})",
+                i + 1,
+                call.action,
+                call.detail.lines().next().unwrap_or("")
+            );
+            println!("       $ {}", call.command);
+        }
+    }
+    println!();
+    println!("{}", kms_endpoint_line(outcome));
+    println!(
+        "The IAM policy {} (exactly this, nothing more):",
+        answers.iam.policy_name
+    );
+    println!("{}", policy::document_text(&outcome.aws.key.arn));
 }
 
 #[cfg(test)]

@@ -2,20 +2,23 @@
 
 pub mod alloc;
 pub mod answers;
+pub mod aws;
 pub mod child_env;
 pub mod cli;
 pub mod commands;
 pub mod credentials_file;
 pub mod demo;
-pub mod engine;
 pub mod files;
 pub mod flow;
+pub mod frontend;
 pub mod headless;
 pub mod pause;
 pub mod plain;
 pub mod regions;
+pub mod run;
 pub mod secrets;
 pub mod tui;
+pub mod twins;
 pub mod vault;
 
 /// Every block of every binary built on this crate is wiped when freed (see `alloc`).

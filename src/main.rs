@@ -6,6 +6,7 @@ use clap::Parser;
 
 use autounseal::cli::{Cli, Command};
 use autounseal::commands;
+use autounseal::frontend::{FrontEnd, choose};
 
 /// Logs go to a file in the state folder, never to the terminal the wizard draws on.
 /// Nothing secret is ever passed to a log call.
@@ -42,12 +43,14 @@ async fn wizard(
     if let Some(profile) = profile {
         start.profile = Some(profile.to_string());
     }
-    if plain || !autounseal::tui::can_draw() {
-        autounseal::plain::run(start, state_dir).await
-    } else {
-        let exit = autounseal::tui::run(start, state_dir.to_path_buf(), false).await?;
-        exit.print_farewell();
-        Ok(())
+    match choose(plain, false) {
+        FrontEnd::Screen => {
+            let exit = autounseal::tui::run(start, state_dir.to_path_buf(), false).await?;
+            exit.print_farewell();
+            Ok(())
+        }
+        // The wizard always asks: without a screen, as line prompts.
+        FrontEnd::Plain | FrontEnd::Headless => autounseal::plain::run(start, state_dir).await,
     }
 }
 

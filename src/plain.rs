@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use crate::answers::{self, Answers, Launch};
-use crate::engine::{ApplyOptions, AwsContext, Connection};
+use crate::aws::{AwsContext, Connection};
 use crate::headless::{Mode, with_printer};
+use crate::run::ApplyOptions;
 use crate::vault::deploy::KeysDestination;
 use crate::flow;
 
@@ -312,7 +313,7 @@ pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
         flow::run(&a, state_dir, plan_opts, KeysDestination::HandBack, &rep).await
     })
     .await?;
-    crate::commands::print_plan(&a, &plan);
+    crate::headless::print_plan(&a, &plan);
     if !p.yes(
         "Create and start everything now (autounseal plan shows each call)",
         false,

@@ -5,10 +5,12 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 
 use autounseal::answers::Answers;
+use autounseal::aws::destroy::{DestroyOptions, destroy_aws};
+use autounseal::aws::{AwsContext, Provisioner, policy};
 use autounseal::credentials_file;
-use autounseal::engine::destroy::{DestroyOptions, destroy_aws, remove_files};
-use autounseal::engine::manifest::FileRole;
-use autounseal::engine::{ApplyOptions, AwsContext, EngineError, ManifestStore, Origin, Provisioner, Reporter, policy};
+use autounseal::flow::remove_files;
+use autounseal::run::manifest::FileRole;
+use autounseal::run::{ApplyOptions, ManifestStore, Origin, Reporter, RunError};
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
 use common::{Moto, answers, context, context_as};
 
@@ -22,7 +24,7 @@ async fn provision(
     a: &Answers,
     store: &ManifestStore,
     opts: ApplyOptions,
-) -> Result<Vec<String>, EngineError> {
+) -> Result<Vec<String>, RunError> {
     let p = Provisioner::new(ctx, a, store, Reporter::silent(), opts);
     p.run().await?;
     Ok(p.calls().into_iter().map(|c| c.action).collect())
@@ -694,4 +696,39 @@ async fn switching_keys_updates_the_policy_within_iams_five_versions() {
         let doc: serde_json::Value = serde_json::from_str(&urlencoding::decode(&raw).unwrap()).unwrap();
         policy::check_least_privilege(&doc, key.arn.as_deref().unwrap()).unwrap();
     }
+}
+
+#[tokio::test]
+async fn key_aliases_name_the_customer_keys_only() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(&answers(&moto, dir.path())).await;
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let key = ctx.kms.create_key().send().await.unwrap().key_metadata.unwrap();
+        let alias = format!("alias/listed-{i}");
+        ctx.kms
+            .create_alias()
+            .alias_name(&alias)
+            .target_key_id(key.key_id())
+            .send()
+            .await
+            .unwrap();
+        made.push(autounseal::aws::keys::KeyAlias {
+            alias,
+            key_id: key.key_id().to_string(),
+        });
+    }
+    // moto answers in one page whatever the limit: the paging is proven in tests/mocks.rs.
+    let listed = autounseal::aws::keys::key_aliases(&ctx, 2).await.unwrap();
+    let ours: Vec<_> = listed
+        .iter()
+        .filter(|k| k.alias.starts_with("alias/listed-"))
+        .cloned()
+        .collect();
+    assert_eq!(ours, made, "every alias, each once, in KMS's order");
+    assert!(
+        listed.len() == made.len(),
+        "moto's AWS managed aliases are left out: {listed:?}"
+    );
 }

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use autounseal::engine::{ApplyOptions, AwsContext, Manifest, ManifestStore, Provisioner, Reporter};
+use autounseal::aws::{AwsContext, Provisioner};
+use autounseal::run::{ApplyOptions, Manifest, ManifestStore, Reporter};
 use aws_sdk_kms::types::KeyState;
 use common::proxy::Proxy;
 use common::{Moto, answers, context, isolate};

@@ -5,10 +5,11 @@
 use std::sync::{Arc, Mutex};
 
 use autounseal::answers::Answers;
-use autounseal::engine::aws::retry_config;
-use autounseal::engine::destroy::{DestroyOptions, destroy_aws};
-use autounseal::engine::manifest::{AccessKeyRecord, KeyRecord, Manifest, NamedRecord, Origin};
-use autounseal::engine::{AwsContext, Connection, EngineError, ManifestStore, Reporter};
+use autounseal::aws::context::retry_config;
+use autounseal::aws::destroy::{DestroyOptions, destroy_aws};
+use autounseal::aws::{AwsContext, Connection};
+use autounseal::run::manifest::{AccessKeyRecord, KeyRecord, Manifest, NamedRecord, Origin};
+use autounseal::run::{ManifestStore, Reporter, RunError};
 use aws_sdk_iam::operation as iam_op;
 use aws_sdk_kms::operation as kms_op;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -245,7 +246,7 @@ async fn throttling_that_never_ends_says_what_to_do() {
     assert!(
         matches!(
             err,
-            EngineError::Throttled {
+            RunError::Throttled {
                 action: "sts:GetCallerIdentity"
             }
         ),
@@ -253,4 +254,57 @@ async fn throttling_that_never_ends_says_what_to_do() {
     );
     assert!(err.to_string().contains("run again"));
     assert_eq!(rule.num_calls(), 5, "five attempts, as configured");
+}
+
+/// moto answers every list in one page; KMS pages ListAliases by 100 at most.
+#[tokio::test]
+async fn key_aliases_follow_every_page() {
+    use aws_sdk_kms::types::AliasListEntry;
+    let alias = |name: &str, key: Option<&str>| {
+        AliasListEntry::builder()
+            .alias_name(name)
+            .set_target_key_id(key.map(String::from))
+            .build()
+    };
+    let asked: Log = Default::default();
+    let log = asked.clone();
+    let first = mock!(aws_sdk_kms::Client::list_aliases)
+        .match_requests(move |r| {
+            log.lock()
+                .unwrap()
+                .push(if r.limit() == Some(2) { "limit 2" } else { "other limit" });
+            r.marker().is_none()
+        })
+        .then_output(move || {
+            kms_op::list_aliases::ListAliasesOutput::builder()
+                .aliases(alias("alias/aws/ebs", Some("aws-managed")))
+                .aliases(alias("alias/first", Some("k-1")))
+                .truncated(true)
+                .next_marker("page-2")
+                .build()
+        });
+    let second = mock!(aws_sdk_kms::Client::list_aliases)
+        .match_requests(|r| r.marker() == Some("page-2"))
+        .then_output(move || {
+            kms_op::list_aliases::ListAliasesOutput::builder()
+                .aliases(alias("alias/second", Some("k-2")))
+                .aliases(alias("alias/unused", None))
+                .truncated(false)
+                .build()
+        });
+    let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[&first, &second]);
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]);
+    let sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[]);
+    let ctx = AwsContext::from_clients(conn(), kms, iam, sts);
+
+    let listed = autounseal::aws::keys::key_aliases(&ctx, 2).await.unwrap();
+    let names: Vec<_> = listed.iter().map(|k| (k.alias.as_str(), k.key_id.as_str())).collect();
+    assert_eq!(names, [("alias/first", "k-1"), ("alias/second", "k-2")]);
+    // The first rule is asked about both requests.
+    assert_eq!(
+        *asked.lock().unwrap(),
+        ["limit 2", "limit 2"],
+        "each page asked by the page size"
+    );
+    assert_eq!(second.num_calls(), 1, "the second page was fetched by its marker");
 }

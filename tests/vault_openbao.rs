@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use autounseal::answers::Answers;
 use autounseal::credentials_file;
-use autounseal::engine::{ManifestStore, Reporter};
+use autounseal::run::{ManifestStore, Reporter};
 use autounseal::vault::client::VaultClient;
 use autounseal::vault::config;
 use autounseal::vault::deploy::{DeployOptions, Deployer, KeysDestination};
@@ -343,10 +343,10 @@ async fn a_kms_key_the_credentials_cannot_use_is_reported_with_the_servers_words
         Some(binary),
         keys,
     );
-    let record = autounseal::engine::manifest::KeyRecord {
+    let record = autounseal::run::manifest::KeyRecord {
         key_id: key.key_id.clone(),
         arn: key.arn.clone().unwrap(),
-        origin: autounseal::engine::Origin::Reused,
+        origin: autounseal::run::Origin::Reused,
     };
     let err = deployer.run(&record).await.unwrap_err().to_string();
     assert!(

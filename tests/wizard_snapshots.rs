@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use autounseal::answers::{Answers, Launch};
-use autounseal::engine::{Call, EngineError, Event, Identity, Step};
+use autounseal::aws::Identity;
+use autounseal::run::{Call, Event, RunError, Step};
 use autounseal::tui::app::{App, update};
 use autounseal::tui::msg::{KeyChoice, Msg, RunReport};
 use autounseal::tui::screens::ScreenId;
@@ -155,7 +156,7 @@ fn review_and_run() {
         &mut app,
         Msg::Engine(Event::Failed(Step::IamUser, "AWS denied iam:CreateUser".into())),
     );
-    let denied = EngineError::AccessDenied {
+    let denied = RunError::AccessDenied {
         action: "iam:CreateUser",
         message: "not authorized".into(),
     };

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 mod common;
 
 use autounseal::answers::{Answers, Launch};
-use autounseal::engine::{Call, EngineError, Event, Identity, Step};
+use autounseal::aws::Identity;
+use autounseal::run::{Call, Event, RunError, Step};
 use autounseal::tui::app::{App, Modal, update};
 use autounseal::tui::msg::{Command, KeyChoice, Msg, RunReport};
 use autounseal::tui::screens::kms::KeyListFor;
@@ -388,7 +389,7 @@ fn a_plan_that_fails_blocks_the_run_until_planned_again() {
         address: "127.0.0.1:8200".into(),
         by: String::new(),
     };
-    update(&mut app, Msg::Plan(planned, Err(EngineError::from(taken).to_string())));
+    update(&mut app, Msg::Plan(planned, Err(RunError::from(taken).to_string())));
     assert!(matches!(&app.screens.review.plan, Lookup::Failed(e) if e.contains("127.0.0.1:8200 is already in use")));
     assert!(key(&mut app, KeyCode::Enter).is_empty());
     assert_eq!(app.screen, ScreenId::Review);
@@ -421,7 +422,7 @@ fn a_failed_run_offers_retry_back_and_quit() {
         &mut app,
         Msg::Engine(Event::Failed(Step::KmsKey, "AWS denied kms:CreateKey".into())),
     );
-    update(&mut app, Msg::RunFinished(Err(EngineError::Other("AWS denied kms:CreateKey".into()))));
+    update(&mut app, Msg::RunFinished(Err(RunError::Other("AWS denied kms:CreateKey".into()))));
     assert_eq!(app.screens.run.phase, Phase::Failed("AWS denied kms:CreateKey".into()));
     assert_eq!(app.screens.run.rows[1].1, Status::Failed("AWS denied kms:CreateKey".into()));
     assert!(!app.animating(), "no ticking once nothing is in flight");
@@ -430,12 +431,12 @@ fn a_failed_run_offers_retry_back_and_quit() {
         "retry"
     );
     assert_eq!(app.screens.run.rows[0].1, Status::Waiting, "a retry starts the rows afresh");
-    update(&mut app, Msg::RunFinished(Err(EngineError::Other("again".into()))));
+    update(&mut app, Msg::RunFinished(Err(RunError::Other("again".into()))));
     let cmds = key(&mut app, KeyCode::Char('b'));
     assert_eq!(app.screen, ScreenId::Review);
     assert!(matches!(cmds.as_slice(), [Command::Plan(_)]));
     to_run(&mut app);
-    update(&mut app, Msg::RunFinished(Err(EngineError::Other("x".into()))));
+    update(&mut app, Msg::RunFinished(Err(RunError::Other("x".into()))));
     assert_eq!(key(&mut app, KeyCode::Char('q')), vec![Command::Quit]);
 }
 
@@ -569,7 +570,7 @@ fn a_long_failure_reads_line_by_line_and_scrolls() {
     let log: Vec<String> = (1..=30).map(|i| format!("log line {i}")).collect();
     update(
         &mut app,
-        Msg::RunFinished(Err(EngineError::Other(format!(
+        Msg::RunFinished(Err(RunError::Other(format!(
             "the server exited while starting (exit status 1): Error: boom\n{}",
             log.join("\n")
         )))),
@@ -660,7 +661,7 @@ fn keys_handed_back_before_a_failure_are_offered_and_kept() {
     to_run(&mut app);
     let secrets = InitSecrets::from_response(br#"{"recovery_keys":["aa11"],"root_token":"s.root"}"#).unwrap();
     update(&mut app, Msg::KeysHandedBack(secrets));
-    update(&mut app, Msg::RunFinished(Err(EngineError::Other("the server did not come back".into()))));
+    update(&mut app, Msg::RunFinished(Err(RunError::Other("the server did not come back".into()))));
     assert!(
         app.footer()
             .iter()
@@ -688,7 +689,7 @@ fn keys_handed_back_before_a_failure_are_offered_and_kept() {
 fn the_access_key_limit_asks_which_key_to_replace() {
     let mut app = app();
     to_run(&mut app);
-    let limit = EngineError::AccessKeyLimit {
+    let limit = RunError::AccessKeyLimit {
         user: "vault-auto-unseal".into(),
         keys: vec!["AKIAOLDKEY0000000001".into(), "AKIAOLDKEY0000000002".into()],
     };

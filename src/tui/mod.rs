@@ -20,8 +20,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::answers::Answers;
-use crate::engine::events::StopRequest;
-use crate::engine::{ApplyOptions, AwsContext, Connection, EngineError, Reporter};
+use crate::run::events::StopRequest;
+use crate::aws::{AwsContext, Connection};
+use crate::run::{ApplyOptions, Reporter, RunError};
 use crate::flow;
 use crate::tui::app::App;
 use crate::tui::msg::{Command, KeyChoice, Msg, RunReport};
@@ -35,14 +36,6 @@ pub fn starting_answers(given: Option<&Path>, state_dir: &Path) -> anyhow::Resul
         return Answers::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
     }
     Ok(Answers::last_session(state_dir).unwrap_or_default())
-}
-
-/// Whether there is a screen to draw on: a terminal both ways, and not `TERM=dumb`
-/// (where the line prompts, the accessible mode, are used instead).
-pub fn can_draw() -> bool {
-    use std::io::IsTerminal;
-    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
-    !dumb && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
 /// How the wizard ended.
@@ -211,8 +204,8 @@ fn hand_over_keys(ctx: &screens::Ctx, secrets: &crate::vault::recovery::InitSecr
     let address = crate::vault::config::api_addr(&ctx.answers);
     match secrets.save(&path, ctx.answers.init.recovery_threshold, &address) {
         Ok(saved) => {
-            if let Ok(store) = crate::engine::ManifestStore::open(&ctx.state_dir) {
-                let _ = store.update(|m| m.record_file(crate::engine::manifest::FileRole::RecoveryKeys, &saved, None));
+            if let Ok(store) = crate::run::ManifestStore::open(&ctx.state_dir) {
+                let _ = store.update(|m| m.record_file(crate::run::manifest::FileRole::RecoveryKeys, &saved, None));
             }
             vec![
                 "IMPORTANT: the recovery keys and root token were not confirmed as stored.".into(),
@@ -298,7 +291,7 @@ async fn run_flow(
     state_dir: &Path,
     tx: &UnboundedSender<Msg>,
     (gate, stop): (InitGate, StopRequest),
-) -> Result<RunReport, EngineError> {
+) -> Result<RunReport, RunError> {
     let (etx, mut erx) = mpsc::unbounded_channel();
     let forward = {
         let tx = tx.clone();
@@ -332,27 +325,17 @@ async fn run_flow(
     })
 }
 
-/// Customer managed keys of the region, by alias, for the KMS screen.
+/// Customer managed keys of the region, by alias (every page), for the KMS screen.
 async fn list_keys(a: &Answers) -> Result<Vec<KeyChoice>, String> {
     let ctx = AwsContext::connect(Connection::from_answers(a)).await;
-    let out = ctx
-        .kms
-        .list_aliases()
-        .limit(100)
-        .send()
+    let aliases = crate::aws::keys::key_aliases(&ctx, crate::aws::keys::PAGE_SIZE)
         .await
-        .map_err(|e| crate::engine::error::classify("kms:ListAliases", &ctx.endpoint(), e).to_string())?;
-    Ok(out
-        .aliases()
-        .iter()
-        .filter(|al| al.alias_name().is_some_and(|n| !n.starts_with("alias/aws/")))
-        .filter_map(|al| {
-            let name = al.alias_name()?.to_string();
-            let key = al.target_key_id()?;
-            Some(KeyChoice {
-                label: format!("{name}  →  {key}"),
-                reference: name,
-            })
+        .map_err(|e| e.to_string())?;
+    Ok(aliases
+        .into_iter()
+        .map(|k| KeyChoice {
+            label: format!("{}  →  {}", k.alias, k.key_id),
+            reference: k.alias,
         })
         .collect())
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use crossterm::event::KeyEvent;
 
 use crate::answers::Answers;
-use crate::engine::{Call, EngineError, Event, Identity};
+use crate::aws::Identity;
+use crate::run::{Call, Event, RunError};
 use crate::files::{FileError, PathCheck};
 use crate::tui::screens::kms::KeyListFor;
 use crate::vault::VaultError;
@@ -49,7 +50,7 @@ pub enum Msg {
     /// Whether every PGP key file in this list (as typed, comma-separated) reads.
     PgpChecked(String, Result<(), String>),
     Engine(Event),
-    RunFinished(Result<RunReport, EngineError>),
+    RunFinished(Result<RunReport, RunError>),
     /// Keys init handed back to a run that then failed: held, to be shown or saved.
     KeysHandedBack(InitSecrets),
     /// SIGTERM or SIGHUP: leave now, the terminal restored.

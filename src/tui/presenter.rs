@@ -3,8 +3,8 @@
 //! run uses (policy document, Vault config, env file layout), so they never disagree.
 
 use crate::answers::Launch;
-use crate::engine::policy;
-use crate::engine::provision::{aws_command, create_key_command};
+use crate::aws::policy;
+use crate::twins::{aws_command, create_key_command};
 use crate::tui::app::App;
 use crate::tui::screens::{Lookup, ScreenId, iam::key_arn};
 use crate::vault::{config, server::Flavour};

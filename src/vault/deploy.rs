@@ -5,16 +5,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::answers::{Answers, Launch};
-use crate::engine::manifest::{FileRole, KeyRecord, ManifestStore, ServerRecord};
-use crate::engine::provision::quote;
-use crate::engine::{EngineError, Recorder, Reporter, Step};
 use crate::files::{self, Existing, FileError, WriteOptions};
+use crate::run::manifest::{FileRole, KeyRecord, ManifestStore, ServerRecord};
+use crate::run::{Recorder, Reporter, RunError, Step};
+use crate::twins::{quote, server_command};
 use crate::vault::client::{InitRequest, SealStatus, VaultClient};
 use crate::vault::recovery::{InitSecrets, load_pgp_key};
 use crate::vault::server::{self, Flavour, ServerBinary};
 use crate::vault::{VaultError, checks, config, launch};
 
-type Result<T> = std::result::Result<T, EngineError>;
+type Result<T> = std::result::Result<T, RunError>;
 
 /// Where the recovery keys and root token go once the server hands them over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,7 @@ impl KeysDestination {
         if !init.enabled || answers.server.launch == Launch::None || all_encrypted {
             return Ok(KeysDestination::HandBack);
         }
-        Err(EngineError::Other(
+        Err(RunError::Other(
             "a headless init must save the recovery keys somewhere: set init.recovery_keys_file (a new file, mode 0600), \
              or give recovery_pgp_keys and root_token_pgp_key to get them encrypted. autounseal refuses to initialise \
              rather than print plain keys to a terminal or log"
@@ -186,7 +186,7 @@ pub fn preflight(
         && let KeysDestination::File(path) = keys
     {
         if path.exists() {
-            return Err(EngineError::Other(format!(
+            return Err(RunError::Other(format!(
                 "{} already exists; recovery keys are never written over. Move it away or choose another init.recovery_keys_file",
                 path.display()
             )));
@@ -227,7 +227,7 @@ fn host_checks(answers: &Answers, store: &ManifestStore, binary: Option<&ServerB
         checks::systemd_unit(flavour.unit())?;
         let drop_in = launch::drop_in_path(flavour.unit());
         if let Some((field, _)) = answers.output_files().into_iter().find(|(_, p)| *p == drop_in) {
-            return Err(EngineError::Other(format!(
+            return Err(RunError::Other(format!(
                 "{field} is {}, the systemd drop-in autounseal writes; choose another path",
                 drop_in.display()
             )));
@@ -284,7 +284,7 @@ impl<'a> Deployer<'a> {
         self
     }
 
-    pub fn calls(&self) -> Vec<crate::engine::Call> {
+    pub fn calls(&self) -> Vec<crate::run::Call> {
         self.recorder.calls()
     }
 
@@ -308,7 +308,7 @@ impl<'a> Deployer<'a> {
     pub async fn run(&self, key: &KeyRecord) -> Result<DeployOutcome> {
         let mut outcome = DeployOutcome {
             address: config::api_addr(self.answers),
-            server_command: launch::server_command(&self.binary_path(), &self.answers.output.vault_config),
+            server_command: server_command(&self.binary_path(), &self.answers.output.vault_config),
             ..Default::default()
         };
         self.rep.step(Step::VaultConfig, self.write_config(key)).await?;
@@ -413,7 +413,7 @@ impl<'a> Deployer<'a> {
             files::ensure_dir(storage)?;
             // Raft data is the server's alone.
             std::fs::set_permissions(storage, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-                .map_err(|e| EngineError::Other(format!("cannot protect {}: {e}", storage.display())))?;
+                .map_err(|e| RunError::Other(format!("cannot protect {}: {e}", storage.display())))?;
             if let Some(owner) = files::Owner::service_account("vault") {
                 let _ = nix::unistd::chown(storage, Some(owner.uid), Some(owner.gid));
             }
@@ -428,7 +428,7 @@ impl<'a> Deployer<'a> {
     /// Starts the server as asked; returns the pid of a background server.
     async fn launch(&self) -> Result<Option<u32>> {
         let a = self.answers;
-        let command = launch::server_command(&self.binary_path(), &a.output.vault_config);
+        let command = server_command(&self.binary_path(), &a.output.vault_config);
         match a.server.launch {
             Launch::None => {
                 let env = quote(&a.output.env_file.to_string_lossy());
@@ -634,13 +634,13 @@ impl<'a> Deployer<'a> {
                 .iter()
                 .map(|p| load_pgp_key(p))
                 .collect::<std::result::Result<_, _>>()
-                .map_err(EngineError::Other)?,
+                .map_err(RunError::Other)?,
             root_token_pgp_key: init
                 .root_token_pgp_key
                 .as_deref()
                 .map(load_pgp_key)
                 .transpose()
-                .map_err(EngineError::Other)?,
+                .map_err(RunError::Other)?,
         };
         let cmd = format!(
             "{} operator init -recovery-shares={} -recovery-threshold={}",
@@ -657,7 +657,7 @@ impl<'a> Deployer<'a> {
             cmd,
         );
         if !self.gate.pass_to_init().await {
-            return Err(EngineError::Other(
+            return Err(RunError::Other(
                 "stopped on request before the server was initialised: no keys exist yet; run again to go on".into(),
             ));
         }

@@ -38,15 +38,6 @@ pub struct Background {
     pub pid_file: PathBuf,
 }
 
-/// The command line of the server, for the operator to run by hand.
-pub fn server_command(binary: &Path, config: &Path) -> String {
-    format!(
-        "{} server -config={}",
-        crate::engine::provision::quote(&binary.to_string_lossy()),
-        crate::engine::provision::quote(&config.to_string_lossy())
-    )
-}
-
 /// Starts `binary server -config=CONFIG` detached (its own process group, so a
 /// Ctrl-C or a dropped SSH session does not take it down), with the env file's
 /// variables and the allow-list of `child_env` only, its output in `state_dir/server.log`.
@@ -156,14 +147,6 @@ pub fn log_tail(log: &Path, lines: usize) -> String {
     kept[kept.len().saturating_sub(lines)..].join("\n")
 }
 
-/// The line of a log tail that says why the server stopped: its last error line.
-pub fn log_cause(tail: &str) -> Option<&str> {
-    tail.lines()
-        .rev()
-        .find(|l| l.contains("Error") || l.contains("error"))
-        .map(str::trim)
-}
-
 /// The text column of a hex dump line (`00000040  72 72 … |rror><Code>Acces|`).
 fn hex_dump_text(line: &str) -> Option<&str> {
     let trimmed = line.trim_start();
@@ -178,7 +161,7 @@ fn hex_dump_text(line: &str) -> Option<&str> {
 
 /// `Code: Message` of an AWS XML error body.
 fn quoted_answer(body: &str) -> Option<String> {
-    let (code, message) = crate::engine::error::xml_error(body)?;
+    let (code, message) = crate::run::error::xml_error(body)?;
     Some(match message {
         Some(message) => format!("{code}: {message}"),
         None => code,
@@ -279,7 +262,7 @@ mod tests {
             "{tail}"
         );
         assert_eq!(
-            log_cause(&tail),
+            crate::run::error::log_cause(&tail),
             Some("Error configuring seal \"awskms\": status code: 403")
         );
     }

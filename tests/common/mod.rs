@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 pub mod proxy;
 
 use autounseal::answers::Answers;
-use autounseal::engine::{AwsContext, Connection};
+use autounseal::aws::{AwsContext, Connection};
 
 /// Where `scripts/test-env` installed moto and bao. Missing tools fail the test with
 /// the command that installs them: a test never skips itself.
@@ -199,8 +199,8 @@ pub struct ServerGuard(pub PathBuf);
 
 impl Drop for ServerGuard {
     fn drop(&mut self) {
-        if let Ok(store) = autounseal::engine::ManifestStore::open(&self.0) {
-            let _ = autounseal::vault::deploy::stop_server(&store, &autounseal::engine::Reporter::silent());
+        if let Ok(store) = autounseal::run::ManifestStore::open(&self.0) {
+            let _ = autounseal::vault::deploy::stop_server(&store, &autounseal::run::Reporter::silent());
         }
     }
 }

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 
 use super::{Ctx, Lookup, Nav, Outcome, Screen};
 use crate::answers::{Answers, validate_endpoint_url, validate_not_blank};
-use crate::engine::Identity;
+use crate::aws::Identity;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, back};
 use crate::tui::msg::Command;

@@ -91,7 +91,7 @@ pub fn summary(ctx: &Ctx) -> Vec<String> {
     text.push(format!("Config    {}", a.output.vault_config.display()));
     text.push(format!(
         "Manifest  {}",
-        ctx.state_dir.join(crate::engine::manifest::MANIFEST_FILE).display()
+        ctx.state_dir.join(crate::run::manifest::MANIFEST_FILE).display()
     ));
     text.push(String::new());
     text.push("Next:".to_string());

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::{Answers, validate_iam_policy_name, validate_iam_user_name};
-use crate::engine::policy;
+use crate::aws::policy;
 use crate::regions::partition;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, always, back};

@@ -25,7 +25,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::answers::Answers;
-use crate::engine::Identity;
+use crate::aws::Identity;
 use crate::tui::keys::{self, Binding, Hint, Key};
 use crate::tui::msg::{Command, RunReport};
 use crate::tui::theme::Theme;

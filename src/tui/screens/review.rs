@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Clear, List, ListItem, ListState, Paragraph, Wrap}
 
 use super::{Ctx, Lookup, Nav, Outcome, Screen, ScreenId};
 use crate::answers::Answers;
-use crate::engine::Call;
+use crate::run::Call;
 use crate::tui::keys::{Binding, DOWN, ENTER, ESC, UP, back, char};
 use crate::tui::msg::Command;
 

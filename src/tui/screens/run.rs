@@ -11,7 +11,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Ctx, Nav, Outcome, Screen, ScreenId};
 use crate::answers::Answers;
-use crate::engine::{EngineError, Event, Step};
+use crate::run::{Event, RunError, Step};
 use crate::tui::keys::{Binding, DOWN, ENTER, UP, char};
 use crate::tui::msg::{Command, RunReport};
 
@@ -154,7 +154,7 @@ impl Run {
         }
     }
 
-    pub fn on_finished(&mut self, ctx: &mut Ctx, result: Result<RunReport, EngineError>) {
+    pub fn on_finished(&mut self, ctx: &mut Ctx, result: Result<RunReport, RunError>) {
         // A step still marked running did not finish: it must not spin on.
         for (_, status) in self.rows.iter_mut() {
             if matches!(status, Status::Running { .. }) {
@@ -172,7 +172,7 @@ impl Run {
                 ctx.report = Some(report);
             }
             Err(e) => {
-                if let EngineError::AccessKeyLimit { user, keys } = &e {
+                if let RunError::AccessKeyLimit { user, keys } = &e {
                     self.replace = Some(KeyToReplace {
                         user: user.clone(),
                         keys: keys.clone(),

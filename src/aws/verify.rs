@@ -8,9 +8,10 @@ use aws_sdk_kms::primitives::Blob;
 use backon::{BackoffBuilder, ExponentialBuilder};
 
 use crate::answers::TimingAnswers;
-use crate::engine::aws::AwsContext;
-use crate::engine::error::{EngineError, Result, classify, error_code, is_propagation_code};
-use crate::engine::events::{Reporter, Step};
+use crate::aws::context::AwsContext;
+use crate::aws::error::{classify, error_code, is_propagation_code};
+use crate::run::events::{Reporter, Step};
+use crate::run::{Result, RunError};
 use crate::secrets::AccessKey;
 
 /// The outcome of one round of Vault's calls with the new key.
@@ -58,7 +59,7 @@ pub async fn wait_until_usable(
                 streak = 0;
                 let delay = delays.next().unwrap_or(Duration::from_secs(5));
                 if Instant::now() + delay > deadline {
-                    return Err(EngineError::PropagationTimeout {
+                    return Err(RunError::PropagationTimeout {
                         key_id: key.id.clone(),
                         waited_secs: start.elapsed().as_secs(),
                         last,
@@ -101,7 +102,7 @@ async fn round(
     }
     let who = attempt!("sts:GetCallerIdentity", sts.get_caller_identity().send());
     if who.arn() != Some(user_arn) {
-        return Err(EngineError::Other(format!(
+        return Err(RunError::Other(format!(
             "the new access key belongs to {}, not to {user_arn}",
             who.arn().unwrap_or("nobody")
         )));
@@ -117,13 +118,13 @@ async fn round(
     );
     let blob = sealed
         .ciphertext_blob
-        .ok_or_else(|| EngineError::Other("kms:Encrypt returned no ciphertext".into()))?;
+        .ok_or_else(|| RunError::Other("kms:Encrypt returned no ciphertext".into()))?;
     let opened = attempt!(
         "kms:Decrypt",
         kms.decrypt().key_id(key_arn).ciphertext_blob(blob).send()
     );
     if opened.plaintext().map(|p| p.as_ref()) != Some(probe.as_slice()) {
-        return Err(EngineError::Other(
+        return Err(RunError::Other(
             "kms:Decrypt did not return what kms:Encrypt was given".into(),
         ));
     }

@@ -7,11 +7,11 @@
 use aws_sdk_kms::config::http::HttpResponse;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 
-use crate::engine::aws::AwsContext;
-use crate::engine::error::{EngineError, Result, classify, error_code, is_not_found, service_error};
-use crate::engine::events::{Reporter, Step};
-use crate::engine::manifest::{FileRole, ManifestStore, Origin};
-use crate::files;
+use crate::aws::context::AwsContext;
+use crate::aws::error::{classify, error_code, is_not_found, service_error};
+use crate::run::events::{Reporter, Step};
+use crate::run::manifest::{ManifestStore, Origin};
+use crate::run::{Result, RunError};
 
 #[derive(Debug, Clone, Copy)]
 pub struct DestroyOptions {
@@ -34,7 +34,7 @@ pub const KEY_DELETION_WARNING: &str = "A Vault sealed by this KMS key can never
 pub async fn destroy_aws(ctx: &AwsContext, store: &ManifestStore, rep: &Reporter, opts: DestroyOptions) -> Result<()> {
     let d = Destroyer { ctx, store, rep };
     // What an interrupted run made without recording it is recorded first, then removed.
-    crate::engine::adopt::resolve_pending(ctx, store, rep, false).await?;
+    crate::aws::adopt::resolve_pending(ctx, store, rep, false).await?;
     rep.step(Step::DeleteAccessKeys, d.access_keys()).await?;
     rep.step(Step::DetachPolicy, d.detach()).await?;
     rep.step(Step::DeletePolicy, d.policy()).await?;
@@ -229,7 +229,7 @@ impl Destroyer<'_> {
             Err(e) if is_not_found(&e) => {}
             Err(e) if error_code(&e).as_deref() == Some("DeleteConflict") => {
                 let (_, message) = service_error(&e).unwrap_or_default();
-                return Err(EngineError::Conflict(format!(
+                return Err(RunError::Conflict(format!(
                     "IAM refuses to delete {}: something was added to it outside autounseal ({message}). \
                      Remove that, then run destroy again",
                     user.name
@@ -291,32 +291,4 @@ impl Destroyer<'_> {
         );
         Ok(())
     }
-}
-
-/// Removes the files autounseal wrote (the saved secret is dead once its key is
-/// deleted), putting back what they replaced.
-pub fn remove_files(store: &ManifestStore, rep: &Reporter, roles: &[FileRole]) -> Result<()> {
-    rep.started(Step::RemoveFiles);
-    let mut done = Vec::new();
-    for record in store.snapshot().files.into_iter().filter(|f| roles.contains(&f.role)) {
-        let io = |e: std::io::Error| EngineError::Other(format!("cannot remove {}: {e}", record.path.display()));
-        files::remove_if_present(&record.path).map_err(io)?;
-        match &record.backup {
-            Some(backup) if backup.exists() => {
-                std::fs::rename(backup, &record.path).map_err(io)?;
-                done.push(format!("{} (restored the earlier one)", record.path.display()));
-            }
-            _ => done.push(record.path.display().to_string()),
-        }
-        store.update(|m| m.files.retain(|f| f != &record))?;
-    }
-    rep.done(
-        Step::RemoveFiles,
-        if done.is_empty() {
-            "none".to_string()
-        } else {
-            done.join(", ")
-        },
-    );
-    Ok(())
 }

@@ -9,11 +9,12 @@
 
 use aws_sdk_kms::types::{KeyMetadata, KeyState};
 
-use crate::engine::aws::AwsContext;
-use crate::engine::error::{Result, classify, error_code, is_not_found};
-use crate::engine::events::Reporter;
-use crate::engine::manifest::{CreateKind, KeyRecord, ManifestStore, NamedRecord, Origin, PendingCreate, now_ms};
+use crate::aws::context::AwsContext;
+use crate::aws::error::{classify, error_code, is_not_found};
 use crate::regions::partition;
+use crate::run::Result;
+use crate::run::events::Reporter;
+use crate::run::manifest::{CreateKind, KeyRecord, ManifestStore, NamedRecord, Origin, PendingCreate, now_ms};
 
 /// The tag that carries a setup's run id (the manifest's `run_id`).
 pub const RUN_TAG_KEY: &str = "autounseal-run";
@@ -202,7 +203,7 @@ impl Finder<'_> {
                 .kms
                 .schedule_key_deletion()
                 .key_id(&meta.key_id)
-                .pending_window_in_days(crate::engine::destroy::DestroyOptions::default().deletion_window_days)
+                .pending_window_in_days(crate::aws::destroy::DestroyOptions::default().deletion_window_days)
                 .send()
                 .await;
             match r {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::engine::error::EngineError;
+use crate::run::error::RunError;
 
 /// One step of the flow, in the order a run takes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -145,11 +145,11 @@ impl Reporter {
         }
     }
 
-    /// Fails with [`EngineError::Interrupted`] once a stop was requested: for loops that
+    /// Fails with [`RunError::Interrupted`] once a stop was requested: for loops that
     /// wait inside a step (polling a new key) to end early.
-    pub fn check_stop(&self) -> Result<(), EngineError> {
+    pub fn check_stop(&self) -> Result<(), RunError> {
         match self.stop.as_ref().and_then(StopRequest::requested) {
-            Some(signal) => Err(EngineError::Interrupted { signal }),
+            Some(signal) => Err(RunError::Interrupted { signal }),
             None => Ok(()),
         }
     }
@@ -183,7 +183,7 @@ impl Reporter {
 
     /// Runs one step: announces it, and reports its error as the step's failure. Once a
     /// stop is requested no new step starts (the one in flight finishes and is recorded).
-    pub async fn step<T, E: std::fmt::Display + From<EngineError>>(
+    pub async fn step<T, E: std::fmt::Display + From<RunError>>(
         &self,
         step: Step,
         work: impl Future<Output = Result<T, E>>,
@@ -259,14 +259,14 @@ mod tests {
             .step(Step::KmsKey, async {
                 // The interrupt arrives while the step's call is in flight.
                 assert!(stop.request("SIGTERM"));
-                Ok::<_, EngineError>("recorded")
+                Ok::<_, RunError>("recorded")
             })
             .await;
         assert_eq!(in_flight.unwrap(), "recorded");
         assert!(!stop.request("SIGINT"), "the second request is not a first one");
-        let next = rep.step(Step::IamUser, async { Ok::<_, EngineError>(()) }).await;
+        let next = rep.step(Step::IamUser, async { Ok::<_, RunError>(()) }).await;
         match next {
-            Err(EngineError::Interrupted { signal }) => assert_eq!(signal, "SIGTERM"),
+            Err(RunError::Interrupted { signal }) => assert_eq!(signal, "SIGTERM"),
             other => panic!("the next step started: {other:?}"),
         }
     }

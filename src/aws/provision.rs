@@ -14,22 +14,20 @@ use aws_sdk_kms::operation::describe_key::DescribeKeyError;
 use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType};
 
 use crate::answers::Answers;
+use crate::aws::adopt::{self, Finder, RUN_TAG_KEY, alias_record, key_record};
+use crate::aws::context::{AwsContext, Identity, iam_sent_once, kms_sent_once};
+use crate::aws::error::{classify, is_not_found};
+use crate::aws::{policy, verify};
 use crate::credentials_file;
-use crate::engine::adopt::{self, Finder, RUN_TAG_KEY, alias_record, key_record};
-use crate::engine::aws::{AwsContext, Identity, iam_sent_once, kms_sent_once};
-use crate::engine::error::{EngineError, Result, classify, is_not_found};
-use crate::engine::events::{Call, Recorder, Reporter, Step};
-use crate::engine::manifest::{
-    AccessKeyRecord, CreateKind, FileRole, KeyRecord, ManifestStore, NamedRecord, Origin, PendingCreate, new_run_id,
-};
-use crate::engine::{policy, verify};
 use crate::files::{self, Existing, FileError, WriteOptions};
 use crate::regions::partition;
+use crate::run::events::{Call, Recorder, Reporter, Step};
+use crate::run::manifest::{
+    AccessKeyRecord, CreateKind, FileRole, KeyRecord, ManifestStore, NamedRecord, Origin, PendingCreate, new_run_id,
+};
+use crate::run::{ApplyOptions, Result, RunError};
 use crate::secrets::AccessKey;
-
-/// The tag that marks what autounseal created, so a re-run can adopt it.
-pub const TAG_KEY: &str = "created-by";
-pub const TAG_VALUE: &str = "autounseal";
+use crate::twins::{TAG_KEY, TAG_VALUE, aws_command, create_key_command, quote};
 
 /// How often a create is sent at most when its answers keep getting lost.
 const CREATE_ATTEMPTS: u32 = 3;
@@ -37,14 +35,6 @@ const CREATE_ATTEMPTS: u32 = 3;
 /// Stand-ins a plan uses for what does not exist yet.
 pub const NEW_KEY_ID: &str = "<new-key-id>";
 const NEW_ACCESS_KEY_ID: &str = "<new-access-key-id>";
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApplyOptions {
-    /// The operator agreed to replace existing files (a backup is kept).
-    pub overwrite_files: bool,
-    /// Record the calls, make none of them.
-    pub dry_run: bool,
-}
 
 /// What exists once the AWS part is through.
 #[derive(Debug, Clone)]
@@ -100,7 +90,7 @@ impl<'a> Provisioner<'a> {
         aws_command(args, region, self.ctx.conn.endpoint_url.as_deref())
     }
 
-    fn err<E>(&self, action: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> EngineError + '_
+    fn err<E>(&self, action: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> RunError + '_
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -215,7 +205,7 @@ impl<'a> Provisioner<'a> {
         let tracks_elsewhere =
             |recorded: &Option<String>, now: &str| recorded.as_deref().is_some_and(|r| r != now) && !m.is_empty();
         if tracks_elsewhere(&m.account_id, &id.account) || tracks_elsewhere(&m.region, self.ctx.region()) {
-            return Err(EngineError::Conflict(format!(
+            return Err(RunError::Conflict(format!(
                 "the state folder already tracks a setup in account {} region {}; run `autounseal destroy` first, \
                  or give this one its own --state-dir",
                 m.account_id.as_deref().unwrap_or("?"),
@@ -310,7 +300,7 @@ impl<'a> Provisioner<'a> {
         match self.describe_key(&kms.alias).await {
             Ok(meta) => {
                 if !self.key_is_ours(&meta.key_id).await? {
-                    return Err(EngineError::Conflict(format!(
+                    return Err(RunError::Conflict(format!(
                         "the alias {alias} already points at key {id}, which autounseal did not create. Choose another \
                          alias, or reuse that key with kms.create = false and kms.key_id = \"{alias}\"",
                         alias = kms.alias,
@@ -392,9 +382,9 @@ impl<'a> Provisioner<'a> {
         Ok(record)
     }
 
-    fn key_lookup_error(&self, wanted: &str, e: SdkError<DescribeKeyError, HttpResponse>) -> EngineError {
+    fn key_lookup_error(&self, wanted: &str, e: SdkError<DescribeKeyError, HttpResponse>) -> RunError {
         if is_not_found(&e) {
-            EngineError::NotFound(format!(
+            RunError::NotFound(format!(
                 "the KMS key {wanted} was not found in {region}. If it lives in another region, choose that region \
                  (the key and Vault's seal must share one); otherwise check the id or alias for typos",
                 region = self.ctx.region()
@@ -445,7 +435,7 @@ impl<'a> Provisioner<'a> {
             match result.map_err(self.err("kms:EnableKeyRotation")) {
                 Ok(_) => {}
                 // Somebody else's key may not let us change it; the seal works regardless.
-                Err(EngineError::AccessDenied { .. }) if key.origin == Origin::Reused => {
+                Err(RunError::AccessDenied { .. }) if key.origin == Origin::Reused => {
                     self.rep.warn(format!(
                         "could not turn on rotation for {}: ask its owner to",
                         key.key_id
@@ -478,7 +468,7 @@ impl<'a> Provisioner<'a> {
                 return Ok(());
             }
             Ok(meta) => {
-                return Err(EngineError::Conflict(format!(
+                return Err(RunError::Conflict(format!(
                     "the alias {alias} already points at another key ({}); choose another alias",
                     meta.key_id
                 )));
@@ -666,7 +656,7 @@ impl<'a> Provisioner<'a> {
                     return Ok(record);
                 }
                 if origin == Origin::Reused {
-                    return Err(EngineError::Conflict(format!(
+                    return Err(RunError::Conflict(format!(
                         "the IAM policy {name} exists with a different document and autounseal did not create it; \
                          choose another iam.policy_name"
                     )));
@@ -742,7 +732,7 @@ impl<'a> Provisioner<'a> {
         // IAM returns the document URL-encoded.
         let text = urlencoding::decode(&raw).map(|s| s.into_owned()).unwrap_or(raw);
         serde_json::from_str(&text)
-            .map_err(|e| EngineError::Other(format!("the policy {arn} has a document that is not JSON: {e}")))
+            .map_err(|e| RunError::Other(format!("the policy {arn} has a document that is not JSON: {e}")))
     }
 
     /// A new default version; IAM keeps five at most, so the oldest spare one goes first.
@@ -925,7 +915,7 @@ impl<'a> Provisioner<'a> {
                     self.delete_access_key(&user.name, victim).await?;
                 }
                 None => {
-                    return Err(EngineError::AccessKeyLimit {
+                    return Err(RunError::AccessKeyLimit {
                         user: user.name.clone(),
                         keys: listed,
                     });
@@ -1067,7 +1057,7 @@ impl<'a> Provisioner<'a> {
                 }
                 Err(e) => {
                     self.delete_access_key(&user.name, &key.id).await?;
-                    return Err(EngineError::Other(format!(
+                    return Err(RunError::Other(format!(
                         "{e}. The new access key {} was deleted again, since its secret could not be saved; \
                          fix this and run again",
                         key.id
@@ -1116,80 +1106,40 @@ pub fn check_key_usable(name: &str, meta: &KeyMetadata) -> Result<()> {
     match state {
         KeyState::Enabled => {}
         KeyState::Disabled => {
-            return Err(EngineError::Unsuitable(format!(
+            return Err(RunError::Unsuitable(format!(
                 "the KMS key {name} is disabled; enable it (`aws kms enable-key --key-id {}`) or choose another key",
                 meta.key_id
             )));
         }
         KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => {
-            return Err(EngineError::Unsuitable(format!(
+            return Err(RunError::Unsuitable(format!(
                 "the KMS key {name} is scheduled for deletion; cancel it (`aws kms cancel-key-deletion --key-id {id}` \
                  then `aws kms enable-key --key-id {id}`) or choose another key",
                 id = meta.key_id
             )));
         }
         other => {
-            return Err(EngineError::Unsuitable(format!(
+            return Err(RunError::Unsuitable(format!(
                 "the KMS key {name} is in state {}; Vault needs an enabled key",
                 other.as_str()
             )));
         }
     }
     if meta.key_manager == Some(KeyManagerType::Aws) {
-        return Err(EngineError::Unsuitable(format!(
+        return Err(RunError::Unsuitable(format!(
             "the KMS key {name} is managed by AWS; its key policy cannot let Vault's user in. Use a customer managed key"
         )));
     }
     let spec = meta.key_spec.clone().unwrap_or(KeySpec::SymmetricDefault);
     let usage = meta.key_usage.clone().unwrap_or(KeyUsageType::EncryptDecrypt);
     if spec != KeySpec::SymmetricDefault || usage != KeyUsageType::EncryptDecrypt {
-        return Err(EngineError::Unsuitable(format!(
+        return Err(RunError::Unsuitable(format!(
             "the KMS key {name} is {} for {}; Vault's awskms seal needs a symmetric key (SYMMETRIC_DEFAULT) for ENCRYPT_DECRYPT",
             spec.as_str(),
             usage.as_str()
         )));
     }
     Ok(())
-}
-
-/// The AWS CLI twin of a call: `aws ARGS…`, with `--region` for regional services and
-/// `--endpoint-url` when an endpoint override is in use.
-pub fn aws_command(args: &[&str], region: Option<&str>, endpoint_url: Option<&str>) -> String {
-    let mut words: Vec<String> = std::iter::once("aws".to_string())
-        .chain(args.iter().map(|a| quote(a)))
-        .collect();
-    if let Some(region) = region {
-        words.push(format!("--region {region}"));
-    }
-    if let Some(url) = endpoint_url {
-        words.push(format!("--endpoint-url {url}"));
-    }
-    words.join(" ")
-}
-
-/// The AWS CLI twin of the key autounseal creates.
-pub fn create_key_command(description: &str, region: &str, endpoint_url: Option<&str>) -> String {
-    let tags = format!("TagKey={TAG_KEY},TagValue={TAG_VALUE}");
-    let args = [
-        "kms",
-        "create-key",
-        "--key-spec",
-        "SYMMETRIC_DEFAULT",
-        "--key-usage",
-        "ENCRYPT_DECRYPT",
-        "--description",
-        description,
-        "--tags",
-        &tags,
-    ];
-    aws_command(&args, Some(region), endpoint_url)
-}
-
-/// Quotes a word for a shell only when it needs it, so commands stay readable.
-pub fn quote(word: &str) -> String {
-    shlex::try_quote(word)
-        .map(|q| q.into_owned())
-        .unwrap_or_else(|_| word.to_string())
 }
 
 #[cfg(test)]
@@ -1246,11 +1196,5 @@ mod tests {
             ),
         );
         assert!(pending.unwrap_err().to_string().contains("cancel-key-deletion"));
-    }
-
-    #[test]
-    fn quoting_only_where_needed() {
-        assert_eq!(quote("alias/vault-auto-unseal"), "alias/vault-auto-unseal");
-        assert_eq!(quote("two words"), "'two words'");
     }
 }

@@ -10,7 +10,8 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 
 use crate::answers::{Answers, TimingAnswers};
-use crate::engine::error::{EngineError, Result, classify};
+use crate::aws::error::classify;
+use crate::run::{Result, RunError};
 use crate::secrets::AccessKey;
 
 /// Retries for every call: AWS's standard mode (throttling and transient errors, with
@@ -198,7 +199,7 @@ impl AwsContext {
             && let Err(e) = provider.provide_credentials().await
         {
             let detail = describe_credentials_error(&e);
-            return Err(EngineError::NoCredentials {
+            return Err(RunError::NoCredentials {
                 detail: match &self.conn.profile {
                     // A chosen profile is used alone: name it, so a typo is plain to see.
                     Some(p) => format!(

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::error::{EngineError, Result};
 use crate::files::{self, Existing, WriteOptions};
+use crate::run::error::{Result, RunError};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -218,7 +218,7 @@ impl ManifestStore {
     pub fn open(state_dir: &Path) -> Result<ManifestStore> {
         let path = state_dir.join(MANIFEST_FILE);
         let manifest = match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| EngineError::State {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| RunError::State {
                 path: path.display().to_string(),
                 message: format!(
                     "{e}. If it is damaged, move it aside (`mv {p} {p}.damaged`) and run `apply` again with the \
@@ -232,7 +232,7 @@ impl ManifestStore {
                 ..Default::default()
             },
             Err(e) => {
-                return Err(EngineError::State {
+                return Err(RunError::State {
                     path: path.display().to_string(),
                     message: e.to_string(),
                 });
@@ -281,7 +281,7 @@ impl ManifestStore {
     pub fn remove_if_empty(&self) -> Result<bool> {
         let guard = self.manifest.lock().expect("manifest lock");
         match &self.path {
-            Some(path) if guard.is_empty() => Ok(files::remove_if_present(path).map_err(|e| EngineError::State {
+            Some(path) if guard.is_empty() => Ok(files::remove_if_present(path).map_err(|e| RunError::State {
                 path: path.display().to_string(),
                 message: e.to_string(),
             })?),

@@ -1,0 +1,15 @@
+//! The AWS side: the clients of a run, the KMS key, the IAM user, policy and access key,
+//! the proof they work, adoption of interrupted creates, and their removal. It builds
+//! on the run core and knows nothing of the Vault side.
+
+pub mod adopt;
+pub mod context;
+pub mod destroy;
+pub mod error;
+pub mod keys;
+pub mod policy;
+pub mod provision;
+pub mod verify;
+
+pub use context::{AwsContext, Connection, Identity};
+pub use provision::{Provisioned, Provisioner};
