@@ -473,8 +473,10 @@ fn on_choice<S: FormScreen>(s: &S, _: &Ctx) -> bool {
     s.form().on_choice()
 }
 
-fn on_text<S: FormScreen>(s: &S, _: &Ctx) -> bool {
-    s.form().on_text()
+/// A text field with something to clear.
+pub fn clearable<S: FormScreen>(s: &S, _: &Ctx) -> bool {
+    let form = s.form();
+    form.on_text() && !form.value(form.focused_id()).is_empty()
 }
 
 pub const fn focus_keys<S: FormScreen>() -> Binding<S> {
@@ -502,7 +504,7 @@ pub const fn clear_keys<S: FormScreen>() -> Binding<S> {
         keys: &[Key::Ctrl('u')],
         label: "Ctrl-U",
         what: "clear",
-        when: on_text,
+        when: clearable,
         action: cleared,
     }
 }

@@ -143,7 +143,7 @@ pub fn global(key: &KeyEvent) -> Option<Global> {
 }
 
 /// What typing does in a text field, for the help: the one input not in the tables.
-pub const TYPING: &str = "letters, Backspace, Delete, ←→, Home, End edit the text field";
+pub const TYPING: &str = "edits the field: letters, ←→, Backspace…";
 
 /// Whether `key` edits text: the keys a text field takes itself.
 pub fn is_typing(key: &KeyEvent) -> bool {

@@ -170,13 +170,13 @@ impl Screen for Files {
         let t = &ctx.theme;
         let rest = super::why(frame, area, WHY, t);
         let below = self.form.render_on_top(frame, rest, t);
-        super::lines(
-            frame,
-            below,
-            vec![Line::styled(
-                "Writing to /etc needs root: run autounseal with sudo, or choose paths you may write.",
-                t.dim,
-            )],
-        );
+        let mut text = vec![Line::styled(
+            "Writing to /etc needs root: run autounseal with sudo, or choose paths you may write.",
+            t.dim,
+        )];
+        if self.submitting {
+            text.push(Line::styled(super::WAITING, t.accent));
+        }
+        super::lines(frame, below, text);
     }
 }

@@ -193,6 +193,9 @@ impl Screen for Init {
                 t.dim,
             ),
         ];
+        if self.submitting {
+            text.push(Line::styled(super::WAITING, t.accent));
+        }
         if ctx.answers.server.launch == Launch::None {
             text.push(Line::styled(
                 "Start mode \"none\": autounseal will not start or initialise the server.",

@@ -242,7 +242,7 @@ impl Screen for Kms {
             ..form::change_keys()
         },
         Binding {
-            when: |s, _| !s.in_list && s.form.on_text(),
+            when: |s, ctx| !s.in_list && form::clearable(s, ctx),
             ..form::clear_keys()
         },
         Binding {

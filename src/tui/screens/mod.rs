@@ -130,10 +130,8 @@ fn on_key<S: Screen>(screen: &mut S, ctx: &mut Ctx, key: KeyEvent) -> Option<Out
     (screen.takes_typing() && keys::is_typing(&key)).then(|| screen.typed(ctx, key))
 }
 
-fn keys_now<S: Screen>(screen: &S, ctx: &Ctx) -> Vec<Key> {
-    keys::applicable(S::KEYS, screen, ctx)
-        .flat_map(|b| b.keys.iter().copied())
-        .collect()
+fn bindings_now<S: Screen>(screen: &S, ctx: &Ctx) -> Vec<(&'static str, &'static [Key])> {
+    keys::applicable(S::KEYS, screen, ctx).map(|b| (b.label, b.keys)).collect()
 }
 
 /// The screens, in the order the wizard walks them: each one's id, state (its
@@ -192,10 +190,10 @@ macro_rules! registry {
                 }
             }
 
-            /// Every key the bindings that apply now answer to.
-            pub fn keys_now(&self, id: ScreenId, ctx: &Ctx) -> Vec<Key> {
+            /// The label and keys of each binding that applies now.
+            pub fn bindings_now(&self, id: ScreenId, ctx: &Ctx) -> Vec<(&'static str, &'static [Key])> {
                 match id {
-                    $(ScreenId::$id => keys_now(&self.$field, ctx)),*
+                    $(ScreenId::$id => bindings_now(&self.$field, ctx)),*
                 }
             }
 
@@ -267,6 +265,9 @@ impl<T> Lookup<T> {
         matches!(self, Lookup::Loading)
     }
 }
+
+/// Said while Enter waits for a background check (see `Screen::enter`'s probes).
+pub const WAITING: &str = "Checking… goes on by itself once the check answers.";
 
 pub const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 

@@ -71,14 +71,14 @@ impl Screen for Recovery {
     const KEYS: &'static [Binding<Self>] = &[
         Binding {
             keys: &[UP, DOWN, TAB, BACKTAB],
-            label: "↑↓",
+            label: "↑↓/Tab",
             what: "choose",
             when: always,
             action: Recovery::choose,
         },
         Binding {
             keys: &[char('r'), SPACE],
-            label: "r",
+            label: "r/Space",
             what: "hide",
             when: |s, _| s.shown(),
             action: |s, _, _| {
@@ -88,7 +88,7 @@ impl Screen for Recovery {
         },
         Binding {
             keys: &[char('r'), SPACE],
-            label: "r",
+            label: "r/Space",
             what: "reveal",
             when: |s, ctx| !s.shown() && ctx.secrets.is_some(),
             action: |s, _, _| {

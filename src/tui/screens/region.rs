@@ -10,7 +10,7 @@ use ratatui_textarea::TextArea;
 use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::Answers;
 use crate::regions::KMS_REGIONS;
-use crate::tui::keys::{Binding, DOWN, ENTER, Key, UP, always, back};
+use crate::tui::keys::{Binding, DOWN, ENTER, Key, UP, back};
 use crate::tui::msg::Command;
 
 pub const WHY: &str = "The KMS key lives in one region, and Vault's seal must name the same one. \
@@ -87,7 +87,7 @@ impl Screen for Region {
             keys: &[UP, DOWN],
             label: "↑↓",
             what: "choose",
-            when: always,
+            when: |s, _| s.visible().len() > 1,
             action: Region::choose,
         },
         Binding {

@@ -286,5 +286,9 @@ fn view(server: &Server, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         1 => "background: autounseal starts it; log and pid go to its state folder.",
         _ => "none: autounseal writes the files and shows the command; no init.",
     };
-    super::lines(frame, below, vec![Line::styled(hint, t.dim)]);
+    let mut text = vec![Line::styled(hint, t.dim)];
+    if server.submitting {
+        text.push(Line::styled(super::WAITING, t.accent));
+    }
+    super::lines(frame, below, text);
 }

@@ -1,0 +1,340 @@
+//! Footer, help and dispatch come from one key table per screen. For every screen, in
+//! the states that matter, every key its table lists is pressed and must be handled,
+//! and a broad set of other keys is pressed and must do nothing at all: a key that is
+//! handled but not listed (or listed but not handled) fails here.
+
+use std::path::PathBuf;
+
+use autounseal::answers::{Answers, Launch};
+use autounseal::aws::Identity;
+use autounseal::run::{Call, Event, RunError, Step};
+use autounseal::tui::app::{App, update};
+use autounseal::tui::keys::{self, Key};
+use autounseal::tui::msg::{Command, KeyChoice, Msg, RunReport};
+use autounseal::tui::screens::kms::KeyListFor;
+use autounseal::tui::screens::ScreenId;
+use autounseal::tui::theme::Theme;
+use autounseal::tui::view;
+use autounseal::vault::recovery::InitSecrets;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn app() -> App {
+    let mut a = Answers {
+        region: "eu-west-1".into(),
+        ..Default::default()
+    };
+    a.output.vault_config = "/tmp/autounseal-keys/etc/vault.hcl".into();
+    a.output.env_file = "/tmp/autounseal-keys/etc/vault.env".into();
+    a.server.binary = "/nonexistent/bao".into();
+    a.server.launch = Launch::Background;
+    a.server.tls_disable = true;
+    a.server.storage_path = "/tmp/autounseal-keys/data".into();
+    App::new(a, PathBuf::from("/tmp/autounseal-keys/state"), Theme::new(true))
+}
+
+fn press(app: &mut App, code: KeyCode) -> Vec<Command> {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn on(screen: ScreenId) -> App {
+    let mut app = app();
+    app.go(screen);
+    app
+}
+
+fn identity() -> Identity {
+    Identity {
+        account: "123456789012".into(),
+        arn: "arn:aws:iam::123456789012:user/admin".into(),
+        user_id: "AIDA".into(),
+        kms_endpoint: None,
+    }
+}
+
+fn secrets() -> InitSecrets {
+    InitSecrets::from_response(br#"{"recovery_keys":["aa11","bb22","cc33"],"root_token":"s.root"}"#).unwrap()
+}
+
+fn report() -> RunReport {
+    RunReport {
+        key_arn: "arn:aws:kms:eu-west-1:1:key/k".into(),
+        user_arn: "arn:aws:iam::1:user/u".into(),
+        address: "http://127.0.0.1:8200".into(),
+        status: None,
+        server_command: String::new(),
+        secrets: None,
+    }
+}
+
+fn focus(app: &mut App, tabs: usize) -> App {
+    let mut app = std::mem::replace(app, self::app());
+    for _ in 0..tabs {
+        press(&mut app, KeyCode::Tab);
+    }
+    app
+}
+
+fn kms_existing(into_list: bool) -> App {
+    let mut app = on(ScreenId::Kms);
+    press(&mut app, KeyCode::Right);
+    let keys = ["alias/a", "alias/b"]
+        .map(|r| KeyChoice {
+            reference: r.into(),
+            label: r.into(),
+        })
+        .to_vec();
+    let listed_for = KeyListFor::of(&app.ctx.answers);
+    update(&mut app, Msg::Keys(listed_for, Ok(keys)));
+    if into_list {
+        press(&mut app, KeyCode::Tab);
+        press(&mut app, KeyCode::Tab);
+        assert!(app.screens.kms.in_list);
+    }
+    app
+}
+
+fn review(plan: Option<Result<Vec<Call>, String>>, menu: bool) -> App {
+    let mut app = on(ScreenId::Review);
+    if let Some(plan) = plan {
+        let planned = Box::new(app.ctx.answers.clone());
+        update(&mut app, Msg::Plan(planned, plan));
+    }
+    if menu {
+        press(&mut app, KeyCode::Char('b'));
+    }
+    app
+}
+
+fn calls() -> Vec<Call> {
+    (1..=3)
+        .map(|i| Call {
+            action: format!("kms:Call{i}"),
+            detail: format!("call {i}"),
+            command: String::new(),
+        })
+        .collect()
+}
+
+fn run_failed(error: RunError, keys_held: bool) -> App {
+    let mut app = on(ScreenId::Run);
+    update(&mut app, Msg::Engine(Event::Started(Step::Identity)));
+    if keys_held {
+        update(&mut app, Msg::KeysHandedBack(secrets()));
+    }
+    let log = (1..=30).map(|i| format!("log line {i}")).collect::<Vec<_>>().join("\n");
+    let error = match error {
+        RunError::Other(e) => RunError::Other(format!("{e}\n{log}")),
+        other => other,
+    };
+    update(&mut app, Msg::RunFinished(Err(error)));
+    app
+}
+
+fn recovery(reveal: bool, acknowledge: bool) -> App {
+    let mut app = on(ScreenId::Run);
+    update(&mut app, Msg::KeysHandedBack(secrets()));
+    update(&mut app, Msg::RunFinished(Ok(report())));
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Recovery);
+    if reveal {
+        press(&mut app, KeyCode::Char('r'));
+    }
+    if acknowledge {
+        press(&mut app, KeyCode::Char('a'));
+    }
+    app
+}
+
+/// Every screen, in the states whose keys differ.
+fn cases() -> Vec<(&'static str, fn() -> App)> {
+    vec![
+        ("welcome", || on(ScreenId::Welcome)),
+        ("account, checking, text field", || on(ScreenId::Account)),
+        ("account, verified", || {
+            let mut app = on(ScreenId::Account);
+            update(&mut app, Msg::Identity((String::new(), String::new()), Ok(identity())));
+            app
+        }),
+        ("region", || on(ScreenId::Region)),
+        ("region, filtered", || {
+            let mut app = on(ScreenId::Region);
+            press(&mut app, KeyCode::Char('e'));
+            app
+        }),
+        ("region, nothing matches", || {
+            let mut app = on(ScreenId::Region);
+            for c in "zzz".chars() {
+                press(&mut app, KeyCode::Char(c));
+            }
+            app
+        }),
+        ("kms, choice field", || on(ScreenId::Kms)),
+        ("kms, text field", || focus(&mut on(ScreenId::Kms), 1)),
+        ("kms, toggle", || focus(&mut on(ScreenId::Kms), 3)),
+        ("kms, existing, a key picked", || {
+            let mut app = kms_existing(true);
+            press(&mut app, KeyCode::Enter);
+            assert_eq!(app.screens.kms.form.value("key_id"), "alias/a");
+            app
+        }),
+        ("kms, in the list", || kms_existing(true)),
+        ("iam", || on(ScreenId::Iam)),
+        ("files", || on(ScreenId::Files)),
+        ("server, text field", || on(ScreenId::Server)),
+        ("server, choice field", || focus(&mut on(ScreenId::Server), 1)),
+        ("server, toggle", || focus(&mut on(ScreenId::Server), 4)),
+        ("init", || on(ScreenId::Init)),
+        ("review, planning", || review(None, false)),
+        ("review, planned", || review(Some(Ok(calls())), false)),
+        ("review, plan failed", || review(Some(Err("no".into())), false)),
+        ("review, back menu", || review(Some(Ok(calls())), true)),
+        ("run, running", || on(ScreenId::Run)),
+        ("run, failed", || run_failed(RunError::Other("boom".into()), false)),
+        ("run, failed, keys held", || run_failed(RunError::Other("boom".into()), true)),
+        ("run, access key limit", || {
+            let limit = RunError::AccessKeyLimit {
+                user: "vault-auto-unseal".into(),
+                keys: vec!["AKIA1".into(), "AKIA2".into()],
+            };
+            run_failed(limit, false)
+        }),
+        ("run, finished", || {
+            let mut app = on(ScreenId::Run);
+            update(&mut app, Msg::RunFinished(Ok(report())));
+            app
+        }),
+        ("recovery, masked", || recovery(false, false)),
+        ("recovery, revealed", || recovery(true, false)),
+        ("recovery, acknowledged", || recovery(false, true)),
+        ("done", || on(ScreenId::Done)),
+        ("done, demo", || {
+            let mut app = on(ScreenId::Done);
+            app.ctx.demo = true;
+            app
+        }),
+    ]
+}
+
+/// What a person could tell apart: the screen drawn, which screen, the dialog open.
+fn seen(app: &App) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| view::draw(f, app)).unwrap();
+    format!("{:?} {:?}\n{}", app.screen, app.modal, terminal.backend())
+}
+
+/// Keys beyond any table: letters, digits, arrows, Enter, Esc, Tab, F-keys, Ctrl-letters.
+fn broad_keys() -> Vec<KeyEvent> {
+    let mut codes: Vec<KeyCode> = ('a'..='z').chain('A'..='Z').chain('0'..='9').map(KeyCode::Char).collect();
+    codes.extend([' ', '/', '-', '.'].map(KeyCode::Char));
+    codes.extend([
+        KeyCode::Up,
+        KeyCode::Down,
+        KeyCode::Left,
+        KeyCode::Right,
+        KeyCode::Enter,
+        KeyCode::Esc,
+        KeyCode::Tab,
+        KeyCode::Backspace,
+        KeyCode::Delete,
+        KeyCode::Home,
+        KeyCode::End,
+        KeyCode::PageUp,
+        KeyCode::PageDown,
+    ]);
+    // F1 and F2 are global (help, commands), as is Ctrl-C (quit).
+    codes.extend((3..=12).map(KeyCode::F));
+    let mut keys: Vec<KeyEvent> = codes
+        .into_iter()
+        .map(|c| KeyEvent::new(c, KeyModifiers::NONE))
+        .collect();
+    keys.push(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+    keys.extend(
+        ('a'..='z')
+            .filter(|c| *c != 'c')
+            .map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)),
+    );
+    keys
+}
+
+#[test]
+fn every_listed_key_is_handled_and_every_handled_key_is_listed() {
+    for (name, build) in cases() {
+        let app = build();
+        let screen = app.screen;
+        let bindings = app.screens.bindings_now(screen, &app.ctx);
+        assert!(!bindings.is_empty(), "{name}: no keys at all");
+        let listed: Vec<Key> = bindings.iter().flat_map(|(_, keys)| keys.iter().copied()).collect();
+
+        // Each binding that applies: its label names its keys, and pressing them does
+        // something a person sees (or moves on, or asks the runtime for something).
+        for (label, keys) in &bindings {
+            for k in keys.iter() {
+                assert!(label.contains(&k.glyph()), "{name}: label {label:?} does not name {k:?}");
+            }
+            let effective = keys.iter().any(|k| {
+                let mut app = build();
+                let before = seen(&app);
+                let commands = update(&mut app, Msg::Key(k.event()));
+                !commands.is_empty() || seen(&app) != before
+            });
+            assert!(effective, "{name}: {label} is listed but pressing it changes nothing");
+        }
+
+        // Every other key does nothing at all, except typing into a focused text field.
+        for key in broad_keys() {
+            if listed.iter().any(|k| k.matches(&key)) {
+                continue;
+            }
+            if app.screens.takes_typing(screen) && keys::is_typing(&key) {
+                continue;
+            }
+            let mut app = build();
+            let before = seen(&app);
+            let commands = update(&mut app, Msg::Key(key));
+            assert!(
+                commands.is_empty() && seen(&app) == before,
+                "{name}: {key:?} is handled ({commands:?}) but not listed"
+            );
+        }
+    }
+}
+
+/// The footer shows each key once (no Esc listed twice), and the help adds the
+/// global keys, F2 among them, and says what typing does where a text field has focus.
+#[test]
+fn footer_and_help_list_each_key_once_and_the_global_keys() {
+    for (name, build) in cases() {
+        let mut app = build();
+        let footer = app.footer();
+        let mut labels: Vec<_> = footer.iter().map(|h| h.label).collect();
+        labels.sort();
+        let count = labels.len();
+        labels.dedup();
+        assert_eq!(labels.len(), count, "{name}: a key listed twice: {footer:?}");
+        press(&mut app, KeyCode::F(1));
+        let help = seen(&app);
+        for text in ["Ctrl-C", "F2", "the equivalent commands"] {
+            assert!(help.contains(text), "{name}: help lacks {text}:\n{help}");
+        }
+        let typing = app.screens.takes_typing(app.screen);
+        assert_eq!(help.contains("edits the field"), typing, "{name}:\n{help}");
+    }
+}
+
+/// The drifts the issue named, each checked on its screen.
+#[test]
+fn the_footers_say_what_the_keys_do() {
+    let labels = |app: &App| app.footer().iter().map(|h| format!("{} {}", h.label, h.what)).collect::<Vec<_>>();
+    let run = labels(&on(ScreenId::Run));
+    assert!(run.contains(&"q quit (asks first)".to_string()), "{run:?}");
+    assert!(!run.iter().any(|l| l.contains("Ctrl-C")), "Ctrl-C is global: {run:?}");
+    let server = labels(&focus(&mut on(ScreenId::Server), 1));
+    assert!(server.contains(&"←→/Space change".to_string()), "{server:?}");
+    let region = labels(&on(ScreenId::Region));
+    assert!(!region.iter().any(|l| l.contains("Ctrl-U")), "nothing to clear: {region:?}");
+    for app in [recovery(false, false), on(ScreenId::Done)] {
+        assert!(!labels(&app).iter().any(|l| l.starts_with("Esc")), "Esc goes nowhere here");
+    }
+}
