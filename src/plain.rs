@@ -10,10 +10,10 @@ use anyhow::{Context, bail};
 
 use crate::answers::{self, Answers, Launch};
 use crate::aws::{AwsContext, Connection};
+use crate::flow;
 use crate::headless::{Mode, with_printer};
 use crate::run::ApplyOptions;
 use crate::vault::deploy::KeysDestination;
-use crate::flow;
 
 struct Prompter<R> {
     input: R,

@@ -71,6 +71,11 @@ const PAGES: &[(&str, &str, &str)] = &[
         "Run: a failure",
         "The error and what to do; retry, back, or quit with the manifest kept.",
     ),
+    (
+        "10_run_access_key_limit",
+        "Run: the access key limit",
+        "IAM allows two access keys per user: the wizard asks which one to replace, then runs again.",
+    ),
     ("11_recovery_masked", "Recovery keys", "Masked until asked."),
     (
         "11_recovery_one_revealed",

@@ -11,8 +11,8 @@ use autounseal::run::{Call, Event, RunError, Step};
 use autounseal::tui::app::{App, update};
 use autounseal::tui::keys::{self, Key};
 use autounseal::tui::msg::{Command, KeyChoice, Msg, RunReport};
-use autounseal::tui::screens::kms::KeyListFor;
 use autounseal::tui::screens::ScreenId;
+use autounseal::tui::screens::kms::KeyListFor;
 use autounseal::tui::theme::Theme;
 use autounseal::tui::view;
 use autounseal::vault::recovery::InitSecrets;
@@ -147,8 +147,11 @@ fn recovery(reveal: bool, acknowledge: bool) -> App {
     app
 }
 
+/// A state to test, by name, built afresh for each key pressed.
+type Case = (&'static str, fn() -> App);
+
 /// Every screen, in the states whose keys differ.
-fn cases() -> Vec<(&'static str, fn() -> App)> {
+fn cases() -> Vec<Case> {
     vec![
         ("welcome", || on(ScreenId::Welcome)),
         ("account, checking, text field", || on(ScreenId::Account)),
@@ -192,7 +195,9 @@ fn cases() -> Vec<(&'static str, fn() -> App)> {
         ("review, back menu", || review(Some(Ok(calls())), true)),
         ("run, running", || on(ScreenId::Run)),
         ("run, failed", || run_failed(RunError::Other("boom".into()), false)),
-        ("run, failed, keys held", || run_failed(RunError::Other("boom".into()), true)),
+        ("run, failed, keys held", || {
+            run_failed(RunError::Other("boom".into()), true)
+        }),
         ("run, access key limit", || {
             let limit = RunError::AccessKeyLimit {
                 user: "vault-auto-unseal".into(),
@@ -226,7 +231,11 @@ fn seen(app: &App) -> String {
 
 /// Keys beyond any table: letters, digits, arrows, Enter, Esc, Tab, F-keys, Ctrl-letters.
 fn broad_keys() -> Vec<KeyEvent> {
-    let mut codes: Vec<KeyCode> = ('a'..='z').chain('A'..='Z').chain('0'..='9').map(KeyCode::Char).collect();
+    let mut codes: Vec<KeyCode> = ('a'..='z')
+        .chain('A'..='Z')
+        .chain('0'..='9')
+        .map(KeyCode::Char)
+        .collect();
     codes.extend([' ', '/', '-', '.'].map(KeyCode::Char));
     codes.extend([
         KeyCode::Up,
@@ -271,7 +280,10 @@ fn every_listed_key_is_handled_and_every_handled_key_is_listed() {
         // something a person sees (or moves on, or asks the runtime for something).
         for (label, keys) in &bindings {
             for k in keys.iter() {
-                assert!(label.contains(&k.glyph()), "{name}: label {label:?} does not name {k:?}");
+                assert!(
+                    label.contains(&k.glyph()),
+                    "{name}: label {label:?} does not name {k:?}"
+                );
             }
             let effective = keys.iter().any(|k| {
                 let mut app = build();
@@ -318,6 +330,8 @@ fn footer_and_help_list_each_key_once_and_the_global_keys() {
         for text in ["Ctrl-C", "F2", "the equivalent commands"] {
             assert!(help.contains(text), "{name}: help lacks {text}:\n{help}");
         }
+        let footer_row = seen(&build()).lines().last().unwrap_or_default().to_string();
+        assert!(footer_row.contains("help"), "{name}: the footer is cut: {footer_row}");
         let typing = app.screens.takes_typing(app.screen);
         assert_eq!(help.contains("edits the field"), typing, "{name}:\n{help}");
     }
@@ -326,15 +340,26 @@ fn footer_and_help_list_each_key_once_and_the_global_keys() {
 /// The drifts the issue named, each checked on its screen.
 #[test]
 fn the_footers_say_what_the_keys_do() {
-    let labels = |app: &App| app.footer().iter().map(|h| format!("{} {}", h.label, h.what)).collect::<Vec<_>>();
+    let labels = |app: &App| {
+        app.footer()
+            .iter()
+            .map(|h| format!("{} {}", h.label, h.what))
+            .collect::<Vec<_>>()
+    };
     let run = labels(&on(ScreenId::Run));
     assert!(run.contains(&"q quit (asks first)".to_string()), "{run:?}");
     assert!(!run.iter().any(|l| l.contains("Ctrl-C")), "Ctrl-C is global: {run:?}");
     let server = labels(&focus(&mut on(ScreenId::Server), 1));
     assert!(server.contains(&"←→/Space change".to_string()), "{server:?}");
     let region = labels(&on(ScreenId::Region));
-    assert!(!region.iter().any(|l| l.contains("Ctrl-U")), "nothing to clear: {region:?}");
+    assert!(
+        !region.iter().any(|l| l.contains("Ctrl-U")),
+        "nothing to clear: {region:?}"
+    );
     for app in [recovery(false, false), on(ScreenId::Done)] {
-        assert!(!labels(&app).iter().any(|l| l.starts_with("Esc")), "Esc goes nowhere here");
+        assert!(
+            !labels(&app).iter().any(|l| l.starts_with("Esc")),
+            "Esc goes nowhere here"
+        );
     }
 }

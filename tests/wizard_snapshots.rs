@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use autounseal::answers::{Answers, Launch};
 use autounseal::aws::Identity;
+use autounseal::files::PathCheck;
 use autounseal::run::{Call, Event, RunError, Step};
 use autounseal::tui::app::{App, update};
 use autounseal::tui::msg::{KeyChoice, Msg, RunReport};
@@ -13,6 +14,7 @@ use autounseal::tui::screens::ScreenId;
 use autounseal::tui::screens::kms::KeyListFor;
 use autounseal::tui::theme::Theme;
 use autounseal::tui::view;
+use autounseal::vault::VaultError;
 use autounseal::vault::client::SealStatus;
 use autounseal::vault::recovery::InitSecrets;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -102,8 +104,18 @@ fn question_screens() {
     app.go(ScreenId::Iam);
     snapshot!("05_iam", app);
     app.go(ScreenId::Files);
+    // What the file system would say, fed as the checks' answers: the same on any host.
+    let etc = PathBuf::from("/tmp/autounseal-snapshot/etc");
+    for file in ["vault.hcl", "vault.env"] {
+        let found = Ok(PathCheck::NewWithFolders(etc.clone()));
+        update(&mut app, Msg::PathChecked(etc.join(file), found));
+    }
     snapshot!("06_files", app);
     app.go(ScreenId::Server);
+    let missing = Err(VaultError::BinaryMissing {
+        binary: "/nonexistent/bao".into(),
+    });
+    update(&mut app, Msg::BinaryProbed("/nonexistent/bao".into(), missing));
     snapshot!("07_server", app);
     app.go(ScreenId::Init);
     snapshot!("08_init", app);
@@ -167,6 +179,17 @@ fn review_and_run() {
         Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
     );
     snapshot!("10_run_quit_question", app);
+
+    // IAM's limit of two access keys: the choice its message promises.
+    let mut app = self::app();
+    app.go(ScreenId::Run);
+    let limit = RunError::AccessKeyLimit {
+        user: "vault-auto-unseal".into(),
+        keys: vec!["AKIAIOSFODNN7EXAMPLE".into(), "AKIAI44QH8DHBEXAMPLE".into()],
+    };
+    update(&mut app, Msg::RunFinished(Err(limit)));
+    key(&mut app, KeyCode::Down);
+    snapshot!("10_run_access_key_limit", app);
 }
 
 fn finished() -> App {

@@ -86,7 +86,10 @@ fn a_stale_identity_answer_is_ignored() {
         &mut app,
         Msg::Identity((String::new(), String::new()), Err("cannot reach AWS".into())),
     );
-    assert!(app.screens.account.identity.is_loading(), "the old answer does not count");
+    assert!(
+        app.screens.account.identity.is_loading(),
+        "the old answer does not count"
+    );
     update(
         &mut app,
         Msg::Identity((String::new(), "http://127.0.0.1:5000".into()), Ok(identity())),
@@ -161,7 +164,8 @@ fn an_existing_key_is_picked_from_the_list_and_checked_against_the_region() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Kms);
     assert!(
-        app.screens.kms
+        app.screens
+            .kms
             .form
             .field_mut("key_id")
             .error
@@ -179,7 +183,10 @@ fn bad_input_is_shown_under_its_field_and_blocks_until_fixed() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Iam);
     typed(&mut app, " !");
-    assert!(app.screens.iam.form.field_mut("user").error.is_some(), "checked as typed");
+    assert!(
+        app.screens.iam.form.field_mut("user").error.is_some(),
+        "checked as typed"
+    );
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Iam);
     key(&mut app, KeyCode::Backspace);
@@ -220,7 +227,8 @@ fn the_server_rules_apply_on_the_init_screen() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Init);
     assert!(
-        app.screens.init
+        app.screens
+            .init
             .form
             .field_mut("threshold")
             .error
@@ -258,7 +266,11 @@ fn on_server_with(binary: &str) -> App {
     app.ctx.answers.server.binary = binary.into();
     app.screens.server = autounseal::tui::screens::server::Server::new(&app.ctx.answers);
     let cmds = app.go(ScreenId::Server);
-    assert_eq!(cmds, vec![Command::ProbeBinary(binary.into())], "probed by the runtime, not by update");
+    assert_eq!(
+        cmds,
+        vec![Command::ProbeBinary(binary.into())],
+        "probed by the runtime, not by update"
+    );
     app
 }
 
@@ -286,16 +298,29 @@ fn the_openbao_2_7_error_stays_through_validation() {
     let bao = common::bao_2_7().to_string_lossy().into_owned();
     let mut app = on_server_with(&bao);
     let found = autounseal::vault::server::find(&bao);
-    assert!(matches!(&found, Ok(b) if b.version.0 == 2 && b.version.1 == 7), "{found:?}");
+    assert!(
+        matches!(&found, Ok(b) if b.version.0 == 2 && b.version.1 == 7),
+        "{found:?}"
+    );
     update(&mut app, Msg::BinaryProbed(bao.clone(), found));
     assert!(binary_problem(&app).contains("OpenBao 2.7.2 has no built-in awskms seal"));
     // Down to another field and Enter: validate_all runs, the probe's error stays.
     key(&mut app, KeyCode::Tab);
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Server);
-    assert!(binary_problem(&app).contains("has no built-in awskms seal"), "kept through validation");
-    assert_eq!(app.screens.server.form.focused_id(), "binary", "focus goes to the problem");
-    assert_eq!(app.screens.server.form.fields[0].error, None, "the validator itself found nothing");
+    assert!(
+        binary_problem(&app).contains("has no built-in awskms seal"),
+        "kept through validation"
+    );
+    assert_eq!(
+        app.screens.server.form.focused_id(),
+        "binary",
+        "focus goes to the problem"
+    );
+    assert_eq!(
+        app.screens.server.form.fields[0].error, None,
+        "the validator itself found nothing"
+    );
 }
 
 /// A probe's answer for a name since changed is dropped, and a missing binary is told
@@ -306,7 +331,11 @@ fn a_late_probe_answer_is_dropped() {
     ctrl(&mut app, 'u');
     typed(&mut app, "/bin/ls");
     let cmds = key(&mut app, KeyCode::Tab);
-    assert_eq!(cmds, vec![Command::ProbeBinary("/bin/ls".into())], "probed once its field is left");
+    assert_eq!(
+        cmds,
+        vec![Command::ProbeBinary("/bin/ls".into())],
+        "probed once its field is left"
+    );
     let late = Err(VaultError::BinaryMissing {
         binary: "/nonexistent/vault".into(),
     });
@@ -341,23 +370,39 @@ fn paths_are_checked_in_the_background_and_late_checks_dropped() {
     key(&mut app, KeyCode::Char('x'));
     let late = Ok(autounseal::files::PathCheck::New);
     update(&mut app, Msg::PathChecked("/tmp/a/vault.hcl".into(), late));
-    assert_eq!(app.screens.files.form.probe_of("config"), None, "about the path before the x");
+    assert_eq!(
+        app.screens.files.form.probe_of("config"),
+        None,
+        "about the path before the x"
+    );
     key(&mut app, KeyCode::Backspace);
-    assert!(key(&mut app, KeyCode::Enter).iter().all(|c| matches!(c, Command::CheckPath(_))));
+    assert!(
+        key(&mut app, KeyCode::Enter)
+            .iter()
+            .all(|c| matches!(c, Command::CheckPath(_)))
+    );
     assert_eq!(app.screen, ScreenId::Files, "waits for the checks");
     let denied = Err(autounseal::files::FileError::IsDir {
         path: "/tmp/a/vault.env".into(),
     });
-    update(&mut app, Msg::PathChecked("/tmp/a/vault.hcl".into(), Ok(autounseal::files::PathCheck::New)));
+    update(
+        &mut app,
+        Msg::PathChecked("/tmp/a/vault.hcl".into(), Ok(autounseal::files::PathCheck::New)),
+    );
     update(&mut app, Msg::PathChecked("/tmp/a/vault.env".into(), denied));
     assert_eq!(app.screen, ScreenId::Files, "a path that cannot be written blocks");
     assert_eq!(app.screens.files.form.focused_id(), "env");
     ctrl(&mut app, 'u');
     typed(&mut app, "/tmp/a/env");
     key(&mut app, KeyCode::Enter);
-    let cmds = update(&mut app, Msg::PathChecked("/tmp/a/env".into(), Ok(autounseal::files::PathCheck::New)));
+    let cmds = update(
+        &mut app,
+        Msg::PathChecked("/tmp/a/env".into(), Ok(autounseal::files::PathCheck::New)),
+    );
     assert_eq!(app.screen, ScreenId::Server, "went on once the last check came in");
-    assert!(matches!(cmds.first(), Some(Command::SaveAnswers(a)) if a.output.env_file == std::path::Path::new("/tmp/a/env")));
+    assert!(
+        matches!(cmds.first(), Some(Command::SaveAnswers(a)) if a.output.env_file == std::path::Path::new("/tmp/a/env"))
+    );
 }
 
 fn to_run(app: &mut App) {
@@ -422,15 +467,25 @@ fn a_failed_run_offers_retry_back_and_quit() {
         &mut app,
         Msg::Engine(Event::Failed(Step::KmsKey, "AWS denied kms:CreateKey".into())),
     );
-    update(&mut app, Msg::RunFinished(Err(RunError::Other("AWS denied kms:CreateKey".into()))));
+    update(
+        &mut app,
+        Msg::RunFinished(Err(RunError::Other("AWS denied kms:CreateKey".into()))),
+    );
     assert_eq!(app.screens.run.phase, Phase::Failed("AWS denied kms:CreateKey".into()));
-    assert_eq!(app.screens.run.rows[1].1, Status::Failed("AWS denied kms:CreateKey".into()));
+    assert_eq!(
+        app.screens.run.rows[1].1,
+        Status::Failed("AWS denied kms:CreateKey".into())
+    );
     assert!(!app.animating(), "no ticking once nothing is in flight");
     assert!(
         matches!(key(&mut app, KeyCode::Char('r')).as_slice(), [Command::Run(_)]),
         "retry"
     );
-    assert_eq!(app.screens.run.rows[0].1, Status::Waiting, "a retry starts the rows afresh");
+    assert_eq!(
+        app.screens.run.rows[0].1,
+        Status::Waiting,
+        "a retry starts the rows afresh"
+    );
     update(&mut app, Msg::RunFinished(Err(RunError::Other("again".into()))));
     let cmds = key(&mut app, KeyCode::Char('b'));
     assert_eq!(app.screen, ScreenId::Review);
@@ -466,7 +521,10 @@ fn ctrl_c_asks_first_and_says_what_exists_during_a_run() {
     assert!(!app.ctx.stopping);
     ctrl(&mut app, 'c');
     assert_eq!(ctrl(&mut app, 'c'), vec![Command::Quit], "a second Ctrl-C means yes");
-    assert!(app.ctx.stopping, "a quit during a run waits for keys init may hand back");
+    assert!(
+        app.ctx.stopping,
+        "a quit during a run waits for keys init may hand back"
+    );
     assert!(
         update(&mut app, Msg::Terminate).is_empty(),
         "a hang-up's SIGHUP does not cut that wait short"
@@ -661,7 +719,10 @@ fn keys_handed_back_before_a_failure_are_offered_and_kept() {
     to_run(&mut app);
     let secrets = InitSecrets::from_response(br#"{"recovery_keys":["aa11"],"root_token":"s.root"}"#).unwrap();
     update(&mut app, Msg::KeysHandedBack(secrets));
-    update(&mut app, Msg::RunFinished(Err(RunError::Other("the server did not come back".into()))));
+    update(
+        &mut app,
+        Msg::RunFinished(Err(RunError::Other("the server did not come back".into()))),
+    );
     assert!(
         app.footer()
             .iter()
@@ -695,7 +756,10 @@ fn the_access_key_limit_asks_which_key_to_replace() {
     };
     update(&mut app, Msg::RunFinished(Err(limit)));
     let footer = app.footer();
-    assert!(footer.iter().any(|h| h.label == "Enter" && h.what.contains("replace")), "{footer:?}");
+    assert!(
+        footer.iter().any(|h| h.label == "Enter" && h.what.contains("replace")),
+        "{footer:?}"
+    );
     key(&mut app, KeyCode::Down);
     let cmds = key(&mut app, KeyCode::Enter);
     assert_eq!(
@@ -723,9 +787,19 @@ fn pgp_files_are_read_in_the_background() {
     typed(&mut app, "/k/a.asc");
     let cmds = key(&mut app, KeyCode::Tab);
     assert_eq!(cmds, vec![Command::CheckPgpKeys("/k/a.asc".into())]);
-    update(&mut app, Msg::PgpChecked("/k/old.asc".into(), Err("cannot read".into())));
-    assert_eq!(app.screens.init.form.probe_of("pgp"), None, "about a list no longer there");
-    update(&mut app, Msg::PgpChecked("/k/a.asc".into(), Err("cannot read the PGP key /k/a.asc".into())));
+    update(
+        &mut app,
+        Msg::PgpChecked("/k/old.asc".into(), Err("cannot read".into())),
+    );
+    assert_eq!(
+        app.screens.init.form.probe_of("pgp"),
+        None,
+        "about a list no longer there"
+    );
+    update(
+        &mut app,
+        Msg::PgpChecked("/k/a.asc".into(), Err("cannot read the PGP key /k/a.asc".into())),
+    );
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Init);
     assert_eq!(app.screens.init.form.focused_id(), "pgp");

@@ -196,9 +196,8 @@ impl Form {
         for i in 0..self.fields.len() {
             self.revalidate(i);
         }
-        let failing = |f: &Field| {
-            !f.hidden && (f.error.is_some() || self.probe_of(f.id).is_some_and(|p| p.problem.is_some()))
-        };
+        let failing =
+            |f: &Field| !f.hidden && (f.error.is_some() || self.probe_of(f.id).is_some_and(|p| p.problem.is_some()));
         match self.fields.iter().position(failing) {
             Some(i) => {
                 self.focus = i;

@@ -120,7 +120,12 @@ pub enum Global {
 }
 
 pub const GLOBAL: [(Global, &[Key], &str, &str); 3] = [
-    (Global::Quit, &[Key::Ctrl('c')], "Ctrl-C", "quit (asks first, says what exists)"),
+    (
+        Global::Quit,
+        &[Key::Ctrl('c')],
+        "Ctrl-C",
+        "quit (asks first, says what exists)",
+    ),
     (
         Global::Help,
         &[char('?'), Key::Plain(KeyCode::F(1))],

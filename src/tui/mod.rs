@@ -20,10 +20,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::answers::Answers;
-use crate::run::events::StopRequest;
 use crate::aws::{AwsContext, Connection};
-use crate::run::{ApplyOptions, Reporter, RunError};
 use crate::flow;
+use crate::run::events::StopRequest;
+use crate::run::{ApplyOptions, Reporter, RunError};
 use crate::tui::app::App;
 use crate::tui::msg::{Command, KeyChoice, Msg, RunReport};
 use crate::vault::deploy::{InitGate, KeysDestination};

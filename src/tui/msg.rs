@@ -7,8 +7,8 @@ use crossterm::event::KeyEvent;
 
 use crate::answers::Answers;
 use crate::aws::Identity;
-use crate::run::{Call, Event, RunError};
 use crate::files::{FileError, PathCheck};
+use crate::run::{Call, Event, RunError};
 use crate::tui::screens::kms::KeyListFor;
 use crate::vault::VaultError;
 use crate::vault::client::SealStatus;

@@ -4,9 +4,9 @@
 
 use crate::answers::Launch;
 use crate::aws::policy;
-use crate::twins::{aws_command, create_key_command};
 use crate::tui::app::App;
 use crate::tui::screens::{Lookup, ScreenId, iam::key_arn};
+use crate::twins::{aws_command, create_key_command};
 use crate::vault::{config, server::Flavour};
 
 fn aws(app: &App, args: &[&str], regional: bool) -> String {

@@ -46,9 +46,16 @@ pub fn draw(frame: &mut Frame, app: &App) {
         vertical: 0,
     });
     app.screens.view(app.screen, frame, body, &app.ctx);
+    // Roomy when it fits, tight when it would not: every key stays in view.
+    let hints = app.footer();
+    let roomy: usize = hints
+        .iter()
+        .map(|h| h.label.chars().count() + h.what.chars().count() + 4)
+        .sum();
+    let pad = if roomy <= area.width as usize { " " } else { "" };
     let mut keys: Vec<Span> = Vec::new();
-    for hint in app.footer() {
-        keys.push(Span::styled(format!(" {} ", hint.label), t.selected));
+    for hint in hints {
+        keys.push(Span::styled(format!("{pad}{}{pad}", hint.label), t.selected));
         keys.push(Span::styled(format!(" {} ", hint.what), t.dim));
     }
     frame.render_widget(Paragraph::new(Line::from(keys)), footer);

@@ -118,4 +118,3 @@ pub fn summary(ctx: &Ctx) -> Vec<String> {
     }
     text
 }
-

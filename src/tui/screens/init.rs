@@ -37,7 +37,11 @@ fn join(paths: &[std::path::PathBuf]) -> String {
 
 /// The paths of a comma-separated list, as typed.
 pub fn split_paths(v: &str) -> Vec<std::path::PathBuf> {
-    v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(Into::into).collect()
+    v.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(Into::into)
+        .collect()
 }
 
 impl Init {
@@ -62,7 +66,12 @@ impl Init {
                     &a.init.recovery_threshold.to_string(),
                     Box::new(number),
                 ),
-                form::text("pgp", "PGP keys (a,b,…)", &join(&a.init.recovery_pgp_keys), Box::new(|_| Ok(()))),
+                form::text(
+                    "pgp",
+                    "PGP keys (a,b,…)",
+                    &join(&a.init.recovery_pgp_keys),
+                    Box::new(|_| Ok(())),
+                ),
                 form::text("root_pgp", "Root token PGP key", &root, Box::new(|_| Ok(()))),
             ]),
             submitting: false,
@@ -70,7 +79,11 @@ impl Init {
     }
 
     fn check_unchecked(&self) -> Vec<Command> {
-        self.form.unchecked(&PGP).into_iter().map(Command::CheckPgpKeys).collect()
+        self.form
+            .unchecked(&PGP)
+            .into_iter()
+            .map(Command::CheckPgpKeys)
+            .collect()
     }
 
     /// Whether every file of this list reads as a PGP key; dropped when no field still

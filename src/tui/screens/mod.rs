@@ -131,7 +131,9 @@ fn on_key<S: Screen>(screen: &mut S, ctx: &mut Ctx, key: KeyEvent) -> Option<Out
 }
 
 fn bindings_now<S: Screen>(screen: &S, ctx: &Ctx) -> Vec<(&'static str, &'static [Key])> {
-    keys::applicable(S::KEYS, screen, ctx).map(|b| (b.label, b.keys)).collect()
+    keys::applicable(S::KEYS, screen, ctx)
+        .map(|b| (b.label, b.keys))
+        .collect()
 }
 
 /// The screens, in the order the wizard walks them: each one's id, state (its

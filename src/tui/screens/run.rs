@@ -12,7 +12,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::{Ctx, Nav, Outcome, Screen, ScreenId};
 use crate::answers::Answers;
 use crate::run::{Event, RunError, Step};
-use crate::tui::keys::{Binding, DOWN, ENTER, UP, char};
+use crate::tui::keys::{Binding, DOWN, ENTER, ESC, UP, char};
 use crate::tui::msg::{Command, RunReport};
 
 pub const WHY: &str = "Each step is recorded in the manifest as soon as it is done, so a failure or a dropped \
@@ -158,14 +158,13 @@ impl Run {
         // A step still marked running did not finish: it must not spin on.
         for (_, status) in self.rows.iter_mut() {
             if matches!(status, Status::Running { .. }) {
-                *status = Status::Failed("stopped".into());
+                *status = Status::Waiting;
             }
         }
         match result {
             Ok(mut report) => {
                 self.phase = Phase::Finished;
-                // A retry that finds the server initialised hands back no keys: those
-                // held from the run before stay.
+                // Keys held from an earlier, failed run stay until shown: a retry gets none.
                 if let Some(secrets) = report.secrets.take() {
                     ctx.secrets = Some(secrets);
                 }
@@ -255,14 +254,14 @@ impl Screen for Run {
         Binding {
             keys: &[ENTER],
             label: "Enter",
-            what: "the recovery keys",
+            what: "recovery keys",
             when: |s, ctx| s.failed() && ctx.secrets.is_some(),
             action: |_, _, _| Outcome::go(Nav::Go(ScreenId::Recovery)),
         },
         Binding {
             keys: &[UP, DOWN],
             label: "↑↓",
-            what: "key to replace",
+            what: "choose",
             when: |s, _| s.choosing_key(),
             action: Run::choose_key,
         },
@@ -274,17 +273,27 @@ impl Screen for Run {
             action: Run::replace_key,
         },
         Binding {
+            keys: &[ESC],
+            label: "Esc",
+            what: "keep both",
+            when: |s, _| s.choosing_key(),
+            action: |s, _, _| {
+                s.replace = None;
+                Outcome::stay()
+            },
+        },
+        Binding {
             keys: &[char('r')],
             label: "r",
             what: "retry",
-            when: |s, _| s.failed(),
+            when: |s, _| s.failed() && !s.choosing_key(),
             action: |s, ctx, _| Outcome::run(s.start(ctx)),
         },
         Binding {
             keys: &[char('b')],
             label: "b",
             what: "back to review",
-            when: |s, ctx| s.failed() && ctx.secrets.is_none(),
+            when: |s, ctx| s.failed() && ctx.secrets.is_none() && !s.choosing_key(),
             action: |_, _, _| Outcome::go(Nav::Back),
         },
         Binding {
@@ -297,7 +306,7 @@ impl Screen for Run {
         Binding {
             keys: &[char('q')],
             label: "q",
-            what: "quit (keys to a file)",
+            what: "quit (keys saved)",
             when: |s, ctx| s.failed() && ctx.secrets.is_some(),
             action: |_, _, _| Outcome::run(vec![Command::Quit]),
         },
@@ -379,7 +388,9 @@ fn view(run: &Run, frame: &mut Frame, area: Rect, ctx: &Ctx) {
                     t.warn,
                 ));
             }
-            text.push(Line::raw("What exists is in the manifest; r runs again from there."));
+            if run.replace.is_none() {
+                text.push(Line::raw("What exists is in the manifest; r runs again from there."));
+            }
             // One line per line: a server's log tail must not run together.
             text.extend(e.lines().map(|l| Line::styled(l.to_string(), t.error)));
             if let Some(r) = &run.replace {
@@ -401,19 +412,11 @@ fn view(run: &Run, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         _ => {}
     }
     // On failure, the rows after the failed one are only waiting: the error gets their room.
-    let last = run
-        .rows
-        .iter()
-        .rposition(|(_, s)| *s != Status::Waiting)
-        .unwrap_or(0);
+    let last = run.rows.iter().rposition(|(_, s)| *s != Status::Waiting).unwrap_or(0);
     let shown: Vec<Line> = run
         .rows
         .iter()
-        .take(if failure.is_some() {
-            last + 1
-        } else {
-            run.rows.len()
-        })
+        .take(if failure.is_some() { last + 1 } else { run.rows.len() })
         .map(|(step, status)| row_line(ctx, *step, status))
         .collect();
     // Rows wrap rather than lose their end (an ARN is wider than 80 columns). The text
@@ -435,9 +438,7 @@ fn view(run: &Run, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         rows,
     );
     frame.render_widget(
-        Paragraph::new(text)
-            .wrap(Wrap { trim: false })
-            .scroll((run.scroll, 0)),
+        Paragraph::new(text).wrap(Wrap { trim: false }).scroll((run.scroll, 0)),
         below,
     );
 }

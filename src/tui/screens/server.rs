@@ -131,9 +131,15 @@ impl Server {
         let Some(probe) = &self.probe else { return };
         let missing_is_fine = !self.strict || self.launch() == Launch::None;
         let (problem, note) = match &probe.found {
-            Ok(b) if b.has_builtin_awskms() => (None, Some(format!("found {} at {}", b.version_text(), b.path.display()))),
+            Ok(b) if b.has_builtin_awskms() => (
+                None,
+                Some(format!("found {} at {}", b.version_text(), b.path.display())),
+            ),
             Ok(b) => (
-                Some(format!("{} has no built-in awskms seal (a plugin since 2.7)", b.version_text())),
+                Some(format!(
+                    "{} has no built-in awskms seal (a plugin since 2.7)",
+                    b.version_text()
+                )),
                 None,
             ),
             // Launch "none" needs no binary, but a wrong one (e.g. /bin/ls) is never right.
