@@ -95,7 +95,7 @@ fn kms_existing(into_list: bool) -> App {
     app
 }
 
-fn review(plan: Option<Result<Vec<Call>, String>>, menu: bool) -> App {
+fn review(plan: Option<Result<Vec<Call>, RunError>>, menu: bool) -> App {
     let mut app = on(ScreenId::Review);
     if let Some(plan) = plan {
         let planned = Box::new(app.ctx.answers.clone());
@@ -191,7 +191,9 @@ fn cases() -> Vec<Case> {
         ("init", || on(ScreenId::Init)),
         ("review, planning", || review(None, false)),
         ("review, planned", || review(Some(Ok(calls())), false)),
-        ("review, plan failed", || review(Some(Err("no".into())), false)),
+        ("review, plan failed", || {
+            review(Some(Err(RunError::Other("no".into()))), false)
+        }),
         ("review, back menu", || review(Some(Ok(calls())), true)),
         ("run, running", || on(ScreenId::Run)),
         ("run, failed", || run_failed(RunError::Other("boom".into()), false)),

@@ -75,7 +75,9 @@ fn question_screens() {
         &mut failed,
         Msg::Identity(
             (String::new(), String::new()),
-            Err("no usable AWS credentials: none were found".into()),
+            Err(RunError::NoCredentials {
+                detail: "none were found".into(),
+            }),
         ),
     );
     snapshot!("02_account_failed", failed);
@@ -308,7 +310,7 @@ fn colours_and_no_color() {
     failed.go(ScreenId::Account);
     update(
         &mut failed,
-        Msg::Identity((String::new(), String::new()), Err("denied".into())),
+        Msg::Identity((String::new(), String::new()), Err(RunError::Other("denied".into()))),
     );
     let terminal = draw(&failed);
     let (x, y) = find(&terminal, "✗ denied");

@@ -84,7 +84,10 @@ fn a_stale_identity_answer_is_ignored() {
     );
     update(
         &mut app,
-        Msg::Identity((String::new(), String::new()), Err("cannot reach AWS".into())),
+        Msg::Identity(
+            (String::new(), String::new()),
+            Err(RunError::Other("cannot reach AWS".into())),
+        ),
     );
     assert!(
         app.screens.account.identity.is_loading(),
@@ -106,7 +109,10 @@ fn a_credentials_failure_keeps_the_operator_on_the_account_screen() {
     key(&mut app, KeyCode::Enter);
     update(
         &mut app,
-        Msg::Identity((String::new(), String::new()), Err("no usable AWS credentials".into())),
+        Msg::Identity(
+            (String::new(), String::new()),
+            Err(RunError::Other("no usable AWS credentials".into())),
+        ),
     );
     let cmds = key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Account);
@@ -434,7 +440,7 @@ fn a_plan_that_fails_blocks_the_run_until_planned_again() {
         address: "127.0.0.1:8200".into(),
         by: String::new(),
     };
-    update(&mut app, Msg::Plan(planned, Err(RunError::from(taken).to_string())));
+    update(&mut app, Msg::Plan(planned, Err(RunError::from(taken))));
     assert!(matches!(&app.screens.review.plan, Lookup::Failed(e) if e.contains("127.0.0.1:8200 is already in use")));
     assert!(key(&mut app, KeyCode::Enter).is_empty());
     assert_eq!(app.screen, ScreenId::Review);
@@ -819,4 +825,25 @@ fn review_says_when_it_plans_again_for_changed_answers() {
     let planned = Box::new(app.ctx.answers.clone());
     update(&mut app, Msg::Plan(planned, Ok(vec![])));
     assert!(!app.screens.review.replanning);
+}
+
+/// A probe's answer that would move on (Enter was waiting for it) does not move the
+/// operator off the screen they went to meanwhile, nor later when they come back.
+#[test]
+fn a_late_answer_never_moves_the_operator_off_another_screen() {
+    let mut app = on_server_with("/nonexistent/vault");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen, ScreenId::Files);
+    let missing = autounseal::vault::server::find("/nonexistent/vault");
+    assert!(update(&mut app, Msg::BinaryProbed("/nonexistent/vault".into(), missing)).is_empty());
+    assert_eq!(app.screen, ScreenId::Files);
+    app.go(ScreenId::Server);
+    let missing = autounseal::vault::server::find("/nonexistent/vault");
+    update(&mut app, Msg::BinaryProbed("/nonexistent/vault".into(), missing));
+    assert_eq!(
+        app.screen,
+        ScreenId::Server,
+        "the old Enter does not count on a new visit"
+    );
 }

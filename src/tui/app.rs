@@ -63,7 +63,7 @@ impl App {
         let mut hints = self.screens.hints(self.screen, &self.ctx);
         hints.push(Hint {
             label: "?",
-            what: "help".into(),
+            what: "help",
         });
         hints
     }

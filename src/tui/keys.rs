@@ -87,7 +87,7 @@ pub fn always<S>(_: &S, _: &Ctx) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hint {
     pub label: &'static str,
-    pub what: String,
+    pub what: &'static str,
 }
 
 /// The bindings of `table` that apply now.
@@ -106,7 +106,7 @@ pub fn hints<S>(table: &[Binding<S>], state: &S, ctx: &Ctx) -> Vec<Hint> {
     applicable(table, state, ctx)
         .map(|b| Hint {
             label: b.label,
-            what: b.what.to_string(),
+            what: b.what,
         })
         .collect()
 }

@@ -230,10 +230,7 @@ fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf, control
         let msg = match command {
             Command::CheckIdentity(a) => {
                 let ctx = AwsContext::connect(Connection::from_answers(&a)).await;
-                Msg::Identity(
-                    screens::account::checked_key(&a),
-                    ctx.identity().await.map_err(|e| e.to_string()),
-                )
+                Msg::Identity(screens::account::checked_key(&a), ctx.identity().await)
             }
             Command::LoadKeys(a) => Msg::Keys(screens::kms::KeyListFor::of(&a), list_keys(&a).await),
             Command::Plan(a) => {
@@ -242,7 +239,7 @@ fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf, control
                     dry_run: true,
                 };
                 let result = flow::run(&a, &state_dir, opts, KeysDestination::HandBack, &Reporter::silent()).await;
-                Msg::Plan(Box::new(a), result.map(|o| o.calls).map_err(|e| e.to_string()))
+                Msg::Plan(Box::new(a), result.map(|o| o.calls))
             }
             Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, control).await),
             // A binary that hangs on `version` holds up only this task, never the screen.
@@ -326,11 +323,9 @@ async fn run_flow(
 }
 
 /// Customer managed keys of the region, by alias (every page), for the KMS screen.
-async fn list_keys(a: &Answers) -> Result<Vec<KeyChoice>, String> {
+async fn list_keys(a: &Answers) -> Result<Vec<KeyChoice>, RunError> {
     let ctx = AwsContext::connect(Connection::from_answers(a)).await;
-    let aliases = crate::aws::keys::key_aliases(&ctx, crate::aws::keys::PAGE_SIZE)
-        .await
-        .map_err(|e| e.to_string())?;
+    let aliases = crate::aws::keys::key_aliases(&ctx, crate::aws::keys::PAGE_SIZE).await?;
     Ok(aliases
         .into_iter()
         .map(|k| KeyChoice {

@@ -38,11 +38,11 @@ pub enum Msg {
     Resize,
     Tick,
     /// The identity found with this (profile, endpoint).
-    Identity((String, String), Result<Identity, String>),
+    Identity((String, String), Result<Identity, RunError>),
     /// The keys of the account and region they were listed for.
-    Keys(KeyListFor, Result<Vec<KeyChoice>, String>),
+    Keys(KeyListFor, Result<Vec<KeyChoice>, RunError>),
     /// The plan of exactly these answers.
-    Plan(Box<Answers>, Result<Vec<Call>, String>),
+    Plan(Box<Answers>, Result<Vec<Call>, RunError>),
     /// The server binary named so, looked for and its version read.
     BinaryProbed(String, Result<ServerBinary, VaultError>),
     /// What writing this path would do.

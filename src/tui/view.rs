@@ -92,7 +92,7 @@ fn help(frame: &mut Frame, area: Rect, app: &App) {
         Line::raw(""),
     ];
     for hint in app.screens.hints(app.screen, &app.ctx) {
-        text.push(row(hint.label, &hint.what));
+        text.push(row(hint.label, hint.what));
     }
     if app.screens.takes_typing(app.screen) {
         text.push(row("typing", TYPING));

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use super::{Ctx, Lookup, Nav, Outcome, Screen};
 use crate::answers::{Answers, validate_endpoint_url, validate_not_blank};
 use crate::aws::Identity;
+use crate::run::RunError;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, back};
 use crate::tui::msg::Command;
@@ -86,7 +87,7 @@ impl Account {
         }
     }
 
-    pub fn on_identity(&mut self, ctx: &mut Ctx, checked: (String, String), result: Result<Identity, String>) {
+    pub fn on_identity(&mut self, ctx: &mut Ctx, checked: (String, String), result: Result<Identity, RunError>) {
         // An answer to an earlier check (the fields changed since) is stale.
         if self.checked.as_ref() != Some(&checked) {
             return;
@@ -94,7 +95,7 @@ impl Account {
         ctx.identity = result.as_ref().ok().cloned();
         self.identity = match result {
             Ok(id) => Lookup::Loaded(id),
-            Err(e) => Lookup::Failed(e),
+            Err(e) => Lookup::Failed(e.to_string()),
         };
     }
 }

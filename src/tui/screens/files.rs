@@ -152,6 +152,8 @@ impl Screen for Files {
 
     /// Checked again on each visit: the files may have changed meanwhile.
     fn enter(&mut self, _: &mut Ctx) -> Vec<Command> {
+        // An Enter of an earlier visit no longer moves on by itself.
+        self.submitting = false;
         for field in &mut self.form.fields {
             field.probe = None;
         }

@@ -181,6 +181,8 @@ impl Screen for Init {
     }
 
     fn enter(&mut self, _: &mut Ctx) -> Vec<Command> {
+        // An Enter of an earlier visit no longer moves on by itself.
+        self.submitting = false;
         self.check_unchecked()
     }
 

@@ -8,6 +8,7 @@ use ratatui::widgets::{List, ListItem, ListState};
 
 use super::{Ctx, Lookup, Nav, Outcome, Screen};
 use crate::answers::{Answers, validate_alias, validate_key_description, validate_key_reference};
+use crate::run::RunError;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{BACKTAB, Binding, DOWN, ENTER, ESC, TAB, UP, back};
 use crate::tui::msg::{Command, KeyChoice};
@@ -164,7 +165,7 @@ impl Kms {
         Outcome::stay()
     }
 
-    pub fn on_keys(&mut self, listed_for: KeyListFor, result: Result<Vec<KeyChoice>, String>) {
+    pub fn on_keys(&mut self, listed_for: KeyListFor, result: Result<Vec<KeyChoice>, RunError>) {
         // The keys of a region (or account) the operator has since left are dropped.
         if self.keys_for.as_ref() != Some(&listed_for) || !self.keys.is_loading() {
             return;
@@ -172,7 +173,7 @@ impl Kms {
         self.list_selected = 0;
         self.keys = match result {
             Ok(keys) => Lookup::Loaded(keys),
-            Err(e) => Lookup::Failed(e),
+            Err(e) => Lookup::Failed(e.to_string()),
         };
     }
 }

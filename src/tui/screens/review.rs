@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Clear, List, ListItem, ListState, Paragraph, Wrap}
 
 use super::{Ctx, Lookup, Nav, Outcome, Screen, ScreenId};
 use crate::answers::Answers;
-use crate::run::Call;
+use crate::run::{Call, RunError};
 use crate::tui::keys::{Binding, DOWN, ENTER, ESC, UP, back, char};
 use crate::tui::msg::Command;
 
@@ -38,7 +38,7 @@ impl Review {
         vec![Command::Plan(ctx.answers.clone())]
     }
 
-    pub fn on_plan(&mut self, planned: Answers, result: Result<Vec<Call>, String>) {
+    pub fn on_plan(&mut self, planned: Answers, result: Result<Vec<Call>, RunError>) {
         // A plan of answers changed since (an earlier visit's) must never be the one shown
         // while Enter runs the new answers.
         if self.planned_for.as_ref() != Some(&planned) {
@@ -47,7 +47,7 @@ impl Review {
         self.replanning = false;
         self.plan = match result {
             Ok(calls) => Lookup::Loaded(calls),
-            Err(e) => Lookup::Failed(e),
+            Err(e) => Lookup::Failed(e.to_string()),
         };
     }
 

@@ -265,6 +265,7 @@ impl Screen for Server {
     /// Probed again on each visit: the binary may have been installed meanwhile.
     fn enter(&mut self, _: &mut Ctx) -> Vec<Command> {
         self.asked = None;
+        self.submitting = false;
         self.probe = None;
         self.form.field_mut("binary").probe = None;
         self.probe_binary()
