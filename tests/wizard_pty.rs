@@ -32,6 +32,8 @@ fn wait_for_normal_screen(t: &Terminal) {
     while t.screen.lock().unwrap().screen().alternate_screen() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The farewell is printed after the alternate screen is left: read it all.
+    t.wait_for_output_end(SHORT);
 }
 
 /// The wizard with the operator's test keys for moto and nothing else of this machine:

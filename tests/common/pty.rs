@@ -87,6 +87,15 @@ impl Terminal {
         self.child
     }
 
+    /// Waits (at most `timeout`) until the program's last output has been read: after
+    /// it exits, what it printed on the normal screen may still be on its way.
+    pub fn wait_for_output_end(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.reader.as_ref().is_some_and(|r| !r.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn contents(&self) -> String {
         self.screen.lock().unwrap().screen().contents()
     }
