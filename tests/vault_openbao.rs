@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use autounseal::answers::Answers;
 use autounseal::credentials_file;
+use autounseal::run::ApplyOptions;
 use autounseal::run::{ManifestStore, Reporter};
 use autounseal::vault::client::VaultClient;
 use autounseal::vault::config;
-use autounseal::vault::deploy::{DeployOptions, Deployer, KeysDestination};
+use autounseal::vault::deploy::{Deployer, KeysDestination};
 use autounseal::vault::launch;
 use autounseal::vault::server::{self, Flavour};
 use common::{Moto, ServerGuard, bao, bao_2_7, context, isolate, server_answers};
@@ -339,7 +340,7 @@ async fn a_kms_key_the_credentials_cannot_use_is_reported_with_the_servers_words
         &store,
         Reporter::silent(),
         &state,
-        DeployOptions::default(),
+        ApplyOptions::default(),
         Some(binary),
         keys,
     );
@@ -348,7 +349,11 @@ async fn a_kms_key_the_credentials_cannot_use_is_reported_with_the_servers_words
         arn: key.arn.clone().unwrap(),
         origin: autounseal::run::Origin::Reused,
     };
-    let err = deployer.run(&record).await.unwrap_err().to_string();
+    let err = deployer
+        .run(&autounseal::run::Applied::Done(record))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("exited while starting") && err.contains("Error configuring seal \"awskms\""),
         "{err}"
