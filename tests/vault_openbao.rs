@@ -11,7 +11,7 @@ use std::time::Duration;
 use autounseal::answers::Answers;
 use autounseal::credentials_file;
 use autounseal::run::ApplyOptions;
-use autounseal::run::{ManifestStore, Reporter};
+use autounseal::run::{ManifestStore, Reporter, Step};
 use autounseal::vault::client::VaultClient;
 use autounseal::vault::config;
 use autounseal::vault::deploy::{Deployer, KeysDestination};
@@ -229,6 +229,47 @@ async fn assert_nothing_created(moto: &Moto, dir: &Path) {
     let ctx = context(&common::answers(moto, dir)).await;
     assert!(ctx.kms.list_keys().send().await.unwrap().keys().is_empty());
     assert!(ctx.iam.list_users().send().await.unwrap().users().is_empty());
+}
+
+/// The steps named by an apply's progress lines (`  ok   KMS key: created …`).
+fn reported_steps(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|l| {
+            ["  ok   ", "  --   ", "  ..   ", "  FAIL "]
+                .iter()
+                .find_map(|p| l.strip_prefix(p))
+        })
+        .map(|rest| rest.split([':', '(']).next().unwrap_or(rest).trim().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_step_an_apply_reports_is_a_row_of_the_run_screen() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = server_answers(&moto, dir.path());
+    let _guard = ServerGuard(dir.path().join("state"));
+    let out = run_apply(&a, dir.path());
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+
+    let rows: Vec<&str> = Step::APPLY.iter().map(|s| s.label()).collect();
+    let reported = reported_steps(&said);
+    for step in &reported {
+        assert!(
+            rows.contains(&step.as_str()),
+            "{step} is no row of the Run screen: {said}"
+        );
+    }
+    for row in &rows {
+        assert!(
+            reported.iter().any(|s| s == row),
+            "the apply said nothing of {row}: {said}"
+        );
+    }
+    // The Run screen's rows are the core's list, until it reads that list itself.
+    assert_eq!(autounseal::tui::screens::run::STEPS, Step::APPLY);
 }
 
 #[tokio::test]

@@ -39,6 +39,28 @@ pub enum Step {
 }
 
 impl Step {
+    /// The steps of an apply, in the order it takes them: the rows the wizard's Run
+    /// screen shows. The others are `destroy`'s.
+    pub const APPLY: [Step; 17] = [
+        Step::Identity,
+        Step::KmsKey,
+        Step::KeyRotation,
+        Step::KmsAlias,
+        Step::IamUser,
+        Step::IamPolicy,
+        Step::AttachPolicy,
+        Step::AccessKey,
+        Step::SaveCredentials,
+        Step::VerifyCredentials,
+        Step::VaultConfig,
+        Step::LaunchServer,
+        Step::WaitForServer,
+        Step::InitServer,
+        Step::SaveRecoveryKeys,
+        Step::VerifySeal,
+        Step::RestartCheck,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             Step::Identity => "Check AWS identity",
