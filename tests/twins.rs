@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use autounseal::aws::destroy::{DestroyOptions, destroy_aws};
 use autounseal::aws::{AwsContext, Connection, Provisioner, policy};
 use autounseal::run::{ApplyOptions, Call, ManifestStore, Reporter};
 use aws_sdk_kms::config::interceptors::BeforeTransmitInterceptorContextRef;
@@ -45,13 +46,25 @@ impl Intercept for Sent {
             Some(target) => Request {
                 service: "kms".into(),
                 operation: target.rsplit('.').next().unwrap_or(target).to_string(),
-                params: serde_json::from_str(&body).unwrap_or_default(),
+                params: serde_json::from_str::<BTreeMap<String, Value>>(&body)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(name, value)| (name, words_for_numbers(value)))
+                    .collect(),
             },
             // IAM: a form, the operation as `Action`, lists as `Tags.member.N.Key`.
             None => query_request(&body),
         };
         self.0.lock().unwrap().push(parsed);
         Ok(())
+    }
+}
+
+/// A number as the command line writes it: `--pending-window-in-days 30`.
+fn words_for_numbers(value: Value) -> Value {
+    match value {
+        Value::Number(n) => Value::String(n.to_string()),
+        other => other,
     }
 }
 
@@ -185,8 +198,8 @@ async fn recorded_context(answers: &autounseal::answers::Answers, sent: &Sent) -
     )
 }
 
-/// Compares every AWS twin of `calls` with the request of the same operation, in order,
-/// and returns the operations compared.
+/// Compares every AWS twin of `calls` with the request of the same operation, and
+/// returns the operations compared, in the twins' order.
 fn compare(calls: &[Call], sent: &[Request], key_arn: &str) -> Vec<String> {
     let changes: Vec<&Request> = sent
         .iter()
@@ -208,12 +221,15 @@ fn compare(calls: &[Call], sent: &[Request], key_arn: &str) -> Vec<String> {
     a.sort();
     b.sort();
     assert_eq!(a, b, "one twin for each change sent");
+    // Twins of one operation pair with its requests in the order they were sent.
+    let mut unpaired = changes;
     for twin in &twins {
-        let sent = changes
+        let at = unpaired
             .iter()
-            .find(|r| r.operation == twin.operation)
+            .position(|r| r.operation == twin.operation)
             .expect("a request for each twin");
-        assert_eq!(&expected(twin, sent, key_arn), *sent, "the twin of {}", twin.operation);
+        let sent = unpaired.remove(at);
+        assert_eq!(expected(twin, sent, key_arn), *sent, "the twin of {}", twin.operation);
     }
     twin_ops.into_iter().map(String::from).collect()
 }
@@ -258,6 +274,49 @@ async fn every_aws_twin_is_the_request_the_sdk_sent() {
     p.run().await.unwrap();
     let compared = compare(&p.calls(), &sent.0.lock().unwrap(), other.arn().unwrap());
     assert_eq!(compared, ["EnableKeyRotation", "CreatePolicyVersion"]);
+
+    // Destroy's removals: the policy's older version goes before the policy.
+    sent.0.lock().unwrap().clear();
+    let calls = destroy_aws(&ctx, &store, &Reporter::silent(), DestroyOptions::default())
+        .await
+        .unwrap();
+    let compared = compare(&calls, &sent.0.lock().unwrap(), other.arn().unwrap());
+    assert_eq!(
+        compared,
+        [
+            "DeleteAccessKey",
+            "DetachUserPolicy",
+            "DeletePolicyVersion",
+            "DeletePolicy",
+            "DeleteUser",
+            "DeleteAlias"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_twin_of_a_key_deletion_is_the_request_sent() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = answers(&moto, dir.path());
+    let sent = Sent::default();
+    let ctx = recorded_context(&a, &sent).await;
+    let store = ManifestStore::open(&dir.path().join("state")).unwrap();
+    let apply = ApplyOptions {
+        overwrite_files: true,
+        dry_run: false,
+    };
+    let made = Provisioner::new(&ctx, &a, &store, Reporter::silent(), apply)
+        .run()
+        .await
+        .unwrap();
+    sent.0.lock().unwrap().clear();
+    let opts = DestroyOptions {
+        deletion_window_days: 7,
+    };
+    let calls = destroy_aws(&ctx, &store, &Reporter::silent(), opts).await.unwrap();
+    let compared = compare(&calls, &sent.0.lock().unwrap(), &made.key.done().unwrap().arn);
+    assert_eq!(compared.last().map(String::as_str), Some("ScheduleKeyDeletion"));
 }
 
 #[test]

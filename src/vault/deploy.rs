@@ -344,11 +344,15 @@ impl<'a> Deployer<'a> {
         if self.answers.init.enabled && self.answers.server.launch != Launch::None {
             // Only a plan gets here with init asked for, and a plan makes no call.
             let never_made = |_| async { unreachable!("a plan makes no call") };
-            self.recorder
-                .mutate(self.init_change(), never_made, nothing_to_record, |_: &()| {
-                    String::new()
-                })
-                .await?;
+            let mut changes = vec![self.init_change()];
+            if let KeysDestination::File(path) = &self.keys {
+                changes.push(keys_file_change(path));
+            }
+            for change in changes {
+                self.recorder
+                    .mutate(change, never_made, nothing_to_record, |_: &()| String::new())
+                    .await?;
+            }
         }
         for step in [
             Step::WaitForServer,
@@ -715,25 +719,30 @@ impl<'a> Deployer<'a> {
     async fn save_keys(&self, secrets: InitSecrets) -> Result<Option<InitSecrets>> {
         match &self.keys {
             KeysDestination::File(path) => {
-                let saved = secrets.save(
-                    path,
-                    self.answers.init.recovery_threshold,
-                    &config::api_addr(self.answers),
-                )?;
-                self.store
-                    .update(|m| m.record_file(FileRole::RecoveryKeys, &saved, None))?;
-                if &saved != path {
-                    self.rep.warn(format!(
-                        "{} already existed, so the new keys went to {}",
-                        path.display(),
-                        saved.display()
-                    ));
-                }
-                self.rep.done(
-                    Step::SaveRecoveryKeys,
-                    format!("{} (mode 0600): move them somewhere safe and offline", saved.display()),
-                );
-                // Dropping `secrets` here wipes them from memory.
+                let save = |_| async move {
+                    let saved = secrets.save(
+                        path,
+                        self.answers.init.recovery_threshold,
+                        &config::api_addr(self.answers),
+                    )?;
+                    if &saved != path {
+                        self.rep.warn(format!(
+                            "{} already existed, so the new keys went to {}",
+                            path.display(),
+                            saved.display()
+                        ));
+                    }
+                    // Dropping `secrets` here wipes them from memory.
+                    Ok(saved)
+                };
+                self.recorder
+                    .mutate(
+                        keys_file_change(path),
+                        save,
+                        |m, saved| m.record_file(FileRole::RecoveryKeys, saved, None),
+                        |saved| format!("{} (mode 0600): move them somewhere safe and offline", saved.display()),
+                    )
+                    .await?;
                 Ok(None)
             }
             KeysDestination::HandBack => {
@@ -795,6 +804,16 @@ impl<'a> Deployer<'a> {
         );
         Ok(())
     }
+}
+
+/// Writing the recovery keys and root token to a new file (never over one).
+fn keys_file_change(path: &Path) -> Change {
+    Change::new(
+        Step::SaveRecoveryKeys,
+        "file:write",
+        format!("{} (mode 0600): the recovery keys and root token", path.display()),
+        format!("install -m 0600 /dev/stdin {}", quote(&path.to_string_lossy())),
+    )
 }
 
 /// Stops a server autounseal started in the background (for `destroy`).

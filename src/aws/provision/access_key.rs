@@ -89,7 +89,9 @@ impl Provisioner<'_> {
                 }
             }
         }
-        let twin = self.aws_cli(&["iam", "create-access-key", "--user-name", user_name], false);
+        let twin = self
+            .ctx
+            .aws_cli(&["iam", "create-access-key", "--user-name", user_name], false);
         let listed = &listed;
         let create = |action| async move {
             let send = move || async move {
@@ -163,7 +165,7 @@ impl Provisioner<'_> {
 
     async fn delete_access_key(&self, step: Step, id: &str) -> Result<()> {
         let user = &self.answers.iam.user_name;
-        let twin = self.aws_cli(
+        let twin = self.ctx.aws_cli(
             &["iam", "delete-access-key", "--user-name", user, "--access-key-id", id],
             false,
         );

@@ -62,7 +62,7 @@ impl Provisioner<'_> {
             Err(e) if is_not_found(&e) => {
                 let run_id = &self.run_id();
                 let [created_by, run_tag] = iam_tags_twin(run_id);
-                let twin = self.aws_cli(
+                let twin = self.ctx.aws_cli(
                     &[
                         "iam",
                         "create-user",
@@ -187,7 +187,7 @@ impl Provisioner<'_> {
             Err(e) if is_not_found(&e) => {
                 let run_id = &self.run_id();
                 let [created_by, run_tag] = iam_tags_twin(run_id);
-                let twin = self.aws_cli(
+                let twin = self.ctx.aws_cli(
                     &[
                         "iam",
                         "create-policy",
@@ -276,7 +276,7 @@ impl Provisioner<'_> {
             && let Some(oldest) = oldest_spare
         {
             let id = oldest.version_id().unwrap_or_default();
-            let twin = self.aws_cli(
+            let twin = self.ctx.aws_cli(
                 &["iam", "delete-policy-version", "--policy-arn", arn, "--version-id", id],
                 false,
             );
@@ -300,7 +300,7 @@ impl Provisioner<'_> {
                 )
                 .await?;
         }
-        let twin = self.aws_cli(
+        let twin = self.ctx.aws_cli(
             &[
                 "iam",
                 "create-policy-version",
@@ -366,7 +366,7 @@ impl Provisioner<'_> {
             self.rep.skipped(Step::AttachPolicy, "already attached");
             return Ok(());
         }
-        let twin = self.aws_cli(
+        let twin = self.ctx.aws_cli(
             &[
                 "iam",
                 "attach-user-policy",

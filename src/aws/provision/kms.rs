@@ -191,7 +191,9 @@ impl Provisioner<'_> {
             }
         }
         let key_id = key_id_shown(key);
-        let twin = self.aws_cli(&["kms", "enable-key-rotation", "--key-id", key_id], true);
+        let twin = self
+            .ctx
+            .aws_cli(&["kms", "enable-key-rotation", "--key-id", key_id], true);
         let enable = |action| async move {
             let result = self.ctx.kms.enable_key_rotation().key_id(key_id).send().await;
             match result.map_err(self.err(action)) {
@@ -250,7 +252,7 @@ impl Provisioner<'_> {
                 Err(e) => return Err(self.err("kms:DescribeKey")(e)),
             }
         }
-        let twin = self.aws_cli(
+        let twin = self.ctx.aws_cli(
             &[
                 "kms",
                 "create-alias",

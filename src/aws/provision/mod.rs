@@ -26,7 +26,7 @@ use crate::run::manifest::{
     CreateKind, FileRole, KeyRecord, ManifestStore, NamedRecord, Origin, PendingCreate, new_run_id,
 };
 use crate::run::{Applied, ApplyOptions, Call, Recorder, Reporter, Result, RunError, Step};
-use crate::twins::{self, aws_command};
+use crate::twins;
 
 pub use kms::check_key_usable;
 
@@ -63,11 +63,6 @@ impl<'a> Provisioner<'a> {
     /// Every change made (or, in a plan, that would be made), in order.
     pub fn calls(&self) -> Vec<Call> {
         self.recorder.calls()
-    }
-
-    fn aws_cli(&self, args: &[&str], regional: bool) -> String {
-        let region = regional.then(|| self.ctx.region());
-        aws_command(args, region, self.ctx.conn.endpoint_url.as_deref())
     }
 
     fn err<E>(&self, action: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> RunError + '_
