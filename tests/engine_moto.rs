@@ -10,7 +10,7 @@ use autounseal::aws::{AwsContext, Provisioner, policy};
 use autounseal::credentials_file;
 use autounseal::flow::remove_files;
 use autounseal::run::manifest::FileRole;
-use autounseal::run::{Applied, ApplyOptions, ManifestStore, Origin, Reporter, RunError};
+use autounseal::run::{Applied, ApplyOptions, Event, ManifestStore, Origin, Reporter, RunError, Step};
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
 use common::{Moto, answers, context, context_as};
 
@@ -409,6 +409,32 @@ async fn plan_changes_nothing_and_shows_the_exact_policy() {
     assert!(ctx.kms.list_keys().send().await.unwrap().keys().is_empty());
     assert!(ctx.iam.list_users().send().await.unwrap().users().is_empty());
     assert!(!a.output.env_file.exists());
+}
+
+#[tokio::test]
+async fn a_plan_says_what_it_would_do_and_nothing_is_done() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = answers(&moto, dir.path());
+    let ctx = context(&a).await;
+    let store = ManifestStore::detached(Default::default());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let plan = ApplyOptions {
+        overwrite_files: true,
+        dry_run: true,
+    };
+    let p = Provisioner::new(&ctx, &a, &store, Reporter::new(tx), plan);
+    p.run().await.unwrap();
+    drop(p);
+    let mut calls = 0;
+    while let Some(event) = rx.recv().await {
+        match event {
+            Event::Done(step, text) => assert_eq!(step, Step::Identity, "a plan said {text:?} is done"),
+            Event::Call(_) => calls += 1,
+            _ => {}
+        }
+    }
+    assert!(calls >= 7, "every change is listed: {calls}");
 }
 
 // ---- bad input: each gets a clear message, and nothing is left half-made -------------

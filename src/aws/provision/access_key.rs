@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Provisioner, recorded};
+use super::Provisioner;
 use crate::aws::context::iam_sent_once;
 use crate::aws::verify;
 use crate::credentials_file;
@@ -140,7 +140,10 @@ impl Provisioner<'_> {
                     twin,
                 ),
                 create,
-                |m, (_, record)| recorded(CreateKind::AccessKey, |m| &mut m.access_key)(m, record),
+                |m, (_, record)| {
+                    m.access_key = Some(record.clone());
+                    m.clear_pending(CreateKind::AccessKey);
+                },
                 |(key, _)| format!("created {}", key.id),
             )
             .await?;
