@@ -163,8 +163,9 @@ fn print_summary(answers: &Answers, state_dir: &Path, outcome: &flow::FlowOutcom
 
 pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
     let answers = load_answers(&args.answers, profile)?;
+    // As `apply` will: files it replaces are kept as backups.
     let opts = ApplyOptions {
-        overwrite_files: false,
+        overwrite_files: true,
         dry_run: true,
     };
     println!(

@@ -5,11 +5,12 @@ use std::path::Path;
 
 use crate::answers::Answers;
 use crate::aws::destroy::{DestroyOptions, destroy_aws};
-use crate::aws::{AwsContext, Connection, Provisioned, Provisioner};
+use crate::aws::provision::AwsSummary;
+use crate::aws::{AwsContext, Connection, Provisioner};
 use crate::files;
 use crate::run::manifest::{FileRole, Manifest, Origin};
 use crate::run::{ApplyOptions, Call, ManifestStore, Reporter, Result, RunError, Step};
-use crate::vault::deploy::{DeployOptions, DeployOutcome, Deployer, InitGate, KeysDestination, preflight, stop_server};
+use crate::vault::deploy::{DeployOutcome, Deployer, InitGate, KeysDestination, preflight, stop_server};
 
 /// The files an undo removes. The recovery keys file stays: it is the operator's until
 /// they move it.
@@ -23,7 +24,8 @@ pub const UNDONE_FILES: [FileRole; 4] = [
 pub struct FlowOutcome {
     /// Where the seal calls KMS, when not AWS itself (see `AwsContext::kms_endpoint`).
     pub kms_endpoint: Option<String>,
-    pub aws: Provisioned,
+    /// The key and user, as the front ends show them (see [`AwsSummary`]).
+    pub aws: AwsSummary,
     pub vault: DeployOutcome,
     pub calls: Vec<Call>,
 }
@@ -53,12 +55,8 @@ pub async fn run_gated(
     } else {
         ManifestStore::open(state_dir)?
     };
-    let deploy_opts = DeployOptions {
-        overwrite_files: opts.overwrite_files,
-        dry_run: opts.dry_run,
-    };
     // A missing server binary or a taken port must stop the run before AWS is touched.
-    let binary = preflight(answers, &store, &keys, deploy_opts)?;
+    let binary = preflight(answers, &store, &keys, opts)?;
     if let Some(warning) = answers.plain_http_warning() {
         rep.warn(warning);
     }
@@ -79,9 +77,9 @@ pub async fn run_gated(
     // VPC endpoint), even when that came from AWS_ENDPOINT_URL(_KMS) or the profile.
     let mut seal_answers = answers.clone();
     seal_answers.endpoint_url = kms_endpoint;
-    let deployer =
-        Deployer::new(&seal_answers, &store, rep.clone(), state_dir, deploy_opts, binary, keys).with_gate(gate);
+    let deployer = Deployer::new(&seal_answers, &store, rep.clone(), state_dir, opts, binary, keys).with_gate(gate);
     let vault = deployer.run(&aws.key).await?;
+    let aws = aws.summary(&answers.region, &answers.iam.user_name);
     calls.extend(deployer.calls());
     Ok(FlowOutcome {
         kms_endpoint: seal_answers.endpoint_url,

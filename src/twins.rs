@@ -8,6 +8,11 @@ use std::path::Path;
 /// show it as the calls send it).
 pub const TAG_KEY: &str = "created-by";
 pub const TAG_VALUE: &str = "autounseal";
+/// The tag that ties what a run creates to that run, so an interrupted create is found.
+pub const RUN_TAG_KEY: &str = "autounseal-run";
+
+/// How a twin names the key a plan would create: it has no id yet.
+pub const NEW_KEY_ID: &str = "<new-key-id>";
 
 /// The AWS CLI twin of a call: `aws ARGS…`, with `--region` for regional services and
 /// `--endpoint-url` when an endpoint override is in use.
@@ -24,10 +29,25 @@ pub fn aws_command(args: &[&str], region: Option<&str>, endpoint_url: Option<&st
     words.join(" ")
 }
 
-/// The AWS CLI twin of the key autounseal creates.
+/// The AWS CLI twin of the key autounseal creates, as the wizard shows it before a
+/// run has an id.
 pub fn create_key_command(description: &str, region: &str, endpoint_url: Option<&str>) -> String {
-    let tags = format!("TagKey={TAG_KEY},TagValue={TAG_VALUE}");
-    let args = [
+    create_key_with_tags(description, &[(TAG_KEY, TAG_VALUE)], region, endpoint_url)
+}
+
+/// The AWS CLI twin of the key run `run_id` creates, with every tag it sends.
+pub fn create_key(description: &str, run_id: &str, region: &str, endpoint_url: Option<&str>) -> String {
+    create_key_with_tags(
+        description,
+        &[(TAG_KEY, TAG_VALUE), (RUN_TAG_KEY, run_id)],
+        region,
+        endpoint_url,
+    )
+}
+
+fn create_key_with_tags(description: &str, tags: &[(&str, &str)], region: &str, endpoint_url: Option<&str>) -> String {
+    let tags: Vec<String> = tags.iter().map(|(k, v)| format!("TagKey={k},TagValue={v}")).collect();
+    let mut args = vec![
         "kms",
         "create-key",
         "--key-spec",
@@ -37,8 +57,8 @@ pub fn create_key_command(description: &str, region: &str, endpoint_url: Option<
         "--description",
         description,
         "--tags",
-        &tags,
     ];
+    args.extend(tags.iter().map(String::as_str));
     aws_command(&args, Some(region), endpoint_url)
 }
 
@@ -56,6 +76,16 @@ pub fn server_command(binary: &Path, config: &Path) -> String {
         quote(&binary.to_string_lossy()),
         quote(&config.to_string_lossy())
     )
+}
+
+/// `systemctl daemon-reload`, then a restart of `unit` (with autounseal's drop-in).
+pub fn systemd_restart(unit: &str) -> String {
+    format!("systemctl daemon-reload && systemctl restart {unit}")
+}
+
+/// `bao operator init` (or `vault …`) with the recovery shares asked for.
+pub fn operator_init(cli: &str, shares: u16, threshold: u16, address: &str) -> String {
+    format!("{cli} operator init -recovery-shares={shares} -recovery-threshold={threshold} -address={address}")
 }
 
 #[cfg(test)]

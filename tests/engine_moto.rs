@@ -10,7 +10,7 @@ use autounseal::aws::{AwsContext, Provisioner, policy};
 use autounseal::credentials_file;
 use autounseal::flow::remove_files;
 use autounseal::run::manifest::FileRole;
-use autounseal::run::{ApplyOptions, ManifestStore, Origin, Reporter, RunError};
+use autounseal::run::{Applied, ApplyOptions, Event, ManifestStore, Origin, Reporter, RunError, Step};
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
 use common::{Moto, answers, context, context_as};
 
@@ -387,10 +387,54 @@ async fn plan_changes_nothing_and_shows_the_exact_policy() {
     let out = p.run().await.unwrap();
     let actions: Vec<_> = p.calls().into_iter().map(|c| c.action).collect();
     assert!(actions.contains(&"kms:CreateKey".to_string()) && actions.contains(&"iam:CreateAccessKey".to_string()));
-    assert!(out.key.arn.starts_with("arn:aws:kms:eu-west-1:123456789012:key/"));
+    assert_eq!(out.key, Applied::Planned, "the key is only planned");
+    // The policy as the plan prints it: the three actions Vault calls, on the one key
+    // the apply creates (no id yet), and no wildcard.
+    let shown = out.summary(&a.region, &a.iam.user_name);
+    let printed: serde_json::Value = serde_json::from_str(&policy::document_text(&shown.key.arn)).unwrap();
+    assert_eq!(
+        printed,
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "VaultAutoUnsealKms",
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"],
+                "Resource": "arn:aws:kms:eu-west-1:123456789012:key/<new-key-id>",
+            }]
+        })
+    );
+    assert!(!policy::document_text(&shown.key.arn).contains('*'), "no wildcard");
+    assert_eq!(shown.user.arn, "arn:aws:iam::123456789012:user/vault-auto-unseal");
     assert!(ctx.kms.list_keys().send().await.unwrap().keys().is_empty());
     assert!(ctx.iam.list_users().send().await.unwrap().users().is_empty());
     assert!(!a.output.env_file.exists());
+}
+
+#[tokio::test]
+async fn a_plan_says_what_it_would_do_and_nothing_is_done() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = answers(&moto, dir.path());
+    let ctx = context(&a).await;
+    let store = ManifestStore::detached(Default::default());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let plan = ApplyOptions {
+        overwrite_files: true,
+        dry_run: true,
+    };
+    let p = Provisioner::new(&ctx, &a, &store, Reporter::new(tx), plan);
+    p.run().await.unwrap();
+    drop(p);
+    let mut calls = 0;
+    while let Some(event) = rx.recv().await {
+        match event {
+            Event::Done(step, text) => assert_eq!(step, Step::Identity, "a plan said {text:?} is done"),
+            Event::Call(_) => calls += 1,
+            _ => {}
+        }
+    }
+    assert!(calls >= 7, "every change is listed: {calls}");
 }
 
 // ---- bad input: each gets a clear message, and nothing is left half-made -------------

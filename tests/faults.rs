@@ -200,7 +200,7 @@ async fn a_late_answer_to_any_create_leaves_exactly_one_of_each_all_recorded() {
         let saved = autounseal::credentials_file::read_env_key_id(&a.output.env_file);
         assert_eq!(
             saved.as_deref(),
-            Some(done.access_key_id.as_str()),
+            done.access_key_id.as_ref().done().map(String::as_str),
             "late {action}: the saved key"
         );
 

@@ -241,7 +241,8 @@ fn wizard_run(run: usize) -> Vec<(String, usize)> {
     // The plan is made (its last lines are below the fold at 80x24).
     t.wait_for("iam:CreateAccessKey", Duration::from_secs(60));
     t.type_keys(&[ENTER]);
-    t.wait_for("✓ Restart check", Duration::from_secs(120));
+    // The run's end, not its last step: an Enter before the run is over goes nowhere.
+    t.wait_for("All done. Enter to continue.", Duration::from_secs(120));
     t.type_keys(&[ENTER]);
     t.wait_for("11/12 Recovery keys", SHORT);
 

@@ -54,6 +54,14 @@ fn assert_refused(dir: &Path, a: &Answers, why: &str) {
     assert!(!out.status.success() && said.contains(why), "{said}");
 }
 
+/// `plan` fails as `apply` would, and says `why`.
+fn assert_plan_refused(dir: &Path, a: &Answers, why: &str) {
+    let file = answers_file(dir, a);
+    let out = autounseal(dir).args(["plan", "--answers"]).arg(&file).output().unwrap();
+    let said = text(&out);
+    assert!(!out.status.success() && said.contains(why), "{said}");
+}
+
 /// Two key pairs by openssl: the certificate of one with the key of the other must fail.
 fn tls_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let cert = dir.join(format!("{name}.crt"));
@@ -132,6 +140,45 @@ async fn storage_and_pgp_keys_are_checked_before_aws() {
     a.init.recovery_threshold = 1;
     a.init.recovery_pgp_keys = vec![pgp];
     assert_refused(d, &a, "is not an OpenPGP public key");
+    assert_no_key_in(&moto, d).await;
+}
+
+#[tokio::test]
+async fn a_plan_runs_the_checks_the_apply_runs() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = server_answers(&moto, d);
+    {
+        // The port check's own answer, not a plan's guess.
+        let _held = std::net::TcpListener::bind(&a.server.listen).unwrap();
+        assert_plan_refused(d, &a, &format!("{} is already in use", a.server.listen));
+    }
+    let folder = d.join("a-folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut config_on_a_folder = a.clone();
+    config_on_a_folder.output.vault_config = folder.clone();
+    assert_plan_refused(d, &config_on_a_folder, &format!("{} is a folder", folder.display()));
+    let mut credentials_on_a_folder = a.clone();
+    credentials_on_a_folder.output.env_file = folder.clone();
+    assert_plan_refused(
+        d,
+        &credentials_on_a_folder,
+        &format!("{} is a folder", folder.display()),
+    );
+
+    let mut not_a_pgp_key = a.clone();
+    let pgp = d.join("key.b64");
+    std::fs::write(&pgp, "aGVsbG8gd29ybGQ=\n").unwrap();
+    not_a_pgp_key.init.recovery_shares = 1;
+    not_a_pgp_key.init.recovery_threshold = 1;
+    not_a_pgp_key.init.recovery_pgp_keys = vec![pgp];
+    assert_plan_refused(d, &not_a_pgp_key, "is not an OpenPGP public key");
+
+    // With all of it right, the same plan goes through, and changes nothing.
+    let file = answers_file(d, &a);
+    let out = autounseal(d).args(["plan", "--answers"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
     assert_no_key_in(&moto, d).await;
 }
 

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use autounseal::answers::Answers;
 use autounseal::credentials_file;
-use autounseal::run::{ManifestStore, Reporter};
+use autounseal::run::ApplyOptions;
+use autounseal::run::{ManifestStore, Reporter, Step};
 use autounseal::vault::client::VaultClient;
 use autounseal::vault::config;
-use autounseal::vault::deploy::{DeployOptions, Deployer, KeysDestination};
+use autounseal::vault::deploy::{Deployer, KeysDestination};
 use autounseal::vault::launch;
 use autounseal::vault::server::{self, Flavour};
 use common::{Moto, ServerGuard, bao, bao_2_7, context, isolate, server_answers};
@@ -230,6 +231,47 @@ async fn assert_nothing_created(moto: &Moto, dir: &Path) {
     assert!(ctx.iam.list_users().send().await.unwrap().users().is_empty());
 }
 
+/// The steps named by an apply's progress lines (`  ok   KMS key: created …`).
+fn reported_steps(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|l| {
+            ["  ok   ", "  --   ", "  ..   ", "  FAIL "]
+                .iter()
+                .find_map(|p| l.strip_prefix(p))
+        })
+        .map(|rest| rest.split([':', '(']).next().unwrap_or(rest).trim().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_step_an_apply_reports_is_a_row_of_the_run_screen() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = server_answers(&moto, dir.path());
+    let _guard = ServerGuard(dir.path().join("state"));
+    let out = run_apply(&a, dir.path());
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+
+    let rows: Vec<&str> = Step::APPLY.iter().map(|s| s.label()).collect();
+    let reported = reported_steps(&said);
+    for step in &reported {
+        assert!(
+            rows.contains(&step.as_str()),
+            "{step} is no row of the Run screen: {said}"
+        );
+    }
+    for row in &rows {
+        assert!(
+            reported.iter().any(|s| s == row),
+            "the apply said nothing of {row}: {said}"
+        );
+    }
+    // The Run screen's rows are the core's list, until it reads that list itself.
+    assert_eq!(autounseal::tui::screens::run::STEPS, Step::APPLY);
+}
+
 #[tokio::test]
 async fn a_missing_server_binary_stops_the_run_before_aws() {
     let moto = Moto::start();
@@ -339,7 +381,7 @@ async fn a_kms_key_the_credentials_cannot_use_is_reported_with_the_servers_words
         &store,
         Reporter::silent(),
         &state,
-        DeployOptions::default(),
+        ApplyOptions::default(),
         Some(binary),
         keys,
     );
@@ -348,7 +390,11 @@ async fn a_kms_key_the_credentials_cannot_use_is_reported_with_the_servers_words
         arn: key.arn.clone().unwrap(),
         origin: autounseal::run::Origin::Reused,
     };
-    let err = deployer.run(&record).await.unwrap_err().to_string();
+    let err = deployer
+        .run(&autounseal::run::Applied::Done(record))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("exited while starting") && err.contains("Error configuring seal \"awskms\""),
         "{err}"

@@ -15,9 +15,7 @@ use crate::regions::partition;
 use crate::run::Result;
 use crate::run::events::Reporter;
 use crate::run::manifest::{CreateKind, KeyRecord, ManifestStore, NamedRecord, Origin, PendingCreate, now_ms};
-
-/// The tag that carries a setup's run id (the manifest's `run_id`).
-pub const RUN_TAG_KEY: &str = "autounseal-run";
+use crate::twins::RUN_TAG_KEY;
 
 /// A request reaches AWS, and is carried out, within moments of being sent: a create
 /// sent by a run killed just now is looked for only once this long has passed.

@@ -186,6 +186,13 @@ impl AwsContext {
         self.conn.endpoint_label()
     }
 
+    /// The AWS CLI twin of a call these clients make: `aws ARGS…`, with this region for
+    /// regional services and this endpoint when one is set.
+    pub fn aws_cli(&self, args: &[&str], regional: bool) -> String {
+        let region = regional.then(|| self.region());
+        crate::twins::aws_command(args, region, self.conn.endpoint_url.as_deref())
+    }
+
     /// The endpoint the KMS client really uses, wherever it came from: the answers'
     /// `endpoint_url`, `AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL` or the profile's
     /// `endpoint_url` (the SDK resolves them in that order). `None` is AWS itself.

@@ -11,7 +11,8 @@ use crate::aws::context::AwsContext;
 use crate::aws::error::{classify, error_code, is_not_found, service_error};
 use crate::run::events::{Reporter, Step};
 use crate::run::manifest::{ManifestStore, Origin};
-use crate::run::{Result, RunError};
+use crate::run::mutate::nothing_to_record;
+use crate::run::{Call, Change, Recorder, Result, RunError};
 
 #[derive(Debug, Clone, Copy)]
 pub struct DestroyOptions {
@@ -31,8 +32,19 @@ impl Default for DestroyOptions {
 pub const KEY_DELETION_WARNING: &str = "A Vault sealed by this KMS key can never be unsealed once the key is deleted: \
      its data becomes unreadable. Only destroy a setup whose Vault data you no longer need.";
 
-pub async fn destroy_aws(ctx: &AwsContext, store: &ManifestStore, rep: &Reporter, opts: DestroyOptions) -> Result<()> {
-    let d = Destroyer { ctx, store, rep };
+/// Removes what the manifest records; returns the changes made, with their twins.
+pub async fn destroy_aws(
+    ctx: &AwsContext,
+    store: &ManifestStore,
+    rep: &Reporter,
+    opts: DestroyOptions,
+) -> Result<Vec<Call>> {
+    let d = Destroyer {
+        ctx,
+        store,
+        rep,
+        recorder: Recorder::new(rep.clone(), store, false),
+    };
     // What an interrupted run made without recording it is recorded first, then removed.
     crate::aws::adopt::resolve_pending(ctx, store, rep, false).await?;
     rep.step(Step::DeleteAccessKeys, d.access_keys()).await?;
@@ -42,13 +54,14 @@ pub async fn destroy_aws(ctx: &AwsContext, store: &ManifestStore, rep: &Reporter
     rep.step(Step::DeleteAlias, d.alias()).await?;
     rep.step(Step::ScheduleKeyDeletion, d.key(opts.deletion_window_days))
         .await?;
-    Ok(())
+    Ok(d.recorder.calls())
 }
 
 struct Destroyer<'a> {
     ctx: &'a AwsContext,
     store: &'a ManifestStore,
     rep: &'a Reporter,
+    recorder: Recorder<'a>,
 }
 
 /// Treats "already gone" as done: a resumed destroy must not fail on what it removed.
@@ -70,6 +83,29 @@ where
 impl Destroyer<'_> {
     fn endpoint(&self) -> String {
         self.ctx.endpoint()
+    }
+
+    /// A removal that is on the way through its step: what is already gone counts as
+    /// removed, so that a resumed destroy does not fail on it.
+    async fn remove<T, E>(
+        &self,
+        change: Change,
+        call: impl Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+        said: String,
+    ) -> Result<()>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let endpoint = self.endpoint();
+        self.recorder
+            .mutate(
+                change.on_the_way(),
+                |action| async move { gone_ok(call.await, action, &endpoint) },
+                nothing_to_record,
+                |_| said,
+            )
+            .await?;
+        Ok(())
     }
 
     async fn access_keys(&self) -> Result<()> {
@@ -98,15 +134,19 @@ impl Destroyer<'_> {
             }
         };
         for id in &ids {
-            let r = self
+            let twin = self.ctx.aws_cli(
+                &["iam", "delete-access-key", "--user-name", &user, "--access-key-id", id],
+                false,
+            );
+            let delete = self
                 .ctx
                 .iam
                 .delete_access_key()
                 .user_name(&user)
                 .access_key_id(id)
-                .send()
-                .await;
-            gone_ok(r, "iam:DeleteAccessKey", &self.endpoint())?;
+                .send();
+            let change = Change::new(Step::DeleteAccessKeys, "iam:DeleteAccessKey", id, twin);
+            self.remove(change, delete, format!("deleted {id}")).await?;
         }
         self.store.update(|m| m.access_key = None)?;
         self.rep.done(
@@ -149,15 +189,26 @@ impl Destroyer<'_> {
             users.push(u.name.clone());
         }
         for user in &users {
-            let r = self
+            let twin = self.ctx.aws_cli(
+                &[
+                    "iam",
+                    "detach-user-policy",
+                    "--user-name",
+                    user,
+                    "--policy-arn",
+                    &policy.arn,
+                ],
+                false,
+            );
+            let detach = self
                 .ctx
                 .iam
                 .detach_user_policy()
                 .user_name(user)
                 .policy_arn(&policy.arn)
-                .send()
-                .await;
-            gone_ok(r, "iam:DetachUserPolicy", &self.endpoint())?;
+                .send();
+            let change = Change::new(Step::DetachPolicy, "iam:DetachUserPolicy", user, twin);
+            self.remove(change, detach, format!("detached from {user}")).await?;
         }
         self.store.update(|m| m.policy_attached = false)?;
         self.rep.done(
@@ -192,24 +243,44 @@ impl Destroyer<'_> {
             Ok(out) => {
                 for v in out.versions().iter().filter(|v| !v.is_default_version()) {
                     let id = v.version_id().unwrap_or_default();
-                    let r = self
+                    let twin = self.ctx.aws_cli(
+                        &[
+                            "iam",
+                            "delete-policy-version",
+                            "--policy-arn",
+                            &policy.arn,
+                            "--version-id",
+                            id,
+                        ],
+                        false,
+                    );
+                    let delete = self
                         .ctx
                         .iam
                         .delete_policy_version()
                         .policy_arn(&policy.arn)
                         .version_id(id)
-                        .send()
-                        .await;
-                    gone_ok(r, "iam:DeletePolicyVersion", &self.endpoint())?;
+                        .send();
+                    let change = Change::new(Step::DeletePolicy, "iam:DeletePolicyVersion", id, twin);
+                    self.remove(change, delete, format!("deleted version {id}")).await?;
                 }
             }
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(classify("iam:ListPolicyVersions", &self.endpoint(), e)),
         }
-        let r = self.ctx.iam.delete_policy().policy_arn(&policy.arn).send().await;
-        gone_ok(r, "iam:DeletePolicy", &self.endpoint())?;
-        self.store.update(|m| m.iam_policy = None)?;
-        self.rep.done(Step::DeletePolicy, policy.arn);
+        let twin = self
+            .ctx
+            .aws_cli(&["iam", "delete-policy", "--policy-arn", &policy.arn], false);
+        let endpoint = self.endpoint();
+        let delete = self.ctx.iam.delete_policy().policy_arn(&policy.arn).send();
+        self.recorder
+            .mutate(
+                Change::new(Step::DeletePolicy, "iam:DeletePolicy", &policy.arn, twin),
+                |action| async move { gone_ok(delete.await, action, &endpoint) },
+                |m, _| m.iam_policy = None,
+                |_| policy.arn.clone(),
+            )
+            .await?;
         Ok(())
     }
 
@@ -224,21 +295,34 @@ impl Destroyer<'_> {
                 .skipped(Step::DeleteUser, format!("{} was reused: left as it was", user.name));
             return Ok(());
         }
-        match self.ctx.iam.delete_user().user_name(&user.name).send().await {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) if error_code(&e).as_deref() == Some("DeleteConflict") => {
-                let (_, message) = service_error(&e).unwrap_or_default();
-                return Err(RunError::Conflict(format!(
-                    "IAM refuses to delete {}: something was added to it outside autounseal ({message}). \
-                     Remove that, then run destroy again",
-                    user.name
-                )));
+        let twin = self
+            .ctx
+            .aws_cli(&["iam", "delete-user", "--user-name", &user.name], false);
+        let endpoint = self.endpoint();
+        let user = &user;
+        let delete = |action| async move {
+            match self.ctx.iam.delete_user().user_name(&user.name).send().await {
+                Ok(_) => Ok(()),
+                Err(e) if is_not_found(&e) => Ok(()),
+                Err(e) if error_code(&e).as_deref() == Some("DeleteConflict") => {
+                    let (_, message) = service_error(&e).unwrap_or_default();
+                    Err(RunError::Conflict(format!(
+                        "IAM refuses to delete {}: something was added to it outside autounseal ({message}). \
+                         Remove that, then run destroy again",
+                        user.name
+                    )))
+                }
+                Err(e) => Err(classify(action, &endpoint, e)),
             }
-            Err(e) => return Err(classify("iam:DeleteUser", &self.endpoint(), e)),
-        }
-        self.store.update(|m| m.iam_user = None)?;
-        self.rep.done(Step::DeleteUser, user.name);
+        };
+        self.recorder
+            .mutate(
+                Change::new(Step::DeleteUser, "iam:DeleteUser", &user.name, twin),
+                delete,
+                |m, _| m.iam_user = None,
+                |_| user.name.clone(),
+            )
+            .await?;
         Ok(())
     }
 
@@ -247,12 +331,25 @@ impl Destroyer<'_> {
             self.rep.skipped(Step::DeleteAlias, "no alias recorded");
             return Ok(());
         };
-        if alias.origin == Origin::Created {
-            let r = self.ctx.kms.delete_alias().alias_name(&alias.name).send().await;
-            gone_ok(r, "kms:DeleteAlias", &self.endpoint())?;
+        if alias.origin == Origin::Reused {
+            self.store.update(|m| m.kms_alias = None)?;
+            self.rep
+                .skipped(Step::DeleteAlias, format!("{} was reused: left as it was", alias.name));
+            return Ok(());
         }
-        self.store.update(|m| m.kms_alias = None)?;
-        self.rep.done(Step::DeleteAlias, alias.name);
+        let twin = self
+            .ctx
+            .aws_cli(&["kms", "delete-alias", "--alias-name", &alias.name], true);
+        let endpoint = self.endpoint();
+        let delete = self.ctx.kms.delete_alias().alias_name(&alias.name).send();
+        self.recorder
+            .mutate(
+                Change::new(Step::DeleteAlias, "kms:DeleteAlias", &alias.name, twin),
+                |action| async move { gone_ok(delete.await, action, &endpoint) },
+                |m, _| m.kms_alias = None,
+                |_| alias.name.clone(),
+            )
+            .await?;
         Ok(())
     }
 
@@ -269,26 +366,55 @@ impl Destroyer<'_> {
             );
             return Ok(());
         }
-        let r = self
-            .ctx
-            .kms
-            .schedule_key_deletion()
-            .key_id(&key.key_id)
-            .pending_window_in_days(window_days)
-            .send()
-            .await;
-        match r {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            // Already pending deletion (a resumed destroy): nothing more to do.
-            Err(e) if error_code(&e).as_deref() == Some("KMSInvalidStateException") => {}
-            Err(e) => return Err(classify("kms:ScheduleKeyDeletion", &self.endpoint(), e)),
-        }
-        self.store.update(|m| m.kms_key = None)?;
-        self.rep.done(
-            Step::ScheduleKeyDeletion,
-            format!("{} is deleted in {window_days} days; until then `aws kms cancel-key-deletion --key-id {}` brings it back", key.arn, key.key_id),
+        let days = window_days.to_string();
+        let twin = self.ctx.aws_cli(
+            &[
+                "kms",
+                "schedule-key-deletion",
+                "--key-id",
+                &key.key_id,
+                "--pending-window-in-days",
+                &days,
+            ],
+            true,
         );
+        let endpoint = self.endpoint();
+        let key = &key;
+        let schedule = |action| async move {
+            let sent = self
+                .ctx
+                .kms
+                .schedule_key_deletion()
+                .key_id(&key.key_id)
+                .pending_window_in_days(window_days)
+                .send()
+                .await;
+            match sent {
+                Ok(_) => Ok(()),
+                Err(e) if is_not_found(&e) => Ok(()),
+                // Already pending deletion (a resumed destroy): nothing more to do.
+                Err(e) if error_code(&e).as_deref() == Some("KMSInvalidStateException") => Ok(()),
+                Err(e) => Err(classify(action, &endpoint, e)),
+            }
+        };
+        self.recorder
+            .mutate(
+                Change::new(
+                    Step::ScheduleKeyDeletion,
+                    "kms:ScheduleKeyDeletion",
+                    format!("{} in {window_days} days", key.key_id),
+                    twin,
+                ),
+                schedule,
+                |m, _| m.kms_key = None,
+                |_| {
+                    format!(
+                        "{} is deleted in {window_days} days; until then `aws kms cancel-key-deletion --key-id {}` brings it back",
+                        key.arn, key.key_id
+                    )
+                },
+            )
+            .await?;
         Ok(())
     }
 }

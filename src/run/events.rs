@@ -1,8 +1,8 @@
 //! Progress of a run, as messages any front end can show: the wizard's run screen,
 //! the plain progress lines of `apply`, or a test that collects them.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -39,6 +39,28 @@ pub enum Step {
 }
 
 impl Step {
+    /// The steps of an apply, in the order it takes them: the rows the wizard's Run
+    /// screen shows. The others are `destroy`'s.
+    pub const APPLY: [Step; 17] = [
+        Step::Identity,
+        Step::KmsKey,
+        Step::KeyRotation,
+        Step::KmsAlias,
+        Step::IamUser,
+        Step::IamPolicy,
+        Step::AttachPolicy,
+        Step::AccessKey,
+        Step::SaveCredentials,
+        Step::VerifyCredentials,
+        Step::VaultConfig,
+        Step::LaunchServer,
+        Step::WaitForServer,
+        Step::InitServer,
+        Step::SaveRecoveryKeys,
+        Step::VerifySeal,
+        Step::RestartCheck,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             Step::Identity => "Check AWS identity",
@@ -205,45 +227,6 @@ impl Reporter {
             self.emit(Event::Failed(step, e.to_string()));
         }
         result
-    }
-}
-
-/// The changes of one run, in order. In a plan (`dry_run`) they are only recorded, so a
-/// plan lists exactly the calls an apply would make.
-#[derive(Debug)]
-pub struct Recorder {
-    rep: Reporter,
-    dry_run: bool,
-    calls: Mutex<Vec<Call>>,
-}
-
-impl Recorder {
-    pub fn new(rep: Reporter, dry_run: bool) -> Recorder {
-        Recorder {
-            rep,
-            dry_run,
-            calls: Mutex::new(Vec::new()),
-        }
-    }
-
-    pub fn dry_run(&self) -> bool {
-        self.dry_run
-    }
-
-    /// Records a change and reports it; returns whether to make it (false in a plan).
-    pub fn change(&self, action: &str, detail: impl Into<String>, command: impl Into<String>) -> bool {
-        let call = Call {
-            action: action.into(),
-            detail: detail.into(),
-            command: command.into(),
-        };
-        self.rep.emit(Event::Call(call.clone()));
-        self.calls.lock().expect("calls lock").push(call);
-        !self.dry_run
-    }
-
-    pub fn calls(&self) -> Vec<Call> {
-        self.calls.lock().expect("calls lock").clone()
     }
 }
 

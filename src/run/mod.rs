@@ -5,10 +5,12 @@
 pub mod error;
 pub mod events;
 pub mod manifest;
+pub mod mutate;
 
 pub use error::{Result, RunError, VaultError};
-pub use events::{Call, Event, Recorder, Reporter, Step, StopRequest};
+pub use events::{Call, Event, Reporter, Step, StopRequest};
 pub use manifest::{Manifest, ManifestStore, Origin};
+pub use mutate::{Applied, Change, Recorder};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApplyOptions {

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use crate::answers::{Answers, Launch};
 use crate::files::{self, Existing, FileError, WriteOptions};
 use crate::run::manifest::{FileRole, KeyRecord, ManifestStore, ServerRecord};
-use crate::run::{Recorder, Reporter, RunError, Step};
-use crate::twins::{quote, server_command};
+use crate::run::mutate::nothing_to_record;
+use crate::run::{Applied, ApplyOptions, Change, Recorder, Reporter, RunError, Step};
+use crate::twins::{self, quote, server_command};
 use crate::vault::client::{InitRequest, SealStatus, VaultClient};
 use crate::vault::recovery::{InitSecrets, load_pgp_key};
 use crate::vault::server::{self, Flavour, ServerBinary};
@@ -131,12 +132,6 @@ impl InitGate {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DeployOptions {
-    pub overwrite_files: bool,
-    pub dry_run: bool,
-}
-
 /// What the Vault side ended with.
 #[derive(Debug, Default)]
 pub struct DeployOutcome {
@@ -154,7 +149,7 @@ pub fn preflight(
     answers: &Answers,
     store: &ManifestStore,
     keys: &KeysDestination,
-    opts: DeployOptions,
+    opts: ApplyOptions,
 ) -> Result<Option<ServerBinary>> {
     let binary = match server::find(&answers.server.binary) {
         Ok(b) => Some(b),
@@ -165,10 +160,8 @@ pub fn preflight(
     if let Some(b) = &binary {
         b.check_awskms()?;
     }
+    // Every check here only reads: a plan runs them all, as the apply will.
     host_checks(answers, store, binary.as_ref())?;
-    if opts.dry_run {
-        return Ok(binary);
-    }
     let config = &answers.output.vault_config;
     files::check_writable(config)?;
     let ours = store
@@ -199,7 +192,7 @@ pub fn preflight(
     Ok(binary)
 }
 
-/// The read-only checks of everything the server will read or use, in plans too.
+/// The checks of everything the server will read or use.
 fn host_checks(answers: &Answers, store: &ManifestStore, binary: Option<&ServerBinary>) -> Result<()> {
     let server = &answers.server;
     if !server.tls_disable
@@ -248,8 +241,8 @@ pub struct Deployer<'a> {
     store: &'a ManifestStore,
     rep: Reporter,
     state_dir: &'a Path,
-    recorder: Recorder,
-    opts: DeployOptions,
+    recorder: Recorder<'a>,
+    opts: ApplyOptions,
     binary: Option<ServerBinary>,
     keys: KeysDestination,
     gate: InitGate,
@@ -261,14 +254,14 @@ impl<'a> Deployer<'a> {
         store: &'a ManifestStore,
         rep: Reporter,
         state_dir: &'a Path,
-        opts: DeployOptions,
+        opts: ApplyOptions,
         binary: Option<ServerBinary>,
         keys: KeysDestination,
     ) -> Deployer<'a> {
         Deployer {
             answers,
             store,
-            recorder: Recorder::new(rep.clone(), opts.dry_run),
+            recorder: Recorder::new(rep.clone(), store, opts.dry_run),
             rep,
             state_dir,
             opts,
@@ -305,7 +298,7 @@ impl<'a> Deployer<'a> {
         )?)
     }
 
-    pub async fn run(&self, key: &KeyRecord) -> Result<DeployOutcome> {
+    pub async fn run(&self, key: &Applied<KeyRecord>) -> Result<DeployOutcome> {
         let mut outcome = DeployOutcome {
             address: config::api_addr(self.answers),
             server_command: server_command(&self.binary_path(), &self.answers.output.vault_config),
@@ -314,7 +307,7 @@ impl<'a> Deployer<'a> {
         self.rep.step(Step::VaultConfig, self.write_config(key)).await?;
         let pid = self.rep.step(Step::LaunchServer, self.launch()).await?;
         if self.answers.server.launch == Launch::None || self.opts.dry_run {
-            self.plan_rest();
+            self.plan_rest().await?;
             return Ok(outcome);
         }
         self.rep.step(Step::WaitForServer, self.wait_for_server(pid)).await?;
@@ -347,23 +340,19 @@ impl<'a> Deployer<'a> {
     }
 
     /// In a plan, or with launch `none`: say what follows instead of doing it.
-    fn plan_rest(&self) {
-        let addr = config::api_addr(self.answers);
+    async fn plan_rest(&self) -> Result<()> {
         if self.answers.init.enabled && self.answers.server.launch != Launch::None {
-            let init = &self.answers.init;
-            self.recorder.change(
-                "vault:init",
-                format!(
-                    "{} recovery shares, threshold {}",
-                    init.recovery_shares, init.recovery_threshold
-                ),
-                format!(
-                    "{} operator init -recovery-shares={} -recovery-threshold={} -address={addr}",
-                    self.flavour().cli(),
-                    init.recovery_shares,
-                    init.recovery_threshold
-                ),
-            );
+            // Only a plan gets here with init asked for, and a plan makes no call.
+            let never_made = |_| async { unreachable!("a plan makes no call") };
+            let mut changes = vec![self.init_change()];
+            if let KeysDestination::File(path) = &self.keys {
+                changes.push(keys_file_change(path));
+            }
+            for change in changes {
+                self.recorder
+                    .mutate(change, never_made, nothing_to_record, |_: &()| String::new())
+                    .await?;
+            }
         }
         for step in [
             Step::WaitForServer,
@@ -380,25 +369,47 @@ impl<'a> Deployer<'a> {
                 },
             );
         }
+        Ok(())
     }
 
-    async fn write_config(&self, key: &KeyRecord) -> Result<()> {
+    fn init_change(&self) -> Change {
+        let init = &self.answers.init;
+        Change::new(
+            Step::InitServer,
+            "vault:init",
+            format!(
+                "{} recovery shares, threshold {}",
+                init.recovery_shares, init.recovery_threshold
+            ),
+            twins::operator_init(
+                self.flavour().cli(),
+                init.recovery_shares,
+                init.recovery_threshold,
+                &config::api_addr(self.answers),
+            ),
+        )
+    }
+
+    async fn write_config(&self, key: &Applied<KeyRecord>) -> Result<()> {
         let path = &self.answers.output.vault_config;
-        let text = config::render(self.answers, &key.arn, self.flavour());
-        if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
-            self.rep
-                .skipped(Step::VaultConfig, format!("{} is up to date", path.display()));
-            return Ok(());
+        if let Applied::Done(key) = key {
+            let text = config::render(self.answers, &key.arn, self.flavour());
+            if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+                self.rep
+                    .skipped(Step::VaultConfig, format!("{} is up to date", path.display()));
+                return Ok(());
+            }
         }
-        let cmd = format!(
+        let twin = format!(
             "install -m 0640 -o vault -g vault vault.hcl {}",
             quote(&path.to_string_lossy())
         );
-        if self.recorder.change(
-            "file:write",
-            format!("{} (seal \"awskms\", raft storage)", path.display()),
-            cmd,
-        ) {
+        let key = key.as_ref();
+        let write = |_| async move {
+            let Applied::Done(key) = key else {
+                unreachable!("only a plan has no key yet, and a plan writes nothing")
+            };
+            let text = config::render(self.answers, &key.arn, self.flavour());
             let existing = if self.opts.overwrite_files {
                 Existing::BackupAndReplace
             } else {
@@ -417,11 +428,21 @@ impl<'a> Deployer<'a> {
             if let Some(owner) = files::Owner::service_account("vault") {
                 let _ = nix::unistd::chown(storage, Some(owner.uid), Some(owner.gid));
             }
-        }
-        self.rep.done(
-            Step::VaultConfig,
-            format!("{} with seal \"awskms\" (key {})", path.display(), key.key_id),
-        );
+            Ok(key.key_id.clone())
+        };
+        self.recorder
+            .mutate(
+                Change::new(
+                    Step::VaultConfig,
+                    "file:write",
+                    format!("{} (seal \"awskms\", raft storage)", path.display()),
+                    twin,
+                ),
+                write,
+                nothing_to_record,
+                |key_id| format!("{} with seal \"awskms\" (key {key_id})", path.display()),
+            )
+            .await?;
         Ok(())
     }
 
@@ -444,43 +465,55 @@ impl<'a> Deployer<'a> {
                         .skipped(Step::LaunchServer, format!("already running (pid {pid})"));
                     return Ok(Some(pid));
                 }
-                if !self.recorder.change("server:start", "in the background", command) {
-                    return Ok(None);
-                }
-                let bg = self.start_background()?;
-                self.rep
-                    .done(Step::LaunchServer, format!("pid {}, log {}", bg.pid, bg.log.display()));
-                Ok(Some(bg.pid))
+                let start = |_| async { self.start_background() };
+                let started = self
+                    .recorder
+                    .mutate(
+                        Change::new(Step::LaunchServer, "server:start", "in the background", command),
+                        start,
+                        nothing_to_record,
+                        |bg| format!("pid {}, log {}", bg.pid, bg.log.display()),
+                    )
+                    .await?;
+                Ok(started.done().map(|bg| bg.pid))
             }
             Launch::Systemd => {
                 let unit = self.flavour().unit();
                 let drop_in = launch::drop_in_path(unit);
-                let cmd = format!("systemctl daemon-reload && systemctl restart {unit}");
-                if !self
-                    .recorder
-                    .change("systemd:restart", format!("{unit} with {}", drop_in.display()), cmd)
-                {
-                    return Ok(None);
-                }
-                let text = config::systemd_drop_in(&a.output.env_file);
-                let existing = if self.opts.overwrite_files {
-                    Existing::BackupAndReplace
-                } else {
-                    Existing::Refuse
-                };
-                if std::fs::read_to_string(&drop_in).ok().as_deref() != Some(text.as_str()) {
-                    let opts = WriteOptions {
-                        mode: 0o644,
-                        owner: None,
-                        existing,
+                let restart = |_| async {
+                    let text = config::systemd_drop_in(&a.output.env_file);
+                    let existing = if self.opts.overwrite_files {
+                        Existing::BackupAndReplace
+                    } else {
+                        Existing::Refuse
                     };
-                    let written = files::write_atomic(&drop_in, text.as_bytes(), opts)?;
-                    self.store
-                        .update(|m| m.record_file(FileRole::SystemdDropIn, &drop_in, written.backup.clone()))?;
-                }
-                let state = launch::systemd_restart(unit)?;
-                self.record_server(None, Some(unit.to_string()))?;
-                self.rep.done(Step::LaunchServer, format!("{unit} is {state}"));
+                    if std::fs::read_to_string(&drop_in).ok().as_deref() != Some(text.as_str()) {
+                        let opts = WriteOptions {
+                            mode: 0o644,
+                            owner: None,
+                            existing,
+                        };
+                        let written = files::write_atomic(&drop_in, text.as_bytes(), opts)?;
+                        self.store
+                            .update(|m| m.record_file(FileRole::SystemdDropIn, &drop_in, written.backup.clone()))?;
+                    }
+                    let state = launch::systemd_restart(unit)?;
+                    self.record_server(None, Some(unit.to_string()))?;
+                    Ok(state)
+                };
+                self.recorder
+                    .mutate(
+                        Change::new(
+                            Step::LaunchServer,
+                            "systemd:restart",
+                            format!("{unit} with {}", drop_in.display()),
+                            twins::systemd_restart(unit),
+                        ),
+                        restart,
+                        nothing_to_record,
+                        |state| format!("{unit} is {state}"),
+                    )
+                    .await?;
                 Ok(None)
             }
         }
@@ -642,72 +675,74 @@ impl<'a> Deployer<'a> {
                 .transpose()
                 .map_err(RunError::Other)?,
         };
-        let cmd = format!(
-            "{} operator init -recovery-shares={} -recovery-threshold={}",
-            self.flavour().cli(),
-            init.recovery_shares,
-            init.recovery_threshold
-        );
-        self.recorder.change(
-            "vault:init",
-            format!(
-                "{} recovery shares, threshold {}",
-                init.recovery_shares, init.recovery_threshold
-            ),
-            cmd,
-        );
-        if !self.gate.pass_to_init().await {
-            return Err(RunError::Other(
-                "stopped on request before the server was initialised: no keys exist yet; run again to go on".into(),
-            ));
-        }
-        // Recorded before the call: if its answer is lost, a re-run can say what happened.
-        self.store.update(|m| {
-            if let Some(s) = m.server.as_mut() {
-                s.init_started = true;
+        let pgp_encrypted = !request.recovery_pgp_keys.is_empty();
+        let make = |_| async move {
+            if !self.gate.pass_to_init().await {
+                return Err(RunError::Other(
+                    "stopped on request before the server was initialised: no keys exist yet; run again to go on"
+                        .into(),
+                ));
             }
-        })?;
-        let mut secrets = client.init(&request).await?;
-        secrets.pgp_encrypted = !request.recovery_pgp_keys.is_empty();
-        self.store.update(|m| {
-            if let Some(s) = m.server.as_mut() {
-                s.initialized_by_us = true;
-            }
-        })?;
-        self.rep.done(
-            Step::InitServer,
-            format!(
-                "{} recovery keys, threshold {}",
-                secrets.recovery_keys.len(),
-                init.recovery_threshold
-            ),
-        );
-        Ok(Some(secrets))
+            // Recorded before the call: if its answer is lost, a re-run can say what happened.
+            self.store.update(|m| {
+                if let Some(s) = m.server.as_mut() {
+                    s.init_started = true;
+                }
+            })?;
+            let mut secrets = client.init(&request).await?;
+            secrets.pgp_encrypted = pgp_encrypted;
+            Ok(secrets)
+        };
+        let secrets = self
+            .recorder
+            .mutate(
+                self.init_change(),
+                make,
+                |m, _| {
+                    if let Some(s) = m.server.as_mut() {
+                        s.initialized_by_us = true;
+                    }
+                },
+                |secrets| {
+                    format!(
+                        "{} recovery keys, threshold {}",
+                        secrets.recovery_keys.len(),
+                        init.recovery_threshold
+                    )
+                },
+            )
+            .await?;
+        Ok(secrets.done())
     }
 
     /// Saves the keys at once (they exist only in this answer), or hands them back.
     async fn save_keys(&self, secrets: InitSecrets) -> Result<Option<InitSecrets>> {
         match &self.keys {
             KeysDestination::File(path) => {
-                let saved = secrets.save(
-                    path,
-                    self.answers.init.recovery_threshold,
-                    &config::api_addr(self.answers),
-                )?;
-                self.store
-                    .update(|m| m.record_file(FileRole::RecoveryKeys, &saved, None))?;
-                if &saved != path {
-                    self.rep.warn(format!(
-                        "{} already existed, so the new keys went to {}",
-                        path.display(),
-                        saved.display()
-                    ));
-                }
-                self.rep.done(
-                    Step::SaveRecoveryKeys,
-                    format!("{} (mode 0600): move them somewhere safe and offline", saved.display()),
-                );
-                // Dropping `secrets` here wipes them from memory.
+                let save = |_| async move {
+                    let saved = secrets.save(
+                        path,
+                        self.answers.init.recovery_threshold,
+                        &config::api_addr(self.answers),
+                    )?;
+                    if &saved != path {
+                        self.rep.warn(format!(
+                            "{} already existed, so the new keys went to {}",
+                            path.display(),
+                            saved.display()
+                        ));
+                    }
+                    // Dropping `secrets` here wipes them from memory.
+                    Ok(saved)
+                };
+                self.recorder
+                    .mutate(
+                        keys_file_change(path),
+                        save,
+                        |m, saved| m.record_file(FileRole::RecoveryKeys, saved, None),
+                        |saved| format!("{} (mode 0600): move them somewhere safe and offline", saved.display()),
+                    )
+                    .await?;
                 Ok(None)
             }
             KeysDestination::HandBack => {
@@ -769,6 +804,16 @@ impl<'a> Deployer<'a> {
         );
         Ok(())
     }
+}
+
+/// Writing the recovery keys and root token to a new file (never over one).
+fn keys_file_change(path: &Path) -> Change {
+    Change::new(
+        Step::SaveRecoveryKeys,
+        "file:write",
+        format!("{} (mode 0600): the recovery keys and root token", path.display()),
+        format!("install -m 0600 /dev/stdin {}", quote(&path.to_string_lossy())),
+    )
 }
 
 /// Stops a server autounseal started in the background (for `destroy`).

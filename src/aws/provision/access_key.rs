@@ -1,0 +1,306 @@
+//! The access key seam: the key Vault signs its KMS calls with, its secret saved at once
+//! (it is shown only once), and the proof that Vault's calls work with it.
+
+use std::path::Path;
+
+use super::Provisioner;
+use crate::aws::context::iam_sent_once;
+use crate::aws::verify;
+use crate::credentials_file;
+use crate::files::{self, Existing, WriteOptions};
+use crate::run::manifest::{AccessKeyRecord, CreateKind, FileRole, KeyRecord, NamedRecord, PendingCreate};
+use crate::run::{Applied, Change, Result, RunError, Step};
+use crate::secrets::AccessKey;
+use crate::twins::quote;
+
+/// The access key Vault will use.
+pub(super) enum VaultKey {
+    /// Made by an earlier run, its secret saved then.
+    Saved(AccessKey),
+    /// Made by this run (or, in a plan, to be made): its secret is to be saved now.
+    New(Applied<AccessKey>),
+}
+
+impl VaultKey {
+    pub(super) fn id(&self) -> Applied<String> {
+        self.usable().map_or(Applied::Planned, |k| Applied::Done(k.id.clone()))
+    }
+
+    /// The key, when it exists.
+    fn usable(&self) -> Option<&AccessKey> {
+        match self {
+            VaultKey::Saved(key) | VaultKey::New(Applied::Done(key)) => Some(key),
+            VaultKey::New(Applied::Planned) => None,
+        }
+    }
+}
+
+impl Provisioner<'_> {
+    pub(super) async fn ensure_access_key(&self, user: &Applied<NamedRecord>) -> Result<VaultKey> {
+        let env_file = &self.answers.output.env_file;
+        let user_name = &self.answers.iam.user_name;
+        // A user a plan would create has no keys yet.
+        let mut listed = match user {
+            Applied::Planned => Vec::new(),
+            Applied::Done(user) => self.list_access_keys(&user.name).await?,
+        };
+        if let Some(rec) = self.store.snapshot().access_key.filter(|k| &k.user == user_name) {
+            if listed.contains(&rec.id) {
+                let saved = credentials_file::read_env_key(env_file).filter(|k| k.id == rec.id);
+                let csv_ok = self.answers.output.credentials_csv.as_deref().is_none_or(Path::exists);
+                if let (Some(key), true) = (saved, csv_ok) {
+                    self.rep.skipped(
+                        Step::AccessKey,
+                        format!("{} is saved in {}", rec.id, env_file.display()),
+                    );
+                    return Ok(VaultKey::Saved(key));
+                }
+                // Its secret is gone (the file was removed or changed): the key is useless.
+                self.rep.warn(format!(
+                    "the secret of access key {} is no longer in {}; replacing the key",
+                    rec.id,
+                    env_file.display()
+                ));
+                self.delete_access_key(Step::AccessKey, &rec.id).await?;
+                listed.retain(|id| *id != rec.id);
+            } else {
+                self.store.update(|m| m.access_key = None)?;
+            }
+        }
+        if listed.len() >= 2 {
+            match self
+                .answers
+                .iam
+                .replace_access_key
+                .as_ref()
+                .filter(|r| listed.contains(r))
+            {
+                Some(victim) => {
+                    self.rep.warn(format!(
+                        "deleting access key {victim} of {user_name} to make room, as asked"
+                    ));
+                    self.delete_access_key(Step::AccessKey, victim).await?;
+                }
+                None => {
+                    return Err(RunError::AccessKeyLimit {
+                        user: user_name.clone(),
+                        keys: listed,
+                    });
+                }
+            }
+        }
+        let twin = self
+            .ctx
+            .aws_cli(&["iam", "create-access-key", "--user-name", user_name], false);
+        let listed = &listed;
+        let create = |action| async move {
+            let send = move || async move {
+                let out = self
+                    .ctx
+                    .iam
+                    .create_access_key()
+                    .user_name(user_name)
+                    .customize()
+                    .config_override(iam_sent_once())
+                    .send()
+                    .await
+                    .map_err(self.err(action))?;
+                Ok(out.access_key.expect("CreateAccessKey returns the key"))
+            };
+            // A key whose answer was lost cannot be used (its secret came only in that
+            // answer): it is deleted, never adopted, and a new one is made.
+            let run_id = &self.run_id();
+            let find = move || async move {
+                let finder = self.finder(run_id);
+                finder.delete_lost_access_keys(user_name, listed, None).await?;
+                Ok(None)
+            };
+            let intent = PendingCreate {
+                access_keys_before: listed.to_vec(),
+                ..PendingCreate::new(CreateKind::AccessKey, Some(user_name))
+            };
+            let mut created = self.create_once(action, intent, send, find).await?;
+            // Moved out of the SDK's answer (not cloned) into a string that wipes itself.
+            let secret = zeroize::Zeroizing::new(std::mem::take(&mut created.secret_access_key));
+            let key = AccessKey::new(created.access_key_id(), &secret);
+            let record = AccessKeyRecord {
+                id: key.id.clone(),
+                user: user_name.clone(),
+                created_at: created.create_date().map(|d| d.to_string()).unwrap_or_default(),
+            };
+            Ok((key, record))
+        };
+        let made = self
+            .recorder
+            .mutate(
+                Change::new(
+                    Step::AccessKey,
+                    "iam:CreateAccessKey",
+                    format!("for {user_name}; its secret is shown once and saved at once"),
+                    twin,
+                ),
+                create,
+                |m, (_, record)| {
+                    m.access_key = Some(record.clone());
+                    m.clear_pending(CreateKind::AccessKey);
+                },
+                |(key, _)| format!("created {}", key.id),
+            )
+            .await?;
+        Ok(VaultKey::New(made.map(|(key, _)| key)))
+    }
+
+    async fn list_access_keys(&self, user: &str) -> Result<Vec<String>> {
+        let out = self
+            .ctx
+            .iam
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(self.err("iam:ListAccessKeys"))?;
+        Ok(out
+            .access_key_metadata()
+            .iter()
+            .filter_map(|k| k.access_key_id().map(String::from))
+            .collect())
+    }
+
+    async fn delete_access_key(&self, step: Step, id: &str) -> Result<()> {
+        let user = &self.answers.iam.user_name;
+        let twin = self.ctx.aws_cli(
+            &["iam", "delete-access-key", "--user-name", user, "--access-key-id", id],
+            false,
+        );
+        let delete = |action| async move {
+            self.ctx
+                .iam
+                .delete_access_key()
+                .user_name(user)
+                .access_key_id(id)
+                .send()
+                .await
+                .map_err(self.err(action))?;
+            Ok(())
+        };
+        self.recorder
+            .mutate(
+                Change::new(step, "iam:DeleteAccessKey", id, twin).on_the_way(),
+                delete,
+                |m, _| {
+                    if m.access_key.as_ref().is_some_and(|k| k.id == id) {
+                        m.access_key = None;
+                    }
+                },
+                |_| format!("deleted access key {id}"),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Saves a new key's secret before anything else can fail. If it cannot be saved,
+    /// the key is deleted again: a key whose secret is lost is only a liability.
+    pub(super) async fn save_credentials(&self, key: &VaultKey) -> Result<()> {
+        let output = &self.answers.output;
+        let VaultKey::New(key) = key else {
+            self.rep.skipped(
+                Step::SaveCredentials,
+                format!("{} holds the key", output.env_file.display()),
+            );
+            return Ok(());
+        };
+        let existing = if self.opts.overwrite_files {
+            Existing::BackupAndReplace
+        } else {
+            Existing::Refuse
+        };
+        let outputs: Vec<(FileRole, &Path)> = std::iter::once((FileRole::EnvFile, output.env_file.as_path()))
+            .chain(output.credentials_csv.as_deref().map(|p| (FileRole::CredentialsCsv, p)))
+            .collect();
+        let all = outputs
+            .iter()
+            .map(|(_, p)| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" and ");
+        for (i, &(role, path)) in outputs.iter().enumerate() {
+            let twin = format!(
+                "install -m 0600 -o vault -g vault /dev/stdin {}",
+                quote(&path.to_string_lossy())
+            );
+            let mut change = Change::new(
+                Step::SaveCredentials,
+                "file:write",
+                format!("{} (mode 0600)", path.display()),
+                twin,
+            );
+            if i + 1 < outputs.len() {
+                change = change.on_the_way();
+            }
+            let key = key.as_ref();
+            let write = |_| async move {
+                let Applied::Done(key) = key else {
+                    unreachable!("only a plan has no key yet, and a plan writes nothing")
+                };
+                let text = match role {
+                    FileRole::EnvFile => credentials_file::render_env(key, self.ctx.region()),
+                    _ => credentials_file::render_csv(key),
+                };
+                match files::write_atomic(path, text.as_bytes(), WriteOptions::secret(existing)) {
+                    Ok(written) => {
+                        if let Some(b) = &written.backup {
+                            self.rep
+                                .warn(format!("the old {} was kept as {}", path.display(), b.display()));
+                        }
+                        Ok(written.backup)
+                    }
+                    Err(e) => {
+                        self.delete_access_key(Step::SaveCredentials, &key.id).await?;
+                        Err(RunError::Other(format!(
+                            "{e}. The new access key {} was deleted again, since its secret could not be saved; \
+                             fix this and run again",
+                            key.id
+                        )))
+                    }
+                }
+            };
+            self.recorder
+                .mutate(
+                    change,
+                    write,
+                    |m, backup| m.record_file(role, path, backup.clone()),
+                    |_| format!("saved to {all}"),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// As the new key, Vault's own calls: in a plan, only said.
+    pub(super) async fn verify(
+        &self,
+        key: &VaultKey,
+        kms_key: &Applied<KeyRecord>,
+        user: &Applied<NamedRecord>,
+    ) -> Result<()> {
+        let (Some(key), Applied::Done(kms_key), Applied::Done(user), false) =
+            (key.usable(), kms_key, user, self.recorder.dry_run())
+        else {
+            self.rep.skipped(
+                Step::VerifyCredentials,
+                "then, as the new key: sts:GetCallerIdentity, kms:DescribeKey, kms:Encrypt, kms:Decrypt",
+            );
+            return Ok(());
+        };
+        let waited =
+            verify::wait_until_usable(self.ctx, key, &kms_key.arn, &user.arn, &self.ctx.conn.timing, &self.rep).await?;
+        self.rep.done(
+            Step::VerifyCredentials,
+            format!(
+                "Vault's calls work with {} (after {:.1} s)",
+                key.id,
+                waited.as_secs_f64()
+            ),
+        );
+        Ok(())
+    }
+}
