@@ -33,9 +33,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("demo", &["answers", "run", "aws", "vault", "flow", "headless"]),
     // The front ends, on top.
     ("tui", &["answers", "run", "aws", "vault", "flow", "headless"]),
-    // tui: the plain wizard saves its answers through the tui's function, until that
-    // moves to `answers` (issue 10, point 3).
-    ("plain", &["answers", "run", "aws", "vault", "flow", "headless", "tui"]),
+    ("plain", &["answers", "run", "aws", "vault", "flow", "headless"]),
     (
         "commands",
         &[

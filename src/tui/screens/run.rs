@@ -18,26 +18,8 @@ use crate::tui::msg::{Command, RunReport};
 pub const WHY: &str = "Each step is recorded in the manifest as soon as it is done, so a failure or a dropped \
 connection loses nothing: running again picks up where it stopped.";
 
-/// The steps of a run, in order.
-pub const STEPS: [Step; 17] = [
-    Step::Identity,
-    Step::KmsKey,
-    Step::KeyRotation,
-    Step::KmsAlias,
-    Step::IamUser,
-    Step::IamPolicy,
-    Step::AttachPolicy,
-    Step::AccessKey,
-    Step::SaveCredentials,
-    Step::VerifyCredentials,
-    Step::VaultConfig,
-    Step::LaunchServer,
-    Step::WaitForServer,
-    Step::InitServer,
-    Step::SaveRecoveryKeys,
-    Step::VerifySeal,
-    Step::RestartCheck,
-];
+/// The rows of the Run screen: the core's steps of an apply, in order.
+pub const STEPS: [Step; 17] = Step::APPLY;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
