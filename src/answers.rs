@@ -106,6 +106,22 @@ pub struct ServerAnswers {
     pub tls_key_file: Option<PathBuf>,
     /// CA bundle to trust when autounseal talks to the server over TLS.
     pub ca_cert: Option<PathBuf>,
+    /// The systemd unit that runs the server. Unset: the unit found running `binary`,
+    /// else the flavour's packaged unit (`vault.service`, `openbao.service`).
+    pub systemd_unit: Option<String>,
+    /// The service's user and group, owners of the env file, config and storage. Unset:
+    /// the unit's `User=` and `Group=`, else the flavour's packaged user when it exists.
+    pub user: Option<String>,
+    pub group: Option<String>,
+}
+
+impl ServerAnswers {
+    /// Who the files the server reads belong to: the service user (`vault` when none
+    /// was found), when it exists and autounseal runs as root.
+    pub fn owner(&self) -> Option<crate::files::Owner> {
+        let user = self.user.as_deref().unwrap_or("vault");
+        crate::files::Owner::service_account(user, self.group.as_deref())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,6 +198,9 @@ impl Default for ServerAnswers {
             tls_cert_file: None,
             tls_key_file: None,
             ca_cert: None,
+            systemd_unit: None,
+            user: None,
+            group: None,
         }
     }
 }

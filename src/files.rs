@@ -17,14 +17,15 @@ pub struct Owner {
 }
 
 impl Owner {
-    /// `name:name` when that user exists and we run as root (only root can give files
-    /// away); otherwise `None` and files stay with the current user.
-    pub fn service_account(name: &str) -> Option<Owner> {
+    /// `user:group` (the group named like the user when none is given) when that user
+    /// exists and we run as root (only root can give files away); otherwise `None` and
+    /// files stay with the current user.
+    pub fn service_account(name: &str, group: Option<&str>) -> Option<Owner> {
         if !Uid::effective().is_root() {
             return None;
         }
         let user = nix::unistd::User::from_name(name).ok().flatten()?;
-        let gid = nix::unistd::Group::from_name(name)
+        let gid = nix::unistd::Group::from_name(group.unwrap_or(name))
             .ok()
             .flatten()
             .map(|g| g.gid)
@@ -52,20 +53,20 @@ pub struct WriteOptions {
 }
 
 impl WriteOptions {
-    /// 0600, owned by `vault:vault` when possible.
-    pub fn secret(existing: Existing) -> WriteOptions {
+    /// 0600, owned by the service user when possible.
+    pub fn secret(existing: Existing, owner: Option<Owner>) -> WriteOptions {
         WriteOptions {
             mode: 0o600,
-            owner: Owner::service_account("vault"),
+            owner,
             existing,
         }
     }
 
     /// 0640: readable by the service's group (configs, systemd drop-ins).
-    pub fn config(existing: Existing) -> WriteOptions {
+    pub fn config(existing: Existing, owner: Option<Owner>) -> WriteOptions {
         WriteOptions {
             mode: 0o640,
-            owner: Owner::service_account("vault"),
+            owner,
             existing,
         }
     }
@@ -336,7 +337,7 @@ mod tests {
     fn gives_the_file_to_its_owner() {
         // Only root may give a file away; anyone else keeps their own files.
         if !Uid::effective().is_root() {
-            assert_eq!(Owner::service_account("nobody"), None);
+            assert_eq!(Owner::service_account("nobody", None), None);
             return;
         }
         let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();

@@ -11,6 +11,7 @@ use crate::files;
 use crate::run::manifest::{FileRole, Manifest, Origin};
 use crate::run::{ApplyOptions, Call, ManifestStore, Reporter, Result, RunError, Step};
 use crate::vault::deploy::{DeployOutcome, Deployer, InitGate, KeysDestination, preflight, stop_server};
+use crate::vault::discover::Host;
 
 /// The files an undo removes. The recovery keys file stays: it is the operator's until
 /// they move it.
@@ -28,6 +29,9 @@ pub struct FlowOutcome {
     pub aws: AwsSummary,
     pub vault: DeployOutcome,
     pub calls: Vec<Call>,
+    /// What the host had, and which unset answers it filled (see [`Host::fill`]).
+    pub host: Host,
+    pub found_defaults: Vec<String>,
 }
 
 pub async fn run(
@@ -50,13 +54,17 @@ pub async fn run_gated(
     gate: InitGate,
 ) -> Result<FlowOutcome> {
     answers.check()?;
+    // The host decides the unit, paths and owner that the operator left unset.
+    let host = Host::discover(answers).probe_server(answers).await;
+    let (filled, found_defaults) = host.fill(answers);
+    let answers = &filled;
     let store = if opts.dry_run {
         ManifestStore::detached(ManifestStore::open(state_dir)?.snapshot())
     } else {
         ManifestStore::open(state_dir)?
     };
     // A missing server binary or a taken port must stop the run before AWS is touched.
-    let binary = preflight(answers, &store, &keys, opts)?;
+    let binary = preflight(answers, &store, &keys, opts, &host)?;
     if let Some(warning) = answers.plain_http_warning() {
         rep.warn(warning);
     }
@@ -86,6 +94,8 @@ pub async fn run_gated(
         aws,
         vault,
         calls,
+        host,
+        found_defaults,
     })
 }
 

@@ -97,6 +97,14 @@ pub fn kms_endpoint_line(outcome: &FlowOutcome) -> String {
 /// what `plan` prints, and what the plain wizard shows before it asks to go ahead.
 pub fn print_plan(answers: &Answers, outcome: &FlowOutcome) {
     println!();
+    println!("On this host:");
+    for line in outcome.host.summary(answers) {
+        println!("  {line}");
+    }
+    for taken in &outcome.found_defaults {
+        println!("  taken from what was found (unset in the answers): {taken}");
+    }
+    println!();
     if outcome.calls.is_empty() {
         println!("Nothing to change: everything exists as asked.");
     } else {
@@ -108,6 +116,10 @@ pub fn print_plan(answers: &Answers, outcome: &FlowOutcome) {
                 call.action,
                 call.detail.lines().next().unwrap_or("")
             );
+            // A config edit shows its diff under it.
+            for line in call.detail.lines().skip(1) {
+                println!("       {line}");
+            }
             println!("       $ {}", call.command);
         }
     }

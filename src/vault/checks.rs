@@ -12,6 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::files::Owner;
 use crate::vault::VaultError;
+use crate::vault::discover::Unit;
 use crate::vault::recovery::load_pgp_key;
 
 type Result<T = ()> = std::result::Result<T, VaultError>;
@@ -119,6 +120,9 @@ pub fn storage_folder(path: &Path) -> Result {
 /// A storage folder that already holds data which this manifest did not make: a
 /// server set up before (perhaps by a run since destroyed, whose KMS key is pending
 /// deletion) would come up initialised, sealed by another key, with no keys for us.
+///
+/// `made_by_us` also holds when the config kept is the operator's own and names this
+/// folder: the data is theirs on purpose.
 pub fn storage_in_use(path: &Path, made_by_us: bool) -> Result {
     if made_by_us {
         return Ok(());
@@ -190,6 +194,97 @@ pub fn systemd_unit(unit: &str) -> Result {
     }
 }
 
+/// The unit's `ExecStart` reads the config autounseal writes: that file, or the folder
+/// holding it. Otherwise the server would start without the seal.
+pub fn unit_reads_config(unit: &Unit, config: &Path) -> Result {
+    let Some(loaded) = &unit.config else {
+        return Err(refused(format!(
+            "the systemd unit {} starts the server without -config, so it would not read {}: add \
+             `-config={}` to its ExecStart (a drop-in with `systemctl edit {}`)",
+            unit.id,
+            config.display(),
+            config.display(),
+            unit.id
+        )));
+    };
+    let same = |a: &Path, b: &Path| a.components().eq(b.components());
+    if same(loaded, config) || (loaded.is_dir() && config.parent().is_some_and(|p| same(p, loaded))) {
+        return Ok(());
+    }
+    let suggestion = if loaded.is_dir() {
+        loaded.join(crate::vault::config::SEAL_FRAGMENT)
+    } else {
+        loaded.clone()
+    };
+    Err(refused(format!(
+        "the systemd unit {} starts the server with -config={}, not {}: set output.vault_config = \"{}\", or \
+         change the unit's ExecStart",
+        unit.id,
+        loaded.display(),
+        config.display(),
+        suggestion.display()
+    )))
+}
+
+/// The unit's `User=` exists: systemd would refuse to start it otherwise.
+pub fn service_user(unit: &Unit) -> Result {
+    let Some(user) = &unit.user else {
+        return Ok(());
+    };
+    match nix::unistd::User::from_name(user) {
+        Ok(Some(_)) => Ok(()),
+        _ => Err(refused(format!(
+            "the systemd unit {} runs as User={user}, which does not exist here: create it \
+             (`useradd --system --no-create-home --shell /usr/sbin/nologin {user}`) or install the server's package",
+            unit.id
+        ))),
+    }
+}
+
+/// The service user can reach the storage folder and write in it (or in the nearest
+/// folder that exists, where autounseal makes it and hands it over).
+pub fn storage_usable_by(path: &Path, owner: Option<&Owner>, user: &str) -> Result {
+    let Some(owner) = owner else {
+        return Ok(());
+    };
+    let existing = crate::files::nearest_existing(path);
+    let may = |meta: &std::fs::Metadata, bits: u32| {
+        let shift = if meta.uid() == owner.uid.as_raw() {
+            6
+        } else if meta.gid() == owner.gid.as_raw() {
+            3
+        } else {
+            0
+        };
+        (meta.mode() >> shift) & bits == bits
+    };
+    for folder in path.ancestors().skip(1) {
+        if let Ok(meta) = std::fs::metadata(folder)
+            && !may(&meta, 0o1)
+        {
+            return Err(refused(format!(
+                "the service user {user} cannot reach server.storage_path {}: {} is closed to it \
+                 (`chmod o+x {}`, or choose a storage path it can reach)",
+                path.display(),
+                folder.display(),
+                folder.display()
+            )));
+        }
+    }
+    // A folder autounseal makes is handed to the user; an existing one must already be its.
+    if existing == path
+        && let Ok(meta) = std::fs::metadata(path)
+        && !may(&meta, 0o3)
+    {
+        return Err(refused(format!(
+            "the service user {user} cannot write in server.storage_path {}: `chown -R {user} {}`",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +310,78 @@ mod tests {
         let err = storage_folder(&file.join("data")).unwrap_err().to_string();
         assert!(err.contains("is a file"), "{err}");
         storage_folder(&dir.path().join("new/data")).unwrap();
+    }
+
+    #[test]
+    fn the_unit_must_read_the_config_we_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let unit = |config: Option<&Path>| Unit {
+            id: "vault.service".into(),
+            load_state: "loaded".into(),
+            config: config.map(Path::to_path_buf),
+            ..Default::default()
+        };
+        let file = Path::new("/etc/vault.d/vault.hcl");
+        unit_reads_config(&unit(Some(file)), file).unwrap();
+        unit_reads_config(&unit(Some(dir.path())), &dir.path().join("autounseal-seal.hcl")).unwrap();
+        let err = unit_reads_config(&unit(Some(file)), Path::new("/etc/openbao/openbao.hcl"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("-config=/etc/vault.d/vault.hcl, not /etc/openbao/openbao.hcl")
+                && err.contains("output.vault_config = \"/etc/vault.d/vault.hcl\""),
+            "{err}"
+        );
+        let err = unit_reads_config(&unit(Some(dir.path())), file)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("autounseal-seal.hcl"), "{err}");
+        let err = unit_reads_config(&unit(None), file).unwrap_err().to_string();
+        assert!(err.contains("without -config"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_service_user_is_named() {
+        let unit = Unit {
+            id: "vault.service".into(),
+            user: Some("surely-no-such-user".into()),
+            ..Default::default()
+        };
+        let err = service_user(&unit).unwrap_err().to_string();
+        assert!(
+            err.contains("User=surely-no-such-user") && err.contains("useradd --system"),
+            "{err}"
+        );
+        service_user(&Unit {
+            user: Some("root".into()),
+            ..unit
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn storage_the_service_user_cannot_reach_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let closed = dir.path().join("closed");
+        std::fs::create_dir(&closed).unwrap();
+        std::fs::set_permissions(&closed, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        // `nobody` owns nothing here.
+        let nobody = Owner {
+            uid: nix::unistd::Uid::from_raw(65534),
+            gid: nix::unistd::Gid::from_raw(65534),
+        };
+        let err = storage_usable_by(&closed.join("data"), Some(&nobody), "nobody")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot reach") && err.contains("chmod o+x"), "{err}");
+        std::fs::set_permissions(&closed, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        storage_usable_by(&closed.join("data"), Some(&nobody), "nobody").unwrap();
+        let err = storage_usable_by(&closed, Some(&nobody), "nobody")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot write") && err.contains("chown -R nobody"), "{err}");
+        storage_usable_by(&closed, None, "vault").unwrap();
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Vault's config file, generated with a real HCL library (values are escaped and the
-//! file parses back), and the systemd drop-in that loads the env file.
+//! file parses back), and the systemd drop-in that loads the env file. An operator's
+//! existing config is kept byte for byte but for its `seal "awskms"` stanza.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use hcl::edit::Span;
 use hcl::{Block, Body};
 
 use crate::answers::Answers;
@@ -41,9 +43,116 @@ fn cluster_addr(answers: &Answers) -> String {
     format!("https://{host}:{}", port + 1)
 }
 
-/// The config text. `kms_key_id` is the key's id or ARN; credentials are not in it:
-/// the server reads them from its environment (the env file).
-pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> String {
+/// The file name of the seal stanza written into a config folder (`-config=/etc/vault.d/`),
+/// beside the operator's own files.
+pub const SEAL_FRAGMENT: &str = "autounseal-seal.hcl";
+
+/// What a config path holds before autounseal writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Base {
+    /// Nothing yet, or a file autounseal wrote: the whole config is rendered.
+    Ours,
+    /// The operator's config: kept, only its seal stanza is added or replaced.
+    Operator(String),
+    /// A file of its own in a config folder: the seal stanza alone.
+    Fragment,
+}
+
+impl Base {
+    pub fn of(path: &Path) -> Base {
+        if path.file_name().is_some_and(|n| n == SEAL_FRAGMENT) {
+            return Base::Fragment;
+        }
+        match std::fs::read_to_string(path) {
+            Ok(text) if !text.starts_with(WRITTEN_BY) => Base::Operator(text),
+            _ => Base::Ours,
+        }
+    }
+}
+
+/// The config file as it is and as it will be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigText {
+    pub old: Option<String>,
+    pub new: String,
+}
+
+impl ConfigText {
+    /// The change as a unified diff (`--- old`, `+++ new`), for Review and `plan`.
+    pub fn diff(&self, path: &Path) -> String {
+        let old = self.old.as_deref().unwrap_or("");
+        let shown = path.display().to_string();
+        similar::TextDiff::from_lines(old, &self.new)
+            .unified_diff()
+            .context_radius(2)
+            .header(&format!("{shown} (now)"), &format!("{shown} (after apply)"))
+            .to_string()
+    }
+
+    /// One line for the change's detail.
+    pub fn summary(&self, path: &Path) -> String {
+        match &self.old {
+            Some(_) => format!("{} (kept; seal \"awskms\" added, the rest as it was)", path.display()),
+            None => format!("{} (seal \"awskms\", raft storage)", path.display()),
+        }
+    }
+}
+
+/// The config autounseal writes at `answers.output.vault_config`: a whole new one, the
+/// operator's own with the awskms seal in it, or the seal stanza alone in a config folder.
+/// Refused when the kept config (or a file beside the stanza) has another seal.
+pub fn plan(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> Result<ConfigText, String> {
+    let path = &answers.output.vault_config;
+    let old = std::fs::read_to_string(path).ok();
+    let new = match Base::of(path) {
+        Base::Ours => render(answers, kms_key_id, flavour),
+        Base::Operator(text) => keep_with_seal(&text, path, &seal_text(answers, kms_key_id), flavour)?,
+        Base::Fragment => {
+            for sibling in sibling_configs(path) {
+                let text = std::fs::read_to_string(&sibling).unwrap_or_default();
+                if let Some(seal) = seals(&text, &sibling)?.first() {
+                    return Err(seal_clash(&sibling, seal, path));
+                }
+            }
+            format!(
+                "{WRITTEN_BY} The seal stanza; the rest of the config is in the files beside it.\n{}",
+                seal_text(answers, kms_key_id)
+            )
+        }
+    };
+    Ok(ConfigText { old, new })
+}
+
+/// The other config files a server given a folder reads with this one.
+fn sibling_configs(path: &Path) -> Vec<PathBuf> {
+    let Some(dir) = path.parent() else { return Vec::new() };
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p != path && p.extension().is_some_and(|e| e == "hcl" || e == "json") && p.is_file())
+        .collect();
+    found.sort();
+    found
+}
+
+fn seal_clash(file: &Path, seal: &str, ours: &Path) -> String {
+    format!(
+        "{} already has a seal \"{seal}\" stanza, and a server reads it with {}: remove it there (or migrate \
+         away from that seal first), then run again",
+        file.display(),
+        ours.display()
+    )
+}
+
+/// The seal stanza alone.
+fn seal_text(answers: &Answers, kms_key_id: &str) -> String {
+    hcl::to_string(&Body::builder().add_block(seal_block(answers, kms_key_id)).build())
+        .expect("an HCL body always formats")
+}
+
+fn seal_block(answers: &Answers, kms_key_id: &str) -> Block {
     let mut seal = Block::builder("seal")
         .add_label("awskms")
         .add_attribute(("region", answers.region.clone()))
@@ -51,6 +160,74 @@ pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> String {
     if let Some(endpoint) = &answers.endpoint_url {
         seal = seal.add_attribute(("endpoint", endpoint.clone()));
     }
+    seal.build()
+}
+
+/// The labels of the `seal` blocks in a config (`["awskms"]`), in order.
+fn seals(text: &str, path: &Path) -> Result<Vec<String>, String> {
+    let body = hcl::edit::parser::parse_body(text)
+        .map_err(|e| format!("{} is not HCL autounseal can read: {e}", path.display()))?;
+    Ok(body
+        .get_blocks("seal")
+        .map(|b| b.labels.first().map(|l| l.as_str().to_string()).unwrap_or_default())
+        .collect())
+}
+
+/// The operator's config with its `seal "awskms"` stanza replaced (or added at the end):
+/// every other byte, comments included, stays. Another seal is refused.
+fn keep_with_seal(text: &str, path: &Path, seal: &str, flavour: Flavour) -> Result<String, String> {
+    let body = hcl::edit::parser::parse_body(text)
+        .map_err(|e| format!("{} is not HCL autounseal can read: {e}", path.display()))?;
+    let mut cut = Vec::new();
+    for block in body.get_blocks("seal") {
+        let label = block.labels.first().map(|l| l.as_str()).unwrap_or_default();
+        if label != "awskms" {
+            return Err(format!(
+                "{} uses seal \"{label}\"; autounseal only adds a seal \"awskms\" where there is none (or replaces \
+                 one). Migrate away from the {label} seal first, or give another output.vault_config",
+                path.display()
+            ));
+        }
+        cut.extend(block.span());
+    }
+    let mut kept = String::with_capacity(text.len() + seal.len());
+    let mut from = 0;
+    for span in cut {
+        kept.push_str(&text[from..span.start]);
+        // The blank lines after the stanza go with it.
+        let rest = &text[span.end..];
+        from = span.end + (rest.len() - rest.trim_start().len());
+    }
+    kept.push_str(&text[from..]);
+    let mut kept = kept.trim_end().to_string();
+    kept.push_str("\n\n");
+    // Integrated storage wants mlock off; the operator's own setting wins.
+    if flavour == Flavour::Vault && !body.has_attribute("disable_mlock") {
+        kept.push_str("disable_mlock = true\n\n");
+    }
+    kept.push_str(seal);
+    Ok(kept)
+}
+
+/// Whether `config` is the operator's own and keeps its storage at `storage`: then the
+/// data there is theirs on purpose.
+pub fn operator_names_storage(config: &Path, storage: &Path) -> bool {
+    matches!(Base::of(config), Base::Operator(text) if storage_named(&text).as_deref() == Some(storage))
+}
+
+/// The storage path a config names (`storage "raft"` or `"file"`), if any.
+pub fn storage_named(text: &str) -> Option<PathBuf> {
+    let parsed: serde_json::Value = hcl::from_str(text).ok()?;
+    let storage = parsed.get("storage")?.as_object()?;
+    storage
+        .values()
+        .find_map(|s| s.get("path").and_then(|p| p.as_str()))
+        .map(PathBuf::from)
+}
+
+/// The config text. `kms_key_id` is the key's id or ARN; credentials are not in it:
+/// the server reads them from its environment (the env file).
+pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> String {
     let storage = Block::builder("storage")
         .add_label("raft")
         .add_attribute(("path", answers.server.storage_path.to_string_lossy().into_owned()))
@@ -71,7 +248,7 @@ pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> String {
     let mut body = Body::builder()
         .add_block(storage)
         .add_block(listener.build())
-        .add_block(seal.build())
+        .add_block(seal_block(answers, kms_key_id))
         .add_attribute(("api_addr", api_addr(answers)))
         .add_attribute(("cluster_addr", cluster_addr(answers)))
         .add_attribute(("ui", true));
@@ -176,6 +353,83 @@ mod tests {
             !written_by_us_for(&config, &a.server.storage_path),
             "not ours: no header"
         );
+    }
+
+    const OPERATORS: &str = "# Our production Vault: do not touch the listeners.\n\
+        storage \"raft\" {\n  path = \"/var/lib/vault\"\n}\n\n\
+        listener \"tcp\" {\n  address = \"0.0.0.0:8200\" # the public one\n}\n\n\
+        seal \"awskms\" {\n  region = \"us-east-1\"\n  kms_key_id = \"old\"\n}\n\n\
+        telemetry {\n  prometheus_retention_time = \"30s\"\n}\n";
+
+    #[test]
+    fn an_operators_config_keeps_everything_but_its_awskms_seal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = answers();
+        a.output.vault_config = dir.path().join("vault.hcl");
+        std::fs::write(&a.output.vault_config, OPERATORS).unwrap();
+        let text = plan(&a, "arn:new", Flavour::Vault).unwrap();
+        assert_eq!(text.old.as_deref(), Some(OPERATORS));
+        // Comments and layout survive byte for byte; the old seal is gone.
+        assert!(
+            text.new
+                .starts_with("# Our production Vault: do not touch the listeners.\nstorage")
+        );
+        assert!(text.new.contains("address = \"0.0.0.0:8200\" # the public one"));
+        assert!(!text.new.contains("\"old\""));
+        let v = parse(&text.new);
+        assert_eq!(v["seal"]["awskms"]["kms_key_id"], "arn:new");
+        assert_eq!(v["seal"]["awskms"]["region"], "eu-west-1");
+        assert_eq!(v["storage"]["raft"]["path"], "/var/lib/vault");
+        assert_eq!(v["telemetry"]["prometheus_retention_time"], "30s");
+        assert_eq!(v["disable_mlock"], true);
+        assert_eq!(storage_named(OPERATORS).as_deref(), Some(Path::new("/var/lib/vault")));
+        assert!(operator_names_storage(
+            &a.output.vault_config,
+            Path::new("/var/lib/vault")
+        ));
+        // The diff shows only the seal's lines changing.
+        let diff = text.diff(&a.output.vault_config);
+        assert!(
+            diff.contains("-  kms_key_id = \"old\"") && diff.contains("+  kms_key_id = \"arn:new\""),
+            "{diff}"
+        );
+        assert!(!diff.contains("-listener"), "{diff}");
+        // Run again on its own output: nothing changes.
+        std::fs::write(&a.output.vault_config, &text.new).unwrap();
+        assert_eq!(plan(&a, "arn:new", Flavour::Vault).unwrap().new, text.new);
+    }
+
+    #[test]
+    fn another_seal_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = answers();
+        a.output.vault_config = dir.path().join("vault.hcl");
+        std::fs::write(
+            &a.output.vault_config,
+            "seal \"transit\" {\n  address = \"https://v:8200\"\n}\n",
+        )
+        .unwrap();
+        let err = plan(&a, "k", Flavour::OpenBao).unwrap_err();
+        assert!(
+            err.contains("uses seal \"transit\"") && err.contains("Migrate away"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn in_a_config_folder_the_seal_is_a_file_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = answers();
+        a.output.vault_config = dir.path().join(SEAL_FRAGMENT);
+        std::fs::write(dir.path().join("vault.hcl"), "storage \"raft\" { path = \"/d\" }\n").unwrap();
+        let text = plan(&a, "k", Flavour::OpenBao).unwrap();
+        assert_eq!(text.old, None);
+        let v = parse(&text.new);
+        assert_eq!(v["seal"]["awskms"]["kms_key_id"], "k");
+        assert!(v.get("storage").is_none() && v.get("listener").is_none(), "{v}");
+        std::fs::write(dir.path().join("seal.hcl"), "seal \"pkcs11\" {}\n").unwrap();
+        let err = plan(&a, "k", Flavour::OpenBao).unwrap_err();
+        assert!(err.contains("seal.hcl already has a seal \"pkcs11\""), "{err}");
     }
 
     #[test]

@@ -11,11 +11,15 @@ use crate::run::mutate::nothing_to_record;
 use crate::run::{Applied, ApplyOptions, Change, Recorder, Reporter, RunError, Step};
 use crate::twins::{self, quote, server_command};
 use crate::vault::client::{InitRequest, SealStatus, VaultClient};
+use crate::vault::discover::Host;
 use crate::vault::recovery::{InitSecrets, load_pgp_key};
 use crate::vault::server::{self, Flavour, ServerBinary};
 use crate::vault::{VaultError, checks, config, launch};
 
 type Result<T> = std::result::Result<T, RunError>;
+
+/// What a plan's config names in place of the key it has not made yet.
+const PLANNED_KEY: &str = "(the KMS key's ARN)";
 
 /// Where the recovery keys and root token go once the server hands them over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,12 +148,14 @@ pub struct DeployOutcome {
 }
 
 /// Checks the Vault side before anything is created in AWS: the binary, its awskms
-/// support, the files and the port. Returns the binary (if it was found).
+/// support, the unit, the files and the port. Returns the binary (if it was found).
+/// `host` is what [`Host::discover`] found for these answers.
 pub fn preflight(
     answers: &Answers,
     store: &ManifestStore,
     keys: &KeysDestination,
     opts: ApplyOptions,
+    host: &Host,
 ) -> Result<Option<ServerBinary>> {
     let binary = match server::find(&answers.server.binary) {
         Ok(b) => Some(b),
@@ -161,7 +167,7 @@ pub fn preflight(
         b.check_awskms()?;
     }
     // Every check here only reads: a plan runs them all, as the apply will.
-    host_checks(answers, store, binary.as_ref())?;
+    host_checks(answers, store, host)?;
     let config = &answers.output.vault_config;
     files::check_writable(config)?;
     let ours = store
@@ -171,6 +177,8 @@ pub fn preflight(
     if config.exists() && !ours && !opts.overwrite_files {
         return Err(FileError::Exists { path: config.clone() }.into());
     }
+    // A kept config with another seal is refused now, not after AWS.
+    config::plan(answers, PLANNED_KEY, host.flavour()).map_err(VaultError::Refused)?;
     // A server autounseal already initialised hands out no new keys: the file is not needed.
     let initialised_before = store.snapshot().server.is_some_and(|s| s.initialized_by_us);
     if answers.init.enabled
@@ -193,20 +201,27 @@ pub fn preflight(
 }
 
 /// The checks of everything the server will read or use.
-fn host_checks(answers: &Answers, store: &ManifestStore, binary: Option<&ServerBinary>) -> Result<()> {
+fn host_checks(answers: &Answers, store: &ManifestStore, host: &Host) -> Result<()> {
     let server = &answers.server;
+    let owner = server.owner();
     if !server.tls_disable
         && let (Some(cert), Some(key)) = (&server.tls_cert_file, &server.tls_key_file)
     {
-        checks::tls_files(cert, key, files::Owner::service_account("vault").as_ref())?;
+        checks::tls_files(cert, key, owner.as_ref())?;
     }
     if let Some(ca) = &server.ca_cert {
         checks::ca_bundle(ca)?;
     }
     checks::storage_folder(&server.storage_path)?;
     let ours = store.snapshot().storage_path.as_ref() == Some(&server.storage_path)
-        || config::written_by_us_for(&answers.output.vault_config, &server.storage_path);
+        || config::written_by_us_for(&answers.output.vault_config, &server.storage_path)
+        || config::operator_names_storage(&answers.output.vault_config, &server.storage_path);
     checks::storage_in_use(&server.storage_path, ours)?;
+    checks::storage_usable_by(
+        &server.storage_path,
+        owner.as_ref(),
+        server.user.as_deref().unwrap_or("vault"),
+    )?;
     for key in answers
         .init
         .recovery_pgp_keys
@@ -216,9 +231,13 @@ fn host_checks(answers: &Answers, store: &ManifestStore, binary: Option<&ServerB
         checks::pgp_public_key(key)?;
     }
     if server.launch == Launch::Systemd {
-        let flavour = binary.map_or(Flavour::Vault, |b| b.flavour);
-        checks::systemd_unit(flavour.unit())?;
-        let drop_in = launch::drop_in_path(flavour.unit());
+        let unit = host.unit_name(answers);
+        checks::systemd_unit(&unit)?;
+        if let Some(found) = host.unit.as_ref().filter(|u| u.id == unit) {
+            checks::unit_reads_config(found, &answers.output.vault_config)?;
+            checks::service_user(found)?;
+        }
+        let drop_in = launch::drop_in_path(&unit);
         if let Some((field, _)) = answers.output_files().into_iter().find(|(_, p)| *p == drop_in) {
             return Err(RunError::Other(format!(
                 "{field} is {}, the systemd drop-in autounseal writes; choose another path",
@@ -283,6 +302,15 @@ impl<'a> Deployer<'a> {
 
     fn flavour(&self) -> Flavour {
         self.binary.as_ref().map_or(Flavour::Vault, |b| b.flavour)
+    }
+
+    /// The unit a systemd launch restarts: the one found or asked for, else the flavour's.
+    fn unit(&self) -> String {
+        self.answers
+            .server
+            .systemd_unit
+            .clone()
+            .unwrap_or_else(|| self.flavour().unit().to_string())
     }
 
     fn binary_path(&self) -> PathBuf {
@@ -392,42 +420,38 @@ impl<'a> Deployer<'a> {
 
     async fn write_config(&self, key: &Applied<KeyRecord>) -> Result<()> {
         let path = &self.answers.output.vault_config;
-        if let Applied::Done(key) = key {
-            let text = config::render(self.answers, &key.arn, self.flavour());
-            if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
-                self.rep
-                    .skipped(Step::VaultConfig, format!("{} is up to date", path.display()));
-                return Ok(());
-            }
+        // A plan has no key yet: its diff names the key to come.
+        let key_id = match key {
+            Applied::Done(key) => key.arn.as_str(),
+            _ => PLANNED_KEY,
+        };
+        let text = config::plan(self.answers, key_id, self.flavour()).map_err(VaultError::Refused)?;
+        if text.old.as_deref() == Some(text.new.as_str()) {
+            self.rep
+                .skipped(Step::VaultConfig, format!("{} is up to date", path.display()));
+            return Ok(());
         }
+        let (user, group) = self.owner_names();
         let twin = format!(
-            "install -m 0640 -o vault -g vault vault.hcl {}",
+            "install -m 0640 -o {user} -g {group} vault.hcl {}",
             quote(&path.to_string_lossy())
         );
         let key = key.as_ref();
+        let new_text = &text.new;
         let write = |_| async move {
             let Applied::Done(key) = key else {
                 unreachable!("only a plan has no key yet, and a plan writes nothing")
             };
-            let text = config::render(self.answers, &key.arn, self.flavour());
             let existing = if self.opts.overwrite_files {
                 Existing::BackupAndReplace
             } else {
                 Existing::Refuse
             };
-            let written = files::write_atomic(path, text.as_bytes(), WriteOptions::config(existing))?;
+            let owner = self.answers.server.owner();
+            let written = files::write_atomic(path, new_text.as_bytes(), WriteOptions::config(existing, owner))?;
             self.store
                 .update(|m| m.record_file(FileRole::VaultConfig, path, written.backup.clone()))?;
-            let storage = &self.answers.server.storage_path;
-            // Recorded first: a folder we made is never taken for someone else's data.
-            self.store.update(|m| m.storage_path = Some(storage.clone()))?;
-            files::ensure_dir(storage)?;
-            // Raft data is the server's alone.
-            std::fs::set_permissions(storage, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-                .map_err(|e| RunError::Other(format!("cannot protect {}: {e}", storage.display())))?;
-            if let Some(owner) = files::Owner::service_account("vault") {
-                let _ = nix::unistd::chown(storage, Some(owner.uid), Some(owner.gid));
-            }
+            self.prepare_storage()?;
             Ok(key.key_id.clone())
         };
         self.recorder
@@ -435,7 +459,7 @@ impl<'a> Deployer<'a> {
                 Change::new(
                     Step::VaultConfig,
                     "file:write",
-                    format!("{} (seal \"awskms\", raft storage)", path.display()),
+                    format!("{}\n{}", text.summary(path), text.diff(path)),
                     twin,
                 ),
                 write,
@@ -443,6 +467,33 @@ impl<'a> Deployer<'a> {
                 |key_id| format!("{} with seal \"awskms\" (key {key_id})", path.display()),
             )
             .await?;
+        Ok(())
+    }
+
+    /// The service user and group, as the commands we show name them.
+    fn owner_names(&self) -> (String, String) {
+        let user = self.answers.server.user.clone().unwrap_or_else(|| "vault".into());
+        let group = self.answers.server.group.clone().unwrap_or_else(|| user.clone());
+        (user, group)
+    }
+
+    /// Makes the storage folder (0700, the service user's) when it is missing or ours;
+    /// an operator's existing folder is theirs and left as it is.
+    fn prepare_storage(&self) -> Result<()> {
+        let storage = &self.answers.server.storage_path;
+        let recorded = self.store.snapshot().storage_path.as_ref() == Some(storage);
+        if storage.exists() && !recorded {
+            return Ok(());
+        }
+        // Recorded first: a folder we made is never taken for someone else's data.
+        self.store.update(|m| m.storage_path = Some(storage.clone()))?;
+        files::ensure_dir(storage)?;
+        // Raft data is the server's alone.
+        std::fs::set_permissions(storage, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(|e| RunError::Other(format!("cannot protect {}: {e}", storage.display())))?;
+        if let Some(owner) = self.answers.server.owner() {
+            let _ = nix::unistd::chown(storage, Some(owner.uid), Some(owner.gid));
+        }
         Ok(())
     }
 
@@ -478,7 +529,7 @@ impl<'a> Deployer<'a> {
                 Ok(started.done().map(|bg| bg.pid))
             }
             Launch::Systemd => {
-                let unit = self.flavour().unit();
+                let unit = &self.unit();
                 let drop_in = launch::drop_in_path(unit);
                 let restart = |_| async {
                     let text = config::systemd_drop_in(&a.output.env_file);
@@ -598,7 +649,7 @@ impl<'a> Deployer<'a> {
                         log.display(),
                         launch::log_tail(&log, 15)
                     ),
-                    Launch::Systemd => format!("; see `journalctl -u {}`", self.flavour().unit()),
+                    Launch::Systemd => format!("; see `journalctl -u {}`", self.unit()),
                     Launch::None => "; check the server you started (its output names the cause)".to_string(),
                 };
                 return Err(VaultError::NoAnswer {
@@ -784,7 +835,7 @@ impl<'a> Deployer<'a> {
                 Some(self.start_background()?.pid)
             }
             (Launch::Systemd, _) => {
-                launch::systemd_restart(self.flavour().unit())?;
+                launch::systemd_restart(&self.unit())?;
                 None
             }
             _ => {

@@ -5,6 +5,7 @@ pub mod checks;
 pub mod client;
 pub mod config;
 pub mod deploy;
+pub mod discover;
 pub mod launch;
 pub mod recovery;
 pub mod server;

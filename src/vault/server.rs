@@ -28,6 +28,14 @@ impl Flavour {
         }
     }
 
+    /// The service user the distribution packages create.
+    pub fn user(self) -> &'static str {
+        match self {
+            Flavour::Vault => "vault",
+            Flavour::OpenBao => "openbao",
+        }
+    }
+
     /// The flavour a binary's name suggests, before its version is read.
     pub fn from_binary_name(binary: &str) -> Flavour {
         if binary.contains("bao") {

@@ -245,7 +245,11 @@ impl Provisioner<'_> {
                     FileRole::EnvFile => credentials_file::render_env(key, self.ctx.region()),
                     _ => credentials_file::render_csv(key),
                 };
-                match files::write_atomic(path, text.as_bytes(), WriteOptions::secret(existing)) {
+                match files::write_atomic(
+                    path,
+                    text.as_bytes(),
+                    WriteOptions::secret(existing, self.answers.server.owner()),
+                ) {
                     Ok(written) => {
                         if let Some(b) = &written.backup {
                             self.rep

@@ -1,0 +1,471 @@
+//! What the host already has, read before anything is changed: the server binaries
+//! and their versions, the systemd units that run them (with the config, user and group
+//! their packages set), and whether a server answers and how it is sealed. Finding
+//! nothing is a finding too: a host without systemd is normal, never an error.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::answers::{Answers, DEFAULT_ENV_FILE, DEFAULT_STORAGE_PATH, DEFAULT_VAULT_CONFIG};
+use crate::vault::config::{self, SEAL_FRAGMENT};
+use crate::vault::server::{self, Flavour, ServerBinary};
+
+/// The units the distribution packages install.
+const KNOWN_UNITS: [&str; 2] = ["vault.service", "openbao.service"];
+/// Where packages put the binaries, besides PATH.
+const PACKAGED_DIRS: [&str; 4] = ["/usr/bin", "/usr/local/bin", "/opt/vault/bin", "/opt/openbao/bin"];
+const BINARY_NAMES: [&str; 3] = ["vault", "bao", "openbao"];
+
+/// A systemd unit as `systemctl show` describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unit {
+    pub id: String,
+    pub load_state: String,
+    /// The program `ExecStart` runs.
+    pub program: Option<PathBuf>,
+    /// Its `-config=` (a file, or a folder of them).
+    pub config: Option<PathBuf>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+}
+
+impl Unit {
+    /// Parses `systemctl show -p Id,LoadState,ExecStart,User,Group` output.
+    pub fn parse_show(text: &str) -> Unit {
+        let mut unit = Unit::default();
+        let non_empty = |v: &str| (!v.is_empty()).then(|| v.to_string());
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            match key {
+                "Id" => unit.id = value.to_string(),
+                "LoadState" => unit.load_state = value.to_string(),
+                "User" => unit.user = non_empty(value),
+                "Group" => unit.group = non_empty(value),
+                "ExecStart" => {
+                    // `{ path=/usr/bin/vault ; argv[]=/usr/bin/vault server -config=… ; … }`
+                    let field = |name: &str| {
+                        value
+                            .split(" ; ")
+                            .find_map(|f| f.trim_start_matches("{ ").strip_prefix(name))
+                            .map(str::to_string)
+                    };
+                    unit.program = field("path=").map(PathBuf::from);
+                    unit.config = field("argv[]=").and_then(|argv| config_arg(&argv));
+                }
+                _ => {}
+            }
+        }
+        unit
+    }
+
+    pub fn loaded(&self) -> bool {
+        self.load_state == "loaded"
+    }
+
+    /// Whether `ExecStart` runs `binary` (through symlinks either side).
+    pub fn runs(&self, binary: &Path) -> bool {
+        let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        self.program.as_deref().is_some_and(|p| real(p) == real(binary))
+    }
+}
+
+/// The `-config` of a server command line: `-config=X`, `--config=X` or `-config X`.
+pub fn config_arg(argv: &str) -> Option<PathBuf> {
+    let words = shlex::split(argv).unwrap_or_else(|| argv.split_whitespace().map(String::from).collect());
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        let flag = word.trim_start_matches('-');
+        if !word.starts_with('-') {
+            continue;
+        }
+        if let Some(path) = flag.strip_prefix("config=") {
+            return Some(PathBuf::from(path));
+        }
+        if flag == "config" {
+            return words.next().map(PathBuf::from);
+        }
+    }
+    None
+}
+
+/// What systemd said, or why it could not be asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Systemd {
+    /// The known units and the one asked for, loaded or not.
+    Running(Vec<Unit>),
+    /// No systemd here (not installed, or not PID 1): a normal finding.
+    Absent(String),
+}
+
+/// How a server on the configured address answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerState {
+    Silent,
+    Uninitialized,
+    /// Initialised with Shamir keys: moving it to awskms is a seal migration.
+    Shamir {
+        sealed: bool,
+    },
+    AwsKms {
+        sealed: bool,
+    },
+    Other {
+        seal_type: String,
+        sealed: bool,
+    },
+}
+
+impl ServerState {
+    pub fn describe(&self) -> String {
+        let sealed = |s: &bool| if *s { "sealed" } else { "unsealed" };
+        match self {
+            ServerState::Silent => "no server answers".into(),
+            ServerState::Uninitialized => "a server answers: not initialised".into(),
+            ServerState::Shamir { sealed: s } => format!("a server answers: initialised, Shamir, {}", sealed(s)),
+            ServerState::AwsKms { sealed: s } => format!("a server answers: initialised, awskms, {}", sealed(s)),
+            ServerState::Other { seal_type, sealed: s } => {
+                format!("a server answers: initialised, {seal_type}, {}", sealed(s))
+            }
+        }
+    }
+}
+
+/// Everything found, and the unit the run will restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub binaries: Vec<ServerBinary>,
+    /// The binary the answers name, when it was found.
+    pub chosen: Option<ServerBinary>,
+    pub systemd: Systemd,
+    /// The unit that runs the server: the one asked for, else the one running the chosen
+    /// binary, else the flavour's packaged unit when it exists.
+    pub unit: Option<Unit>,
+    /// Filled by [`Host::probe_server`]; `None` until asked.
+    pub server: Option<ServerState>,
+}
+
+impl Host {
+    /// Reads the host for these answers; changes nothing.
+    pub fn discover(answers: &Answers) -> Host {
+        let chosen = server::find(&answers.server.binary).ok();
+        let systemd = systemd_units(answers.server.systemd_unit.as_deref());
+        let unit = match &systemd {
+            Systemd::Absent(_) => None,
+            Systemd::Running(units) => pick_unit(units, answers.server.systemd_unit.as_deref(), chosen.as_ref()),
+        };
+        Host {
+            binaries: binaries(),
+            chosen,
+            systemd,
+            unit,
+            server: None,
+        }
+    }
+
+    /// Asks the configured address how the server there is sealed.
+    pub async fn probe_server(mut self, answers: &Answers) -> Host {
+        self.server = Some(server_state(answers).await);
+        self
+    }
+
+    pub fn flavour(&self) -> Flavour {
+        self.chosen.as_ref().map_or(Flavour::Vault, |b| b.flavour)
+    }
+
+    /// The unit a systemd launch restarts.
+    pub fn unit_name(&self, answers: &Answers) -> String {
+        answers
+            .server
+            .systemd_unit
+            .clone()
+            .or_else(|| self.unit.as_ref().map(|u| u.id.clone()))
+            .unwrap_or_else(|| self.flavour().unit().to_string())
+    }
+
+    /// The answers with what was found in place of what the operator left unset
+    /// (defaults), and a line for each value taken.
+    pub fn fill(&self, answers: &Answers) -> (Answers, Vec<String>) {
+        let mut a = answers.clone();
+        let mut taken = Vec::new();
+        let flavour = self.flavour();
+        if let Some(unit) = &self.unit {
+            if a.server.systemd_unit.is_none() {
+                a.server.systemd_unit = Some(unit.id.clone());
+                taken.push(format!("server.systemd_unit = {}", unit.id));
+            }
+            if a.server.user.is_none() && unit.user.is_some() {
+                a.server.user = unit.user.clone();
+                taken.push(format!("server.user = {}", unit.user.as_deref().unwrap_or_default()));
+            }
+            if a.server.group.is_none() && unit.group.is_some() {
+                a.server.group = unit.group.clone();
+                taken.push(format!("server.group = {}", unit.group.as_deref().unwrap_or_default()));
+            }
+            if let Some(unit_config) = &unit.config
+                && a.output.vault_config == Path::new(DEFAULT_VAULT_CONFIG)
+            {
+                a.output.vault_config = if unit_config.is_dir() {
+                    unit_config.join(SEAL_FRAGMENT)
+                } else {
+                    unit_config.clone()
+                };
+                taken.push(format!("output.vault_config = {}", a.output.vault_config.display()));
+            }
+            if let Some(dir) = unit.config.as_deref().and_then(config_folder)
+                && a.output.env_file == Path::new(DEFAULT_ENV_FILE)
+            {
+                let stem = unit.id.trim_end_matches(".service");
+                a.output.env_file = dir.join(format!("{stem}.env"));
+                taken.push(format!("output.env_file = {}", a.output.env_file.display()));
+            }
+        } else if a.server.user.is_none() && crate::files::Owner::service_account(flavour.user(), None).is_some() {
+            a.server.user = Some(flavour.user().to_string());
+            taken.push(format!("server.user = {}", flavour.user()));
+        }
+        if a.server.storage_path == Path::new(DEFAULT_STORAGE_PATH)
+            && let config::Base::Operator(text) = config::Base::of(&a.output.vault_config)
+            && let Some(storage) = config::storage_named(&text)
+        {
+            taken.push(format!(
+                "server.storage_path = {} (from the kept config)",
+                storage.display()
+            ));
+            a.server.storage_path = storage;
+        }
+        (a, taken)
+    }
+
+    /// A few lines for the Server screen and `plan`.
+    pub fn summary(&self, answers: &Answers) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.binaries.is_empty() {
+            lines.push("Binaries: none of vault, bao, openbao on PATH or at packaged paths".to_string());
+        } else {
+            let found: Vec<String> = self
+                .binaries
+                .iter()
+                .map(|b| format!("{} ({})", b.path.display(), b.version_text()))
+                .collect();
+            lines.push(format!("Binaries: {}", found.join(", ")));
+        }
+        lines.push(match (&self.systemd, &self.unit) {
+            (Systemd::Absent(why), _) => format!("systemd: {why}"),
+            (Systemd::Running(_), None) => format!(
+                "systemd: no unit runs the server (known: {}); {} not found",
+                KNOWN_UNITS.join(", "),
+                self.unit_name(answers)
+            ),
+            (Systemd::Running(_), Some(unit)) => {
+                let program = unit
+                    .program
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                let version = self
+                    .binaries
+                    .iter()
+                    .chain(&self.chosen)
+                    .find(|b| unit.runs(&b.path))
+                    .map(|b| format!(" ({})", b.version_text()))
+                    .unwrap_or_default();
+                let config = unit
+                    .config
+                    .as_deref()
+                    .map_or_else(|| "no -config".to_string(), |c| c.display().to_string());
+                let user = unit.user.as_deref().unwrap_or("root");
+                let group = unit.group.as_deref().unwrap_or(user);
+                format!(
+                    "Found: {} runs {program}{version} with {config} as {user}:{group}",
+                    unit.id
+                )
+            }
+        });
+        if let Some(state) = &self.server {
+            lines.push(format!("At {}: {}", config::api_addr(answers), state.describe()));
+        }
+        if storage_holds_data(&answers.server.storage_path) {
+            lines.push(format!("{} holds data", answers.server.storage_path.display()));
+        }
+        lines
+    }
+}
+
+/// Whether the storage folder already holds files (a server's data, or someone's).
+pub fn storage_holds_data(storage: &Path) -> bool {
+    std::fs::read_dir(storage).is_ok_and(|mut e| e.next().is_some())
+}
+
+/// The folder a config path is in (or is).
+fn config_folder(config: &Path) -> Option<PathBuf> {
+    if config.is_dir() {
+        Some(config.to_path_buf())
+    } else {
+        config.parent().map(Path::to_path_buf)
+    }
+}
+
+fn pick_unit(units: &[Unit], given: Option<&str>, chosen: Option<&ServerBinary>) -> Option<Unit> {
+    let loaded = || units.iter().filter(|u| u.loaded());
+    if let Some(given) = given {
+        return units.iter().find(|u| u.id == given).cloned();
+    }
+    if let Some(binary) = chosen {
+        if let Some(unit) = loaded().find(|u| u.runs(&binary.path)) {
+            return Some(unit.clone());
+        }
+        return loaded().find(|u| u.id == binary.flavour.unit()).cloned();
+    }
+    None
+}
+
+/// The server binaries on PATH and at packaged paths, each once.
+fn binaries() -> Vec<ServerBinary> {
+    let on_path = BINARY_NAMES.iter().filter_map(|n| which::which(n).ok());
+    let packaged = PACKAGED_DIRS
+        .iter()
+        .flat_map(|d| BINARY_NAMES.iter().map(move |n| Path::new(d).join(n)))
+        .filter(|p| p.is_file());
+    let mut seen = Vec::new();
+    let mut found = Vec::new();
+    for path in on_path.chain(packaged) {
+        let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if seen.contains(&real) {
+            continue;
+        }
+        seen.push(real);
+        if let Ok(binary) = server::find(&path.to_string_lossy()) {
+            found.push(binary);
+        }
+    }
+    found
+}
+
+/// The known units and `given`, or why systemd cannot be asked.
+fn systemd_units(given: Option<&str>) -> Systemd {
+    // sd_booted(3): systemd is PID 1 exactly when this folder exists.
+    if !Path::new("/run/systemd/system").is_dir() {
+        return Systemd::Absent("not running here (systemd is not PID 1)".into());
+    }
+    let mut units = Vec::new();
+    for name in KNOWN_UNITS.iter().copied().chain(given) {
+        if units.iter().any(|u: &Unit| u.id == name) {
+            continue;
+        }
+        let out = crate::child_env::clean(&mut Command::new("systemctl"), &[])
+            .args(["show", "-p", "Id,LoadState,ExecStart,User,Group", name])
+            .output();
+        match out {
+            Ok(out) if out.status.success() => {
+                let mut unit = Unit::parse_show(&String::from_utf8_lossy(&out.stdout));
+                unit.id = name.to_string();
+                units.push(unit);
+            }
+            Ok(out) => {
+                return Systemd::Absent(format!(
+                    "systemctl cannot be asked: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+            Err(e) => return Systemd::Absent(format!("systemctl cannot run ({e})")),
+        }
+    }
+    Systemd::Running(units)
+}
+
+async fn server_state(answers: &Answers) -> ServerState {
+    let Ok(client) =
+        crate::vault::client::VaultClient::new(&config::api_addr(answers), answers.server.ca_cert.as_deref())
+    else {
+        return ServerState::Silent;
+    };
+    let probe = tokio::time::timeout(std::time::Duration::from_secs(3), client.seal_status());
+    match probe.await {
+        Ok(Ok(status)) if !status.initialized => ServerState::Uninitialized,
+        Ok(Ok(status)) => match status.seal_type.as_str() {
+            "shamir" => ServerState::Shamir { sealed: status.sealed },
+            "awskms" => ServerState::AwsKms { sealed: status.sealed },
+            other => ServerState::Other {
+                seal_type: other.to_string(),
+                sealed: status.sealed,
+            },
+        },
+        _ => ServerState::Silent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHOW: &str = "Id=vault.service\nLoadState=loaded\nExecStart={ path=/usr/bin/vault ; \
+        argv[]=/usr/bin/vault server -config=/etc/vault.d/vault.hcl ; ignore_errors=no ; start_time=[n/a] ; \
+        stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\nUser=vault\nGroup=\n";
+
+    #[test]
+    fn a_packaged_unit_reads_back() {
+        let unit = Unit::parse_show(SHOW);
+        assert_eq!(unit.id, "vault.service");
+        assert!(unit.loaded());
+        assert_eq!(unit.program.as_deref(), Some(Path::new("/usr/bin/vault")));
+        assert_eq!(unit.config.as_deref(), Some(Path::new("/etc/vault.d/vault.hcl")));
+        assert_eq!(unit.user.as_deref(), Some("vault"));
+        assert_eq!(unit.group, None);
+        let missing = Unit::parse_show("Id=x.service\nLoadState=not-found\nExecStart=\nUser=\nGroup=\n");
+        assert!(!missing.loaded() && missing.program.is_none() && missing.user.is_none());
+    }
+
+    #[test]
+    fn every_spelling_of_config() {
+        for (argv, config) in [
+            (
+                "/usr/bin/bao server -config=/etc/openbao/openbao.hcl",
+                Some("/etc/openbao/openbao.hcl"),
+            ),
+            ("/usr/bin/vault server --config=/etc/vault.d/", Some("/etc/vault.d/")),
+            (
+                "/usr/bin/vault server -log-level=info -config /etc/v.hcl",
+                Some("/etc/v.hcl"),
+            ),
+            ("/usr/bin/vault server -dev", None),
+        ] {
+            assert_eq!(config_arg(argv), config.map(PathBuf::from), "{argv}");
+        }
+    }
+
+    #[test]
+    fn the_unit_running_the_binary_wins_over_the_flavours() {
+        let dir = tempfile::tempdir().unwrap();
+        let bao = dir.path().join("bao");
+        std::fs::write(&bao, "").unwrap();
+        let vault = dir.path().join("vault");
+        std::os::unix::fs::symlink(&bao, &vault).unwrap();
+        let unit = |id: &str, program: &Path| Unit {
+            id: id.into(),
+            load_state: "loaded".into(),
+            program: Some(program.to_path_buf()),
+            ..Default::default()
+        };
+        // A binary named `vault` that is OpenBao inside: its flavour's unit is openbao.service.
+        let chosen = ServerBinary {
+            path: vault.clone(),
+            flavour: Flavour::OpenBao,
+            version: (2, 6, 2),
+        };
+        let units = [
+            unit("vault.service", &bao),
+            unit("openbao.service", Path::new("/elsewhere")),
+        ];
+        assert_eq!(pick_unit(&units, None, Some(&chosen)).unwrap().id, "vault.service");
+        assert_eq!(
+            pick_unit(&units[1..], None, Some(&chosen)).unwrap().id,
+            "openbao.service"
+        );
+        assert_eq!(
+            pick_unit(&units, Some("openbao.service"), Some(&chosen)).unwrap().id,
+            "openbao.service"
+        );
+        assert_eq!(pick_unit(&units[..1], Some("other.service"), Some(&chosen)), None);
+    }
+}
