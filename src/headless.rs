@@ -101,8 +101,11 @@ pub fn print_plan(answers: &Answers, outcome: &FlowOutcome) {
     for line in outcome.host.summary(answers) {
         println!("  {line}");
     }
-    for taken in &outcome.found_defaults {
-        println!("  taken from what was found (unset in the answers): {taken}");
+    if !outcome.found_defaults.is_empty() {
+        println!(
+            "  Unset in the answers, taken from what was found: {}",
+            outcome.found_defaults.join(", ")
+        );
     }
     println!();
     if outcome.calls.is_empty() {

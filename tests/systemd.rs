@@ -1,15 +1,22 @@
 //! Launch mode `systemd` against a real systemd: PID 1 of its own PID and mount
 //! namespace, through `../shared/tools/systemd-sandbox` (it masks the host's units, so
 //! booting changes nothing here). The machines run the tests as root, which it needs.
+//!
+//! The sandbox shares the host's files but for /run, so before anything else each test
+//! binds a copy of /etc (in its temporary folder) over /etc inside the sandbox's private
+//! mount namespace: the service users, units and configs of a packaged install exist
+//! there only, and the test checks that the host's own /etc did not change.
 
 mod common;
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
-use autounseal::answers::Launch;
-use common::{Moto, context, isolate, server_answers};
-
+use autounseal::answers::{Answers, Launch};
+use autounseal::vault::client::{SealStatus, VaultClient};
+use common::{Moto, context, free_port, isolate, server_answers};
 fn sandbox_tool() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/systemd-sandbox")
 }
@@ -38,6 +45,49 @@ impl Sandbox {
             .arg(program)
             .args(args);
         cmd.output().unwrap()
+    }
+}
+
+impl Sandbox {
+    /// A shell script inside the sandbox, which must succeed.
+    fn sh(&self, script: &str) -> String {
+        let out = Command::new(sandbox_tool())
+            .args(["run", &self.0, "sh", "-ec", script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A sandbox with a private /etc (a copy in `dir`) and `bin/NAME` for the OpenBao
+    /// binary: the files of a distribution package, without touching the host's.
+    fn packaged(dir: &Path, layout: &Layout) -> Sandbox {
+        let sandbox = Sandbox::start();
+        let etc = dir.join("etc");
+        let real_bao = std::fs::canonicalize(common::bao_binary()).unwrap();
+        sandbox.sh(&format!(
+            "cp -a /etc {etc} && mount --bind {etc} /etc\n\
+             mount -t tmpfs -o mode=755 tmpfs /usr/local/bin\n\
+             touch {program} && mount --bind {real_bao} {program}\n\
+             useradd --system --no-create-home --shell /usr/sbin/nologin {user}\n\
+             mkdir -p {config_dir}\n\
+             printf '[Unit]\\nDescription=packaged\\n[Service]\\nUser={user}\\nGroup={user}\\n\
+             ExecStart={program} server -config={config}\\nRestart=on-failure\\n' > /etc/systemd/system/{unit}\n\
+             systemctl daemon-reload",
+            etc = etc.display(),
+            real_bao = real_bao.display(),
+            program = layout.program,
+            user = layout.user,
+            config = layout.config,
+            config_dir = Path::new(layout.config).parent().unwrap().display(),
+            unit = layout.unit,
+        ));
+        sandbox
     }
 }
 
@@ -74,6 +124,260 @@ async fn a_missing_unit_is_refused_before_any_aws_change() {
             msg.contains("the systemd unit openbao.service does not exist here (LoadState=not-found)"),
             "{args:?}: {msg}"
         );
+    }
+    let ctx = context(&common::answers(&moto, d)).await;
+    assert!(ctx.kms.list_keys().send().await.unwrap().keys().is_empty());
+    assert!(ctx.iam.list_users().send().await.unwrap().users().is_empty());
+}
+
+/// Where a distribution package puts things.
+struct Layout {
+    unit: &'static str,
+    program: &'static str,
+    config: &'static str,
+    env_file: &'static str,
+    user: &'static str,
+}
+
+/// HashiCorp's `vault` package, with OpenBao's binary standing in for Vault.
+const HASHICORP: Layout = Layout {
+    unit: "vault.service",
+    program: "/usr/local/bin/vault",
+    config: "/etc/vault.d/vault.hcl",
+    env_file: "/etc/vault.d/vault.env",
+    user: "vault",
+};
+
+const OPENBAO: Layout = Layout {
+    unit: "openbao.service",
+    program: "/usr/local/bin/bao",
+    config: "/etc/openbao/openbao.hcl",
+    env_file: "/etc/openbao/openbao.env",
+    user: "openbao",
+};
+
+/// The host's users and units, to prove a test changed neither.
+fn host_etc() -> (Vec<u8>, Vec<String>) {
+    let mut units: Vec<String> = std::fs::read_dir("/etc/systemd/system")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    units.sort();
+    (std::fs::read("/etc/passwd").unwrap(), units)
+}
+
+/// A temporary folder the service user can reach (the server keeps its data in it).
+fn reachable_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// Answers that leave the packaged paths unset: what the host has must fill them.
+fn packaged_answers(moto: &Moto, d: &Path, layout: &Layout) -> Answers {
+    let mut a = server_answers(moto, d);
+    a.server.launch = Launch::Systemd;
+    a.server.binary = layout.program.into();
+    a.output = Default::default();
+    a
+}
+
+/// `plan` or `apply --yes` inside the sandbox: whether it succeeded, and its output.
+fn run_command(sandbox: &Sandbox, d: &Path, a: &Answers, command: &str) -> (bool, String) {
+    let file = d.join("answers.toml");
+    std::fs::write(&file, a.to_toml()).unwrap();
+    let binary = Path::new(env!("CARGO_BIN_EXE_autounseal"));
+    let file = file.to_string_lossy();
+    let args = match command {
+        "apply" => vec!["apply", "--yes", "--answers", &file],
+        _ => vec![command, "--answers", &file],
+    };
+    let out = sandbox.run(&d.join("state"), binary, &args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn run_ok(sandbox: &Sandbox, d: &Path, a: &Answers, command: &str) -> String {
+    let (ok, text) = run_command(sandbox, d, a, command);
+    assert!(ok, "{command}: {text}");
+    text
+}
+
+async fn wait_unsealed(a: &Answers) -> SealStatus {
+    let client = VaultClient::new(&autounseal::vault::config::api_addr(a), None).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match client.seal_status().await {
+            Ok(s) if s.initialized && !s.sealed => return s,
+            other => assert!(Instant::now() < deadline, "not unsealed in time: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The uid of `user` in the sandbox's /etc/passwd (a copy under `d`).
+fn uid_in(d: &Path, user: &str) -> u32 {
+    let passwd = std::fs::read_to_string(d.join("etc/passwd")).unwrap();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f[0] == user).then(|| f[2].parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("{user} is not in the sandbox's passwd"))
+}
+
+/// The packaged unit runs, the server is initialised and unsealed through awskms, the
+/// env file is the service user's alone, and a restart unseals it with no key.
+async fn check_running(sandbox: &Sandbox, d: &Path, a: &Answers, layout: &Layout) {
+    assert_eq!(
+        sandbox.sh(&format!("systemctl is-active {}", layout.unit)).trim(),
+        "active"
+    );
+    let status = wait_unsealed(a).await;
+    assert_eq!(status.seal_type, "awskms");
+    let env = d.join(layout.env_file.trim_start_matches('/'));
+    let meta = std::fs::metadata(&env).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o600, "{}", env.display());
+    assert_eq!(
+        meta.uid(),
+        uid_in(d, layout.user),
+        "{} belongs to {}",
+        env.display(),
+        layout.user
+    );
+    let drop_in = d.join(format!("etc/systemd/system/{}.d/autounseal.conf", layout.unit));
+    assert!(
+        std::fs::read_to_string(drop_in)
+            .unwrap()
+            .contains(&format!("EnvironmentFile={}", layout.env_file))
+    );
+    let pid_before = sandbox.sh(&format!("systemctl show -p MainPID --value {}", layout.unit));
+    sandbox.sh(&format!("systemctl restart {}", layout.unit));
+    assert_ne!(
+        sandbox.sh(&format!("systemctl show -p MainPID --value {}", layout.unit)),
+        pid_before
+    );
+    assert_eq!(wait_unsealed(a).await.seal_type, "awskms");
+}
+
+#[tokio::test]
+async fn hashicorp_layout_found_by_exec_start_keeps_the_operators_config() {
+    let host_before = host_etc();
+    let moto = Moto::start();
+    let dir = reachable_tempdir();
+    let d = dir.path();
+    let sandbox = Sandbox::packaged(d, &HASHICORP);
+    let a = packaged_answers(&moto, d, &HASHICORP);
+    // The operator's config: their storage, a second listener and telemetry.
+    let extra_listener = format!("127.0.0.1:{}", free_port());
+    let operators = format!(
+        "# Written by the operator.\nstorage \"raft\" {{\n  path = \"{storage}\"\n  node_id = \"n1\"\n}}\n\n\
+         listener \"tcp\" {{\n  address = \"{listen}\"\n  tls_disable = true\n}}\n\n\
+         listener \"tcp\" {{\n  address = \"{extra_listener}\"\n  tls_disable = true\n}}\n\n\
+         telemetry {{\n  disable_hostname = true\n}}\n\napi_addr = \"http://{listen}\"\n\
+         cluster_addr = \"http://127.0.0.1:{cluster}\"\n",
+        storage = d.join("data").display(),
+        listen = a.server.listen,
+        cluster = free_port(),
+    );
+    let config = d.join("etc/vault.d/vault.hcl");
+    std::fs::write(&config, &operators).unwrap();
+    // The storage answer is left at its default: the kept config names it.
+    let mut a = a;
+    a.server.storage_path = autounseal::answers::DEFAULT_STORAGE_PATH.into();
+    // The plan says what it found and shows the config's diff, and changes nothing.
+    let plan = run_ok(&sandbox, d, &a, "plan");
+    for expected in [
+        "Found: vault.service runs /usr/local/bin/vault (OpenBao 2.6.2) with /etc/vault.d/vault.hcl as vault:vault",
+        "Unset in the answers, taken from what was found: server.systemd_unit = vault.service, server.user = vault",
+        "+seal \"awskms\" {",
+        "+  kms_key_id = \"(the KMS key's ARN)\"",
+    ] {
+        assert!(plan.contains(expected), "{expected}\n{plan}");
+    }
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), operators);
+    let out = run_ok(&sandbox, d, &a, "apply");
+    assert!(out.contains("Start server: vault.service is active"), "{out}");
+    check_running(&sandbox, d, &a, &HASHICORP).await;
+    // Kept: both listeners, the telemetry and the operator's comment; added: the seal.
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.starts_with("# Written by the operator."), "{text}");
+    let parsed: serde_json::Value = hcl::from_str(&text).unwrap();
+    let listeners = parsed["listener"]["tcp"].as_array().expect("two listeners");
+    let addresses: Vec<&str> = listeners.iter().map(|l| l["address"].as_str().unwrap()).collect();
+    assert_eq!(addresses, [a.server.listen.as_str(), extra_listener.as_str()]);
+    assert_eq!(parsed["telemetry"]["disable_hostname"], true);
+    assert_eq!(
+        parsed["storage"]["raft"]["path"],
+        d.join("data").to_string_lossy().as_ref()
+    );
+    assert_eq!(parsed["seal"]["awskms"]["region"], "eu-west-1");
+    let backups: Vec<String> = std::fs::read_dir(d.join("etc/vault.d"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("vault.hcl.bak-"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("etc/vault.d").join(&backups[0])).unwrap(),
+        operators
+    );
+    // The second listener is the server's too.
+    let extra = VaultClient::new(&format!("http://{extra_listener}"), None).unwrap();
+    assert!(!extra.seal_status().await.unwrap().sealed);
+    drop(sandbox);
+    assert_eq!(
+        host_etc(),
+        host_before,
+        "the host's /etc/passwd and units are as they were"
+    );
+}
+
+#[tokio::test]
+async fn openbao_layout_with_the_unit_named() {
+    let host_before = host_etc();
+    let moto = Moto::start();
+    let dir = reachable_tempdir();
+    let d = dir.path();
+    let sandbox = Sandbox::packaged(d, &OPENBAO);
+    let mut a = packaged_answers(&moto, d, &OPENBAO);
+    a.server.systemd_unit = Some(OPENBAO.unit.into());
+    run_ok(&sandbox, d, &a, "apply");
+    check_running(&sandbox, d, &a, &OPENBAO).await;
+    // A config of ours, where the package keeps it; the data folder is the user's.
+    let config = std::fs::read_to_string(d.join("etc/openbao/openbao.hcl")).unwrap();
+    assert!(config.starts_with("# Written by autounseal."), "{config}");
+    assert_eq!(std::fs::metadata(d.join("data")).unwrap().uid(), uid_in(d, "openbao"));
+    drop(sandbox);
+    assert_eq!(
+        host_etc(),
+        host_before,
+        "the host's /etc/passwd and units are as they were"
+    );
+}
+
+#[tokio::test]
+async fn a_unit_that_reads_another_config_is_refused_before_any_aws_change() {
+    let moto = Moto::start();
+    let dir = reachable_tempdir();
+    let d = dir.path();
+    let sandbox = Sandbox::packaged(d, &HASHICORP);
+    let mut a = packaged_answers(&moto, d, &HASHICORP);
+    a.output.vault_config = d.join("elsewhere/vault.hcl");
+    for command in ["plan", "apply"] {
+        let (ok, text) = run_command(&sandbox, d, &a, command);
+        assert!(!ok, "{text}");
+        let expected = format!(
+            "the systemd unit vault.service starts the server with -config=/etc/vault.d/vault.hcl, not {}: set \
+             output.vault_config = \"/etc/vault.d/vault.hcl\", or change the unit's ExecStart",
+            a.output.vault_config.display()
+        );
+        assert_eq!(text.matches(&expected).count(), 1, "said once: {text}");
     }
     let ctx = context(&common::answers(&moto, d)).await;
     assert!(ctx.kms.list_keys().send().await.unwrap().keys().is_empty());

@@ -211,14 +211,18 @@ impl Host {
                 } else {
                     unit_config.clone()
                 };
-                taken.push(format!("output.vault_config = {}", a.output.vault_config.display()));
+                if a.output.vault_config != answers.output.vault_config {
+                    taken.push(format!("output.vault_config = {}", a.output.vault_config.display()));
+                }
             }
             if let Some(dir) = unit.config.as_deref().and_then(config_folder)
                 && a.output.env_file == Path::new(DEFAULT_ENV_FILE)
             {
                 let stem = unit.id.trim_end_matches(".service");
                 a.output.env_file = dir.join(format!("{stem}.env"));
-                taken.push(format!("output.env_file = {}", a.output.env_file.display()));
+                if a.output.env_file != answers.output.env_file {
+                    taken.push(format!("output.env_file = {}", a.output.env_file.display()));
+                }
             }
         } else if a.server.user.is_none() && crate::files::Owner::service_account(flavour.user(), None).is_some() {
             a.server.user = Some(flavour.user().to_string());

