@@ -29,9 +29,8 @@ pub struct FlowOutcome {
     pub aws: AwsSummary,
     pub vault: DeployOutcome,
     pub calls: Vec<Call>,
-    /// What the host had, and which unset answers it filled (see [`Host::fill`]).
+    /// What the host had; it filled the unset answers (see [`Host::fill`]).
     pub host: Host,
-    pub found_defaults: Vec<String>,
 }
 
 pub async fn run(
@@ -56,7 +55,7 @@ pub async fn run_gated(
     answers.check()?;
     // The host decides the unit, paths and owner that the operator left unset.
     let host = Host::discover(answers).probe_server(answers).await;
-    let (filled, found_defaults) = host.fill(answers);
+    let (filled, _) = host.fill(answers);
     let answers = &filled;
     let store = if opts.dry_run {
         ManifestStore::detached(ManifestStore::open(state_dir)?.snapshot())
@@ -95,7 +94,6 @@ pub async fn run_gated(
         vault,
         calls,
         host,
-        found_defaults,
     })
 }
 

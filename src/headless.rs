@@ -98,14 +98,8 @@ pub fn kms_endpoint_line(outcome: &FlowOutcome) -> String {
 pub fn print_plan(answers: &Answers, outcome: &FlowOutcome) {
     println!();
     println!("On this host:");
-    for line in outcome.host.summary(answers) {
+    for line in outcome.host.report(answers) {
         println!("  {line}");
-    }
-    if !outcome.found_defaults.is_empty() {
-        println!(
-            "  Unset in the answers, taken from what was found: {}",
-            outcome.found_defaults.join(", ")
-        );
     }
     println!();
     if outcome.calls.is_empty() {

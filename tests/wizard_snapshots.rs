@@ -12,10 +12,12 @@ use autounseal::tui::app::{App, update};
 use autounseal::tui::msg::{KeyChoice, Msg, RunReport};
 use autounseal::tui::screens::ScreenId;
 use autounseal::tui::screens::kms::KeyListFor;
+use autounseal::tui::screens::server::HostReport;
 use autounseal::tui::theme::Theme;
 use autounseal::tui::view;
 use autounseal::vault::VaultError;
 use autounseal::vault::client::SealStatus;
+use autounseal::vault::discover::{Host, Systemd};
 use autounseal::vault::recovery::InitSecrets;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -118,6 +120,26 @@ fn question_screens() {
         binary: "/nonexistent/bao".into(),
     });
     update(&mut app, Msg::BinaryProbed("/nonexistent/bao".into(), missing));
+    // What a packaged host would say, fed as discovery's answer: the same on any host.
+    let asked = app.ctx.answers.clone();
+    update(
+        &mut app,
+        Msg::HostFound(Box::new(HostReport {
+            asked,
+            host: Host {
+                binaries: vec![],
+                chosen: None,
+                systemd: Systemd::Running(vec![]),
+                unit: None,
+                server: None,
+            },
+            lines: vec![
+                "Found: vault.service runs /usr/bin/vault (OpenBao 2.6.2) with /etc/vault.d/vault.hcl as vault:vault"
+                    .into(),
+                "At http://127.0.0.1:8200: a server answers: initialised, Shamir, unsealed".into(),
+            ],
+        })),
+    );
     snapshot!("07_server", app);
     app.go(ScreenId::Init);
     snapshot!("08_init", app);

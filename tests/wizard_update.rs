@@ -274,7 +274,10 @@ fn on_server_with(binary: &str) -> App {
     let cmds = app.go(ScreenId::Server);
     assert_eq!(
         cmds,
-        vec![Command::ProbeBinary(binary.into())],
+        vec![
+            Command::ProbeBinary(binary.into()),
+            Command::DiscoverHost(Box::new(app.ctx.answers.clone()))
+        ],
         "probed by the runtime, not by update"
     );
     app
@@ -337,9 +340,14 @@ fn a_late_probe_answer_is_dropped() {
     ctrl(&mut app, 'u');
     typed(&mut app, "/bin/ls");
     let cmds = key(&mut app, KeyCode::Tab);
+    let mut asked = app.ctx.answers.clone();
+    asked.server.binary = "/bin/ls".into();
     assert_eq!(
         cmds,
-        vec![Command::ProbeBinary("/bin/ls".into())],
+        vec![
+            Command::ProbeBinary("/bin/ls".into()),
+            Command::DiscoverHost(Box::new(asked))
+        ],
         "probed once its field is left"
     );
     let late = Err(VaultError::BinaryMissing {
@@ -845,5 +853,56 @@ fn a_late_answer_never_moves_the_operator_off_another_screen() {
         app.screen,
         ScreenId::Server,
         "the old Enter does not count on a new visit"
+    );
+}
+
+/// What the host has is shown under the form when it is about the answers on screen;
+/// an answer about a binary since changed is dropped, and one discovery per change.
+#[test]
+fn host_findings_show_only_for_the_answers_on_screen() {
+    use autounseal::tui::screens::server::HostReport;
+    use autounseal::vault::discover::{Host, Systemd};
+    let mut app = on_server_with("/nonexistent/vault");
+    let report = |binary: &str, line: &str| {
+        let mut asked = app.ctx.answers.clone();
+        asked.server.binary = binary.into();
+        Msg::HostFound(Box::new(HostReport {
+            asked,
+            host: Host {
+                binaries: vec![],
+                chosen: None,
+                systemd: Systemd::Absent("not running here".into()),
+                unit: None,
+                server: None,
+            },
+            lines: vec![line.into()],
+        }))
+    };
+    let late = report("/elsewhere/vault", "about another binary");
+    let current = report("/nonexistent/vault", "systemd: not running here");
+    update(&mut app, late);
+    assert!(app.screens.server.host.is_none(), "about a binary no longer there");
+    update(&mut app, current);
+    let shown = &app.screens.server.host.as_ref().unwrap().lines;
+    assert_eq!(shown, &["systemd: not running here"]);
+    // Leaving the listener unchanged asks nothing new; changing it asks again.
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.screens.server.form.focused_id(), "listen");
+    assert!(key(&mut app, KeyCode::Tab).is_empty());
+    key(&mut app, KeyCode::BackTab);
+    typed(&mut app, "1");
+    assert!(
+        key(&mut app, KeyCode::Tab).is_empty(),
+        "127.0.0.1:82001 is no address to ask"
+    );
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    typed(&mut app, "1");
+    let cmds = key(&mut app, KeyCode::Tab);
+    assert!(
+        matches!(&cmds[..], [Command::DiscoverHost(a)] if a.server.listen == "127.0.0.1:8201"),
+        "{cmds:?}"
     );
 }

@@ -119,6 +119,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             let outcome = s.server.on_binary(ctx, named, found);
             app.apply(ScreenId::Server, outcome)
         }
+        Msg::HostFound(report) => {
+            let outcome = s.server.on_host(ctx, *report);
+            app.apply(ScreenId::Server, outcome)
+        }
         Msg::PathChecked(path, result) => {
             let outcome = s.files.on_path(ctx, path, result);
             app.apply(ScreenId::Files, outcome)

@@ -26,7 +26,9 @@ use crate::run::events::StopRequest;
 use crate::run::{ApplyOptions, Reporter, RunError};
 use crate::tui::app::App;
 use crate::tui::msg::{Command, KeyChoice, Msg, RunReport};
+use crate::tui::screens::server::HostReport;
 use crate::vault::deploy::{InitGate, KeysDestination};
+use crate::vault::discover::Host;
 
 /// The answers a wizard starts from: a file given, else the last session's, else defaults.
 pub fn starting_answers(given: Option<&Path>, state_dir: &Path) -> anyhow::Result<Answers> {
@@ -251,6 +253,22 @@ fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf, control
                 .await;
                 match found {
                     Ok(found) => Msg::BinaryProbed(named, found),
+                    Err(_) => return,
+                }
+            }
+            // systemctl and `version` may hang: a task of its own, never the screen.
+            Command::DiscoverHost(a) => {
+                let found = tokio::task::spawn_blocking({
+                    let a = a.clone();
+                    move || Host::discover(&a)
+                })
+                .await;
+                match found {
+                    Ok(host) => {
+                        let host = host.probe_server(&a).await;
+                        let lines = host.report(&a);
+                        Msg::HostFound(Box::new(HostReport { asked: *a, host, lines }))
+                    }
                     Err(_) => return,
                 }
             }

@@ -10,6 +10,7 @@ use crate::aws::Identity;
 use crate::files::{FileError, PathCheck};
 use crate::run::{Call, Event, RunError};
 use crate::tui::screens::kms::KeyListFor;
+use crate::tui::screens::server::HostReport;
 use crate::vault::VaultError;
 use crate::vault::client::SealStatus;
 use crate::vault::recovery::InitSecrets;
@@ -45,6 +46,8 @@ pub enum Msg {
     Plan(Box<Answers>, Result<Vec<Call>, RunError>),
     /// The server binary named so, looked for and its version read.
     BinaryProbed(String, Result<ServerBinary, VaultError>),
+    /// What the host has (binaries, units, a server answering) for the answers asked.
+    HostFound(Box<HostReport>),
     /// What writing this path would do.
     PathChecked(PathBuf, Result<PathCheck, FileError>),
     /// Whether every PGP key file in this list (as typed, comma-separated) reads.
@@ -67,6 +70,8 @@ pub enum Command {
     Run(Answers),
     /// Find the server binary so named and read its version (it may hang: never in `update`).
     ProbeBinary(String),
+    /// Look at the host for these answers: binaries, systemd units, the server's seal.
+    DiscoverHost(Box<Answers>),
     CheckPath(PathBuf),
     CheckPgpKeys(String),
     SaveAnswers(Answers),

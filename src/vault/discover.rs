@@ -241,8 +241,22 @@ impl Host {
         (a, taken)
     }
 
-    /// A few lines for the Server screen and `plan`.
-    pub fn summary(&self, answers: &Answers) -> Vec<String> {
+    /// What was found and which unset answers it fills, as the Server screen and
+    /// `plan` say it. Reads the file system: never while drawing.
+    pub fn report(&self, answers: &Answers) -> Vec<String> {
+        let mut lines = self.summary(answers);
+        let (_, taken) = self.fill(answers);
+        if !taken.is_empty() {
+            lines.push(format!(
+                "Unset in the answers, taken from what was found: {}",
+                taken.join(", ")
+            ));
+        }
+        lines
+    }
+
+    /// A few lines: binaries, the unit, the server, the storage.
+    fn summary(&self, answers: &Answers) -> Vec<String> {
         let mut lines = Vec::new();
         if self.binaries.is_empty() {
             lines.push("Binaries: none of vault, bao, openbao on PATH or at packaged paths".to_string());

@@ -11,6 +11,7 @@ use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, always, back};
 use crate::tui::msg::Command;
 use crate::vault::VaultError;
+use crate::vault::discover::Host;
 use crate::vault::server::ServerBinary;
 
 pub const WHY: &str = "HashiCorp Vault or OpenBao (2.6; 2.7 moved awskms to a plugin), started by systemd, \
@@ -22,9 +23,20 @@ pub struct BinaryProbe {
     pub found: Result<ServerBinary, VaultError>,
 }
 
+/// What the host has for the answers it was asked for, and the lines that say it
+/// (see `Host::report`): typed, for what a later screen decides on it.
+pub struct HostReport {
+    pub asked: Answers,
+    pub host: Host,
+    pub lines: Vec<String>,
+}
+
 pub struct Server {
     pub form: Form,
     pub probe: Option<BinaryProbe>,
+    pub host: Option<HostReport>,
+    /// The answers a discovery was last asked for: one per change of them.
+    host_asked: Option<Answers>,
     /// The name a probe was last asked for: one probe per name (a binary that hangs
     /// must not be started again on every Enter).
     asked: Option<String>,
@@ -80,6 +92,8 @@ impl Server {
         Server {
             form,
             probe: None,
+            host: None,
+            host_asked: None,
             asked: None,
             strict: false,
             submitting: false,
@@ -123,6 +137,34 @@ impl Server {
         }
         self.asked = Some(named.clone());
         vec![Command::ProbeBinary(named)]
+    }
+
+    /// The answers as this screen would leave them: what discovery looks for.
+    fn asking(&self, ctx: &Ctx) -> Answers {
+        let mut a = ctx.answers.clone();
+        a.server.binary = self.named().trim().into();
+        a.server.listen = self.form.value("listen").trim().into();
+        a.server.storage_path = self.form.value("storage").trim().into();
+        a
+    }
+
+    /// Asks what the host has for the answers as they are now, unless that was asked.
+    fn discover_host(&mut self, ctx: &Ctx) -> Vec<Command> {
+        let asking = self.asking(ctx);
+        // The server is asked at the listener's address: only a valid one.
+        if self.host_asked.as_ref() == Some(&asking) || validate_listen(&asking.server.listen).is_err() {
+            return vec![];
+        }
+        self.host_asked = Some(asking.clone());
+        vec![Command::DiscoverHost(Box::new(asking))]
+    }
+
+    pub fn on_host(&mut self, ctx: &Ctx, report: HostReport) -> Outcome {
+        // An answer about a binary, address or folder since changed is dropped.
+        if report.asked == self.asking(ctx) {
+            self.host = Some(report);
+        }
+        Outcome::stay()
     }
 
     /// What the probe found, under the binary's field: whether it can serve, decided on
@@ -233,13 +275,14 @@ impl FormScreen for Server {
         Outcome::stay()
     }
 
-    /// The binary is probed once the operator leaves its field, not on every keystroke.
-    fn left(&mut self, _: &mut Ctx, from: &'static str) -> Outcome {
-        if from == "binary" {
-            Outcome::run(self.probe_binary())
-        } else {
-            Outcome::stay()
+    /// The binary is probed, and the host looked at again, once the operator leaves a
+    /// field they depend on, not on every keystroke.
+    fn left(&mut self, ctx: &mut Ctx, from: &'static str) -> Outcome {
+        let mut commands = if from == "binary" { self.probe_binary() } else { vec![] };
+        if matches!(from, "binary" | "listen" | "storage") {
+            commands.extend(self.discover_host(ctx));
         }
+        Outcome::run(commands)
     }
 }
 
@@ -263,12 +306,15 @@ impl Screen for Server {
     }
 
     /// Probed again on each visit: the binary may have been installed meanwhile.
-    fn enter(&mut self, _: &mut Ctx) -> Vec<Command> {
+    fn enter(&mut self, ctx: &mut Ctx) -> Vec<Command> {
         self.asked = None;
+        self.host_asked = None;
         self.submitting = false;
         self.probe = None;
         self.form.field_mut("binary").probe = None;
-        self.probe_binary()
+        let mut commands = self.probe_binary();
+        commands.extend(self.discover_host(ctx));
+        commands
     }
 
     fn takes_typing(&self) -> bool {
@@ -296,6 +342,9 @@ fn view(server: &Server, frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let mut text = vec![Line::styled(hint, t.dim)];
     if server.submitting {
         text.push(Line::styled(super::WAITING, t.accent));
+    }
+    if let Some(report) = &server.host {
+        text.extend(report.lines.iter().map(|line| Line::raw(line.as_str())));
     }
     super::lines(frame, below, text);
 }
