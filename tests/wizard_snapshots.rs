@@ -176,6 +176,27 @@ fn review_and_run() {
     key(&mut app, KeyCode::Char('b'));
     snapshot!("09_review_back_menu", app);
 
+    // An operator's config is kept: Review shows what changes in it.
+    let mut app = self::app();
+    app.go(ScreenId::Review);
+    let path = std::path::Path::new("/etc/vault.d/vault.hcl");
+    let text = autounseal::vault::config::ConfigText {
+        old: Some(
+            "storage \"raft\" {\n  path = \"/var/lib/vault\"\n}\n\ntelemetry {\n  disable_hostname = true\n}\n".into(),
+        ),
+        new: "storage \"raft\" {\n  path = \"/var/lib/vault\"\n}\n\ntelemetry {\n  disable_hostname = true\n}\n\n\
+              seal \"awskms\" {\n  region = \"eu-west-1\"\n  kms_key_id = \"(the KMS key's ARN)\"\n}\n"
+            .into(),
+    };
+    let write = Call {
+        action: "file:write".into(),
+        detail: format!("{}\n{}", text.summary(path), text.diff(path)),
+        command: String::new(),
+    };
+    let planned = Box::new(app.ctx.answers.clone());
+    update(&mut app, Msg::Plan(planned, Ok(vec![write])));
+    snapshot!("09_review_config_diff", app);
+
     let mut app = self::app();
     app.go(ScreenId::Run);
     for (step, text) in [

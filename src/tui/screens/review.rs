@@ -264,12 +264,22 @@ fn view(review: &Review, frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 .iter()
                 .enumerate()
                 .skip(review.scroll.min(calls.len().saturating_sub(1)))
-                .map(|(i, c)| {
-                    let detail = c.detail.lines().next().unwrap_or("").to_string();
-                    Line::from(vec![
+                .flat_map(|(i, c)| {
+                    let mut detail = c.detail.lines();
+                    let head = Line::from(vec![
                         Span::styled(format!("{:>2}. {:<22}", i + 1, c.action), t.accent),
-                        Span::raw(detail),
-                    ])
+                        Span::raw(detail.next().unwrap_or("").to_string()),
+                    ]);
+                    // A config edit's diff follows its first line.
+                    let diff = detail.map(|line| {
+                        let style = match line.chars().next() {
+                            Some('+') => t.ok,
+                            Some('-') => t.warn,
+                            _ => t.dim,
+                        };
+                        Line::styled(format!("    {line}"), style)
+                    });
+                    std::iter::once(head).chain(diff)
                 })
                 .collect();
             frame.render_widget(Paragraph::new(items).wrap(Wrap { trim: false }), body);
