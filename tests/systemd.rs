@@ -84,7 +84,7 @@ impl Sandbox {
             program = layout.program,
             user = layout.user,
             config = layout.config,
-            config_dir = Path::new(layout.config).parent().unwrap().display(),
+            config_dir = layout.config_folder().display(),
             unit = layout.unit,
         ));
         sandbox
@@ -137,6 +137,17 @@ struct Layout {
     config: &'static str,
     env_file: &'static str,
     user: &'static str,
+}
+
+impl Layout {
+    /// The folder of the config, or the config when it is a folder (`-config=/etc/openbao/`).
+    fn config_folder(&self) -> &Path {
+        if self.config.ends_with('/') {
+            Path::new(self.config)
+        } else {
+            Path::new(self.config).parent().unwrap()
+        }
+    }
 }
 
 /// HashiCorp's `vault` package, with OpenBao's binary standing in for Vault.
@@ -382,4 +393,50 @@ async fn a_unit_that_reads_another_config_is_refused_before_any_aws_change() {
     let ctx = context(&common::answers(&moto, d)).await;
     assert!(ctx.kms.list_keys().send().await.unwrap().keys().is_empty());
     assert!(ctx.iam.list_users().send().await.unwrap().users().is_empty());
+}
+
+#[tokio::test]
+async fn a_config_folder_gets_the_seal_as_a_file_of_its_own() {
+    let host_before = host_etc();
+    let moto = Moto::start();
+    let dir = reachable_tempdir();
+    let d = dir.path();
+    let layout = Layout {
+        config: "/etc/openbao/",
+        ..OPENBAO
+    };
+    let sandbox = Sandbox::packaged(d, &layout);
+    let mut a = packaged_answers(&moto, d, &layout);
+    // Left unset: the operator's file beside the stanza names the storage.
+    a.server.storage_path = autounseal::answers::DEFAULT_STORAGE_PATH.into();
+    let operators = format!(
+        "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"n1\"\n}}\n\n\
+         listener \"tcp\" {{\n  address = \"{}\"\n  tls_disable = true\n}}\n\n\
+         api_addr = \"http://{}\"\ncluster_addr = \"http://127.0.0.1:{}\"\n",
+        d.join("data").display(),
+        a.server.listen,
+        a.server.listen,
+        free_port()
+    );
+    let kept = d.join("etc/openbao/openbao.hcl");
+    std::fs::write(&kept, &operators).unwrap();
+    let out = run_ok(&sandbox, d, &a, "apply");
+    assert!(out.contains("/etc/openbao/autounseal-seal.hcl"), "{out}");
+    check_running(&sandbox, d, &a, &layout).await;
+    assert_eq!(
+        std::fs::read_to_string(&kept).unwrap(),
+        operators,
+        "the operator's file is left alone"
+    );
+    let stanza = std::fs::read_to_string(d.join("etc/openbao/autounseal-seal.hcl")).unwrap();
+    let parsed: serde_json::Value = hcl::from_str(&stanza).unwrap();
+    assert_eq!(parsed["seal"]["awskms"]["region"], "eu-west-1");
+    assert!(parsed.get("storage").is_none(), "{stanza}");
+    assert!(!Path::new(autounseal::answers::DEFAULT_STORAGE_PATH).exists());
+    drop(sandbox);
+    assert_eq!(
+        host_etc(),
+        host_before,
+        "the host's /etc/passwd and units are as they were"
+    );
 }

@@ -47,6 +47,15 @@ fn cluster_addr(answers: &Answers) -> String {
 /// beside the operator's own files.
 pub const SEAL_FRAGMENT: &str = "autounseal-seal.hcl";
 
+/// What the server is started with: the config file, or for a seal stanza of its own
+/// the folder that holds it with the operator's files.
+pub fn server_reads(config: &Path) -> PathBuf {
+    match config.parent() {
+        Some(folder) if config.file_name().is_some_and(|n| n == SEAL_FRAGMENT) => folder.to_path_buf(),
+        _ => config.to_path_buf(),
+    }
+}
+
 /// What a config path holds before autounseal writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Base {
@@ -209,10 +218,22 @@ fn keep_with_seal(text: &str, path: &Path, seal: &str, flavour: Flavour) -> Resu
     Ok(kept)
 }
 
-/// Whether `config` is the operator's own and keeps its storage at `storage`: then the
-/// data there is theirs on purpose.
+/// The storage the operator's kept config names: in the file itself, or for a seal
+/// stanza of its own in the files beside it.
+pub fn kept_storage(config: &Path) -> Option<PathBuf> {
+    match Base::of(config) {
+        Base::Ours => None,
+        Base::Operator(text) => storage_named(&text),
+        Base::Fragment => sibling_configs(config)
+            .iter()
+            .find_map(|f| storage_named(&std::fs::read_to_string(f).ok()?)),
+    }
+}
+
+/// Whether the operator's kept config keeps its storage at `storage`: then the data
+/// there is theirs on purpose.
 pub fn operator_names_storage(config: &Path, storage: &Path) -> bool {
-    matches!(Base::of(config), Base::Operator(text) if storage_named(&text).as_deref() == Some(storage))
+    kept_storage(config).as_deref() == Some(storage)
 }
 
 /// The storage path a config names (`storage "raft"` or `"file"`), if any.

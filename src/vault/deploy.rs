@@ -329,7 +329,10 @@ impl<'a> Deployer<'a> {
     pub async fn run(&self, key: &Applied<KeyRecord>) -> Result<DeployOutcome> {
         let mut outcome = DeployOutcome {
             address: config::api_addr(self.answers),
-            server_command: server_command(&self.binary_path(), &self.answers.output.vault_config),
+            server_command: server_command(
+                &self.binary_path(),
+                &config::server_reads(&self.answers.output.vault_config),
+            ),
             ..Default::default()
         };
         self.rep.step(Step::VaultConfig, self.write_config(key)).await?;
@@ -500,7 +503,7 @@ impl<'a> Deployer<'a> {
     /// Starts the server as asked; returns the pid of a background server.
     async fn launch(&self) -> Result<Option<u32>> {
         let a = self.answers;
-        let command = server_command(&self.binary_path(), &a.output.vault_config);
+        let command = server_command(&self.binary_path(), &config::server_reads(&a.output.vault_config));
         match a.server.launch {
             Launch::None => {
                 let env = quote(&a.output.env_file.to_string_lossy());
@@ -574,7 +577,7 @@ impl<'a> Deployer<'a> {
         let a = self.answers;
         let bg = launch::start_background(
             &self.binary_path(),
-            &a.output.vault_config,
+            &config::server_reads(&a.output.vault_config),
             &a.output.env_file,
             self.state_dir,
         )?;

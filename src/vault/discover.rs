@@ -229,8 +229,7 @@ impl Host {
             taken.push(format!("server.user = {}", flavour.user()));
         }
         if a.server.storage_path == Path::new(DEFAULT_STORAGE_PATH)
-            && let config::Base::Operator(text) = config::Base::of(&a.output.vault_config)
-            && let Some(storage) = config::storage_named(&text)
+            && let Some(storage) = config::kept_storage(&a.output.vault_config)
         {
             taken.push(format!(
                 "server.storage_path = {} (from the kept config)",
