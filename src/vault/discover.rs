@@ -452,6 +452,46 @@ mod tests {
     }
 
     #[test]
+    fn what_is_found_fills_only_what_was_left_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("vault.hcl");
+        std::fs::write(&config, "storage \"raft\" {\n  path = \"/srv/raft\"\n}\n").unwrap();
+        let host = Host {
+            binaries: vec![],
+            chosen: None,
+            systemd: Systemd::Running(vec![]),
+            unit: Some(Unit {
+                id: "vault.service".into(),
+                load_state: "loaded".into(),
+                program: None,
+                config: Some(config.clone()),
+                user: Some("vault".into()),
+                group: Some("hsm".into()),
+            }),
+            server: None,
+        };
+        let (a, taken) = host.fill(&Answers::default());
+        assert_eq!(a.server.systemd_unit.as_deref(), Some("vault.service"));
+        assert_eq!(
+            (a.server.user.as_deref(), a.server.group.as_deref()),
+            (Some("vault"), Some("hsm"))
+        );
+        assert_eq!(a.output.vault_config, config);
+        assert_eq!(a.output.env_file, dir.path().join("vault.env"));
+        assert_eq!(a.server.storage_path, Path::new("/srv/raft"));
+        assert_eq!(taken.len(), 6, "{taken:?}");
+        // What the operator set stays theirs.
+        let mut set = Answers::default();
+        set.server.systemd_unit = Some("my-vault.service".into());
+        set.server.user = Some("ops".into());
+        set.output.env_file = "/root/vault.env".into();
+        let (a, _) = host.fill(&set);
+        assert_eq!(a.server.systemd_unit.as_deref(), Some("my-vault.service"));
+        assert_eq!(a.server.user.as_deref(), Some("ops"));
+        assert_eq!(a.output.env_file, Path::new("/root/vault.env"));
+    }
+
+    #[test]
     fn the_unit_running_the_binary_wins_over_the_flavours() {
         let dir = tempfile::tempdir().unwrap();
         let bao = dir.path().join("bao");
