@@ -181,6 +181,7 @@ fn review_and_run() {
     app.go(ScreenId::Review);
     let path = std::path::Path::new("/etc/vault.d/vault.hcl");
     let text = autounseal::vault::config::ConfigText {
+        kind: autounseal::vault::config::Written::Kept,
         old: Some(
             "storage \"raft\" {\n  path = \"/var/lib/vault\"\n}\n\ntelemetry {\n  disable_hostname = true\n}\n".into(),
         ),

@@ -84,6 +84,18 @@ impl Base {
 pub struct ConfigText {
     pub old: Option<String>,
     pub new: String,
+    pub kind: Written,
+}
+
+/// What autounseal writes at the config path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// A whole config of its own.
+    Whole,
+    /// The operator's config with its seal stanza added or replaced.
+    Kept,
+    /// The seal stanza alone, beside the operator's files in a config folder.
+    Stanza,
 }
 
 impl ConfigText {
@@ -100,10 +112,12 @@ impl ConfigText {
 
     /// One line for the change's detail.
     pub fn summary(&self, path: &Path) -> String {
-        match &self.old {
-            Some(_) => format!("{} (kept; seal \"awskms\" added, the rest as it was)", path.display()),
-            None => format!("{} (seal \"awskms\", raft storage)", path.display()),
-        }
+        let what = match self.kind {
+            Written::Whole => "seal \"awskms\", raft storage",
+            Written::Kept => "kept; seal \"awskms\" added, the rest as it was",
+            Written::Stanza => "seal \"awskms\" alone, beside the config files",
+        };
+        format!("{} ({what})", path.display())
     }
 }
 
@@ -113,9 +127,12 @@ impl ConfigText {
 pub fn plan(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> Result<ConfigText, String> {
     let path = &answers.output.vault_config;
     let old = std::fs::read_to_string(path).ok();
-    let new = match Base::of(path) {
-        Base::Ours => render(answers, kms_key_id, flavour),
-        Base::Operator(text) => keep_with_seal(&text, path, &seal_text(answers, kms_key_id), flavour)?,
+    let (new, kind) = match Base::of(path) {
+        Base::Ours => (render(answers, kms_key_id, flavour), Written::Whole),
+        Base::Operator(text) => (
+            keep_with_seal(&text, path, &seal_text(answers, kms_key_id), flavour)?,
+            Written::Kept,
+        ),
         Base::Fragment => {
             for sibling in sibling_configs(path) {
                 let text = std::fs::read_to_string(&sibling).unwrap_or_default();
@@ -123,13 +140,14 @@ pub fn plan(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> Result<Con
                     return Err(seal_clash(&sibling, seal, path));
                 }
             }
-            format!(
+            let stanza = format!(
                 "{WRITTEN_BY} The seal stanza; the rest of the config is in the files beside it.\n{}",
                 seal_text(answers, kms_key_id)
-            )
+            );
+            (stanza, Written::Stanza)
         }
     };
-    Ok(ConfigText { old, new })
+    Ok(ConfigText { old, new, kind })
 }
 
 /// The other config files a server given a folder reads with this one.
@@ -390,6 +408,7 @@ mod tests {
         std::fs::write(&a.output.vault_config, OPERATORS).unwrap();
         let text = plan(&a, "arn:new", Flavour::Vault).unwrap();
         assert_eq!(text.old.as_deref(), Some(OPERATORS));
+        assert_eq!(text.kind, Written::Kept);
         // Comments and layout survive byte for byte; the old seal is gone.
         assert!(
             text.new
@@ -445,6 +464,12 @@ mod tests {
         std::fs::write(dir.path().join("vault.hcl"), "storage \"raft\" { path = \"/d\" }\n").unwrap();
         let text = plan(&a, "k", Flavour::OpenBao).unwrap();
         assert_eq!(text.old, None);
+        assert_eq!(text.kind, Written::Stanza);
+        assert!(
+            text.summary(&a.output.vault_config)
+                .ends_with("(seal \"awskms\" alone, beside the config files)")
+        );
+        assert_eq!(server_reads(&a.output.vault_config), dir.path());
         let v = parse(&text.new);
         assert_eq!(v["seal"]["awskms"]["kms_key_id"], "k");
         assert!(v.get("storage").is_none() && v.get("listener").is_none(), "{v}");

@@ -217,11 +217,7 @@ fn host_checks(answers: &Answers, store: &ManifestStore, host: &Host) -> Result<
         || config::written_by_us_for(&answers.output.vault_config, &server.storage_path)
         || config::operator_names_storage(&answers.output.vault_config, &server.storage_path);
     checks::storage_in_use(&server.storage_path, ours)?;
-    checks::storage_usable_by(
-        &server.storage_path,
-        owner.as_ref(),
-        server.user.as_deref().unwrap_or("vault"),
-    )?;
+
     for key in answers
         .init
         .recovery_pgp_keys
@@ -237,6 +233,12 @@ fn host_checks(answers: &Answers, store: &ManifestStore, host: &Host) -> Result<
             checks::unit_reads_config(found, &answers.output.vault_config)?;
             checks::service_user(found)?;
         }
+        // Under systemd the server runs as the service user, not as autounseal.
+        checks::storage_usable_by(
+            &server.storage_path,
+            owner.as_ref(),
+            server.user.as_deref().unwrap_or("vault"),
+        )?;
         let drop_in = launch::drop_in_path(&unit);
         if let Some((field, _)) = answers.output_files().into_iter().find(|(_, p)| *p == drop_in) {
             return Err(RunError::Other(format!(
