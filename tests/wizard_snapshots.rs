@@ -191,7 +191,7 @@ fn review_and_run() {
     };
     let write = Call {
         action: "file:write".into(),
-        detail: format!("{}\n{}", text.summary(path), text.diff(path)),
+        detail: text.detail(path),
         command: String::new(),
     };
     let planned = Box::new(app.ctx.answers.clone());

@@ -110,6 +110,15 @@ impl ConfigText {
             .to_string()
     }
 
+    /// The change's detail: a line, then the diff when a file is changed (a new one
+    /// is shown whole by F2, not as a diff).
+    pub fn detail(&self, path: &Path) -> String {
+        match &self.old {
+            Some(_) => format!("{}\n{}", self.summary(path), self.diff(path)),
+            None => self.summary(path),
+        }
+    }
+
     /// One line for the change's detail.
     pub fn summary(&self, path: &Path) -> String {
         let what = match self.kind {

@@ -461,12 +461,7 @@ impl<'a> Deployer<'a> {
         };
         self.recorder
             .mutate(
-                Change::new(
-                    Step::VaultConfig,
-                    "file:write",
-                    format!("{}\n{}", text.summary(path), text.diff(path)),
-                    twin,
-                ),
+                Change::new(Step::VaultConfig, "file:write", text.detail(path), twin),
                 write,
                 nothing_to_record,
                 |key_id| format!("{} with seal \"awskms\" (key {key_id})", path.display()),
