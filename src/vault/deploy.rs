@@ -816,8 +816,9 @@ fn keys_file_change(path: &Path) -> Change {
     )
 }
 
-/// Stops a server autounseal started in the background (for `destroy`).
-pub fn stop_server(store: &ManifestStore, rep: &Reporter) -> Result<()> {
+/// Stops the background server the manifest records (its data stays); a server run by
+/// a systemd unit is the system's and is left running.
+pub async fn stop_server(recorder: &Recorder<'_>, store: &ManifestStore, rep: &Reporter) -> Result<()> {
     rep.started(Step::StopServer);
     let Some(record) = store.snapshot().server else {
         rep.skipped(Step::StopServer, "no server recorded");
@@ -825,14 +826,27 @@ pub fn stop_server(store: &ManifestStore, rep: &Reporter) -> Result<()> {
     };
     match record.pid {
         Some(pid) if launch::is_running(pid) => {
-            launch::stop_background(pid, Duration::from_secs(15));
-            if let Some(pid_file) = &record.pid_file {
-                let _ = files::remove_if_present(pid_file);
-            }
-            rep.done(
-                Step::StopServer,
-                format!("stopped pid {pid}; its data stays in its storage folder"),
-            );
+            let stop = |_| async move {
+                launch::stop_background(pid, Duration::from_secs(15));
+                if let Some(pid_file) = &record.pid_file {
+                    let _ = files::remove_if_present(pid_file);
+                }
+                Ok(())
+            };
+            recorder
+                .mutate(
+                    Change::new(
+                        Step::StopServer,
+                        "process:stop",
+                        format!("pid {pid}"),
+                        format!("kill {pid}"),
+                    ),
+                    stop,
+                    |m, _| m.server = None,
+                    |_| format!("stopped pid {pid}; its data stays in its storage folder"),
+                )
+                .await?;
+            return Ok(());
         }
         Some(_) => rep.skipped(Step::StopServer, "it had already stopped"),
         None => rep.skipped(
