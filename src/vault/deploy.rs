@@ -343,7 +343,7 @@ impl<'a> Deployer<'a> {
     async fn plan_rest(&self) -> Result<()> {
         if self.answers.init.enabled && self.answers.server.launch != Launch::None {
             // Only a plan gets here with init asked for, and a plan makes no call.
-            let never_made = |_| async { unreachable!("a plan makes no call") };
+            let never_made = |_| async { Applied::<()>::Planned.made() };
             let mut changes = vec![self.init_change()];
             if let KeysDestination::File(path) = &self.keys {
                 changes.push(keys_file_change(path));
@@ -406,9 +406,7 @@ impl<'a> Deployer<'a> {
         );
         let key = key.as_ref();
         let write = |_| async move {
-            let Applied::Done(key) = key else {
-                unreachable!("only a plan has no key yet, and a plan writes nothing")
-            };
+            let key = key.made()?;
             let text = config::render(self.answers, &key.arn, self.flavour());
             let existing = if self.opts.overwrite_files {
                 Existing::BackupAndReplace
