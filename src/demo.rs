@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use crate::answers::{Answers, Launch};
 use crate::aws::destroy::DestroyOptions;
 use crate::aws::{AwsContext, Connection};
-use crate::run::{ManifestStore, Reporter};
+use crate::run::{ManifestStore, Recorder, Reporter};
 use crate::vault::deploy::stop_server;
 use crate::vault::server;
 
@@ -260,7 +260,7 @@ pub async fn teardown_kept(state_dir: &Path, rep: &Reporter) -> anyhow::Result<b
         return Ok(false);
     }
     let store = ManifestStore::open(&folder.join("state"))?;
-    stop_server(&store, rep)?;
+    stop_server(&Recorder::new(rep.clone(), &store, false), &store, rep).await?;
     // The emulator holds nothing worth keeping: stopping it removes what it held.
     if let Ok(pid) = std::fs::read_to_string(folder.join("moto.pid"))
         && let Ok(pid) = pid.trim().parse::<i32>()

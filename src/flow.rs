@@ -9,7 +9,8 @@ use crate::aws::provision::AwsSummary;
 use crate::aws::{AwsContext, Connection, Provisioner};
 use crate::files;
 use crate::run::manifest::{FileRole, Manifest, Origin};
-use crate::run::{ApplyOptions, Call, ManifestStore, Reporter, Result, RunError, Step};
+use crate::run::{ApplyOptions, Call, Change, ManifestStore, Recorder, Reporter, Result, RunError, Step};
+use crate::twins::quote;
 use crate::vault::deploy::{DeployOutcome, Deployer, InitGate, KeysDestination, preflight, stop_server};
 use crate::vault::discover::Host;
 
@@ -100,9 +101,10 @@ pub async fn run_gated(
 /// Undoes what the manifest says autounseal made, newest first: the server it started,
 /// then AWS (as `destroy_aws`), then the files it wrote. Shared by `destroy` and the demo.
 pub async fn undo(ctx: &AwsContext, store: &ManifestStore, rep: &Reporter, opts: DestroyOptions) -> Result<()> {
-    stop_server(store, rep)?;
+    let recorder = Recorder::new(rep.clone(), store, false);
+    stop_server(&recorder, store, rep).await?;
     destroy_aws(ctx, store, rep, opts).await?;
-    remove_files(store, rep, &UNDONE_FILES)
+    remove_files(&recorder, store, rep, &UNDONE_FILES).await
 }
 
 /// What [`undo`] will do with what `m` records, one line each: what `destroy` asks to confirm.
@@ -154,20 +156,42 @@ pub fn undo_plan(m: &Manifest) -> Vec<String> {
 
 /// Removes the files autounseal wrote (the saved secret is dead once its key is
 /// deleted), putting back what they replaced.
-pub fn remove_files(store: &ManifestStore, rep: &Reporter, roles: &[FileRole]) -> Result<()> {
+pub async fn remove_files(
+    recorder: &Recorder<'_>,
+    store: &ManifestStore,
+    rep: &Reporter,
+    roles: &[FileRole],
+) -> Result<()> {
     rep.started(Step::RemoveFiles);
     let mut done = Vec::new();
     for record in store.snapshot().files.into_iter().filter(|f| roles.contains(&f.role)) {
-        let io = |e: std::io::Error| RunError::Other(format!("cannot remove {}: {e}", record.path.display()));
-        files::remove_if_present(&record.path).map_err(io)?;
-        match &record.backup {
-            Some(backup) if backup.exists() => {
+        let path = record.path.display().to_string();
+        let backup = record.backup.clone().filter(|b| b.exists());
+        let twin = match &backup {
+            Some(b) => format!("mv {} {}", quote(&b.display().to_string()), quote(&path)),
+            None => format!("rm -f {}", quote(&path)),
+        };
+        let remove = |_| async {
+            let io = |e: std::io::Error| RunError::Other(format!("cannot remove {path}: {e}"));
+            files::remove_if_present(&record.path).map_err(io)?;
+            if let Some(backup) = &backup {
                 std::fs::rename(backup, &record.path).map_err(io)?;
-                done.push(format!("{} (restored the earlier one)", record.path.display()));
             }
-            _ => done.push(record.path.display().to_string()),
-        }
-        store.update(|m| m.files.retain(|f| f != &record))?;
+            Ok(())
+        };
+        let said = match &backup {
+            Some(_) => format!("{path} (restored the earlier one)"),
+            None => path.clone(),
+        };
+        recorder
+            .mutate(
+                Change::new(Step::RemoveFiles, "file:remove", &path, twin).on_the_way(),
+                remove,
+                |m, _| m.files.retain(|f| f != &record),
+                |_| said.clone(),
+            )
+            .await?;
+        done.push(said);
     }
     rep.done(
         Step::RemoveFiles,

@@ -10,7 +10,7 @@ use autounseal::aws::{AwsContext, Provisioner, policy};
 use autounseal::credentials_file;
 use autounseal::flow::remove_files;
 use autounseal::run::manifest::FileRole;
-use autounseal::run::{Applied, ApplyOptions, Event, ManifestStore, Origin, Reporter, RunError, Step};
+use autounseal::run::{Applied, ApplyOptions, Event, ManifestStore, Origin, Recorder, Reporter, RunError, Step};
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
 use common::{Moto, answers, context, context_as};
 
@@ -257,12 +257,19 @@ async fn destroy_leaves_no_trace_and_resumes_cleanly() {
     )
     .await
     .unwrap();
-    remove_files(
-        &store,
-        &Reporter::silent(),
-        &[FileRole::EnvFile, FileRole::CredentialsCsv],
-    )
-    .unwrap();
+    let rep = Reporter::silent();
+    let recorder = Recorder::new(rep.clone(), &store, false);
+    remove_files(&recorder, &store, &rep, &[FileRole::EnvFile, FileRole::CredentialsCsv])
+        .await
+        .unwrap();
+    // Removing a file is a change like any other: recorded with its twin.
+    let removed: Vec<String> = recorder.calls().into_iter().map(|c| c.command).collect();
+    assert!(
+        removed
+            .iter()
+            .any(|c| c.starts_with("rm -f ") && c.ends_with("vault.env")),
+        "{removed:?}"
+    );
     assert!(store.remove_if_empty().unwrap());
 
     assert!(ctx.iam.get_user().user_name("vault-auto-unseal").send().await.is_err());

@@ -406,7 +406,11 @@ async fn a_kms_key_the_credentials_cannot_use_is_reported_with_the_servers_words
         !a.init.recovery_keys_file.as_ref().unwrap().exists(),
         "no keys: nothing was initialised"
     );
-    autounseal::vault::deploy::stop_server(&store, &Reporter::silent()).unwrap();
+    let rep = Reporter::silent();
+    let recorder = autounseal::run::Recorder::new(rep.clone(), &store, false);
+    autounseal::vault::deploy::stop_server(&recorder, &store, &rep)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 
 use std::sync::Mutex;
 
-use crate::run::error::Result;
+use crate::run::error::{Result, RunError};
 use crate::run::events::{Call, Event, Reporter, Step};
 use crate::run::manifest::{Manifest, ManifestStore};
 
@@ -56,6 +56,18 @@ impl<T> Applied<T> {
         match self {
             Applied::Done(made) => Applied::Done(made),
             Applied::Planned => Applied::Planned,
+        }
+    }
+
+    /// What an earlier change made, for a call that needs it. Only an apply makes calls,
+    /// and in an apply every earlier change is done: a planned value here is a bug of
+    /// ours, reported as an error rather than a panic.
+    pub fn made(self) -> Result<T> {
+        match self {
+            Applied::Done(made) => Ok(made),
+            Applied::Planned => Err(RunError::Other(
+                "internal error: a call was asked to use what a plan only planned; nothing more was changed".into(),
+            )),
         }
     }
 
@@ -211,5 +223,15 @@ mod tests {
             )
             .await;
         assert!(failed.unwrap_err().to_string().contains("kms:CreateAlias"));
+    }
+
+    #[test]
+    fn a_planned_value_reaching_a_call_is_an_error_not_a_panic() {
+        assert_eq!(Applied::Done(7).made().unwrap(), 7);
+        let err = Applied::<u8>::Planned.made().unwrap_err().to_string();
+        assert!(
+            err.contains("internal error") && err.contains("nothing more was changed"),
+            "{err}"
+        );
     }
 }

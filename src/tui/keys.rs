@@ -171,6 +171,17 @@ fn go_back<S>(_: &mut S, _: &mut Ctx, _: KeyEvent) -> Outcome {
     Outcome::go(Nav::Back)
 }
 
+/// Enter on a question screen: its answers checked, then on.
+pub const fn submit<S>(action: fn(&mut S, &mut Ctx, KeyEvent) -> Outcome) -> Binding<S> {
+    Binding {
+        keys: &[ENTER],
+        label: "Enter",
+        what: "continue",
+        when: always,
+        action,
+    }
+}
+
 /// Esc: the screen before, answers kept.
 pub const fn back<S>() -> Binding<S> {
     Binding {

@@ -376,7 +376,7 @@ impl<'a> Deployer<'a> {
     async fn plan_rest(&self) -> Result<()> {
         if self.answers.init.enabled && self.answers.server.launch != Launch::None {
             // Only a plan gets here with init asked for, and a plan makes no call.
-            let never_made = |_| async { unreachable!("a plan makes no call") };
+            let never_made = |_| async { Applied::<()>::Planned.made() };
             let mut changes = vec![self.init_change()];
             if let KeysDestination::File(path) = &self.keys {
                 changes.push(keys_file_change(path));
@@ -444,9 +444,7 @@ impl<'a> Deployer<'a> {
         let key = key.as_ref();
         let new_text = &text.new;
         let write = |_| async move {
-            let Applied::Done(key) = key else {
-                unreachable!("only a plan has no key yet, and a plan writes nothing")
-            };
+            let key = key.made()?;
             let existing = if self.opts.overwrite_files {
                 Existing::BackupAndReplace
             } else {
@@ -867,8 +865,9 @@ fn keys_file_change(path: &Path) -> Change {
     )
 }
 
-/// Stops a server autounseal started in the background (for `destroy`).
-pub fn stop_server(store: &ManifestStore, rep: &Reporter) -> Result<()> {
+/// Stops the background server the manifest records (its data stays); a server run by
+/// a systemd unit is the system's and is left running.
+pub async fn stop_server(recorder: &Recorder<'_>, store: &ManifestStore, rep: &Reporter) -> Result<()> {
     rep.started(Step::StopServer);
     let Some(record) = store.snapshot().server else {
         rep.skipped(Step::StopServer, "no server recorded");
@@ -876,14 +875,27 @@ pub fn stop_server(store: &ManifestStore, rep: &Reporter) -> Result<()> {
     };
     match record.pid {
         Some(pid) if launch::is_running(pid) => {
-            launch::stop_background(pid, Duration::from_secs(15));
-            if let Some(pid_file) = &record.pid_file {
-                let _ = files::remove_if_present(pid_file);
-            }
-            rep.done(
-                Step::StopServer,
-                format!("stopped pid {pid}; its data stays in its storage folder"),
-            );
+            let stop = |_| async move {
+                launch::stop_background(pid, Duration::from_secs(15));
+                if let Some(pid_file) = &record.pid_file {
+                    let _ = files::remove_if_present(pid_file);
+                }
+                Ok(())
+            };
+            recorder
+                .mutate(
+                    Change::new(
+                        Step::StopServer,
+                        "process:stop",
+                        format!("pid {pid}"),
+                        format!("kill {pid}"),
+                    ),
+                    stop,
+                    |m, _| m.server = None,
+                    |_| format!("stopped pid {pid}; its data stays in its storage folder"),
+                )
+                .await?;
+            return Ok(());
         }
         Some(_) => rep.skipped(Step::StopServer, "it had already stopped"),
         None => rep.skipped(

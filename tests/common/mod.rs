@@ -210,8 +210,12 @@ pub struct ServerGuard(pub PathBuf);
 
 impl Drop for ServerGuard {
     fn drop(&mut self) {
-        if let Ok(store) = autounseal::run::ManifestStore::open(&self.0) {
-            let _ = autounseal::vault::deploy::stop_server(&store, &autounseal::run::Reporter::silent());
+        // Synchronous (a drop may run inside a test's runtime): the process only.
+        if let Ok(store) = autounseal::run::ManifestStore::open(&self.0)
+            && let Some(pid) = store.snapshot().server.and_then(|s| s.pid)
+            && autounseal::vault::launch::is_running(pid)
+        {
+            autounseal::vault::launch::stop_background(pid, std::time::Duration::from_secs(15));
         }
     }
 }

@@ -238,9 +238,7 @@ impl Provisioner<'_> {
             }
             let key = key.as_ref();
             let write = |_| async move {
-                let Applied::Done(key) = key else {
-                    unreachable!("only a plan has no key yet, and a plan writes nothing")
-                };
+                let key = key.made()?;
                 let text = match role {
                     FileRole::EnvFile => credentials_file::render_env(key, self.ctx.region()),
                     _ => credentials_file::render_csv(key),

@@ -264,9 +264,7 @@ impl Provisioner<'_> {
             true,
         );
         let create = |action| async move {
-            let Applied::Done(key) = key else {
-                unreachable!("a plan makes no call")
-            };
+            let key = key.as_ref().made()?;
             let send = move || async move {
                 self.ctx
                     .kms

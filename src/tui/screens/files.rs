@@ -12,7 +12,7 @@ use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::{Answers, validate_file_path};
 use crate::files::{FileError, PathCheck};
 use crate::tui::form::{self, Form, FormScreen};
-use crate::tui::keys::{Binding, ENTER, always, back};
+use crate::tui::keys::{Binding, ENTER, back, submit};
 use crate::tui::msg::Command;
 
 pub const WHY: &str = "The access key's secret exists only once: it is saved at once to the env file (mode 0600, owner \
@@ -133,18 +133,7 @@ impl FormScreen for Files {
 }
 
 impl Screen for Files {
-    const KEYS: &'static [Binding<Self>] = &[
-        form::focus_keys(),
-        form::clear_keys(),
-        Binding {
-            keys: &[ENTER],
-            label: "Enter",
-            what: "continue",
-            when: always,
-            action: Files::submit,
-        },
-        back(),
-    ];
+    const KEYS: &'static [Binding<Self>] = &[form::focus_keys(), form::clear_keys(), submit(Files::submit), back()];
 
     fn new(a: &Answers) -> Files {
         Files::with(a)

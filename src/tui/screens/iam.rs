@@ -11,7 +11,7 @@ use crate::answers::{Answers, validate_iam_policy_name, validate_iam_user_name};
 use crate::aws::policy;
 use crate::regions::partition;
 use crate::tui::form::{self, Form, FormScreen};
-use crate::tui::keys::{Binding, ENTER, always, back};
+use crate::tui::keys::{Binding, back, submit};
 
 pub const WHY: &str = "Vault gets its own IAM user, with programmatic access only and no console login, \
 and one policy that lets it use this one key for exactly what the seal does. Nothing else.";
@@ -73,18 +73,7 @@ impl FormScreen for Iam {
 }
 
 impl Screen for Iam {
-    const KEYS: &'static [Binding<Self>] = &[
-        form::focus_keys(),
-        form::clear_keys(),
-        Binding {
-            keys: &[ENTER],
-            label: "Enter",
-            what: "continue",
-            when: always,
-            action: Iam::submit,
-        },
-        back(),
-    ];
+    const KEYS: &'static [Binding<Self>] = &[form::focus_keys(), form::clear_keys(), submit(Iam::submit), back()];
 
     fn new(a: &Answers) -> Iam {
         Iam::with(a)

@@ -9,7 +9,7 @@ use ratatui::text::Line;
 use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::{Answers, Launch, validate_pgp_key_count, validate_recovery};
 use crate::tui::form::{self, Form, FormScreen};
-use crate::tui::keys::{Binding, ENTER, always, back};
+use crate::tui::keys::{Binding, ENTER, back, submit};
 use crate::tui::msg::Command;
 
 pub const WHY: &str = "Init hands out recovery keys (not unseal keys: KMS unseals) and a root token, once. \
@@ -163,18 +163,7 @@ impl FormScreen for Init {
 }
 
 impl Screen for Init {
-    const KEYS: &'static [Binding<Self>] = &[
-        form::focus_keys(),
-        form::clear_keys(),
-        Binding {
-            keys: &[ENTER],
-            label: "Enter",
-            what: "continue",
-            when: always,
-            action: Init::submit,
-        },
-        back(),
-    ];
+    const KEYS: &'static [Binding<Self>] = &[form::focus_keys(), form::clear_keys(), submit(Init::submit), back()];
 
     fn new(a: &Answers) -> Init {
         Init::with(a)
