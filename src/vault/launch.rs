@@ -186,10 +186,16 @@ pub fn systemd_restart(unit: &str) -> Result<String, VaultError> {
             })?;
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if !out.status.success() && args[0] != "is-active" {
+            let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            // systemctl often says where to look already: said once.
+            let hint = if said.contains("journalctl") {
+                String::new()
+            } else {
+                format!(". See `journalctl -u {unit}`")
+            };
             return Err(VaultError::Refused(format!(
-                "systemctl {} failed: {}. See `journalctl -u {unit}`",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
+                "systemctl {} failed: {said}{hint}",
+                args.join(" ")
             )));
         }
         Ok(text)
