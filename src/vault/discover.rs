@@ -224,9 +224,21 @@ impl Host {
                     taken.push(format!("output.env_file = {}", a.output.env_file.display()));
                 }
             }
-        } else if a.server.user.is_none() && crate::files::Owner::service_account(flavour.user(), None).is_some() {
-            a.server.user = Some(flavour.user().to_string());
-            taken.push(format!("server.user = {}", flavour.user()));
+        } else {
+            // No unit to follow: the flavour's package layout.
+            if a.server.user.is_none() && crate::files::Owner::service_account(flavour.user(), None).is_some() {
+                a.server.user = Some(flavour.user().to_string());
+                taken.push(format!("server.user = {}", flavour.user()));
+            }
+            let (config, env) = flavour.packaged_files();
+            if a.output.vault_config == Path::new(DEFAULT_VAULT_CONFIG) && config != DEFAULT_VAULT_CONFIG {
+                a.output.vault_config = config.into();
+                taken.push(format!("output.vault_config = {config}"));
+            }
+            if a.output.env_file == Path::new(DEFAULT_ENV_FILE) && env != DEFAULT_ENV_FILE {
+                a.output.env_file = env.into();
+                taken.push(format!("output.env_file = {env}"));
+            }
         }
         if a.server.storage_path == Path::new(DEFAULT_STORAGE_PATH)
             && let Some(storage) = config::kept_storage(&a.output.vault_config)
@@ -489,6 +501,27 @@ mod tests {
         assert_eq!(a.server.systemd_unit.as_deref(), Some("my-vault.service"));
         assert_eq!(a.server.user.as_deref(), Some("ops"));
         assert_eq!(a.output.env_file, Path::new("/root/vault.env"));
+    }
+
+    #[test]
+    fn without_a_unit_the_flavours_package_layout_is_followed() {
+        let host = |flavour| Host {
+            binaries: vec![],
+            chosen: Some(ServerBinary {
+                path: "/usr/bin/bao".into(),
+                flavour,
+                version: (2, 6, 2),
+            }),
+            systemd: Systemd::Absent("not running here".into()),
+            unit: None,
+            server: None,
+        };
+        let (a, _) = host(Flavour::OpenBao).fill(&Answers::default());
+        assert_eq!(a.output.vault_config, Path::new("/etc/openbao/openbao.hcl"));
+        assert_eq!(a.output.env_file, Path::new("/etc/openbao/openbao.env"));
+        let (a, taken) = host(Flavour::Vault).fill(&Answers::default());
+        assert_eq!(a.output.vault_config, Path::new(DEFAULT_VAULT_CONFIG));
+        assert!(!taken.iter().any(|t| t.starts_with("output.")), "{taken:?}");
     }
 
     #[test]

@@ -36,6 +36,14 @@ impl Flavour {
         }
     }
 
+    /// The config and env file where the distribution packages keep them.
+    pub fn packaged_files(self) -> (&'static str, &'static str) {
+        match self {
+            Flavour::Vault => ("/etc/vault.d/vault.hcl", "/etc/vault.d/vault.env"),
+            Flavour::OpenBao => ("/etc/openbao/openbao.hcl", "/etc/openbao/openbao.env"),
+        }
+    }
+
     /// The flavour a binary's name suggests, before its version is read.
     pub fn from_binary_name(binary: &str) -> Flavour {
         if binary.contains("bao") {
