@@ -53,10 +53,7 @@ impl Setup {
             .send()
             .await
             .unwrap();
-        let operator_key = (
-            key.access_key_id().to_string(),
-            key.secret_access_key().to_string(),
-        );
+        let operator_key = (key.access_key_id().to_string(), key.secret_access_key().to_string());
         let operator = context_as(&answers, &operator_key.0, &operator_key.1).await;
         let guard = ServerGuard(dir.path().join("state"));
         let mut setup = Setup {
@@ -81,7 +78,15 @@ impl Setup {
     /// comes after the test's own changes).
     async fn enforce_auth(&self) {
         let url = format!("{}/moto-api/reset-auth", self.moto.url);
-        let answer = reqwest::Client::builder().no_proxy().build().unwrap().post(url).body("0").send().await.unwrap();
+        let answer = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .post(url)
+            .body("0")
+            .send()
+            .await
+            .unwrap();
         assert!(answer.status().is_success(), "{answer:?}");
     }
 
@@ -164,7 +169,10 @@ fn assert_all_ok((code, findings): (i32, Vec<Value>)) {
     assert_eq!(code, 0, "{not_ok:#?}");
     // Background launch: the unit is the one link that does not apply.
     assert_eq!(not_ok.len(), 1, "{not_ok:#?}");
-    assert_eq!((&not_ok[0]["link"], &not_ok[0]["verdict"]), (&"unit".into(), &"skipped".into()));
+    assert_eq!(
+        (&not_ok[0]["link"], &not_ok[0]["verdict"]),
+        (&"unit".into(), &"skipped".into())
+    );
 }
 
 #[tokio::test]
@@ -197,15 +205,34 @@ async fn a_fresh_apply_is_all_ok_and_each_broken_file_is_found_with_its_fix() {
     std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (code, findings) = s.doctor();
     assert_eq!(code, 2);
-    assert_finding(&findings, "env_file", "mode", "fail", "mode 0644", &format!("chmod 600 {shown}"));
+    assert_finding(
+        &findings,
+        "env_file",
+        "mode",
+        "fail",
+        "mode 0644",
+        &format!("chmod 600 {shown}"),
+    );
     std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).unwrap();
 
     s.with_file_changed(
         &env,
-        |t| t.lines().filter(|l| !l.starts_with("AWS_DEFAULT_REGION=")).collect::<Vec<_>>().join("\n"),
+        |t| {
+            t.lines()
+                .filter(|l| !l.starts_with("AWS_DEFAULT_REGION="))
+                .collect::<Vec<_>>()
+                .join("\n")
+        },
         |code, findings| {
             assert_eq!(code, 2);
-            assert_finding(findings, "env_file", "variables", "fail", "lacks AWS_DEFAULT_REGION", "add AWS_DEFAULT_REGION");
+            assert_finding(
+                findings,
+                "env_file",
+                "variables",
+                "fail",
+                "lacks AWS_DEFAULT_REGION",
+                "add AWS_DEFAULT_REGION",
+            );
         },
     );
     s.with_file_changed(
@@ -244,7 +271,11 @@ async fn a_fresh_apply_is_all_ok_and_each_broken_file_is_found_with_its_fix() {
                 "holds access_key, secret_key",
                 "remove access_key, secret_key",
             );
-            assert!(!serde_json::to_string(findings).unwrap().contains("in-the-config-secret"));
+            assert!(
+                !serde_json::to_string(findings)
+                    .unwrap()
+                    .contains("in-the-config-secret")
+            );
         },
     );
     let arn = s.key_arn();
@@ -271,10 +302,16 @@ async fn a_fresh_apply_is_all_ok_and_each_broken_file_is_found_with_its_fix() {
     assert_eq!(status["kms_key"]["state"], "Enabled");
     assert_eq!(status["access_key"]["status"], "Active");
     assert_eq!(status["access_key"]["age_days"], 0);
-    assert_eq!((&status["server"]["seal_type"], &status["server"]["sealed"]), (&"awskms".into(), &false.into()));
+    assert_eq!(
+        (&status["server"]["seal_type"], &status["server"]["sealed"]),
+        (&"awskms".into(), &false.into())
+    );
     assert_eq!(status["next"], "all good");
     let said = text(&s.run(&["status"]));
-    assert!(said.contains("next:       all good") && said.contains("0 days old"), "{said}");
+    assert!(
+        said.contains("next:       all good") && said.contains("0 days old"),
+        "{said}"
+    );
 }
 
 #[tokio::test]
@@ -307,25 +344,56 @@ async fn each_broken_aws_link_and_a_stopped_server_are_found_with_their_fix() {
         "default version v2",
         &format!("aws iam create-policy-version --policy-arn {policy} --set-as-default"),
     );
-    iam.set_default_policy_version().policy_arn(&policy).version_id("v1").send().await.unwrap();
+    iam.set_default_policy_version()
+        .policy_arn(&policy)
+        .version_id("v1")
+        .send()
+        .await
+        .unwrap();
     assert_all_ok(s.doctor());
 
     kms.disable_key_rotation().key_id(&key_id).send().await.unwrap();
     let (code, findings) = s.doctor();
     assert_eq!(code, 1, "a warning only");
-    assert_finding(&findings, "key", "rotation", "warn", "rotation of the key material is off", "kms enable-key-rotation");
+    assert_finding(
+        &findings,
+        "key",
+        "rotation",
+        "warn",
+        "rotation of the key material is off",
+        "kms enable-key-rotation",
+    );
     kms.enable_key_rotation().key_id(&key_id).send().await.unwrap();
 
     kms.disable_key().key_id(&key_id).send().await.unwrap();
     let (code, findings) = s.doctor();
     assert_eq!(code, 2);
-    assert_finding(&findings, "key", "state", "fail", "is Disabled", &format!("kms enable-key --key-id {arn}"));
+    assert_finding(
+        &findings,
+        "key",
+        "state",
+        "fail",
+        "is Disabled",
+        &format!("kms enable-key --key-id {arn}"),
+    );
     kms.enable_key().key_id(&key_id).send().await.unwrap();
 
-    kms.schedule_key_deletion().key_id(&key_id).pending_window_in_days(7).send().await.unwrap();
+    kms.schedule_key_deletion()
+        .key_id(&key_id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
     let (code, findings) = s.doctor();
     assert_eq!(code, 2);
-    assert_finding(&findings, "key", "state", "fail", "PendingDeletion", "kms cancel-key-deletion");
+    assert_finding(
+        &findings,
+        "key",
+        "state",
+        "fail",
+        "PendingDeletion",
+        "kms cancel-key-deletion",
+    );
     assert_eq!(finding(&findings, "key", "rotation")["verdict"], "skipped");
     kms.cancel_key_deletion().key_id(&key_id).send().await.unwrap();
     kms.enable_key().key_id(&key_id).send().await.unwrap();
@@ -358,18 +426,47 @@ async fn each_broken_aws_link_and_a_stopped_server_are_found_with_their_fix() {
     assert!(autounseal::vault::launch::stop_background(pid, Duration::from_secs(15)));
     let (code, findings) = s.doctor();
     assert_eq!(code, 2);
-    assert_finding(&findings, "server", "reachable", "fail", "cannot reach the server", "autounseal apply");
+    assert_finding(
+        &findings,
+        "server",
+        "reachable",
+        "fail",
+        "cannot reach the server",
+        "autounseal apply",
+    );
     assert_eq!(finding(&findings, "server", "unsealed")["verdict"], "skipped");
     let said = text(&s.run(&["status"]));
-    assert!(said.contains("not reachable") && said.contains("autounseal doctor"), "{said}");
+    assert!(
+        said.contains("not reachable") && said.contains("autounseal doctor"),
+        "{said}"
+    );
 
     // The access key deleted: the key is refused as Vault would use it.
     s.enforce_auth().await;
-    iam.delete_access_key().user_name(&user).access_key_id(&access_key).send().await.unwrap();
+    iam.delete_access_key()
+        .user_name(&user)
+        .access_key_id(&access_key)
+        .send()
+        .await
+        .unwrap();
     let (code, findings) = s.doctor();
     assert_eq!(code, 2);
-    assert_finding(&findings, "credentials", "identity", "fail", "InvalidClientTokenId", "deleted, inactive");
-    assert_finding(&findings, "credentials", "access key", "fail", "it was deleted", "autounseal apply");
+    assert_finding(
+        &findings,
+        "credentials",
+        "identity",
+        "fail",
+        "InvalidClientTokenId",
+        "deleted, inactive",
+    );
+    assert_finding(
+        &findings,
+        "credentials",
+        "access key",
+        "fail",
+        "it was deleted",
+        "autounseal apply",
+    );
     assert_finding(
         &findings,
         "round_trip",
@@ -392,5 +489,46 @@ fn a_folder_with_no_setup_is_a_failure_that_says_what_to_do() {
     isolate(&mut cmd, dir.path());
     let out = cmd.args(["status"]).output().unwrap();
     assert!(out.status.success());
-    assert!(text(&out).contains("next:       nothing is set up here"), "{}", text(&out));
+    assert!(
+        text(&out).contains("next:       nothing is set up here"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
+async fn a_server_the_operator_starts_is_found_from_the_config() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    // Launch none: no server is recorded; its address is the config's api_addr.
+    let a = common::answers(&moto, dir.path());
+    let file = dir.path().join("answers.toml");
+    std::fs::write(&file, a.to_toml()).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+        isolate(&mut cmd, &dir.path().join("state"));
+        cmd.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["apply", "--yes", "--answers", &file.to_string_lossy()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["doctor", "--json"]);
+    let findings: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_finding(
+        &findings,
+        "server",
+        "reachable",
+        "fail",
+        &format!("cannot reach the server at http://{}", a.server.listen),
+        &format!("set -a; . {}; set +a;", a.output.env_file.display()),
+    );
+    // Everything before the server is fine.
+    let failed: Vec<_> = findings.iter().filter(|f| f["verdict"] == "fail").collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    let said = text(&run(&["status"]));
+    assert!(said.contains("(none): not reachable"), "{said}");
 }

@@ -4,7 +4,7 @@
 //! DescribeKey, Encrypt, Decrypt) is made as the env file's key, exactly as Vault would.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use aws_sdk_kms::primitives::Blob;
 use zeroize::Zeroizing;
@@ -185,15 +185,29 @@ fn owner_finding(link: Link, path: &Path, uid: u32, service: Option<Owner>) -> F
     }
 }
 
+fn config_path(manifest: &Manifest) -> Option<PathBuf> {
+    manifest
+        .file(FileRole::VaultConfig)
+        .map(|f| f.path.clone())
+        .or_else(|| manifest.server.as_ref().map(|s| s.config.clone()))
+}
+
+/// Where the server answers and how it was launched: the manifest's record, or, for a
+/// server the operator starts (launch `none`, never recorded), the config's `api_addr`.
+pub fn server_address(manifest: &Manifest) -> Option<(String, String)> {
+    if let Some(server) = &manifest.server {
+        return Some((server.address.clone(), server.launch.clone()));
+    }
+    let text = std::fs::read_to_string(config_path(manifest)?).ok()?;
+    let doc: serde_json::Value = hcl::from_str(&text).ok()?;
+    Some((doc["api_addr"].as_str()?.to_string(), "none".to_string()))
+}
+
 /// Parses, has the awskms seal stanza, names the manifest's key and region, holds no
 /// credentials, and has an endpoint exactly when the setup used one.
 pub fn config(manifest: &Manifest, out: &mut Vec<Finding>) {
     let link = Link::Config;
-    let Some(path) = manifest
-        .file(FileRole::VaultConfig)
-        .map(|f| f.path.clone())
-        .or_else(|| manifest.server.as_ref().map(|s| s.config.clone()))
-    else {
+    let Some(path) = config_path(manifest) else {
         out.push(Finding::fail(
             link,
             "parses",
@@ -855,19 +869,33 @@ pub fn unit_findings(unit: &str, show: &UnitShow, env_file: Option<&Path>, out: 
 /// Reachable, seal type awskms, initialised, unsealed.
 pub async fn server(manifest: &Manifest, ca_cert: Option<&Path>, out: &mut Vec<Finding>) {
     let link = Link::Server;
-    let Some(server) = &manifest.server else {
-        out.push(Finding::skipped(link, "reachable", "the manifest records no server"));
+    let Some((address, launch)) = server_address(manifest) else {
+        out.push(Finding::skipped(
+            link,
+            "reachable",
+            "neither the manifest nor the config names the server's address",
+        ));
         return;
     };
-    let how_to_start = match (server.launch.as_str(), &server.unit, &server.log_file) {
+    let record = manifest.server.as_ref();
+    let config = config_path(manifest).unwrap_or_default();
+    let how_to_start = match (
+        launch.as_str(),
+        record.and_then(|r| r.unit.as_ref()),
+        record.and_then(|r| r.log_file.as_ref()),
+    ) {
         ("systemd", Some(unit), _) => format!("systemctl start {unit}; `journalctl -u {unit}` says why it stopped"),
         ("background", _, Some(log)) => format!(
             "start it again with `autounseal apply --yes --answers FILE` (the setup's answers); its log is {}",
             log.display()
         ),
-        _ => format!("start the server with -config={}", server.config.display()),
+        _ => format!(
+            "start it with the env file's variables: set -a; . {}; set +a; then the server with -config={}",
+            env_path(manifest).unwrap_or(Path::new("ENV_FILE")).display(),
+            config.display()
+        ),
     };
-    let status = match VaultClient::new(&server.address, ca_cert) {
+    let status = match VaultClient::new(&address, ca_cert) {
         Ok(client) => client.seal_status().await,
         Err(e) => Err(e),
     };
@@ -875,11 +903,10 @@ pub async fn server(manifest: &Manifest, ca_cert: Option<&Path>, out: &mut Vec<F
         Ok(s) => s,
         Err(e) => {
             let mut said = e.to_string();
-            if let Some(log) = server.log_file.as_deref().filter(|_| server.launch == "background") {
-                let tail = crate::vault::launch::log_tail(log, 20);
-                if let Some(cause) = crate::run::error::log_cause(&tail) {
-                    said = format!("{said}; its log ends with: {cause}");
-                }
+            if let Some(pid) = record.and_then(|r| r.pid).filter(|_| launch == "background")
+                && !crate::vault::launch::is_running(pid)
+            {
+                said = format!("{said}; the background server (pid {pid}) is not running");
             }
             out.push(Finding::fail(link, "reachable", said, how_to_start));
             out.push(Finding::skipped(link, "unsealed", "the server is not reachable"));
@@ -889,7 +916,7 @@ pub async fn server(manifest: &Manifest, ca_cert: Option<&Path>, out: &mut Vec<F
     out.push(Finding::ok(
         link,
         "reachable",
-        format!("{} answers (version {})", server.address, status.version),
+        format!("{address} answers (version {})", status.version),
     ));
     out.push(if status.seal_type == "awskms" {
         Finding::ok(link, "seal type", "awskms")
@@ -901,7 +928,7 @@ pub async fn server(manifest: &Manifest, ca_cert: Option<&Path>, out: &mut Vec<F
                 "the server's seal is {}, not awskms: it runs another config",
                 status.seal_type
             ),
-            format!("restart it with -config={}", server.config.display()),
+            format!("restart it with -config={}", config.display()),
         )
     });
     out.push(if status.initialized {

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::aws::AwsContext;
-use crate::doctor::checks::{MAX_KEY_AGE_DAYS, age_days};
+use crate::doctor::checks::{MAX_KEY_AGE_DAYS, age_days, server_address};
 use crate::run::Manifest;
 use crate::vault::client::VaultClient;
 
@@ -103,16 +103,16 @@ pub async fn gather(manifest: &Manifest, operator: &AwsContext, ca_cert: Option<
             })
         }
     };
-    let server = match &manifest.server {
+    let server = match server_address(manifest) {
         None => None,
-        Some(rec) => {
-            let read = match VaultClient::new(&rec.address, ca_cert) {
+        Some((address, launch)) => {
+            let read = match VaultClient::new(&address, ca_cert) {
                 Ok(client) => client.seal_status().await.ok(),
                 Err(_) => None,
             };
             Some(ServerStatus {
-                address: rec.address.clone(),
-                launch: rec.launch.clone(),
+                address,
+                launch,
                 reachable: read.is_some(),
                 seal_type: read.as_ref().map(|s| s.seal_type.clone()),
                 initialized: read.as_ref().map(|s| s.initialized),
