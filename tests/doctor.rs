@@ -19,13 +19,14 @@ use serde_json::Value;
 /// moto is told to check credentials ([`Setup::enforce_auth`]) they still pass while a
 /// deleted key is really refused.
 struct Setup {
+    /// First, so that it is dropped first: it reads the manifest in `dir` to stop the server.
+    _guard: ServerGuard,
     moto: Moto,
     dir: tempfile::TempDir,
     answers: Answers,
     operator: AwsContext,
     operator_key: (String, String),
     manifest: Manifest,
-    _guard: ServerGuard,
 }
 
 impl Setup {
@@ -57,13 +58,13 @@ impl Setup {
         let operator = context_as(&answers, &operator_key.0, &operator_key.1).await;
         let guard = ServerGuard(dir.path().join("state"));
         let mut setup = Setup {
+            _guard: guard,
             moto,
             dir,
             answers,
             operator,
             operator_key,
             manifest: Manifest::default(),
-            _guard: guard,
         };
         let file = setup.dir.path().join("answers.toml");
         std::fs::write(&file, setup.answers.to_toml()).unwrap();

@@ -53,9 +53,9 @@ fn env_path(manifest: &Manifest) -> Option<&Path> {
     manifest.file(FileRole::EnvFile).map(|f| f.path.as_path())
 }
 
-fn rerun_apply() -> &'static str {
-    "run `autounseal apply --yes --answers FILE` with the answers of the setup: it writes it again"
-}
+/// The fix for a file that is gone or damaged: `apply` writes it again.
+const RERUN_APPLY: &str =
+    "run `autounseal apply --yes --answers FILE` with the answers of the setup: it writes it again";
 
 /// Exists, 0600, owned by the service user, parses, holds the four variables, and
 /// names the key's region. Returns the key it holds (the secret in zeroizing memory).
@@ -66,7 +66,7 @@ pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Op
             link,
             "exists",
             "the manifest records no env file",
-            rerun_apply(),
+            RERUN_APPLY,
         ));
         return None;
     };
@@ -74,7 +74,7 @@ pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Op
     let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
         Err(e) => {
-            out.push(Finding::fail(link, "exists", format!("{shown}: {e}"), rerun_apply()));
+            out.push(Finding::fail(link, "exists", format!("{shown}: {e}"), RERUN_APPLY));
             return None;
         }
     };
@@ -100,7 +100,7 @@ pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Op
     let iter = match dotenvy::from_path_iter(path) {
         Ok(iter) => iter,
         Err(e) => {
-            out.push(Finding::fail(link, "parses", format!("{shown}: {e}"), rerun_apply()));
+            out.push(Finding::fail(link, "parses", format!("{shown}: {e}"), RERUN_APPLY));
             return None;
         }
     };
@@ -114,7 +114,7 @@ pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Op
                     link,
                     "parses",
                     format!("entry {} of {shown} is not NAME=VALUE", entry + 1),
-                    format!("fix that line (or {})", rerun_apply()),
+                    format!("fix that line (or {})", RERUN_APPLY),
                 ));
                 return None;
             }
@@ -137,7 +137,7 @@ pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Op
             format!(
                 "add {} to {shown} (or {}), then restart the server",
                 missing.join(", "),
-                rerun_apply()
+                RERUN_APPLY
             ),
         )
     });
@@ -212,7 +212,7 @@ pub fn config(manifest: &Manifest, out: &mut Vec<Finding>) {
             link,
             "parses",
             "the manifest records no config",
-            rerun_apply(),
+            RERUN_APPLY,
         ));
         return;
     };
@@ -223,7 +223,7 @@ pub fn config(manifest: &Manifest, out: &mut Vec<Finding>) {
     let doc = match parsed {
         Ok(doc) => doc,
         Err(e) => {
-            out.push(Finding::fail(link, "parses", format!("{shown}: {e}"), rerun_apply()));
+            out.push(Finding::fail(link, "parses", format!("{shown}: {e}"), RERUN_APPLY));
             return;
         }
     };
@@ -234,7 +234,7 @@ pub fn config(manifest: &Manifest, out: &mut Vec<Finding>) {
             link,
             "seal stanza",
             format!("{shown} has no seal \"awskms\" block: the server would not unseal with KMS"),
-            rerun_apply(),
+            RERUN_APPLY,
         ));
         return;
     }
@@ -328,7 +328,7 @@ pub async fn credentials(
             link,
             "identity",
             "the manifest records no IAM user",
-            rerun_apply(),
+            RERUN_APPLY,
         ));
         return false;
     };
@@ -354,7 +354,7 @@ pub async fn credentials(
                             "the env file's key {} is {whose}{arn}, not the unseal user {}",
                             key.id, user.arn
                         ),
-                        rerun_apply(),
+                        RERUN_APPLY,
                     )
                 }
                 Err(e) => {
