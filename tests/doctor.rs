@@ -532,4 +532,31 @@ async fn a_server_the_operator_starts_is_found_from_the_config() {
     assert_eq!(failed.len(), 1, "{failed:#?}");
     let said = text(&run(&["status"]));
     assert!(said.contains("(none): not reachable"), "{said}");
+
+    // Without the operator's own credentials the reads made as them are skipped, and
+    // what Vault does, as the env file's key, is still checked.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut cmd, &dir.path().join("state"));
+    let out = cmd.args(["doctor", "--json"]).output().unwrap();
+    let findings: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_finding(
+        &findings,
+        "credentials",
+        "operator",
+        "fail",
+        "no usable AWS credentials",
+        "--profile",
+    );
+    for (link, check) in [("credentials", "access key"), ("policy", "attached"), ("key", "state")] {
+        assert_finding(
+            &findings,
+            link,
+            check,
+            "skipped",
+            "your own AWS credentials do not work",
+            "",
+        );
+    }
+    assert_eq!(finding(&findings, "credentials", "identity")["verdict"], "ok");
+    assert_eq!(finding(&findings, "round_trip", "encrypt and decrypt")["verdict"], "ok");
 }

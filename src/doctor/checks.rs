@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use aws_sdk_kms::primitives::Blob;
 use zeroize::Zeroizing;
 
-use crate::aws::AwsContext;
 use crate::aws::error::{classify, service_error};
 use crate::aws::policy;
+use crate::aws::{AwsContext, Identity};
 use crate::doctor::{Finding, Link};
 use crate::files::Owner;
 use crate::run::manifest::FileRole;
@@ -52,6 +52,9 @@ where
 fn env_path(manifest: &Manifest) -> Option<&Path> {
     manifest.file(FileRole::EnvFile).map(|f| f.path.as_path())
 }
+
+/// Why the reads made as the operator were not made.
+const OPERATOR_FAILED: &str = "your own AWS credentials do not work (see credentials / operator)";
 
 /// The fix for a file that is gone or damaged: `apply` writes it again.
 const RERUN_APPLY: &str =
@@ -314,15 +317,23 @@ pub fn config(manifest: &Manifest, out: &mut Vec<Finding>) {
 }
 
 /// Who the env file's key is (as the key itself), and its status and age (as the
-/// operator). Returns whether the operator's own credentials work, which the policy
-/// and key links need.
+/// operator, whose own identity `operator_identity` is: without it, IAM cannot be read).
 pub async fn credentials(
     manifest: &Manifest,
     operator: &AwsContext,
+    operator_identity: &Result<Identity, RunError>,
     env_key: Option<&AccessKey>,
     out: &mut Vec<Finding>,
-) -> bool {
+) {
     let link = Link::Credentials;
+    if let Err(e) = operator_identity {
+        out.push(Finding::fail(
+            link,
+            "operator",
+            format!("cannot read IAM and KMS as you: {e}"),
+            "give autounseal your AWS credentials (--profile NAME, or AWS_PROFILE)",
+        ));
+    }
     let Some(user) = &manifest.iam_user else {
         out.push(Finding::fail(
             link,
@@ -330,9 +341,8 @@ pub async fn credentials(
             "the manifest records no IAM user",
             RERUN_APPLY,
         ));
-        return false;
+        return;
     };
-    let operator_identity = operator.identity().await;
     match env_key {
         None => out.push(Finding::skipped(link, "identity", "the env file holds no usable key")),
         Some(key) => {
@@ -343,7 +353,7 @@ pub async fn credentials(
                 }
                 Ok(who) => {
                     let arn = who.arn().unwrap_or("nobody");
-                    let whose = match &operator_identity {
+                    let whose = match operator_identity {
                         Ok(me) if me.arn == arn => "yours, the operator's, ",
                         _ => "",
                     };
@@ -369,14 +379,9 @@ pub async fn credentials(
             });
         }
     }
-    if let Err(e) = &operator_identity {
-        out.push(Finding::fail(
-            link,
-            "operator",
-            format!("cannot read IAM and KMS as you: {e}"),
-            "give autounseal your AWS credentials (--profile NAME, or AWS_PROFILE)",
-        ));
-        return false;
+    if operator_identity.is_err() {
+        out.push(Finding::skipped(link, "access key", OPERATOR_FAILED));
+        return;
     }
     let Some(id) = env_key
         .map(|k| k.id.as_str())
@@ -387,7 +392,7 @@ pub async fn credentials(
             "access key",
             "no access key id in the env file or the manifest",
         ));
-        return true;
+        return;
     };
     let listed = operator.iam.list_access_keys().user_name(&user.name).send().await;
     out.push(match listed {
@@ -419,10 +424,10 @@ pub async fn credentials(
             }
         },
     });
-    true
 }
 
-fn now_secs() -> i64 {
+/// Now, in seconds since 1970 (IAM's dates are).
+pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -465,11 +470,7 @@ pub async fn policy(manifest: &Manifest, operator: &AwsContext, operator_ok: boo
         return;
     };
     if !operator_ok {
-        out.push(Finding::skipped(
-            link,
-            "attached",
-            "your own AWS credentials do not work (see above)",
-        ));
+        out.push(Finding::skipped(link, "attached", OPERATOR_FAILED));
         return;
     }
     let attached = operator
@@ -577,11 +578,7 @@ pub async fn key(manifest: &Manifest, operator: &AwsContext, operator_ok: bool, 
         return;
     };
     if !operator_ok {
-        out.push(Finding::skipped(
-            link,
-            "state",
-            "your own AWS credentials do not work (see above)",
-        ));
+        out.push(Finding::skipped(link, "state", OPERATOR_FAILED));
         return;
     }
     let cli = |args: &[&str]| operator.aws_cli(args, true);

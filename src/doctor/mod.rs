@@ -111,7 +111,9 @@ pub async fn examine(manifest: &Manifest, operator: &AwsContext, ca_cert: Option
     let region = manifest.region.clone().unwrap_or_default();
     let env_key = checks::env_file(manifest, &region, &mut findings);
     checks::config(manifest, &mut findings);
-    let operator_ok = checks::credentials(manifest, operator, env_key.as_ref(), &mut findings).await;
+    let operator_identity = operator.identity().await;
+    checks::credentials(manifest, operator, &operator_identity, env_key.as_ref(), &mut findings).await;
+    let operator_ok = operator_identity.is_ok();
     checks::policy(manifest, operator, operator_ok, &mut findings).await;
     checks::key(manifest, operator, operator_ok, &mut findings).await;
     checks::round_trip(manifest, operator, env_key.as_ref(), &mut findings).await;

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::aws::AwsContext;
-use crate::doctor::checks::{MAX_KEY_AGE_DAYS, age_days, server_address};
+use crate::doctor::checks::{MAX_KEY_AGE_DAYS, age_days, now_secs, server_address};
 use crate::run::Manifest;
 use crate::vault::client::VaultClient;
 
@@ -146,12 +146,6 @@ pub fn nothing() -> Status {
     };
     status.next = next_step(&status);
     status
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The one thing to do next, the most urgent first.
