@@ -422,6 +422,35 @@ async fn each_broken_aws_link_and_a_stopped_server_are_found_with_their_fix() {
     set_status("Active").await.unwrap();
     assert_all_ok(s.doctor());
 
+    // Sealed by hand (as an operator does in an incident): it stays sealed until restarted.
+    let keys = std::fs::read_to_string(s.answers.init.recovery_keys_file.as_ref().unwrap()).unwrap();
+    let root_token = keys
+        .lines()
+        .find_map(|l| l.strip_prefix("Initial Root Token: "))
+        .unwrap();
+    let address = &s.manifest.server.as_ref().unwrap().address;
+    let sealed = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .put(format!("{address}/v1/sys/seal"))
+        .header("X-Vault-Token", root_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(sealed.status().is_success(), "{sealed:?}");
+    let (code, findings) = s.doctor();
+    assert_eq!(code, 2);
+    assert_finding(
+        &findings,
+        "server",
+        "unsealed",
+        "fail",
+        "the server is sealed",
+        "restart it",
+    );
+    assert_eq!(finding(&findings, "server", "seal type")["verdict"], "ok");
+
     // The server stopped: unreachable, and how to start it.
     let pid = s.manifest.server.as_ref().unwrap().pid.unwrap();
     assert!(autounseal::vault::launch::stop_background(pid, Duration::from_secs(15)));
