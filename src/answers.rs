@@ -119,9 +119,24 @@ impl ServerAnswers {
     /// Who the files the server reads belong to: the service user (`vault` when none
     /// was found), when it exists and autounseal runs as root.
     pub fn owner(&self) -> Option<crate::files::Owner> {
-        let user = self.user.as_deref().unwrap_or("vault");
-        crate::files::Owner::service_account(user, self.group.as_deref())
+        let account = self.service_account();
+        crate::files::Owner::service_account(&account.user, account.group.as_deref())
     }
+
+    /// The user (default `vault`) and group the server runs as.
+    pub fn service_account(&self) -> ServiceAccount {
+        ServiceAccount {
+            user: self.user.clone().unwrap_or_else(|| "vault".into()),
+            group: self.group.clone(),
+        }
+    }
+}
+
+/// The user and group a server runs as, who own its secret files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceAccount {
+    pub user: String,
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -53,6 +53,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// List the AWS regions that offer KMS
     Regions,
+    /// Check every link of the setup (env file, config, credentials, policy, key, a KMS
+    /// round trip, unit, server); exit 0 all ok, 1 some warning, 2 some failure
+    Doctor(DoctorArgs),
+    /// What exists, the server's seal status, and the next thing to do
+    Status(StatusArgs),
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +99,26 @@ pub struct DestroyArgs {
     /// Days KMS waits before deleting the key (7 to 30)
     #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(i32).range(7..=30))]
     pub deletion_window_days: i32,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the findings as a JSON array (for monitoring)
+    #[arg(long)]
+    pub json: bool,
+    /// The CA bundle that verifies the server's HTTPS certificate
+    #[arg(long, value_name = "FILE", env = "VAULT_CACERT")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the status as a JSON object
+    #[arg(long)]
+    pub json: bool,
+    /// The CA bundle that verifies the server's HTTPS certificate
+    #[arg(long, value_name = "FILE", env = "VAULT_CACERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// The state folder when none is given: the user's data folder.

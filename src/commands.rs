@@ -8,11 +8,11 @@ use anyhow::{Context, bail};
 use crate::answers::Answers;
 use crate::aws::destroy::{DestroyOptions, KEY_DELETION_WARNING};
 use crate::aws::{AwsContext, Connection};
-use crate::cli::{ApplyArgs, DemoArgs, DestroyArgs, PlanArgs};
+use crate::cli::{ApplyArgs, DemoArgs, DestroyArgs, DoctorArgs, PlanArgs, StatusArgs};
 use crate::demo::{self, Demo};
 use crate::frontend::{FrontEnd, choose};
 use crate::headless::{Mode, with_printer};
-use crate::headless::{kms_endpoint_line, print_plan};
+use crate::headless::{kms_endpoint_line, print_findings, print_plan, print_status};
 use crate::run::events::StopRequest;
 use crate::run::{ApplyOptions, ManifestStore, Origin};
 use crate::vault::deploy::KeysDestination;
@@ -308,4 +308,55 @@ pub async fn demo(args: DemoArgs, state_dir: &Path, plain: bool) -> anyhow::Resu
         );
     }
     result.map(|_| ())
+}
+
+/// The manifest of `state_dir` and the operator's clients for its region and endpoint;
+/// `None` when the folder records no setup.
+async fn recorded_setup(
+    state_dir: &Path,
+    profile: Option<&str>,
+) -> anyhow::Result<Option<(crate::run::Manifest, AwsContext)>> {
+    let manifest = ManifestStore::open(state_dir)?.snapshot();
+    let Some(region) = manifest.region.clone().filter(|_| !manifest.is_empty()) else {
+        return Ok(None);
+    };
+    let conn = Connection {
+        region,
+        endpoint_url: manifest.endpoint_url.clone(),
+        profile: profile.map(str::to_string),
+        timing: Default::default(),
+    };
+    let ctx = AwsContext::connect(conn).await;
+    Ok(Some((manifest, ctx)))
+}
+
+/// `doctor`: prints the findings (or their JSON) and returns the exit code they make.
+pub async fn doctor(args: DoctorArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<u8> {
+    let Some((manifest, ctx)) = recorded_setup(state_dir, profile).await? else {
+        bail!(
+            "{} records no setup to check: run `autounseal` or `autounseal apply` first, or pass --state-dir",
+            state_dir.display()
+        );
+    };
+    let findings = crate::doctor::examine(&manifest, &ctx, args.ca_cert.as_deref()).await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&findings)?);
+    } else {
+        print_findings(&findings);
+    }
+    Ok(crate::doctor::exit_code(&findings))
+}
+
+/// `status`: a few lines (or JSON): what exists, the server, the next thing to do.
+pub async fn status(args: StatusArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
+    let status = match recorded_setup(state_dir, profile).await? {
+        Some((manifest, ctx)) => crate::doctor::status::gather(&manifest, &ctx, args.ca_cert.as_deref()).await,
+        None => crate::doctor::status::nothing(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print_status(&status);
+    }
+    Ok(())
 }

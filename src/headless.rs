@@ -7,6 +7,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::answers::Answers;
 use crate::aws::policy;
+use crate::doctor::status::Status;
+use crate::doctor::{Finding, Verdict};
 use crate::flow::FlowOutcome;
 use crate::run::{Event, Reporter, Step};
 
@@ -127,6 +129,77 @@ pub fn print_plan(answers: &Answers, outcome: &FlowOutcome) {
         answers.iam.policy_name
     );
     println!("{}", policy::document_text(&outcome.aws.key.arn));
+}
+
+/// How a verdict reads at the start of a line: the same words as a run's lines.
+fn verdict_word(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Ok => "ok  ",
+        Verdict::Skipped => "--  ",
+        Verdict::Warn => "warn",
+        Verdict::Fail => "FAIL",
+    }
+}
+
+/// `doctor`'s findings, one line each, the fix below a warning or failure, then a total.
+pub fn print_findings(findings: &[Finding]) {
+    for f in findings {
+        say!(
+            "  {}  {} / {}: {}",
+            verdict_word(f.verdict),
+            f.link.label(),
+            f.check,
+            f.evidence
+        );
+        if let Some(fix) = &f.fix {
+            say!("        fix: {fix}");
+        }
+    }
+    let count = |v: Verdict| findings.iter().filter(|f| f.verdict == v).count();
+    say!(
+        "\n{} ok, {} warnings, {} failures, {} skipped",
+        count(Verdict::Ok),
+        count(Verdict::Warn),
+        count(Verdict::Fail),
+        count(Verdict::Skipped)
+    );
+}
+
+/// `status` in a few lines.
+pub fn print_status(status: &Status) {
+    let or_none = |v: Option<String>| v.unwrap_or_else(|| "none recorded".into());
+    say!("region:     {}", or_none(status.region.clone()));
+    say!(
+        "KMS key:    {}",
+        or_none(status.kms_key.as_ref().map(|k| format!("{} ({})", k.arn, k.state)))
+    );
+    say!("IAM user:   {}", or_none(status.iam_user.clone()));
+    say!(
+        "access key: {}",
+        or_none(status.access_key.as_ref().map(|k| match k.age_days {
+            Some(days) => format!("{} ({}, {days} days old)", k.id, k.status),
+            None => format!("{} ({})", k.id, k.status),
+        }))
+    );
+    say!(
+        "server:     {}",
+        or_none(
+            status
+                .server
+                .as_ref()
+                .map(|s| match (s.reachable, &s.seal_type, s.initialized, s.sealed) {
+                    (true, Some(seal), Some(init), Some(sealed)) => format!(
+                        "{} ({}): seal {seal}, {}, {}",
+                        s.address,
+                        s.launch,
+                        if init { "initialised" } else { "not initialised" },
+                        if sealed { "sealed" } else { "unsealed" }
+                    ),
+                    _ => format!("{} ({}): not reachable", s.address, s.launch),
+                })
+        )
+    );
+    say!("next:       {}", status.next);
 }
 
 #[cfg(test)]

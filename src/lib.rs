@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod credentials_file;
 pub mod demo;
+pub mod doctor;
 pub mod files;
 pub mod flow;
 pub mod frontend;

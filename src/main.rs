@@ -114,20 +114,31 @@ async fn run(cli: Cli) -> ExitCode {
         Some(Command::Plan(args)) => commands::plan(args, &state_dir, profile).await,
         Some(Command::Destroy(args)) => commands::destroy(args, &state_dir, profile).await,
         Some(Command::Demo(args)) => commands::demo(args, &state_dir, cli.global.plain).await,
+        // Its exit code says how the checks came out; an error that stops it is a failure.
+        Some(Command::Doctor(args)) => {
+            let checked = commands::doctor(args, &state_dir, profile).await;
+            return finish(checked.map(ExitCode::from), ExitCode::from(2));
+        }
+        Some(Command::Status(args)) => commands::status(args, &state_dir, profile).await,
         Some(Command::Regions) => {
             commands::list_regions();
             Ok(())
         }
         None => wizard(cli.answers.as_deref(), cli.global.plain, &state_dir, profile).await,
     };
+    finish(result.map(|()| ExitCode::SUCCESS), ExitCode::FAILURE)
+}
+
+/// The exit code of a command; an error is said (and logged) first.
+fn finish(result: anyhow::Result<ExitCode>, on_error: ExitCode) -> ExitCode {
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             let message = autounseal::headless::error_chain(&e);
             tracing::error!("{message}");
             // Not eprintln!: with the terminal gone it would panic instead of exiting.
             let _ = writeln!(std::io::stderr(), "error: {message}");
-            ExitCode::FAILURE
+            on_error
         }
     }
 }

@@ -29,7 +29,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("vault", &["answers", "run"]),
     // The whole job across both sides.
     ("flow", &["answers", "run", "aws", "vault"]),
-    ("headless", &["answers", "run", "aws", "flow"]),
+    // Read-only checks of a setup across both sides.
+    ("doctor", &["answers", "run", "aws", "vault"]),
+    ("headless", &["answers", "run", "aws", "flow", "doctor"]),
     ("demo", &["answers", "run", "aws", "vault", "flow", "headless"]),
     // The front ends, on top.
     ("tui", &["answers", "run", "aws", "vault", "flow", "headless"]),
@@ -37,13 +39,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "commands",
         &[
-            "answers", "run", "aws", "vault", "flow", "headless", "demo", "frontend", "tui", "plain",
+            "answers", "run", "aws", "vault", "flow", "doctor", "headless", "demo", "frontend", "tui", "plain",
         ],
     ),
     (
         "main",
         &[
-            "answers", "run", "aws", "vault", "flow", "headless", "demo", "frontend", "tui", "plain", "commands",
+            "answers", "run", "aws", "vault", "flow", "doctor", "headless", "demo", "frontend", "tui", "plain",
+            "commands",
         ],
     ),
 ];

@@ -364,6 +364,11 @@ async fn openbao_layout_with_the_unit_named() {
     let config = std::fs::read_to_string(d.join("etc/openbao/openbao.hcl")).unwrap();
     assert!(config.starts_with("# Written by autounseal."), "{config}");
     assert_eq!(std::fs::metadata(d.join("data")).unwrap().uid(), uid_in(d, "openbao"));
+    // Who owns the secret files is recorded, for doctor to check them against.
+    let manifest = autounseal::run::ManifestStore::open(&d.join("state"))
+        .unwrap()
+        .snapshot();
+    assert_eq!(manifest.service_account.map(|s| s.user).as_deref(), Some("openbao"));
     drop(sandbox);
     assert_eq!(
         host_etc(),

@@ -147,6 +147,10 @@ pub struct Manifest {
     pub server: Option<ServerRecord>,
     /// The storage folder autounseal made (or first used empty) for the server.
     pub storage_path: Option<PathBuf>,
+    /// The user (and group) the server runs as, who owns the secret files: what `doctor`
+    /// expects to find on them.
+    #[serde(default)]
+    pub service_account: Option<crate::answers::ServiceAccount>,
 }
 
 impl Manifest {

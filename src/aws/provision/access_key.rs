@@ -269,7 +269,10 @@ impl Provisioner<'_> {
                 .mutate(
                     change,
                     write,
-                    |m, backup| m.record_file(role, path, backup.clone()),
+                    |m, backup| {
+                        m.record_file(role, path, backup.clone());
+                        m.service_account = Some(self.answers.server.service_account());
+                    },
                     |_| format!("saved to {all}"),
                 )
                 .await?;

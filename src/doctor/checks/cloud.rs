@@ -1,0 +1,478 @@
+//! The AWS links: credentials, policy and key (read as the operator), and the KMS round
+//! trip (made as the env file's key, as Vault makes it).
+
+use aws_sdk_kms::primitives::Blob;
+
+use super::{OPERATOR_FAILED, RERUN_APPLY, aws_failure};
+use crate::aws::{AwsContext, Identity, policy};
+use crate::doctor::{Finding, Link};
+use crate::run::{Manifest, RunError};
+use crate::secrets::AccessKey;
+
+/// Past this age the access key should be rotated (AWS's and the seed's advice).
+pub const MAX_KEY_AGE_DAYS: u64 = 90;
+
+/// Who the env file's key is (as the key itself), and its status and age (as the
+/// operator, whose own identity `operator_identity` is: without it, IAM cannot be read).
+pub async fn credentials(
+    manifest: &Manifest,
+    operator: &AwsContext,
+    operator_identity: &Result<Identity, RunError>,
+    env_key: Option<&AccessKey>,
+    out: &mut Vec<Finding>,
+) {
+    let link = Link::Credentials;
+    if let Err(e) = operator_identity {
+        out.push(Finding::fail(
+            link,
+            "operator",
+            format!("cannot read IAM and KMS as you: {e}"),
+            "give autounseal your AWS credentials (--profile NAME, or AWS_PROFILE)",
+        ));
+    }
+    let Some(user) = &manifest.iam_user else {
+        out.push(Finding::fail(
+            link,
+            "identity",
+            "the manifest records no IAM user",
+            RERUN_APPLY,
+        ));
+        return;
+    };
+    match env_key {
+        None => out.push(Finding::skipped(link, "identity", "the env file holds no usable key")),
+        Some(key) => {
+            let (sts, _) = operator.acting_as(key);
+            out.push(match sts.get_caller_identity().send().await {
+                Ok(who) if who.arn() == Some(user.arn.as_str()) => {
+                    Finding::ok(link, "identity", format!("{} is {}", key.id, user.arn))
+                }
+                Ok(who) => {
+                    let arn = who.arn().unwrap_or("nobody");
+                    let whose = match operator_identity {
+                        Ok(me) if me.arn == arn => "yours, the operator's, ",
+                        _ => "",
+                    };
+                    Finding::fail(
+                        link,
+                        "identity",
+                        format!(
+                            "the env file's key {} is {whose}{arn}, not the unseal user {}",
+                            key.id, user.arn
+                        ),
+                        RERUN_APPLY,
+                    )
+                }
+                Err(e) => {
+                    let (said, _) = aws_failure("sts:GetCallerIdentity", operator, e);
+                    Finding::fail(
+                        link,
+                        "identity",
+                        format!("as the env file's key {}: {said}", key.id),
+                        "the key is deleted, inactive or its secret wrong: see the access key check below",
+                    )
+                }
+            });
+        }
+    }
+    if operator_identity.is_err() {
+        out.push(Finding::skipped(link, "access key", OPERATOR_FAILED));
+        return;
+    }
+    let Some(id) = env_key
+        .map(|k| k.id.as_str())
+        .or(manifest.access_key.as_ref().map(|k| k.id.as_str()))
+    else {
+        out.push(Finding::skipped(
+            link,
+            "access key",
+            "no access key id in the env file or the manifest",
+        ));
+        return;
+    };
+    let listed = operator.iam.list_access_keys().user_name(&user.name).send().await;
+    out.push(match listed {
+        Err(e) => Finding::fail(
+            link,
+            "access key",
+            aws_failure("iam:ListAccessKeys", operator, e).0,
+            "run as an identity allowed iam:ListAccessKeys",
+        ),
+        Ok(listed) => match listed.access_key_metadata().iter().find(|k| k.access_key_id() == Some(id)) {
+            None => Finding::fail(
+                link,
+                "access key",
+                format!("IAM user {} holds no access key {id}: it was deleted", user.name),
+                "run `autounseal apply --yes --answers FILE` with the answers of the setup: it makes a new key and saves it",
+            ),
+            Some(k) if k.status().map(|s| s.as_str()) != Some("Active") => Finding::fail(
+                link,
+                "access key",
+                format!("access key {id} is {}", k.status().map_or("of no status", |s| s.as_str())),
+                operator.aws_cli(
+                    &["iam", "update-access-key", "--user-name", &user.name, "--access-key-id", id, "--status", "Active"],
+                    false,
+                ),
+            ),
+            Some(k) => {
+                let created = k.create_date().map_or(0, |d| d.secs());
+                age_finding(id, created, now_secs())
+            }
+        },
+    });
+}
+
+/// Now, in seconds since 1970 (IAM's dates are).
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Whole days from `created` to `now` (seconds since 1970).
+pub fn age_days(created: i64, now: i64) -> u64 {
+    (now.saturating_sub(created).max(0) / 86_400) as u64
+}
+
+/// The access key's age: a warning past [`MAX_KEY_AGE_DAYS`].
+pub fn age_finding(id: &str, created: i64, now: i64) -> Finding {
+    let days = age_days(created, now);
+    if days > MAX_KEY_AGE_DAYS {
+        Finding::warn(
+            Link::Credentials,
+            "access key",
+            format!("access key {id} is active and {days} days old (over {MAX_KEY_AGE_DAYS})"),
+            "rotate it: make a new key for the user, put it in the env file, restart the server, delete the old one",
+        )
+    } else {
+        Finding::ok(
+            Link::Credentials,
+            "access key",
+            format!("{id} is active, {days} days old"),
+        )
+    }
+}
+
+/// Attached to the user, and its default version still exactly the three actions on
+/// the one key.
+pub async fn policy(manifest: &Manifest, operator: &AwsContext, operator_ok: bool, out: &mut Vec<Finding>) {
+    let link = Link::Policy;
+    let (Some(user), Some(policy), Some(key)) = (&manifest.iam_user, &manifest.iam_policy, &manifest.kms_key) else {
+        out.push(Finding::skipped(
+            link,
+            "attached",
+            "the manifest records no user, policy or key",
+        ));
+        return;
+    };
+    if !operator_ok {
+        out.push(Finding::skipped(link, "attached", OPERATOR_FAILED));
+        return;
+    }
+    let attached = operator
+        .iam
+        .list_attached_user_policies()
+        .user_name(&user.name)
+        .send()
+        .await;
+    let finding = match attached {
+        Err(e) => Finding::fail(
+            link,
+            "attached",
+            aws_failure("iam:ListAttachedUserPolicies", operator, e).0,
+            "run as an identity allowed to read IAM",
+        ),
+        Ok(a)
+            if a.attached_policies()
+                .iter()
+                .any(|p| p.policy_arn() == Some(policy.arn.as_str())) =>
+        {
+            Finding::ok(link, "attached", format!("{} on {}", policy.name, user.name))
+        }
+        Ok(_) => Finding::fail(
+            link,
+            "attached",
+            format!("{} is not attached to {}", policy.name, user.name),
+            operator.aws_cli(
+                &[
+                    "iam",
+                    "attach-user-policy",
+                    "--user-name",
+                    &user.name,
+                    "--policy-arn",
+                    &policy.arn,
+                ],
+                false,
+            ),
+        ),
+    };
+    out.push(finding);
+    let restore = operator.aws_cli(
+        &[
+            "iam",
+            "create-policy-version",
+            "--policy-arn",
+            &policy.arn,
+            "--set-as-default",
+            "--policy-document",
+            &policy::document(&key.arn).to_string(),
+        ],
+        false,
+    );
+    out.push(match default_document(operator, &policy.arn).await {
+        Err(said) => Finding::fail(link, "least privilege", said, "run as an identity allowed to read IAM"),
+        Ok((version, doc)) => match policy::check_least_privilege(&doc, &key.arn) {
+            Ok(()) => Finding::ok(
+                link,
+                "least privilege",
+                format!("{version}: {} on the one key", policy::VAULT_KMS_ACTIONS.join(", ")),
+            ),
+            Err(why) => Finding::fail(
+                link,
+                "least privilege",
+                format!("default version {version}: {why}"),
+                restore,
+            ),
+        },
+    });
+}
+
+/// The policy's default version id and its document.
+async fn default_document(operator: &AwsContext, arn: &str) -> Result<(String, serde_json::Value), String> {
+    let got = operator
+        .iam
+        .get_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .map_err(|e| aws_failure("iam:GetPolicy", operator, e).0)?;
+    let version = got
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .unwrap_or("v1")
+        .to_string();
+    let got = operator
+        .iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(&version)
+        .send()
+        .await
+        .map_err(|e| aws_failure("iam:GetPolicyVersion", operator, e).0)?;
+    // IAM returns the document URL-encoded.
+    let text = got.policy_version().and_then(|v| v.document()).unwrap_or("");
+    let text = urlencoding::decode(text).map_err(|e| format!("the document is not URL-encoded UTF-8: {e}"))?;
+    let doc = serde_json::from_str(&text).map_err(|e| format!("the document is not JSON: {e}"))?;
+    Ok((version, doc))
+}
+
+/// Enabled, symmetric for encrypt and decrypt, rotation on (read as the operator).
+pub async fn key(manifest: &Manifest, operator: &AwsContext, operator_ok: bool, out: &mut Vec<Finding>) {
+    let link = Link::Key;
+    let Some(key) = &manifest.kms_key else {
+        out.push(Finding::skipped(link, "state", "the manifest records no KMS key"));
+        return;
+    };
+    if !operator_ok {
+        out.push(Finding::skipped(link, "state", OPERATOR_FAILED));
+        return;
+    }
+    let cli = |args: &[&str]| operator.aws_cli(args, true);
+    let described = match operator.kms.describe_key().key_id(&key.arn).send().await {
+        Ok(d) => d,
+        Err(e) => {
+            let (said, _) = aws_failure("kms:DescribeKey", operator, e);
+            out.push(Finding::fail(
+                link,
+                "state",
+                said,
+                "check the manifest's key and region",
+            ));
+            return;
+        }
+    };
+    let Some(meta) = described.key_metadata() else {
+        out.push(Finding::fail(
+            link,
+            "state",
+            "kms:DescribeKey returned no metadata",
+            "check the key in the console",
+        ));
+        return;
+    };
+    let state = meta.key_state().map_or("Unknown", |s| s.as_str());
+    let enabled = state == "Enabled";
+    out.push(match state {
+        "Enabled" => Finding::ok(link, "state", format!("{} is Enabled", key.key_id)),
+        "Disabled" => Finding::fail(
+            link,
+            "state",
+            format!("{} is Disabled: the server cannot unseal", key.key_id),
+            cli(&["kms", "enable-key", "--key-id", &key.arn]),
+        ),
+        "PendingDeletion" => Finding::fail(
+            link,
+            "state",
+            format!(
+                "{} is PendingDeletion (deleted at {}): the server cannot unseal, and after that never will",
+                key.key_id,
+                meta.deletion_date()
+                    .map_or("a date KMS did not say".to_string(), |d| d.to_string())
+            ),
+            format!(
+                "{} && {}",
+                cli(&["kms", "cancel-key-deletion", "--key-id", &key.arn]),
+                cli(&["kms", "enable-key", "--key-id", &key.arn])
+            ),
+        ),
+        other => Finding::fail(
+            link,
+            "state",
+            format!("{} is {other}", key.key_id),
+            "the key cannot be used in this state: see it in the KMS console",
+        ),
+    });
+    let spec = meta.key_spec().map_or("unknown", |s| s.as_str());
+    let usage = meta.key_usage().map_or("unknown", |u| u.as_str());
+    out.push(if spec == "SYMMETRIC_DEFAULT" && usage == "ENCRYPT_DECRYPT" {
+        Finding::ok(link, "symmetric", "SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT")
+    } else {
+        Finding::fail(
+            link,
+            "symmetric",
+            format!("{spec}, {usage}: the awskms seal needs a symmetric ENCRYPT_DECRYPT key"),
+            "point the setup at a symmetric key (run the wizard again)",
+        )
+    });
+    if !enabled {
+        out.push(Finding::skipped(link, "rotation", format!("the key is {state}")));
+        return;
+    }
+    out.push(
+        match operator.kms.get_key_rotation_status().key_id(&key.arn).send().await {
+            Ok(r) if r.key_rotation_enabled() => Finding::ok(link, "rotation", "yearly rotation is on"),
+            Ok(_) => Finding::warn(
+                link,
+                "rotation",
+                "automatic rotation of the key material is off",
+                cli(&["kms", "enable-key-rotation", "--key-id", &key.arn]),
+            ),
+            Err(e) => Finding::warn(
+                link,
+                "rotation",
+                aws_failure("kms:GetKeyRotationStatus", operator, e).0,
+                "run as an identity allowed kms:GetKeyRotationStatus",
+            ),
+        },
+    );
+}
+
+/// DescribeKey, Encrypt and Decrypt of a fresh random plaintext, as the env file's key:
+/// what the server does at every start.
+pub async fn round_trip(
+    manifest: &Manifest,
+    operator: &AwsContext,
+    env_key: Option<&AccessKey>,
+    out: &mut Vec<Finding>,
+) {
+    let link = Link::RoundTrip;
+    let (Some(key), Some(access)) = (&manifest.kms_key, env_key) else {
+        out.push(Finding::skipped(
+            link,
+            "encrypt and decrypt",
+            "no key in the manifest or no usable env file",
+        ));
+        return;
+    };
+    let (_, kms) = operator.acting_as(access);
+    let fail = |(said, error): (String, RunError)| {
+        let fix = match error {
+            RunError::CredentialsRejected { .. } => {
+                "the env file's key is deleted, inactive or wrong: see the credentials link"
+            }
+            RunError::AccessDenied { .. } => "the user's policy does not allow this on the key: see the policy link",
+            RunError::Unreachable { .. } | RunError::Timeout { .. } => {
+                "no network path to KMS from here: check the endpoint, the firewall and any proxy"
+            }
+            _ => "see the KMS key link",
+        };
+        Finding::fail(link, "encrypt and decrypt", format!("as {}: {said}", access.id), fix)
+    };
+    if let Err(e) = kms.describe_key().key_id(&key.arn).send().await {
+        out.push(fail(aws_failure("kms:DescribeKey", operator, e)));
+        return;
+    }
+    let probe = random_probe();
+    let sealed = match kms
+        .encrypt()
+        .key_id(&key.arn)
+        .plaintext(Blob::new(probe.as_slice()))
+        .send()
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return out.push(fail(aws_failure("kms:Encrypt", operator, e))),
+    };
+    let Some(blob) = sealed.ciphertext_blob else {
+        return out.push(Finding::fail(
+            link,
+            "encrypt and decrypt",
+            "kms:Encrypt returned no ciphertext",
+            "see the KMS key link",
+        ));
+    };
+    let opened = match kms.decrypt().key_id(&key.arn).ciphertext_blob(blob).send().await {
+        Ok(o) => o,
+        Err(e) => return out.push(fail(aws_failure("kms:Decrypt", operator, e))),
+    };
+    out.push(if opened.plaintext().map(|p| p.as_ref()) == Some(probe.as_slice()) {
+        Finding::ok(
+            link,
+            "encrypt and decrypt",
+            format!(
+                "as {}: DescribeKey, Encrypt, Decrypt gave back the plaintext",
+                access.id
+            ),
+        )
+    } else {
+        Finding::fail(
+            link,
+            "encrypt and decrypt",
+            "kms:Decrypt did not return what kms:Encrypt was given",
+            "check the endpoint: it is not behaving as KMS",
+        )
+    });
+}
+
+/// 32 random bytes: a fresh plaintext each time, so an answer cannot be replayed.
+fn random_probe() -> Vec<u8> {
+    use std::io::Read;
+    let mut bytes = vec![0u8; 32];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        bytes = crate::run::manifest::new_run_id().into_bytes();
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::Verdict;
+
+    #[test]
+    fn an_access_key_past_ninety_days_is_a_warning() {
+        let now = 1_800_000_000;
+        let day = 86_400;
+        let fresh = age_finding("AKIA1", now - 3 * day, now);
+        assert_eq!(fresh.verdict, Verdict::Ok);
+        assert!(fresh.evidence.contains("3 days old"), "{}", fresh.evidence);
+        assert_eq!(age_finding("AKIA1", now - 90 * day, now).verdict, Verdict::Ok);
+        let old = age_finding("AKIA1", now - 97 * day - 5, now);
+        assert_eq!(old.verdict, Verdict::Warn);
+        assert!(old.evidence.contains("97 days old"), "{}", old.evidence);
+        assert!(old.fix.unwrap().starts_with("rotate it"));
+        // A clock behind IAM's never makes a negative age.
+        assert_eq!(age_days(now + day, now), 0);
+    }
+}

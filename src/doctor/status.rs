@@ -1,0 +1,223 @@
+//! `status`: what exists (the manifest, and a live read of the key, the user and its
+//! access key), the server's seal status, and the one next thing to do.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::aws::AwsContext;
+use crate::doctor::checks::{MAX_KEY_AGE_DAYS, age_days, now_secs, server_address};
+use crate::run::Manifest;
+use crate::vault::client::VaultClient;
+
+/// The KMS key: the manifest's record and its state as KMS says it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyStatus {
+    pub arn: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion` …, or what kept KMS from saying.
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessKeyStatus {
+    pub id: String,
+    pub user: String,
+    /// `Active`, `Inactive`, or `missing` when IAM no longer has it.
+    pub status: String,
+    pub age_days: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerStatus {
+    pub address: String,
+    pub launch: String,
+    pub reachable: bool,
+    pub seal_type: Option<String>,
+    pub initialized: Option<bool>,
+    pub sealed: Option<bool>,
+}
+
+/// Everything `status` shows; also its `--json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub region: Option<String>,
+    pub kms_key: Option<KeyStatus>,
+    pub iam_user: Option<String>,
+    pub access_key: Option<AccessKeyStatus>,
+    pub server: Option<ServerStatus>,
+    /// Creates sent whose answers were never recorded (a run was killed).
+    pub unfinished: bool,
+    pub next: String,
+}
+
+/// Reads the manifest's things live (as the operator) and the server's seal status.
+pub async fn gather(manifest: &Manifest, operator: &AwsContext, ca_cert: Option<&Path>) -> Status {
+    let kms_key = match &manifest.kms_key {
+        None => None,
+        Some(key) => {
+            let state = match operator.kms.describe_key().key_id(&key.arn).send().await {
+                Ok(d) => d
+                    .key_metadata()
+                    .and_then(|m| m.key_state())
+                    .map_or("unknown".to_string(), |s| s.as_str().to_string()),
+                Err(e) => format!(
+                    "unread ({})",
+                    crate::aws::error::error_code(&e).unwrap_or("no answer".into())
+                ),
+            };
+            Some(KeyStatus {
+                arn: key.arn.clone(),
+                state,
+            })
+        }
+    };
+    let access_key = match &manifest.access_key {
+        None => None,
+        Some(rec) => {
+            let listed = operator.iam.list_access_keys().user_name(&rec.user).send().await;
+            let (status, age) = match listed {
+                Ok(l) => match l
+                    .access_key_metadata()
+                    .iter()
+                    .find(|k| k.access_key_id() == Some(rec.id.as_str()))
+                {
+                    Some(k) => (
+                        k.status().map_or("unknown", |s| s.as_str()).to_string(),
+                        k.create_date().map(|d| age_days(d.secs(), now_secs())),
+                    ),
+                    None => ("missing".to_string(), None),
+                },
+                Err(e) => (
+                    format!(
+                        "unread ({})",
+                        crate::aws::error::error_code(&e).unwrap_or("no answer".into())
+                    ),
+                    None,
+                ),
+            };
+            Some(AccessKeyStatus {
+                id: rec.id.clone(),
+                user: rec.user.clone(),
+                status,
+                age_days: age,
+            })
+        }
+    };
+    let server = match server_address(manifest) {
+        None => None,
+        Some((address, launch)) => {
+            let read = match VaultClient::new(&address, ca_cert) {
+                Ok(client) => client.seal_status().await.ok(),
+                Err(_) => None,
+            };
+            Some(ServerStatus {
+                address,
+                launch,
+                reachable: read.is_some(),
+                seal_type: read.as_ref().map(|s| s.seal_type.clone()),
+                initialized: read.as_ref().map(|s| s.initialized),
+                sealed: read.as_ref().map(|s| s.sealed),
+            })
+        }
+    };
+    let mut status = Status {
+        region: manifest.region.clone(),
+        kms_key,
+        iam_user: manifest.iam_user.as_ref().map(|u| u.arn.clone()),
+        access_key,
+        server,
+        unfinished: !manifest.pending.is_empty(),
+        next: String::new(),
+    };
+    status.next = next_step(&status);
+    status
+}
+
+/// The status of a state folder that records nothing.
+pub fn nothing() -> Status {
+    let mut status = Status {
+        region: None,
+        kms_key: None,
+        iam_user: None,
+        access_key: None,
+        server: None,
+        unfinished: false,
+        next: String::new(),
+    };
+    status.next = next_step(&status);
+    status
+}
+
+/// The one thing to do next, the most urgent first.
+pub fn next_step(status: &Status) -> String {
+    let nothing = status.kms_key.is_none() && status.iam_user.is_none() && status.server.is_none();
+    if nothing && !status.unfinished {
+        return "nothing is set up here: run `autounseal` (the wizard) or `autounseal apply --answers FILE`".into();
+    }
+    if status.unfinished || status.access_key.is_none() || status.server.is_none() {
+        return "the setup is unfinished: run `autounseal apply` with the same answers to go on".into();
+    }
+    let broken = status.kms_key.as_ref().is_some_and(|k| k.state != "Enabled")
+        || status.access_key.as_ref().is_some_and(|k| k.status != "Active")
+        || status
+            .server
+            .as_ref()
+            .is_some_and(|s| !s.reachable || s.sealed != Some(false) || s.seal_type.as_deref() != Some("awskms"));
+    if broken {
+        return "something in the chain is broken: run `autounseal doctor` to see what and how to fix it".into();
+    }
+    match status.access_key.as_ref().and_then(|k| k.age_days) {
+        Some(days) if days > MAX_KEY_AGE_DAYS => format!("rotate the access key: it is {days} days old"),
+        _ => "all good".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn healthy() -> Status {
+        Status {
+            region: Some("eu-west-1".into()),
+            kms_key: Some(KeyStatus {
+                arn: "arn:aws:kms:eu-west-1:1:key/k".into(),
+                state: "Enabled".into(),
+            }),
+            iam_user: Some("arn:aws:iam::1:user/vault-auto-unseal".into()),
+            access_key: Some(AccessKeyStatus {
+                id: "AKIA1".into(),
+                user: "vault-auto-unseal".into(),
+                status: "Active".into(),
+                age_days: Some(3),
+            }),
+            server: Some(ServerStatus {
+                address: "http://127.0.0.1:8200".into(),
+                launch: "background".into(),
+                reachable: true,
+                seal_type: Some("awskms".into()),
+                initialized: Some(true),
+                sealed: Some(false),
+            }),
+            unfinished: false,
+            next: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_next_step_is_the_most_urgent_one() {
+        assert_eq!(next_step(&healthy()), "all good");
+        let mut old = healthy();
+        old.access_key.as_mut().unwrap().age_days = Some(97);
+        assert_eq!(next_step(&old), "rotate the access key: it is 97 days old");
+        let mut sealed = old.clone();
+        sealed.server.as_mut().unwrap().sealed = Some(true);
+        assert!(
+            next_step(&sealed).contains("autounseal doctor"),
+            "broken comes before old"
+        );
+        let mut unfinished = healthy();
+        unfinished.server = None;
+        assert!(next_step(&unfinished).contains("autounseal apply"));
+        assert!(nothing().next.starts_with("nothing is set up"));
+    }
+}
