@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use crate::answers::Answers;
+use crate::answers::ExistingServer;
 use crate::aws::destroy::{DestroyOptions, KEY_DELETION_WARNING};
 use crate::aws::{AwsContext, Connection};
 use crate::cli::{ApplyArgs, DemoArgs, DestroyArgs, PlanArgs};
@@ -16,6 +17,7 @@ use crate::headless::{kms_endpoint_line, print_plan};
 use crate::run::events::StopRequest;
 use crate::run::{ApplyOptions, ManifestStore, Origin};
 use crate::vault::deploy::KeysDestination;
+use crate::vault::migrate::{self, KeysSource, UnsealKeys};
 use crate::{flow, regions};
 
 /// The state folder: `--state-dir`, or the user's data folder.
@@ -85,10 +87,32 @@ fn stop_on_signals() -> anyhow::Result<StopRequest> {
     Ok(stop)
 }
 
+/// Where the command line says the keys of a migration come from, if anywhere: never
+/// the command line itself, where every user of the machine could read them.
+fn keys_source(file: Option<&Path>, stdin: bool) -> Option<KeysSource> {
+    match (file, stdin) {
+        (Some(path), _) => Some(KeysSource::File(path.to_path_buf())),
+        (None, true) => Some(KeysSource::Stdin),
+        (None, false) => None,
+    }
+}
+
 pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
     let answers = load_answers(&args.answers, profile)?;
     // Checked before the question: where the recovery keys will go.
     let keys = KeysDestination::headless(&answers)?;
+    let source = keys_source(args.unseal_keys_file.as_deref(), args.unseal_keys_stdin);
+    if source.is_some() && answers.server.existing != ExistingServer::Migrate {
+        bail!("unseal keys were given, but server.existing is not \"migrate\": nothing would use them");
+    }
+    // Read at once, before anything changes: a wrong file fails here.
+    let unseal_keys: Option<UnsealKeys> = source.map(|s| s.read()).transpose()?;
+    if answers.server.existing == ExistingServer::Migrate {
+        println!();
+        for line in migrate::explanation(&answers) {
+            println!("{line}");
+        }
+    }
     if !args.yes {
         let question = format!(
             "This creates a KMS key, an IAM user, a policy and an access key in {}, writes {} and {}, \
@@ -113,7 +137,8 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
     );
     let stop = stop_on_signals()?;
     let outcome = with_printer(Mode::Run, async |rep| {
-        flow::run(&answers, state_dir, opts, keys, &rep.with_stop(stop)).await
+        let rep = rep.with_stop(stop);
+        flow::run_with(&answers, state_dir, opts, keys, &rep, Default::default(), unseal_keys).await
     })
     .await?;
     print_summary(&answers, state_dir, &outcome);
@@ -177,6 +202,12 @@ pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> an
     })
     .await?;
     print_plan(&answers, &outcome);
+    if answers.server.existing == ExistingServer::Migrate {
+        println!();
+        for line in migrate::explanation(&answers) {
+            println!("{line}");
+        }
+    }
     Ok(())
 }
 
@@ -199,6 +230,42 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
             args.deletion_window_days
         );
     }
+    let sealed_data = if deletes_key {
+        migrate::data_sealed_by_key(&manifest).await
+    } else {
+        None
+    };
+    let recovery_keys = match &sealed_data {
+        Some(_) if args.migrate_back => Some(
+            keys_source(args.recovery_keys_file.as_deref(), args.recovery_keys_stdin)
+                .context(
+                    "--migrate-back needs the recovery keys: --recovery-keys-file FILE (mode 0600) or \
+                     --recovery-keys-stdin",
+                )?
+                .read()?,
+        ),
+        Some(data) if args.force => {
+            println!("\nFORCED: {data} will be lost for good once the key is deleted.");
+            if !args.yes && !confirm("", Some("lose the data"))? {
+                bail!("nothing was removed");
+            }
+            None
+        }
+        Some(data) => bail!(
+            "destroy refuses to schedule the deletion of the KMS key: it still seals {data}, which would be lost \
+             for good. Move the server back to Shamir first: `{}` (the recovery keys then become its unseal keys), \
+             or, if that data is not needed, pass --force",
+            crate::cli::command_hint("destroy --migrate-back --recovery-keys-file FILE", state_dir)
+        ),
+        None => None,
+    };
+    if recovery_keys.is_some() {
+        println!(
+            "\nFirst, the way back to Shamir: disabled = \"true\" in the seal stanza, a restart, the recovery keys \
+             submitted with migrate (they then become the unseal keys), the stanza removed, a restart, and a check \
+             that the same keys unseal the server."
+        );
+    }
     if !args.yes && !confirm("", Some("destroy"))? {
         bail!("nothing was removed. To destroy without the typed confirmation, pass --yes");
     }
@@ -218,7 +285,13 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
     };
     let stop = stop_on_signals()?;
     with_printer(Mode::Run, async |rep| {
-        flow::undo(&ctx, &store, &rep.with_stop(stop), opts).await
+        let rep = rep.with_stop(stop);
+        if let Some(keys) = &recovery_keys {
+            migrate::MigrateBack::new(&store, rep.clone(), state_dir)
+                .run(keys)
+                .await?;
+        }
+        flow::undo(&ctx, &store, &rep, opts).await
     })
     .await?;
     store.remove_if_empty()?;

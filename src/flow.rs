@@ -11,6 +11,7 @@ use crate::files;
 use crate::run::manifest::{FileRole, Manifest, Origin};
 use crate::run::{ApplyOptions, Call, ManifestStore, Reporter, Result, RunError, Step};
 use crate::vault::deploy::{DeployOutcome, Deployer, InitGate, KeysDestination, preflight, stop_server};
+use crate::vault::migrate::{self, UnsealKeys};
 
 /// The files an undo removes. The recovery keys file stays: it is the operator's until
 /// they move it.
@@ -49,6 +50,19 @@ pub async fn run_gated(
     rep: &Reporter,
     gate: InitGate,
 ) -> Result<FlowOutcome> {
+    run_with(answers, state_dir, opts, keys, rep, gate, None).await
+}
+
+/// [`run_gated`], with the unseal keys a seal migration submits (see `vault::migrate`).
+pub async fn run_with(
+    answers: &Answers,
+    state_dir: &Path,
+    opts: ApplyOptions,
+    keys: KeysDestination,
+    rep: &Reporter,
+    gate: InitGate,
+    unseal_keys: Option<UnsealKeys>,
+) -> Result<FlowOutcome> {
     answers.check()?;
     let store = if opts.dry_run {
         ManifestStore::detached(ManifestStore::open(state_dir)?.snapshot())
@@ -57,6 +71,7 @@ pub async fn run_gated(
     };
     // A missing server binary or a taken port must stop the run before AWS is touched.
     let binary = preflight(answers, &store, &keys, opts)?;
+    migrate::preflight(answers, &store.snapshot(), unseal_keys.as_ref(), opts.dry_run).await?;
     if let Some(warning) = answers.plain_http_warning() {
         rep.warn(warning);
     }
@@ -77,7 +92,9 @@ pub async fn run_gated(
     // VPC endpoint), even when that came from AWS_ENDPOINT_URL(_KMS) or the profile.
     let mut seal_answers = answers.clone();
     seal_answers.endpoint_url = kms_endpoint;
-    let deployer = Deployer::new(&seal_answers, &store, rep.clone(), state_dir, opts, binary, keys).with_gate(gate);
+    let deployer = Deployer::new(&seal_answers, &store, rep.clone(), state_dir, opts, binary, keys)
+        .with_gate(gate)
+        .with_unseal_keys(unseal_keys);
     let vault = deployer.run(&aws.key).await?;
     let aws = aws.summary(&answers.region, &answers.iam.user_name);
     calls.extend(deployer.calls());

@@ -6,6 +6,7 @@ pub mod client;
 pub mod config;
 pub mod deploy;
 pub mod launch;
+pub mod migrate;
 pub mod recovery;
 pub mod server;
 

@@ -1,0 +1,485 @@
+//! Seal migration against the real OpenBao 2.6.2 and moto: a Shamir-initialised server
+//! with a secret is moved to awskms by `apply`, and back to Shamir by
+//! `destroy --migrate-back` before its KMS key is scheduled for deletion.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use autounseal::answers::{Answers, ExistingServer};
+use autounseal::run::ManifestStore;
+use autounseal::vault::client::{SealStatus, VaultClient};
+use autounseal::vault::launch;
+use aws_sdk_kms::types::KeyState;
+use base64::Engine;
+use common::{Moto, ServerGuard, bao, context, isolate, server_answers};
+use serde_json::{Value, json};
+
+const SECRET: &str = "the-data-that-must-survive";
+
+/// A server the test started itself, killed when the test ends (also on failure).
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Process {
+    fn stop(mut self) {
+        launch::stop_background(self.0.id(), Duration::from_secs(15));
+        let _ = self.0.wait();
+    }
+}
+
+/// `bao server` with `config`, its output in the test's folder.
+fn start_bao(config: &Path, dir: &Path) -> Process {
+    let log = std::fs::File::create(dir.join(format!("bao-{}.log", std::process::id()))).unwrap();
+    let child = Command::new(bao())
+        .arg("server")
+        .arg(format!("-config={}", config.display()))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .env_remove("VAULT_ADDR")
+        .env_remove("BAO_ADDR")
+        .spawn()
+        .unwrap();
+    Process(child)
+}
+
+struct Api {
+    http: reqwest::Client,
+    address: String,
+}
+
+impl Api {
+    fn new(address: &str) -> Api {
+        Api {
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            address: address.to_string(),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method, format!("{}/v1/{path}", self.address));
+        if let Some(token) = token {
+            req = req.header("X-Vault-Token", token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    async fn status(&self) -> SealStatus {
+        VaultClient::new(&self.address, None)
+            .unwrap()
+            .seal_status()
+            .await
+            .unwrap()
+    }
+
+    async fn wait_for(&self, what: &str, ready: impl Fn(&SealStatus) -> bool) -> SealStatus {
+        let client = VaultClient::new(&self.address, None).unwrap();
+        for _ in 0..200 {
+            if let Ok(s) = client.seal_status().await
+                && ready(&s)
+            {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        panic!("the server at {} never became {what}", self.address);
+    }
+
+    async fn unseal(&self, keys: &[String]) {
+        for key in keys {
+            self.call(reqwest::Method::PUT, "sys/unseal", None, Some(json!({ "key": key })))
+                .await;
+        }
+        self.wait_for("unsealed", |s| !s.sealed).await;
+    }
+
+    /// The secret, read with the root token; retried while the node becomes active.
+    async fn read_secret(&self, token: &str) -> String {
+        for _ in 0..100 {
+            let resp = self
+                .http
+                .get(format!("{}/v1/secret/app", self.address))
+                .header("X-Vault-Token", token)
+                .send()
+                .await;
+            if let Ok(resp) = resp
+                && resp.status().is_success()
+            {
+                let v: Value = resp.json().await.unwrap();
+                return v["data"]["value"].as_str().unwrap().to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        panic!("the secret could not be read back");
+    }
+}
+
+/// A Shamir-initialised server as an operator has it: 3 unseal keys, threshold 2, a
+/// KV secret written; then stopped, its data left in `answers.server.storage_path`.
+/// Returns the unseal keys and the root token.
+async fn shamir_server_with_data(a: &Answers, dir: &Path) -> (Vec<String>, String) {
+    let config = dir.join("shamir.hcl");
+    std::fs::write(
+        &config,
+        format!(
+            "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"{}\"\n}}\n\
+             listener \"tcp\" {{\n  address = \"{}\"\n  tls_disable = true\n}}\n\
+             api_addr = \"http://{}\"\ncluster_addr = \"https://127.0.0.1:{}\"\n",
+            a.server.storage_path.display(),
+            a.server.node_id,
+            a.server.listen,
+            a.server.listen,
+            a.server.listen.rsplit_once(':').unwrap().1.parse::<u16>().unwrap() + 1
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(&a.server.storage_path).unwrap();
+    let server = start_bao(&config, dir);
+    let api = Api::new(&format!("http://{}", a.server.listen));
+    api.wait_for("answering", |_| true).await;
+    let init = api
+        .call(
+            reqwest::Method::PUT,
+            "sys/init",
+            None,
+            Some(json!({"secret_shares": 3, "secret_threshold": 2})),
+        )
+        .await;
+    let keys: Vec<String> = init["keys_base64"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    let root = init["root_token"].as_str().unwrap().to_string();
+    api.unseal(&keys[..2]).await;
+    for _ in 0..100 {
+        let mounted = api
+            .http
+            .post(format!("{}/v1/sys/mounts/secret", api.address))
+            .header("X-Vault-Token", &root)
+            .json(&json!({"type": "kv"}))
+            .send()
+            .await;
+        if mounted.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    api.call(
+        reqwest::Method::POST,
+        "secret/app",
+        Some(&root),
+        Some(json!({ "value": SECRET })),
+    )
+    .await;
+    assert_eq!(api.status().await.seal_type, "shamir");
+    server.stop();
+    (keys, root)
+}
+
+fn write_keys(path: &Path, keys: &[String], mode: u32) {
+    let text: String = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("Unseal Key {}: {k}\n", i + 1))
+        .collect();
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn autounseal(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut cmd, &dir.join("state"));
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdin(Stdio::null());
+    cmd.args(args).output().unwrap()
+}
+
+fn apply(a: &Answers, dir: &Path, extra: &[&str]) -> Output {
+    let file = dir.join("answers.toml");
+    std::fs::write(&file, a.to_toml()).unwrap();
+    let mut args = vec!["apply", "--yes", "--answers", file.to_str().unwrap()];
+    args.extend(extra);
+    autounseal(dir, &args)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn server_pid(dir: &Path) -> u32 {
+    let record = ManifestStore::open(&dir.join("state")).unwrap().snapshot().server;
+    record.and_then(|s| s.pid).expect("a background server is recorded")
+}
+
+/// Migration answers: the background server autounseal starts on the Shamir data.
+fn migration_answers(moto: &Moto, dir: &Path) -> Answers {
+    let mut a = server_answers(moto, dir);
+    a.server.existing = ExistingServer::Migrate;
+    a
+}
+
+/// `generate-root` completes with `keys`: they are the server's recovery keys. OpenBao
+/// 2.6 turned the unauthenticated `sys/generate-root` off; its replacement,
+/// `sys/generate-root-token`, takes a token and the keys. The token it hands back works.
+async fn generate_root_with(api: &Api, token: &str, keys: &[String]) {
+    let attempt = api
+        .call(
+            reqwest::Method::PUT,
+            "sys/generate-root-token/attempt",
+            Some(token),
+            Some(json!({})),
+        )
+        .await;
+    let nonce = attempt["data"]["nonce"].as_str().unwrap().to_string();
+    let otp = attempt["data"]["otp"].as_str().unwrap().to_string();
+    let mut last = Value::Null;
+    for key in keys {
+        last = api
+            .call(
+                reqwest::Method::PUT,
+                "sys/generate-root-token/update",
+                Some(token),
+                Some(json!({"key": key, "nonce": nonce})),
+            )
+            .await;
+        if last["data"]["complete"] == true {
+            break;
+        }
+    }
+    assert_eq!(last["data"]["complete"], true, "{last}");
+    let encoded = last["data"]["encoded_token"].as_str().unwrap();
+    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let xored = engine.decode(encoded.trim_end_matches('=')).unwrap();
+    let new_token: String = xored.iter().zip(otp.as_bytes()).map(|(a, b)| (a ^ b) as char).collect();
+    assert_ne!(new_token, token);
+    assert_eq!(api.read_secret(&new_token).await, SECRET, "the new root token works");
+}
+
+async fn key_state(a: &Answers, dir: &Path) -> KeyState {
+    let key_id = ManifestStore::open(&dir.join("state"))
+        .unwrap()
+        .snapshot()
+        .kms_key
+        .map(|k| k.key_id);
+    let key_id = key_id.unwrap_or_else(|| {
+        // After destroy the manifest is gone: the key is the only one moto holds.
+        std::fs::read_to_string(dir.join("key-id")).unwrap()
+    });
+    let ctx = context(a).await;
+    let meta = ctx.kms.describe_key().key_id(&key_id).send().await.unwrap();
+    meta.key_metadata.unwrap().key_state.unwrap()
+}
+
+fn remember_key_id(dir: &Path) {
+    let key = ManifestStore::open(&dir.join("state"))
+        .unwrap()
+        .snapshot()
+        .kms_key
+        .unwrap();
+    std::fs::write(dir.join("key-id"), key.key_id).unwrap();
+}
+
+/// Migrates a Shamir server with data through `apply`; returns the unseal keys and the
+/// root token.
+async fn migrated(a: &Answers, dir: &Path) -> (Vec<String>, String) {
+    let (keys, root) = shamir_server_with_data(a, dir).await;
+    let keys_file = dir.join("unseal-keys.txt");
+    write_keys(&keys_file, &keys, 0o600);
+    let out = apply(a, dir, &["--unseal-keys-file", keys_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    remember_key_id(dir);
+    (keys, root)
+}
+
+#[tokio::test]
+async fn apply_migrates_a_shamir_server_with_data_to_awskms() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let a = migration_answers(&moto, dir);
+    let _guard = ServerGuard(dir.join("state"));
+    let (keys, root) = shamir_server_with_data(&a, dir).await;
+    let keys_file = dir.join("unseal-keys.txt");
+
+    // Keys others can read are refused, before anything is created.
+    write_keys(&keys_file, &keys, 0o644);
+    let out = apply(&a, dir, &["--unseal-keys-file", keys_file.to_str().unwrap()]);
+    let said = text(&out);
+    assert!(!out.status.success());
+    assert!(said.contains("readable by others (mode 0644)"), "{said}");
+    assert!(
+        ManifestStore::open(&dir.join("state"))
+            .unwrap()
+            .snapshot()
+            .kms_key
+            .is_none(),
+        "no AWS change"
+    );
+    // No keys at all: refused before AWS too, saying how to give them.
+    let out = apply(&a, dir, &[]);
+    assert!(text(&out).contains("--unseal-keys-file"), "{}", text(&out));
+    assert!(
+        ManifestStore::open(&dir.join("state"))
+            .unwrap()
+            .snapshot()
+            .kms_key
+            .is_none()
+    );
+
+    std::fs::set_permissions(&keys_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = apply(&a, dir, &["--unseal-keys-file", keys_file.to_str().unwrap()]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("unseal keys become its recovery keys"),
+        "explained: {said}"
+    );
+    assert!(
+        said.contains("Initialize: migrated from Shamir to awskms with 2 unseal keys"),
+        "{said}"
+    );
+    assert!(said.contains("Restart check: restarted and unsealed itself"), "{said}");
+    let api = Api::new(&format!("http://{}", a.server.listen));
+    let status = api.status().await;
+    assert_eq!(
+        (status.seal_type.as_str(), status.recovery_seal, status.sealed),
+        ("awskms", true, false)
+    );
+    assert_eq!(api.read_secret(&root).await, SECRET);
+
+    // Recorded, with no key; no key anywhere in the state folder or the output.
+    let manifest = ManifestStore::open(&dir.join("state")).unwrap().snapshot();
+    assert_eq!(manifest.migrations.len(), 1);
+    assert_eq!(
+        (manifest.migrations[0].from.as_str(), manifest.migrations[0].to.as_str()),
+        ("shamir", "awskms")
+    );
+    for entry in std::fs::read_dir(dir.join("state")).unwrap() {
+        let path = entry.unwrap().path();
+        let content = std::fs::read_to_string(&path).unwrap_or_default();
+        for key in keys.iter().chain([&root]) {
+            assert!(!content.contains(key.as_str()), "a key is in {}", path.display());
+        }
+    }
+    for key in &keys {
+        assert!(!said.contains(key.as_str()), "a key is in the output");
+    }
+
+    // A second restart (the run made the first): the server unseals itself again, with
+    // no key given to the run.
+    launch::stop_background(server_pid(dir), Duration::from_secs(15));
+    let out = apply(&a, dir, &[]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("already migrated to awskms"), "{said}");
+    let status = api.wait_for("unsealed", |s| s.initialized && !s.sealed).await;
+    assert_eq!(status.seal_type, "awskms");
+    assert_eq!(api.read_secret(&root).await, SECRET);
+
+    // The old unseal keys are the recovery keys now.
+    generate_root_with(&api, &root, &keys[1..]).await;
+}
+
+#[tokio::test]
+async fn destroy_refuses_then_migrates_back_before_the_key_goes() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let a = migration_answers(&moto, dir);
+    let _guard = ServerGuard(dir.join("state"));
+    let (keys, root) = migrated(&a, dir).await;
+
+    let out = autounseal(dir, &["destroy", "--yes"]);
+    let said = text(&out);
+    assert!(!out.status.success());
+    assert!(said.contains("refuses to schedule the deletion"), "{said}");
+    assert!(
+        said.contains(&format!("the server at http://{}", a.server.listen)),
+        "{said}"
+    );
+    assert!(said.contains("--migrate-back"), "{said}");
+    assert_eq!(key_state(&a, dir).await, KeyState::Enabled);
+
+    let recovery_file = dir.join("recovery-keys-given.txt");
+    write_keys(&recovery_file, &keys[..2], 0o600);
+    let out = autounseal(
+        dir,
+        &[
+            "destroy",
+            "--yes",
+            "--migrate-back",
+            "--recovery-keys-file",
+            recovery_file.to_str().unwrap(),
+        ],
+    );
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    let back = said.find("Migrate back to Shamir: back on Shamir").expect(&said);
+    let deletion = said.find("Schedule key deletion").expect(&said);
+    assert!(back < deletion, "the way back comes first: {said}");
+    assert!(said.contains("now the server's unseal keys"), "told plainly: {said}");
+    assert_eq!(key_state(&a, dir).await, KeyState::PendingDeletion);
+
+    // The config stays, with no seal stanza: a Shamir server the same keys unseal.
+    let config: Value = hcl::from_str(&std::fs::read_to_string(&a.output.vault_config).unwrap()).unwrap();
+    assert!(config.get("seal").is_none(), "{config}");
+    let server = start_bao(&a.output.vault_config, dir);
+    let api = Api::new(&format!("http://{}", a.server.listen));
+    let status = api.wait_for("answering sealed", |s| s.sealed).await;
+    assert_eq!((status.seal_type.as_str(), status.initialized), ("shamir", true));
+    api.unseal(&keys[1..]).await;
+    assert_eq!(api.read_secret(&root).await, SECRET);
+    server.stop();
+}
+
+#[tokio::test]
+async fn destroy_force_names_the_data_it_loses() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let mut a = server_answers(&moto, dir);
+    a.init.recovery_keys_file = Some(dir.join("recovery.txt"));
+    let _guard = ServerGuard(dir.join("state"));
+    let out = apply(&a, dir, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    remember_key_id(dir);
+
+    let out = autounseal(dir, &["destroy", "--yes", "--force"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    let storage: PathBuf = a.server.storage_path.clone();
+    assert!(
+        said.contains(&format!(
+            "FORCED: all the data of the server at http://{} (storage {})",
+            a.server.listen,
+            storage.display()
+        )),
+        "{said}"
+    );
+    assert!(said.contains("will be lost for good"), "{said}");
+    assert_eq!(key_state(&a, dir).await, KeyState::PendingDeletion);
+}
