@@ -38,22 +38,11 @@ pub async fn run(
     keys: KeysDestination,
     rep: &Reporter,
 ) -> Result<FlowOutcome> {
-    run_gated(answers, state_dir, opts, keys, rep, InitGate::default()).await
+    run_with(answers, state_dir, opts, keys, rep, InitGate::default(), None).await
 }
 
-/// [`run`], with a gate the wizard holds while it asks whether to quit (see [`InitGate`]).
-pub async fn run_gated(
-    answers: &Answers,
-    state_dir: &Path,
-    opts: ApplyOptions,
-    keys: KeysDestination,
-    rep: &Reporter,
-    gate: InitGate,
-) -> Result<FlowOutcome> {
-    run_with(answers, state_dir, opts, keys, rep, gate, None).await
-}
-
-/// [`run_gated`], with the unseal keys a seal migration submits (see `vault::migrate`).
+/// [`run`], with a gate the wizard holds while it asks whether to quit (see
+/// [`InitGate`]), and the unseal keys a seal migration submits (see `vault::migrate`).
 pub async fn run_with(
     answers: &Answers,
     state_dir: &Path,
