@@ -221,22 +221,22 @@ fn wizard_run(run: usize) -> Vec<(String, usize)> {
     let mut t = Terminal::start(cmd);
     let pid = t.child.process_id().unwrap();
     let _end = EndOnDrop(pid);
-    t.wait_for("1/12 Welcome", SHORT);
+    t.wait_for("1/13 Welcome", SHORT);
     // The demo's answers are filled in: Enter on each screen, as a presenter would.
     for next in [
         "✓ Account 123456789012",
-        "3/12 Region",
-        "4/12 KMS key",
-        "5/12 IAM user and policy",
-        "6/12 Files",
-        "7/12 Server",
+        "3/13 Region",
+        "4/13 KMS key",
+        "5/13 IAM user and policy",
+        "6/13 Files",
+        "7/13 Server",
     ] {
         t.type_keys(&[ENTER]);
         t.wait_for(next, SHORT);
     }
     t.wait_for("found OpenBao 2.6.2", SHORT);
     t.type_keys(&[ENTER]);
-    t.wait_for("8/12 Init", SHORT);
+    t.wait_for("8/13 Init", SHORT);
     t.type_keys(&[ENTER]);
     // The plan is made (its last lines are below the fold at 80x24).
     t.wait_for("iam:CreateAccessKey", Duration::from_secs(60));
@@ -244,7 +244,7 @@ fn wizard_run(run: usize) -> Vec<(String, usize)> {
     // The run's end, not its last step: an Enter before the run is over goes nowhere.
     t.wait_for("All done. Enter to continue.", Duration::from_secs(120));
     t.type_keys(&[ENTER]);
-    t.wait_for("11/12 Recovery keys", SHORT);
+    t.wait_for("12/13 Recovery keys", SHORT);
 
     // Each value as the screen shows it when revealed, then hidden again.
     let mut secrets = Vec::new();
@@ -287,7 +287,7 @@ fn wizard_run(run: usize) -> Vec<(String, usize)> {
         value: env_value(&env_file, "AWS_SECRET_ACCESS_KEY"),
     });
     t.type_keys(&["a", ENTER]);
-    t.wait_for("12/12 Done", SHORT);
+    t.wait_for("13/13 Done", SHORT);
     // Let the frame after the wipe be drawn and the loop go back to waiting.
     std::thread::sleep(Duration::from_millis(300));
     let found = dump_and_search(pid, dir.path(), &secrets, "on the Done screen");

@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod proxy;
+pub mod shamir;
 
 use autounseal::answers::Answers;
 use autounseal::aws::{AwsContext, Connection};
