@@ -168,8 +168,13 @@ impl VaultClient {
     /// not kept, so its write buffer goes with it.
     pub async fn unseal(&self, key: &str, migrate: bool) -> Result<SealStatus, VaultError> {
         let mut body = Zeroizing::new(Vec::with_capacity(key.len() + 64));
-        serde_json::to_writer(&mut *body, &serde_json::json!({ "key": key, "migrate": migrate }))
-            .expect("a JSON object always serialises");
+        // Borrowed, never copied into a `serde_json::Value` (which would not be wiped).
+        #[derive(Serialize)]
+        struct UnsealRequest<'k> {
+            key: &'k str,
+            migrate: bool,
+        }
+        serde_json::to_writer(&mut *body, &UnsealRequest { key, migrate }).expect("a JSON object always serialises");
         let one_shot = http_client(self.ca_cert.as_deref(), false)?;
         let what = if migrate {
             "PUT /v1/sys/unseal (migrate)"

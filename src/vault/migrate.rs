@@ -128,7 +128,16 @@ impl KeysSource {
     pub fn read(&self) -> std::result::Result<UnsealKeys, VaultError> {
         match self {
             KeysSource::File(path) => UnsealKeys::from_file(path),
-            KeysSource::Stdin => UnsealKeys::from_reader(std::io::stdin().lock(), "standard input"),
+            KeysSource::Stdin => {
+                // The file descriptor itself: std's stdin buffer lives as long as the
+                // process and would keep a copy of the keys.
+                use std::os::fd::AsFd;
+                let fd = std::io::stdin()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|e| VaultError::Refused(format!("cannot read standard input: {e}")))?;
+                UnsealKeys::from_reader(std::fs::File::from(fd), "standard input")
+            }
         }
     }
 }
@@ -768,6 +777,24 @@ mod tests {
         let keys = UnsealKeys::from_file(&path).unwrap();
         assert_eq!(keys.len(), 2);
         assert!(!format!("{keys:?}").contains("k1"));
+    }
+
+    #[tokio::test]
+    async fn a_node_that_joins_others_is_refused_with_the_node_by_node_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("vault.hcl");
+        std::fs::write(
+            &config,
+            "storage \"raft\" {\n  path = \"/d\"\n  retry_join {\n    leader_api_addr = \"https://10.0.0.2:8200\"\n  }\n}\n",
+        )
+        .unwrap();
+        // Nothing answers there: the config alone tells.
+        let client = VaultClient::new("http://127.0.0.1:9", None).unwrap();
+        let err = refuse_cluster(&client, Some(&config)).await.unwrap_err().to_string();
+        assert!(err.contains("one node of a cluster"), "{err}");
+        assert!(err.contains("standbys"), "{err}");
+        std::fs::write(&config, "storage \"raft\" {\n  path = \"/d\"\n}\n").unwrap();
+        assert!(refuse_cluster(&client, Some(&config)).await.is_ok());
     }
 
     #[test]
