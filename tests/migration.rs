@@ -141,6 +141,22 @@ async fn apply_migrates_a_shamir_server_with_data_to_awskms() {
     let (keys, root) = shamir_server_with_data(&a, dir).await;
     let keys_file = dir.join("unseal-keys.txt");
 
+    // The plan says what will happen, and the call it makes per key.
+    let file = dir.join("answers.toml");
+    std::fs::write(&file, a.to_toml()).unwrap();
+    let out = autounseal(dir, &["plan", "--answers", file.to_str().unwrap()]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("Seal migration from Shamir to AWS KMS; the data stays"),
+        "{said}"
+    );
+    assert!(said.contains("the same unseal keys become its recovery keys"), "{said}");
+    assert!(
+        said.contains("$ bao operator unseal -migrate -address=http://"),
+        "{said}"
+    );
+
     // Keys others can read are refused, before anything is created.
     write_keys(&keys_file, &keys, 0o644);
     let out = apply(&a, dir, &["--unseal-keys-file", keys_file.to_str().unwrap()]);

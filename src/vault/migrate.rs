@@ -256,8 +256,9 @@ fn enough_keys(keys: Option<&UnsealKeys>, threshold: u16, plan: bool) -> Result<
     match keys {
         _ if plan => Ok(()),
         None => Err(RunError::Other(
-            "a seal migration needs the server's unseal keys, once: give them with --unseal-keys-file FILE (mode \
-             0600) or --unseal-keys-stdin; never on the command line"
+            "a seal migration needs the server's unseal keys, once: type them on the wizard's Unseal keys screen \
+             (after Review), or give them to apply with --unseal-keys-file FILE (mode 0600) or --unseal-keys-stdin; \
+             never on the command line"
                 .into(),
         )),
         Some(k) if k.len() < threshold as usize => Err(RunError::Other(format!(
