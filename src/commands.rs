@@ -46,6 +46,57 @@ fn confirm(question: &str, typed_word: Option<&str>) -> anyhow::Result<bool> {
     })
 }
 
+/// One line typed on the terminal, trimmed.
+fn ask(question: &str) -> anyhow::Result<String> {
+    let mut out = std::io::stdout().lock();
+    write!(out, "{question}")?;
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim().to_string())
+}
+
+/// Keys typed on the terminal with echo off, one a line, an empty line to end: read
+/// from the descriptor a byte at a time into zeroizing memory (std's stdin buffer would
+/// keep a copy), echo restored whatever happens.
+fn read_hidden_keys(what: &str) -> anyhow::Result<UnsealKeys> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(stdin.as_fd()).context("cannot read the terminal's settings")?;
+    let mut hidden = saved.clone();
+    hidden.local_flags.remove(LocalFlags::ECHO);
+    tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &hidden).context("cannot turn echo off")?;
+    struct Restore<'a>(std::io::Stdin, &'a nix::sys::termios::Termios);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let _ = tcsetattr(self.0.as_fd(), SetArg::TCSANOW, self.1);
+        }
+    }
+    let restore = Restore(stdin, &saved);
+    let mut tty = std::fs::File::from(restore.0.as_fd().try_clone_to_owned()?);
+    let mut typed = zeroize::Zeroizing::new(Vec::with_capacity(64 * 1024));
+    let mut line_start = 0;
+    for n in 1.. {
+        print!("{what} {n} (hidden; an empty line ends): ");
+        std::io::stdout().flush()?;
+        let mut byte = [0u8; 1];
+        while tty.read(&mut byte)? == 1 && byte[0] != b'\n' && typed.len() < typed.capacity() {
+            typed.push(byte[0]);
+        }
+        zeroize::Zeroize::zeroize(&mut byte);
+        println!();
+        if typed.len() == line_start {
+            break;
+        }
+        typed.push(b'\n');
+        line_start = typed.len();
+    }
+    drop(restore);
+    Ok(UnsealKeys::from_reader(&typed[..], "the terminal")?)
+}
+
 /// The answers file, with `--profile` (when given) in place of its `profile`.
 fn load_answers(path: &Path, profile: Option<&str>) -> anyhow::Result<Answers> {
     let mut answers = Answers::load(path)?;
@@ -250,6 +301,23 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
                 bail!("nothing was removed");
             }
             None
+        }
+        Some(data) if !args.yes && std::io::stdin().is_terminal() => {
+            println!(
+                "\nThe KMS key still seals {data}: deleting it loses that data for good. The way back to Shamir \
+                 first: disabled = \"true\" in the seal stanza, a restart, the recovery keys submitted with migrate \
+                 (they then become the server's unseal keys), the stanza removed, a restart, and a check that the \
+                 same keys unseal it."
+            );
+            match ask(
+                "Type \"migrate back\" to do that first, \"lose the data\" to destroy anyway, anything else to stop: ",
+            )?
+            .as_str()
+            {
+                "migrate back" => Some(read_hidden_keys("recovery key")?),
+                "lose the data" => None,
+                _ => bail!("nothing was removed"),
+            }
         }
         Some(data) => bail!(
             "destroy refuses to schedule the deletion of the KMS key: it still seals {data}, which would be lost \

@@ -315,3 +315,60 @@ async fn destroy_force_names_the_data_it_loses() {
     assert!(said.contains("will be lost for good"), "{said}");
     assert_eq!(key_state(&a, dir).await, KeyState::PendingDeletion);
 }
+
+/// An interactive destroy offers the way back itself, and reads the recovery keys with
+/// the terminal's echo off: they never show.
+#[tokio::test]
+async fn an_interactive_destroy_offers_the_way_back_and_hides_the_keys() {
+    use common::pty::{ENTER, Terminal};
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let a = migration_answers(&moto, dir);
+    let _guard = ServerGuard(dir.join("state"));
+    let (keys, root) = migrated(&a, dir).await;
+
+    let mut cmd = portable_pty::CommandBuilder::new(env!("CARGO_BIN_EXE_autounseal"));
+    cmd.env_clear();
+    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env("HOME", dir);
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("AWS_ACCESS_KEY_ID", "testing");
+    cmd.env("AWS_SECRET_ACCESS_KEY", "testing");
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config");
+    cmd.env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials");
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd.args(["--state-dir", &dir.join("state").to_string_lossy(), "destroy"]);
+    let mut t = Terminal::start(cmd);
+    let wait = Duration::from_secs(20);
+    let offer = t.wait_for("Type \"migrate back\"", wait);
+    assert!(offer.contains("they then become the server's unseal keys"), "{offer}");
+    t.type_keys(&["migrate back", ENTER]);
+    t.wait_for("recovery key 1 (hidden", wait);
+    t.type_keys(&[&keys[0], ENTER]);
+    let asked = t.wait_for("recovery key 2 (hidden", wait);
+    assert!(!asked.contains(keys[0].as_str()), "the key was echoed:\n{asked}");
+    t.type_keys(&[&keys[1], ENTER]);
+    let asked = t.wait_for("recovery key 3 (hidden", wait);
+    assert!(!asked.contains(keys[1].as_str()), "the key was echoed:\n{asked}");
+    t.type_keys(&[ENTER]);
+    t.wait_for("Type \"destroy\" to go on", wait);
+    t.type_keys(&["destroy", ENTER]);
+    let end = t.wait_for("Destroyed.", Duration::from_secs(90));
+    assert!(end.contains("Schedule key deletion"), "{end}");
+    assert!(t.child.wait().unwrap().success());
+    t.wait_for_output_end(wait);
+    let screen = t.screen.lock().unwrap().screen().contents();
+    for key in &keys {
+        assert!(!screen.contains(key.as_str()), "a recovery key was echoed:\n{screen}");
+    }
+    assert_eq!(key_state(&a, dir).await, KeyState::PendingDeletion);
+
+    // Back on Shamir, the data kept: the same keys unseal it.
+    let server = start_bao(&a.output.vault_config, dir);
+    let api = Api::new(&format!("http://{}", a.server.listen));
+    api.wait_for("answering sealed", |s| s.sealed).await;
+    api.unseal(&keys[..2]).await;
+    assert_eq!(api.read_secret(&root).await, SECRET);
+    server.stop();
+}
