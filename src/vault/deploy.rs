@@ -37,7 +37,9 @@ impl KeysDestination {
             return Ok(KeysDestination::File(path.clone()));
         }
         let all_encrypted = !init.recovery_pgp_keys.is_empty() && init.root_token_pgp_key.is_some();
-        if !init.enabled || answers.server.launch == Launch::None || all_encrypted {
+        // A migrated server keeps its keys: it is never initialised.
+        let migrating = answers.server.existing == ExistingServer::Migrate;
+        if !init.enabled || answers.server.launch == Launch::None || all_encrypted || migrating {
             return Ok(KeysDestination::HandBack);
         }
         Err(RunError::Other(
@@ -176,6 +178,7 @@ pub fn preflight(
     let initialised_before = store.snapshot().server.is_some_and(|s| s.initialized_by_us);
     if answers.init.enabled
         && answers.server.launch != Launch::None
+        && answers.server.existing == ExistingServer::New
         && !initialised_before
         && let KeysDestination::File(path) = keys
     {
