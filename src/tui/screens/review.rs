@@ -195,6 +195,7 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
         Some(id) => id.kms_endpoint.clone(),
         None => a.endpoint_url.clone(),
     };
+    let migrating = a.server.existing == ExistingServer::Migrate;
     let mut lines = vec![
         Line::raw(format!(
             "AWS     {} in {} · user {} · policy {}",
@@ -212,13 +213,17 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
             a.output.vault_config.display()
         )),
         Line::raw(format!(
-            "Server  {binary} on {} ({}) · {} recovery shares",
+            "Server  {binary} on {} ({}) · {}",
             a.server.listen,
             a.server.launch.as_str(),
-            a.init.recovery_shares
+            if migrating {
+                "seal Shamir → awskms".to_string()
+            } else {
+                format!("{} recovery shares", a.init.recovery_shares)
+            }
         )),
     ];
-    if a.server.existing == ExistingServer::Migrate {
+    if migrating {
         lines.extend(
             crate::vault::migrate::explanation(a)
                 .into_iter()
