@@ -169,10 +169,7 @@ pub fn explanation(answers: &Answers) -> Vec<String> {
 
 /// Refuses a server that is one node of a cluster: a cluster is migrated node by node
 /// (standbys first, then the active node steps down), which autounseal does not do yet.
-pub async fn refuse_cluster(
-    client: &VaultClient,
-    storage_config: Option<&Path>,
-) -> std::result::Result<(), VaultError> {
+pub async fn refuse_cluster(client: &VaultClient, config: Option<&Path>) -> std::result::Result<(), VaultError> {
     let cluster = match client.leader().await {
         Ok(leader) if leader.ha_enabled && !leader.is_self && !leader.leader_address.is_empty() => {
             Some(format!("it is a standby of the active node {}", leader.leader_address))
@@ -180,7 +177,7 @@ pub async fn refuse_cluster(
         _ => None,
     };
     // A raft node that joins others names them in its storage stanza.
-    let joins = storage_config
+    let joins = config
         .and_then(|p| std::fs::read_to_string(p).ok())
         .is_some_and(|text| text.contains("retry_join"));
     let cluster = cluster.or(joins.then(|| "its config joins other raft nodes (retry_join)".to_string()));
@@ -373,8 +370,7 @@ async fn submit(
             )
             .await?;
         let Some(status) = applied.done() else {
-            // A plan lists the calls only.
-            continue;
+            unreachable!("a plan lists the migration's call and never submits a key")
         };
         if !status.sealed {
             return match migration {
@@ -383,9 +379,6 @@ async fn submit(
             };
         }
         last = status;
-    }
-    if recorder.dry_run() {
-        return Ok(last);
     }
     Err(RunError::Other(format!(
         "the server at {} is still sealed after {} keys (threshold {threshold}, progress {}): check that they are \
