@@ -59,8 +59,10 @@ pub async fn run_with(
         ManifestStore::open(state_dir)?
     };
     // A missing server binary or a taken port must stop the run before AWS is touched.
-    let binary = preflight(answers, &store, &keys, opts)?;
+    // First: a live server with data says best what it is (before its port or storage
+    // is refused as taken).
     migrate::preflight(answers, &store.snapshot(), unseal_keys.as_ref(), opts.dry_run).await?;
+    let binary = preflight(answers, &store, &keys, opts)?;
     if let Some(warning) = answers.plain_http_warning() {
         rep.warn(warning);
     }

@@ -143,6 +143,28 @@ async fn apply_migrates_a_shamir_server_with_data_to_awskms() {
     let (keys, root) = shamir_server_with_data(&a, dir).await;
     let keys_file = dir.join("unseal-keys.txt");
 
+    // Without `existing = "migrate"`, a live Shamir server with data is refused, not
+    // taken for a new one.
+    let running = start_bao(&dir.join("shamir.hcl"), dir);
+    let api = Api::new(&format!("http://{}", a.server.listen));
+    api.wait_for("answering", |_| true).await;
+    let mut as_new = a.clone();
+    as_new.server.existing = autounseal::answers::ExistingServer::New;
+    as_new.init.recovery_keys_file = Some(dir.join("recovery-keys.txt"));
+    let out = apply(&as_new, dir, &[]);
+    let said = text(&out);
+    assert!(!out.status.success());
+    assert!(said.contains("already initialised with a Shamir seal"), "{said}");
+    assert!(said.contains("server.existing = \"migrate\""), "{said}");
+    assert!(
+        ManifestStore::open(&dir.join("state"))
+            .unwrap()
+            .snapshot()
+            .kms_key
+            .is_none()
+    );
+    running.stop();
+
     // The plan says what will happen, and the call it makes per key.
     let file = dir.join("answers.toml");
     std::fs::write(&file, a.to_toml()).unwrap();

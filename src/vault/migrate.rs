@@ -29,6 +29,9 @@ type Result<T> = std::result::Result<T, RunError>;
 /// How long a server may take to move its seal, or to come back after a restart.
 const MIGRATION_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long the check before AWS waits for a server to say what it is.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The most keys a file may hold: Shamir allows up to 255 shares.
 const MAX_KEYS: usize = 255;
 
@@ -205,7 +208,11 @@ pub async fn preflight(answers: &Answers, m: &Manifest, keys: Option<&UnsealKeys
         Err(_) if !migrate => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    let status = client.seal_status().await.ok();
+    // Bounded: whatever holds the port may never answer, and the other checks name it.
+    let status = tokio::time::timeout(PROBE_TIMEOUT, client.seal_status())
+        .await
+        .ok()
+        .and_then(|answer| answer.ok());
     match status {
         Some(s) if !migrate && s.is_shamir() => Err(VaultError::Refused(format!(
             "the server at {} is already initialised with a Shamir seal: it holds data. To move it to the awskms \
