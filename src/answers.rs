@@ -91,12 +91,33 @@ impl Launch {
     }
 }
 
+/// What to do with a server that already holds data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ExistingServer {
+    /// Only a new, empty server is set up; one with data is refused.
+    #[default]
+    New,
+    /// Move a Shamir-sealed server with data to the awskms seal (its unseal keys become
+    /// its recovery keys). Asked for explicitly: the data is someone's.
+    Migrate,
+}
+
+impl ExistingServer {
+    pub fn is_new(&self) -> bool {
+        *self == ExistingServer::New
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerAnswers {
     /// `vault` or `bao`, found on PATH, or a path to the binary.
     pub binary: String,
     pub launch: Launch,
+    /// `migrate` to move an existing Shamir-sealed server to awskms.
+    #[serde(skip_serializing_if = "ExistingServer::is_new")]
+    pub existing: ExistingServer,
     pub listen: String,
     pub storage_path: PathBuf,
     /// Raft node id; defaults to `autounseal-1`.
@@ -206,6 +227,7 @@ impl Default for ServerAnswers {
         ServerAnswers {
             binary: "vault".into(),
             launch: Launch::Systemd,
+            existing: ExistingServer::New,
             listen: DEFAULT_LISTEN.into(),
             storage_path: DEFAULT_STORAGE_PATH.into(),
             node_id: "autounseal-1".into(),

@@ -82,6 +82,13 @@ pub struct ApplyArgs {
     /// Do not ask: go ahead, and replace existing files (a backup is kept)
     #[arg(long, short)]
     pub yes: bool,
+    /// For a seal migration (server.existing = "migrate"): the server's unseal keys, one
+    /// a line, in a file only its owner can read (mode 0600)
+    #[arg(long, value_name = "FILE", conflicts_with = "unseal_keys_stdin")]
+    pub unseal_keys_file: Option<PathBuf>,
+    /// For a seal migration: read the unseal keys from standard input, one a line
+    #[arg(long)]
+    pub unseal_keys_stdin: bool,
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +106,26 @@ pub struct DestroyArgs {
     /// Days KMS waits before deleting the key (7 to 30)
     #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(i32).range(7..=30))]
     pub deletion_window_days: i32,
+    /// First move the server the KMS key seals back to Shamir (its recovery keys become
+    /// its unseal keys), so that deleting the key strands no data
+    #[arg(long, conflicts_with = "force")]
+    pub migrate_back: bool,
+    /// With --migrate-back: the recovery keys, one a line, in a file only its owner can
+    /// read (mode 0600)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "migrate_back",
+        conflicts_with = "recovery_keys_stdin"
+    )]
+    pub recovery_keys_file: Option<PathBuf>,
+    /// With --migrate-back: read the recovery keys from standard input, one a line
+    #[arg(long, requires = "migrate_back")]
+    pub recovery_keys_stdin: bool,
+    /// Schedule the key's deletion even though a server's data is still sealed by it:
+    /// that data is then lost for good
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

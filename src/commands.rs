@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use crate::answers::Answers;
+use crate::answers::ExistingServer;
 use crate::aws::destroy::{DestroyOptions, KEY_DELETION_WARNING};
 use crate::aws::{AwsContext, Connection};
 use crate::cli::{ApplyArgs, DemoArgs, DestroyArgs, DoctorArgs, PlanArgs, StatusArgs};
@@ -16,6 +17,7 @@ use crate::headless::{kms_endpoint_line, print_findings, print_plan, print_statu
 use crate::run::events::StopRequest;
 use crate::run::{ApplyOptions, ManifestStore, Origin};
 use crate::vault::deploy::KeysDestination;
+use crate::vault::migrate::{self, KeysSource, UnsealKeys};
 use crate::{flow, regions};
 
 /// The state folder: `--state-dir`, or the user's data folder.
@@ -42,6 +44,57 @@ fn confirm(question: &str, typed_word: Option<&str>) -> anyhow::Result<bool> {
         Some(word) => answer == word,
         None => matches!(answer, "y" | "Y" | "yes"),
     })
+}
+
+/// One line typed on the terminal, trimmed.
+fn ask(question: &str) -> anyhow::Result<String> {
+    let mut out = std::io::stdout().lock();
+    write!(out, "{question}")?;
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim().to_string())
+}
+
+/// Keys typed on the terminal with echo off, one a line, an empty line to end: read
+/// from the descriptor a byte at a time into zeroizing memory (std's stdin buffer would
+/// keep a copy), echo restored whatever happens.
+fn read_hidden_keys(what: &str) -> anyhow::Result<UnsealKeys> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(stdin.as_fd()).context("cannot read the terminal's settings")?;
+    let mut hidden = saved.clone();
+    hidden.local_flags.remove(LocalFlags::ECHO);
+    tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &hidden).context("cannot turn echo off")?;
+    struct Restore<'a>(std::io::Stdin, &'a nix::sys::termios::Termios);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let _ = tcsetattr(self.0.as_fd(), SetArg::TCSANOW, self.1);
+        }
+    }
+    let restore = Restore(stdin, &saved);
+    let mut tty = std::fs::File::from(restore.0.as_fd().try_clone_to_owned()?);
+    let mut typed = zeroize::Zeroizing::new(Vec::with_capacity(64 * 1024));
+    let mut line_start = 0;
+    for n in 1.. {
+        print!("{what} {n} (hidden; an empty line ends): ");
+        std::io::stdout().flush()?;
+        let mut byte = [0u8; 1];
+        while tty.read(&mut byte)? == 1 && byte[0] != b'\n' && typed.len() < typed.capacity() {
+            typed.push(byte[0]);
+        }
+        zeroize::Zeroize::zeroize(&mut byte);
+        println!();
+        if typed.len() == line_start {
+            break;
+        }
+        typed.push(b'\n');
+        line_start = typed.len();
+    }
+    drop(restore);
+    Ok(UnsealKeys::from_reader(&typed[..], "the terminal")?)
 }
 
 /// The answers file, with `--profile` (when given) in place of its `profile`.
@@ -85,10 +138,32 @@ fn stop_on_signals() -> anyhow::Result<StopRequest> {
     Ok(stop)
 }
 
+/// Where the command line says the keys of a migration come from, if anywhere: never
+/// the command line itself, where every user of the machine could read them.
+fn keys_source(file: Option<&Path>, stdin: bool) -> Option<KeysSource> {
+    match (file, stdin) {
+        (Some(path), _) => Some(KeysSource::File(path.to_path_buf())),
+        (None, true) => Some(KeysSource::Stdin),
+        (None, false) => None,
+    }
+}
+
 pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
     let answers = load_answers(&args.answers, profile)?;
     // Checked before the question: where the recovery keys will go.
     let keys = KeysDestination::headless(&answers)?;
+    let source = keys_source(args.unseal_keys_file.as_deref(), args.unseal_keys_stdin);
+    if source.is_some() && answers.server.existing != ExistingServer::Migrate {
+        bail!("unseal keys were given, but server.existing is not \"migrate\": nothing would use them");
+    }
+    // Read at once, before anything changes: a wrong file fails here.
+    let unseal_keys: Option<UnsealKeys> = source.map(|s| s.read()).transpose()?;
+    if answers.server.existing == ExistingServer::Migrate {
+        println!();
+        for line in migrate::explanation(&answers) {
+            println!("{line}");
+        }
+    }
     if !args.yes {
         let question = format!(
             "This creates a KMS key, an IAM user, a policy and an access key in {}, writes {} and {}, \
@@ -113,7 +188,8 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
     );
     let stop = stop_on_signals()?;
     let outcome = with_printer(Mode::Run, async |rep| {
-        flow::run(&answers, state_dir, opts, keys, &rep.with_stop(stop)).await
+        let rep = rep.with_stop(stop);
+        flow::run_with(&answers, state_dir, opts, keys, &rep, Default::default(), unseal_keys).await
     })
     .await?;
     print_summary(&answers, state_dir, &outcome);
@@ -177,6 +253,12 @@ pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> an
     })
     .await?;
     print_plan(&answers, &outcome);
+    if answers.server.existing == ExistingServer::Migrate {
+        println!();
+        for line in migrate::explanation(&answers) {
+            println!("{line}");
+        }
+    }
     Ok(())
 }
 
@@ -199,6 +281,59 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
             args.deletion_window_days
         );
     }
+    let sealed_data = if deletes_key {
+        migrate::data_sealed_by_key(&manifest).await
+    } else {
+        None
+    };
+    let recovery_keys = match &sealed_data {
+        Some(_) if args.migrate_back => Some(
+            keys_source(args.recovery_keys_file.as_deref(), args.recovery_keys_stdin)
+                .context(
+                    "--migrate-back needs the recovery keys: --recovery-keys-file FILE (mode 0600) or \
+                     --recovery-keys-stdin",
+                )?
+                .read()?,
+        ),
+        Some(data) if args.force => {
+            println!("\nFORCED: {data} will be lost for good once the key is deleted.");
+            if !args.yes && !confirm("", Some("lose the data"))? {
+                bail!("nothing was removed");
+            }
+            None
+        }
+        Some(data) if !args.yes && std::io::stdin().is_terminal() => {
+            println!(
+                "\nThe KMS key still seals {data}: deleting it loses that data for good. The way back to Shamir \
+                 first: disabled = \"true\" in the seal stanza, a restart, the recovery keys submitted with migrate \
+                 (they then become the server's unseal keys), the stanza removed, a restart, and a check that the \
+                 same keys unseal it."
+            );
+            match ask(
+                "Type \"migrate back\" to do that first, \"lose the data\" to destroy anyway, anything else to stop: ",
+            )?
+            .as_str()
+            {
+                "migrate back" => Some(read_hidden_keys("recovery key")?),
+                "lose the data" => None,
+                _ => bail!("nothing was removed"),
+            }
+        }
+        Some(data) => bail!(
+            "destroy refuses to schedule the deletion of the KMS key: it still seals {data}, which would be lost \
+             for good. Move the server back to Shamir first: `{}` (the recovery keys then become its unseal keys), \
+             or, if that data is not needed, pass --force",
+            crate::cli::command_hint("destroy --migrate-back --recovery-keys-file FILE", state_dir)
+        ),
+        None => None,
+    };
+    if recovery_keys.is_some() {
+        println!(
+            "\nFirst, the way back to Shamir: disabled = \"true\" in the seal stanza, a restart, the recovery keys \
+             submitted with migrate (they then become the unseal keys), the stanza removed, a restart, and a check \
+             that the same keys unseal the server."
+        );
+    }
     if !args.yes && !confirm("", Some("destroy"))? {
         bail!("nothing was removed. To destroy without the typed confirmation, pass --yes");
     }
@@ -218,7 +353,13 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
     };
     let stop = stop_on_signals()?;
     with_printer(Mode::Run, async |rep| {
-        flow::undo(&ctx, &store, &rep.with_stop(stop), opts).await
+        let rep = rep.with_stop(stop);
+        if let Some(keys) = &recovery_keys {
+            migrate::MigrateBack::new(&store, rep.clone(), state_dir)
+                .run(keys)
+                .await?;
+        }
+        flow::undo(&ctx, &store, &rep, opts).await
     })
     .await?;
     store.remove_if_empty()?;

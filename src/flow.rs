@@ -13,6 +13,7 @@ use crate::run::{ApplyOptions, Call, Change, ManifestStore, Recorder, Reporter, 
 use crate::twins::quote;
 use crate::vault::deploy::{DeployOutcome, Deployer, InitGate, KeysDestination, preflight, stop_server};
 use crate::vault::discover::Host;
+use crate::vault::migrate::{self, UnsealKeys};
 
 /// The files an undo removes. The recovery keys file stays: it is the operator's until
 /// they move it.
@@ -41,17 +42,19 @@ pub async fn run(
     keys: KeysDestination,
     rep: &Reporter,
 ) -> Result<FlowOutcome> {
-    run_gated(answers, state_dir, opts, keys, rep, InitGate::default()).await
+    run_with(answers, state_dir, opts, keys, rep, InitGate::default(), None).await
 }
 
-/// [`run`], with a gate the wizard holds while it asks whether to quit (see [`InitGate`]).
-pub async fn run_gated(
+/// [`run`], with a gate the wizard holds while it asks whether to quit (see
+/// [`InitGate`]), and the unseal keys a seal migration submits (see `vault::migrate`).
+pub async fn run_with(
     answers: &Answers,
     state_dir: &Path,
     opts: ApplyOptions,
     keys: KeysDestination,
     rep: &Reporter,
     gate: InitGate,
+    unseal_keys: Option<UnsealKeys>,
 ) -> Result<FlowOutcome> {
     answers.check()?;
     // The host decides the unit, paths and owner that the operator left unset.
@@ -64,6 +67,9 @@ pub async fn run_gated(
         ManifestStore::open(state_dir)?
     };
     // A missing server binary or a taken port must stop the run before AWS is touched.
+    // First: a live server with data says best what it is (before its port or storage
+    // is refused as taken).
+    migrate::preflight(answers, &store.snapshot(), unseal_keys.as_ref(), opts.dry_run).await?;
     let binary = preflight(answers, &store, &keys, opts, &host)?;
     if let Some(warning) = answers.plain_http_warning() {
         rep.warn(warning);
@@ -85,7 +91,9 @@ pub async fn run_gated(
     // VPC endpoint), even when that came from AWS_ENDPOINT_URL(_KMS) or the profile.
     let mut seal_answers = answers.clone();
     seal_answers.endpoint_url = kms_endpoint;
-    let deployer = Deployer::new(&seal_answers, &store, rep.clone(), state_dir, opts, binary, keys).with_gate(gate);
+    let deployer = Deployer::new(&seal_answers, &store, rep.clone(), state_dir, opts, binary, keys)
+        .with_gate(gate)
+        .with_unseal_keys(unseal_keys);
     let vault = deployer.run(&aws.key).await?;
     let aws = aws.summary(&answers.region, &answers.iam.user_name);
     calls.extend(deployer.calls());

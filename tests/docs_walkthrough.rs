@@ -62,6 +62,16 @@ const PAGES: &[(&str, &str, &str)] = &[
         "A real read-only plan of every change; b goes back to any screen.",
     ),
     (
+        "09_review_migration",
+        "Review: a seal migration",
+        "With `existing = \"migrate\"`: what happens to a Shamir server and its keys, said before anything runs.",
+    ),
+    (
+        "10_unseal_keys",
+        "Unseal keys",
+        "A migration's unseal keys, typed one by one: never drawn, not even their length.",
+    ),
+    (
         "10_run_in_flight",
         "Run",
         "Each step live; the screen never freezes while AWS answers.",

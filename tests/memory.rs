@@ -4,7 +4,8 @@
 //!   were revealed once and acknowledged, and after the access key was made;
 //! - a headless `apply` once its AWS part is over and the server it started answers
 //!   (the secret access key), and when it has saved the recovery keys to their file
-//!   and is about to exit.
+//!   and is about to exit;
+//! - a headless seal migration, its unseal keys read from standard input, about to exit.
 //!
 //! Each value is searched whole, by its first and last 12 characters (a freed block
 //! whose start was reused still holds the rest), and spread the way a screen holds it:
@@ -221,22 +222,22 @@ fn wizard_run(run: usize) -> Vec<(String, usize)> {
     let mut t = Terminal::start(cmd);
     let pid = t.child.process_id().unwrap();
     let _end = EndOnDrop(pid);
-    t.wait_for("1/12 Welcome", SHORT);
+    t.wait_for("1/13 Welcome", SHORT);
     // The demo's answers are filled in: Enter on each screen, as a presenter would.
     for next in [
         "✓ Account 123456789012",
-        "3/12 Region",
-        "4/12 KMS key",
-        "5/12 IAM user and policy",
-        "6/12 Files",
-        "7/12 Server",
+        "3/13 Region",
+        "4/13 KMS key",
+        "5/13 IAM user and policy",
+        "6/13 Files",
+        "7/13 Server",
     ] {
         t.type_keys(&[ENTER]);
         t.wait_for(next, SHORT);
     }
     t.wait_for("found OpenBao 2.6.2", SHORT);
     t.type_keys(&[ENTER]);
-    t.wait_for("8/12 Init", SHORT);
+    t.wait_for("8/13 Init", SHORT);
     t.type_keys(&[ENTER]);
     // The plan is made (its last lines are below the fold at 80x24).
     t.wait_for("iam:CreateAccessKey", Duration::from_secs(60));
@@ -244,7 +245,7 @@ fn wizard_run(run: usize) -> Vec<(String, usize)> {
     // The run's end, not its last step: an Enter before the run is over goes nowhere.
     t.wait_for("All done. Enter to continue.", Duration::from_secs(120));
     t.type_keys(&[ENTER]);
-    t.wait_for("11/12 Recovery keys", SHORT);
+    t.wait_for("12/13 Recovery keys", SHORT);
 
     // Each value as the screen shows it when revealed, then hidden again.
     let mut secrets = Vec::new();
@@ -287,7 +288,7 @@ fn wizard_run(run: usize) -> Vec<(String, usize)> {
         value: env_value(&env_file, "AWS_SECRET_ACCESS_KEY"),
     });
     t.type_keys(&["a", ENTER]);
-    t.wait_for("12/12 Done", SHORT);
+    t.wait_for("13/13 Done", SHORT);
     // Let the frame after the wipe be drawn and the loop go back to waiting.
     std::thread::sleep(Duration::from_millis(300));
     let found = dump_and_search(pid, dir.path(), &secrets, "on the Done screen");
@@ -377,6 +378,79 @@ fn headless_run(run: usize) -> Vec<(String, usize)> {
     );
     eprintln!("headless run {run}: {found:?}");
     found
+}
+
+/// A headless seal migration, the unseal keys given on standard input, dumped as it
+/// is about to exit: no unseal key may be left in its memory.
+fn migration_run(run: usize) -> Vec<(String, usize)> {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let state = d.join("state");
+    let answers = common::shamir::migration_answers(&moto, d);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (keys, _root) = rt.block_on(common::shamir::shamir_server_with_data(&answers, d));
+    let answers_file = d.join("answers.toml");
+    std::fs::write(&answers_file, answers.to_toml()).unwrap();
+    let _guard = ServerGuard(state.clone());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_autounseal"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", d)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AUTOUNSEAL_TEST_PAUSE", "finished")
+        .args([
+            "--state-dir",
+            &state.to_string_lossy(),
+            "apply",
+            "--yes",
+            "--unseal-keys-stdin",
+            "--answers",
+        ])
+        .arg(&answers_file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let _end = EndOnDrop(pid);
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(format!("{}\n{}\n", keys[0], keys[1]).as_bytes())
+            .unwrap();
+    }
+    wait_stopped(pid, Duration::from_secs(90));
+    let secrets: Vec<Secret> = keys
+        .iter()
+        .take(2)
+        .enumerate()
+        .map(|(i, k)| Secret {
+            name: format!("unseal key {}", i + 1),
+            value: k.clone(),
+        })
+        .collect();
+    let found = dump_and_search(pid, d, &secrets, "at exit");
+    resume(pid);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "apply failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("migration run {run}: {found:?}");
+    found
+}
+
+#[test]
+fn a_headless_migration_keeps_no_unseal_key_in_memory() {
+    every_run_finds_nothing(migration_run);
 }
 
 /// The server autounseal started sees the env file's variables and the allow-list,

@@ -42,7 +42,8 @@ fn destroy(dir: &Path) -> Output {
     isolate(&mut cmd, &dir.join("state"));
     cmd.env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing");
-    cmd.args(["destroy", "--yes"]).output().unwrap()
+    // Its servers hold only test data: destroy may strand it.
+    cmd.args(["destroy", "--yes", "--force"]).output().unwrap()
 }
 
 /// The pid of the background server the manifest in `dir/state` records.

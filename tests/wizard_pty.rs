@@ -74,21 +74,21 @@ fn a_person_goes_through_every_screen_to_an_unsealed_server() {
     let _guard = ServerGuard(state.clone());
     let mut t = Terminal::start(cmd);
 
-    t.wait_for("1/12 Welcome", SHORT);
+    t.wait_for("1/13 Welcome", SHORT);
     t.type_keys(&[ENTER]);
     t.wait_for("✓ Account 123456789012", SHORT);
     t.type_keys(&[ENTER]);
-    t.wait_for("3/12 Region", SHORT);
+    t.wait_for("3/13 Region", SHORT);
     t.type_keys(&["eu-west-1", ENTER]);
-    t.wait_for("4/12 KMS key", SHORT);
+    t.wait_for("4/13 KMS key", SHORT);
     t.type_keys(&[ENTER]);
-    let iam = t.wait_for("5/12 IAM user and policy", SHORT);
+    let iam = t.wait_for("5/13 IAM user and policy", SHORT);
     assert!(
         iam.contains("\"kms:Encrypt\", \"kms:Decrypt\", \"kms:DescribeKey\""),
         "the exact policy is shown:\n{iam}"
     );
     t.type_keys(&[ENTER]);
-    t.wait_for("6/12 Files", SHORT);
+    t.wait_for("6/13 Files", SHORT);
     let config = d.join("etc/vault.hcl");
     let env = d.join("etc/vault.env");
     t.type_keys(&[
@@ -99,7 +99,7 @@ fn a_person_goes_through_every_screen_to_an_unsealed_server() {
         &env.to_string_lossy(),
         ENTER,
     ]);
-    t.wait_for("7/12 Server", SHORT);
+    t.wait_for("7/13 Server", SHORT);
     let storage = d.join("data");
     t.type_keys(&[
         CLEAR,
@@ -117,22 +117,22 @@ fn a_person_goes_through_every_screen_to_an_unsealed_server() {
     ]);
     t.wait_for("found OpenBao 2.6.2", SHORT);
     t.type_keys(&[ENTER]);
-    t.wait_for("8/12 Init", SHORT);
+    t.wait_for("8/13 Init", SHORT);
     t.type_keys(&[CLEAR, "3", TAB, CLEAR, "2", ENTER]);
-    t.wait_for("9/12 Review", SHORT);
+    t.wait_for("9/13 Review", SHORT);
     let review = t.wait_for("iam:CreateAccessKey", Duration::from_secs(30));
     assert!(review.contains("kms:CreateKey"), "{review}");
     // The last change of the plan is below the fold at 80x24: scroll to it.
     t.type_keys(&[DOWN, DOWN, DOWN, DOWN]);
     t.wait_for("vault:init", SHORT);
     t.type_keys(&[ENTER]);
-    t.wait_for("10/12 Run", SHORT);
+    t.wait_for("11/13 Run", SHORT);
     let done = t.wait_for("All done. Enter to continue.", Duration::from_secs(120));
     assert!(done.contains("✓ Restart check"), "{done}");
     t.type_keys(&[ENTER]);
 
     // Recovery keys: masked; one revealed; masked again when the cursor leaves it.
-    let masked = t.wait_for("11/12 Recovery keys", SHORT);
+    let masked = t.wait_for("12/13 Recovery keys", SHORT);
     assert_eq!(
         masked.matches("••••••••").count(),
         4,
@@ -152,7 +152,7 @@ fn a_person_goes_through_every_screen_to_an_unsealed_server() {
     let after = t.wait_for("› Recovery key 2", SHORT);
     assert!(!after.contains(&key), "masked again once the cursor left it");
     t.type_keys(&["a", ENTER]);
-    let done = t.wait_for("12/12 Done", SHORT);
+    let done = t.wait_for("13/13 Done", SHORT);
     assert!(
         !done.contains(&key),
         "no recovery key on the screen after the acknowledgement"
@@ -189,7 +189,7 @@ fn idle_wizard(state: &Path) -> Terminal {
     cmd.env("TERM", "xterm-256color");
     cmd.args(["--state-dir", &state.to_string_lossy()]);
     let t = Terminal::start(cmd);
-    t.wait_for("1/12 Welcome", SHORT);
+    t.wait_for("1/13 Welcome", SHORT);
     assert!(t.screen.lock().unwrap().screen().alternate_screen());
     t
 }
@@ -218,7 +218,7 @@ fn quitting_asks_first_and_restores_the_terminal() {
     t.type_keys(&["\x03"]); // Ctrl-C
     t.wait_for("Quit autounseal?", SHORT);
     t.type_keys(&["n"]);
-    t.wait_for("1/12 Welcome", SHORT);
+    t.wait_for("1/13 Welcome", SHORT);
     t.type_keys(&["\x03", "y"]);
     assert!(t.child.wait().unwrap().success());
     wait_for_normal_screen(&t);
@@ -231,7 +231,7 @@ fn the_demo_wizard_shows_its_banner_and_commands_and_tears_down_on_quit() {
     let state = dir.path().join("state");
     let cmd = demo_command(&state);
     let mut t = Terminal::start(cmd);
-    let welcome = t.wait_for("1/12 Welcome", SHORT);
+    let welcome = t.wait_for("1/13 Welcome", SHORT);
     assert!(
         welcome.contains("DEMO · AWS emulator and OpenBao, all on this machine · F2: the commands"),
         "{welcome}"
@@ -275,16 +275,16 @@ fn wizard_running(moto: &Moto, d: &Path, tag: &str) -> (Terminal, String) {
         &answers.to_string_lossy(),
     ]);
     let mut t = Terminal::start(cmd);
-    t.wait_for("1/12 Welcome", SHORT);
+    t.wait_for("1/13 Welcome", SHORT);
     t.type_keys(&[ENTER]);
     t.wait_for("✓ Account 123456789012", SHORT);
     for screen in [
-        "3/12 Region",
-        "4/12 KMS key",
-        "5/12 IAM",
-        "6/12 Files",
-        "7/12 Server",
-        "8/12 Init",
+        "3/13 Region",
+        "4/13 KMS key",
+        "5/13 IAM",
+        "6/13 Files",
+        "7/13 Server",
+        "8/13 Init",
     ] {
         t.type_keys(&[ENTER]);
         t.wait_for(screen, SHORT);
@@ -292,7 +292,7 @@ fn wizard_running(moto: &Moto, d: &Path, tag: &str) -> (Terminal, String) {
     t.type_keys(&[ENTER]);
     t.wait_for("iam:CreateAccessKey", Duration::from_secs(30));
     t.type_keys(&[ENTER]);
-    t.wait_for("10/12 Run", SHORT);
+    t.wait_for("11/13 Run", SHORT);
     (t, address)
 }
 
@@ -309,7 +309,7 @@ fn quitting_at_any_step_of_a_run_never_loses_the_recovery_keys() {
         "✓ Initialize",
         "✓ Verify seal",
         "All done. Enter to continue.",
-        "11/12 Recovery keys",
+        "12/13 Recovery keys",
     ];
     for (i, moment) in moments.iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
@@ -317,7 +317,7 @@ fn quitting_at_any_step_of_a_run_never_loses_the_recovery_keys() {
         let state = d.join("state");
         let _guard = ServerGuard(state.clone());
         let (mut t, address) = wizard_running(&moto, d, &format!("quit{i}"));
-        if *moment == "11/12 Recovery keys" {
+        if *moment == "12/13 Recovery keys" {
             t.wait_for("All done. Enter to continue.", Duration::from_secs(120));
             t.type_keys(&[ENTER]);
         }
@@ -373,9 +373,9 @@ fn leaving_done_prints_the_summary_on_the_normal_screen() {
     let (mut t, _) = wizard_running(&moto, d, "summary");
     t.wait_for("All done. Enter to continue.", Duration::from_secs(120));
     t.type_keys(&[ENTER]);
-    t.wait_for("11/12 Recovery keys", SHORT);
+    t.wait_for("12/13 Recovery keys", SHORT);
     t.type_keys(&["a", ENTER]);
-    t.wait_for("12/12 Done", SHORT);
+    t.wait_for("13/13 Done", SHORT);
     t.type_keys(&[ENTER]);
     assert!(t.child.wait().unwrap().success());
     wait_for_normal_screen(&t);
@@ -410,7 +410,7 @@ fn a_hangup_during_the_demo_tears_it_down() {
     let state = dir.path().join("state");
     let cmd = demo_command(&state);
     let t = Terminal::start(cmd);
-    t.wait_for("1/12 Welcome", SHORT);
+    t.wait_for("1/13 Welcome", SHORT);
     let emulator = demo_emulator_pid(&state);
     let mut child = t.hang_up();
     let status = child.wait().unwrap();

@@ -238,6 +238,41 @@ fn review_and_run() {
     snapshot!("10_run_access_key_limit", app);
 }
 
+/// A migration: Review explains it, then the Unseal keys screen takes the keys masked.
+#[test]
+fn migration_review_and_unseal_keys() {
+    let mut app = app();
+    app.ctx.answers.server.existing = autounseal::answers::ExistingServer::Migrate;
+    app.go(ScreenId::Review);
+    let mut planned = calls();
+    planned.pop();
+    planned.push(Call {
+        action: "vault:unseal-migrate".into(),
+        detail: "the threshold of unseal keys, one by one".into(),
+        command: String::new(),
+    });
+    let answers = Box::new(app.ctx.answers.clone());
+    update(&mut app, Msg::Plan(answers, Ok(planned)));
+    snapshot!("09_review_migration", app);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::UnsealKeys);
+    let typed = "Zq8vKEYSECRETNEVERSHOWN4x";
+    for c in typed.chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    for c in typed.chars().take(5) {
+        key(&mut app, KeyCode::Char(c));
+    }
+    let shown = format!("{:?}", draw(&app).backend());
+    assert!(!shown.contains("KEYSECRET") && !shown.contains("Zq8v"), "{shown}");
+    snapshot!("10_unseal_keys", app);
+    // Enter on the field typed into adds the key; on an empty one, the run starts with both.
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Run);
+}
+
 fn finished() -> App {
     let mut app = app();
     app.ctx.answers.init.recovery_threshold = 2;
@@ -253,6 +288,9 @@ fn finished() -> App {
             sealed: false,
             recovery_seal: true,
             version: "2.6.2".into(),
+            migration: false,
+            t: 2,
+            progress: 0,
         }),
         server_command: String::new(),
         secrets: Some(InitSecrets::from_response(body).unwrap()),

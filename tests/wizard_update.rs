@@ -906,3 +906,42 @@ fn host_findings_show_only_for_the_answers_on_screen() {
         "{cmds:?}"
     );
 }
+
+/// A migration: Review leads to the Unseal keys screen; the keys typed there go to the
+/// run with its command; a retry after a failure asks for them again (the first run took
+/// them), and `b` goes back to Review, not to the keys.
+#[test]
+fn a_migration_asks_for_the_unseal_keys_before_each_run() {
+    let mut app = app();
+    app.ctx.answers.server.existing = autounseal::answers::ExistingServer::Migrate;
+    app.go(ScreenId::Review);
+    let planned = Box::new(app.ctx.answers.clone());
+    update(&mut app, Msg::Plan(planned, Ok(vec![])));
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert_eq!(app.screen, ScreenId::UnsealKeys);
+    // Enter with nothing typed does not start a run.
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::UnsealKeys);
+    typed(&mut app, "first-key");
+    key(&mut app, KeyCode::Enter);
+    typed(&mut app, "second-key");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screens.unseal_keys.count(), 2);
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Run);
+    assert!(matches!(cmds.as_slice(), [Command::Run(_)]), "{cmds:?}");
+    assert_eq!(app.ctx.unseal_keys.as_ref().map(|k| k.len()), Some(2));
+    assert_eq!(app.screens.unseal_keys.count(), 0, "the screen holds no copy");
+
+    // The runtime takes the keys with the run; it fails.
+    app.ctx.unseal_keys = None;
+    update(&mut app, Msg::RunFinished(Err(RunError::Other("x".into()))));
+    key(&mut app, KeyCode::Char('r'));
+    assert_eq!(app.screen, ScreenId::UnsealKeys, "asked again");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen, ScreenId::Review);
+    app.go(ScreenId::Run);
+    update(&mut app, Msg::RunFinished(Err(RunError::Other("y".into()))));
+    key(&mut app, KeyCode::Char('b'));
+    assert_eq!(app.screen, ScreenId::Review);
+}

@@ -76,6 +76,19 @@ pub struct ServerRecord {
     pub init_started: bool,
 }
 
+/// A seal migration autounseal made: what, where and when; never a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationRecord {
+    /// `shamir` or `awskms`.
+    pub from: String,
+    pub to: String,
+    pub address: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// How many keys were submitted (the threshold).
+    pub keys_submitted: u16,
+}
+
 /// A create whose answer may not have reached the manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -151,6 +164,9 @@ pub struct Manifest {
     /// expects to find on them.
     #[serde(default)]
     pub service_account: Option<crate::answers::ServiceAccount>,
+    /// Seal migrations made, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<MigrationRecord>,
 }
 
 impl Manifest {

@@ -42,6 +42,7 @@ impl App {
                 report: None,
                 keep_demo: false,
                 stopping: false,
+                unseal_keys: None,
             },
             modal: None,
         }

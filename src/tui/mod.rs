@@ -29,6 +29,7 @@ use crate::tui::msg::{Command, KeyChoice, Msg, RunReport};
 use crate::tui::screens::server::HostReport;
 use crate::vault::deploy::{InitGate, KeysDestination};
 use crate::vault::discover::Host;
+use crate::vault::migrate::UnsealKeys;
 
 /// The answers a wizard starts from: a file given, else the last session's, else defaults.
 pub fn starting_answers(given: Option<&Path>, state_dir: &Path) -> anyhow::Result<Answers> {
@@ -175,7 +176,16 @@ async fn event_loop(
                 Command::ClearScreen if !terminal_gone => terminal::wipe(terminal)?,
                 Command::ClearScreen => {}
                 Command::SaveAnswers(a) => a.save_session(&state_dir),
-                other => spawn(other, tx.clone(), state_dir.clone(), (gate.clone(), stop.clone())),
+                other => {
+                    // A run takes the unseal keys typed for a migration.
+                    let unseal_keys = if matches!(other, Command::Run(_)) {
+                        app.ctx.unseal_keys.take()
+                    } else {
+                        None
+                    };
+                    let control = (gate.clone(), stop.clone());
+                    spawn(other, tx.clone(), state_dir.clone(), control, unseal_keys)
+                }
             }
         }
     }
@@ -226,7 +236,13 @@ fn hand_over_keys(ctx: &screens::Ctx, secrets: &crate::vault::recovery::InitSecr
 
 /// Runs a command's work on a tokio task; its result comes back as a message. A panic
 /// in the task does not stop the loop by itself, so it is reported as a message too.
-fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf, control: (InitGate, StopRequest)) {
+fn spawn(
+    command: Command,
+    tx: UnboundedSender<Msg>,
+    state_dir: PathBuf,
+    control: (InitGate, StopRequest),
+    unseal_keys: Option<UnsealKeys>,
+) {
     let report = tx.clone();
     let work = tokio::spawn(async move {
         let msg = match command {
@@ -243,7 +259,7 @@ fn spawn(command: Command, tx: UnboundedSender<Msg>, state_dir: PathBuf, control
                 let result = flow::run(&a, &state_dir, opts, KeysDestination::HandBack, &Reporter::silent()).await;
                 Msg::Plan(Box::new(a), result.map(|o| o.calls))
             }
-            Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, control).await),
+            Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, control, unseal_keys).await),
             // A binary that hangs on `version` holds up only this task, never the screen.
             Command::ProbeBinary(named) => {
                 let found = tokio::task::spawn_blocking({
@@ -306,6 +322,7 @@ async fn run_flow(
     state_dir: &Path,
     tx: &UnboundedSender<Msg>,
     (gate, stop): (InitGate, StopRequest),
+    unseal_keys: Option<UnsealKeys>,
 ) -> Result<RunReport, RunError> {
     let (etx, mut erx) = mpsc::unbounded_channel();
     let forward = {
@@ -322,7 +339,16 @@ async fn run_flow(
         overwrite_files: true,
         dry_run: false,
     };
-    let result = flow::run_gated(a, state_dir, opts, KeysDestination::HandBack, &rep, gate.clone()).await;
+    let result = flow::run_with(
+        a,
+        state_dir,
+        opts,
+        KeysDestination::HandBack,
+        &rep,
+        gate.clone(),
+        unseal_keys,
+    )
+    .await;
     drop(rep);
     let _ = forward.await;
     // A failure after init still hands the keys over: they exist nowhere else.

@@ -152,6 +152,14 @@ pub fn commands(app: &App) -> Vec<String> {
             Lookup::Loaded(calls) if !calls.is_empty() => out.extend(calls.iter().map(|c| c.command.clone())),
             _ => out.push("# The plan lists the commands once it is made.".into()),
         },
+        ScreenId::UnsealKeys => {
+            out.push("# Once the server restarted with the seal \"awskms\" stanza, for each unseal key:".into());
+            out.push(format!(
+                "{} operator unseal -migrate -address={}   # prompts for the key, hidden",
+                cli(app),
+                config::api_addr(a)
+            ));
+        }
         ScreenId::Recovery | ScreenId::Done => {
             out.push(format!("{} status -address={}", cli(app), config::api_addr(a)));
             out.push(format!(

@@ -1,4 +1,5 @@
-//! The few HTTP calls autounseal makes to the server: seal status, init status, init.
+//! The few HTTP calls autounseal makes to the server: seal status, init status, init,
+//! and the unseal keys of a seal migration.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,6 +20,32 @@ pub struct SealStatus {
     pub recovery_seal: bool,
     #[serde(default)]
     pub version: String,
+    /// A seal migration waits for the old seal's keys (`Seal Migration in Progress`).
+    #[serde(default)]
+    pub migration: bool,
+    /// The threshold of keys an unseal (or a migration) needs, and how many it has.
+    #[serde(default)]
+    pub t: u16,
+    #[serde(default)]
+    pub progress: u16,
+}
+
+impl SealStatus {
+    /// Initialised with Shamir's keys, the seal a migration starts from.
+    pub fn is_shamir(&self) -> bool {
+        self.initialized && self.seal_type == "shamir"
+    }
+}
+
+/// `GET /v1/sys/leader`: whether this node is the active one of its cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LeaderStatus {
+    #[serde(default)]
+    pub ha_enabled: bool,
+    #[serde(default)]
+    pub is_self: bool,
+    #[serde(default)]
+    pub leader_address: String,
 }
 
 /// `PUT /v1/sys/init` under auto-unseal: recovery shares only. `secret_shares` is
@@ -130,6 +157,52 @@ impl VaultClient {
 
     pub async fn seal_status(&self) -> Result<SealStatus, VaultError> {
         self.get_json("sys/seal-status").await
+    }
+
+    pub async fn leader(&self) -> Result<LeaderStatus, VaultError> {
+        self.get_json("sys/leader").await
+    }
+
+    /// Submits one unseal (or, with `migrate`, seal-migration) key. The body is built in
+    /// a zeroizing buffer that the request owns and wipes when sent; the connection is
+    /// not kept, so its write buffer goes with it.
+    pub async fn unseal(&self, key: &str, migrate: bool) -> Result<SealStatus, VaultError> {
+        let mut body = Zeroizing::new(Vec::with_capacity(key.len() + 64));
+        // Borrowed, never copied into a `serde_json::Value` (which would not be wiped).
+        #[derive(Serialize)]
+        struct UnsealRequest<'k> {
+            key: &'k str,
+            migrate: bool,
+        }
+        serde_json::to_writer(&mut *body, &UnsealRequest { key, migrate }).expect("a JSON object always serialises");
+        let one_shot = http_client(self.ca_cert.as_deref(), false)?;
+        let what = if migrate {
+            "PUT /v1/sys/unseal (migrate)"
+        } else {
+            "PUT /v1/sys/unseal"
+        };
+        let resp = one_shot
+            .put(self.url("sys/unseal"))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(bytes::Bytes::from_owner(body))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        // The answer is a seal status or an error; neither quotes the key.
+        let text = resp.text().await.map_err(|e| self.unreachable(e))?;
+        if !status.is_success() {
+            return Err(VaultError::Http {
+                what: what.into(),
+                status: status.as_u16(),
+                body: text,
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| VaultError::Http {
+            what: what.into(),
+            status: status.as_u16(),
+            body: format!("an answer autounseal cannot read ({e})"),
+        })
     }
 
     pub async fn is_initialized(&self) -> Result<bool, VaultError> {

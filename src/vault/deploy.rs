@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::answers::{Answers, Launch};
+use crate::answers::{Answers, ExistingServer, Launch};
 use crate::files::{self, Existing, FileError, WriteOptions};
 use crate::run::manifest::{FileRole, KeyRecord, ManifestStore, ServerRecord};
 use crate::run::mutate::nothing_to_record;
@@ -12,6 +12,7 @@ use crate::run::{Applied, ApplyOptions, Change, Recorder, Reporter, RunError, St
 use crate::twins::{self, quote, server_command};
 use crate::vault::client::{InitRequest, SealStatus, VaultClient};
 use crate::vault::discover::Host;
+use crate::vault::migrate::{self, Direction, UnsealKeys};
 use crate::vault::recovery::{InitSecrets, load_pgp_key};
 use crate::vault::server::{self, Flavour, ServerBinary};
 use crate::vault::{VaultError, checks, config, launch};
@@ -40,7 +41,9 @@ impl KeysDestination {
             return Ok(KeysDestination::File(path.clone()));
         }
         let all_encrypted = !init.recovery_pgp_keys.is_empty() && init.root_token_pgp_key.is_some();
-        if !init.enabled || answers.server.launch == Launch::None || all_encrypted {
+        // A migrated server keeps its keys: it is never initialised.
+        let migrating = answers.server.existing == ExistingServer::Migrate;
+        if !init.enabled || answers.server.launch == Launch::None || all_encrypted || migrating {
             return Ok(KeysDestination::HandBack);
         }
         Err(RunError::Other(
@@ -183,6 +186,7 @@ pub fn preflight(
     let initialised_before = store.snapshot().server.is_some_and(|s| s.initialized_by_us);
     if answers.init.enabled
         && answers.server.launch != Launch::None
+        && answers.server.existing == ExistingServer::New
         && !initialised_before
         && let KeysDestination::File(path) = keys
     {
@@ -216,7 +220,8 @@ fn host_checks(answers: &Answers, store: &ManifestStore, host: &Host) -> Result<
     let ours = store.snapshot().storage_path.as_ref() == Some(&server.storage_path)
         || config::written_by_us_for(&answers.output.vault_config, &server.storage_path)
         || config::operator_names_storage(&answers.output.vault_config, &server.storage_path);
-    checks::storage_in_use(&server.storage_path, ours)?;
+    // A migration is asked for the data there.
+    checks::storage_in_use(&server.storage_path, ours || server.existing == ExistingServer::Migrate)?;
 
     for key in answers
         .init
@@ -267,6 +272,8 @@ pub struct Deployer<'a> {
     binary: Option<ServerBinary>,
     keys: KeysDestination,
     gate: InitGate,
+    /// The unseal keys of a seal migration (`server.existing = "migrate"`).
+    unseal_keys: Option<UnsealKeys>,
 }
 
 impl<'a> Deployer<'a> {
@@ -289,7 +296,18 @@ impl<'a> Deployer<'a> {
             binary,
             keys,
             gate: InitGate::default(),
+            unseal_keys: None,
         }
+    }
+
+    /// The keys a seal migration submits; wiped when the deployer goes.
+    pub fn with_unseal_keys(mut self, keys: Option<UnsealKeys>) -> Deployer<'a> {
+        self.unseal_keys = keys;
+        self
+    }
+
+    fn migrating(&self) -> bool {
+        self.answers.server.existing == ExistingServer::Migrate
     }
 
     /// The gate a front end holds or stops init with.
@@ -339,12 +357,27 @@ impl<'a> Deployer<'a> {
         };
         self.rep.step(Step::VaultConfig, self.write_config(key)).await?;
         let pid = self.rep.step(Step::LaunchServer, self.launch()).await?;
-        if self.answers.server.launch == Launch::None || self.opts.dry_run {
+        // A server that is the operator's may already be restarted into the migration.
+        let migration_waits = self.answers.server.launch == Launch::None
+            && self.migrating()
+            && !self.opts.dry_run
+            && self.client()?.seal_status().await.is_ok_and(|s| s.migration);
+        if (self.answers.server.launch == Launch::None && !migration_waits) || self.opts.dry_run {
             self.plan_rest().await?;
             return Ok(outcome);
         }
         self.rep.step(Step::WaitForServer, self.wait_for_server(pid)).await?;
         crate::pause::point("server-answered");
+        if self.migrating() {
+            self.rep.step(Step::InitServer, self.migrate(pid)).await?;
+            self.rep.skipped(
+                Step::SaveRecoveryKeys,
+                "no new keys: the unseal keys given are now the recovery keys",
+            );
+            outcome.status = Some(self.rep.step(Step::VerifySeal, self.verify(pid)).await?);
+            self.rep.step(Step::RestartCheck, self.restart_check(pid)).await?;
+            return Ok(outcome);
+        }
         let secrets = self.rep.step(Step::InitServer, self.init()).await?;
         if let Some(secrets) = secrets {
             // Even after a stop request: the keys exist nowhere else. Handed-back keys
@@ -374,6 +407,9 @@ impl<'a> Deployer<'a> {
 
     /// In a plan, or with launch `none`: say what follows instead of doing it.
     async fn plan_rest(&self) -> Result<()> {
+        if self.migrating() {
+            return self.plan_migration().await;
+        }
         if self.answers.init.enabled && self.answers.server.launch != Launch::None {
             // Only a plan gets here with init asked for, and a plan makes no call.
             let never_made = |_| async { Applied::<()>::Planned.made() };
@@ -402,6 +438,94 @@ impl<'a> Deployer<'a> {
                 },
             );
         }
+        Ok(())
+    }
+
+    /// A migration's plan: the keys it will submit; with launch `none`, what to restart.
+    async fn plan_migration(&self) -> Result<()> {
+        let address = config::api_addr(self.answers);
+        if self.opts.dry_run {
+            self.recorder
+                .mutate(
+                    Change::new(
+                        Step::InitServer,
+                        "vault:unseal-migrate",
+                        "the threshold of unseal keys, one by one: they become the recovery keys",
+                        format!("{} operator unseal -migrate -address={address}", self.flavour().cli()),
+                    ),
+                    |_| async { unreachable!("a plan makes no call") },
+                    nothing_to_record,
+                    |_: &()| String::new(),
+                )
+                .await?;
+        }
+        let rest = if self.opts.dry_run {
+            "planned".to_string()
+        } else {
+            format!(
+                "restart your server so that it reads {}, then run apply again with the unseal keys: it submits them \
+                 with migrate and checks the seal",
+                self.answers.output.vault_config.display()
+            )
+        };
+        for step in [
+            Step::WaitForServer,
+            Step::InitServer,
+            Step::VerifySeal,
+            Step::RestartCheck,
+        ] {
+            self.rep.skipped(step, rest.clone());
+        }
+        Ok(())
+    }
+
+    /// The seal migration from Shamir: the server, restarted with the awskms stanza,
+    /// waits for its unseal keys; each is submitted with `migrate`.
+    async fn migrate(&self, pid: Option<u32>) -> Result<()> {
+        let client = self.client()?;
+        let status = self.wait_until(pid, |_| true).await?;
+        if !status.migration {
+            if status.initialized && status.seal_type == "awskms" && status.recovery_seal {
+                self.rep
+                    .skipped(Step::InitServer, "already migrated to awskms: nothing to submit");
+                return Ok(());
+            }
+            return Err(VaultError::Refused(format!(
+                "the server at {} reports seal \"{}\" ({}), not a seal migration in progress: check that it reads {}",
+                client.address,
+                status.seal_type,
+                if status.initialized {
+                    "initialised"
+                } else {
+                    "not initialised"
+                },
+                self.answers.output.vault_config.display()
+            ))
+            .into());
+        }
+        let keys = self.unseal_keys.as_ref().ok_or_else(|| {
+            RunError::Other("the seal migration waits for the unseal keys, and none were given".into())
+        })?;
+        self.rep.progress(
+            Step::InitServer,
+            format!("seal migration in progress: submitting {} of the unseal keys", status.t),
+        );
+        migrate::submit_migration(
+            &self.recorder,
+            &client,
+            keys,
+            Direction::ToAwsKms,
+            Step::InitServer,
+            self.flavour().cli(),
+        )
+        .await?;
+        self.rep.done(
+            Step::InitServer,
+            format!(
+                "migrated from Shamir to awskms with {} unseal keys: they are now the recovery keys; the data stays",
+                status.t
+            ),
+        );
         Ok(())
     }
 
@@ -809,6 +933,15 @@ impl<'a> Deployer<'a> {
                 "the server uses the \"{}\" seal, not awskms; check {}",
                 status.seal_type,
                 self.answers.output.vault_config.display()
+            ))
+            .into());
+        }
+        if self.migrating() && !status.recovery_seal {
+            return Err(VaultError::Refused(format!(
+                "the migrated server reports no recovery seal: its old unseal keys may not work as recovery keys; \
+                 check `{} status -address={}`",
+                self.flavour().cli(),
+                config::api_addr(self.answers)
             ))
             .into());
         }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub mod proxy;
 pub mod sandbox;
+pub mod shamir;
 
 use autounseal::answers::Answers;
 use autounseal::aws::{AwsContext, Connection};

@@ -14,6 +14,7 @@ pub mod region;
 pub mod review;
 pub mod run;
 pub mod server;
+pub mod unseal_keys;
 pub mod welcome;
 
 use std::path::PathBuf;
@@ -50,6 +51,8 @@ pub struct Ctx {
     pub keep_demo: bool,
     /// Quit was confirmed while the server was being initialised: waiting for its keys.
     pub stopping: bool,
+    /// The unseal keys of a seal migration, typed on their screen, until the run takes them.
+    pub unseal_keys: Option<crate::vault::migrate::UnsealKeys>,
 }
 
 /// Where the wizard goes after a key or an answer: the app owns the order.
@@ -228,6 +231,7 @@ registry! {
     Server => server: server::Server, "Server", true;
     Init => init: init::Init, "Init", true;
     Review => review: review::Review, "Review", false;
+    UnsealKeys => unseal_keys: unseal_keys::UnsealKeys, "Unseal keys", false;
     Run => run: run::Run, "Run", false;
     Recovery => recovery: recovery::Recovery, "Recovery keys", false;
     Done => done: done::Done, "Done", false;

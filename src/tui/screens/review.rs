@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{Ctx, Lookup, Nav, Outcome, Screen, ScreenId};
-use crate::answers::Answers;
+use crate::answers::{Answers, ExistingServer};
 use crate::run::{Call, RunError};
 use crate::tui::keys::{Binding, DOWN, ENTER, ESC, UP, back, char};
 use crate::tui::msg::Command;
@@ -53,7 +53,12 @@ impl Review {
 
     fn run(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
         if self.planned_for.as_ref() == Some(&ctx.answers) {
-            Outcome::go(Nav::Forward)
+            // A migration needs the server's unseal keys first.
+            Outcome::go(Nav::Go(if ctx.answers.server.existing == ExistingServer::Migrate {
+                ScreenId::UnsealKeys
+            } else {
+                ScreenId::Run
+            }))
         } else {
             // The answers changed after this plan was made: show theirs first.
             Outcome::run(self.plan(ctx))
@@ -190,7 +195,8 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
         Some(id) => id.kms_endpoint.clone(),
         None => a.endpoint_url.clone(),
     };
-    vec![
+    let migrating = a.server.existing == ExistingServer::Migrate;
+    let mut lines = vec![
         Line::raw(format!(
             "AWS     {} in {} · user {} · policy {}",
             key, a.region, a.iam.user_name, a.iam.policy_name
@@ -207,12 +213,24 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
             a.output.vault_config.display()
         )),
         Line::raw(format!(
-            "Server  {binary} on {} ({}) · {} recovery shares",
+            "Server  {binary} on {} ({}) · {}",
             a.server.listen,
             a.server.launch.as_str(),
-            a.init.recovery_shares
+            if migrating {
+                "seal Shamir → awskms".to_string()
+            } else {
+                format!("{} recovery shares", a.init.recovery_shares)
+            }
         )),
-    ]
+    ];
+    if migrating {
+        lines.extend(
+            crate::vault::migrate::explanation(a)
+                .into_iter()
+                .map(|l| Line::styled(format!("Migrate {l}"), ctx.theme.warn)),
+        );
+    }
+    lines
 }
 
 fn view(review: &Review, frame: &mut Frame, area: Rect, ctx: &Ctx) {

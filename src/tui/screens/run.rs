@@ -203,6 +203,15 @@ impl Run {
         Outcome::run(commands)
     }
 
+    /// Runs again; a migration's unseal keys went with the first run, so they are asked
+    /// for again first.
+    fn retry(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
+        if ctx.answers.server.existing == crate::answers::ExistingServer::Migrate && ctx.unseal_keys.is_none() {
+            return Outcome::go(Nav::Go(ScreenId::UnsealKeys));
+        }
+        Outcome::run(self.start(ctx))
+    }
+
     fn scroll(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
         self.scroll = if key.code == KeyCode::Up {
             self.scroll.saturating_sub(1)
@@ -269,14 +278,15 @@ impl Screen for Run {
             label: "r",
             what: "retry",
             when: |s, _| s.failed() && !s.choosing_key(),
-            action: |s, ctx, _| Outcome::run(s.start(ctx)),
+            action: Run::retry,
         },
         Binding {
             keys: &[char('b')],
             label: "b",
             what: "back to review",
             when: |s, ctx| s.failed() && ctx.secrets.is_none() && !s.choosing_key(),
-            action: |_, _, _| Outcome::go(Nav::Back),
+            // Not the screen before: that is the Unseal keys screen of a migration.
+            action: |_, _, _| Outcome::go(Nav::Go(ScreenId::Review)),
         },
         Binding {
             keys: &[UP, DOWN],

@@ -1,0 +1,830 @@
+//! Seal migration: a Shamir-sealed server with data moved to the awskms seal (its
+//! unseal keys become its recovery keys), and the way back before the KMS key goes
+//! (`disabled = "true"` in the stanza, the recovery keys submitted with `migrate`, which
+//! become the unseal keys again; then the stanza removed and a Shamir unseal checked).
+//!
+//! The keys are read once, from a 0600 file or standard input, into zeroizing strings,
+//! and sent one by one from zeroizing memory; they never reach the answers file, the
+//! manifest, a log or an error.
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
+
+use crate::answers::{Answers, ExistingServer, Launch};
+use crate::files::{self, Existing, WriteOptions};
+use crate::run::manifest::{FileRole, Manifest, ManifestStore, MigrationRecord, Origin, ServerRecord};
+use crate::run::mutate::nothing_to_record;
+use crate::run::{Change, Recorder, Reporter, RunError, Step};
+use crate::twins::quote;
+use crate::vault::client::{SealStatus, VaultClient};
+use crate::vault::{VaultError, config, launch};
+
+type Result<T> = std::result::Result<T, RunError>;
+
+/// How long a server may take to move its seal, or to come back after a restart.
+const MIGRATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the check before AWS waits for a server to say what it is.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The most keys a file may hold: Shamir allows up to 255 shares.
+const MAX_KEYS: usize = 255;
+
+/// Unseal (or recovery) keys, in the order given. Wiped when dropped; never printed.
+pub struct UnsealKeys(Vec<SecretString>);
+
+impl std::fmt::Debug for UnsealKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UnsealKeys({} keys: [redacted])", self.0.len())
+    }
+}
+
+impl UnsealKeys {
+    /// From a file only its owner can read: keys in a file others can read are already
+    /// exposed, so it is refused (with the `chmod` that mends it).
+    pub fn from_file(path: &Path) -> std::result::Result<UnsealKeys, VaultError> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| VaultError::Refused(format!("cannot read the keys file {}: {e}", path.display())))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(VaultError::Refused(format!(
+                "the keys file {} is readable by others (mode {mode:04o}): keys there are not secret any more. \
+                 `chmod 600 {}` it (and consider who read it), then run again",
+                path.display(),
+                quote(&path.to_string_lossy())
+            )));
+        }
+        let file = std::fs::File::open(path)
+            .map_err(|e| VaultError::Refused(format!("cannot read the keys file {}: {e}", path.display())))?;
+        UnsealKeys::from_reader(file, &path.display().to_string())
+    }
+
+    /// From a reader (standard input), read whole into a zeroizing buffer.
+    pub fn from_reader(reader: impl Read, source: &str) -> std::result::Result<UnsealKeys, VaultError> {
+        let mut text = Zeroizing::new(Vec::with_capacity(64 * 1024));
+        reader
+            .take(64 * 1024)
+            .read_to_end(&mut text)
+            .map_err(|e| VaultError::Refused(format!("cannot read the keys from {source}: {e}")))?;
+        UnsealKeys::parse(&text, source)
+    }
+
+    /// One key a line. Blank lines and `#` comments are skipped; a line `LABEL: VALUE`
+    /// counts when its label names a key (`Unseal Key 1: …` as `operator init` prints
+    /// them, `Recovery Key 1: …` as autounseal saves them), so a root token line is not
+    /// taken for a key.
+    fn parse(text: &[u8], source: &str) -> std::result::Result<UnsealKeys, VaultError> {
+        let text = std::str::from_utf8(text)
+            .map_err(|_| VaultError::Refused(format!("the keys from {source} are not text")))?;
+        let mut keys = Vec::new();
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let key = match line.rsplit_once(':') {
+                Some((label, value)) if label.to_ascii_lowercase().contains("key") => value.trim(),
+                Some(_) => continue,
+                None => line,
+            };
+            if !key.is_empty() {
+                keys.push(SecretString::from(key));
+            }
+        }
+        if keys.is_empty() {
+            return Err(VaultError::Refused(format!(
+                "no key found in {source}: give one key a line"
+            )));
+        }
+        if keys.len() > MAX_KEYS {
+            return Err(VaultError::Refused(format!("{source} holds more than {MAX_KEYS} keys")));
+        }
+        Ok(UnsealKeys(keys))
+    }
+
+    /// Keys typed one by one (the wizard): each already in zeroizing memory.
+    pub fn from_typed(keys: Vec<SecretString>) -> UnsealKeys {
+        UnsealKeys(keys)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Where the keys of a migration come from on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysSource {
+    File(PathBuf),
+    Stdin,
+}
+
+impl KeysSource {
+    pub fn read(&self) -> std::result::Result<UnsealKeys, VaultError> {
+        match self {
+            KeysSource::File(path) => UnsealKeys::from_file(path),
+            KeysSource::Stdin => {
+                // The file descriptor itself: std's stdin buffer lives as long as the
+                // process and would keep a copy of the keys.
+                use std::os::fd::AsFd;
+                let fd = std::io::stdin()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|e| VaultError::Refused(format!("cannot read standard input: {e}")))?;
+                UnsealKeys::from_reader(std::fs::File::from(fd), "standard input")
+            }
+        }
+    }
+}
+
+/// What a migration to awskms does, in the operator's words: for Review and `plan`.
+pub fn explanation(answers: &Answers) -> Vec<String> {
+    let restart = match answers.server.launch {
+        Launch::Systemd => "restarts the server's systemd unit".to_string(),
+        Launch::Background => "starts the server in the background".to_string(),
+        Launch::None => format!(
+            "stops there: you restart your server so that it reads {}, then run apply again",
+            answers.output.vault_config.display()
+        ),
+    };
+    vec![
+        "Seal migration from Shamir to AWS KMS; the data stays where it is.".into(),
+        format!(
+            "autounseal writes the seal \"awskms\" stanza into {}, {restart};",
+            answers.output.vault_config.display()
+        ),
+        "the server then waits for its unseal keys: the threshold of them is needed once, submitted one by one with \
+         `migrate` (`operator unseal -migrate`);"
+            .into(),
+        "after that, KMS unseals it, and the same unseal keys become its recovery keys (for generate-root and rekey): \
+         keep them."
+            .into(),
+    ]
+}
+
+/// Refuses a server that is one node of a cluster: a cluster is migrated node by node
+/// (standbys first, then the active node steps down), which autounseal does not do yet.
+pub async fn refuse_cluster(client: &VaultClient, config: Option<&Path>) -> std::result::Result<(), VaultError> {
+    let cluster = match client.leader().await {
+        Ok(leader) if leader.ha_enabled && !leader.is_self && !leader.leader_address.is_empty() => {
+            Some(format!("it is a standby of the active node {}", leader.leader_address))
+        }
+        _ => None,
+    };
+    // A raft node that joins others names them in its storage stanza.
+    let joins = config
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .is_some_and(|text| text.contains("retry_join"));
+    let cluster = cluster.or(joins.then(|| "its config joins other raft nodes (retry_join)".to_string()));
+    match cluster {
+        Some(why) => Err(VaultError::Refused(format!(
+            "the server at {} is one node of a cluster ({why}). A cluster is migrated node by node: the standbys \
+             first, then the active node steps down (`operator step-down`) and is migrated last. autounseal \
+             refuses to half-migrate a cluster; it will do this when cluster support lands",
+            client.address
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Checks before anything is created in AWS: the keys are at hand, the server (when it
+/// answers) is a single Shamir-initialised node, or one a migration already moved; a
+/// server with data is never set up as new by mistake.
+pub async fn preflight(answers: &Answers, m: &Manifest, keys: Option<&UnsealKeys>, plan: bool) -> Result<()> {
+    let migrate = answers.server.existing == ExistingServer::Migrate;
+    // Migrated by an earlier run: the server needs no key any more.
+    let plan = plan || migrated_before(m, &config::api_addr(answers));
+    let client = match VaultClient::new(&config::api_addr(answers), answers.server.ca_cert.as_deref()) {
+        Ok(client) => client,
+        // Only a migration needs the server now; the run checks the rest later.
+        Err(_) if !migrate => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    // Bounded: whatever holds the port may never answer, and the other checks name it.
+    let status = tokio::time::timeout(PROBE_TIMEOUT, client.seal_status())
+        .await
+        .ok()
+        .and_then(|answer| answer.ok());
+    match status {
+        Some(s) if !migrate && s.is_shamir() => Err(VaultError::Refused(format!(
+            "the server at {} is already initialised with a Shamir seal: it holds data. To move it to the awskms \
+             seal, set server.existing = \"migrate\" and give its unseal keys (they become its recovery keys)",
+            client.address
+        ))
+        .into()),
+        _ if !migrate => Ok(()),
+        Some(s) if !s.initialized => Err(VaultError::Refused(format!(
+            "server.existing = \"migrate\", but the server at {} is not initialised: there is nothing to migrate. \
+             Set server.existing = \"new\" to set it up as a new server",
+            client.address
+        ))
+        .into()),
+        Some(s) if s.seal_type == "awskms" && !s.migration => Ok(()),
+        Some(s) => {
+            if !s.sealed {
+                refuse_cluster(&client, Some(&answers.output.vault_config)).await?;
+            }
+            enough_keys(keys, s.t, plan)
+        }
+        None if answers.server.launch == Launch::Background && folder_is_empty(&answers.server.storage_path) => {
+            Err(VaultError::Refused(format!(
+                "server.existing = \"migrate\", but nothing answers at {} and server.storage_path {} holds no data: \
+                 there is nothing to migrate",
+                client.address,
+                answers.server.storage_path.display()
+            ))
+            .into())
+        }
+        None => enough_keys(keys, 1, plan),
+    }
+}
+
+/// Whether the last migration `m` records moved the server at `address` to awskms.
+pub fn migrated_before(m: &Manifest, address: &str) -> bool {
+    m.migrations
+        .iter()
+        .rev()
+        .find(|r| r.address == address)
+        .is_some_and(|r| r.to == "awskms")
+}
+
+fn enough_keys(keys: Option<&UnsealKeys>, threshold: u16, plan: bool) -> Result<()> {
+    match keys {
+        _ if plan => Ok(()),
+        None => Err(RunError::Other(
+            "a seal migration needs the server's unseal keys, once: type them on the wizard's Unseal keys screen \
+             (after Review), or give them to apply with --unseal-keys-file FILE (mode 0600) or --unseal-keys-stdin; \
+             never on the command line"
+                .into(),
+        )),
+        Some(k) if k.len() < threshold as usize => Err(RunError::Other(format!(
+            "{} unseal keys given, but the server needs {threshold}",
+            k.len()
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+fn folder_is_empty(path: &Path) -> bool {
+    std::fs::read_dir(path).map_or(true, |mut entries| entries.next().is_none())
+}
+
+/// Which way a migration goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    ToAwsKms,
+    BackToShamir,
+}
+
+impl Direction {
+    fn seals(self) -> (&'static str, &'static str) {
+        match self {
+            Direction::ToAwsKms => ("shamir", "awskms"),
+            Direction::BackToShamir => ("awskms", "shamir"),
+        }
+    }
+}
+
+/// Submits the keys one by one with `migrate` (each a change, with its twin) until
+/// the server is unsealed, and records the migration. `step` is the step they belong to.
+pub async fn submit_migration(
+    recorder: &Recorder<'_>,
+    client: &VaultClient,
+    keys: &UnsealKeys,
+    direction: Direction,
+    step: Step,
+    cli: &str,
+) -> Result<SealStatus> {
+    submit(recorder, client, keys, Some(direction), step, cli).await
+}
+
+/// Submits the keys one by one (with `migrate` when a direction is given) until the
+/// server is unsealed; errors if the keys run out first.
+async fn submit(
+    recorder: &Recorder<'_>,
+    client: &VaultClient,
+    keys: &UnsealKeys,
+    migration: Option<Direction>,
+    step: Step,
+    cli: &str,
+) -> Result<SealStatus> {
+    let migrate = migration.is_some();
+    let status = client.seal_status().await?;
+    let threshold = status.t.max(1);
+    if keys.len() < threshold as usize {
+        return Err(RunError::Other(format!(
+            "{} keys given, but the server at {} needs {threshold}",
+            keys.len(),
+            client.address
+        )));
+    }
+    let flag = if migrate { " -migrate" } else { "" };
+    let mut last = status;
+    for (i, key) in keys.0.iter().enumerate() {
+        let number = i + 1;
+        // The caller says when the step is through.
+        let change = Change::new(
+            step,
+            if migrate {
+                "vault:unseal-migrate"
+            } else {
+                "vault:unseal"
+            },
+            format!("key {number} of {threshold}"),
+            format!("{cli} operator unseal{flag} -address={}", client.address),
+        )
+        .on_the_way();
+        let applied = recorder
+            .mutate(
+                change,
+                |action| async move {
+                    client.unseal(key.expose_secret(), migrate).await.map_err(|e| match e {
+                        VaultError::Http { status, body, .. } => RunError::Other(format!(
+                            "{action}: the server refused key {number} ({status}: {body}); check the keys given"
+                        )),
+                        other => other.into(),
+                    })
+                },
+                |m: &mut Manifest, s: &SealStatus| {
+                    if let (false, Some(direction)) = (s.sealed, migration) {
+                        let (from, to) = direction.seals();
+                        m.migrations.push(MigrationRecord {
+                            from: from.into(),
+                            to: to.into(),
+                            address: client.address.clone(),
+                            at: now_rfc3339(),
+                            keys_submitted: number as u16,
+                        });
+                    }
+                },
+                |s| {
+                    if s.sealed {
+                        format!("key {number} accepted ({} of {threshold})", s.progress)
+                    } else if migrate {
+                        format!("{number} keys accepted: the server moves its seal")
+                    } else {
+                        format!("{number} keys accepted: unsealed")
+                    }
+                },
+            )
+            .await?;
+        let Some(status) = applied.done() else {
+            unreachable!("a plan lists the migration's call and never submits a key")
+        };
+        if !status.sealed {
+            return match migration {
+                Some(direction) => migration_through(client, direction).await,
+                None => Ok(status),
+            };
+        }
+        last = status;
+    }
+    Err(RunError::Other(format!(
+        "the server at {} is still sealed after {} keys (threshold {threshold}, progress {}): check that they are \
+         this server's keys",
+        client.address,
+        keys.len(),
+        last.progress
+    )))
+}
+
+/// Waits for the server to finish a migration: it moves the seal only once it is the
+/// active node, a moment after the last key; a restart before that would undo it.
+async fn migration_through(client: &VaultClient, direction: Direction) -> Result<SealStatus> {
+    let (_, to) = direction.seals();
+    let deadline = Instant::now() + MIGRATION_TIMEOUT;
+    loop {
+        // While it moves the seal, the server may answer with an error for a moment.
+        let status = client.seal_status().await;
+        if let Ok(s) = &status
+            && !s.migration
+            && !s.sealed
+            && s.seal_type == to
+        {
+            return status.map_err(Into::into);
+        }
+        if Instant::now() > deadline {
+            let status = status?;
+            return Err(VaultError::Refused(format!(
+                "the server at {} took the keys but did not finish the seal migration to {to} within {} s \
+                 (seal {}, migration {}); see its log",
+                client.address,
+                MIGRATION_TIMEOUT.as_secs(),
+                status.seal_type,
+                status.migration
+            ))
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The config text with the `seal "awskms"` stanza disabled (`disabled = "true"`), or
+/// without it; every other block and attribute kept, and the leading comment lines.
+fn edit_seal(text: &str, disable: bool) -> std::result::Result<String, String> {
+    let mut body: hcl::Body = hcl::from_str(text).map_err(|e| format!("it does not parse as HCL: {e}"))?;
+    let is_awskms =
+        |b: &hcl::Block| b.identifier() == "seal" && b.labels().first().is_some_and(|l| l.as_str() == "awskms");
+    let mut found = false;
+    let mut structures = Vec::new();
+    for structure in body.into_iter() {
+        match structure {
+            hcl::Structure::Block(mut block) if is_awskms(&block) => {
+                found = true;
+                if disable {
+                    block.body = block
+                        .body
+                        .into_iter()
+                        .filter(|s| !matches!(s, hcl::Structure::Attribute(a) if a.key() == "disabled"))
+                        .chain([hcl::Structure::Attribute(hcl::Attribute::new("disabled", "true"))])
+                        .collect();
+                    structures.push(hcl::Structure::Block(block));
+                }
+            }
+            other => structures.push(other),
+        }
+    }
+    if !found && disable {
+        return Err("it has no seal \"awskms\" stanza".into());
+    }
+    body = structures.into_iter().collect();
+    let header: String = text
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let rendered = hcl::to_string(&body).map_err(|e| format!("it cannot be written back: {e}"))?;
+    Ok(format!("{header}{rendered}"))
+}
+
+/// The state of the seal stanza in a config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stanza {
+    Active,
+    Disabled,
+    Gone,
+}
+
+fn stanza(config: &Path) -> Result<Stanza> {
+    let text = std::fs::read_to_string(config)
+        .map_err(|e| RunError::Other(format!("cannot read the server's config {}: {e}", config.display())))?;
+    let parsed: serde_json::Value = hcl::from_str(&text)
+        .map_err(|e| RunError::Other(format!("the server's config {} does not parse: {e}", config.display())))?;
+    let seal = &parsed["seal"]["awskms"];
+    Ok(if seal.is_null() {
+        Stanza::Gone
+    } else if seal["disabled"].as_str() == Some("true") || seal["disabled"].as_bool() == Some(true) {
+        Stanza::Disabled
+    } else {
+        Stanza::Active
+    })
+}
+
+/// The server a manifest knows about whose data the KMS key autounseal would delete
+/// still seals, said in words naming the data; `None` when deleting the key strands
+/// nothing (no key of ours, no server, or a server already back on Shamir).
+pub async fn data_sealed_by_key(m: &Manifest) -> Option<String> {
+    let key = m.kms_key.as_ref().filter(|k| k.origin == Origin::Created)?;
+    let server = m.server.as_ref()?;
+    let storage = m
+        .storage_path
+        .as_ref()
+        .map(|p| format!(" (storage {})", p.display()))
+        .unwrap_or_default();
+    let what = format!(
+        "all the data of the server at {}{storage}, sealed by KMS key {}",
+        server.address, key.key_id
+    );
+    let live = match VaultClient::new(&server.address, None) {
+        Ok(client) => client.seal_status().await.ok(),
+        Err(_) => None,
+    };
+    match live {
+        Some(s) if s.initialized && s.seal_type == "awskms" => Some(what),
+        Some(_) => None,
+        // Not answering: its data, if any, is still sealed by the key.
+        None => m
+            .storage_path
+            .as_ref()
+            .filter(|p| !folder_is_empty(p))
+            .map(|_| format!("{what} (the server does not answer now)")),
+    }
+}
+
+/// The way back to Shamir before the key goes, for `destroy --migrate-back`: each stage
+/// is judged from the live seal status and the config, so a run stopped half-way (or a
+/// server that is the operator's to restart) resumes where it was.
+pub struct MigrateBack<'a> {
+    pub store: &'a ManifestStore,
+    pub rep: Reporter,
+    pub state_dir: &'a Path,
+    pub recorder: Recorder<'a>,
+}
+
+impl<'a> MigrateBack<'a> {
+    pub fn new(store: &'a ManifestStore, rep: Reporter, state_dir: &'a Path) -> MigrateBack<'a> {
+        MigrateBack {
+            store,
+            recorder: Recorder::new(rep.clone(), store, false),
+            rep,
+            state_dir,
+        }
+    }
+
+    fn server(&self) -> Result<ServerRecord> {
+        self.store
+            .snapshot()
+            .server
+            .ok_or_else(|| RunError::Other("the manifest records no server to migrate back".into()))
+    }
+
+    /// Disables the stanza, restarts, submits the recovery keys with `migrate`; then
+    /// removes the stanza, restarts, and checks that the same keys unseal the server.
+    /// Afterwards the config (now with no seal stanza) is the server's, kept by destroy.
+    pub async fn run(&self, keys: &UnsealKeys) -> Result<()> {
+        let step = Step::MigrateBack;
+        self.rep.started(step);
+        let server = self.server()?;
+        let client = VaultClient::new(&server.address, None)?;
+        let cli = cli_name(&server.binary);
+        let status = client.seal_status().await?;
+        let initial_stanza = stanza(&server.config)?;
+        // Resumes: a migration in progress waits for keys; a Shamir server is past it.
+        if status.seal_type == "awskms" && !status.migration {
+            if !status.sealed {
+                refuse_cluster(&client, Some(&server.config)).await?;
+            }
+            if initial_stanza == Stanza::Active {
+                self.rewrite_config(&server.config, true).await?;
+            }
+            self.restart().await?;
+        }
+        let status = self.wait(&client, |s| s.migration || s.seal_type == "shamir").await?;
+        if status.migration {
+            submit(&self.recorder, &client, keys, Some(Direction::BackToShamir), step, cli).await?;
+            self.rep.warn(
+                "The recovery keys are now the server's unseal keys: every start of the server needs the threshold \
+                 of them from now on. Keep them as you would unseal keys.",
+            );
+        }
+        if stanza(&server.config)? != Stanza::Gone {
+            self.rewrite_config(&server.config, false).await?;
+            self.restart().await?;
+        }
+        let status = self.wait(&client, |s| s.seal_type == "shamir" && s.initialized).await?;
+        if status.sealed {
+            submit(&self.recorder, &client, keys, None, step, cli).await?;
+        }
+        let status = client.seal_status().await?;
+        if status.sealed || status.seal_type != "shamir" {
+            return Err(RunError::Other(format!(
+                "the server at {} is {} with seal {} after the way back; the KMS key is kept",
+                server.address,
+                if status.sealed { "sealed" } else { "unsealed" },
+                status.seal_type
+            )));
+        }
+        // The config is the server's now: destroy keeps it (with its earlier backup).
+        self.store
+            .update(|m| m.files.retain(|f| f.role != FileRole::VaultConfig))?;
+        self.rep.done(
+            step,
+            format!(
+                "back on Shamir: {} restarted sealed and the same keys unsealed it; {} (no seal stanza) stays",
+                server.address,
+                server.config.display()
+            ),
+        );
+        Ok(())
+    }
+
+    async fn rewrite_config(&self, config: &Path, disable: bool) -> Result<()> {
+        let text = std::fs::read_to_string(config)
+            .map_err(|e| RunError::Other(format!("cannot read {}: {e}", config.display())))?;
+        let edited = edit_seal(&text, disable)
+            .map_err(|e| RunError::Other(format!("cannot edit the seal stanza of {}: {e}", config.display())))?;
+        let (detail, twin) = if disable {
+            (
+                format!("{}: disabled = \"true\" in seal \"awskms\"", config.display()),
+                format!(
+                    "# add disabled = \"true\" to the seal \"awskms\" block of {}",
+                    config.display()
+                ),
+            )
+        } else {
+            (
+                format!("{}: seal \"awskms\" removed", config.display()),
+                format!("# remove the seal \"awskms\" block of {}", config.display()),
+            )
+        };
+        // The file keeps the owner it has (the service user's, or the operator's).
+        let owner = std::fs::metadata(config).ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            files::Owner {
+                uid: nix::unistd::Uid::from_raw(m.uid()),
+                gid: nix::unistd::Gid::from_raw(m.gid()),
+            }
+        });
+        let write = |_| async {
+            files::write_atomic(
+                config,
+                edited.as_bytes(),
+                WriteOptions::config(Existing::Replace, owner),
+            )?;
+            Ok(())
+        };
+        let said = detail.clone();
+        self.recorder
+            .mutate(
+                Change::new(Step::MigrateBack, "file:write", detail, twin).on_the_way(),
+                write,
+                nothing_to_record,
+                |_| said,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Restarts the server as it was launched; one that is the operator's is theirs to
+    /// restart, and the run stops with what to do.
+    async fn restart(&self) -> Result<()> {
+        // The record as it is now: an earlier restart changed its pid.
+        let server = &self.server()?;
+        match server.launch.as_str() {
+            "background" => {
+                let env_file = self
+                    .store
+                    .snapshot()
+                    .file(FileRole::EnvFile)
+                    .map(|f| f.path.clone())
+                    .unwrap_or_default();
+                let restart = |_| async {
+                    if let Some(pid) = server.pid.filter(|p| launch::is_running(*p)) {
+                        launch::stop_background(pid, Duration::from_secs(15));
+                    }
+                    let bg = launch::start_background(&server.binary, &server.config, &env_file, self.state_dir)?;
+                    self.store.update(|m| {
+                        if let Some(s) = m.server.as_mut() {
+                            s.pid = Some(bg.pid);
+                            s.pid_file = Some(bg.pid_file.clone());
+                            s.log_file = Some(bg.log.clone());
+                        }
+                    })?;
+                    Ok(bg.pid)
+                };
+                self.recorder
+                    .mutate(
+                        Change::new(
+                            Step::MigrateBack,
+                            "server:restart",
+                            "in the background",
+                            crate::twins::server_command(&server.binary, &server.config),
+                        )
+                        .on_the_way(),
+                        restart,
+                        nothing_to_record,
+                        |pid| format!("restarted (pid {pid})"),
+                    )
+                    .await?;
+            }
+            "systemd" => {
+                let unit = server.unit.clone().unwrap_or_default();
+                let restart = |_| async { Ok(launch::systemd_restart(&unit)?) };
+                self.recorder
+                    .mutate(
+                        Change::new(
+                            Step::MigrateBack,
+                            "systemd:restart",
+                            unit.clone(),
+                            crate::twins::systemd_restart(&unit),
+                        )
+                        .on_the_way(),
+                        restart,
+                        nothing_to_record,
+                        |state| format!("{unit} is {state}"),
+                    )
+                    .await?;
+            }
+            _ => {
+                return Err(RunError::Other(format!(
+                    "restart the server at {} yourself so that it reads {}, then run `destroy --migrate-back` again: \
+                     it goes on from there",
+                    server.address,
+                    server.config.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn wait(&self, client: &VaultClient, ready: impl Fn(&SealStatus) -> bool) -> Result<SealStatus> {
+        let deadline = Instant::now() + MIGRATION_TIMEOUT;
+        loop {
+            match client.seal_status().await {
+                Ok(s) if ready(&s) => return Ok(s),
+                _ if Instant::now() > deadline => {
+                    return Err(VaultError::NoAnswer {
+                        address: client.address.clone(),
+                        secs: MIGRATION_TIMEOUT.as_secs(),
+                        hint: " in the state the way back expects".into(),
+                    }
+                    .into());
+                }
+                _ => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+}
+
+/// `bao` or `vault`, from the binary's name, for the twins.
+fn cli_name(binary: &Path) -> &'static str {
+    if binary.file_name().is_some_and(|n| n.to_string_lossy().contains("bao")) {
+        "bao"
+    } else {
+        "vault"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(text: &str) -> Vec<String> {
+        let parsed = UnsealKeys::parse(text.as_bytes(), "test").unwrap();
+        parsed.0.iter().map(|k| k.expose_secret().to_string()).collect()
+    }
+
+    #[test]
+    fn keys_are_read_bare_or_as_operator_init_prints_them_and_tokens_are_not_keys() {
+        assert_eq!(keys("abc\n\n# note\n  def  \n"), ["abc", "def"]);
+        let init = "Unseal Key 1: k1\nUnseal Key 2: k2\nInitial Root Token: s.token\n";
+        assert_eq!(keys(init), ["k1", "k2"]);
+        assert_eq!(keys("Recovery Key 1: r1\nInitial root token: t\n"), ["r1"]);
+        assert!(UnsealKeys::parse(b"# nothing\n", "test").is_err());
+    }
+
+    #[test]
+    fn a_keys_file_others_can_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::write(&path, "k1\nk2\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = UnsealKeys::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("readable by others (mode 0644)"), "{err}");
+        assert!(!err.contains("k1"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let keys = UnsealKeys::from_file(&path).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert!(!format!("{keys:?}").contains("k1"));
+    }
+
+    #[tokio::test]
+    async fn a_node_that_joins_others_is_refused_with_the_node_by_node_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("vault.hcl");
+        std::fs::write(
+            &config,
+            "storage \"raft\" {\n  path = \"/d\"\n  retry_join {\n    leader_api_addr = \"https://10.0.0.2:8200\"\n  }\n}\n",
+        )
+        .unwrap();
+        // Nothing answers there: the config alone tells.
+        let client = VaultClient::new("http://127.0.0.1:9", None).unwrap();
+        let err = refuse_cluster(&client, Some(&config)).await.unwrap_err().to_string();
+        assert!(err.contains("one node of a cluster"), "{err}");
+        assert!(err.contains("standbys"), "{err}");
+        std::fs::write(&config, "storage \"raft\" {\n  path = \"/d\"\n}\n").unwrap();
+        assert!(refuse_cluster(&client, Some(&config)).await.is_ok());
+    }
+
+    #[test]
+    fn the_stanza_is_disabled_then_removed_and_the_rest_kept() {
+        let text = "# Written by autounseal.\nstorage \"raft\" {\n  path = \"/d\"\n}\n\
+                    seal \"awskms\" {\n  region = \"eu-west-1\"\n  kms_key_id = \"k\"\n}\nui = true\n";
+        let disabled = edit_seal(text, true).unwrap();
+        assert!(disabled.starts_with("# Written by autounseal.\n"), "{disabled}");
+        let v: serde_json::Value = hcl::from_str(&disabled).unwrap();
+        assert_eq!(v["seal"]["awskms"]["disabled"], "true");
+        assert_eq!(v["seal"]["awskms"]["kms_key_id"], "k");
+        assert_eq!(v["storage"]["raft"]["path"], "/d");
+        let again: serde_json::Value = hcl::from_str(&edit_seal(&disabled, true).unwrap()).unwrap();
+        assert_eq!(again, v, "disabling twice changes nothing");
+        let gone: serde_json::Value = hcl::from_str(&edit_seal(&disabled, false).unwrap()).unwrap();
+        assert!(gone.get("seal").is_none());
+        assert_eq!(gone["ui"], true);
+        assert!(edit_seal("ui = true\n", true).is_err());
+    }
+}

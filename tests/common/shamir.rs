@@ -1,0 +1,197 @@
+//! A Shamir-initialised OpenBao 2.6.2 as an operator has it (data, a secret), for the
+//! seal migration tests; and a small client of its HTTP API.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use autounseal::answers::{Answers, ExistingServer};
+use autounseal::vault::client::{SealStatus, VaultClient};
+use autounseal::vault::launch;
+use serde_json::{Value, json};
+
+use super::{Moto, bao, server_answers};
+
+pub const SECRET: &str = "the-data-that-must-survive";
+
+/// A server the test started itself, killed when the test ends (also on failure).
+pub struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Process {
+    pub fn stop(mut self) {
+        launch::stop_background(self.0.id(), Duration::from_secs(15));
+        let _ = self.0.wait();
+    }
+}
+
+/// `bao server` with `config`, its output in the test's folder.
+pub fn start_bao(config: &Path, dir: &Path) -> Process {
+    let log = std::fs::File::create(dir.join(format!("bao-{}.log", std::process::id()))).unwrap();
+    let child = Command::new(bao())
+        .arg("server")
+        .arg(format!("-config={}", config.display()))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .env_remove("VAULT_ADDR")
+        .env_remove("BAO_ADDR")
+        .spawn()
+        .unwrap();
+    Process(child)
+}
+
+pub struct Api {
+    pub http: reqwest::Client,
+    pub address: String,
+}
+
+impl Api {
+    pub fn new(address: &str) -> Api {
+        Api {
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            address: address.to_string(),
+        }
+    }
+
+    pub async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method, format!("{}/v1/{path}", self.address));
+        if let Some(token) = token {
+            req = req.header("X-Vault-Token", token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    pub async fn status(&self) -> SealStatus {
+        VaultClient::new(&self.address, None)
+            .unwrap()
+            .seal_status()
+            .await
+            .unwrap()
+    }
+
+    pub async fn wait_for(&self, what: &str, ready: impl Fn(&SealStatus) -> bool) -> SealStatus {
+        let client = VaultClient::new(&self.address, None).unwrap();
+        for _ in 0..200 {
+            if let Ok(s) = client.seal_status().await
+                && ready(&s)
+            {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        panic!("the server at {} never became {what}", self.address);
+    }
+
+    pub async fn unseal(&self, keys: &[String]) {
+        for key in keys {
+            self.call(reqwest::Method::PUT, "sys/unseal", None, Some(json!({ "key": key })))
+                .await;
+        }
+        self.wait_for("unsealed", |s| !s.sealed).await;
+    }
+
+    /// The secret, read with the root token; retried while the node becomes active.
+    pub async fn read_secret(&self, token: &str) -> String {
+        for _ in 0..100 {
+            let resp = self
+                .http
+                .get(format!("{}/v1/secret/app", self.address))
+                .header("X-Vault-Token", token)
+                .send()
+                .await;
+            if let Ok(resp) = resp
+                && resp.status().is_success()
+            {
+                let v: Value = resp.json().await.unwrap();
+                return v["data"]["value"].as_str().unwrap().to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        panic!("the secret could not be read back");
+    }
+}
+
+/// A Shamir-initialised server as an operator has it: 3 unseal keys, threshold 2, a
+/// KV secret written; then stopped, its data left in `answers.server.storage_path`.
+/// Returns the unseal keys and the root token.
+pub async fn shamir_server_with_data(a: &Answers, dir: &Path) -> (Vec<String>, String) {
+    let config = dir.join("shamir.hcl");
+    std::fs::write(
+        &config,
+        format!(
+            "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"{}\"\n}}\n\
+             listener \"tcp\" {{\n  address = \"{}\"\n  tls_disable = true\n}}\n\
+             api_addr = \"http://{}\"\ncluster_addr = \"https://127.0.0.1:{}\"\n",
+            a.server.storage_path.display(),
+            a.server.node_id,
+            a.server.listen,
+            a.server.listen,
+            a.server.listen.rsplit_once(':').unwrap().1.parse::<u16>().unwrap() + 1
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(&a.server.storage_path).unwrap();
+    let server = start_bao(&config, dir);
+    let api = Api::new(&format!("http://{}", a.server.listen));
+    api.wait_for("answering", |_| true).await;
+    let init = api
+        .call(
+            reqwest::Method::PUT,
+            "sys/init",
+            None,
+            Some(json!({"secret_shares": 3, "secret_threshold": 2})),
+        )
+        .await;
+    let keys: Vec<String> = init["keys_base64"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    let root = init["root_token"].as_str().unwrap().to_string();
+    api.unseal(&keys[..2]).await;
+    for _ in 0..100 {
+        let mounted = api
+            .http
+            .post(format!("{}/v1/sys/mounts/secret", api.address))
+            .header("X-Vault-Token", &root)
+            .json(&json!({"type": "kv"}))
+            .send()
+            .await;
+        if mounted.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    api.call(
+        reqwest::Method::POST,
+        "secret/app",
+        Some(&root),
+        Some(json!({ "value": SECRET })),
+    )
+    .await;
+    assert_eq!(api.status().await.seal_type, "shamir");
+    server.stop();
+    (keys, root)
+}
+
+/// Migration answers: the background server autounseal starts on the Shamir data.
+pub fn migration_answers(moto: &Moto, dir: &Path) -> Answers {
+    let mut a = server_answers(moto, dir);
+    a.server.existing = ExistingServer::Migrate;
+    a
+}
