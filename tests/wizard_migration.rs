@@ -7,25 +7,16 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::pty::{ENTER, Terminal};
+use common::pty::{ENTER, Terminal, answer_every_question, wizard_command};
 use common::shamir::{Api, SECRET, migration_answers, shamir_server_with_data};
 use common::{Moto, ServerGuard};
 use portable_pty::CommandBuilder;
 
 const SHORT: Duration = Duration::from_secs(15);
 
-/// The wizard with moto's test keys and nothing else of this machine's environment.
-fn wizard_command(home: &Path, state: &Path, answers: &Path) -> CommandBuilder {
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autounseal"));
-    cmd.env_clear();
-    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-    cmd.env("HOME", home);
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("AWS_ACCESS_KEY_ID", "testing");
-    cmd.env("AWS_SECRET_ACCESS_KEY", "testing");
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config");
-    cmd.env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials");
-    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+/// The wizard against moto, with this test's state folder and answers.
+fn wizard_with(home: &Path, state: &Path, answers: &Path) -> CommandBuilder {
+    let mut cmd = wizard_command(home);
     cmd.args([
         "--state-dir",
         &state.to_string_lossy(),
@@ -58,23 +49,9 @@ fn the_wizard_migrates_a_shamir_server_with_keys_typed_masked() {
     let answers = d.join("answers.toml");
     std::fs::write(&answers, a.to_toml()).unwrap();
     let _guard = ServerGuard(state.clone());
-    let mut t = Terminal::start(wizard_command(d, &state, &answers));
+    let mut t = Terminal::start(wizard_with(d, &state, &answers));
 
-    t.wait_for("1/13 Welcome", SHORT);
-    t.type_keys(&[ENTER]);
-    t.wait_for("✓ Account 123456789012", SHORT);
-    for screen in [
-        "3/13 Region",
-        "4/13 KMS key",
-        "5/13 IAM",
-        "6/13 Files",
-        "7/13 Server",
-        "8/13 Init",
-    ] {
-        t.type_keys(&[ENTER]);
-        t.wait_for(screen, SHORT);
-    }
-    t.type_keys(&[ENTER]);
+    answer_every_question(&mut t);
     // The migration is explained above the plan.
     let review = t.wait_for("1. kms:CreateKey", Duration::from_secs(30));
     assert!(review.contains("Seal migration from Shamir to AWS KMS"), "{review}");

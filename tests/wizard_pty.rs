@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use autounseal::vault::client::VaultClient;
-use common::pty::{CLEAR, DOWN, ENTER, RIGHT, TAB, Terminal};
+use common::pty::{CLEAR, DOWN, ENTER, RIGHT, TAB, Terminal, answer_every_question, wizard_command};
 use common::{Moto, ServerGuard, bao, free_port};
 use portable_pty::CommandBuilder;
 
@@ -34,22 +34,6 @@ fn wait_for_normal_screen(t: &Terminal) {
     }
     // The farewell is printed after the alternate screen is left: read it all.
     t.wait_for_output_end(SHORT);
-}
-
-/// The wizard with the operator's test keys for moto and nothing else of this machine:
-/// no AWS files, no instance metadata, `home` as its home.
-fn wizard_command(home: &Path) -> CommandBuilder {
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autounseal"));
-    cmd.env_clear();
-    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-    cmd.env("HOME", home);
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("AWS_ACCESS_KEY_ID", "testing");
-    cmd.env("AWS_SECRET_ACCESS_KEY", "testing");
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config");
-    cmd.env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials");
-    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
-    cmd
 }
 
 #[test]
@@ -275,21 +259,7 @@ fn wizard_running(moto: &Moto, d: &Path, tag: &str) -> (Terminal, String) {
         &answers.to_string_lossy(),
     ]);
     let mut t = Terminal::start(cmd);
-    t.wait_for("1/13 Welcome", SHORT);
-    t.type_keys(&[ENTER]);
-    t.wait_for("✓ Account 123456789012", SHORT);
-    for screen in [
-        "3/13 Region",
-        "4/13 KMS key",
-        "5/13 IAM",
-        "6/13 Files",
-        "7/13 Server",
-        "8/13 Init",
-    ] {
-        t.type_keys(&[ENTER]);
-        t.wait_for(screen, SHORT);
-    }
-    t.type_keys(&[ENTER]);
+    answer_every_question(&mut t);
     t.wait_for("iam:CreateAccessKey", Duration::from_secs(30));
     t.type_keys(&[ENTER]);
     t.wait_for("11/13 Run", SHORT);

@@ -2,10 +2,14 @@
 //! terminal emulator (vt100).
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+/// How long a screen may take to appear after a key.
+const SCREEN: Duration = Duration::from_secs(15);
 
 pub const ENTER: &str = "\r";
 pub const TAB: &str = "\t";
@@ -124,4 +128,40 @@ impl Terminal {
             std::thread::sleep(Duration::from_millis(30));
         }
     }
+}
+
+/// The wizard with the operator's test keys for moto and nothing else of this machine:
+/// no AWS files, no instance metadata, `home` as its home.
+pub fn wizard_command(home: &Path) -> CommandBuilder {
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_autounseal"));
+    cmd.env_clear();
+    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env("HOME", home);
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("AWS_ACCESS_KEY_ID", "testing");
+    cmd.env("AWS_SECRET_ACCESS_KEY", "testing");
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config");
+    cmd.env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials");
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+/// From Welcome to Review, taking every answer as given (the answers file's): Enter on
+/// each question screen once it shows.
+pub fn answer_every_question(t: &mut Terminal) {
+    t.wait_for("1/13 Welcome", SCREEN);
+    t.type_keys(&[ENTER]);
+    t.wait_for("✓ Account 123456789012", SCREEN);
+    for screen in [
+        "3/13 Region",
+        "4/13 KMS key",
+        "5/13 IAM",
+        "6/13 Files",
+        "7/13 Server",
+        "8/13 Init",
+    ] {
+        t.type_keys(&[ENTER]);
+        t.wait_for(screen, SCREEN);
+    }
+    t.type_keys(&[ENTER]);
 }
