@@ -49,6 +49,8 @@ pub enum FileRole {
     VaultConfig,
     SystemdDropIn,
     RecoveryKeys,
+    /// The cluster file `join` reads on the other hosts (no secret).
+    ClusterFile,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
