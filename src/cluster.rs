@@ -435,7 +435,7 @@ async fn write_cluster_file(state_dir: &Path, path: &Path, file: &ClusterFile, r
     recorder
         .mutate(
             Change::new(
-                Step::VerifySeal,
+                Step::VaultConfig,
                 "file:write",
                 format!("{shown}: the cluster file (no secret)"),
                 format!("install -m 0644 /dev/stdin {}", quote(&shown)),
@@ -586,8 +586,12 @@ pub async fn undo_all(
         ));
         let store = ManifestStore::open(&dir)?;
         flow::undo(ctx, &store, rep, opts).await?;
-        store.remove_if_empty()?;
-        let _ = std::fs::remove_dir(&dir);
+        // Once its manifest records nothing, the node's folder holds only autounseal's own
+        // state of it (the server's log and pid file).
+        if store.remove_if_empty()? {
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| RunError::Other(format!("cannot remove {}: {e}", dir.display())))?;
+        }
     }
     let _ = std::fs::remove_dir(state_dir.join(NODES_FOLDER));
     flow::undo(ctx, store, rep, opts).await
