@@ -365,6 +365,15 @@ pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> an
         "autounseal plan: {} (read-only: nothing is changed)",
         args.answers.display()
     );
+    if answers.cluster.is_cluster() {
+        // The first node in full; the others follow the same steps as a node that joins.
+        let outcome = with_printer(Mode::Plan, async |rep| {
+            cluster::apply(&answers, state_dir, opts, KeysDestination::HandBack, &rep, Default::default()).await
+        })
+        .await?;
+        print_plan(&outcome.first_answers, &outcome.first);
+        return Ok(());
+    }
     let outcome = with_printer(Mode::Plan, async |rep| {
         flow::run(&answers, state_dir, opts, KeysDestination::HandBack, &rep).await
     })

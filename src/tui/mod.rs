@@ -256,8 +256,18 @@ fn spawn(
                     overwrite_files: true,
                     dry_run: true,
                 };
-                let result = flow::run(&a, &state_dir, opts, KeysDestination::HandBack, &Reporter::silent()).await;
-                Msg::Plan(Box::new(a), result.map(|o| o.calls))
+                let silent = Reporter::silent();
+                let result = if a.cluster.is_cluster() {
+                    let gate = Default::default();
+                    crate::cluster::apply(&a, &state_dir, opts, KeysDestination::HandBack, &silent, gate)
+                        .await
+                        .map(|o| o.first.calls)
+                } else {
+                    flow::run(&a, &state_dir, opts, KeysDestination::HandBack, &silent)
+                        .await
+                        .map(|o| o.calls)
+                };
+                Msg::Plan(Box::new(a), result)
             }
             Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, control, unseal_keys).await),
             // A binary that hangs on `version` holds up only this task, never the screen.
@@ -339,16 +349,23 @@ async fn run_flow(
         overwrite_files: true,
         dry_run: false,
     };
-    let result = flow::run_with(
-        a,
-        state_dir,
-        opts,
-        KeysDestination::HandBack,
-        &rep,
-        gate.clone(),
-        unseal_keys,
-    )
-    .await;
+    // A cluster's Run rows show each node's steps in turn; the first node's outcome is the report.
+    let result = if a.cluster.is_cluster() {
+        crate::cluster::apply(a, state_dir, opts, KeysDestination::HandBack, &rep, gate.clone())
+            .await
+            .map(|o| o.first)
+    } else {
+        flow::run_with(
+            a,
+            state_dir,
+            opts,
+            KeysDestination::HandBack,
+            &rep,
+            gate.clone(),
+            unseal_keys,
+        )
+        .await
+    };
     drop(rep);
     let _ = forward.await;
     // A failure after init still hands the keys over: they exist nowhere else.

@@ -223,6 +223,9 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
             }
         )),
     ];
+    if a.cluster.nodes > 1 {
+        lines.extend(nodes_block(ctx));
+    }
     if migrating {
         lines.extend(
             crate::vault::migrate::explanation(a)
@@ -231,6 +234,29 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
         );
     }
     lines
+}
+
+/// A cluster's nodes, one line each: where it listens, its user, its files.
+fn nodes_block(ctx: &Ctx) -> Vec<Line<'static>> {
+    let nodes = crate::cluster::local_nodes(&ctx.answers, &ctx.state_dir);
+    let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let a = &n.answers;
+            Line::raw(format!(
+                "Node {}  {} on {} · user {} · {} · {}{}",
+                i + 1,
+                n.id,
+                a.server.listen,
+                a.iam.user_name,
+                name(&a.output.env_file),
+                name(&a.output.vault_config),
+                if i == 0 { " · init" } else { " · joins" }
+            ))
+        })
+        .collect()
 }
 
 fn view(review: &Review, frame: &mut Frame, area: Rect, ctx: &Ctx) {
