@@ -114,14 +114,14 @@ impl Server {
 /// docs/cluster.md): its label and `cluster.nodes`.
 const LAYOUTS: [(&str, u16); 3] = [
     ("single server", 1),
-    ("cluster of 3 on this machine", 3),
-    ("cluster of 5 on this machine", 5),
+    ("cluster of 3", 3),
+    ("cluster of 5", 5),
 ];
 
 fn show_layout(form: &mut Form) {
     let nodes = LAYOUTS[form.choice_index("layout")].1;
     form.field_mut("layout").note = (nodes > 1).then(|| {
-        format!("{nodes} raft nodes in the background, API ports 10 apart; one key, a user per node")
+        format!("{nodes} raft nodes on this machine, in the background, API ports 10 apart")
     });
 }
 
