@@ -375,6 +375,25 @@ pub async fn apply(
     })
 }
 
+/// The run the answers ask for: a cluster ([`apply`], the first node's outcome) or a
+/// single server ([`flow::run_with`], with a migration's unseal keys). What the
+/// front ends that show one outcome call.
+pub async fn run_any(
+    answers: &Answers,
+    state_dir: &Path,
+    opts: ApplyOptions,
+    keys: KeysDestination,
+    rep: &Reporter,
+    gate: InitGate,
+    unseal_keys: Option<crate::vault::migrate::UnsealKeys>,
+) -> Result<FlowOutcome> {
+    if answers.cluster.is_cluster() {
+        Ok(apply(answers, state_dir, opts, keys, rep, gate).await?.first)
+    } else {
+        flow::run_with(answers, state_dir, opts, keys, rep, gate, unseal_keys).await
+    }
+}
+
 fn heading(node: &Node, i: usize, count: usize) -> String {
     format!("Node {i} of {count}: {} at {}", node.id, node.api_addr())
 }

@@ -388,7 +388,27 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
     key_ids.dedup();
     assert_eq!(key_ids.len(), 4, "no env file holds another node's key");
 
-    // 7. destroy: the fourth node alone first, then the cluster, nodes before the shared part.
+    // 7. doctor and status report per node: the first, then the others of this state folder.
+    let out = autounseal(&state, &["doctor", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let names: Vec<_> = report.as_array().unwrap().iter().map(|n| n["node"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["autounseal-1", "autounseal-2", "autounseal-3"]);
+    for node in report.as_array().unwrap() {
+        let server_ok = node["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["link"] == "server" && f["verdict"] == "ok");
+        assert!(server_ok, "{node:#}");
+    }
+    let out = autounseal(&state, &["status"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    for id in ["Node autounseal-1", "Node autounseal-2", "Node autounseal-3"] {
+        assert!(said.contains(id), "{id} missing:\n{said}");
+    }
+
+    // 8. destroy: the fourth node alone first, then the cluster, nodes before the shared part.
     let out = autounseal(&node4_state, &["destroy", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("keep (reused) policy"), "{}", text(&out));

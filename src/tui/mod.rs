@@ -21,7 +21,6 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::answers::Answers;
 use crate::aws::{AwsContext, Connection};
-use crate::flow;
 use crate::run::events::StopRequest;
 use crate::run::{ApplyOptions, Reporter, RunError};
 use crate::tui::app::App;
@@ -256,18 +255,9 @@ fn spawn(
                     overwrite_files: true,
                     dry_run: true,
                 };
-                let silent = Reporter::silent();
-                let result = if a.cluster.is_cluster() {
-                    let gate = Default::default();
-                    crate::cluster::apply(&a, &state_dir, opts, KeysDestination::HandBack, &silent, gate)
-                        .await
-                        .map(|o| o.first.calls)
-                } else {
-                    flow::run(&a, &state_dir, opts, KeysDestination::HandBack, &silent)
-                        .await
-                        .map(|o| o.calls)
-                };
-                Msg::Plan(Box::new(a), result)
+                let (keys, silent) = (KeysDestination::HandBack, Reporter::silent());
+                let result = crate::cluster::run_any(&a, &state_dir, opts, keys, &silent, Default::default(), None).await;
+                Msg::Plan(Box::new(a), result.map(|o| o.calls))
             }
             Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, control, unseal_keys).await),
             // A binary that hangs on `version` holds up only this task, never the screen.
@@ -350,22 +340,16 @@ async fn run_flow(
         dry_run: false,
     };
     // A cluster's Run rows show each node's steps in turn; the first node's outcome is the report.
-    let result = if a.cluster.is_cluster() {
-        crate::cluster::apply(a, state_dir, opts, KeysDestination::HandBack, &rep, gate.clone())
-            .await
-            .map(|o| o.first)
-    } else {
-        flow::run_with(
-            a,
-            state_dir,
-            opts,
-            KeysDestination::HandBack,
-            &rep,
-            gate.clone(),
-            unseal_keys,
-        )
-        .await
-    };
+    let result = crate::cluster::run_any(
+        a,
+        state_dir,
+        opts,
+        KeysDestination::HandBack,
+        &rep,
+        gate.clone(),
+        unseal_keys,
+    )
+    .await;
     drop(rep);
     let _ = forward.await;
     // A failure after init still hands the keys over: they exist nowhere else.
