@@ -219,7 +219,7 @@ impl ClusterAnswers {
     /// A warning for an even count: raft needs a majority, so an even cluster survives
     /// no more failures than the odd one below it.
     pub fn even_warning(&self) -> Option<String> {
-        (self.nodes > 1 && self.nodes % 2 == 0).then(|| {
+        (self.nodes > 1 && self.nodes.is_multiple_of(2)).then(|| {
             format!(
                 "{} nodes survive the loss of {} as {} do: raft needs a majority; 3 or 5 nodes are the usual choice",
                 self.nodes,
@@ -246,7 +246,12 @@ pub fn validate_cluster(cluster: &ClusterAnswers, launch: Launch) -> Result<(), 
             cluster.nodes
         ));
     }
-    for peer in &cluster.peers {
+    Ok(())
+}
+
+/// `[cluster] peers`: other hosts' nodes, each a full API address.
+pub fn validate_peers(peers: &[String]) -> Result<(), String> {
+    for peer in peers {
         match url::Url::parse(peer) {
             Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() && u.port().is_some() => {}
             _ => {
@@ -474,6 +479,7 @@ impl Answers {
         }
         check("timing", validate_timing(&self.timing));
         check("cluster.nodes", validate_cluster(&self.cluster, self.server.launch));
+        check("cluster.peers", validate_peers(&self.cluster.peers));
         errors
     }
 
@@ -990,6 +996,34 @@ mod tests {
         let errors = a.validate();
         assert_eq!(errors[0].field, "output.env_file");
         assert!(errors[0].message.contains("inside server.storage_path"));
+    }
+
+    #[test]
+    fn a_cluster_is_odd_local_and_names_its_peers_fully() {
+        let mut a = valid();
+        a.cluster.nodes = 3;
+        assert_eq!(a.validate()[0].field, "cluster.nodes", "launch systemd runs one server");
+        a.server.launch = Launch::Background;
+        assert_eq!(a.validate(), vec![]);
+        assert_eq!(a.cluster.even_warning(), None);
+        a.cluster.nodes = 4;
+        assert!(
+            a.cluster
+                .even_warning()
+                .unwrap()
+                .contains("survive the loss of 1 as 3 do")
+        );
+        a.cluster.nodes = 10;
+        assert!(a.validate()[0].message.contains("1 (a single server) to 9"));
+        a.cluster.nodes = 1;
+        a.cluster.peers = vec!["10.0.0.12:8200".into()];
+        assert_eq!(a.validate()[0].field, "cluster.peers");
+        a.cluster.peers = vec!["https://10.0.0.12:8200".into()];
+        assert_eq!(a.validate(), vec![]);
+        assert!(a.cluster.is_cluster());
+        // A single server's saved answers have no [cluster] section.
+        assert!(!valid().to_toml().contains("[cluster]"));
+        assert_eq!(Answers::parse(&a.to_toml()).unwrap(), a);
     }
 
     #[test]

@@ -55,7 +55,10 @@ pub fn node_id(base: &str, i: u16) -> String {
 
 /// `/etc/vault.d/vault.hcl` for node `id`: `/etc/vault.d/vault-<id>.hcl`.
 fn beside(path: &Path, id: &str) -> PathBuf {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let name = match path.extension() {
         Some(ext) => format!("{stem}-{id}.{}", ext.to_string_lossy()),
         None => format!("{stem}-{id}"),
@@ -104,7 +107,11 @@ pub fn local_nodes(answers: &Answers, state_dir: &Path) -> Vec<Node> {
             } else {
                 state_dir.join(NODES_FOLDER).join(&id)
             };
-            Node { id, answers: a, state_dir }
+            Node {
+                id,
+                answers: a,
+                state_dir,
+            }
         })
         .collect();
     let addrs: Vec<String> = nodes.iter().map(Node::api_addr).collect();
@@ -279,16 +286,7 @@ pub async fn apply(
     let mut outcomes = Vec::new();
     let (first_node, others) = nodes.split_first().expect("a cluster has a first node");
     rep.note(heading(first_node, 1, count));
-    let first = flow::run_with(
-        &first_node.answers,
-        &first_node.state_dir,
-        opts,
-        keys,
-        rep,
-        gate,
-        None,
-    )
-    .await?;
+    let first = flow::run_with(&first_node.answers, &first_node.state_dir, opts, keys, rep, gate, None).await?;
     outcomes.push(node_outcome(first_node, &first));
     if opts.dry_run {
         for (i, node) in others.iter().enumerate() {
@@ -582,7 +580,10 @@ pub fn node_state_dirs(state_dir: &Path) -> Vec<PathBuf> {
         .filter(|p| p.join(crate::run::manifest::MANIFEST_FILE).exists())
         .collect();
     dirs.sort_by_key(|d| {
-        let name = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = d
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let number = name.rsplit('-').next().and_then(|n| n.parse::<u32>().ok());
         (number, name)
     });

@@ -290,8 +290,8 @@ pub async fn join(args: JoinArgs, state_dir: &Path, profile: Option<&str>) -> an
     // This host's answers: its server and files; the cluster's key, region and policy win.
     let mut own = match &args.answers {
         Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("cannot read the answers file {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the answers file {}", path.display()))?;
             Answers::parse(&text)
                 .map_err(|e| anyhow::anyhow!("the answers file {} is not valid: {e}", path.display()))?
         }
@@ -368,7 +368,15 @@ pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> an
     if answers.cluster.is_cluster() {
         // The first node in full; the others follow the same steps as a node that joins.
         let outcome = with_printer(Mode::Plan, async |rep| {
-            cluster::apply(&answers, state_dir, opts, KeysDestination::HandBack, &rep, Default::default()).await
+            cluster::apply(
+                &answers,
+                state_dir,
+                opts,
+                KeysDestination::HandBack,
+                &rep,
+                Default::default(),
+            )
+            .await
         })
         .await?;
         print_plan(&outcome.first_answers, &outcome.first);

@@ -256,7 +256,10 @@ pub async fn teardown_kept(state_dir: &Path, rep: &Reporter) -> anyhow::Result<b
         return Ok(false);
     }
     let state = folder.join("state");
-    for dir in crate::cluster::node_state_dirs(&state).into_iter().chain([state.clone()]) {
+    for dir in crate::cluster::node_state_dirs(&state)
+        .into_iter()
+        .chain([state.clone()])
+    {
         let store = ManifestStore::open(&dir)?;
         stop_server(&Recorder::new(rep.clone(), &store, false), &store, rep).await?;
     }
@@ -290,7 +293,9 @@ pub fn running_demos(except: &Path) -> Vec<PathBuf> {
         // <demo>/moto.log for the emulator, <demo>/etc/vault.hcl for the server.
         let folder = match (log, config) {
             (Some(l), _) if l.ends_with("moto.log") => l.parent().map(Path::to_path_buf),
-            (_, Some(c)) if c.parent().is_some_and(|etc| etc.ends_with("etc")) && c.extension().is_some_and(|e| e == "hcl") => {
+            (_, Some(c))
+                if c.parent().is_some_and(|etc| etc.ends_with("etc")) && c.extension().is_some_and(|e| e == "hcl") =>
+            {
                 c.parent().and_then(Path::parent).map(Path::to_path_buf)
             }
             _ => None,

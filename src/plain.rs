@@ -309,7 +309,16 @@ pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
         dry_run: true,
     };
     let plan = with_printer(Mode::Plan, async |rep| {
-        crate::cluster::run_any(&a, state_dir, plan_opts, KeysDestination::HandBack, &rep, Default::default(), None).await
+        crate::cluster::run_any(
+            &a,
+            state_dir,
+            plan_opts,
+            KeysDestination::HandBack,
+            &rep,
+            Default::default(),
+            None,
+        )
+        .await
     })
     .await?;
     crate::headless::print_plan(&a, &plan);

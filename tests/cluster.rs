@@ -79,7 +79,9 @@ impl Node {
     }
 
     fn pid(&self) -> u32 {
-        server_record(&self.state).and_then(|s| s.pid).expect("a background server")
+        server_record(&self.state)
+            .and_then(|s| s.pid)
+            .expect("a background server")
     }
 
     /// Stops the node's server and waits until it is gone.
@@ -149,7 +151,9 @@ async fn active(nodes: &[&Node]) -> usize {
             .filter(|(_, l)| l.as_ref().is_some_and(|l| l.is_self))
             .map(|(i, _)| i)
             .collect();
-        if leaders.len() == nodes.len() && leaders.iter().all(|l| !l.is_empty() && *l == leaders[0]) && selves.len() == 1
+        if leaders.len() == nodes.len()
+            && leaders.iter().all(|l| !l.is_empty() && *l == leaders[0])
+            && selves.len() == 1
         {
             return selves[0];
         }
@@ -159,7 +163,13 @@ async fn active(nodes: &[&Node]) -> usize {
 }
 
 /// A call with the root token, through `node`; the JSON answer.
-async fn call(node: &Node, token: &str, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+async fn call(
+    node: &Node,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
     let http = reqwest::Client::new();
     let mut last = String::new();
     for _ in 0..40 {
@@ -188,12 +198,24 @@ async fn call(node: &Node, token: &str, method: reqwest::Method, path: &str, bod
 }
 
 async fn raft_node_ids(node: &Node, token: &str) -> Vec<(String, bool)> {
-    let v = call(node, token, reqwest::Method::GET, "sys/storage/raft/configuration", None).await;
+    let v = call(
+        node,
+        token,
+        reqwest::Method::GET,
+        "sys/storage/raft/configuration",
+        None,
+    )
+    .await;
     v["data"]["config"]["servers"]
         .as_array()
         .expect("servers")
         .iter()
-        .map(|s| (s["node_id"].as_str().unwrap().to_string(), s["voter"].as_bool().unwrap()))
+        .map(|s| {
+            (
+                s["node_id"].as_str().unwrap().to_string(),
+                s["voter"].as_bool().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -242,7 +264,12 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
     let out = autounseal(&state, &["apply", "--yes", "--answers", answers_file.to_str().unwrap()]);
     let said = text(&out);
     assert!(out.status.success(), "{said}");
-    for line in ["Node 1 of 3: autounseal-1", "Node 3 of 3: autounseal-3", "(active)", "(standby)"] {
+    for line in [
+        "Node 1 of 3: autounseal-1",
+        "Node 3 of 3: autounseal-3",
+        "(active)",
+        "(standby)",
+    ] {
         assert!(said.contains(line), "missing {line:?}:\n{said}");
     }
     let dirs = [
@@ -307,12 +334,24 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
         assert_eq!(node.unsealed().await.seal_type, "awskms");
     }
     let leader = active(&all).await;
-    let read = call(&nodes[(leader + 2) % 3], &token, reqwest::Method::GET, "secret/ha", None).await;
+    let read = call(
+        &nodes[(leader + 2) % 3],
+        &token,
+        reqwest::Method::GET,
+        "secret/ha",
+        None,
+    )
+    .await;
     assert_eq!(read["data"]["value"], "written before");
 
     // 4. The active node killed: a standby takes over, the secret still readable.
     nodes[leader].stop(nix::sys::signal::Signal::SIGKILL);
-    let rest: Vec<&Node> = nodes.iter().enumerate().filter(|(i, _)| *i != leader).map(|(_, n)| n).collect();
+    let rest: Vec<&Node> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != leader)
+        .map(|(_, n)| n)
+        .collect();
     let new_leader = active(&rest).await;
     assert_ne!(rest[new_leader].client.address, nodes[leader].client.address);
     let read = call(rest[new_leader], &token, reqwest::Method::GET, "secret/ha", None).await;
@@ -328,7 +367,11 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
     let exported = std::fs::read_to_string(&cluster_file).unwrap();
     for node in &nodes {
         let env = ManifestStore::open(&node.state).unwrap().snapshot();
-        let env = env.file(autounseal::run::manifest::FileRole::EnvFile).unwrap().path.clone();
+        let env = env
+            .file(autounseal::run::manifest::FileRole::EnvFile)
+            .unwrap()
+            .path
+            .clone();
         let creds = std::fs::read_to_string(&env).unwrap();
         let secret = creds
             .lines()
@@ -361,7 +404,11 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
     assert!(said.contains("joined: autounseal-4 is a standby"), "{said}");
     let node4 = Node::of(&node4_state);
     assert_eq!(node4.unsealed().await.seal_type, "awskms");
-    let ids: Vec<String> = raft_node_ids(&nodes[0], &token).await.into_iter().map(|(id, _)| id).collect();
+    let ids: Vec<String> = raft_node_ids(&nodes[0], &token)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     assert!(ids.contains(&"autounseal-4".to_string()), "{ids:?}");
     // Running it again changes nothing that is right.
     let again = join(&node4_state);
@@ -373,11 +420,25 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
     let mut key_ids = Vec::new();
     for (state, user) in dirs.iter().chain([&node4_state]).zip(1..) {
         let user = format!("vault-auto-unseal-autounseal-{user}");
-        let attached = ctx.iam.list_attached_user_policies().user_name(&user).send().await.unwrap();
-        let arns: Vec<_> = attached.attached_policies().iter().filter_map(|p| p.policy_arn()).collect();
+        let attached = ctx
+            .iam
+            .list_attached_user_policies()
+            .user_name(&user)
+            .send()
+            .await
+            .unwrap();
+        let arns: Vec<_> = attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn())
+            .collect();
         assert_eq!(arns, [policy_arn.as_str()], "{user}");
         let keys = ctx.iam.list_access_keys().user_name(&user).send().await.unwrap();
-        let listed: Vec<_> = keys.access_key_metadata().iter().filter_map(|k| k.access_key_id()).collect();
+        let listed: Vec<_> = keys
+            .access_key_metadata()
+            .iter()
+            .filter_map(|k| k.access_key_id())
+            .collect();
         let m = ManifestStore::open(state).unwrap().snapshot();
         let env = &m.file(autounseal::run::manifest::FileRole::EnvFile).unwrap().path;
         let in_env = credentials_file::read_env_key_id(env).unwrap();
@@ -390,8 +451,14 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
 
     // 7. doctor and status report per node: the first, then the others of this state folder.
     let out = autounseal(&state, &["doctor", "--json"]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
-    let names: Vec<_> = report.as_array().unwrap().iter().map(|n| n["node"].as_str().unwrap().to_string()).collect();
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let names: Vec<_> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["autounseal-1", "autounseal-2", "autounseal-3"]);
     for node in report.as_array().unwrap() {
         let server_ok = node["findings"]
@@ -418,7 +485,11 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
     let said = text(&out);
     assert!(out.status.success(), "{said}");
     let users = ctx.iam.list_users().send().await.unwrap();
-    assert!(users.users().is_empty(), "every node's user is gone: {:?}", users.users());
+    assert!(
+        users.users().is_empty(),
+        "every node's user is gone: {:?}",
+        users.users()
+    );
     assert!(ctx.iam.get_policy().policy_arn(&policy_arn).send().await.is_err());
     let key = ctx.kms.describe_key().key_id(&file.kms_key_arn).send().await.unwrap();
     assert_eq!(
@@ -434,7 +505,10 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
     ] {
         assert!(!leftover.exists(), "{} is left", leftover.display());
     }
-    assert_eq!(processes_mentioning(&dir.path().to_string_lossy()), Vec::<String>::new());
+    assert_eq!(
+        processes_mentioning(&dir.path().to_string_lossy()),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -448,10 +522,17 @@ fn a_local_cluster_needs_background_launch_and_says_why() {
     a.cluster.nodes = 3;
     let errors = a.validate();
     assert_eq!(errors[0].field, "cluster.nodes");
-    assert!(errors[0].message.contains("server.launch = \"background\""), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("server.launch = \"background\""),
+        "{}",
+        errors[0].message
+    );
     let file = dir.path().join("answers.toml");
     std::fs::write(&file, a.to_toml()).unwrap();
-    let out = autounseal(&dir.path().join("state"), &["plan", "--answers", file.to_str().unwrap()]);
+    let out = autounseal(
+        &dir.path().join("state"),
+        &["plan", "--answers", file.to_str().unwrap()],
+    );
     assert!(!out.status.success());
     assert!(text(&out).contains("cluster.nodes"), "{}", text(&out));
 }

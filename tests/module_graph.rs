@@ -34,10 +34,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // Read-only checks of a setup across both sides.
     ("doctor", &["answers", "run", "aws", "vault"]),
     ("headless", &["answers", "run", "aws", "flow", "doctor"]),
-    ("demo", &["answers", "run", "aws", "vault", "flow", "cluster", "headless"]),
+    (
+        "demo",
+        &["answers", "run", "aws", "vault", "flow", "cluster", "headless"],
+    ),
     // The front ends, on top.
-    ("tui", &["answers", "run", "aws", "vault", "flow", "cluster", "headless"]),
-    ("plain", &["answers", "run", "aws", "vault", "flow", "cluster", "headless"]),
+    (
+        "tui",
+        &["answers", "run", "aws", "vault", "flow", "cluster", "headless"],
+    ),
+    (
+        "plain",
+        &["answers", "run", "aws", "vault", "flow", "cluster", "headless"],
+    ),
     (
         "commands",
         &[

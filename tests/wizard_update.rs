@@ -288,7 +288,14 @@ fn a_cluster_on_this_machine_needs_the_background_launch() {
         key(&mut app, KeyCode::Tab);
         assert_eq!(app.screens.server.form.focused_id(), "layout");
         key(&mut app, KeyCode::Right);
-        let note = app.screens.server.form.field_mut("layout").note.clone().unwrap_or_default();
+        let note = app
+            .screens
+            .server
+            .form
+            .field_mut("layout")
+            .note
+            .clone()
+            .unwrap_or_default();
         assert!(note.contains("3 raft nodes on this machine"), "{note}");
         key(&mut app, KeyCode::Enter);
         if goes_on {
@@ -296,7 +303,14 @@ fn a_cluster_on_this_machine_needs_the_background_launch() {
             assert_eq!(app.ctx.answers.cluster.nodes, 3);
         } else {
             assert_eq!(app.screen, ScreenId::Server);
-            let error = app.screens.server.form.field_mut("layout").error.clone().unwrap_or_default();
+            let error = app
+                .screens
+                .server
+                .form
+                .field_mut("layout")
+                .error
+                .clone()
+                .unwrap_or_default();
             assert!(error.contains("server.launch = \"background\""), "{error}");
         }
     }

@@ -256,7 +256,8 @@ fn spawn(
                     dry_run: true,
                 };
                 let (keys, silent) = (KeysDestination::HandBack, Reporter::silent());
-                let result = crate::cluster::run_any(&a, &state_dir, opts, keys, &silent, Default::default(), None).await;
+                let result =
+                    crate::cluster::run_any(&a, &state_dir, opts, keys, &silent, Default::default(), None).await;
                 Msg::Plan(Box::new(a), result.map(|o| o.calls))
             }
             Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, control, unseal_keys).await),

@@ -513,7 +513,10 @@ mod tests {
         let mut a = answers();
         a.cluster.peers = vec!["http://127.0.0.1:8210".into(), "http://127.0.0.1:8220".into()];
         let v = parse(&render(&a, "k", Flavour::OpenBao));
-        let joins = v["storage"]["raft"]["retry_join"].as_array().expect("a list of blocks").clone();
+        let joins = v["storage"]["raft"]["retry_join"]
+            .as_array()
+            .expect("a list of blocks")
+            .clone();
         let leaders: Vec<_> = joins.iter().map(|j| j["leader_api_addr"].clone()).collect();
         assert_eq!(leaders, ["http://127.0.0.1:8210", "http://127.0.0.1:8220"]);
         assert!(joins[0].get("leader_ca_cert_file").is_none(), "no TLS, no CA");
@@ -522,7 +525,10 @@ mod tests {
         a.server.tls_key_file = Some("/k.pem".into());
         a.server.ca_cert = Some("/etc/vault.d/ca.pem".into());
         let v = parse(&render(&a, "k", Flavour::OpenBao));
-        assert_eq!(v["storage"]["raft"]["retry_join"][1]["leader_ca_cert_file"], "/etc/vault.d/ca.pem");
+        assert_eq!(
+            v["storage"]["raft"]["retry_join"][1]["leader_ca_cert_file"],
+            "/etc/vault.d/ca.pem"
+        );
         // A single server has none.
         let v = parse(&render(&answers(), "k", Flavour::OpenBao));
         assert!(v["storage"]["raft"].get("retry_join").is_none());

@@ -207,7 +207,10 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
     let file = |p: &std::path::Path| {
         if a.cluster.nodes > 1 {
             let stem = p.file_stem().unwrap_or_default().to_string_lossy();
-            let ext = p.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+            let ext = p
+                .extension()
+                .map(|e| format!(".{}", e.to_string_lossy()))
+                .unwrap_or_default();
             p.with_file_name(format!("{stem}-<node>{ext}")).display().to_string()
         } else {
             p.display().to_string()

@@ -112,17 +112,12 @@ impl Server {
 
 /// The Server screen's choice of one server or a cluster on this machine (see
 /// docs/cluster.md): its label and `cluster.nodes`.
-const LAYOUTS: [(&str, u16); 3] = [
-    ("single server", 1),
-    ("cluster of 3", 3),
-    ("cluster of 5", 5),
-];
+const LAYOUTS: [(&str, u16); 3] = [("single server", 1), ("cluster of 3", 3), ("cluster of 5", 5)];
 
 fn show_layout(form: &mut Form) {
     let nodes = LAYOUTS[form.choice_index("layout")].1;
-    form.field_mut("layout").note = (nodes > 1).then(|| {
-        format!("{nodes} raft nodes on this machine, in the background, API ports 10 apart")
-    });
+    form.field_mut("layout").note =
+        (nodes > 1).then(|| format!("{nodes} raft nodes on this machine, in the background, API ports 10 apart"));
 }
 
 fn show_tls(form: &mut Form) {
