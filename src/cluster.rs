@@ -137,17 +137,28 @@ fn as_member(answers: &Answers, key_arn: &str, policy_name: &str) -> Answers {
     a
 }
 
-/// Records the shared policy as reused in a node's manifest before its run, so that
-/// the node's destroy detaches it from its user and never deletes it.
-fn seed_shared_policy(state_dir: &Path, policy: &NamedRecord) -> Result<()> {
-    ManifestStore::open(state_dir)?.update(|m| {
-        if m.iam_policy.is_none() {
-            m.iam_policy = Some(NamedRecord {
-                origin: Origin::Reused,
-                ..policy.clone()
-            });
-        }
-    })
+/// The single-server flow of a node that joins (see [`as_member`]). The shared policy
+/// is recorded as reused in its manifest first, so that the node's destroy detaches it
+/// from its user and never deletes it.
+async fn run_member(
+    member: &Answers,
+    state_dir: &Path,
+    policy: &NamedRecord,
+    opts: ApplyOptions,
+    rep: &Reporter,
+) -> Result<FlowOutcome> {
+    if !opts.dry_run {
+        ManifestStore::open(state_dir)?.update(|m| {
+            if m.iam_policy.is_none() {
+                m.iam_policy = Some(NamedRecord {
+                    origin: Origin::Reused,
+                    ..policy.clone()
+                });
+            }
+        })?;
+    }
+    let keys = KeysDestination::HandBack;
+    flow::run_with(member, state_dir, opts, keys, rep, InitGate::default(), None).await
 }
 
 /// The cluster file `apply` writes and `join` reads: where the cluster is and what it
@@ -314,21 +325,11 @@ pub async fn apply(
     for (i, node) in others.iter().enumerate() {
         rep.check_stop()?;
         rep.note(heading(node, i + 2, count));
-        seed_shared_policy(&node.state_dir, &policy)?;
         let member = Node {
             answers: as_member(&node.answers, &key_arn, &policy.name),
             ..node.clone()
         };
-        let outcome = flow::run_with(
-            &member.answers,
-            &member.state_dir,
-            opts,
-            KeysDestination::HandBack,
-            rep,
-            InitGate::default(),
-            None,
-        )
-        .await?;
+        let outcome = run_member(&member.answers, &member.state_dir, &policy, opts, rep).await?;
         outcomes.push(node_outcome(&member, &outcome));
     }
     let file = ClusterFile {
@@ -524,24 +525,12 @@ pub async fn join(
     opts: ApplyOptions,
     rep: &Reporter,
 ) -> Result<(FlowOutcome, Option<LeaderStatus>)> {
-    if !opts.dry_run {
-        let policy = NamedRecord {
-            name: file.policy_name.clone(),
-            arn: file.policy_arn.clone(),
-            origin: Origin::Reused,
-        };
-        seed_shared_policy(state_dir, &policy)?;
-    }
-    let outcome = flow::run_with(
-        member,
-        state_dir,
-        opts,
-        KeysDestination::HandBack,
-        rep,
-        InitGate::default(),
-        None,
-    )
-    .await?;
+    let policy = NamedRecord {
+        name: file.policy_name.clone(),
+        arn: file.policy_arn.clone(),
+        origin: Origin::Reused,
+    };
+    let outcome = run_member(member, state_dir, &policy, opts, rep).await?;
     if opts.dry_run || outcome.vault.status.is_none() {
         return Ok((outcome, None));
     }

@@ -149,6 +149,21 @@ fn keys_source(file: Option<&Path>, stdin: bool) -> Option<KeysSource> {
     }
 }
 
+/// What `apply` and `join` do: go ahead, replacing existing files (a backup is kept).
+const APPLY: ApplyOptions = ApplyOptions {
+    overwrite_files: true,
+    dry_run: false,
+};
+
+/// The question before a run changes anything; no is an error that says how to skip it.
+fn go_ahead(question: &str) -> anyhow::Result<()> {
+    if confirm(question, None)? {
+        Ok(())
+    } else {
+        bail!("nothing was changed. To run without a question (scripts, CI), pass --yes")
+    }
+}
+
 pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
     let answers = load_answers(&args.answers, profile)?;
     // Checked before the question: where the recovery keys will go.
@@ -174,14 +189,8 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
             answers.output.vault_config.display(),
             answers.server.launch.as_str()
         );
-        if !confirm(&question, None)? {
-            bail!("nothing was changed. To run without a question (scripts, CI), pass --yes");
-        }
+        go_ahead(&question)?;
     }
-    let opts = ApplyOptions {
-        overwrite_files: true,
-        dry_run: false,
-    };
     println!(
         "autounseal apply: {} (state in {})",
         args.answers.display(),
@@ -194,7 +203,7 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
         }
         let outcome = with_printer(Mode::Run, async |rep| {
             let rep = rep.with_stop(stop);
-            cluster::apply(&answers, state_dir, opts, keys, &rep, Default::default()).await
+            cluster::apply(&answers, state_dir, APPLY, keys, &rep, Default::default()).await
         })
         .await?;
         print_summary(&outcome.first_answers, state_dir, &outcome.first);
@@ -205,7 +214,7 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
     }
     let outcome = with_printer(Mode::Run, async |rep| {
         let rep = rep.with_stop(stop);
-        flow::run_with(&answers, state_dir, opts, keys, &rep, Default::default(), unseal_keys).await
+        flow::run_with(&answers, state_dir, APPLY, keys, &rep, Default::default(), unseal_keys).await
     })
     .await?;
     print_summary(&answers, state_dir, &outcome);
@@ -319,14 +328,8 @@ pub async fn join(args: JoinArgs, state_dir: &Path, profile: Option<&str>) -> an
             member.output.vault_config.display(),
             member.server.launch.as_str()
         );
-        if !confirm(&question, None)? {
-            bail!("nothing was changed. To run without a question (scripts, CI), pass --yes");
-        }
+        go_ahead(&question)?;
     }
-    let opts = ApplyOptions {
-        overwrite_files: true,
-        dry_run: false,
-    };
     println!(
         "autounseal join: node {} into the cluster of {} (state in {})",
         member.server.node_id,
@@ -336,7 +339,7 @@ pub async fn join(args: JoinArgs, state_dir: &Path, profile: Option<&str>) -> an
     let stop = stop_on_signals()?;
     let (outcome, leader) = with_printer(Mode::Run, async |rep| {
         let rep = rep.with_stop(stop);
-        cluster::join(&file, &member, state_dir, opts, &rep).await
+        cluster::join(&file, &member, state_dir, APPLY, &rep).await
     })
     .await?;
     print_summary(&member, state_dir, &outcome);
@@ -556,10 +559,7 @@ pub async fn demo(args: DemoArgs, state_dir: &Path, plain: bool) -> anyhow::Resu
                     .clone()
                     .expect("the demo sets a keys file"),
             );
-            let opts = ApplyOptions {
-                overwrite_files: true,
-                dry_run: false,
-            };
+            let opts = APPLY;
             if answers.cluster.is_cluster() {
                 with_printer(Mode::Run, async |rep| {
                     cluster::apply(&answers, &demo_state, opts, keys, &rep, Default::default()).await
