@@ -32,14 +32,9 @@ pub fn badge(verdict: Verdict, t: &Theme) -> (&'static str, Style) {
     }
 }
 
-/// Where a finding's text starts: after the indent and the badge.
-const TEXT_COLUMN: usize = 9;
-
 /// The findings as rows `width` columns wide: each link's name, then its checks, the
-/// evidence and the fix wrapped under the text column.
+/// evidence and the fix wrapped under the text, clear of the badges' column.
 pub fn rows(findings: &[Finding], width: usize, t: &Theme) -> Vec<Line<'static>> {
-    let text_width = width.saturating_sub(TEXT_COLUMN).max(1);
-    let indent = " ".repeat(TEXT_COLUMN);
     let mut out = Vec::new();
     let mut link = None;
     for f in findings {
@@ -48,28 +43,28 @@ pub fn rows(findings: &[Finding], width: usize, t: &Theme) -> Vec<Line<'static>>
             out.push(Line::styled(f.link.label().to_string(), t.title));
         }
         let (text, style) = badge(f.verdict, t);
-        for (i, row) in super::word_wrap(&format!("{}: {}", f.check, f.evidence), text_width)
-            .into_iter()
-            .enumerate()
-        {
-            out.push(if i == 0 {
-                Line::from(vec![
-                    Span::raw("  "),
-                    Span::styled(text, style),
-                    Span::raw(" "),
-                    Span::raw(row),
-                ])
-            } else {
-                Line::raw(format!("{indent}{row}"))
-            });
-        }
+        let head = vec![Span::raw("  "), Span::styled(text, style), Span::raw(" ")];
+        let indent: usize = head.iter().map(Span::width).sum();
+        let check = format!("{}:", f.check);
+        let mut pieces = vec![
+            (check.as_str(), Style::default()),
+            (f.evidence.as_str(), Style::default()),
+        ];
         if let Some(fix) = &f.fix {
-            for row in super::word_wrap(&format!("fix: {fix}"), text_width) {
-                out.push(Line::styled(format!("{indent}{row}"), style));
-            }
+            // The fix on a row of its own, under the evidence.
+            out.extend(super::hanging(head, &pieces, width));
+            pieces = vec![("fix:", style), (fix.as_str(), style)];
+            out.extend(super::hanging(vec![Span::raw(" ".repeat(indent))], &pieces, width));
+        } else {
+            out.extend(super::hanging(head, &pieces, width));
         }
     }
     out
+}
+
+/// "1 warning", "2 warnings".
+fn counted(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The summary: the counts, and what doctor's exit code would be and mean.
@@ -83,10 +78,10 @@ pub fn summary(findings: &[Finding], t: &Theme) -> Line<'static> {
     };
     Line::styled(
         format!(
-            "{} ok, {} warnings, {} failures, {} skipped · exit code {code}: {meaning}",
+            "{} ok, {}, {}, {} skipped · exit code {code}: {meaning}",
             count(Verdict::Ok),
-            count(Verdict::Warn),
-            count(Verdict::Fail),
+            counted(count(Verdict::Warn), "warning"),
+            counted(count(Verdict::Fail), "failure"),
             count(Verdict::Skipped)
         ),
         style,

@@ -48,40 +48,27 @@ impl Status {
     }
 }
 
-/// One fact: its name in a column, then the value in its style.
-fn fact(name: &str, value: String, style: Style, t: &Theme) -> Line<'static> {
-    Line::from(vec![
-        Span::styled(format!("{name:<12}"), t.dim),
-        Span::styled(value, style),
-    ])
-}
-
-/// The facts `autounseal status` prints, styled by how they stand.
-pub fn facts(status: &setup::Status, t: &Theme) -> Vec<Line<'static>> {
-    let none = || "none recorded".to_string();
+/// The facts `autounseal status` prints, `width` columns wide, each value in the style
+/// of how it stands, wrapped clear of the names' column.
+pub fn facts(status: &setup::Status, width: usize, t: &Theme) -> Vec<Line<'static>> {
+    let plain = Style::default();
     let good = |ok: bool| if ok { t.ok } else { t.error };
-    let mut lines = vec![fact(
-        "Region",
-        status.region.clone().unwrap_or_else(none),
-        Style::default(),
-        t,
-    )];
-    lines.push(match &status.kms_key {
-        Some(k) => Line::from(vec![
-            Span::styled(format!("{:<12}", "KMS key"), t.dim),
-            Span::raw(format!("{} ", k.arn)),
-            Span::styled(k.state.clone(), good(k.state == "Enabled")),
-        ]),
-        None => fact("KMS key", none(), t.dim, t),
-    });
-    lines.push(fact(
-        "IAM user",
-        status.iam_user.clone().unwrap_or_else(none),
-        Style::default(),
-        t,
+    let none = || vec![("none recorded".to_string(), t.dim)];
+    let mut facts: Vec<(&str, Vec<(String, Style)>)> = Vec::new();
+    facts.push(("Region", status.region.clone().map_or_else(none, |r| vec![(r, plain)])));
+    facts.push((
+        "KMS key",
+        status.kms_key.as_ref().map_or_else(none, |k| {
+            vec![(k.state.clone(), good(k.state == "Enabled")), (k.arn.clone(), plain)]
+        }),
     ));
-    lines.push(match &status.access_key {
-        Some(k) => {
+    facts.push((
+        "IAM user",
+        status.iam_user.clone().map_or_else(none, |u| vec![(u, plain)]),
+    ));
+    facts.push((
+        "Access key",
+        status.access_key.as_ref().map_or_else(none, |k| {
             let age = k.age_days.map_or(String::new(), |days| format!(", {days} days old"));
             let old = k.age_days.is_some_and(|days| days > MAX_KEY_AGE_DAYS);
             let style = if k.status != "Active" {
@@ -91,17 +78,13 @@ pub fn facts(status: &setup::Status, t: &Theme) -> Vec<Line<'static>> {
             } else {
                 t.ok
             };
-            Line::from(vec![
-                Span::styled(format!("{:<12}", "Access key"), t.dim),
-                Span::raw(format!("{} ", k.id)),
-                Span::styled(format!("({}{age})", k.status), style),
-            ])
-        }
-        None => fact("Access key", none(), t.dim, t),
-    });
-    lines.push(match &status.server {
-        Some(s) => {
-            let (said, style) = match (s.reachable, &s.seal_type, s.initialized, s.sealed) {
+            vec![(k.id.clone(), plain), (format!("({}{age})", k.status), style)]
+        }),
+    ));
+    facts.push((
+        "Server",
+        status.server.as_ref().map_or_else(none, |s| {
+            let said = match (s.reachable, &s.seal_type, s.initialized, s.sealed) {
                 (true, Some(seal), Some(init), Some(sealed)) => (
                     format!(
                         "seal {seal}, {}, {}",
@@ -112,29 +95,31 @@ pub fn facts(status: &setup::Status, t: &Theme) -> Vec<Line<'static>> {
                 ),
                 _ => ("not reachable".to_string(), t.error),
             };
-            Line::from(vec![
-                Span::styled(format!("{:<12}", "Server"), t.dim),
-                Span::raw(format!("{} ({}): ", s.address, s.launch)),
-                Span::styled(said, style),
-            ])
-        }
-        None => fact("Server", none(), t.dim, t),
-    });
+            vec![(format!("{} ({}):", s.address, s.launch), plain), said]
+        }),
+    ));
     if status.unfinished {
-        lines.push(fact(
+        facts.push((
             "Unfinished",
-            "a run was stopped before it recorded what it made".into(),
-            t.warn,
-            t,
+            vec![("a run was stopped before it recorded what it made".into(), t.warn)],
         ));
     }
-    lines.push(Line::raw(""));
-    let style = match status.next {
+    let next = match status.next {
         Next::AllGood => t.ok,
         Next::Broken => t.error,
         Next::NothingSetUp | Next::Unfinished | Next::Rotate { .. } => t.warn,
     };
-    lines.push(fact("Next", status.next.to_string(), style, t));
+    let mut lines = Vec::new();
+    let mut fact = |name: &str, value: &[(String, Style)]| {
+        let head = vec![Span::styled(format!("{name:<12}"), t.dim)];
+        let pieces: Vec<(&str, Style)> = value.iter().map(|(text, style)| (text.as_str(), *style)).collect();
+        lines.extend(super::hanging(head, &pieces, width));
+    };
+    for (name, value) in &facts {
+        fact(name, value);
+    }
+    fact("", &[]);
+    fact("Next", &[(status.next.to_string(), next)]);
     lines
 }
 
@@ -197,7 +182,7 @@ impl Screen for Status {
                 Line::raw(""),
                 Line::raw("r tries again; Esc goes back to the menu."),
             ],
-            Lookup::Loaded(status) => facts(status, t),
+            Lookup::Loaded(status) => facts(status, rest.width as usize, t),
         };
         super::lines(frame, rest, text);
     }
