@@ -196,3 +196,14 @@ pub const fn back<S>() -> Binding<S> {
         action: go_back,
     }
 }
+
+/// Esc on a screen beside the walk: back to the start menu it was opened from.
+pub const fn to_menu<S>() -> Binding<S> {
+    Binding {
+        keys: &[ESC],
+        label: "Esc",
+        what: "menu",
+        when: always,
+        action: go_back,
+    }
+}

@@ -12,10 +12,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{Ctx, Lookup, Nav, Outcome, Screen};
+use super::{Ctx, Lookup, Outcome, Screen};
 use crate::answers::Answers;
 use crate::doctor::{Finding, Verdict, exit_code};
-use crate::tui::keys::{Binding, DOWN, ESC, PAGE_DOWN, PAGE_UP, UP, always, char};
+use crate::tui::keys::{Binding, DOWN, PAGE_DOWN, PAGE_UP, UP, char, to_menu};
 use crate::tui::msg::{Command, SetupRead};
 use crate::tui::theme::Theme;
 
@@ -156,13 +156,7 @@ impl Screen for Doctor {
             when: |s, _| !s.findings.is_loading(),
             action: |s, ctx, _| Outcome::run(s.check(ctx)),
         },
-        Binding {
-            keys: &[ESC],
-            label: "Esc",
-            what: "menu",
-            when: always,
-            action: |_, _, _| Outcome::go(Nav::Back),
-        },
+        to_menu(),
     ];
 
     fn new(_: &Answers) -> Doctor {
@@ -180,33 +174,10 @@ impl Screen for Doctor {
     fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let t = &ctx.theme;
         let rest = super::why(frame, area, WHY, t);
-        let findings = match &self.findings {
-            Lookup::Idle => return,
-            Lookup::Loading => {
-                return super::lines(
-                    frame,
-                    rest,
-                    vec![Line::from(vec![
-                        Span::styled(super::spinner(ctx.frame), t.accent),
-                        Span::raw(
-                            " Checking every link: the files, AWS as you and as the env file's key, the unit, the server…",
-                        ),
-                    ])],
-                );
-            }
-            Lookup::Failed(e) => {
-                return super::lines(
-                    frame,
-                    rest,
-                    vec![
-                        Line::styled("The checks could not run:", t.warn),
-                        Line::styled(e.clone(), t.error),
-                        Line::raw(""),
-                        Line::raw("r tries again; Esc goes back to the menu."),
-                    ],
-                );
-            }
-            Lookup::Loaded(findings) => findings,
+        let doing = "Checking every link: the files, AWS as you and as the env file's key, the unit, the server…";
+        let findings = match super::pending(&self.findings, doing, "The checks could not run:", ctx) {
+            Ok(findings) => findings,
+            Err(lines) => return super::lines(frame, rest, lines),
         };
         let summary = summary(findings, t);
         let summary_rows = summary.width().max(1).div_ceil(rest.width.max(1) as usize) as u16;

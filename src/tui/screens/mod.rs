@@ -315,6 +315,31 @@ impl<T> Lookup<T> {
     }
 }
 
+/// A background read of a screen beside the walk, until it is loaded: nothing yet, a
+/// spinner with what it does, or why it failed and the keys that help. `Ok` once loaded.
+pub fn pending<'a, T>(
+    lookup: &'a Lookup<T>,
+    doing: &str,
+    failed: &str,
+    ctx: &Ctx,
+) -> Result<&'a T, Vec<Line<'static>>> {
+    let t = &ctx.theme;
+    match lookup {
+        Lookup::Loaded(value) => Ok(value),
+        Lookup::Idle => Err(vec![]),
+        Lookup::Loading => Err(vec![Line::from(vec![
+            Span::styled(spinner(ctx.frame), t.accent),
+            Span::raw(format!(" {doing}")),
+        ])]),
+        Lookup::Failed(e) => Err(vec![
+            Line::styled(failed.to_string(), t.warn),
+            Line::styled(e.clone(), t.error),
+            Line::raw(""),
+            Line::raw("r tries again; Esc goes back to the menu."),
+        ]),
+    }
+}
+
 /// Said while Enter waits for a background check (see `Screen::enter`'s probes).
 pub const WAITING: &str = "Checking… goes on by itself once the check answers.";
 

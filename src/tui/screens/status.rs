@@ -11,7 +11,7 @@ use super::{Ctx, Lookup, Nav, Outcome, Screen, ScreenId};
 use crate::answers::Answers;
 use crate::doctor::checks::MAX_KEY_AGE_DAYS;
 use crate::doctor::status::{self as setup, Next};
-use crate::tui::keys::{Binding, ENTER, ESC, always, char};
+use crate::tui::keys::{Binding, ENTER, char, to_menu};
 use crate::tui::msg::{Command, SetupRead};
 use crate::tui::theme::Theme;
 
@@ -146,13 +146,7 @@ impl Screen for Status {
             when: |s, _| !s.status.is_loading(),
             action: |s, ctx, _| Outcome::run(s.read(ctx)),
         },
-        Binding {
-            keys: &[ESC],
-            label: "Esc",
-            what: "menu",
-            when: always,
-            action: |_, _, _| Outcome::go(Nav::Back),
-        },
+        to_menu(),
     ];
 
     fn new(_: &Answers) -> Status {
@@ -170,19 +164,10 @@ impl Screen for Status {
     fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let t = &ctx.theme;
         let rest = super::why(frame, area, WHY, t);
-        let text = match &self.status {
-            Lookup::Idle => return,
-            Lookup::Loading => vec![Line::from(vec![
-                Span::styled(super::spinner(ctx.frame), t.accent),
-                Span::raw(" Reading the key, the user and its access key, and the server's seal…"),
-            ])],
-            Lookup::Failed(e) => vec![
-                Line::styled("The status could not be read:", t.warn),
-                Line::styled(e.clone(), t.error),
-                Line::raw(""),
-                Line::raw("r tries again; Esc goes back to the menu."),
-            ],
-            Lookup::Loaded(status) => facts(status, rest.width as usize, t),
+        let doing = "Reading the key, the user and its access key, and the server's seal…";
+        let text = match super::pending(&self.status, doing, "The status could not be read:", ctx) {
+            Ok(status) => facts(status, rest.width as usize, t),
+            Err(lines) => lines,
         };
         super::lines(frame, rest, text);
     }
