@@ -387,7 +387,7 @@ async fn examine_setup(read: &SetupRead, state_dir: &Path) -> Result<Vec<Finding
             Ok(crate::doctor::examine(&manifest, &operator, read.ca_cert.as_deref()).await)
         }
         Ok(None) => Err(format!(
-            "{} records no setup to check: choose \"Set up\" to make one",
+            "{} records no setup to check: Esc, then \"Set up again\" on the menu, makes one",
             state_dir.display()
         )),
         Err(e) => Err(format!("{e:#}")),
