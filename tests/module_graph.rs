@@ -41,7 +41,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The front ends, on top.
     (
         "tui",
-        &["answers", "run", "aws", "vault", "flow", "cluster", "headless"],
+        &[
+            "answers", "run", "aws", "vault", "flow", "cluster", "doctor", "headless",
+        ],
     ),
     (
         "plain",
