@@ -558,6 +558,20 @@ pub async fn join(
     }
 }
 
+/// What the node `manifest` records is in its cluster, as its `sys/leader` says:
+/// `active`, `standby`, `no leader`; none when it does not answer or runs no HA.
+pub async fn role(manifest: &crate::run::Manifest, ca_cert: Option<&Path>) -> Option<&'static str> {
+    let server = manifest.server.as_ref()?;
+    let leader = VaultClient::new(&server.address, ca_cert).ok()?.leader().await.ok()?;
+    leader
+        .ha_enabled
+        .then_some(match (leader.is_self, leader.leader_address.is_empty()) {
+            (true, _) => "active",
+            (false, false) => "standby",
+            (false, true) => "no leader",
+        })
+}
+
 /// The state folders of the other nodes of a local cluster whose first node keeps its
 /// state in `state_dir`, in node order.
 pub fn node_state_dirs(state_dir: &Path) -> Vec<PathBuf> {

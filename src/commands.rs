@@ -677,12 +677,13 @@ fn node_name(dir: &Path, manifest: &crate::run::Manifest) -> String {
 
 /// `status`: a few lines (or JSON): what exists, the server, the next thing to do.
 pub async fn status(args: StatusArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
-    let (status, name) = match recorded_setup(state_dir, profile).await? {
+    let (status, name, role) = match recorded_setup(state_dir, profile).await? {
         Some((manifest, ctx)) => (
             crate::doctor::status::gather(&manifest, &ctx, args.ca_cert.as_deref()).await,
             node_name(state_dir, &manifest),
+            cluster::role(&manifest, args.ca_cert.as_deref()).await,
         ),
-        None => (crate::doctor::status::nothing(), String::new()),
+        None => (crate::doctor::status::nothing(), String::new(), None),
     };
     let nodes = cluster::node_state_dirs(state_dir);
     if nodes.is_empty() {
@@ -693,22 +694,27 @@ pub async fn status(args: StatusArgs, state_dir: &Path, profile: Option<&str>) -
         }
         return Ok(());
     }
-    let mut per_node = vec![(name, state_dir.to_path_buf(), status)];
+    // A local cluster: each node's status, and what it is in the cluster.
+    let mut per_node = vec![(name, role, state_dir.to_path_buf(), status)];
     for dir in nodes {
         if let Some((manifest, ctx)) = recorded_setup(&dir, profile).await? {
             let status = crate::doctor::status::gather(&manifest, &ctx, args.ca_cert.as_deref()).await;
-            per_node.push((node_name(&dir, &manifest), dir, status));
+            let role = cluster::role(&manifest, args.ca_cert.as_deref()).await;
+            per_node.push((node_name(&dir, &manifest), role, dir, status));
         }
     }
     if args.json {
         let nodes: Vec<_> = per_node
             .iter()
-            .map(|(node, dir, status)| serde_json::json!({"node": node, "state_dir": dir, "status": status}))
+            .map(|(node, role, dir, status)| {
+                serde_json::json!({"node": node, "role": role, "state_dir": dir, "status": status})
+            })
             .collect();
         println!("{}", serde_json::to_string_pretty(&nodes)?);
     } else {
-        for (node, dir, status) in &per_node {
-            crate::say!("\nNode {node} (state in {}):", dir.display());
+        for (node, role, dir, status) in &per_node {
+            let role = role.map(|r| format!(", {r}")).unwrap_or_default();
+            crate::say!("\nNode {node}{role} (state in {}):", dir.display());
             print_status(status);
         }
     }

@@ -474,6 +474,8 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
     for id in ["Node autounseal-1", "Node autounseal-2", "Node autounseal-3"] {
         assert!(said.contains(id), "{id} missing:\n{said}");
     }
+    assert_eq!(said.matches(", active (state in").count(), 1, "{said}");
+    assert_eq!(said.matches(", standby (state in").count(), 2, "{said}");
 
     // 8. destroy: the fourth node alone first, then the cluster, nodes before the shared part.
     let out = autounseal(&node4_state, &["destroy", "--yes"]);
