@@ -75,6 +75,10 @@ pub struct JoinArgs {
     /// Do not ask: go ahead, and replace existing files (a backup is kept)
     #[arg(long, short)]
     pub yes: bool,
+    /// A token (in a file only its owner can read) to see this node in the raft peer
+    /// set as the leader has it, once joined
+    #[arg(long, value_name = "FILE")]
+    pub raft_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +151,11 @@ pub struct DestroyArgs {
     /// that data is then lost for good
     #[arg(long)]
     pub force: bool,
+    /// For a node that joined a cluster: a token (in a file only its owner can read; the
+    /// token alone, or a recovery keys file's root token line) to take the node out of
+    /// the raft peer set first
+    #[arg(long, value_name = "FILE")]
+    pub raft_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

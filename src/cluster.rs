@@ -16,7 +16,7 @@ use crate::flow::{self, FlowOutcome};
 use crate::run::manifest::{FileRole, NamedRecord, Origin};
 use crate::run::{ApplyOptions, Change, ManifestStore, Recorder, Reporter, Result, RunError, Step};
 use crate::twins::quote;
-use crate::vault::client::{LeaderStatus, VaultClient};
+use crate::vault::client::{LeaderStatus, RaftServer, VaultClient};
 use crate::vault::config;
 use crate::vault::deploy::{InitGate, KeysDestination};
 use crate::vault::launch;
@@ -558,6 +558,93 @@ pub async fn join(
     }
 }
 
+/// A token for the raft endpoints, from a file only its owner can read: the token
+/// alone, or the `Initial Root Token: ` line of a recovery keys file.
+pub fn read_token(path: &Path) -> std::result::Result<secrecy::SecretString, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "the token file {} is readable by others (mode {mode:04o}): `chmod 600` it (and consider who read it), \
+             then run again",
+            path.display()
+        ));
+    }
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?,
+    );
+    let token = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Initial Root Token:"))
+        .or_else(|| text.lines().find(|l| !l.trim().is_empty()))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.contains(char::is_whitespace))
+        .ok_or_else(|| {
+            format!(
+                "{} holds no token: put the token alone on its first line",
+                path.display()
+            )
+        })?;
+    Ok(secrecy::SecretString::from(token))
+}
+
+/// Whether the raft peer set, as seen through `address` with `token`, holds `node_id`.
+pub async fn raft_member(
+    address: &str,
+    ca_cert: Option<&Path>,
+    token: &secrecy::SecretString,
+    node_id: &str,
+) -> Result<Option<RaftServer>> {
+    use secrecy::ExposeSecret;
+    let servers = VaultClient::new(address, ca_cert)?
+        .raft_servers(token.expose_secret())
+        .await?;
+    Ok(servers.into_iter().find(|s| s.node_id == node_id))
+}
+
+/// Before a node's destroy, with a token: takes it out of the raft peer set (through
+/// its own address; a standby forwards to the active node), recorded with its twin.
+pub async fn leave(
+    store: &ManifestStore,
+    node_id: &str,
+    ca_cert: Option<&Path>,
+    token: &secrecy::SecretString,
+    rep: &Reporter,
+) -> Result<()> {
+    use secrecy::ExposeSecret;
+    let Some(server) = store.snapshot().server else {
+        rep.skipped(Step::StopServer, "no server recorded: no raft peer to remove");
+        return Ok(());
+    };
+    let cli = crate::vault::server::Flavour::from_binary_name(&server.binary.to_string_lossy()).cli();
+    let recorder = Recorder::new(rep.clone(), store, false);
+    let client = VaultClient::new(&server.address, ca_cert)?;
+    let remove = |_| async {
+        client.remove_raft_peer(token.expose_secret(), node_id).await?;
+        Ok(())
+    };
+    recorder
+        .mutate(
+            Change::new(
+                Step::StopServer,
+                "vault:raft-remove-peer",
+                format!("{node_id} leaves the raft peer set"),
+                format!(
+                    "{cli} operator raft remove-peer -address={} {}",
+                    server.address,
+                    quote(node_id)
+                ),
+            )
+            .on_the_way(),
+            remove,
+            crate::run::mutate::nothing_to_record,
+            |_| format!("{node_id} removed from the raft peer set"),
+        )
+        .await?;
+    Ok(())
+}
+
 /// What the node `manifest` records is in its cluster, as its `sys/leader` says:
 /// `active`, `standby`, `no leader`; none when it does not answer or runs no HA.
 pub async fn role(manifest: &crate::run::Manifest, ca_cert: Option<&Path>) -> Option<&'static str> {
@@ -699,6 +786,27 @@ mod tests {
         assert_eq!(a.cluster.peers, ["http://127.0.0.1:8200"]);
         assert_eq!(a.endpoint_url, file.endpoint_url);
         assert_eq!(ClusterFile::load_text(&file.to_text()), Ok(file));
+    }
+
+    #[test]
+    fn a_token_file_is_the_owners_alone_and_may_be_a_recovery_keys_file() {
+        use secrecy::ExposeSecret;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "Recovery Key 1: aa11\n\nInitial Root Token: s.root\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let refused = read_token(&file).unwrap_err();
+        assert!(
+            refused.contains("readable by others") && !refused.contains("s.root"),
+            "{refused}"
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_token(&file).unwrap().expose_secret(), "s.root");
+        std::fs::write(&file, "\ns.alone\n").unwrap();
+        assert_eq!(read_token(&file).unwrap().expose_secret(), "s.alone");
+        std::fs::write(&file, "Recovery Key 1: aa11\n").unwrap();
+        assert!(read_token(&file).unwrap_err().contains("holds no token"));
     }
 
     #[test]

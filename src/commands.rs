@@ -310,6 +310,12 @@ pub async fn join(args: JoinArgs, state_dir: &Path, profile: Option<&str>) -> an
         own.profile = Some(profile.to_string());
     }
     let member = file.member_answers(&own).map_err(anyhow::Error::msg)?;
+    let token = args
+        .raft_token_file
+        .as_deref()
+        .map(cluster::read_token)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let recorded = ManifestStore::open(state_dir)?.snapshot();
     if recorded.kms_key.as_ref().is_some_and(|k| k.arn != file.kms_key_arn) {
         bail!(
@@ -342,6 +348,33 @@ pub async fn join(args: JoinArgs, state_dir: &Path, profile: Option<&str>) -> an
         cluster::join(&file, &member, state_dir, APPLY, &rep).await
     })
     .await?;
+    if let Some(token) = &token {
+        let address = crate::vault::config::api_addr(&member);
+        match cluster::raft_member(
+            &address,
+            member.server.ca_cert.as_deref(),
+            token,
+            &member.server.node_id,
+        )
+        .await?
+        {
+            Some(peer) => println!(
+                "In the raft peer set as the leader has it: {} at {}, {}",
+                peer.node_id,
+                peer.address,
+                if peer.voter {
+                    "a voter"
+                } else {
+                    "a non-voter until autopilot promotes it (once stable, 10 s)"
+                }
+            ),
+            None => bail!(
+                "the node answers unsealed, but the leader's raft peer set does not hold {}: check its log in {}",
+                member.server.node_id,
+                state_dir.display()
+            ),
+        }
+    }
     print_summary(&member, state_dir, &outcome);
     if let Some(leader) = leader {
         println!(
@@ -351,8 +384,11 @@ pub async fn join(args: JoinArgs, state_dir: &Path, profile: Option<&str>) -> an
         );
     }
     println!(
-        "  leaving the cluster: destroy removes this node's user, key and files; take it out of the raft peer set          on the active node with `{} operator raft remove-peer {}`",
-        file.flavour, member.server.node_id
+        "  leaving the cluster: `{}` takes this node out of the raft peer set, then removes its user, key and \
+         files (or, without a token, `{} operator raft remove-peer {}` on the active node)",
+        crate::cli::command_hint("destroy --raft-token-file FILE", state_dir),
+        file.flavour,
+        member.server.node_id
     );
     Ok(())
 }
@@ -406,8 +442,24 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
         println!("Nothing to destroy: {} records nothing.", state_dir.display());
         return Ok(());
     }
+    let nodes = cluster::node_state_dirs(state_dir);
+    let raft_token = match &args.raft_token_file {
+        Some(_) if !nodes.is_empty() => bail!(
+            "{} holds a whole local cluster, which goes as one: no peer to take out of it. Leave out              --raft-token-file",
+            state_dir.display()
+        ),
+        Some(path) => Some(cluster::read_token(path).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     println!("autounseal destroy will:");
-    for dir in cluster::node_state_dirs(state_dir).iter().rev() {
+    if let Some(server) = raft_token.as_ref().and(manifest.server.as_ref()) {
+        println!(
+            "  - take {} out of the raft peer set (through {})",
+            node_name(state_dir, &manifest),
+            server.address
+        );
+    }
+    for dir in nodes.iter().rev() {
         println!("  node {}:", dir.file_name().unwrap_or_default().to_string_lossy());
         for line in flow::undo_plan(&ManifestStore::open(dir)?.snapshot()) {
             println!("    - {line}");
@@ -501,6 +553,10 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
             migrate::MigrateBack::new(&store, rep.clone(), state_dir)
                 .run(keys)
                 .await?;
+        }
+        if let Some(token) = &raft_token {
+            let node_id = node_name(state_dir, &store.snapshot());
+            cluster::leave(&store, &node_id, None, token, &rep).await?;
         }
         cluster::undo_all(&ctx, &store, state_dir, &rep, opts).await
     })

@@ -284,7 +284,8 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
         assert_eq!(status.seal_type, "awskms", "{}", node.client.address);
     }
     active(&all).await;
-    let token = root_token(&dir.path().join("recovery-keys.txt"));
+    let keys_file = dir.path().join("recovery-keys.txt");
+    let token = root_token(&keys_file);
     // Raft's autopilot promotes a joined node to voter once it is stable (10 s).
     let all_voters = [
         ("autounseal-1".to_string(), true),
@@ -395,6 +396,9 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
                 cluster_file.to_str().unwrap(),
                 "--answers",
                 own_file.to_str().unwrap(),
+                // The recovery keys file (0600): its root token line.
+                "--raft-token-file",
+                keys_file.to_str().unwrap(),
             ],
         )
     };
@@ -402,6 +406,11 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
     let said = text(&out);
     assert!(out.status.success(), "{said}");
     assert!(said.contains("joined: autounseal-4 is a standby"), "{said}");
+    assert!(
+        said.contains("In the raft peer set as the leader has it: autounseal-4"),
+        "{said}"
+    );
+    assert!(!said.contains(&token), "the token is never printed");
     let node4 = Node::of(&node4_state);
     assert_eq!(node4.unsealed().await.seal_type, "awskms");
     let ids: Vec<String> = raft_node_ids(&nodes[0], &token)
@@ -478,9 +487,20 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
     assert_eq!(said.matches(", standby (state in").count(), 2, "{said}");
 
     // 8. destroy: the fourth node alone first, then the cluster, nodes before the shared part.
-    let out = autounseal(&node4_state, &["destroy", "--yes"]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("keep (reused) policy"), "{}", text(&out));
+    let out = autounseal(
+        &node4_state,
+        &["destroy", "--yes", "--raft-token-file", keys_file.to_str().unwrap()],
+    );
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("keep (reused) policy"), "{said}");
+    assert!(said.contains("autounseal-4 removed from the raft peer set"), "{said}");
+    let ids: Vec<String> = raft_node_ids(&nodes[0], &token)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids.len(), 3, "the fourth node left the raft peer set: {ids:?}");
     let policy = ctx.iam.get_policy().policy_arn(&policy_arn).send().await;
     assert!(policy.is_ok(), "a node's destroy leaves the shared policy");
     let out = autounseal(&state, &["destroy", "--yes", "--force"]);
