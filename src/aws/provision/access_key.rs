@@ -4,12 +4,16 @@
 use std::path::Path;
 
 use super::Provisioner;
-use crate::aws::context::iam_sent_once;
+use aws_sdk_iam::types::StatusType;
+
+use crate::aws::context::{AwsContext, iam_sent_once};
+use crate::aws::error::{classify, is_not_found};
 use crate::aws::verify;
 use crate::credentials_file;
 use crate::files::{self, Existing, WriteOptions};
 use crate::run::manifest::{AccessKeyRecord, CreateKind, FileRole, KeyRecord, NamedRecord, PendingCreate};
-use crate::run::{Applied, Change, Result, RunError, Step};
+use crate::run::mutate::nothing_to_record;
+use crate::run::{Applied, Change, Recorder, Result, RunError, Step};
 use crate::secrets::AccessKey;
 use crate::twins::quote;
 
@@ -94,19 +98,7 @@ impl Provisioner<'_> {
             .aws_cli(&["iam", "create-access-key", "--user-name", user_name], false);
         let listed = &listed;
         let create = |action| async move {
-            let send = move || async move {
-                let out = self
-                    .ctx
-                    .iam
-                    .create_access_key()
-                    .user_name(user_name)
-                    .customize()
-                    .config_override(iam_sent_once())
-                    .send()
-                    .await
-                    .map_err(self.err(action))?;
-                Ok(out.access_key.expect("CreateAccessKey returns the key"))
-            };
+            let send = move || create_access_key(self.ctx, user_name, action);
             // A key whose answer was lost cannot be used (its secret came only in that
             // answer): it is deleted, never adopted, and a new one is made.
             let run_id = &self.run_id();
@@ -119,16 +111,7 @@ impl Provisioner<'_> {
                 access_keys_before: listed.to_vec(),
                 ..PendingCreate::new(CreateKind::AccessKey, Some(user_name))
             };
-            let mut created = self.create_once(action, intent, send, find).await?;
-            // Moved out of the SDK's answer (not cloned) into a string that wipes itself.
-            let secret = zeroize::Zeroizing::new(std::mem::take(&mut created.secret_access_key));
-            let key = AccessKey::new(created.access_key_id(), &secret);
-            let record = AccessKeyRecord {
-                id: key.id.clone(),
-                user: user_name.clone(),
-                created_at: created.create_date().map(|d| d.to_string()).unwrap_or_default(),
-            };
-            Ok((key, record))
+            self.create_once(action, intent, send, find).await
         };
         let made = self
             .recorder
@@ -151,51 +134,11 @@ impl Provisioner<'_> {
     }
 
     async fn list_access_keys(&self, user: &str) -> Result<Vec<String>> {
-        let out = self
-            .ctx
-            .iam
-            .list_access_keys()
-            .user_name(user)
-            .send()
-            .await
-            .map_err(self.err("iam:ListAccessKeys"))?;
-        Ok(out
-            .access_key_metadata()
-            .iter()
-            .filter_map(|k| k.access_key_id().map(String::from))
-            .collect())
+        list_access_keys(self.ctx, user).await
     }
 
     async fn delete_access_key(&self, step: Step, id: &str) -> Result<()> {
-        let user = &self.answers.iam.user_name;
-        let twin = self.ctx.aws_cli(
-            &["iam", "delete-access-key", "--user-name", user, "--access-key-id", id],
-            false,
-        );
-        let delete = |action| async move {
-            self.ctx
-                .iam
-                .delete_access_key()
-                .user_name(user)
-                .access_key_id(id)
-                .send()
-                .await
-                .map_err(self.err(action))?;
-            Ok(())
-        };
-        self.recorder
-            .mutate(
-                Change::new(step, "iam:DeleteAccessKey", id, twin).on_the_way(),
-                delete,
-                |m, _| {
-                    if m.access_key.as_ref().is_some_and(|k| k.id == id) {
-                        m.access_key = None;
-                    }
-                },
-                |_| format!("deleted access key {id}"),
-            )
-            .await?;
-        Ok(())
+        delete_access_key(self.ctx, &self.recorder, step, &self.answers.iam.user_name, id).await
     }
 
     /// Saves a new key's secret before anything else can fail. If it cannot be saved,
@@ -308,4 +251,121 @@ impl Provisioner<'_> {
         );
         Ok(())
     }
+}
+
+/// The ids of `user`'s access keys.
+pub(crate) async fn list_access_keys(ctx: &AwsContext, user: &str) -> Result<Vec<String>> {
+    let out = ctx
+        .iam
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| classify("iam:ListAccessKeys", &ctx.endpoint(), e))?;
+    Ok(out
+        .access_key_metadata()
+        .iter()
+        .filter_map(|k| k.access_key_id().map(String::from))
+        .collect())
+}
+
+/// One CreateAccessKey, sent once (no SDK retry: a retried create makes a second key).
+/// The secret is moved out of the SDK's answer (not cloned) into memory that wipes itself.
+pub(crate) async fn create_access_key(
+    ctx: &AwsContext,
+    user: &str,
+    action: &'static str,
+) -> Result<(AccessKey, AccessKeyRecord)> {
+    let out = ctx
+        .iam
+        .create_access_key()
+        .user_name(user)
+        .customize()
+        .config_override(iam_sent_once())
+        .send()
+        .await
+        .map_err(|e| classify(action, &ctx.endpoint(), e))?;
+    let mut created = out.access_key.expect("CreateAccessKey returns the key");
+    let secret = zeroize::Zeroizing::new(std::mem::take(&mut created.secret_access_key));
+    let key = AccessKey::new(created.access_key_id(), &secret);
+    let record = AccessKeyRecord {
+        id: key.id.clone(),
+        user: user.to_string(),
+        created_at: created.create_date().map(|d| d.to_string()).unwrap_or_default(),
+    };
+    Ok((key, record))
+}
+
+/// Deletes access key `id` of `user`; the manifest forgets it if it was the recorded one.
+/// A key that is gone already counts as deleted (a re-run after a lost answer).
+pub(crate) async fn delete_access_key(
+    ctx: &AwsContext,
+    recorder: &Recorder<'_>,
+    step: Step,
+    user: &str,
+    id: &str,
+) -> Result<()> {
+    let twin = ctx.aws_cli(
+        &["iam", "delete-access-key", "--user-name", user, "--access-key-id", id],
+        false,
+    );
+    let delete = |action| async move {
+        match ctx.iam.delete_access_key().user_name(user).access_key_id(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(classify(action, &ctx.endpoint(), e)),
+        }
+    };
+    recorder
+        .mutate(
+            Change::new(step, "iam:DeleteAccessKey", id, twin).on_the_way(),
+            delete,
+            |m, _| {
+                if m.access_key.as_ref().is_some_and(|k| k.id == id) {
+                    m.access_key = None;
+                }
+            },
+            |_| format!("deleted access key {id}"),
+        )
+        .await?;
+    Ok(())
+}
+
+/// `aws iam update-access-key --status Active|Inactive`: an inactive key is refused by
+/// AWS but can be made active again, which a deleted one cannot.
+pub(crate) async fn set_access_key_status(
+    ctx: &AwsContext,
+    recorder: &Recorder<'_>,
+    step: Step,
+    user: &str,
+    id: &str,
+    active: bool,
+) -> Result<()> {
+    let status = if active { StatusType::Active } else { StatusType::Inactive };
+    let word = status.as_str().to_string();
+    let word = word.as_str();
+    let twin = ctx.aws_cli(
+        &["iam", "update-access-key", "--user-name", user, "--access-key-id", id, "--status", word],
+        false,
+    );
+    let update = |action| async move {
+        ctx.iam
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(id)
+            .status(status.clone())
+            .send()
+            .await
+            .map_err(|e| classify(action, &ctx.endpoint(), e))?;
+        Ok(())
+    };
+    recorder
+        .mutate(
+            Change::new(step, "iam:UpdateAccessKey", format!("{id} -> {word}"), twin),
+            update,
+            nothing_to_record,
+            |_| format!("access key {id} is {word}"),
+        )
+        .await?;
+    Ok(())
 }
