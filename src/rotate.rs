@@ -593,7 +593,13 @@ impl<'a> Rotation<'a> {
                 self.recorder
                     .mutate(
                         Change::new(step, "systemd:restart", unit.clone(), twins::systemd_restart(unit)).on_the_way(),
-                        |_| async move { Ok(launch::systemd_restart(unit)?) },
+                        |_| async move {
+                            if step == Step::RollBack {
+                                // Failed starts on the new key may have hit the unit's start limit.
+                                launch::systemd_reset_failed(unit);
+                            }
+                            Ok(launch::systemd_restart(unit)?)
+                        },
                         nothing_to_record,
                         |state| format!("{unit} is {state}"),
                     )
