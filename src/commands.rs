@@ -526,9 +526,7 @@ pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -
     let outcome = with_printer(Mode::Run, async |rep| rotate::rotate(&ctx, &store, &rep, opts).await).await?;
     match outcome {
         rotate::RotateOutcome::Rotated {
-            old_key_id,
-            new_key_id,
-            ..
+            old_key_id, new_key_id, ..
         } => {
             println!("\nRotated: the server uses access key {new_key_id}; {old_key_id} is deleted.");
             let due = time::OffsetDateTime::now_utc() + time::Duration::days(rotate::ROTATE_EVERY_DAYS.into());

@@ -47,8 +47,12 @@ pub struct RotateOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Restarted {
     /// Our background process, restarted: its new pid.
-    Background { pid: u32 },
-    Systemd { unit: String },
+    Background {
+        pid: u32,
+    },
+    Systemd {
+        unit: String,
+    },
     /// The operator restarted it (launch `none`), and a re-run found it unsealed.
     ByTheOperator,
 }
@@ -88,7 +92,9 @@ pub fn rotate_plan(m: &Manifest) -> Vec<String> {
         });
     }
     lines.push(format!("create a new access key for IAM user {}", key.user));
-    lines.push(format!("write it to {forms} (mode 0600; the old files kept as backups until the end)"));
+    lines.push(format!(
+        "write it to {forms} (mode 0600; the old files kept as backups until the end)"
+    ));
     lines.push("check that it works as Vault uses it (STS, DescribeKey, Encrypt, Decrypt)".into());
     let launch = m.server.as_ref().map_or("none", |s| s.launch.as_str());
     let restart = match (launch, m.server.as_ref()) {
@@ -106,12 +112,17 @@ pub fn rotate_plan(m: &Manifest) -> Vec<String> {
 }
 
 /// Rotates the access key the manifest in `store` records.
-pub async fn rotate(ctx: &AwsContext, store: &ManifestStore, rep: &Reporter, opts: RotateOptions) -> Result<RotateOutcome> {
+pub async fn rotate(
+    ctx: &AwsContext,
+    store: &ManifestStore,
+    rep: &Reporter,
+    opts: RotateOptions,
+) -> Result<RotateOutcome> {
     let rotation = Rotation::new(ctx, store, rep, &opts)?;
-    if let Some(earlier) = store.snapshot().rotation {
-        if let Some(outcome) = rotation.resume(earlier).await? {
-            return Ok(outcome);
-        }
+    if let Some(earlier) = store.snapshot().rotation
+        && let Some(outcome) = rotation.resume(earlier).await?
+    {
+        return Ok(outcome);
     }
     rotation.start().await
 }
@@ -172,7 +183,11 @@ impl<'a> Rotation<'a> {
             ))
         };
         let key = m.access_key.as_ref().ok_or_else(|| refuse("no access key"))?;
-        let env_file = m.file(FileRole::EnvFile).ok_or_else(|| refuse("no env file"))?.path.clone();
+        let env_file = m
+            .file(FileRole::EnvFile)
+            .ok_or_else(|| refuse("no env file"))?
+            .path
+            .clone();
         let user_arn = m.iam_user.as_ref().ok_or_else(|| refuse("no IAM user"))?.arn.clone();
         let kms_key_arn = m.kms_key.as_ref().ok_or_else(|| refuse("no KMS key"))?.arn.clone();
         let state_dir = store
@@ -222,10 +237,9 @@ impl<'a> Rotation<'a> {
     }
 
     fn record(&self) -> Result<RotationRecord> {
-        self.store
-            .snapshot()
-            .rotation
-            .ok_or_else(|| RunError::Other("internal error: the rotation record is gone; nothing more was changed".into()))
+        self.store.snapshot().rotation.ok_or_else(|| {
+            RunError::Other("internal error: the rotation record is gone; nothing more was changed".into())
+        })
     }
 
     fn update(&self, change: impl FnOnce(&mut RotationRecord)) -> Result<()> {
@@ -244,10 +258,7 @@ impl<'a> Rotation<'a> {
     async fn start(&self) -> Result<RotateOutcome> {
         let m = self.store.snapshot();
         let old = m.access_key.clone().expect("checked in new");
-        let listed = self
-            .rep
-            .step(Step::CheckAccessKeys, self.check_keys(&old))
-            .await?;
+        let listed = self.rep.step(Step::CheckAccessKeys, self.check_keys(&old)).await?;
         self.store.update(|m| {
             m.rotation = Some(RotationRecord {
                 user: self.user.clone(),
@@ -297,7 +308,14 @@ impl<'a> Rotation<'a> {
         let strays: Vec<&String> = listed.iter().filter(|id| **id != old.id).collect();
         if let Some(stray) = strays.first() {
             let twin = self.ctx.aws_cli(
-                &["iam", "delete-access-key", "--user-name", &self.user, "--access-key-id", stray],
+                &[
+                    "iam",
+                    "delete-access-key",
+                    "--user-name",
+                    &self.user,
+                    "--access-key-id",
+                    stray,
+                ],
                 false,
             );
             return Err(RunError::Other(format!(
@@ -311,7 +329,12 @@ impl<'a> Rotation<'a> {
         }
         self.rep.done(
             Step::CheckAccessKeys,
-            format!("{} holds one access key, {}, the one in {}", self.user, old.id, self.env_file.display()),
+            format!(
+                "{} holds one access key, {}, the one in {}",
+                self.user,
+                old.id,
+                self.env_file.display()
+            ),
         );
         Ok(listed)
     }
@@ -400,7 +423,9 @@ impl<'a> Rotation<'a> {
                 return Ok(None);
             }
             self.update(|r| r.server_on_new_key = true)?;
-            self.rep.step(Step::RestartOnNewKey, self.restart(Step::RestartOnNewKey)).await?;
+            self.rep
+                .step(Step::RestartOnNewKey, self.restart(Step::RestartOnNewKey))
+                .await?;
             self.retire_old(old_id).await?;
             Ok(Some(()))
         };
@@ -429,7 +454,15 @@ impl<'a> Rotation<'a> {
         let deactivate = async {
             // Recorded first: making an active key active again is harmless.
             self.update(|r| r.old_deactivated = true)?;
-            set_access_key_status(self.ctx, &self.recorder, Step::DeactivateOldKey, &self.user, old_id, false).await
+            set_access_key_status(
+                self.ctx,
+                &self.recorder,
+                Step::DeactivateOldKey,
+                &self.user,
+                old_id,
+                false,
+            )
+            .await
         };
         self.rep.step(Step::DeactivateOldKey, deactivate).await?;
         if self.launch() == Launch::None {
@@ -481,14 +514,21 @@ impl<'a> Rotation<'a> {
         let (binary, config) = self
             .server
             .as_ref()
-            .map_or((PathBuf::from("vault"), PathBuf::new()), |s| (s.binary.clone(), s.config.clone()));
+            .map_or((PathBuf::from("vault"), PathBuf::new()), |s| {
+                (s.binary.clone(), s.config.clone())
+            });
         let env = quote(&self.env_file.to_string_lossy());
         let restart = format!(
             "restart your server so that it reads {} again (for example: set -a; . {env}; set +a; {})",
             self.env_file.display(),
             server_command(&binary, &config::server_reads(&config))
         );
-        for step in [Step::RestartOnNewKey, Step::DeactivateOldKey, Step::RestartWithoutOldKey, Step::DeleteOldKey] {
+        for step in [
+            Step::RestartOnNewKey,
+            Step::DeactivateOldKey,
+            Step::RestartWithoutOldKey,
+            Step::DeleteOldKey,
+        ] {
             self.rep.skipped(step, "after you restart the server, run rotate again");
         }
         Ok(RotateOutcome::WaitingForRestart {
@@ -509,7 +549,11 @@ impl<'a> Rotation<'a> {
         .await?;
         self.rep.done(
             Step::VerifyCredentials,
-            format!("Vault's calls work with {} (after {:.1} s)", key.id, waited.as_secs_f64()),
+            format!(
+                "Vault's calls work with {} (after {:.1} s)",
+                key.id,
+                waited.as_secs_f64()
+            ),
         );
         Ok(())
     }
@@ -691,7 +735,8 @@ impl<'a> Rotation<'a> {
                         self.env_file.display()
                     )));
                 }
-                self.rep.done(Step::RestartOnNewKey, "restarted by you; unsealed (seal awskms)");
+                self.rep
+                    .done(Step::RestartOnNewKey, "restarted by you; unsealed (seal awskms)");
                 Ok(())
             };
             self.rep.step(Step::RestartOnNewKey, check).await?;
@@ -753,7 +798,15 @@ impl<'a> Rotation<'a> {
 
     async fn undo(&self, r: &RotationRecord) -> Result<()> {
         if r.old_deactivated {
-            set_access_key_status(self.ctx, &self.recorder, Step::RollBack, &self.user, &r.old_key_id, true).await?;
+            set_access_key_status(
+                self.ctx,
+                &self.recorder,
+                Step::RollBack,
+                &self.user,
+                &r.old_key_id,
+                true,
+            )
+            .await?;
             self.update(|r| r.old_deactivated = false)?;
         }
         for b in &r.backups {
@@ -789,9 +842,10 @@ impl<'a> Rotation<'a> {
                 // Restored by an earlier attempt, which stopped before recording it.
                 return Ok(());
             }
-            let old = Zeroizing::new(std::fs::read(&b.backup).map_err(|e| {
-                RunError::Other(format!("cannot read the backup {}: {e}", b.backup.display()))
-            })?);
+            let old = Zeroizing::new(
+                std::fs::read(&b.backup)
+                    .map_err(|e| RunError::Other(format!("cannot read the backup {}: {e}", b.backup.display())))?,
+            );
             let opts = WriteOptions::secret(Existing::Replace, self.owner);
             files::write_atomic(&b.path, &old, opts)?;
             let _ = files::remove_if_present(&b.backup);
@@ -799,7 +853,13 @@ impl<'a> Rotation<'a> {
         };
         self.recorder
             .mutate(
-                Change::new(Step::RollBack, "file:write", format!("{} restored", b.path.display()), twin).on_the_way(),
+                Change::new(
+                    Step::RollBack,
+                    "file:write",
+                    format!("{} restored", b.path.display()),
+                    twin,
+                )
+                .on_the_way(),
                 put_back,
                 nothing_to_record,
                 |_| format!("{} holds the old key again", b.path.display()),

@@ -74,7 +74,8 @@ impl Setup {
         // moto checks KMS permissions against the resource "*", not the key's ARN, so it
         // would refuse the least-privilege policy's calls: this grant makes an active key
         // of the unseal user pass, while a deleted or inactive key is still refused.
-        let kms_anywhere = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
+        let kms_anywhere =
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
         setup
             .operator
             .iam
@@ -179,9 +180,7 @@ impl Setup {
         launch::stop_background(server.pid.unwrap(), Duration::from_secs(15));
         let config = config::server_reads(&server.config);
         let bg = launch::start_background(&server.binary, &config, self.env_file(), &self.state()).unwrap();
-        store
-            .update(|m| m.server.as_mut().unwrap().pid = Some(bg.pid))
-            .unwrap();
+        store.update(|m| m.server.as_mut().unwrap().pid = Some(bg.pid)).unwrap();
         let client = VaultClient::new(&config::api_addr(&self.answers), None).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
@@ -226,7 +225,11 @@ fn text(out: &Output) -> String {
 async fn assert_rotated(setup: &Setup, old: &(String, String)) -> (String, String) {
     let new = setup.env_key();
     assert_ne!(new.0, old.0, "the env file holds a new key");
-    assert_eq!(setup.user_keys().await, vec![new.0.clone()], "IAM holds exactly the new key");
+    assert_eq!(
+        setup.user_keys().await,
+        vec![new.0.clone()],
+        "IAM holds exactly the new key"
+    );
     let m = setup.manifest();
     assert_eq!(m.access_key.as_ref().unwrap().id, new.0);
     assert_eq!(m.rotation, None, "no rotation is left under way");
@@ -251,17 +254,26 @@ async fn rotates_the_key_of_a_running_server() {
     assert!(out.status.success(), "{all}");
     let new = assert_rotated(&setup, &old).await;
     assert!(
-        all.contains(&format!("Rotated: the server uses access key {}; {} is deleted", new.0, old.0)),
+        all.contains(&format!(
+            "Rotated: the server uses access key {}; {} is deleted",
+            new.0, old.0
+        )),
         "{all}"
     );
-    assert!(all.contains("Restart without the old key") && all.contains("Rotate again within"), "{all}");
+    assert!(
+        all.contains("Restart without the old key") && all.contains("Rotate again within"),
+        "{all}"
+    );
     for secret in [&old.1, &new.1] {
         assert!(!all.contains(secret.as_str()), "a secret access key was printed");
     }
     let log = std::fs::read_to_string(setup.state().join("autounseal.log")).unwrap_or_default();
     assert!(!log.contains(new.1.as_str()), "the secret reached the log");
     let manifest_text = std::fs::read_to_string(setup.state().join("manifest.json")).unwrap();
-    assert!(!manifest_text.contains(new.1.as_str()), "the secret reached the manifest");
+    assert!(
+        !manifest_text.contains(new.1.as_str()),
+        "the secret reached the manifest"
+    );
     assert_ne!(setup.manifest().server.unwrap().pid.unwrap(), before, "restarted");
     assert_eq!(
         std::fs::metadata(setup.env_file()).unwrap().permissions().mode() & 0o777,
@@ -328,7 +340,11 @@ async fn the_emulator_out_of_reach_mid_rotation_leaves_a_working_server_and_a_re
     setup.assert_unsealed().await;
     assert!(setup.encrypts_with(&new).await && setup.encrypts_with(&old).await);
     let m = setup.manifest();
-    assert_eq!(m.access_key.unwrap().id, old.0, "the manifest never points at a key that may go");
+    assert_eq!(
+        m.access_key.unwrap().id,
+        old.0,
+        "the manifest never points at a key that may go"
+    );
     let rotation = m.rotation.expect("the rotation is recorded for a re-run");
     assert!(rotation.rolling_back.is_some(), "{rotation:?}");
     drop(store);
@@ -370,7 +386,10 @@ async fn a_server_that_does_not_come_back_on_the_new_key_is_rolled_back_onto_the
     let out = setup.run(&["rotate", "--yes"]);
     let all = text(&out);
     assert!(!out.status.success(), "{all}");
-    assert!(all.contains("cannot start with this key"), "the server's own words: {all}");
+    assert!(
+        all.contains("cannot start with this key"),
+        "the server's own words: {all}"
+    );
     assert!(
         all.contains(&format!(
             "It was rolled back: the server runs on the old access key {} again",

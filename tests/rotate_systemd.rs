@@ -154,7 +154,12 @@ async fn rotates_under_systemd_and_rolls_back_when_the_unit_does_not_come_back()
 
     let answers_file = d.join("answers.toml");
     std::fs::write(&answers_file, a.to_toml()).unwrap();
-    let (ok, out) = run(&sandbox, d, &operator_key, &["apply", "--yes", "--answers", &answers_file.to_string_lossy()]);
+    let (ok, out) = run(
+        &sandbox,
+        d,
+        &operator_key,
+        &["apply", "--yes", "--answers", &answers_file.to_string_lossy()],
+    );
     assert!(ok, "{out}");
     wait_unsealed(&a).await;
     // moto checks KMS permissions against "*", not the key's ARN (see tests/rotate.rs).
@@ -171,17 +176,25 @@ async fn rotates_under_systemd_and_rolls_back_when_the_unit_does_not_come_back()
     let reset = format!("{}/moto-api/reset-auth", moto.url);
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     assert!(http.post(reset).body("0").send().await.unwrap().status().is_success());
-    let arn = ManifestStore::open(&d.join("state")).unwrap().snapshot().kms_key.unwrap().arn;
+    let arn = ManifestStore::open(&d.join("state"))
+        .unwrap()
+        .snapshot()
+        .kms_key
+        .unwrap()
+        .arn;
 
     // The rotation: the unit restarted twice by systemctl, the old key gone.
     let old = env_key(d);
     let pid_before = main_pid(&sandbox);
     let (ok, out) = run(&sandbox, d, &operator_key, &["rotate", "--yes"]);
     assert!(ok, "{out}");
-    assert!(out.contains(&format!("Restart without the old key: unsealed itself")), "{out}");
+    assert!(out.contains("Restart without the old key: unsealed itself"), "{out}");
     let new = env_key(d);
     assert_ne!(new.0, old.0);
-    assert!(!out.contains(new.1.as_str()) && !out.contains(old.1.as_str()), "a secret was printed");
+    assert!(
+        !out.contains(new.1.as_str()) && !out.contains(old.1.as_str()),
+        "a secret was printed"
+    );
     assert_eq!(user_keys(&operator).await, vec![new.0.clone()]);
     assert_ne!(main_pid(&sandbox), pid_before, "restarted by systemctl");
     let env = std::fs::metadata(d.join(ENV_FILE.trim_start_matches('/'))).unwrap();

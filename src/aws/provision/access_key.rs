@@ -310,7 +310,14 @@ pub(crate) async fn delete_access_key(
         false,
     );
     let delete = |action| async move {
-        match ctx.iam.delete_access_key().user_name(user).access_key_id(id).send().await {
+        match ctx
+            .iam
+            .delete_access_key()
+            .user_name(user)
+            .access_key_id(id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => Err(classify(action, &ctx.endpoint(), e)),
@@ -341,11 +348,22 @@ pub(crate) async fn set_access_key_status(
     id: &str,
     active: bool,
 ) -> Result<()> {
-    let status = if active { StatusType::Active } else { StatusType::Inactive };
-    let word = status.as_str().to_string();
-    let word = word.as_str();
+    let (status, word) = if active {
+        (StatusType::Active, "Active")
+    } else {
+        (StatusType::Inactive, "Inactive")
+    };
     let twin = ctx.aws_cli(
-        &["iam", "update-access-key", "--user-name", user, "--access-key-id", id, "--status", word],
+        &[
+            "iam",
+            "update-access-key",
+            "--user-name",
+            user,
+            "--access-key-id",
+            id,
+            "--status",
+            word,
+        ],
         false,
     );
     let update = |action| async move {
@@ -353,7 +371,7 @@ pub(crate) async fn set_access_key_status(
             .update_access_key()
             .user_name(user)
             .access_key_id(id)
-            .status(status.clone())
+            .status(status)
             .send()
             .await
             .map_err(|e| classify(action, &ctx.endpoint(), e))?;
