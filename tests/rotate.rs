@@ -463,3 +463,126 @@ fn with_nothing_recorded_there_is_nothing_to_rotate() {
     assert!(text(&out).contains("nothing to rotate"), "{}", text(&out));
     assert!(!dir.path().join("manifest.json").exists(), "nothing was written");
 }
+
+/// A server the operator runs (launch `none`): stopped when the test ends.
+struct OperatorsServer(u32);
+
+impl Drop for OperatorsServer {
+    fn drop(&mut self) {
+        launch::stop_background(self.0, Duration::from_secs(15));
+    }
+}
+
+/// The operator starts the server with the env file as it is now, and waits for it.
+async fn operator_starts(a: &Answers, dir: &Path) -> OperatorsServer {
+    let config = config::server_reads(&a.output.vault_config);
+    let bg = launch::start_background(&common::bao(), &config, &a.output.env_file, &dir.join("operator")).unwrap();
+    let client = VaultClient::new(&config::api_addr(a), None).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while client.seal_status().await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            launch::log_tail(&bg.log, 15)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    OperatorsServer(bg.pid)
+}
+
+async fn wait_unsealed(a: &Answers) {
+    let client = VaultClient::new(&config::api_addr(a), None).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match client.seal_status().await {
+            Ok(s) if s.initialized && !s.sealed && s.seal_type == "awskms" => return,
+            other => assert!(std::time::Instant::now() < deadline, "{other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_launch_none_it_stops_at_the_restart_and_a_rerun_retires_the_old_key() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = server_answers(&moto, d);
+    a.server.launch = autounseal::answers::Launch::None;
+    a.init.enabled = false;
+    a.init.recovery_keys_file = None;
+    let file = d.join("answers.toml");
+    std::fs::write(&file, a.to_toml()).unwrap();
+    let state = d.join("state");
+    let autounseal = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+        isolate(&mut cmd, &state);
+        cmd.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .stdin(Stdio::null())
+            .args(args);
+        cmd.output().unwrap()
+    };
+    let out = autounseal(&["apply", "--yes", "--answers", &file.to_string_lossy()]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The operator's own server, initialised by the operator.
+    let server = operator_starts(&a, d).await;
+    let client = VaultClient::new(&config::api_addr(&a), None).unwrap();
+    let request = autounseal::vault::client::InitRequest {
+        recovery_shares: 1,
+        recovery_threshold: 1,
+        recovery_pgp_keys: vec![],
+        root_token_pgp_key: None,
+    };
+    drop(client.init(&request).await.unwrap());
+    wait_unsealed(&a).await;
+    let read_env = || autounseal::credentials_file::read_env_key_id(&a.output.env_file).unwrap();
+    let old = read_env();
+    let iam = context(&a).await.iam;
+    let keys = async || {
+        let out = iam.list_access_keys().user_name(&a.iam.user_name).send().await.unwrap();
+        let mut ids: Vec<String> = out
+            .access_key_metadata()
+            .iter()
+            .map(|k| k.access_key_id().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+
+    // First run: the new key saved and proven; the old one kept, the restart the operator's.
+    let out = autounseal(&["rotate", "--yes"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    let new = read_env();
+    assert_ne!(new, old);
+    assert!(
+        said.contains(&format!("The new access key {new} is saved and works; the old one is still active")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("restart your server so that it reads {}", a.output.env_file.display())),
+        "{said}"
+    );
+    let mut both = vec![old.clone(), new.clone()];
+    both.sort();
+    assert_eq!(keys().await, both, "the old key stays until the server is restarted");
+    let m = ManifestStore::open(&state).unwrap().snapshot();
+    assert_eq!(m.access_key.unwrap().id, old, "the manifest keeps the key in use");
+    assert_eq!(m.rotation.unwrap().new_key_id.as_deref(), Some(new.as_str()));
+
+    // The operator restarts it; the next run retires the old key.
+    drop(server);
+    let _server = operator_starts(&a, d).await;
+    wait_unsealed(&a).await;
+    let out = autounseal(&["rotate", "--yes"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("Rotated: the server uses access key {new}; {old} is deleted")),
+        "{said}"
+    );
+    assert_eq!(keys().await, vec![new.clone()]);
+    let m = ManifestStore::open(&state).unwrap().snapshot();
+    assert_eq!((m.access_key.unwrap().id, m.rotation), (new, None));
+}
