@@ -519,10 +519,7 @@ pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -
     }
     println!("autounseal rotate (state in {})", state_dir.display());
     let store = ManifestStore::open(state_dir)?;
-    let opts = rotate::RotateOptions {
-        timing: Default::default(),
-        ca_cert: args.ca_cert,
-    };
+    let opts = rotate::RotateOptions { ca_cert: args.ca_cert };
     let outcome = with_printer(Mode::Run, async |rep| rotate::rotate(&ctx, &store, &rep, opts).await).await?;
     match outcome {
         rotate::RotateOutcome::Rotated {

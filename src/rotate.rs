@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::answers::{Launch, TimingAnswers};
+use crate::answers::Launch;
 use crate::aws::AwsContext;
 use crate::aws::provision::access_key::{
-    create_access_key, delete_access_key, list_access_keys, set_access_key_status,
+    create_access_key, delete_access_key, joined, list_access_keys, prove_usable, set_access_key_status,
+    write_key_change,
 };
-use crate::aws::verify::wait_until_usable;
 use crate::credentials_file;
 use crate::files::{self, Existing, Owner, WriteOptions};
 use crate::run::manifest::{
@@ -35,10 +35,10 @@ use crate::vault::{VaultError, config, launch};
 /// to 90 days; `doctor` warns past 90).
 pub const ROTATE_EVERY_DAYS: u32 = 90;
 
+/// The waits (for the new key to propagate, for a restart) are the AWS context's
+/// timing (`ctx.conn.timing`).
 #[derive(Debug, Clone, Default)]
 pub struct RotateOptions {
-    /// The propagation wait for the new key, and how long a restart may take.
-    pub timing: TimingAnswers,
     /// The CA bundle that verifies the server's HTTPS certificate.
     pub ca_cert: Option<PathBuf>,
 }
@@ -75,11 +75,7 @@ pub fn rotate_plan(m: &Manifest) -> Vec<String> {
     let Some(key) = &m.access_key else {
         return vec!["nothing: the manifest records no access key".into()];
     };
-    let forms = saved_forms(m)
-        .iter()
-        .map(|(_, p)| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(" and ");
+    let forms = joined(saved_forms(m).iter().map(|(_, p)| p.as_path()));
     let mut lines = Vec::new();
     if let Some(r) = &m.rotation {
         lines.push(match &r.rolling_back {
@@ -370,25 +366,9 @@ impl<'a> Rotation<'a> {
     /// (it holds the old key, which a rollback restores).
     async fn save(&self, key: &AccessKey) -> Result<()> {
         let forms = saved_forms(&self.store.snapshot());
-        let all = forms
-            .iter()
-            .map(|(_, p)| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" and ");
+        let all = joined(forms.iter().map(|(_, p)| p.as_path()));
         for (i, (role, path)) in forms.iter().enumerate() {
-            let twin = format!(
-                "install -m 0600 -o vault -g vault /dev/stdin {}",
-                quote(&path.to_string_lossy())
-            );
-            let mut change = Change::new(
-                Step::SaveCredentials,
-                "file:write",
-                format!("{} (mode 0600), the old one kept as a backup", path.display()),
-                twin,
-            );
-            if i + 1 < forms.len() {
-                change = change.on_the_way();
-            }
+            let change = write_key_change(path, ", the old one kept as a backup", i + 1 == forms.len());
             let write = |_| async move {
                 let text = render(*role, key, self.ctx.region());
                 let opts = WriteOptions::secret(Existing::BackupAndReplace, self.owner);
@@ -538,24 +518,7 @@ impl<'a> Rotation<'a> {
     }
 
     async fn verify(&self, key: &AccessKey) -> Result<()> {
-        let waited = wait_until_usable(
-            self.ctx,
-            key,
-            &self.kms_key_arn,
-            &self.user_arn,
-            &self.opts.timing,
-            self.rep,
-        )
-        .await?;
-        self.rep.done(
-            Step::VerifyCredentials,
-            format!(
-                "Vault's calls work with {} (after {:.1} s)",
-                key.id,
-                waited.as_secs_f64()
-            ),
-        );
-        Ok(())
+        prove_usable(self.ctx, key, &self.kms_key_arn, &self.user_arn, self.rep).await
     }
 
     fn client(&self) -> Result<VaultClient> {
@@ -567,7 +530,7 @@ impl<'a> Rotation<'a> {
         Ok(Watch {
             client: self.client()?,
             pid,
-            timeout: Duration::from_secs(self.opts.timing.server_start_timeout_secs),
+            timeout: Duration::from_secs(self.ctx.conn.timing.server_start_timeout_secs),
             log: self.state_dir.join(launch::SERVER_LOG),
             launch: self.launch(),
             unit: self.server.as_ref().map(|s| s.unit.clone()).unwrap_or_default(),

@@ -16,7 +16,6 @@ use autounseal::rotate::RotateOptions;
 use autounseal::run::{Event, Manifest, ManifestStore, Reporter};
 use autounseal::vault::client::VaultClient;
 use autounseal::vault::{config, launch};
-use aws_sdk_kms::primitives::Blob;
 use common::proxy::Proxy;
 use common::{Moto, ServerGuard, context, context_as, isolate, server_answers};
 
@@ -37,28 +36,7 @@ impl Setup {
         let moto = Moto::start();
         let dir = tempfile::tempdir().unwrap();
         let answers = server_answers(&moto, dir.path());
-        let root = context(&answers).await;
-        root.iam.create_user().user_name("operator").send().await.unwrap();
-        let key = root
-            .iam
-            .create_access_key()
-            .user_name("operator")
-            .send()
-            .await
-            .unwrap()
-            .access_key
-            .unwrap();
-        let admin = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-        root.iam
-            .put_user_policy()
-            .user_name("operator")
-            .policy_name("admin")
-            .policy_document(admin)
-            .send()
-            .await
-            .unwrap();
-        let operator_key = (key.access_key_id().to_string(), key.secret_access_key().to_string());
-        let operator = context_as(&answers, &operator_key.0, &operator_key.1).await;
+        let (operator, operator_key) = common::operator(&answers).await;
         let setup = Setup {
             _guard: ServerGuard(dir.path().join("state")),
             moto,
@@ -71,32 +49,10 @@ impl Setup {
         std::fs::write(&file, setup.answers.to_toml()).unwrap();
         let out = setup.run(&["apply", "--yes", "--answers", &file.to_string_lossy()]);
         assert!(out.status.success(), "{}", text(&out));
-        // moto checks KMS permissions against the resource "*", not the key's ARN, so it
-        // would refuse the least-privilege policy's calls: this grant makes an active key
-        // of the unseal user pass, while a deleted or inactive key is still refused.
-        let kms_anywhere =
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
-        setup
-            .operator
-            .iam
-            .put_user_policy()
-            .user_name(&setup.answers.iam.user_name)
-            .policy_name("moto-checks-kms-on-star")
-            .policy_document(kms_anywhere)
-            .send()
-            .await
-            .unwrap();
-        setup.enforce_auth().await;
+        common::let_moto_pass_kms_calls(&setup.operator, &setup.answers.iam.user_name).await;
+        setup.moto.enforce_auth().await;
         setup.restart_server().await;
         setup
-    }
-
-    /// From now on moto checks every request's credentials and policies.
-    async fn enforce_auth(&self) {
-        let url = format!("{}/moto-api/reset-auth", self.moto.url);
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        let answer = client.post(url).body("0").send().await.unwrap();
-        assert!(answer.status().is_success(), "{answer:?}");
     }
 
     fn state(&self) -> PathBuf {
@@ -134,32 +90,12 @@ impl Setup {
     }
 
     async fn user_keys(&self) -> Vec<String> {
-        let out = self
-            .operator
-            .iam
-            .list_access_keys()
-            .user_name(&self.answers.iam.user_name)
-            .send()
-            .await
-            .unwrap();
-        out.access_key_metadata()
-            .iter()
-            .map(|k| k.access_key_id().unwrap().to_string())
-            .collect()
+        common::access_key_ids(&self.operator, &self.answers.iam.user_name).await
     }
 
     /// Whether `key` may encrypt with the setup's KMS key, as the server does.
     async fn encrypts_with(&self, key: &(String, String)) -> bool {
-        let as_key = context_as(&self.answers, &key.0, &key.1).await;
-        let arn = self.manifest().kms_key.unwrap().arn;
-        as_key
-            .kms
-            .encrypt()
-            .key_id(arn)
-            .plaintext(Blob::new(b"rotated?".as_slice()))
-            .send()
-            .await
-            .is_ok()
+        common::encrypts_as(&self.answers, key, &self.manifest().kms_key.unwrap().arn).await
     }
 
     async fn assert_unsealed(&self) {
@@ -316,10 +252,7 @@ async fn the_emulator_out_of_reach_mid_rotation_leaves_a_working_server_and_a_re
     let ctx = context_as(&through_proxy, &setup.operator_key.0, &setup.operator_key.1).await;
     let store = ManifestStore::open(&setup.state()).unwrap();
     let (rep, mut rx) = collecting();
-    let opts = RotateOptions {
-        timing: setup.answers.timing.clone(),
-        ca_cert: None,
-    };
+    let opts = RotateOptions { ca_cert: None };
     let err = autounseal::rotate::rotate(&ctx, &store, &rep, opts)
         .await
         .unwrap_err()
@@ -557,11 +490,16 @@ async fn with_launch_none_it_stops_at_the_restart_and_a_rerun_retires_the_old_ke
     let new = read_env();
     assert_ne!(new, old);
     assert!(
-        said.contains(&format!("The new access key {new} is saved and works; the old one is still active")),
+        said.contains(&format!(
+            "The new access key {new} is saved and works; the old one is still active"
+        )),
         "{said}"
     );
     assert!(
-        said.contains(&format!("restart your server so that it reads {}", a.output.env_file.display())),
+        said.contains(&format!(
+            "restart your server so that it reads {}",
+            a.output.env_file.display()
+        )),
         "{said}"
     );
     let mut both = vec![old.clone(), new.clone()];

@@ -11,12 +11,10 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use autounseal::answers::{Answers, Launch};
-use autounseal::aws::AwsContext;
 use autounseal::run::ManifestStore;
 use autounseal::vault::client::VaultClient;
-use aws_sdk_kms::primitives::Blob;
 use common::sandbox::Sandbox;
-use common::{Moto, context, context_as, server_answers};
+use common::{Moto, access_key_ids, encrypts_as, server_answers};
 
 const UNIT: &str = "openbao.service";
 const PROGRAM: &str = "/usr/local/bin/bao";
@@ -85,32 +83,6 @@ fn env_key(d: &Path) -> (String, String) {
     (value("AWS_ACCESS_KEY_ID="), value("AWS_SECRET_ACCESS_KEY="))
 }
 
-async fn user_keys(operator: &AwsContext) -> Vec<String> {
-    let out = operator
-        .iam
-        .list_access_keys()
-        .user_name("vault-auto-unseal")
-        .send()
-        .await
-        .unwrap();
-    out.access_key_metadata()
-        .iter()
-        .map(|k| k.access_key_id().unwrap().to_string())
-        .collect()
-}
-
-async fn encrypts_with(a: &Answers, key: &(String, String), arn: &str) -> bool {
-    let as_key = context_as(a, &key.0, &key.1).await;
-    as_key
-        .kms
-        .encrypt()
-        .key_id(arn)
-        .plaintext(Blob::new(b"rotated?".as_slice()))
-        .send()
-        .await
-        .is_ok()
-}
-
 fn main_pid(sandbox: &Sandbox) -> String {
     sandbox.out(&format!("systemctl show -p MainPID --value {UNIT}"))
 }
@@ -129,28 +101,7 @@ async fn rotates_under_systemd_and_rolls_back_when_the_unit_does_not_come_back()
     a.output = Default::default();
 
     // An operator who is a real IAM user, so that moto can check every request.
-    let root = context(&a).await;
-    root.iam.create_user().user_name("operator").send().await.unwrap();
-    let key = root
-        .iam
-        .create_access_key()
-        .user_name("operator")
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
-    let admin = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-    root.iam
-        .put_user_policy()
-        .user_name("operator")
-        .policy_name("admin")
-        .policy_document(admin)
-        .send()
-        .await
-        .unwrap();
-    let operator_key = (key.access_key_id().to_string(), key.secret_access_key().to_string());
-    let operator = context_as(&a, &operator_key.0, &operator_key.1).await;
+    let (operator, operator_key) = common::operator(&a).await;
 
     let answers_file = d.join("answers.toml");
     std::fs::write(&answers_file, a.to_toml()).unwrap();
@@ -162,20 +113,8 @@ async fn rotates_under_systemd_and_rolls_back_when_the_unit_does_not_come_back()
     );
     assert!(ok, "{out}");
     wait_unsealed(&a).await;
-    // moto checks KMS permissions against "*", not the key's ARN (see tests/rotate.rs).
-    let kms_anywhere = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
-    operator
-        .iam
-        .put_user_policy()
-        .user_name("vault-auto-unseal")
-        .policy_name("moto-checks-kms-on-star")
-        .policy_document(kms_anywhere)
-        .send()
-        .await
-        .unwrap();
-    let reset = format!("{}/moto-api/reset-auth", moto.url);
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    assert!(http.post(reset).body("0").send().await.unwrap().status().is_success());
+    common::let_moto_pass_kms_calls(&operator, "vault-auto-unseal").await;
+    moto.enforce_auth().await;
     let arn = ManifestStore::open(&d.join("state"))
         .unwrap()
         .snapshot()
@@ -195,7 +134,10 @@ async fn rotates_under_systemd_and_rolls_back_when_the_unit_does_not_come_back()
         !out.contains(new.1.as_str()) && !out.contains(old.1.as_str()),
         "a secret was printed"
     );
-    assert_eq!(user_keys(&operator).await, vec![new.0.clone()]);
+    assert_eq!(
+        access_key_ids(&operator, "vault-auto-unseal").await,
+        vec![new.0.clone()]
+    );
     assert_ne!(main_pid(&sandbox), pid_before, "restarted by systemctl");
     let env = std::fs::metadata(d.join(ENV_FILE.trim_start_matches('/'))).unwrap();
     assert_eq!(env.mode() & 0o777, 0o600);
@@ -210,8 +152,8 @@ async fn rotates_under_systemd_and_rolls_back_when_the_unit_does_not_come_back()
     assert_eq!(env.uid(), uid, "the env file stays the service user's");
     let m = ManifestStore::open(&d.join("state")).unwrap().snapshot();
     assert_eq!((m.access_key.unwrap().id, m.rotation), (new.0.clone(), None));
-    assert!(encrypts_with(&a, &new, &arn).await);
-    assert!(!encrypts_with(&a, &old, &arn).await, "the old key is gone");
+    assert!(encrypts_as(&a, &new, &arn).await);
+    assert!(!encrypts_as(&a, &old, &arn).await, "the old key is gone");
     sandbox.sh(&format!("systemctl restart {UNIT}"));
     wait_unsealed(&a).await;
 
@@ -242,10 +184,13 @@ async fn rotates_under_systemd_and_rolls_back_when_the_unit_does_not_come_back()
     );
     assert!(out.contains(&format!("journalctl -u {UNIT}")), "where to look: {out}");
     assert_eq!(env_key(d), new);
-    assert_eq!(user_keys(&operator).await, vec![new.0.clone()]);
+    assert_eq!(
+        access_key_ids(&operator, "vault-auto-unseal").await,
+        vec![new.0.clone()]
+    );
     assert_eq!(sandbox.out(&format!("systemctl is-active {UNIT}")).trim(), "active");
     wait_unsealed(&a).await;
     let m = ManifestStore::open(&d.join("state")).unwrap().snapshot();
     assert_eq!((m.access_key.unwrap().id, m.rotation), (new.0.clone(), None));
-    assert!(encrypts_with(&a, &new, &arn).await);
+    assert!(encrypts_as(&a, &new, &arn).await);
 }

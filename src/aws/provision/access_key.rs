@@ -13,7 +13,7 @@ use crate::credentials_file;
 use crate::files::{self, Existing, WriteOptions};
 use crate::run::manifest::{AccessKeyRecord, CreateKind, FileRole, KeyRecord, NamedRecord, PendingCreate};
 use crate::run::mutate::nothing_to_record;
-use crate::run::{Applied, Change, Recorder, Result, RunError, Step};
+use crate::run::{Applied, Change, Recorder, Reporter, Result, RunError, Step};
 use crate::secrets::AccessKey;
 use crate::twins::quote;
 
@@ -160,25 +160,9 @@ impl Provisioner<'_> {
         let outputs: Vec<(FileRole, &Path)> = std::iter::once((FileRole::EnvFile, output.env_file.as_path()))
             .chain(output.credentials_csv.as_deref().map(|p| (FileRole::CredentialsCsv, p)))
             .collect();
-        let all = outputs
-            .iter()
-            .map(|(_, p)| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" and ");
+        let all = joined(outputs.iter().map(|(_, p)| *p));
         for (i, &(role, path)) in outputs.iter().enumerate() {
-            let twin = format!(
-                "install -m 0600 -o vault -g vault /dev/stdin {}",
-                quote(&path.to_string_lossy())
-            );
-            let mut change = Change::new(
-                Step::SaveCredentials,
-                "file:write",
-                format!("{} (mode 0600)", path.display()),
-                twin,
-            );
-            if i + 1 < outputs.len() {
-                change = change.on_the_way();
-            }
+            let change = write_key_change(path, "", i + 1 == outputs.len());
             let key = key.as_ref();
             let write = |_| async move {
                 let key = key.made()?;
@@ -239,18 +223,50 @@ impl Provisioner<'_> {
             );
             return Ok(());
         };
-        let waited =
-            verify::wait_until_usable(self.ctx, key, &kms_key.arn, &user.arn, &self.ctx.conn.timing, &self.rep).await?;
-        self.rep.done(
-            Step::VerifyCredentials,
-            format!(
-                "Vault's calls work with {} (after {:.1} s)",
-                key.id,
-                waited.as_secs_f64()
-            ),
-        );
-        Ok(())
+        prove_usable(self.ctx, key, &kms_key.arn, &user.arn, &self.rep).await
     }
+}
+
+/// Waits until `key` does what Vault does with it (the bounded propagation wait of the
+/// context's timing), and says so.
+pub(crate) async fn prove_usable(
+    ctx: &AwsContext,
+    key: &AccessKey,
+    kms_key_arn: &str,
+    user_arn: &str,
+    rep: &Reporter,
+) -> Result<()> {
+    let waited = verify::wait_until_usable(ctx, key, kms_key_arn, user_arn, &ctx.conn.timing, rep).await?;
+    rep.done(
+        Step::VerifyCredentials,
+        format!(
+            "Vault's calls work with {} (after {:.1} s)",
+            key.id,
+            waited.as_secs_f64()
+        ),
+    );
+    Ok(())
+}
+
+/// "A and B": the files that hold the key, for a step's news.
+pub(crate) fn joined<'p>(paths: impl Iterator<Item = &'p Path>) -> String {
+    paths.map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ")
+}
+
+/// Writing a saved form of the key (mode 0600, the service user's) at `path`: the step's
+/// news with the `last` of the forms, progress before. `note` adds to the detail.
+pub(crate) fn write_key_change(path: &Path, note: &str, last: bool) -> Change {
+    let twin = format!(
+        "install -m 0600 -o vault -g vault /dev/stdin {}",
+        quote(&path.to_string_lossy())
+    );
+    let change = Change::new(
+        Step::SaveCredentials,
+        "file:write",
+        format!("{} (mode 0600){note}", path.display()),
+        twin,
+    );
+    if last { change } else { change.on_the_way() }
 }
 
 /// The ids of `user`'s access keys.
