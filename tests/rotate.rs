@@ -342,7 +342,7 @@ async fn a_server_that_does_not_come_back_on_the_new_key_is_rolled_back_onto_the
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_user_who_holds_a_stray_key_is_refused_and_nothing_changes() {
+async fn a_stray_key_is_refused_with_nothing_changed_and_a_key_a_killed_rotation_left_is_deleted() {
     let setup = Setup::new().await;
     let manifest_file = setup.state().join("manifest.json");
     let env_before = std::fs::read(setup.env_file()).unwrap();
@@ -384,6 +384,38 @@ async fn a_user_who_holds_a_stray_key_is_refused_and_nothing_changes() {
     assert_eq!(std::fs::read(setup.env_file()).unwrap(), env_before);
     assert_eq!(std::fs::read(&manifest_file).unwrap(), manifest_before);
     setup.assert_unsealed().await;
+
+    // The same second key, had an earlier rotation made it and been killed before its
+    // answer (and so its secret) was saved: that key is this rotation's, useless, and
+    // deleted; then the rotation goes ahead.
+    let old = setup.env_key();
+    let store = ManifestStore::open(&setup.state()).unwrap();
+    store
+        .update(|m| {
+            m.rotation = Some(autounseal::run::manifest::RotationRecord {
+                user: setup.answers.iam.user_name.clone(),
+                old_key_id: old.0.clone(),
+                new_key_id: None,
+                keys_before: vec![old.0.clone()],
+                stage: autounseal::run::manifest::RotationStage::Creating,
+                old_deactivated: false,
+                server_on_new_key: false,
+                backups: vec![],
+                rolling_back: None,
+            })
+        })
+        .unwrap();
+    drop(store);
+    let out = setup.run(&["rotate", "--yes"]);
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("stopped before the new key's secret was saved")
+            && all.contains(&format!("deleted access key {stray}")),
+        "{all}"
+    );
+    let new = assert_rotated(&setup, &old).await;
+    assert_ne!(new.0, stray);
 }
 
 #[test]
