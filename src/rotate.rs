@@ -123,8 +123,11 @@ pub async fn rotate(
     rotation.start().await
 }
 
+// Which files hold the key, what they contain, and reading it back: these three are the
+// one place that knows (a credentials style of another shape changes only them).
+
 /// The forms the access key is saved in, each (role, path): the env file, and the CSV
-/// when one was asked for. The one place that says which files hold the key.
+/// when one was asked for.
 fn saved_forms(m: &Manifest) -> Vec<(FileRole, PathBuf)> {
     [FileRole::EnvFile, FileRole::CredentialsCsv]
         .into_iter()
@@ -138,6 +141,16 @@ fn render(role: FileRole, key: &AccessKey, region: &str) -> Zeroizing<String> {
         FileRole::CredentialsCsv => credentials_file::render_csv(key),
         _ => credentials_file::render_env(key, region),
     }
+}
+
+/// The key the server reads at its start (from the env file), secret included.
+fn saved_key(env_file: &Path) -> Option<AccessKey> {
+    credentials_file::read_env_key(env_file)
+}
+
+/// The id of that key, the secret left unread.
+fn saved_key_id(env_file: &Path) -> Option<String> {
+    credentials_file::read_env_key_id(env_file)
 }
 
 fn unit_of(server: &crate::run::manifest::ServerRecord) -> String {
@@ -282,7 +295,7 @@ impl<'a> Rotation<'a> {
     /// The user's keys, when only the recorded one (which the env file holds) is there.
     async fn check_keys(&self, old: &AccessKeyRecord) -> Result<Vec<String>> {
         let listed = list_access_keys(self.ctx, &self.user).await?;
-        let in_env = credentials_file::read_env_key_id(&self.env_file);
+        let in_env = saved_key_id(&self.env_file);
         if in_env.as_deref() != Some(old.id.as_str()) {
             return Err(RunError::Other(format!(
                 "{} holds {}, not the access key {} the manifest records: it was changed outside autounseal. \
@@ -647,8 +660,7 @@ impl<'a> Rotation<'a> {
                 Ok(None)
             }
             RotationStage::Saved => {
-                let saved = credentials_file::read_env_key(&self.env_file)
-                    .filter(|k| Some(&k.id) == earlier.new_key_id.as_ref());
+                let saved = saved_key(&self.env_file).filter(|k| Some(&k.id) == earlier.new_key_id.as_ref());
                 let Some(new_key) = saved else {
                     let why = format!("{} no longer holds the new key", self.env_file.display());
                     self.update(|r| r.rolling_back = Some(why))?;
