@@ -520,7 +520,12 @@ pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -
     println!("autounseal rotate (state in {})", state_dir.display());
     let store = ManifestStore::open(state_dir)?;
     let opts = rotate::RotateOptions { ca_cert: args.ca_cert };
-    let outcome = with_printer(Mode::Run, async |rep| rotate::rotate(&ctx, &store, &rep, opts).await).await?;
+    // The first Ctrl-C (or SIGTERM) stops after the step in flight and rolls back.
+    let stop = stop_on_signals()?;
+    let outcome = with_printer(Mode::Run, async |rep| {
+        rotate::rotate(&ctx, &store, &rep.with_stop(stop), opts).await
+    })
+    .await?;
     match outcome {
         rotate::RotateOutcome::Rotated {
             old_key_id, new_key_id, ..

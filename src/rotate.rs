@@ -739,10 +739,17 @@ impl<'a> Rotation<'a> {
         if let Err(e) = self.update(|r| r.rolling_back = Some(why.clone())) {
             return e;
         }
+        let (what, then) = match &cause {
+            RunError::Interrupted { signal } => (format!("stopped by {signal}"), "Run rotate again to rotate"),
+            _ => (
+                format!("the rotation failed: {why}"),
+                "Fix the cause and run rotate again",
+            ),
+        };
         match self.finish_roll_back().await {
             Ok(old_id) => RunError::Other(format!(
-                "the rotation failed: {why}. It was rolled back: the server runs on the old access key {old_id} \
-                 again, the new key is deleted and the files are as before. Fix the cause and run rotate again"
+                "{what}. It was rolled back: the server runs on the old access key {old_id} again, the new key is \
+                 deleted and the files are as before. {then}"
             )),
             Err(e) => e,
         }
@@ -753,7 +760,8 @@ impl<'a> Rotation<'a> {
     async fn finish_roll_back(&self) -> Result<String> {
         let r = self.record()?;
         let why = r.rolling_back.clone().unwrap_or_default();
-        let result = self.rep.step(Step::RollBack, self.undo(&r)).await;
+        // Also after a stop request (Ctrl-C): the rollback is what puts the server back.
+        let result = self.rep.step_even_when_stopping(Step::RollBack, self.undo(&r)).await;
         result.map_err(|e| {
             let runs_on = match self.record() {
                 Ok(now) if now.server_on_new_key => format!(

@@ -342,6 +342,63 @@ async fn a_server_that_does_not_come_back_on_the_new_key_is_rolled_back_onto_the
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_mid_rotation_rolls_back_to_the_old_key() {
+    use std::io::BufRead;
+    let setup = Setup::new().await;
+    let old = setup.env_key();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut cmd, &setup.state());
+    let mut child = cmd
+        .env("AWS_ACCESS_KEY_ID", &setup.operator_key.0)
+        .env("AWS_SECRET_ACCESS_KEY", &setup.operator_key.1)
+        .args(["rotate", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the new key is proven, the restart onto it is in flight: interrupt then.
+    let mut said = String::new();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        said.push_str(&line);
+        said.push('\n');
+        if line.starts_with("  ok   Verify credentials") {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGINT,
+            )
+            .unwrap();
+            break;
+        }
+    }
+    for line in lines {
+        said.push_str(&line.unwrap());
+        said.push('\n');
+    }
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let status = child.wait().unwrap();
+    let all = format!("{said}{err}");
+    assert!(!status.success(), "{all}");
+    assert!(all.contains("stopping after the current step"), "{all}");
+    assert!(
+        all.contains(&format!(
+            "stopped by SIGINT. It was rolled back: the server runs on the old access key {} again",
+            old.0
+        )),
+        "{all}"
+    );
+    assert_eq!(setup.env_key(), old);
+    assert_eq!(setup.user_keys().await, vec![old.0.clone()]);
+    assert_eq!(setup.manifest().rotation, None);
+    setup.assert_no_backups();
+    setup.assert_unsealed().await;
+    assert!(setup.encrypts_with(&old).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_stray_key_is_refused_with_nothing_changed_and_a_key_a_killed_rotation_left_is_deleted() {
     let setup = Setup::new().await;
     let manifest_file = setup.state().join("manifest.json");
