@@ -58,6 +58,10 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// What exists, the server's seal status, and the next thing to do
     Status(StatusArgs),
+    /// Replace the server's access key with a new one, with no downtime: saved, proven,
+    /// the server restarted onto it, the old key deactivated, then deleted; rolled back
+    /// on any failure before the deletion
+    Rotate(RotateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +147,16 @@ pub struct StatusArgs {
     /// Print the status as a JSON object
     #[arg(long)]
     pub json: bool,
+    /// The CA bundle that verifies the server's HTTPS certificate
+    #[arg(long, value_name = "FILE", env = "VAULT_CACERT")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Do not ask: go ahead (scripts, cron, CI)
+    #[arg(long, short)]
+    pub yes: bool,
     /// The CA bundle that verifies the server's HTTPS certificate
     #[arg(long, value_name = "FILE", env = "VAULT_CACERT")]
     pub ca_cert: Option<PathBuf>,

@@ -29,24 +29,27 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("vault", &["answers", "run"]),
     // The whole job across both sides.
     ("flow", &["answers", "run", "aws", "vault"]),
+    // The access key's rotation, across both sides.
+    ("rotate", &["answers", "run", "aws", "vault"]),
     // Read-only checks of a setup across both sides.
     ("doctor", &["answers", "run", "aws", "vault"]),
     ("headless", &["answers", "run", "aws", "flow", "doctor"]),
     ("demo", &["answers", "run", "aws", "vault", "flow", "headless"]),
     // The front ends, on top.
-    ("tui", &["answers", "run", "aws", "vault", "flow", "doctor", "headless"]),
+    ("tui", &["answers", "run", "aws", "vault", "flow", "doctor", "rotate", "headless"]),
     ("plain", &["answers", "run", "aws", "vault", "flow", "headless"]),
     (
         "commands",
         &[
-            "answers", "run", "aws", "vault", "flow", "doctor", "headless", "demo", "frontend", "tui", "plain",
+            "answers", "run", "aws", "vault", "flow", "rotate", "doctor", "headless", "demo", "frontend", "tui",
+            "plain",
         ],
     ),
     (
         "main",
         &[
-            "answers", "run", "aws", "vault", "flow", "doctor", "headless", "demo", "frontend", "tui", "plain",
-            "commands",
+            "answers", "run", "aws", "vault", "flow", "rotate", "doctor", "headless", "demo", "frontend", "tui",
+            "plain", "commands",
         ],
     ),
 ];

@@ -89,6 +89,55 @@ pub struct MigrationRecord {
     pub keys_submitted: u16,
 }
 
+/// How far an access key rotation got: each stage is recorded before the next begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationStage {
+    /// CreateAccessKey is about to be sent (or was, and its answer may be lost).
+    Creating,
+    /// The new key exists; its secret is only in memory until it is saved.
+    Created,
+    /// The env file (and the CSV, if any) hold the new key.
+    Saved,
+    /// The server runs on the new key without the old one; the manifest's access key is
+    /// the new one, and the old one is to be deleted.
+    Switched,
+}
+
+/// A saved form of the access key and its backup, which holds the old key until the
+/// rotation is over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationBackup {
+    pub path: PathBuf,
+    pub backup: PathBuf,
+}
+
+/// An access key rotation under way: which key is which and how far it got, never a
+/// secret. A re-run of `rotate` reads it and goes on, or finishes a rollback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationRecord {
+    pub user: String,
+    pub old_key_id: String,
+    #[serde(default)]
+    pub new_key_id: Option<String>,
+    /// The user's keys before the new one was asked for: any other key is this
+    /// rotation's, also one whose answer was lost.
+    #[serde(default)]
+    pub keys_before: Vec<String>,
+    pub stage: RotationStage,
+    /// Set before the old key is deactivated: a rollback makes it active again.
+    #[serde(default)]
+    pub old_deactivated: bool,
+    /// Set before the server is restarted onto the new key: a rollback restarts it.
+    #[serde(default)]
+    pub server_on_new_key: bool,
+    #[serde(default)]
+    pub backups: Vec<RotationBackup>,
+    /// Why the rotation is being rolled back, once it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling_back: Option<String>,
+}
+
 /// A create whose answer may not have reached the manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -164,6 +213,9 @@ pub struct Manifest {
     /// expects to find on them.
     #[serde(default)]
     pub service_account: Option<crate::answers::ServiceAccount>,
+    /// An access key rotation that has not finished (normally none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<RotationRecord>,
     /// Seal migrations made, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub migrations: Vec<MigrationRecord>,
@@ -181,6 +233,7 @@ impl Manifest {
             && self.files.is_empty()
             && self.server.is_none()
             && self.pending.is_empty()
+            && self.rotation.is_none()
     }
 
     pub fn pending(&self, kind: CreateKind) -> Option<&PendingCreate> {

@@ -6,7 +6,7 @@
 //! apply would make. The seams: [`kms`] (key, rotation, alias), [`iam`] (user, policy,
 //! attachment), [`access_key`] (the key, its saved secret, the proof it works).
 
-mod access_key;
+pub(crate) mod access_key;
 mod iam;
 mod kms;
 
