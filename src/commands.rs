@@ -129,7 +129,7 @@ fn stop_on_signals() -> anyhow::Result<StopRequest> {
             } else {
                 eprintln!(
                     "\n{name} again: stopping now. A call in flight may have made something the manifest lacks: \
-                     the next `apply` or `destroy` looks for it."
+                     the next `apply`, `rotate` or `destroy` looks for it."
                 );
                 std::process::exit(130);
             }
