@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::answers::{self, Answers, Launch};
+use crate::answers::{self, Answers, CredentialsStyle, Launch};
 use crate::aws::{AwsContext, Connection};
 use crate::flow;
 use crate::headless::{Mode, with_printer};
@@ -149,6 +149,32 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
             |v| answers::validate_file_path(v.as_ref()),
         )?
         .into();
+    let style = p.ask(
+        "Key in the env file, or in a shared credentials file the env file names, out of the \
+         environment Vault's AWS secrets engine and auth method read (env, shared-file)",
+        a.output.credentials.as_str(),
+        |v| {
+            CredentialsStyle::ALL
+                .iter()
+                .any(|s| s.as_str() == v)
+                .then_some(())
+                .ok_or_else(|| "env or shared-file".to_string())
+        },
+    )?;
+    a.output.credentials = *CredentialsStyle::ALL
+        .iter()
+        .find(|s| s.as_str() == style)
+        .expect("checked");
+    if a.output.credentials == CredentialsStyle::SharedFile {
+        a.output.shared_credentials_file = Some(
+            p.ask(
+                "Shared credentials file",
+                &a.output.shared_credentials_path().to_string_lossy(),
+                |v| answers::validate_file_path(v.as_ref()),
+            )?
+            .into(),
+        );
+    }
     a.output.credentials_csv = optional(&p.ask(
         "Also a credentials CSV (empty: no)",
         &text_of(&a.output.credentials_csv),
