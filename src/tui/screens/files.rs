@@ -29,8 +29,8 @@ const STYLES: [&str; 2] = ["env file", "shared credentials file"];
 
 /// Why one would choose the shared file, under the choice.
 const STYLE_NOTES: [&str; 2] = [
-    "key in the env file: Vault's AWS secrets engine and auth method also see it",
-    "key in its own file, the env file names it: kept out of Vault's AWS engines' env",
+    "Vault's AWS secrets and auth engines also see the key",
+    "the key stays out of the env Vault's AWS engines read",
 ];
 
 pub struct Files {
@@ -211,7 +211,13 @@ impl FormScreen for Files {
 }
 
 impl Screen for Files {
-    const KEYS: &'static [Binding<Self>] = &[form::focus_keys(), form::clear_keys(), submit(Files::submit), back()];
+    const KEYS: &'static [Binding<Self>] = &[
+        form::focus_keys(),
+        form::change_keys(),
+        form::clear_keys(),
+        submit(Files::submit),
+        back(),
+    ];
 
     fn new(a: &Answers) -> Files {
         Files::with(a)
