@@ -73,6 +73,14 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
     let a = shared_answers(&moto, d);
     let file = d.join("answers.toml");
     std::fs::write(&file, a.to_toml()).unwrap();
+    // The plan writes the shared file first, each with its twin, and changes nothing.
+    let plan = text(&autounseal(d, &["plan", "--answers", &file.to_string_lossy()]));
+    let shared = d.join("etc/aws-credentials");
+    let env_twin = format!("install -m 0600 -o vault -g vault /dev/stdin {}", a.output.env_file.display());
+    let shared_twin = format!("install -m 0600 -o vault -g vault /dev/stdin {}", shared.display());
+    let (at_shared, at_env) = (plan.find(&shared_twin), plan.find(&env_twin));
+    assert!(at_shared.is_some() && at_env.is_some() && at_shared < at_env, "{plan}");
+    assert!(!shared.exists() && !a.output.env_file.exists());
     let out = autounseal(d, &["apply", "--yes", "--answers", &file.to_string_lossy()]);
     let output = text(&out);
     assert!(out.status.success(), "{output}");
@@ -82,7 +90,6 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
     );
 
     // Beside the env file by default; 0600; the key in its profile.
-    let shared = d.join("etc/aws-credentials");
     assert_eq!(a.output.shared_credentials_path(), shared);
     assert_eq!(std::fs::metadata(&shared).unwrap().permissions().mode() & 0o777, 0o600);
     let manifest = ManifestStore::open(&d.join("state")).unwrap().snapshot();
