@@ -478,10 +478,7 @@ impl Answers {
             ("output.vault_config", self.output.vault_config.clone()),
         ];
         if self.output.credentials == CredentialsStyle::SharedFile {
-            files.push((
-                "output.shared_credentials_file",
-                self.output.shared_credentials_path(),
-            ));
+            files.push(("output.shared_credentials_file", self.output.shared_credentials_path()));
         }
         if let Some(csv) = &self.output.credentials_csv {
             files.push(("output.credentials_csv", csv.clone()));
@@ -1013,9 +1010,15 @@ mod tests {
         let mut a = valid();
         a.output.credentials = CredentialsStyle::SharedFile;
         assert_eq!(a.validate(), vec![]);
-        assert_eq!(a.output.shared_credentials_path(), Path::new("/etc/vault.d/aws-credentials"));
+        assert_eq!(
+            a.output.shared_credentials_path(),
+            Path::new("/etc/vault.d/aws-credentials")
+        );
         a.output.env_file = "/etc/openbao/openbao.env".into();
-        assert_eq!(a.output.shared_credentials_path(), Path::new("/etc/openbao/aws-credentials"));
+        assert_eq!(
+            a.output.shared_credentials_path(),
+            Path::new("/etc/openbao/aws-credentials")
+        );
         a.output.shared_credentials_file = Some(a.output.env_file.clone());
         let errors = a.validate();
         assert_eq!(errors[0].field, "output.shared_credentials_file");
@@ -1047,7 +1050,10 @@ mod tests {
         assert_eq!(Answers::parse(&a.to_toml()).unwrap(), a);
         let err = Answers::parse("[output]\ncredentials = \"file\"\n").unwrap_err();
         assert!(err.contains("shared-file"), "{err}");
-        assert!(!valid().to_toml().contains("credentials ="), "the default style is not written out");
+        assert!(
+            !valid().to_toml().contains("credentials ="),
+            "the default style is not written out"
+        );
     }
 
     #[test]

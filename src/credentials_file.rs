@@ -136,7 +136,8 @@ pub fn render_env_pointer(shared: &SharedFile, region: &str) -> String {
 /// [`render_env`].
 pub fn render_shared_credentials(key: &AccessKey, profile: &str) -> Zeroizing<String> {
     debug_assert!(is_bare_value(&key.id) && is_bare_value(key.expose_secret()));
-    const HEADER: &str = "# Written by autounseal for Vault's awskms seal. Keep it mode 0600, owner the service user.\n";
+    const HEADER: &str =
+        "# Written by autounseal for Vault's awskms seal. Keep it mode 0600, owner the service user.\n";
     let room = HEADER.len() + profile.len() + key.id.len() + key.expose_secret().len() + 64;
     let mut text = Zeroizing::new(String::with_capacity(room));
     let room = text.capacity();
@@ -301,7 +302,10 @@ mod tests {
         );
         assert_eq!(read_env_key(&files.env_file).map(|k| k.id), None);
         let back = files.read_key().unwrap();
-        assert_eq!((back.id.as_str(), back.expose_secret()), ("AKIAIOSFODNN7EXAMPLE", key().expose_secret()));
+        assert_eq!(
+            (back.id.as_str(), back.expose_secret()),
+            ("AKIAIOSFODNN7EXAMPLE", key().expose_secret())
+        );
         assert_eq!(files.read_key_id().as_deref(), Some("AKIAIOSFODNN7EXAMPLE"));
         assert_eq!(files.secret_path(), path);
     }
@@ -313,7 +317,10 @@ mod tests {
         let text = "[default]\naws_access_key_id = AKIAOTHER0000000000\naws_secret_access_key = other\n\n\
                     ; a comment\n[vault-auto-unseal]\naws_access_key_id=AKIAIOSFODNN7EXAMPLE\n";
         std::fs::write(&path, text).unwrap();
-        assert!(read_shared_key(&path, "vault-auto-unseal").is_none(), "no secret in the profile");
+        assert!(
+            read_shared_key(&path, "vault-auto-unseal").is_none(),
+            "no secret in the profile"
+        );
         assert!(read_shared_key(&path, "missing").is_none());
         assert_eq!(read_shared_key(&path, "default").unwrap().id, "AKIAOTHER0000000000");
     }

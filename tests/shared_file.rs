@@ -60,7 +60,11 @@ fn environment_names(pid: u32) -> Vec<String> {
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     environ
         .split(|b| *b == 0)
-        .filter_map(|entry| String::from_utf8_lossy(entry).split_once('=').map(|(k, _)| k.to_string()))
+        .filter_map(|entry| {
+            String::from_utf8_lossy(entry)
+                .split_once('=')
+                .map(|(k, _)| k.to_string())
+        })
         .collect()
 }
 
@@ -76,7 +80,10 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
     // The plan writes the shared file first, each with its twin, and changes nothing.
     let plan = text(&autounseal(d, &["plan", "--answers", &file.to_string_lossy()]));
     let shared = d.join("etc/aws-credentials");
-    let env_twin = format!("install -m 0600 -o vault -g vault /dev/stdin {}", a.output.env_file.display());
+    let env_twin = format!(
+        "install -m 0600 -o vault -g vault /dev/stdin {}",
+        a.output.env_file.display()
+    );
     let shared_twin = format!("install -m 0600 -o vault -g vault /dev/stdin {}", shared.display());
     let (at_shared, at_env) = (plan.find(&shared_twin), plan.find(&env_twin));
     assert!(at_shared.is_some() && at_env.is_some() && at_shared < at_env, "{plan}");
@@ -100,7 +107,10 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
     assert_eq!(key.id, manifest.access_key.as_ref().unwrap().id);
     // As the server's SDK reads it: the same key.
     let by_sdk = verify::key_from_profile(&shared, "vault-auto-unseal").await.unwrap();
-    assert_eq!((by_sdk.id.as_str(), by_sdk.expose_secret()), (key.id.as_str(), key.expose_secret()));
+    assert_eq!(
+        (by_sdk.id.as_str(), by_sdk.expose_secret()),
+        (key.id.as_str(), key.expose_secret())
+    );
 
     // The env file: the three variables and nothing else; no key.
     let vars: Vec<(String, String)> = credentials_file::read_env_vars(&a.output.env_file)
@@ -111,7 +121,10 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
     assert_eq!(
         vars,
         [
-            ("AWS_SHARED_CREDENTIALS_FILE".to_string(), shared.to_string_lossy().into_owned()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".to_string(),
+                shared.to_string_lossy().into_owned()
+            ),
             ("AWS_PROFILE".to_string(), "vault-auto-unseal".to_string()),
             ("AWS_REGION".to_string(), "eu-west-1".to_string()),
         ]
@@ -140,7 +153,9 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
     let names = environment_names(pid);
     assert!(names.iter().any(|n| n == "AWS_PROFILE"), "{names:?}");
     assert!(
-        !names.iter().any(|n| n == "AWS_ACCESS_KEY_ID" || n == "AWS_SECRET_ACCESS_KEY"),
+        !names
+            .iter()
+            .any(|n| n == "AWS_ACCESS_KEY_ID" || n == "AWS_SECRET_ACCESS_KEY"),
         "{names:?}"
     );
 
@@ -171,7 +186,10 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
     let mut control = with_env_file(Some("not-in-the-file"));
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while control.try_wait().unwrap().is_none() {
-        assert!(std::time::Instant::now() < deadline, "started without the file's profile");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "started without the file's profile"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let control = control.wait_with_output().unwrap();
@@ -195,7 +213,11 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
     for entry in std::fs::read_dir(d.join("state")).unwrap() {
         let path = entry.unwrap().path();
         let content = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(!content.contains(key.expose_secret()), "the secret is in {}", path.display());
+        assert!(
+            !content.contains(key.expose_secret()),
+            "the secret is in {}",
+            path.display()
+        );
     }
     assert!(!output.contains(key.expose_secret()), "the secret is in the output");
 

@@ -402,13 +402,21 @@ async fn openbao_layout_with_the_key_in_a_shared_credentials_file() {
         env.contains("AWS_SHARED_CREDENTIALS_FILE=/etc/openbao/aws-credentials\nAWS_PROFILE=vault-auto-unseal\n"),
         "{env}"
     );
-    assert!(!env.contains("AWS_ACCESS_KEY_ID") && !env.contains("AWS_SECRET_ACCESS_KEY"), "{env}");
+    assert!(
+        !env.contains("AWS_ACCESS_KEY_ID") && !env.contains("AWS_SECRET_ACCESS_KEY"),
+        "{env}"
+    );
     let names = sandbox.sh(&format!(
         "tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value {})/environ | cut -d= -f1",
         OPENBAO.unit
     ));
     assert!(names.lines().any(|n| n == "AWS_PROFILE"), "{names}");
-    assert!(!names.lines().any(|n| n.starts_with("AWS_ACCESS_KEY_ID") || n == "AWS_SECRET_ACCESS_KEY"), "{names}");
+    assert!(
+        !names
+            .lines()
+            .any(|n| n.starts_with("AWS_ACCESS_KEY_ID") || n == "AWS_SECRET_ACCESS_KEY"),
+        "{names}"
+    );
     drop(sandbox);
     assert_eq!(
         host_etc(),

@@ -106,7 +106,10 @@ pub fn commands(app: &App) -> Vec<String> {
         ScreenId::Files => {
             let files = a.output.key_files();
             for (_, path) in files.paths() {
-                out.push(format!("install -m 0600 -o vault -g vault /dev/null {}", path.display()));
+                out.push(format!(
+                    "install -m 0600 -o vault -g vault /dev/null {}",
+                    path.display()
+                ));
             }
             if let Some(shared) = &files.shared {
                 out.push(String::new());

@@ -7,8 +7,8 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use super::{RERUN_APPLY, config_path};
-use crate::credentials_file::{SharedFile, read_shared_key};
 use crate::answers::ServiceAccount;
+use crate::credentials_file::{SharedFile, read_shared_key};
 use crate::doctor::{Finding, Link};
 use crate::files::Owner;
 use crate::run::Manifest;
@@ -112,7 +112,10 @@ pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Op
         )
     });
     let Some(shared) = &files.shared else {
-        return Some(AccessKey::new(value("AWS_ACCESS_KEY_ID")?, value("AWS_SECRET_ACCESS_KEY")?));
+        return Some(AccessKey::new(
+            value("AWS_ACCESS_KEY_ID")?,
+            value("AWS_SECRET_ACCESS_KEY")?,
+        ));
     };
     // The point of the style: no key in the environment Vault's AWS engines read.
     let in_env: Vec<&str> = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
@@ -137,7 +140,10 @@ pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Op
         )
     });
     for (name, recorded) in [
-        ("AWS_SHARED_CREDENTIALS_FILE", shared.path.to_string_lossy().into_owned()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            shared.path.to_string_lossy().into_owned(),
+        ),
         ("AWS_PROFILE", shared.profile.clone()),
     ] {
         if let Some(set) = value(name).filter(|v| *v != recorded) {
@@ -161,7 +167,11 @@ fn shared_credentials(manifest: &Manifest, shared: &SharedFile, out: &mut Vec<Fi
     }
     let key = read_shared_key(&shared.path, &shared.profile);
     out.push(match &key {
-        Some(key) => Finding::ok(link, "profile", format!("[{}] holds access key {}", shared.profile, key.id)),
+        Some(key) => Finding::ok(
+            link,
+            "profile",
+            format!("[{}] holds access key {}", shared.profile, key.id),
+        ),
         None => Finding::fail(
             link,
             "profile",

@@ -97,7 +97,8 @@ impl Files {
     /// The shared file's path only for that style; the choice says what it means.
     fn show_style(&mut self) {
         let index = self.form.choice_index("credentials");
-        self.form.set_hidden("shared", self.style() != CredentialsStyle::SharedFile);
+        self.form
+            .set_hidden("shared", self.style() != CredentialsStyle::SharedFile);
         self.form.field_mut("credentials").note = Some(STYLE_NOTES[index].to_string());
     }
 
@@ -131,7 +132,11 @@ impl Files {
         }
         let shared = f.value("shared").trim().to_string();
         if style == CredentialsStyle::SharedFile {
-            let taken = [("config", "the Vault config"), ("env", "the env file"), ("csv", "the CSV")];
+            let taken = [
+                ("config", "the Vault config"),
+                ("env", "the env file"),
+                ("csv", "the CSV"),
+            ];
             if let Some((_, what)) = taken.iter().find(|(id, _)| f.value(id).trim() == shared) {
                 f.field_mut("shared").error = Some(format!("must differ from {what}"));
                 return Outcome::stay();
