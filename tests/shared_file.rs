@@ -17,7 +17,7 @@ use autounseal::run::ManifestStore;
 use autounseal::run::manifest::FileRole;
 use autounseal::vault::client::VaultClient;
 use autounseal::vault::{config, launch};
-use common::{Moto, ServerGuard, bao, isolate, server_answers};
+use common::{Moto, ServerGuard, bao, isolate, server_answers, wait_unsealed};
 
 fn autounseal(dir: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
@@ -40,19 +40,6 @@ fn shared_answers(moto: &Moto, dir: &Path) -> Answers {
     let mut a = server_answers(moto, dir);
     a.output.credentials = CredentialsStyle::SharedFile;
     a
-}
-
-async fn wait_unsealed(client: &VaultClient) -> autounseal::vault::client::SealStatus {
-    for _ in 0..120 {
-        if let Ok(s) = client.seal_status().await
-            && s.initialized
-            && !s.sealed
-        {
-            return s;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("the server never came up unsealed");
 }
 
 /// The variables of a live process's environment, by name.
