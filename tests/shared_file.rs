@@ -230,3 +230,39 @@ async fn a_profile_the_sdk_cannot_read_is_refused_with_the_file_named() {
     let err = verify::key_from_profile(&path, "other").await.unwrap_err().to_string();
     assert!(err.contains("profile other"), "{err}");
 }
+
+/// A second apply finds the key in the shared file: no new key, no file refused.
+#[tokio::test]
+async fn a_rerun_finds_the_key_in_the_shared_file_and_makes_no_new_one() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = common::answers(&moto, d);
+    a.output.credentials = CredentialsStyle::SharedFile;
+    a.output.credentials_profile = "unseal".into();
+    a.output.shared_credentials_file = Some(d.join("keys/aws-credentials"));
+    let file = d.join("answers.toml");
+    std::fs::write(&file, a.to_toml()).unwrap();
+    let apply = || autounseal(d, &["apply", "--yes", "--answers", &file.to_string_lossy()]);
+    let first = apply();
+    assert!(first.status.success(), "{}", text(&first));
+    let key = a
+        .output
+        .key_files()
+        .read_key()
+        .expect("saved under the profile asked for");
+    let again = apply();
+    let said = text(&again);
+    assert!(again.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "{} is saved in {}",
+            key.id,
+            d.join("keys/aws-credentials").display()
+        )),
+        "{said}"
+    );
+    let manifest = ManifestStore::open(&d.join("state")).unwrap().snapshot();
+    assert_eq!(manifest.access_key.unwrap().id, key.id, "the same key");
+    assert_eq!(manifest.credentials_profile.as_deref(), Some("unseal"));
+}
