@@ -192,6 +192,10 @@ fn is_bare_value(value: &str) -> bool {
 /// Reads the access key back from an env file (a re-run checks that the key it saved
 /// still works). `None` when the file is missing or holds no key.
 pub fn read_env_key(path: &Path) -> Option<AccessKey> {
+    // A folder opens, then fails every read: its iterator would never end.
+    if !path.is_file() {
+        return None;
+    }
     let iter = dotenvy::from_path_iter(path).ok()?;
     let mut id = None;
     let mut secret = None;
@@ -207,6 +211,9 @@ pub fn read_env_key(path: &Path) -> Option<AccessKey> {
 
 /// The access key id an env file holds, without touching the secret.
 pub fn read_env_key_id(path: &Path) -> Option<String> {
+    if !path.is_file() {
+        return None;
+    }
     dotenvy::from_path_iter(path)
         .ok()?
         .flatten()
@@ -328,5 +335,12 @@ mod tests {
     #[test]
     fn missing_file_has_no_key() {
         assert!(read_env_key(Path::new("/nonexistent/vault.env")).is_none());
+        let folder = tempfile::tempdir().unwrap();
+        assert!(
+            read_env_key(folder.path()).is_none(),
+            "a folder is read as no key, at once"
+        );
+        assert!(read_env_key_id(folder.path()).is_none());
+        assert!(read_shared_key(folder.path(), "default").is_none());
     }
 }

@@ -201,9 +201,13 @@ impl<'a> Provisioner<'a> {
         let m = self.store.snapshot();
         let current_key = m.access_key.as_ref().map(|k| k.id.as_str());
         let key_files = self.answers.output.key_files();
-        let holds_current = key_files.read_key_id().as_deref() == current_key;
-        for path in self.credential_paths(&key_files) {
+        let paths: Vec<&Path> = self.credential_paths(&key_files).collect();
+        // Each must be a file we may write before any is read (a folder is no file).
+        for path in &paths {
             files::check_writable(path)?;
+        }
+        let holds_current = key_files.read_key_id().as_deref() == current_key;
+        for path in paths {
             // The key files are ours while they hold (or point at) the current key.
             let key_file = key_files.paths().iter().any(|(_, p)| *p == path);
             let ours_and_current = (key_file && holds_current)
