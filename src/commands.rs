@@ -457,18 +457,7 @@ async fn recorded_setup(
     state_dir: &Path,
     profile: Option<&str>,
 ) -> anyhow::Result<Option<(crate::run::Manifest, AwsContext)>> {
-    let manifest = ManifestStore::open(state_dir)?.snapshot();
-    let Some(region) = manifest.region.clone().filter(|_| !manifest.is_empty()) else {
-        return Ok(None);
-    };
-    let conn = Connection {
-        region,
-        endpoint_url: manifest.endpoint_url.clone(),
-        profile: profile.map(str::to_string),
-        timing: Default::default(),
-    };
-    let ctx = AwsContext::connect(conn).await;
-    Ok(Some((manifest, ctx)))
+    crate::doctor::status::recorded_setup(state_dir, profile).await
 }
 
 /// `doctor`: prints the findings (or their JSON) and returns the exit code they make.

@@ -93,6 +93,21 @@ const PAGES: &[(&str, &str, &str)] = &[
         "One at a time, masked again when the cursor leaves it.",
     ),
     ("12_done", "Done", "What exists, where the files are, what to run next."),
+    (
+        "13_start",
+        "Start menu (a setup recorded)",
+        "When the state folder records a setup, the wizard opens here instead of Welcome.",
+    ),
+    (
+        "14_doctor",
+        "Doctor",
+        "Every link checked, grouped by link: a badge in words and colour, the evidence, the fix; ↑↓/PgUp/PgDn scroll.",
+    ),
+    (
+        "15_status_broken",
+        "Status",
+        "What `autounseal status` says; Enter does the next thing when the wizard does it.",
+    ),
 ];
 
 fn screen(snapshot: &str) -> String {

@@ -34,7 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("headless", &["answers", "run", "aws", "flow", "doctor"]),
     ("demo", &["answers", "run", "aws", "vault", "flow", "headless"]),
     // The front ends, on top.
-    ("tui", &["answers", "run", "aws", "vault", "flow", "headless"]),
+    ("tui", &["answers", "run", "aws", "vault", "flow", "doctor", "headless"]),
     ("plain", &["answers", "run", "aws", "vault", "flow", "headless"]),
     (
         "commands",

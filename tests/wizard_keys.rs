@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use autounseal::answers::{Answers, Launch};
 use autounseal::aws::Identity;
+use autounseal::doctor::status::{Next, nothing};
+use autounseal::doctor::{Finding, Link};
 use autounseal::run::{Call, Event, RunError, Step};
 use autounseal::tui::app::{App, update};
 use autounseal::tui::keys::{self, Key};
@@ -147,6 +149,48 @@ fn recovery(reveal: bool, acknowledge: bool) -> App {
     app
 }
 
+/// The app opened on the start menu (the state folder records a setup).
+fn menu() -> App {
+    let mut app = app();
+    app.open_on_menu();
+    app
+}
+
+/// The number of the setup read the last command asks for.
+fn asked(commands: &[Command]) -> u64 {
+    commands
+        .iter()
+        .find_map(|c| match c {
+            Command::Doctor(read) | Command::Status(read) => Some(read.asked),
+            _ => None,
+        })
+        .expect("a read of the setup")
+}
+
+/// Doctor with its findings back: more than 80x24 shows, so that it scrolls.
+fn doctor(result: Result<Vec<Finding>, String>) -> App {
+    let mut app = menu();
+    let commands = press(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Doctor);
+    update(&mut app, Msg::Findings(asked(&commands), result));
+    app
+}
+
+fn many_findings() -> Vec<Finding> {
+    (1..=30)
+        .map(|i| Finding::warn(Link::Key, "rotation", format!("check {i}"), "enable it"))
+        .collect()
+}
+
+/// Status with this next step.
+fn status(next: Next) -> App {
+    let mut app = on(ScreenId::Status);
+    let mut status = nothing();
+    status.next = next;
+    update(&mut app, Msg::Status(1, Ok(Box::new(status))));
+    app
+}
+
 /// A state to test, by name, built afresh for each key pressed.
 type Case = (&'static str, fn() -> App);
 
@@ -154,6 +198,32 @@ type Case = (&'static str, fn() -> App);
 fn cases() -> Vec<Case> {
     vec![
         ("welcome", || on(ScreenId::Welcome)),
+        ("welcome, a setup recorded", || {
+            let mut app = menu();
+            app.go(ScreenId::Welcome);
+            app
+        }),
+        ("start", menu),
+        ("start, the last choice", || {
+            let mut app = menu();
+            for _ in 0..10 {
+                press(&mut app, KeyCode::Down);
+            }
+            app
+        }),
+        ("doctor, checking", || on(ScreenId::Doctor)),
+        ("doctor, findings", || doctor(Ok(many_findings()))),
+        ("doctor, could not check", || doctor(Err("no manifest".into()))),
+        ("status, reading", || on(ScreenId::Status)),
+        ("status, all good", || status(Next::AllGood)),
+        ("status, broken", || status(Next::Broken)),
+        ("status, unfinished", || status(Next::Unfinished)),
+        ("status, rotation due", || status(Next::Rotate { days: 97 })),
+        ("status, could not read", || {
+            let mut app = on(ScreenId::Status);
+            update(&mut app, Msg::Status(1, Err("denied".into())));
+            app
+        }),
         ("account, checking, text field", || on(ScreenId::Account)),
         ("account, verified", || {
             let mut app = on(ScreenId::Account);

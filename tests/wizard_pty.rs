@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use autounseal::vault::client::VaultClient;
 use common::pty::{CLEAR, DOWN, ENTER, RIGHT, TAB, Terminal, answer_every_question, wizard_command};
-use common::{Moto, ServerGuard, bao, free_port};
+use common::{Moto, ServerGuard, bao, free_port, isolate, server_answers};
 use portable_pty::CommandBuilder;
 
 const SHORT: Duration = Duration::from_secs(15);
@@ -413,4 +413,72 @@ fn a_hangup_during_a_run_never_loses_the_recovery_keys() {
         .count();
     assert!(initialized);
     assert_eq!(saved, 1, "the keys of the initialised server are saved");
+}
+
+/// An operator back at a finished setup (a real `apply` against moto and OpenBao): the
+/// wizard opens on the start menu, not Welcome; doctor runs every check for real and
+/// finds all ok; Status says the same; the wizard is still one choice away.
+#[test]
+fn a_recorded_setup_opens_on_the_menu_and_doctor_finds_all_ok() {
+    const ESC: &str = "\x1b";
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let state = d.join("state");
+    let answers = server_answers(&moto, d);
+    let file = d.join("answers.toml");
+    std::fs::write(&file, answers.to_toml()).unwrap();
+    let _guard = ServerGuard(state.clone());
+    let mut apply = std::process::Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut apply, &state);
+    apply
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args(["apply", "--yes", "--answers", &file.to_string_lossy()]);
+    let applied = apply.output().unwrap();
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+
+    let mut cmd = wizard_command(d);
+    cmd.args(["--state-dir", &state.to_string_lossy()]);
+    let mut t = Terminal::start(cmd);
+    let menu = t.wait_for("Check the setup (doctor)", SHORT);
+    assert!(menu.contains("autounseal · Start"), "{menu}");
+    assert!(!menu.contains("Welcome"), "{menu}");
+
+    t.type_keys(&[ENTER]);
+    let doctor = t.wait_for("exit code 0: all ok", Duration::from_secs(60));
+    assert!(doctor.contains("[ ok ] exists"), "{doctor}");
+    assert!(!doctor.contains("[FAIL]") && !doctor.contains("[warn]"), "{doctor}");
+    // Every finding is scrolled past: none is a warning or a failure.
+    for _ in 0..6 {
+        t.type_keys(&["\x1b[6~"]); // PgDn
+    }
+    let end = t.wait_for("[ ok ] unsealed", SHORT);
+    assert!(
+        end.contains("[skip]"),
+        "the unit does not apply to a background launch:\n{end}"
+    );
+    assert!(!end.contains("[FAIL]") && !end.contains("[warn]"), "{end}");
+    let secret = std::fs::read_to_string(&answers.output.env_file)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("AWS_SECRET_ACCESS_KEY=").map(str::to_string))
+        .unwrap();
+    assert!(!doctor.contains(&secret) && !end.contains(&secret));
+
+    t.type_keys(&[ESC]);
+    t.wait_for("Check the setup (doctor)", SHORT);
+    t.type_keys(&[DOWN, ENTER]);
+    let status = t.wait_for("Next        all good", Duration::from_secs(30));
+    assert!(status.contains("seal awskms, initialised,"), "{status}");
+
+    t.type_keys(&[ESC]);
+    t.wait_for("Check the setup (doctor)", SHORT);
+    // The menu keeps its choice (Status): the wizard is the next one.
+    t.type_keys(&[DOWN, ENTER]);
+    t.wait_for("1/13 Welcome", SHORT);
+    t.type_keys(&[ESC]);
+    t.wait_for("Check the setup (doctor)", SHORT);
+    t.type_keys(&["q", "y"]);
+    assert!(t.child.wait().unwrap().success());
 }

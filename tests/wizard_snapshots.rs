@@ -6,10 +6,12 @@ use std::path::PathBuf;
 
 use autounseal::answers::{Answers, Launch};
 use autounseal::aws::Identity;
+use autounseal::doctor::status::{AccessKeyStatus, KeyStatus, Next, ServerStatus, Status};
+use autounseal::doctor::{Finding, Link};
 use autounseal::files::PathCheck;
 use autounseal::run::{Call, Event, RunError, Step};
 use autounseal::tui::app::{App, update};
-use autounseal::tui::msg::{KeyChoice, Msg, RunReport};
+use autounseal::tui::msg::{Command, KeyChoice, Msg, RunReport};
 use autounseal::tui::screens::ScreenId;
 use autounseal::tui::screens::kms::KeyListFor;
 use autounseal::tui::screens::server::HostReport;
@@ -39,7 +41,11 @@ fn app() -> App {
 }
 
 fn draw(app: &App) -> Terminal<TestBackend> {
-    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    draw_sized(app, 80, 24)
+}
+
+fn draw_sized(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| view::draw(f, app)).unwrap();
     terminal
 }
@@ -443,4 +449,173 @@ fn the_quit_question_fits_with_every_step_done() {
     let bottom = rows.iter().rposition(|r| r.contains('└')).expect(&screen);
     assert!(answer < bottom, "the answer keys are inside the box:\n{screen}");
     assert!(screen.contains("earlier steps"), "{screen}");
+}
+
+/// What doctor finds on a background setup whose access key is old and whose server is
+/// down: every link, in doctor's order, as its checks return them.
+fn findings() -> Vec<Finding> {
+    let env = "/tmp/autounseal-snapshot/etc/vault.env";
+    let arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    vec![
+        Finding::ok(Link::EnvFile, "exists", env),
+        Finding::ok(Link::EnvFile, "mode", "mode 0600"),
+        Finding::ok(Link::EnvFile, "owner", "owned by vault"),
+        Finding::ok(Link::EnvFile, "parses", "4 variables"),
+        Finding::ok(
+            Link::EnvFile,
+            "variables",
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_DEFAULT_REGION",
+        ),
+        Finding::ok(Link::EnvFile, "region", "eu-west-1, the key's region"),
+        Finding::ok(Link::Config, "parses", "/tmp/autounseal-snapshot/etc/vault.hcl"),
+        Finding::ok(Link::Config, "seal stanza", "seal \"awskms\""),
+        Finding::ok(Link::Config, "key id", arn),
+        Finding::ok(Link::Config, "region", "eu-west-1"),
+        Finding::ok(Link::Config, "endpoint", "none: AWS itself"),
+        Finding::ok(
+            Link::Credentials,
+            "identity",
+            "AKIAEXAMPLE is arn:aws:iam::123456789012:user/vault-auto-unseal",
+        ),
+        Finding::warn(
+            Link::Credentials,
+            "access key",
+            "AKIAEXAMPLE was created 97 days ago (more than 90)",
+            "rotate it: `autounseal rotate` makes a new key, proves it, restarts the server on it and deletes the old one",
+        ),
+        Finding::ok(
+            Link::Policy,
+            "attached",
+            "vault-auto-unseal-kms is attached to vault-auto-unseal",
+        ),
+        Finding::ok(
+            Link::Policy,
+            "actions",
+            "kms:Encrypt, kms:Decrypt, kms:DescribeKey on the one key",
+        ),
+        Finding::ok(Link::Key, "state", "Enabled"),
+        Finding::ok(Link::Key, "spec", "SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT"),
+        Finding::ok(Link::Key, "rotation", "on"),
+        Finding::ok(Link::RoundTrip, "describe", "DescribeKey as the env file's key"),
+        Finding::ok(Link::RoundTrip, "encrypt", "Encrypt and Decrypt as the env file's key"),
+        Finding::skipped(Link::Unit, "exists", "launch is background: no systemd unit"),
+        Finding::fail(
+            Link::Server,
+            "reachable",
+            "http://127.0.0.1:8200: connection refused",
+            "start the server (autounseal apply starts it again), then run doctor again",
+        ),
+    ]
+}
+
+fn status() -> Status {
+    Status {
+        region: Some("eu-west-1".into()),
+        kms_key: Some(KeyStatus {
+            arn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+            state: "Enabled".into(),
+        }),
+        iam_user: Some("arn:aws:iam::123456789012:user/vault-auto-unseal".into()),
+        access_key: Some(AccessKeyStatus {
+            id: "AKIAEXAMPLE".into(),
+            user: "vault-auto-unseal".into(),
+            status: "Active".into(),
+            age_days: Some(12),
+        }),
+        server: Some(ServerStatus {
+            address: "http://127.0.0.1:8200".into(),
+            launch: "background".into(),
+            reachable: true,
+            seal_type: Some("awskms".into()),
+            initialized: Some(true),
+            sealed: Some(false),
+        }),
+        unfinished: false,
+        next: Next::AllGood,
+    }
+}
+
+/// The number of the setup read a command asks for.
+fn asked(commands: &[Command]) -> u64 {
+    commands
+        .iter()
+        .find_map(|c| match c {
+            Command::Doctor(read) | Command::Status(read) => Some(read.asked),
+            _ => None,
+        })
+        .expect("a read of the setup")
+}
+
+fn press(app: &mut App, code: KeyCode) -> Vec<Command> {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+#[test]
+fn start_doctor_and_status() {
+    let mut app = app();
+    app.open_on_menu();
+    snapshot!("13_start", app);
+    insta::assert_snapshot!("13_start_large", draw_sized(&app, 120, 40).backend());
+
+    let checking = press(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Doctor);
+    snapshot!("14_doctor_checking", app);
+    update(&mut app, Msg::Findings(asked(&checking), Ok(findings())));
+    insta::assert_snapshot!("14_doctor_large", draw_sized(&app, 120, 40).backend());
+    // Drawn at 80x24 before the keys: how far it scrolls is the last drawn screen's.
+    snapshot!("14_doctor", app);
+    for _ in 0..40 {
+        press(&mut app, KeyCode::Down);
+    }
+    snapshot!("14_doctor_scrolled_to_the_end", app);
+
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Down);
+    let reading = press(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Status);
+    update(&mut app, Msg::Status(asked(&reading), Ok(Box::new(status()))));
+    snapshot!("15_status", app);
+    insta::assert_snapshot!("15_status_large", draw_sized(&app, 120, 40).backend());
+
+    let mut broken = status();
+    broken.server.as_mut().unwrap().sealed = Some(true);
+    broken.next = Next::Broken;
+    let again = press(&mut app, KeyCode::Char('r'));
+    update(&mut app, Msg::Status(asked(&again), Ok(Box::new(broken))));
+    snapshot!("15_status_broken", app);
+}
+
+/// Doctor's verdicts are told by a word in the badge and by its colour; without
+/// colours (NO_COLOR) the word stays.
+#[test]
+fn doctor_badges_say_the_verdict_in_words_and_colours() {
+    for theme in [Theme::new(false), Theme::new(true)] {
+        let mut app = App::new(
+            app().ctx.answers,
+            PathBuf::from("/tmp/autounseal-snapshot/state"),
+            theme,
+        );
+        app.open_on_menu();
+        let checking = press(&mut app, KeyCode::Enter);
+        update(&mut app, Msg::Findings(asked(&checking), Ok(findings())));
+        // The failure is at the end of the list: scrolled into view.
+        draw(&app);
+        for _ in 0..40 {
+            press(&mut app, KeyCode::Down);
+        }
+        let terminal = draw(&app);
+        let colour = |text: &str| {
+            let (x, y) = find(&terminal, text);
+            terminal.backend().buffer()[(x, y)].fg
+        };
+        let coloured = theme.ok.fg.is_some();
+        for (badge, expected) in [
+            ("[FAIL]", Color::Red),
+            ("[skip]", Color::DarkGray),
+            ("[ ok ]", Color::Green),
+        ] {
+            let expected = if coloured { expected } else { Color::Reset };
+            assert_eq!(colour(badge), expected, "{badge}");
+        }
+    }
 }

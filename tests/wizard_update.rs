@@ -946,6 +946,151 @@ fn a_migration_asks_for_the_unseal_keys_before_each_run() {
     assert_eq!(app.screen, ScreenId::Review);
 }
 
+/// The setup read a command asks for.
+fn setup_read(commands: &[Command]) -> autounseal::tui::msg::SetupRead {
+    commands
+        .iter()
+        .find_map(|c| match c {
+            Command::Doctor(read) | Command::Status(read) => Some(read.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no read of the setup in {commands:?}"))
+}
+
+fn on_menu() -> App {
+    let mut app = app();
+    app.open_on_menu();
+    app
+}
+
+#[test]
+fn the_menu_leads_to_doctor_status_and_the_wizard_with_the_sessions_answers() {
+    let mut app = on_menu();
+    assert_eq!(app.screen, ScreenId::Start);
+    let answers = app.ctx.answers.clone();
+
+    // Doctor: asked on arrival, with the operator's profile and the server's CA.
+    app.ctx.answers.profile = Some("ops".into());
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Doctor);
+    let read = setup_read(&cmds);
+    assert_eq!(read.profile.as_deref(), Some("ops"));
+    assert!(app.screens.doctor.findings.is_loading() && app.animating());
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen, ScreenId::Start, "Esc goes back to the menu");
+    app.ctx.answers = answers.clone();
+
+    key(&mut app, KeyCode::Char('j'));
+    setup_read(&key(&mut app, KeyCode::Enter));
+    assert_eq!(app.screen, ScreenId::Status);
+    key(&mut app, KeyCode::Esc);
+
+    key(&mut app, KeyCode::Down);
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert_eq!(app.screen, ScreenId::Welcome);
+    assert_eq!(
+        app.ctx.answers, answers,
+        "the wizard goes on with the session's answers"
+    );
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen, ScreenId::Start, "Welcome's Esc leads back to the menu");
+
+    // The last choice quits, after asking; so do q and Esc.
+    for _ in 0..5 {
+        key(&mut app, KeyCode::Down);
+    }
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.modal, Some(Modal::ConfirmQuit));
+    key(&mut app, KeyCode::Char('n'));
+    key(&mut app, KeyCode::Char('q'));
+    assert_eq!(app.modal, Some(Modal::ConfirmQuit));
+    assert_eq!(key(&mut app, KeyCode::Char('y')), vec![Command::Quit]);
+}
+
+#[test]
+fn a_first_walk_has_no_menu_and_keeps_its_numbers() {
+    let mut app = app();
+    assert_eq!(app.screen, ScreenId::Welcome);
+    assert!(key(&mut app, KeyCode::Esc).is_empty());
+    assert_eq!(app.screen, ScreenId::Welcome, "no menu to go back to");
+    assert_eq!(ScreenId::walk().len(), 13);
+    assert_eq!(ScreenId::Welcome.number(), Some(1));
+    assert_eq!(ScreenId::Done.next(), ScreenId::Done);
+    for aside in [ScreenId::Start, ScreenId::Doctor, ScreenId::Status] {
+        assert_eq!(aside.number(), None);
+        assert!(!ScreenId::questions().contains(&aside));
+    }
+}
+
+#[test]
+fn only_the_answer_to_the_last_check_is_kept() {
+    let mut app = on_menu();
+    let first = setup_read(&key(&mut app, KeyCode::Enter));
+    let finding = |evidence: &str| {
+        vec![autounseal::doctor::Finding::ok(
+            autounseal::doctor::Link::Key,
+            "state",
+            evidence,
+        )]
+    };
+    update(&mut app, Msg::Findings(first.asked, Ok(finding("first"))));
+    // Checked again: the first check's late answer must not replace the second's.
+    let second = setup_read(&key(&mut app, KeyCode::Char('r')));
+    assert_ne!(first.asked, second.asked);
+    assert!(
+        key(&mut app, KeyCode::Char('r')).is_empty(),
+        "no second check while one runs"
+    );
+    update(&mut app, Msg::Findings(first.asked, Ok(finding("late"))));
+    assert!(app.screens.doctor.findings.is_loading());
+    update(&mut app, Msg::Findings(second.asked, Ok(finding("second"))));
+    assert_eq!(app.screens.doctor.findings, Lookup::Loaded(finding("second")));
+    update(&mut app, Msg::Findings(first.asked, Ok(finding("late"))));
+    assert_eq!(app.screens.doctor.findings, Lookup::Loaded(finding("second")));
+
+    // A failure to check says why, and r tries again.
+    let third = setup_read(&key(&mut app, KeyCode::Char('r')));
+    update(
+        &mut app,
+        Msg::Findings(third.asked, Err("cannot read the manifest".into())),
+    );
+    assert_eq!(
+        app.screens.doctor.findings,
+        Lookup::Failed("cannot read the manifest".into())
+    );
+    setup_read(&key(&mut app, KeyCode::Char('r')));
+}
+
+#[test]
+fn status_offers_the_next_thing_to_do_when_the_wizard_does_it() {
+    use autounseal::doctor::status::{Next, nothing};
+    let with_next = |next: Next| {
+        let mut app = on_menu();
+        key(&mut app, KeyCode::Down);
+        let read = setup_read(&key(&mut app, KeyCode::Enter));
+        let mut status = nothing();
+        status.next = next;
+        update(&mut app, Msg::Status(read.asked, Ok(Box::new(status))));
+        app
+    };
+    let mut broken = with_next(Next::Broken);
+    setup_read(&key(&mut broken, KeyCode::Enter));
+    assert_eq!(broken.screen, ScreenId::Doctor, "broken: Enter runs doctor");
+
+    let mut unfinished = with_next(Next::Unfinished);
+    key(&mut unfinished, KeyCode::Enter);
+    assert_eq!(
+        unfinished.screen,
+        ScreenId::Welcome,
+        "unfinished: Enter walks the wizard"
+    );
+
+    let mut good = with_next(Next::AllGood);
+    assert!(key(&mut good, KeyCode::Enter).is_empty());
+    assert_eq!(good.screen, ScreenId::Status, "all good: nothing to do");
+    assert!(!good.footer().iter().any(|h| h.label == "Enter"));
+}
+
 /// The shared credentials file is asked only when chosen, follows the env file while it
 /// is left as derived, and the choice goes into the answers.
 #[test]

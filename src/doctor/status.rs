@@ -5,9 +5,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, Connection};
 use crate::doctor::checks::{MAX_KEY_AGE_DAYS, age_days, now_secs, server_address};
-use crate::run::Manifest;
+use crate::run::{Manifest, ManifestStore};
 use crate::vault::client::VaultClient;
 
 /// The KMS key: the manifest's record and its state as KMS says it now.
@@ -47,7 +47,61 @@ pub struct Status {
     pub server: Option<ServerStatus>,
     /// Creates sent whose answers were never recorded (a run was killed).
     pub unfinished: bool,
-    pub next: String,
+    pub next: Next,
+}
+
+/// The one thing to do next, the most urgent first. Typed, so that a front end can offer
+/// it (the wizard's Status screen goes to Doctor or Rotate); said, and in `--json`, as
+/// its sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    NothingSetUp,
+    Unfinished,
+    Broken,
+    Rotate { days: u64 },
+    AllGood,
+}
+
+impl std::fmt::Display for Next {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Next::NothingSetUp => f.write_str(
+                "nothing is set up here: run `autounseal` (the wizard) or `autounseal apply --answers FILE`",
+            ),
+            Next::Unfinished => {
+                f.write_str("the setup is unfinished: run `autounseal apply` with the same answers to go on")
+            }
+            Next::Broken => {
+                f.write_str("something in the chain is broken: run `autounseal doctor` to see what and how to fix it")
+            }
+            Next::Rotate { days } => write!(f, "rotate the access key: it is {days} days old"),
+            Next::AllGood => f.write_str("all good"),
+        }
+    }
+}
+
+impl Serialize for Next {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// The manifest of `state_dir` and the operator's clients for its region and endpoint;
+/// `None` when the folder records no setup. What `doctor`, `status` and the wizard's
+/// screens of the same names start from.
+pub async fn recorded_setup(state_dir: &Path, profile: Option<&str>) -> anyhow::Result<Option<(Manifest, AwsContext)>> {
+    let manifest = ManifestStore::open(state_dir)?.snapshot();
+    let Some(region) = manifest.region.clone().filter(|_| !manifest.is_empty()) else {
+        return Ok(None);
+    };
+    let conn = Connection {
+        region,
+        endpoint_url: manifest.endpoint_url.clone(),
+        profile: profile.map(str::to_string),
+        timing: Default::default(),
+    };
+    let ctx = AwsContext::connect(conn).await;
+    Ok(Some((manifest, ctx)))
 }
 
 /// Reads the manifest's things live (as the operator) and the server's seal status.
@@ -127,7 +181,7 @@ pub async fn gather(manifest: &Manifest, operator: &AwsContext, ca_cert: Option<
         access_key,
         server,
         unfinished: !manifest.pending.is_empty(),
-        next: String::new(),
+        next: Next::AllGood,
     };
     status.next = next_step(&status);
     status
@@ -142,20 +196,20 @@ pub fn nothing() -> Status {
         access_key: None,
         server: None,
         unfinished: false,
-        next: String::new(),
+        next: Next::NothingSetUp,
     };
     status.next = next_step(&status);
     status
 }
 
 /// The one thing to do next, the most urgent first.
-pub fn next_step(status: &Status) -> String {
+pub fn next_step(status: &Status) -> Next {
     let nothing = status.kms_key.is_none() && status.iam_user.is_none() && status.server.is_none();
     if nothing && !status.unfinished {
-        return "nothing is set up here: run `autounseal` (the wizard) or `autounseal apply --answers FILE`".into();
+        return Next::NothingSetUp;
     }
     if status.unfinished || status.access_key.is_none() || status.server.is_none() {
-        return "the setup is unfinished: run `autounseal apply` with the same answers to go on".into();
+        return Next::Unfinished;
     }
     let broken = status.kms_key.as_ref().is_some_and(|k| k.state != "Enabled")
         || status.access_key.as_ref().is_some_and(|k| k.status != "Active")
@@ -164,11 +218,11 @@ pub fn next_step(status: &Status) -> String {
             .as_ref()
             .is_some_and(|s| !s.reachable || s.sealed != Some(false) || s.seal_type.as_deref() != Some("awskms"));
     if broken {
-        return "something in the chain is broken: run `autounseal doctor` to see what and how to fix it".into();
+        return Next::Broken;
     }
     match status.access_key.as_ref().and_then(|k| k.age_days) {
-        Some(days) if days > MAX_KEY_AGE_DAYS => format!("rotate the access key: it is {days} days old"),
-        _ => "all good".into(),
+        Some(days) if days > MAX_KEY_AGE_DAYS => Next::Rotate { days },
+        _ => Next::AllGood,
     }
 }
 
@@ -199,25 +253,34 @@ mod tests {
                 sealed: Some(false),
             }),
             unfinished: false,
-            next: String::new(),
+            next: Next::AllGood,
         }
     }
 
     #[test]
     fn the_next_step_is_the_most_urgent_one() {
-        assert_eq!(next_step(&healthy()), "all good");
+        assert_eq!(next_step(&healthy()), Next::AllGood);
         let mut old = healthy();
         old.access_key.as_mut().unwrap().age_days = Some(97);
-        assert_eq!(next_step(&old), "rotate the access key: it is 97 days old");
+        assert_eq!(next_step(&old), Next::Rotate { days: 97 });
+        assert_eq!(next_step(&old).to_string(), "rotate the access key: it is 97 days old");
         let mut sealed = old.clone();
         sealed.server.as_mut().unwrap().sealed = Some(true);
-        assert!(
-            next_step(&sealed).contains("autounseal doctor"),
-            "broken comes before old"
-        );
+        assert_eq!(next_step(&sealed), Next::Broken, "broken comes before old");
+        assert!(Next::Broken.to_string().contains("autounseal doctor"));
         let mut unfinished = healthy();
         unfinished.server = None;
-        assert!(next_step(&unfinished).contains("autounseal apply"));
-        assert!(nothing().next.starts_with("nothing is set up"));
+        assert_eq!(next_step(&unfinished), Next::Unfinished);
+        assert!(Next::Unfinished.to_string().contains("autounseal apply"));
+        assert!(nothing().next.to_string().starts_with("nothing is set up"));
+    }
+
+    #[test]
+    fn json_says_the_next_step_as_its_sentence() {
+        let mut old = healthy();
+        old.access_key.as_mut().unwrap().age_days = Some(97);
+        old.next = next_step(&old);
+        let json = serde_json::to_value(&old).unwrap();
+        assert_eq!(json["next"], "rotate the access key: it is 97 days old");
     }
 }

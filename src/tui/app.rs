@@ -43,9 +43,17 @@ impl App {
                 keep_demo: false,
                 stopping: false,
                 unseal_keys: None,
+                setup_recorded: false,
             },
             modal: None,
         }
+    }
+
+    /// Opens on the start menu: the state folder records a setup. The menu runs nothing
+    /// on arrival, so there is no command to carry out.
+    pub fn open_on_menu(&mut self) {
+        self.ctx.setup_recorded = true;
+        self.screen = ScreenId::Start;
     }
 
     /// Whether a spinner turns (and so whether the runtime ticks at all).
@@ -131,6 +139,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::PgpChecked(listed, result) => {
             let outcome = s.init.on_pgp(ctx, listed, result);
             app.apply(ScreenId::Init, outcome)
+        }
+        Msg::Findings(asked, result) => {
+            s.doctor.on_findings(asked, result);
+            vec![]
+        }
+        Msg::Status(asked, result) => {
+            s.status.on_status(asked, result);
+            vec![]
         }
         Msg::Engine(event) => {
             s.run.on_event(event);

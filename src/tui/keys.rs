@@ -46,6 +46,8 @@ impl Key {
             Key::Plain(KeyCode::Char(' ')) => "Space".into(),
             Key::Plain(KeyCode::Char(c)) => c.to_string(),
             Key::Plain(KeyCode::F(n)) => format!("F{n}"),
+            Key::Plain(KeyCode::PageUp) => "PgUp".into(),
+            Key::Plain(KeyCode::PageDown) => "PgDn".into(),
             Key::Plain(other) => format!("{other:?}"),
             Key::Ctrl(c) => format!("Ctrl-{}", c.to_ascii_uppercase()),
         }
@@ -61,6 +63,8 @@ pub const DOWN: Key = Key::Plain(KeyCode::Down);
 pub const LEFT: Key = Key::Plain(KeyCode::Left);
 pub const RIGHT: Key = Key::Plain(KeyCode::Right);
 pub const SPACE: Key = Key::Plain(KeyCode::Char(' '));
+pub const PAGE_UP: Key = Key::Plain(KeyCode::PageUp);
+pub const PAGE_DOWN: Key = Key::Plain(KeyCode::PageDown);
 
 pub const fn char(c: char) -> Key {
     Key::Plain(KeyCode::Char(c))
@@ -188,6 +192,17 @@ pub const fn back<S>() -> Binding<S> {
         keys: &[ESC],
         label: "Esc",
         what: "back",
+        when: always,
+        action: go_back,
+    }
+}
+
+/// Esc on a screen beside the walk: back to the start menu it was opened from.
+pub const fn to_menu<S>() -> Binding<S> {
+    Binding {
+        keys: &[ESC],
+        label: "Esc",
+        what: "menu",
         when: always,
         action: go_back,
     }

@@ -21,11 +21,13 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::answers::Answers;
 use crate::aws::{AwsContext, Connection};
+use crate::doctor::Finding;
+use crate::doctor::status::{self, Status, recorded_setup};
 use crate::flow;
 use crate::run::events::StopRequest;
 use crate::run::{ApplyOptions, Reporter, RunError};
 use crate::tui::app::App;
-use crate::tui::msg::{Command, KeyChoice, Msg, RunReport};
+use crate::tui::msg::{Command, KeyChoice, Msg, RunReport, SetupRead};
 use crate::tui::screens::server::HostReport;
 use crate::vault::deploy::{InitGate, KeysDestination};
 use crate::vault::discover::Host;
@@ -94,6 +96,11 @@ async fn event_loop(
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut app = App::new(answers, state_dir.clone(), theme::Theme::from_env());
     app.ctx.demo = demo;
+    // An operator coming back to a setup starts from the menu (doctor, status, the
+    // wizard again); a first-time one, and the demo, from Welcome.
+    if !demo && records_setup(&state_dir) {
+        app.open_on_menu();
+    }
     let gate = InitGate::default();
     let stop = StopRequest::default();
     // Set once a quit waits for the run to stop after its step; a second quit leaves.
@@ -189,6 +196,11 @@ async fn event_loop(
             }
         }
     }
+}
+
+/// Whether the state folder's manifest records anything of a setup.
+fn records_setup(state_dir: &Path) -> bool {
+    crate::run::ManifestStore::open(state_dir).is_ok_and(|store| !store.snapshot().is_empty())
 }
 
 /// What to leave on the normal screen. Recovery keys the operator has not confirmed
@@ -298,6 +310,8 @@ fn spawn(
                     .try_for_each(|p| crate::vault::recovery::load_pgp_key(p).map(drop));
                 Msg::PgpChecked(listed, read)
             }
+            Command::Doctor(read) => Msg::Findings(read.asked, examine_setup(&read, &state_dir).await),
+            Command::Status(read) => Msg::Status(read.asked, setup_status(&read, &state_dir).await.map(Box::new)),
             Command::SaveAnswers(_)
             | Command::ClearScreen
             | Command::HoldInit
@@ -364,6 +378,29 @@ async fn run_flow(
         server_command: outcome.vault.server_command,
         secrets: outcome.vault.secrets,
     })
+}
+
+/// Doctor's findings for the setup the state folder records.
+async fn examine_setup(read: &SetupRead, state_dir: &Path) -> Result<Vec<Finding>, String> {
+    match recorded_setup(state_dir, read.profile.as_deref()).await {
+        Ok(Some((manifest, operator))) => {
+            Ok(crate::doctor::examine(&manifest, &operator, read.ca_cert.as_deref()).await)
+        }
+        Ok(None) => Err(format!(
+            "{} records no setup to check: Esc, then \"Set up again\" on the menu, makes one",
+            state_dir.display()
+        )),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+/// The status of the setup the state folder records (nothing, when it records none).
+async fn setup_status(read: &SetupRead, state_dir: &Path) -> Result<Status, String> {
+    match recorded_setup(state_dir, read.profile.as_deref()).await {
+        Ok(Some((manifest, operator))) => Ok(status::gather(&manifest, &operator, read.ca_cert.as_deref()).await),
+        Ok(None) => Ok(status::nothing()),
+        Err(e) => Err(format!("{e:#}")),
+    }
 }
 
 /// Customer managed keys of the region, by alias (every page), for the KMS screen.

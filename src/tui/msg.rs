@@ -7,6 +7,8 @@ use crossterm::event::KeyEvent;
 
 use crate::answers::Answers;
 use crate::aws::Identity;
+use crate::doctor::Finding;
+use crate::doctor::status::Status;
 use crate::files::{FileError, PathCheck};
 use crate::run::{Call, Event, RunError};
 use crate::tui::screens::kms::KeyListFor;
@@ -34,6 +36,27 @@ pub struct RunReport {
     pub secrets: Option<InitSecrets>,
 }
 
+/// A read of the setup the state folder records (doctor's checks, status), as the
+/// operator: `asked` numbers the request, so a screen keeps only its latest answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupRead {
+    pub asked: u64,
+    pub profile: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl SetupRead {
+    /// The next request of a screen that made `asked` requests so far.
+    pub fn next(asked: &mut u64, answers: &Answers) -> SetupRead {
+        *asked += 1;
+        SetupRead {
+            asked: *asked,
+            profile: answers.profile.clone(),
+            ca_cert: answers.server.ca_cert.clone(),
+        }
+    }
+}
+
 pub enum Msg {
     Key(KeyEvent),
     Resize,
@@ -52,6 +75,10 @@ pub enum Msg {
     PathChecked(PathBuf, Result<PathCheck, FileError>),
     /// Whether every PGP key file in this list (as typed, comma-separated) reads.
     PgpChecked(String, Result<(), String>),
+    /// Doctor's findings for the request so numbered, or why it could not check.
+    Findings(u64, Result<Vec<Finding>, String>),
+    /// The status for the request so numbered, or why it could not be read.
+    Status(u64, Result<Box<Status>, String>),
     Engine(Event),
     RunFinished(Result<RunReport, RunError>),
     /// Keys init handed back to a run that then failed: held, to be shown or saved.
@@ -74,6 +101,10 @@ pub enum Command {
     DiscoverHost(Box<Answers>),
     CheckPath(PathBuf),
     CheckPgpKeys(String),
+    /// Doctor's checks of the recorded setup (read-only).
+    Doctor(SetupRead),
+    /// The status of the recorded setup (read-only).
+    Status(SetupRead),
     SaveAnswers(Answers),
     /// Wipe the screen (after secrets were shown).
     ClearScreen,

@@ -39,6 +39,18 @@ pub fn commands(app: &App) -> Vec<String> {
             ]
             .map(String::from),
         ),
+        ScreenId::Start | ScreenId::Doctor | ScreenId::Status => {
+            let state_dir = &app.ctx.state_dir;
+            out.extend([
+                "# The same, without the wizard:".to_string(),
+                crate::cli::command_hint("doctor", state_dir),
+                format!(
+                    "{}   # for monitoring: exit code 0 ok, 1 warnings, 2 failures",
+                    crate::cli::command_hint("doctor --json", state_dir)
+                ),
+                crate::cli::command_hint("status", state_dir),
+            ]);
+        }
         ScreenId::Account => out.push(aws(app, &["sts", "get-caller-identity"], false)),
         ScreenId::Region => {
             out.push(format!(

@@ -29,7 +29,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
             banner_area,
         );
     }
-    let step = format!(" {}/{} ", app.screen.number(), ScreenId::ALL.len());
+    // Only the walk is numbered: the start menu and what it leads to stand beside it.
+    let step = match app.screen.number() {
+        Some(n) => format!(" {n}/{} ", ScreenId::walk().len()),
+        None => " · ".to_string(),
+    };
     frame.render_widget(
         Paragraph::new(vec![
             Line::from(vec![

@@ -4,6 +4,7 @@
 //! context ([`Ctx`]), never another screen's state.
 
 pub mod account;
+pub mod doctor;
 pub mod done;
 pub mod files;
 pub mod iam;
@@ -14,6 +15,8 @@ pub mod region;
 pub mod review;
 pub mod run;
 pub mod server;
+pub mod start;
+pub mod status;
 pub mod unseal_keys;
 pub mod welcome;
 
@@ -22,7 +25,8 @@ use std::path::PathBuf;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::Line;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::answers::Answers;
@@ -53,6 +57,9 @@ pub struct Ctx {
     pub stopping: bool,
     /// The unseal keys of a seal migration, typed on their screen, until the run takes them.
     pub unseal_keys: Option<crate::vault::migrate::UnsealKeys>,
+    /// The state folder's manifest recorded a setup when the wizard opened: it opened on
+    /// the start menu, and Welcome's Esc leads back there.
+    pub setup_recorded: bool,
 }
 
 /// Where the wizard goes after a key or an answer: the app owns the order.
@@ -139,10 +146,21 @@ fn bindings_now<S: Screen>(screen: &S, ctx: &Ctx) -> Vec<(&'static str, &'static
         .collect()
 }
 
-/// The screens, in the order the wizard walks them: each one's id, state (its
-/// module's type), title, and whether it is a question Review can go back to.
+/// Where a screen stands in the wizard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A step of the walk that asks a question Review can go back to.
+    Question,
+    /// A step of the walk that asks nothing.
+    Step,
+    /// Beside the walk, reached from the start menu: not numbered, never in its order.
+    Aside,
+}
+
+/// The screens, the walk's in the order the wizard walks them: each one's id, state
+/// (its module's type), title, and its place.
 macro_rules! registry {
-    ($($id:ident => $field:ident: $ty:ty, $title:literal, $question:literal;)*) => {
+    ($($id:ident => $field:ident: $ty:ty, $title:literal, $place:ident;)*) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
         pub enum ScreenId {
             $($id),*
@@ -157,9 +175,9 @@ macro_rules! registry {
                 }
             }
 
-            pub fn is_question(self) -> bool {
+            pub fn place(self) -> Place {
                 match self {
-                    $(ScreenId::$id => $question),*
+                    $(ScreenId::$id => Place::$place),*
                 }
             }
         }
@@ -222,32 +240,57 @@ macro_rules! registry {
 }
 
 registry! {
-    Welcome => welcome: welcome::Welcome, "Welcome", false;
-    Account => account: account::Account, "AWS account", true;
-    Region => region: region::Region, "Region", true;
-    Kms => kms: kms::Kms, "KMS key", true;
-    Iam => iam: iam::Iam, "IAM user and policy", true;
-    Files => files: files::Files, "Files", true;
-    Server => server: server::Server, "Server", true;
-    Init => init: init::Init, "Init", true;
-    Review => review: review::Review, "Review", false;
-    UnsealKeys => unseal_keys: unseal_keys::UnsealKeys, "Unseal keys", false;
-    Run => run: run::Run, "Run", false;
-    Recovery => recovery: recovery::Recovery, "Recovery keys", false;
-    Done => done: done::Done, "Done", false;
+    Welcome => welcome: welcome::Welcome, "Welcome", Step;
+    Account => account: account::Account, "AWS account", Question;
+    Region => region: region::Region, "Region", Question;
+    Kms => kms: kms::Kms, "KMS key", Question;
+    Iam => iam: iam::Iam, "IAM user and policy", Question;
+    Files => files: files::Files, "Files", Question;
+    Server => server: server::Server, "Server", Question;
+    Init => init: init::Init, "Init", Question;
+    Review => review: review::Review, "Review", Step;
+    UnsealKeys => unseal_keys: unseal_keys::UnsealKeys, "Unseal keys", Step;
+    Run => run: run::Run, "Run", Step;
+    Recovery => recovery: recovery::Recovery, "Recovery keys", Step;
+    Done => done: done::Done, "Done", Step;
+    Start => start: start::Start, "Start", Aside;
+    Doctor => doctor: doctor::Doctor, "Doctor: every link checked", Aside;
+    Status => status: status::Status, "Status", Aside;
 }
 
 impl ScreenId {
-    pub fn number(self) -> usize {
-        ScreenId::ALL.iter().position(|s| *s == self).unwrap_or(0) + 1
+    /// The screens of the walk, in its order.
+    pub fn walk() -> Vec<ScreenId> {
+        ScreenId::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.place() != Place::Aside)
+            .collect()
     }
 
+    /// Its number in the walk; `None` beside it.
+    pub fn number(self) -> Option<usize> {
+        ScreenId::walk().iter().position(|s| *s == self).map(|i| i + 1)
+    }
+
+    /// The walk's next screen; a screen beside the walk stays.
     pub fn next(self) -> ScreenId {
-        ScreenId::ALL.get(self.number()).copied().unwrap_or(self)
+        match self.number() {
+            Some(n) => ScreenId::walk().get(n).copied().unwrap_or(self),
+            None => self,
+        }
     }
 
+    /// The walk's screen before; a screen beside the walk came from the start menu.
     pub fn previous(self) -> ScreenId {
-        ScreenId::ALL[self.number().saturating_sub(2)]
+        match self.number() {
+            Some(n) => ScreenId::walk()[n.saturating_sub(2)],
+            None => ScreenId::Start,
+        }
+    }
+
+    pub fn is_question(self) -> bool {
+        self.place() == Place::Question
     }
 
     /// The screens of questions, which Review can go back to.
@@ -269,6 +312,31 @@ pub enum Lookup<T> {
 impl<T> Lookup<T> {
     pub fn is_loading(&self) -> bool {
         matches!(self, Lookup::Loading)
+    }
+}
+
+/// A background read of a screen beside the walk, until it is loaded: nothing yet, a
+/// spinner with what it does, or why it failed and the keys that help. `Ok` once loaded.
+pub fn pending<'a, T>(
+    lookup: &'a Lookup<T>,
+    doing: &str,
+    failed: &str,
+    ctx: &Ctx,
+) -> Result<&'a T, Vec<Line<'static>>> {
+    let t = &ctx.theme;
+    match lookup {
+        Lookup::Loaded(value) => Ok(value),
+        Lookup::Idle => Err(vec![]),
+        Lookup::Loading => Err(vec![Line::from(vec![
+            Span::styled(spinner(ctx.frame), t.accent),
+            Span::raw(format!(" {doing}")),
+        ])]),
+        Lookup::Failed(e) => Err(vec![
+            Line::styled(failed.to_string(), t.warn),
+            Line::styled(e.clone(), t.error),
+            Line::raw(""),
+            Line::raw("r tries again; Esc goes back to the menu."),
+        ]),
     }
 }
 
@@ -300,24 +368,76 @@ pub fn why(frame: &mut Frame, area: Rect, text: &str, theme: &Theme) -> Rect {
 /// `Paragraph` with `Wrap` does: a count by characters alone comes short by a row when
 /// words are pushed to the next one, and the paragraph's end is then cut off.
 pub fn word_wrapped_rows(line: &str, width: usize) -> usize {
+    word_wrap(line, width).len()
+}
+
+/// `line` wrapped at word boundaries to `width` columns (a word longer than a row is
+/// broken across rows): the rows, for text a screen lays out itself (indented, scrolled).
+pub fn word_wrap(line: &str, width: usize) -> Vec<String> {
+    wrap_words(line.split_whitespace().map(|w| (w, ())), width)
+        .into_iter()
+        .map(|row| row.into_iter().map(|(w, ())| w).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// Words, each with its mark (a style), filled into rows of `width` columns.
+fn wrap_words<'w, T: Copy>(words: impl Iterator<Item = (&'w str, T)>, width: usize) -> Vec<Vec<(String, T)>> {
     let width = width.max(1);
-    let mut rows = 1;
+    let mut rows: Vec<Vec<(String, T)>> = vec![vec![]];
     let mut used = 0;
-    for word in line.split_whitespace() {
+    for (word, mark) in words {
         let len = word.chars().count();
         let needed = if used == 0 { len } else { used + 1 + len };
         if needed <= width {
+            rows.last_mut()
+                .expect("one row at least")
+                .push((word.to_string(), mark));
             used = needed;
         } else if len > width {
-            // A word longer than a row is broken across rows.
-            rows += usize::from(used > 0) + (len - 1) / width;
+            // Broken across rows, starting on a row of its own.
+            if used > 0 {
+                rows.push(vec![]);
+            }
+            let chars: Vec<char> = word.chars().collect();
+            for (i, chunk) in chars.chunks(width).enumerate() {
+                if i > 0 {
+                    rows.push(vec![]);
+                }
+                rows.last_mut()
+                    .expect("one row at least")
+                    .push((chunk.iter().collect(), mark));
+            }
             used = (len - 1) % width + 1;
         } else {
-            rows += 1;
+            rows.push(vec![(word.to_string(), mark)]);
             used = len;
         }
     }
     rows
+}
+
+/// `pieces` (text, each in its style) wrapped to `width` under a hanging indent: the
+/// first row after `head` (a label, a badge), the others under the first, so that a
+/// column of labels or badges stays clear at 80 columns.
+pub fn hanging(head: Vec<Span<'static>>, pieces: &[(&str, Style)], width: usize) -> Vec<Line<'static>> {
+    let indent: usize = head.iter().map(|s| s.width()).sum();
+    let words = pieces
+        .iter()
+        .flat_map(|(text, style)| text.split_whitespace().map(move |w| (w, *style)));
+    let mut head = Some(head);
+    wrap_words(words, width.saturating_sub(indent))
+        .into_iter()
+        .map(|row| {
+            let mut spans = head.take().unwrap_or_else(|| vec![Span::raw(" ".repeat(indent))]);
+            for (i, (word, style)) in row.into_iter().enumerate() {
+                if i > 0 {
+                    spans.push(Span::raw(" "));
+                }
+                spans.push(Span::styled(word, style));
+            }
+            Line::from(spans)
+        })
+        .collect()
 }
 
 /// Lines of text, wrapped, in the given area.
@@ -337,5 +457,29 @@ mod tests {
         // 20 characters fit two rows of 10 by count, but not by words.
         assert_eq!(word_wrapped_rows("aaaaaa bbbbbb cccccc", 10), 3);
         assert_eq!(word_wrapped_rows("x aaaaaaaaaaaaaaaaaaaaaaaaa", 10), 4);
+    }
+
+    #[test]
+    fn wrapped_rows_keep_every_word_in_order() {
+        assert_eq!(word_wrap("aaaaaa bbbbbb cccccc", 10), ["aaaaaa", "bbbbbb", "cccccc"]);
+        assert_eq!(word_wrap("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(
+            word_wrap("x aaaaaaaaaaaaaaaaaaaaaaaaa", 10),
+            ["x", "aaaaaaaaaa", "aaaaaaaaaa", "aaaaa"]
+        );
+        assert_eq!(word_wrap("", 10), [""]);
+    }
+
+    #[test]
+    fn a_hanging_indent_keeps_the_head_column_clear() {
+        let bold = Style::default().add_modifier(ratatui::style::Modifier::BOLD);
+        let rows = hanging(
+            vec![Span::raw("Key   ")],
+            &[("aaaa bbbb", Style::default()), ("Enabled", bold)],
+            16,
+        );
+        let text: Vec<String> = rows.iter().map(|l| l.to_string()).collect();
+        assert_eq!(text, ["Key   aaaa bbbb", "      Enabled"]);
+        assert_eq!(rows[1].spans.last().unwrap().style, bold, "each word keeps its style");
     }
 }

@@ -4,9 +4,9 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::{Ctx, Nav, Outcome, Screen};
+use super::{Ctx, Nav, Outcome, Screen, ScreenId};
 use crate::answers::Answers;
-use crate::tui::keys::{Binding, ENTER, always, char};
+use crate::tui::keys::{Binding, ENTER, ESC, always, char};
 
 pub const WHY: &str = "Vault starts sealed. With auto-unseal it asks AWS KMS to decrypt its root key at start-up, \
 so nobody types unseal keys. This wizard sets up every piece, in order, and can undo it all.";
@@ -40,6 +40,14 @@ impl Screen for Welcome {
             what: "quit",
             when: always,
             action: |_, _, _| Outcome::go(Nav::AskQuit),
+        },
+        // Only for a setup the wizard opened on the menu for: a first walk has no menu.
+        Binding {
+            keys: &[ESC],
+            label: "Esc",
+            what: "menu",
+            when: |_, ctx| ctx.setup_recorded,
+            action: |_, _, _| Outcome::go(Nav::Go(ScreenId::Start)),
         },
     ];
 

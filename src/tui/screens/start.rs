@@ -1,0 +1,115 @@
+//! The start menu: where an operator coming back to a setup lands (the state folder's
+//! manifest records one). Check it, read its status, or walk the wizard again.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use super::{Ctx, Nav, Outcome, Screen, ScreenId};
+use crate::answers::Answers;
+use crate::tui::keys::{Binding, DOWN, ENTER, ESC, UP, always, char};
+
+pub const WHY: &str = "This folder records a setup. Check that every link still works, read its status, \
+or walk the wizard again to change it.";
+
+/// What the menu offers, in its order: what each leads to, and its line.
+pub const CHOICES: &[(Choice, &str, &str)] = &[
+    (
+        Choice::Go(ScreenId::Doctor),
+        "Check the setup (doctor)",
+        "every link of the chain, ok / warn / fail, with the fix",
+    ),
+    (
+        Choice::Go(ScreenId::Status),
+        "Status",
+        "what exists, the server's seal, the key's age, what to do next",
+    ),
+    (
+        Choice::Go(ScreenId::Welcome),
+        "Set up again / change the setup (the wizard)",
+        "the questions, with this session's answers",
+    ),
+    (Choice::Quit, "Quit", "nothing is changed"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Go(ScreenId),
+    Quit,
+}
+
+#[derive(Debug, Default)]
+pub struct Start {
+    pub selected: usize,
+}
+
+impl Start {
+    fn choose(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
+        self.selected = match key.code {
+            KeyCode::Up | KeyCode::Char('k') => self.selected.saturating_sub(1),
+            _ => (self.selected + 1).min(CHOICES.len() - 1),
+        };
+        Outcome::stay()
+    }
+
+    fn open(&mut self, _: &mut Ctx, _: KeyEvent) -> Outcome {
+        match CHOICES[self.selected].0 {
+            Choice::Go(screen) => Outcome::go(Nav::Go(screen)),
+            Choice::Quit => Outcome::go(Nav::AskQuit),
+        }
+    }
+}
+
+impl Screen for Start {
+    const KEYS: &'static [Binding<Self>] = &[
+        Binding {
+            keys: &[UP, DOWN, char('k'), char('j')],
+            label: "↑↓/kj",
+            what: "choose",
+            when: always,
+            action: Start::choose,
+        },
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "open",
+            when: always,
+            action: Start::open,
+        },
+        Binding {
+            keys: &[char('q'), ESC],
+            label: "q/Esc",
+            what: "quit",
+            when: always,
+            action: |_, _, _| Outcome::go(Nav::AskQuit),
+        },
+    ];
+
+    fn new(_: &Answers) -> Start {
+        Start::default()
+    }
+
+    fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        let t = &ctx.theme;
+        let rest = super::why(frame, area, WHY, t);
+        let mut text = vec![
+            Line::from(vec![
+                Span::styled("State folder  ", t.dim),
+                Span::raw(ctx.state_dir.display().to_string()),
+            ]),
+            Line::raw(""),
+        ];
+        for (i, (_, label, what)) in CHOICES.iter().enumerate() {
+            let chosen = i == self.selected;
+            // The marker as well as the colour: the choice shows without colours too.
+            let (marker, style) = if chosen { ("› ", t.selected) } else { ("  ", t.title) };
+            text.push(Line::from(vec![
+                Span::styled(marker, t.accent),
+                Span::styled(format!(" {label} "), style),
+            ]));
+            text.push(Line::styled(format!("     {what}"), t.dim));
+        }
+        super::lines(frame, rest, text);
+    }
+}
