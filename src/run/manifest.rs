@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::credentials_file::{KeyFileKind, KeyFiles, SharedFile};
 use crate::files::{self, Existing, WriteOptions};
 use crate::run::error::{Result, RunError};
 
@@ -45,10 +46,21 @@ pub struct AccessKeyRecord {
 #[serde(rename_all = "snake_case")]
 pub enum FileRole {
     EnvFile,
+    /// The AWS shared credentials file of the `shared-file` style (the key is there).
+    SharedCredentials,
     CredentialsCsv,
     VaultConfig,
     SystemdDropIn,
     RecoveryKeys,
+}
+
+impl From<KeyFileKind> for FileRole {
+    fn from(kind: KeyFileKind) -> FileRole {
+        match kind {
+            KeyFileKind::Env => FileRole::EnvFile,
+            KeyFileKind::SharedCredentials => FileRole::SharedCredentials,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +228,10 @@ pub struct Manifest {
     /// An access key rotation that has not finished (normally none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<RotationRecord>,
+    /// The profile of the shared credentials file that holds the key (`shared-file`
+    /// style only; with the file's record it tells a later run where the key is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials_profile: Option<String>,
     /// Seal migrations made, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub migrations: Vec<MigrationRecord>,
@@ -252,6 +268,20 @@ impl Manifest {
 
     pub fn file(&self, role: FileRole) -> Option<&FileRecord> {
         self.files.iter().find(|f| f.role == role)
+    }
+
+    /// The files that hold the key, as the last save wrote them: the env file, and the
+    /// shared credentials file when the profile is recorded too.
+    pub fn key_files(&self) -> Option<KeyFiles> {
+        let env_file = self.file(FileRole::EnvFile)?.path.clone();
+        let shared = match (self.file(FileRole::SharedCredentials), &self.credentials_profile) {
+            (Some(file), Some(profile)) => Some(SharedFile {
+                path: file.path.clone(),
+                profile: profile.clone(),
+            }),
+            _ => None,
+        };
+        Some(KeyFiles { env_file, shared })
     }
 
     pub fn record_file(&mut self, role: FileRole, path: &Path, backup: Option<PathBuf>) {

@@ -326,3 +326,17 @@ pub fn assert_demo_gone(state: &std::path::Path) {
     }
     assert_eq!(processes_mentioning(&state.to_string_lossy()), Vec::<String>::new());
 }
+
+/// Waits (up to 30 s) until the server answers initialised and unsealed.
+pub async fn wait_unsealed(client: &autounseal::vault::client::VaultClient) -> autounseal::vault::client::SealStatus {
+    for _ in 0..120 {
+        if let Ok(s) = client.seal_status().await
+            && s.initialized
+            && !s.sealed
+        {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the server never came up unsealed");
+}

@@ -9,13 +9,20 @@ use aws_sdk_iam::types::StatusType;
 use crate::aws::context::{AwsContext, iam_sent_once};
 use crate::aws::error::{classify, is_not_found};
 use crate::aws::verify;
-use crate::credentials_file;
+use crate::credentials_file::{self, KeyFileKind};
 use crate::files::{self, Existing, WriteOptions};
 use crate::run::manifest::{AccessKeyRecord, CreateKind, FileRole, KeyRecord, NamedRecord, PendingCreate};
 use crate::run::mutate::nothing_to_record;
 use crate::run::{Applied, Change, Recorder, Reporter, Result, RunError, Step};
 use crate::secrets::AccessKey;
 use crate::twins::quote;
+
+/// A file `save_credentials` writes.
+#[derive(Clone, Copy)]
+enum Output {
+    Key(KeyFileKind),
+    Csv,
+}
 
 /// The access key Vault will use.
 pub(super) enum VaultKey {
@@ -41,7 +48,8 @@ impl VaultKey {
 
 impl Provisioner<'_> {
     pub(super) async fn ensure_access_key(&self, user: &Applied<NamedRecord>) -> Result<VaultKey> {
-        let env_file = &self.answers.output.env_file;
+        let key_files = self.answers.output.key_files();
+        let secret_path = key_files.secret_path();
         let user_name = &self.answers.iam.user_name;
         // A user a plan would create has no keys yet.
         let mut listed = match user {
@@ -50,12 +58,12 @@ impl Provisioner<'_> {
         };
         if let Some(rec) = self.store.snapshot().access_key.filter(|k| &k.user == user_name) {
             if listed.contains(&rec.id) {
-                let saved = credentials_file::read_env_key(env_file).filter(|k| k.id == rec.id);
+                let saved = key_files.read_key().filter(|k| k.id == rec.id);
                 let csv_ok = self.answers.output.credentials_csv.as_deref().is_none_or(Path::exists);
                 if let (Some(key), true) = (saved, csv_ok) {
                     self.rep.skipped(
                         Step::AccessKey,
-                        format!("{} is saved in {}", rec.id, env_file.display()),
+                        format!("{} is saved in {}", rec.id, secret_path.display()),
                     );
                     return Ok(VaultKey::Saved(key));
                 }
@@ -63,7 +71,7 @@ impl Provisioner<'_> {
                 self.rep.warn(format!(
                     "the secret of access key {} is no longer in {}; replacing the key",
                     rec.id,
-                    env_file.display()
+                    secret_path.display()
                 ));
                 self.delete_access_key(Step::AccessKey, &rec.id).await?;
                 listed.retain(|id| *id != rec.id);
@@ -145,10 +153,11 @@ impl Provisioner<'_> {
     /// the key is deleted again: a key whose secret is lost is only a liability.
     pub(super) async fn save_credentials(&self, key: &VaultKey) -> Result<()> {
         let output = &self.answers.output;
+        let key_files = output.key_files();
         let VaultKey::New(key) = key else {
             self.rep.skipped(
                 Step::SaveCredentials,
-                format!("{} holds the key", output.env_file.display()),
+                format!("{} holds the key", key_files.secret_path().display()),
             );
             return Ok(());
         };
@@ -157,18 +166,24 @@ impl Provisioner<'_> {
         } else {
             Existing::Refuse
         };
-        let outputs: Vec<(FileRole, &Path)> = std::iter::once((FileRole::EnvFile, output.env_file.as_path()))
-            .chain(output.credentials_csv.as_deref().map(|p| (FileRole::CredentialsCsv, p)))
+        // The key files by the style (the secret's first), then the console's CSV.
+        let outputs: Vec<(Output, &Path)> = key_files
+            .paths()
+            .into_iter()
+            .map(|(kind, path)| (Output::Key(kind), path))
+            .chain(output.credentials_csv.as_deref().map(|p| (Output::Csv, p)))
             .collect();
         let all = joined(outputs.iter().map(|(_, p)| *p));
-        for (i, &(role, path)) in outputs.iter().enumerate() {
+        let profile = key_files.shared.as_ref().map(|s| s.profile.clone());
+        for (i, &(what, path)) in outputs.iter().enumerate() {
             let change = write_key_change(path, "", i + 1 == outputs.len());
             let key = key.as_ref();
+            let key_files = &key_files;
             let write = |_| async move {
                 let key = key.made()?;
-                let text = match role {
-                    FileRole::EnvFile => credentials_file::render_env(key, self.ctx.region()),
-                    _ => credentials_file::render_csv(key),
+                let text = match what {
+                    Output::Key(kind) => key_files.render(kind, key, self.ctx.region()),
+                    Output::Csv => credentials_file::render_csv(key),
                 };
                 match files::write_atomic(
                     path,
@@ -192,12 +207,21 @@ impl Provisioner<'_> {
                     }
                 }
             };
+            let profile = &profile;
             self.recorder
                 .mutate(
                     change,
                     write,
                     |m, backup| {
+                        let role = match what {
+                            Output::Key(kind) => FileRole::from(kind),
+                            Output::Csv => FileRole::CredentialsCsv,
+                        };
                         m.record_file(role, path, backup.clone());
+                        if role == FileRole::EnvFile {
+                            // The style the env file now points at, for a later run.
+                            m.credentials_profile = profile.clone();
+                        }
                         m.service_account = Some(self.answers.server.service_account());
                     },
                     |_| format!("saved to {all}"),
@@ -223,6 +247,25 @@ impl Provisioner<'_> {
             );
             return Ok(());
         };
+        // With a shared credentials file: the key the server's SDK will read from it.
+        let from_profile = match &self.answers.output.key_files().shared {
+            Some(shared) => {
+                let read = verify::key_from_profile(&shared.path, &shared.profile).await?;
+                if read.id != key.id || read.expose_secret() != key.expose_secret() {
+                    return Err(RunError::Other(format!(
+                        "profile {} of {} gives access key {}, not {} that was saved there; \
+                         check that nothing else writes that file, then run again",
+                        shared.profile,
+                        shared.path.display(),
+                        read.id,
+                        key.id
+                    )));
+                }
+                Some(read)
+            }
+            None => None,
+        };
+        let key = from_profile.as_ref().unwrap_or(key);
         prove_usable(self.ctx, key, &kms_key.arn, &user.arn, &self.rep).await
     }
 }

@@ -212,6 +212,14 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
             a.output.env_file.display(),
             a.output.vault_config.display()
         )),
+        Line::raw(match &a.output.key_files().shared {
+            None => "Key     in the env file".to_string(),
+            Some(shared) => format!(
+                "Key     in {} [{}], not in the environment",
+                shared.path.display(),
+                shared.profile
+            ),
+        }),
         Line::raw(format!(
             "Server  {binary} on {} ({}) · {}",
             a.server.listen,
