@@ -9,12 +9,18 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::credentials_file::{KeyFiles, SharedFile};
 use crate::regions;
 
 pub const DEFAULT_ALIAS: &str = "alias/vault-auto-unseal";
 pub const DEFAULT_USER: &str = "vault-auto-unseal";
 pub const DEFAULT_POLICY: &str = "vault-auto-unseal-kms";
 pub const DEFAULT_ENV_FILE: &str = "/etc/vault.d/vault.env";
+/// The shared credentials file's name, beside the env file unless another is given.
+pub const SHARED_CREDENTIALS_NAME: &str = "aws-credentials";
+/// The profile that holds the key: named after the IAM user it belongs to by default,
+/// so `aws --profile vault-auto-unseal sts get-caller-identity` reads as what it is.
+pub const DEFAULT_CREDENTIALS_PROFILE: &str = "vault-auto-unseal";
 pub const DEFAULT_VAULT_CONFIG: &str = "/etc/vault.d/vault.hcl";
 pub const DEFAULT_STORAGE_PATH: &str = "/opt/vault/data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
@@ -66,8 +72,69 @@ pub struct IamAnswers {
 pub struct OutputAnswers {
     pub vault_config: PathBuf,
     pub env_file: PathBuf,
+    /// Where the server's access key goes: the env file, or a shared credentials file
+    /// the env file names (kept out of the environment Vault's AWS engines read).
+    #[serde(skip_serializing_if = "CredentialsStyle::is_env")]
+    pub credentials: CredentialsStyle,
+    /// With `credentials = "shared-file"`: the file. Unset: `aws-credentials` beside
+    /// the env file (so it follows the env file to OpenBao's /etc/openbao).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_credentials_file: Option<PathBuf>,
+    /// With `credentials = "shared-file"`: the profile in that file.
+    pub credentials_profile: String,
     /// Also save the access key as a CSV in the AWS console's format.
     pub credentials_csv: Option<PathBuf>,
+}
+
+/// How the server gets its access key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CredentialsStyle {
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` in the env file.
+    #[default]
+    Env,
+    /// An AWS shared credentials file, named by `AWS_SHARED_CREDENTIALS_FILE` and
+    /// `AWS_PROFILE` in the env file (hashicorp/vault#30302: key variables in the
+    /// server's environment are also used by Vault's AWS secrets engine and auth method).
+    SharedFile,
+}
+
+impl CredentialsStyle {
+    pub const ALL: [CredentialsStyle; 2] = [CredentialsStyle::Env, CredentialsStyle::SharedFile];
+
+    pub fn is_env(&self) -> bool {
+        *self == CredentialsStyle::Env
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialsStyle::Env => "env",
+            CredentialsStyle::SharedFile => "shared-file",
+        }
+    }
+}
+
+impl OutputAnswers {
+    /// The shared credentials file: the one given, else `aws-credentials` beside the env file.
+    pub fn shared_credentials_path(&self) -> PathBuf {
+        self.shared_credentials_file.clone().unwrap_or_else(|| {
+            self.env_file
+                .parent()
+                .unwrap_or(Path::new("/"))
+                .join(SHARED_CREDENTIALS_NAME)
+        })
+    }
+
+    /// The files that will hold the key, by the chosen style.
+    pub fn key_files(&self) -> KeyFiles {
+        KeyFiles {
+            env_file: self.env_file.clone(),
+            shared: (self.credentials == CredentialsStyle::SharedFile).then(|| SharedFile {
+                path: self.shared_credentials_path(),
+                profile: self.credentials_profile.clone(),
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -307,6 +374,9 @@ impl Default for OutputAnswers {
         OutputAnswers {
             vault_config: DEFAULT_VAULT_CONFIG.into(),
             env_file: DEFAULT_ENV_FILE.into(),
+            credentials: CredentialsStyle::Env,
+            shared_credentials_file: None,
+            credentials_profile: DEFAULT_CREDENTIALS_PROFILE.into(),
             credentials_csv: None,
         }
     }
@@ -449,6 +519,16 @@ impl Answers {
         if let Some(csv) = &self.output.credentials_csv {
             check("output.credentials_csv", validate_file_path(csv));
         }
+        if self.output.credentials == CredentialsStyle::SharedFile {
+            check(
+                "output.shared_credentials_file",
+                validate_file_path(&self.output.shared_credentials_path()),
+            );
+            check(
+                "output.credentials_profile",
+                validate_profile_name(&self.output.credentials_profile),
+            );
+        }
         if let Some(keys) = &self.init.recovery_keys_file {
             check("init.recovery_keys_file", validate_file_path(keys));
         }
@@ -484,16 +564,19 @@ impl Answers {
     }
 
     /// The files autounseal writes, by the key that names them.
-    pub fn output_files(&self) -> Vec<(&'static str, &Path)> {
+    pub fn output_files(&self) -> Vec<(&'static str, PathBuf)> {
         let mut files = vec![
-            ("output.env_file", self.output.env_file.as_path()),
-            ("output.vault_config", self.output.vault_config.as_path()),
+            ("output.env_file", self.output.env_file.clone()),
+            ("output.vault_config", self.output.vault_config.clone()),
         ];
+        if self.output.credentials == CredentialsStyle::SharedFile {
+            files.push(("output.shared_credentials_file", self.output.shared_credentials_path()));
+        }
         if let Some(csv) = &self.output.credentials_csv {
-            files.push(("output.credentials_csv", csv.as_path()));
+            files.push(("output.credentials_csv", csv.clone()));
         }
         if let Some(keys) = &self.init.recovery_keys_file {
-            files.push(("init.recovery_keys_file", keys.as_path()));
+            files.push(("init.recovery_keys_file", keys.clone()));
         }
         files
     }
@@ -604,6 +687,22 @@ pub fn validate_region(region: &str) -> Result<(), String> {
         format!("did you mean one of: {}?", close.join(", "))
     };
     Err(format!("\"{region}\" is not an AWS region that offers KMS; {hint}"))
+}
+
+/// A profile name of the shared credentials file: what the AWS CLI writes and every SDK
+/// reads back the same (no spaces, brackets or `=`, which would break the INI line).
+pub fn validate_profile_name(profile: &str) -> Result<(), String> {
+    if profile.is_empty() {
+        return Err(format!(
+            "name the profile that holds the key, for example \"{DEFAULT_CREDENTIALS_PROFILE}\""
+        ));
+    }
+    if profile.len() > 64 || !profile.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(format!(
+            "\"{profile}\" is not a usable profile name; use up to 64 letters, digits and - _ ."
+        ));
+    }
+    Ok(())
 }
 
 pub fn validate_endpoint_url(url: &str) -> Result<(), String> {
@@ -1024,6 +1123,57 @@ mod tests {
         // A single server's saved answers have no [cluster] section.
         assert!(!valid().to_toml().contains("[cluster]"));
         assert_eq!(Answers::parse(&a.to_toml()).unwrap(), a);
+    }
+
+    #[test]
+    fn the_shared_file_is_beside_the_env_file_unless_given_and_never_on_another_output() {
+        let mut a = valid();
+        a.output.credentials = CredentialsStyle::SharedFile;
+        assert_eq!(a.validate(), vec![]);
+        assert_eq!(
+            a.output.shared_credentials_path(),
+            Path::new("/etc/vault.d/aws-credentials")
+        );
+        a.output.env_file = "/etc/openbao/openbao.env".into();
+        assert_eq!(
+            a.output.shared_credentials_path(),
+            Path::new("/etc/openbao/aws-credentials")
+        );
+        a.output.shared_credentials_file = Some(a.output.env_file.clone());
+        let errors = a.validate();
+        assert_eq!(errors[0].field, "output.shared_credentials_file");
+        assert!(errors[0].message.contains("output.env_file"), "{}", errors[0].message);
+        a.output.shared_credentials_file = Some("aws-credentials".into());
+        assert!(a.validate()[0].message.contains("relative"));
+        let files = a.output.key_files();
+        assert_eq!(files.shared.unwrap().profile, DEFAULT_CREDENTIALS_PROFILE);
+    }
+
+    #[test]
+    fn profile_names() {
+        assert!(validate_profile_name("vault-auto-unseal").is_ok());
+        assert!(validate_profile_name("a.b_c").is_ok());
+        assert!(validate_profile_name("").unwrap_err().contains("name the profile"));
+        assert!(validate_profile_name("has space").is_err());
+        assert!(validate_profile_name("x]\naws_access_key_id").is_err());
+        let mut a = valid();
+        a.output.credentials_profile = "bad name".into();
+        assert_eq!(a.validate(), vec![], "the profile matters only with the shared file");
+        a.output.credentials = CredentialsStyle::SharedFile;
+        assert_eq!(a.validate()[0].field, "output.credentials_profile");
+    }
+
+    #[test]
+    fn the_style_reads_and_round_trips() {
+        let a = Answers::parse("[output]\ncredentials = \"shared-file\"\ncredentials_profile = \"p\"\n").unwrap();
+        assert_eq!(a.output.credentials, CredentialsStyle::SharedFile);
+        assert_eq!(Answers::parse(&a.to_toml()).unwrap(), a);
+        let err = Answers::parse("[output]\ncredentials = \"file\"\n").unwrap_err();
+        assert!(err.contains("shared-file"), "{err}");
+        assert!(
+            !valid().to_toml().contains("credentials ="),
+            "the default style is not written out"
+        );
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub enum Command {
     /// Make this host one more node of a cluster: its own IAM user and access key under
     /// the cluster's policy, its files with retry_join, its server joined and unsealed
     Join(JoinArgs),
+    /// Replace the server's access key with a new one, with no downtime: saved, proven,
+    /// the server restarted onto it, the old key deactivated, then deleted; rolled back
+    /// on any failure before the deletion
+    Rotate(RotateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -173,6 +177,16 @@ pub struct StatusArgs {
     /// Print the status as a JSON object
     #[arg(long)]
     pub json: bool,
+    /// The CA bundle that verifies the server's HTTPS certificate
+    #[arg(long, value_name = "FILE", env = "VAULT_CACERT")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Do not ask: go ahead (scripts, cron, CI)
+    #[arg(long, short)]
+    pub yes: bool,
     /// The CA bundle that verifies the server's HTTPS certificate
     #[arg(long, value_name = "FILE", env = "VAULT_CACERT")]
     pub ca_cert: Option<PathBuf>,

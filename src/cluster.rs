@@ -95,6 +95,10 @@ pub fn local_nodes(answers: &Answers, state_dir: &Path) -> Vec<Node> {
             a.output.vault_config = beside(&answers.output.vault_config, &id);
             a.output.env_file = beside(&answers.output.env_file, &id);
             a.output.credentials_csv = answers.output.credentials_csv.as_deref().map(|p| beside(p, &id));
+            if answers.output.credentials == crate::answers::CredentialsStyle::SharedFile {
+                // Beside the env file by default: the same file for every node, unless named apart.
+                a.output.shared_credentials_file = Some(beside(&answers.output.shared_credentials_path(), &id));
+            }
             a.iam.user_name = node_user(&answers.iam.user_name, &id);
             a.cluster.nodes = 1;
             a.cluster.export_file = None;
@@ -754,6 +758,14 @@ mod tests {
         for node in &nodes {
             assert_eq!(node.answers.validate(), vec![], "{}", node.id);
         }
+        // With the shared credentials file, each node has its own.
+        let mut shared = answers();
+        shared.output.credentials = crate::answers::CredentialsStyle::SharedFile;
+        let nodes = local_nodes(&shared, Path::new("/state"));
+        assert_eq!(
+            nodes[2].answers.output.shared_credentials_path(),
+            Path::new("/etc/vault.d/aws-credentials-autounseal-3")
+        );
     }
 
     #[test]

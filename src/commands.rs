@@ -1,4 +1,4 @@
-//! The headless commands: `apply`, `plan`, `destroy`, `regions`.
+//! The headless commands: `apply`, `plan`, `destroy`, `rotate`, `regions`, `doctor`, `status`.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use crate::answers::Answers;
 use crate::answers::ExistingServer;
 use crate::aws::destroy::{DestroyOptions, KEY_DELETION_WARNING};
 use crate::aws::{AwsContext, Connection};
-use crate::cli::{ApplyArgs, DemoArgs, DestroyArgs, DoctorArgs, JoinArgs, PlanArgs, StatusArgs};
+use crate::cli::{ApplyArgs, DemoArgs, DestroyArgs, DoctorArgs, JoinArgs, PlanArgs, RotateArgs, StatusArgs};
 use crate::cluster::{self, ClusterFile, ClusterOutcome};
 use crate::demo::{self, Demo};
 use crate::frontend::{FrontEnd, choose};
@@ -19,7 +19,7 @@ use crate::run::events::StopRequest;
 use crate::run::{ApplyOptions, ManifestStore, Origin};
 use crate::vault::deploy::KeysDestination;
 use crate::vault::migrate::{self, KeysSource, UnsealKeys};
-use crate::{flow, regions};
+use crate::{flow, regions, rotate};
 
 /// The state folder: `--state-dir`, or the user's data folder.
 pub fn state_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -130,7 +130,7 @@ fn stop_on_signals() -> anyhow::Result<StopRequest> {
             } else {
                 eprintln!(
                     "\n{name} again: stopping now. A call in flight may have made something the manifest lacks: \
-                     the next `apply` or `destroy` looks for it."
+                     the next `apply`, `rotate` or `destroy` looks for it."
                 );
                 std::process::exit(130);
             }
@@ -772,6 +772,55 @@ pub async fn status(args: StatusArgs, state_dir: &Path, profile: Option<&str>) -
             let role = role.map(|r| format!(", {r}")).unwrap_or_default();
             crate::say!("\nNode {node}{role} (state in {}):", dir.display());
             print_status(status);
+        }
+    }
+    Ok(())
+}
+
+/// `rotate`: shows what it will do, asks unless `--yes`, rotates, says when the next is due.
+pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
+    let Some((manifest, ctx)) = recorded_setup(state_dir, profile).await? else {
+        bail!(
+            "{} records no setup: nothing to rotate. Run `autounseal` or `autounseal apply` first, or pass --state-dir",
+            state_dir.display()
+        );
+    };
+    println!("autounseal rotate will:");
+    for line in rotate::rotate_plan(&manifest) {
+        println!("  - {line}");
+    }
+    if !args.yes && !confirm("Go ahead?", None)? {
+        bail!("nothing was changed. To rotate without a question (scripts, cron), pass --yes");
+    }
+    println!("autounseal rotate (state in {})", state_dir.display());
+    let store = ManifestStore::open(state_dir)?;
+    let opts = rotate::RotateOptions { ca_cert: args.ca_cert };
+    // The first Ctrl-C (or SIGTERM) stops after the step in flight and rolls back.
+    let stop = stop_on_signals()?;
+    let outcome = with_printer(Mode::Run, async |rep| {
+        rotate::rotate(&ctx, &store, &rep.with_stop(stop), opts).await
+    })
+    .await?;
+    match outcome {
+        rotate::RotateOutcome::Rotated {
+            old_key_id, new_key_id, ..
+        } => {
+            println!("\nRotated: the server uses access key {new_key_id}; {old_key_id} is deleted.");
+            let due = time::OffsetDateTime::now_utc() + time::Duration::days(rotate::ROTATE_EVERY_DAYS.into());
+            println!(
+                "Rotate again within 30 to {} days: by {} at the latest ({}).",
+                rotate::ROTATE_EVERY_DAYS,
+                due.date(),
+                crate::cli::command_hint("rotate", state_dir)
+            );
+        }
+        rotate::RotateOutcome::WaitingForRestart { new_key_id, restart } => {
+            println!("\nThe new access key {new_key_id} is saved and works; the old one is still active.");
+            println!("Now {restart}.");
+            println!(
+                "Then run `{}` again: it checks that the server unsealed and retires the old key.",
+                crate::cli::command_hint("rotate", state_dir)
+            );
         }
     }
     Ok(())

@@ -1,8 +1,9 @@
 //! The formats the access key is saved in: the env file systemd loads with
-//! `EnvironmentFile=` and the AWS console's CSV. Both are rendered into zeroizing
-//! buffers so the secret does not linger in freed memory.
+//! `EnvironmentFile=`, the AWS shared credentials file (INI) and the AWS console's CSV.
+//! All are rendered into zeroizing buffers so the secret does not linger in freed memory.
+//! [`KeyFiles`] says which of them hold a setup's key, for every writer and reader.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
@@ -50,6 +51,140 @@ pub fn render_csv(key: &AccessKey) -> Zeroizing<String> {
     text
 }
 
+/// The files that hold a setup's key, by its credentials style: the one place that
+/// knows, so that apply, a re-run, doctor and rotate read and write the same files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFiles {
+    /// The file systemd's `EnvironmentFile=` and the background launch read.
+    pub env_file: PathBuf,
+    /// With the `shared-file` style: where the key is, the env file only pointing at it.
+    pub shared: Option<SharedFile>,
+}
+
+/// An AWS shared credentials file and the profile in it that holds the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedFile {
+    pub path: PathBuf,
+    pub profile: String,
+}
+
+/// Which of [`KeyFiles`] a rendered text is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFileKind {
+    Env,
+    SharedCredentials,
+}
+
+impl KeyFiles {
+    /// The file the secret is in.
+    pub fn secret_path(&self) -> &Path {
+        self.shared.as_ref().map_or(&self.env_file, |s| &s.path)
+    }
+
+    /// Every file to write for a key, the one the secret is in first (so that the env
+    /// file never points at a file not written yet).
+    pub fn paths(&self) -> Vec<(KeyFileKind, &Path)> {
+        match &self.shared {
+            None => vec![(KeyFileKind::Env, &self.env_file)],
+            Some(shared) => vec![
+                (KeyFileKind::SharedCredentials, &shared.path),
+                (KeyFileKind::Env, &self.env_file),
+            ],
+        }
+    }
+
+    /// The text of one of [`Self::paths`] for `key`.
+    pub fn render(&self, kind: KeyFileKind, key: &AccessKey, region: &str) -> Zeroizing<String> {
+        match (kind, &self.shared) {
+            (KeyFileKind::Env, None) => render_env(key, region),
+            (KeyFileKind::Env, Some(shared)) => Zeroizing::new(render_env_pointer(shared, region)),
+            (KeyFileKind::SharedCredentials, Some(shared)) => render_shared_credentials(key, &shared.profile),
+            (KeyFileKind::SharedCredentials, None) => unreachable!("the env style has no shared credentials file"),
+        }
+    }
+
+    /// The key the files hold; `None` when a file is missing or holds no key.
+    pub fn read_key(&self) -> Option<AccessKey> {
+        match &self.shared {
+            None => read_env_key(&self.env_file),
+            Some(shared) => read_shared_key(&shared.path, &shared.profile),
+        }
+    }
+
+    /// The key id the files hold, without keeping the secret.
+    pub fn read_key_id(&self) -> Option<String> {
+        match &self.shared {
+            None => read_env_key_id(&self.env_file),
+            Some(_) => self.read_key().map(|k| k.id.clone()),
+        }
+    }
+}
+
+/// The env file of the `shared-file` style: where the key is and the region, no secret.
+/// The seal's SDK reads the profile from the file these name.
+pub fn render_env_pointer(shared: &SharedFile, region: &str) -> String {
+    format!(
+        "# Written by autounseal for Vault's awskms seal; loaded by systemd EnvironmentFile=.\n\
+         # The access key is in {path} (profile {profile}), not in the environment.\n\
+         AWS_SHARED_CREDENTIALS_FILE={path}\nAWS_PROFILE={profile}\nAWS_REGION={region}\n",
+        path = shared.path.display(),
+        profile = shared.profile,
+    )
+}
+
+/// The AWS shared credentials file (INI): one profile with the key. Sized up front, as
+/// [`render_env`].
+pub fn render_shared_credentials(key: &AccessKey, profile: &str) -> Zeroizing<String> {
+    debug_assert!(is_bare_value(&key.id) && is_bare_value(key.expose_secret()));
+    const HEADER: &str =
+        "# Written by autounseal for Vault's awskms seal. Keep it mode 0600, owner the service user.\n";
+    let room = HEADER.len() + profile.len() + key.id.len() + key.expose_secret().len() + 64;
+    let mut text = Zeroizing::new(String::with_capacity(room));
+    let room = text.capacity();
+    for part in [
+        HEADER,
+        "[",
+        profile,
+        "]\naws_access_key_id = ",
+        &key.id,
+        "\naws_secret_access_key = ",
+        key.expose_secret(),
+        "\n",
+    ] {
+        text.push_str(part);
+    }
+    debug_assert_eq!(text.capacity(), room, "the buffer never grew");
+    text
+}
+
+/// Reads the key of `profile` from a shared credentials file: `[profile]` sections of
+/// `name = value` lines, `#` and `;` comments. `None` when the file, the profile or one
+/// of the two keys is missing.
+pub fn read_shared_key(path: &Path, profile: &str) -> Option<AccessKey> {
+    let text = Zeroizing::new(std::fs::read_to_string(path).ok()?);
+    let mut in_profile = false;
+    let mut id = None;
+    let mut secret = None;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with(['#', ';']) || line.is_empty() {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            in_profile = name.trim() == profile;
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=').filter(|_| in_profile) else {
+            continue;
+        };
+        match name.trim() {
+            "aws_access_key_id" => id = Some(value.trim().to_string()),
+            "aws_secret_access_key" => secret = Some(value.trim()),
+            _ => {}
+        }
+    }
+    Some(AccessKey::new(id?, secret?))
+}
+
 fn is_bare_value(value: &str) -> bool {
     value.chars().all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c))
 }
@@ -57,6 +192,10 @@ fn is_bare_value(value: &str) -> bool {
 /// Reads the access key back from an env file (a re-run checks that the key it saved
 /// still works). `None` when the file is missing or holds no key.
 pub fn read_env_key(path: &Path) -> Option<AccessKey> {
+    // A folder opens, then fails every read: its iterator would never end.
+    if !path.is_file() {
+        return None;
+    }
     let iter = dotenvy::from_path_iter(path).ok()?;
     let mut id = None;
     let mut secret = None;
@@ -72,6 +211,9 @@ pub fn read_env_key(path: &Path) -> Option<AccessKey> {
 
 /// The access key id an env file holds, without touching the secret.
 pub fn read_env_key_id(path: &Path) -> Option<String> {
+    if !path.is_file() {
+        return None;
+    }
     dotenvy::from_path_iter(path)
         .ok()?
         .flatten()
@@ -131,8 +273,74 @@ mod tests {
         );
     }
 
+    fn shared(dir: &Path) -> KeyFiles {
+        KeyFiles {
+            env_file: dir.join("vault.env"),
+            shared: Some(SharedFile {
+                path: dir.join("aws-credentials"),
+                profile: "vault-auto-unseal".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn shared_file_style_keeps_the_key_out_of_the_env_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = shared(dir.path());
+        let paths = files.paths();
+        let kinds: Vec<_> = paths.iter().map(|(kind, _)| *kind).collect();
+        assert_eq!(kinds, [KeyFileKind::SharedCredentials, KeyFileKind::Env]);
+        for (kind, path) in paths {
+            std::fs::write(path, files.render(kind, &key(), "eu-west-1").as_bytes()).unwrap();
+        }
+        let names: Vec<_> = read_env_vars(&files.env_file)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str()))
+            .collect();
+        let path = dir.path().join("aws-credentials");
+        assert_eq!(
+            names,
+            [
+                format!("AWS_SHARED_CREDENTIALS_FILE={}", path.display()),
+                "AWS_PROFILE=vault-auto-unseal".into(),
+                "AWS_REGION=eu-west-1".into()
+            ]
+        );
+        assert_eq!(read_env_key(&files.env_file).map(|k| k.id), None);
+        let back = files.read_key().unwrap();
+        assert_eq!(
+            (back.id.as_str(), back.expose_secret()),
+            ("AKIAIOSFODNN7EXAMPLE", key().expose_secret())
+        );
+        assert_eq!(files.read_key_id().as_deref(), Some("AKIAIOSFODNN7EXAMPLE"));
+        assert_eq!(files.secret_path(), path);
+    }
+
+    #[test]
+    fn only_the_named_profile_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        let text = "[default]\naws_access_key_id = AKIAOTHER0000000000\naws_secret_access_key = other\n\n\
+                    ; a comment\n[vault-auto-unseal]\naws_access_key_id=AKIAIOSFODNN7EXAMPLE\n";
+        std::fs::write(&path, text).unwrap();
+        assert!(
+            read_shared_key(&path, "vault-auto-unseal").is_none(),
+            "no secret in the profile"
+        );
+        assert!(read_shared_key(&path, "missing").is_none());
+        assert_eq!(read_shared_key(&path, "default").unwrap().id, "AKIAOTHER0000000000");
+    }
+
     #[test]
     fn missing_file_has_no_key() {
         assert!(read_env_key(Path::new("/nonexistent/vault.env")).is_none());
+        let folder = tempfile::tempdir().unwrap();
+        assert!(
+            read_env_key(folder.path()).is_none(),
+            "a folder is read as no key, at once"
+        );
+        assert!(read_env_key_id(folder.path()).is_none());
+        assert!(read_shared_key(folder.path(), "default").is_none());
     }
 }

@@ -1,7 +1,7 @@
 //! The whole job, shared by `apply`, `plan` and the wizard: everything that can be
 //! checked is checked first, then AWS, then the Vault side.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::answers::Answers;
 use crate::aws::destroy::{DestroyOptions, destroy_aws};
@@ -17,8 +17,9 @@ use crate::vault::migrate::{self, UnsealKeys};
 
 /// The files an undo removes. The recovery keys file stays: it is the operator's until
 /// they move it.
-pub const UNDONE_FILES: [FileRole; 5] = [
+pub const UNDONE_FILES: [FileRole; 6] = [
     FileRole::EnvFile,
+    FileRole::SharedCredentials,
     FileRole::CredentialsCsv,
     FileRole::VaultConfig,
     FileRole::SystemdDropIn,
@@ -112,7 +113,18 @@ pub async fn run_with(
 pub async fn undo(ctx: &AwsContext, store: &ManifestStore, rep: &Reporter, opts: DestroyOptions) -> Result<()> {
     let recorder = Recorder::new(rep.clone(), store, false);
     stop_server(&recorder, store, rep).await?;
+    // A rotation that stopped half-way kept the old key's files as backups; its keys go
+    // with the others below, and their secrets are dead then.
+    let rotation_backups: Vec<PathBuf> = store
+        .snapshot()
+        .rotation
+        .map(|r| r.backups.into_iter().map(|b| b.backup).collect())
+        .unwrap_or_default();
     destroy_aws(ctx, store, rep, opts).await?;
+    for backup in rotation_backups {
+        files::remove_if_present(&backup)
+            .map_err(|e| RunError::Other(format!("cannot remove {}: {e}", backup.display())))?;
+    }
     remove_files(&recorder, store, rep, &UNDONE_FILES).await
 }
 
@@ -128,6 +140,21 @@ pub fn undo_plan(m: &Manifest) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(k) = &m.access_key {
         lines.push(format!("delete access key {} of {}", k.id, k.user));
+    }
+    if let Some(r) = &m.rotation {
+        if let Some(new) = r
+            .new_key_id
+            .as_ref()
+            .filter(|id| m.access_key.as_ref().is_none_or(|k| k.id != **id))
+        {
+            lines.push(format!(
+                "delete access key {new} of {}, made by a rotation that stopped",
+                r.user
+            ));
+        }
+        for b in &r.backups {
+            lines.push(format!("remove {} (the old key's saved form)", b.backup.display()));
+        }
     }
     if let Some(p) = &m.iam_policy {
         lines.push(format!("{} policy {}", verb(p.origin), p.arn));

@@ -17,6 +17,7 @@ pub mod headless;
 pub mod pause;
 pub mod plain;
 pub mod regions;
+pub mod rotate;
 pub mod run;
 pub mod secrets;
 pub mod tui;

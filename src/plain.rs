@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::answers::{self, Answers, Launch};
+use crate::answers::{self, Answers, CredentialsStyle, Launch};
 use crate::aws::{AwsContext, Connection};
 use crate::headless::{Mode, with_printer};
 use crate::run::ApplyOptions;
@@ -61,6 +61,25 @@ impl<R: BufRead> Prompter<R> {
     /// Saves the answers given so far (no secret is among them).
     fn keep(&self, a: &Answers) {
         a.save_session(&self.state_dir);
+    }
+
+    /// One of `options`, by the name `name` gives it; the question lists the names.
+    fn choose<T: Copy + PartialEq>(
+        &mut self,
+        question: &str,
+        options: &[T],
+        name: fn(T) -> &'static str,
+        default: T,
+    ) -> anyhow::Result<T> {
+        let names: Vec<&str> = options.iter().map(|o| name(*o)).collect();
+        let listed = names.join(", ");
+        let answer = self.ask(&format!("{question} ({listed})"), name(default), |v| {
+            names
+                .contains(&v)
+                .then_some(())
+                .ok_or_else(|| format!("one of {listed}"))
+        })?;
+        Ok(*options.iter().find(|o| name(**o) == answer).expect("checked"))
     }
 
     fn yes(&mut self, question: &str, default: bool) -> anyhow::Result<bool> {
@@ -148,6 +167,23 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
             |v| answers::validate_file_path(v.as_ref()),
         )?
         .into();
+    a.output.credentials = p.choose(
+        "Key in the env file, or in a shared credentials file the env file names, out of the \
+         environment Vault's AWS secrets engine and auth method read",
+        &CredentialsStyle::ALL,
+        CredentialsStyle::as_str,
+        a.output.credentials,
+    )?;
+    if a.output.credentials == CredentialsStyle::SharedFile {
+        a.output.shared_credentials_file = Some(
+            p.ask(
+                "Shared credentials file",
+                &a.output.shared_credentials_path().to_string_lossy(),
+                |v| answers::validate_file_path(v.as_ref()),
+            )?
+            .into(),
+        );
+    }
     a.output.credentials_csv = optional(&p.ask(
         "Also a credentials CSV (empty: no)",
         &text_of(&a.output.credentials_csv),
@@ -159,18 +195,7 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
         answers::validate_not_blank(v, "the binary")
     })?;
     p.keep(a);
-    let launch = p.ask(
-        "Start it with (systemd, background, none)",
-        a.server.launch.as_str(),
-        |v| {
-            Launch::ALL
-                .iter()
-                .any(|l| l.as_str() == v)
-                .then_some(())
-                .ok_or_else(|| "systemd, background or none".to_string())
-        },
-    )?;
-    a.server.launch = *Launch::ALL.iter().find(|l| l.as_str() == launch).expect("checked");
+    a.server.launch = p.choose("Start it with", &Launch::ALL, Launch::as_str, a.server.launch)?;
     p.keep(a);
     a.server.listen = p.ask("Listen address", &a.server.listen.clone(), answers::validate_listen)?;
     p.keep(a);

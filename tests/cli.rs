@@ -289,6 +289,7 @@ fn without_a_terminal_the_wizard_asks_in_plain_lines_with_the_same_checks() {
         "",          // policy
         &format!("{d}/etc/vault.hcl"),
         &format!("{d}/etc/vault.env"),
+        "",      // the key in the env file
         "",      // no CSV
         "vault", // binary
         "none",  // launch: files only

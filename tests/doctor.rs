@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use autounseal::answers::Answers;
+use autounseal::answers::{Answers, CredentialsStyle};
 use autounseal::aws::AwsContext;
 use autounseal::run::{Manifest, ManifestStore};
 use common::{Moto, ServerGuard, context, context_as, isolate, server_answers};
@@ -31,9 +31,15 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Setup {
+        Setup::with(|_| {}).await
+    }
+
+    /// A finished `apply` of the test's answers as `change` leaves them.
+    async fn with(change: impl FnOnce(&mut Answers)) -> Setup {
         let moto = Moto::start();
         let dir = tempfile::tempdir().unwrap();
-        let answers = server_answers(&moto, dir.path());
+        let mut answers = server_answers(&moto, dir.path());
+        change(&mut answers);
         let root = context(&answers).await;
         root.iam.create_user().user_name("operator").send().await.unwrap();
         let key = root
@@ -117,11 +123,10 @@ impl Setup {
         (out.status.code().unwrap(), findings)
     }
 
+    /// The saved key's secret, wherever its style keeps it.
     fn env_secret(&self) -> Option<String> {
-        let text = std::fs::read_to_string(&self.answers.output.env_file).ok()?;
-        text.lines()
-            .find_map(|l| l.strip_prefix("AWS_SECRET_ACCESS_KEY="))
-            .map(str::to_string)
+        let key = self.answers.output.key_files().read_key()?;
+        Some(key.expose_secret().to_string())
     }
 
     fn key_arn(&self) -> String {
@@ -312,6 +317,99 @@ async fn a_fresh_apply_is_all_ok_and_each_broken_file_is_found_with_its_fix() {
     assert!(
         said.contains("next:       all good") && said.contains("0 days old"),
         "{said}"
+    );
+}
+
+#[tokio::test]
+async fn a_fresh_shared_file_apply_is_all_ok_and_each_shared_file_fault_is_found_with_its_fix() {
+    let s = Setup::with(|a| a.output.credentials = CredentialsStyle::SharedFile).await;
+    let (code, findings) = s.doctor();
+    for (link, check) in [
+        ("env_file", "variables"),
+        ("env_file", "no key"),
+        ("shared_credentials", "mode"),
+        ("shared_credentials", "owner"),
+        ("shared_credentials", "profile"),
+        ("credentials", "identity"),
+        ("round_trip", "encrypt and decrypt"),
+        ("server", "unsealed"),
+    ] {
+        assert_eq!(finding(&findings, link, check)["verdict"], "ok", "{link} / {check}");
+    }
+    assert_all_ok((code, findings));
+
+    let shared = s.answers.output.shared_credentials_path();
+    let shown = shared.display().to_string();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, findings) = s.doctor();
+    assert_eq!(code, 2);
+    assert_finding(
+        &findings,
+        "shared_credentials",
+        "mode",
+        "fail",
+        "mode 0644",
+        &format!("chmod 600 {shown}"),
+    );
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // The profile renamed: no key for the seal, so nothing of Vault's can be checked.
+    s.with_file_changed(
+        &shared,
+        |t| t.replace("[vault-auto-unseal]", "[renamed]"),
+        |code, findings| {
+            assert_eq!(code, 2);
+            assert_finding(
+                findings,
+                "shared_credentials",
+                "profile",
+                "fail",
+                "has no profile [vault-auto-unseal] with aws_access_key_id and aws_secret_access_key",
+                "autounseal apply",
+            );
+            assert_eq!(finding(findings, "credentials", "identity")["verdict"], "skipped");
+        },
+    );
+
+    // The key left in the env file (from the env style, say): Vault's AWS engines see it.
+    let key = s.answers.output.key_files().read_key().unwrap();
+    let env = s.answers.output.env_file.clone();
+    s.with_file_changed(
+        &env,
+        |t| {
+            format!(
+                "{t}AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+                key.id,
+                key.expose_secret()
+            )
+        },
+        |code, findings| {
+            assert_eq!(code, 2);
+            assert_finding(
+                findings,
+                "env_file",
+                "no key",
+                "fail",
+                "sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: the server's AWS secrets engine and auth method",
+                &format!("remove AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY from {}", env.display()),
+            );
+        },
+    );
+    // The env file names another profile than the one that holds the key.
+    s.with_file_changed(
+        &env,
+        |t| t.replace("AWS_PROFILE=vault-auto-unseal", "AWS_PROFILE=default"),
+        |code, findings| {
+            assert_eq!(code, 2);
+            assert_finding(
+                findings,
+                "env_file",
+                "points at the key",
+                "fail",
+                "AWS_PROFILE=default, but the key was saved with AWS_PROFILE=vault-auto-unseal",
+                "set AWS_PROFILE=vault-auto-unseal",
+            );
+        },
     );
 }
 

@@ -783,3 +783,72 @@ async fn key_aliases_name_the_customer_keys_only() {
         "moto's AWS managed aliases are left out: {listed:?}"
     );
 }
+
+#[tokio::test]
+async fn destroy_mid_rotation_deletes_the_rotations_key_too_and_its_backups() {
+    use autounseal::run::manifest::{RotationBackup, RotationRecord, RotationStage};
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = answers(&moto, dir.path());
+    let ctx = context(&a).await;
+    // A user of the operator's: destroy deletes only the keys autounseal made on it.
+    ctx.iam
+        .create_user()
+        .user_name("vault-auto-unseal")
+        .send()
+        .await
+        .unwrap();
+    let store = ManifestStore::open(&dir.path().join("state")).unwrap();
+    provision(&ctx, &a, &store, APPLY).await.unwrap();
+    let old = store.snapshot().access_key.unwrap().id;
+    // A rotation stopped after its new key was saved: the old files are backups.
+    let new = ctx
+        .iam
+        .create_access_key()
+        .user_name("vault-auto-unseal")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap()
+        .access_key_id;
+    let backup = dir.path().join("vault.env.rotate-backup");
+    std::fs::write(&backup, "AWS_ACCESS_KEY_ID=old\n").unwrap();
+    store
+        .update(|m| {
+            m.rotation = Some(RotationRecord {
+                user: "vault-auto-unseal".into(),
+                old_key_id: old.clone(),
+                new_key_id: Some(new.clone()),
+                keys_before: vec![old.clone()],
+                stage: RotationStage::Saved,
+                old_deactivated: false,
+                server_on_new_key: false,
+                backups: vec![RotationBackup {
+                    path: a.output.env_file.clone(),
+                    backup: backup.clone(),
+                }],
+                rolling_back: None,
+            })
+        })
+        .unwrap();
+
+    autounseal::flow::undo(&ctx, &store, &Reporter::silent(), DestroyOptions::default())
+        .await
+        .unwrap();
+    let keys = ctx
+        .iam
+        .list_access_keys()
+        .user_name("vault-auto-unseal")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        keys.access_key_metadata().is_empty(),
+        "both the recorded key and the rotation's new key are gone: {:?}",
+        keys.access_key_metadata()
+    );
+    assert!(!backup.exists(), "the backup of a dead key's secret is removed");
+    assert!(store.snapshot().rotation.is_none());
+    assert!(ctx.iam.get_user().user_name("vault-auto-unseal").send().await.is_ok());
+}

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use autounseal::answers::CredentialsStyle;
 use common::pty::{DOWN, ENTER, Terminal};
 use common::{Moto, ServerGuard};
 use portable_pty::CommandBuilder;
@@ -324,13 +325,23 @@ pub const CANARY: (&str, &str) = ("AUTOUNSEAL_CANARY_SECRET", "canary-7f3e9a1c5b
 
 /// A headless `apply` against moto and OpenBao, dumped at its two pause points.
 fn headless_run(run: usize) -> Vec<(String, usize)> {
+    headless_run_with(run, CredentialsStyle::Env)
+}
+
+/// [`headless_run`] with the key in a shared credentials file.
+fn headless_shared_file_run(run: usize) -> Vec<(String, usize)> {
+    headless_run_with(run, CredentialsStyle::SharedFile)
+}
+
+fn headless_run_with(run: usize, style: CredentialsStyle) -> Vec<(String, usize)> {
     // An emulator of its own: the same user in one emulator would reach its key limit.
     let moto = Moto::start();
     let moto = &moto;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let state = d.join("state");
-    let answers = common::server_answers(moto, d);
+    let mut answers = common::server_answers(moto, d);
+    answers.output.credentials = style;
     let answers_file = d.join("answers.toml");
     std::fs::write(&answers_file, answers.to_toml()).unwrap();
     let _guard = ServerGuard(state.clone());
@@ -359,13 +370,19 @@ fn headless_run(run: usize) -> Vec<(String, usize)> {
     wait_stopped(pid, Duration::from_secs(60));
     let access_key = vec![Secret {
         name: "secret access key".into(),
-        value: env_value(&answers.output.env_file, "AWS_SECRET_ACCESS_KEY"),
+        value: answers
+            .output
+            .key_files()
+            .read_key()
+            .expect("the key is saved")
+            .expose_secret()
+            .to_string(),
     }];
     found.extend(dump_and_search(pid, d, &access_key, "after AWS"));
     resume(pid);
 
     wait_stopped(pid, Duration::from_secs(90));
-    server_sees_only_the_allow_list(&state, &answers.output.env_file);
+    server_sees_only_the_allow_list(&state, &answers.output.env_file, style);
     let mut secrets = keys_file_secrets(answers.init.recovery_keys_file.as_ref().unwrap());
     secrets.extend(access_key);
     found.extend(dump_and_search(pid, d, &secrets, "at exit"));
@@ -455,7 +472,7 @@ fn a_headless_migration_keeps_no_unseal_key_in_memory() {
 
 /// The server autounseal started sees the env file's variables and the allow-list,
 /// nothing else of the operator's: not the canary, not the operator's own AWS key.
-fn server_sees_only_the_allow_list(state: &Path, env_file: &Path) {
+fn server_sees_only_the_allow_list(state: &Path, env_file: &Path, style: CredentialsStyle) {
     let pid = std::fs::read_to_string(state.join("server.pid")).unwrap();
     let environ = std::fs::read(format!("/proc/{}/environ", pid.trim())).unwrap();
     let file_vars: Vec<String> = std::fs::read_to_string(env_file)
@@ -474,16 +491,29 @@ fn server_sees_only_the_allow_list(state: &Path, env_file: &Path) {
         assert_ne!(value, "testing", "the server sees the operator's credentials in {name}");
         names.push(name.to_string());
     }
+    // The key itself, or (shared-file) only the file and profile that hold it.
+    let key_var = match style {
+        CredentialsStyle::Env => "AWS_SECRET_ACCESS_KEY",
+        CredentialsStyle::SharedFile => "AWS_SHARED_CREDENTIALS_FILE",
+    };
     assert!(
-        names.iter().any(|n| n == "AWS_SECRET_ACCESS_KEY") && names.iter().any(|n| n == "PATH"),
-        "the env file's key and the allowed PATH reach the server: {names:?}"
+        names.iter().any(|n| n == key_var) && names.iter().any(|n| n == "PATH"),
+        "the env file's {key_var} and the allowed PATH reach the server: {names:?}"
     );
+    if style == CredentialsStyle::SharedFile {
+        assert!(!names.iter().any(|n| n == "AWS_SECRET_ACCESS_KEY"), "{names:?}");
+    }
     assert!(!names.iter().any(|n| n == CANARY.0));
 }
 
 #[test]
 fn a_headless_apply_keeps_no_access_key_recovery_key_or_root_token_in_memory() {
     every_run_finds_nothing(headless_run);
+}
+
+#[test]
+fn a_headless_shared_file_apply_keeps_no_access_key_recovery_key_or_root_token_in_memory() {
+    every_run_finds_nothing(headless_shared_file_run);
 }
 
 #[test]

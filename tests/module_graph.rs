@@ -31,6 +31,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("flow", &["answers", "run", "aws", "vault"]),
     // A raft cluster: a loop of single-server flows around the shared key and policy.
     ("cluster", &["answers", "run", "aws", "vault", "flow"]),
+    // The access key's rotation, across both sides.
+    ("rotate", &["answers", "run", "aws", "vault"]),
     // Read-only checks of a setup across both sides.
     ("doctor", &["answers", "run", "aws", "vault"]),
     ("headless", &["answers", "run", "aws", "flow", "doctor"]),
@@ -42,7 +44,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "tui",
         &[
-            "answers", "run", "aws", "vault", "flow", "cluster", "doctor", "headless",
+            "answers", "run", "aws", "vault", "flow", "cluster", "doctor", "rotate", "headless",
         ],
     ),
     (
@@ -52,15 +54,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "commands",
         &[
-            "answers", "run", "aws", "vault", "flow", "cluster", "doctor", "headless", "demo", "frontend", "tui",
-            "plain",
+            "answers", "run", "aws", "vault", "flow", "cluster", "rotate", "doctor", "headless", "demo", "frontend",
+            "tui", "plain",
         ],
     ),
     (
         "main",
         &[
-            "answers", "run", "aws", "vault", "flow", "cluster", "doctor", "headless", "demo", "frontend", "tui",
-            "plain", "commands",
+            "answers", "run", "aws", "vault", "flow", "cluster", "rotate", "doctor", "headless", "demo", "frontend",
+            "tui", "plain", "commands",
         ],
     ),
 ];

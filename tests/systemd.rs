@@ -377,6 +377,54 @@ async fn openbao_layout_with_the_unit_named() {
     );
 }
 
+/// `credentials = "shared-file"` under systemd: the key in /etc/openbao/aws-credentials
+/// (the service user's, 0600), the unit's environment without it, and a restart unseals.
+#[tokio::test]
+async fn openbao_layout_with_the_key_in_a_shared_credentials_file() {
+    let host_before = host_etc();
+    let moto = Moto::start();
+    let dir = reachable_tempdir();
+    let d = dir.path();
+    let sandbox = Sandbox::packaged(d, &OPENBAO);
+    let mut a = packaged_answers(&moto, d, &OPENBAO);
+    a.output.credentials = autounseal::answers::CredentialsStyle::SharedFile;
+    run_ok(&sandbox, d, &a, "apply");
+    check_running(&sandbox, d, &a, &OPENBAO).await;
+    let shared = d.join("etc/openbao/aws-credentials");
+    let meta = std::fs::metadata(&shared).unwrap();
+    assert_eq!(
+        (meta.mode() & 0o777, meta.uid()),
+        (0o600, uid_in(d, "openbao")),
+        "the service user's alone"
+    );
+    let env = std::fs::read_to_string(d.join("etc/openbao/openbao.env")).unwrap();
+    assert!(
+        env.contains("AWS_SHARED_CREDENTIALS_FILE=/etc/openbao/aws-credentials\nAWS_PROFILE=vault-auto-unseal\n"),
+        "{env}"
+    );
+    assert!(
+        !env.contains("AWS_ACCESS_KEY_ID") && !env.contains("AWS_SECRET_ACCESS_KEY"),
+        "{env}"
+    );
+    let names = sandbox.sh(&format!(
+        "tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value {})/environ | cut -d= -f1",
+        OPENBAO.unit
+    ));
+    assert!(names.lines().any(|n| n == "AWS_PROFILE"), "{names}");
+    assert!(
+        !names
+            .lines()
+            .any(|n| n.starts_with("AWS_ACCESS_KEY_ID") || n == "AWS_SECRET_ACCESS_KEY"),
+        "{names}"
+    );
+    drop(sandbox);
+    assert_eq!(
+        host_etc(),
+        host_before,
+        "the host's /etc/passwd and units are as they were"
+    );
+}
+
 #[tokio::test]
 async fn a_unit_that_reads_another_config_is_refused_before_any_aws_change() {
     let moto = Moto::start();

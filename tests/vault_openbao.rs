@@ -17,7 +17,7 @@ use autounseal::vault::config;
 use autounseal::vault::deploy::{Deployer, KeysDestination};
 use autounseal::vault::launch;
 use autounseal::vault::server::{self, Flavour};
-use common::{Moto, ServerGuard, bao, bao_2_7, context, isolate, server_answers};
+use common::{Moto, ServerGuard, bao, bao_2_7, context, isolate, server_answers, wait_unsealed};
 
 fn run_apply(answers: &Answers, dir: &Path) -> Output {
     let file = dir.join("answers.toml");
@@ -50,19 +50,6 @@ fn destroy(dir: &Path) -> Output {
 fn server_pid(dir: &Path) -> u32 {
     let record = ManifestStore::open(&dir.join("state")).unwrap().snapshot().server;
     record.and_then(|s| s.pid).expect("a background server is recorded")
-}
-
-async fn wait_unsealed(client: &VaultClient) -> autounseal::vault::client::SealStatus {
-    for _ in 0..120 {
-        if let Ok(s) = client.seal_status().await
-            && s.initialized
-            && !s.sealed
-        {
-            return s;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("the server never came up unsealed");
 }
 
 #[tokio::test]

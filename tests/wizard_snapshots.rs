@@ -121,6 +121,17 @@ fn question_screens() {
         update(&mut app, Msg::PathChecked(etc.join(file), found));
     }
     snapshot!("06_files", app);
+    // The shared credentials file chosen: its path is asked too.
+    let mut shared = self::app();
+    shared.go(ScreenId::Files);
+    key(&mut shared, KeyCode::Tab);
+    key(&mut shared, KeyCode::Tab);
+    key(&mut shared, KeyCode::Right);
+    for file in ["vault.hcl", "vault.env", "aws-credentials"] {
+        let found = Ok(PathCheck::NewWithFolders(etc.clone()));
+        update(&mut shared, Msg::PathChecked(etc.join(file), found));
+    }
+    snapshot!("06_files_shared", shared);
     app.go(ScreenId::Server);
     let missing = Err(VaultError::BinaryMissing {
         binary: "/nonexistent/bao".into(),

@@ -1141,3 +1141,63 @@ fn status_offers_the_next_thing_to_do_when_the_wizard_does_it() {
     assert_eq!(good.screen, ScreenId::Status, "all good: nothing to do");
     assert!(!good.footer().iter().any(|h| h.label == "Enter"));
 }
+
+/// The shared credentials file is asked only when chosen, follows the env file while it
+/// is left as derived, and the choice goes into the answers.
+#[test]
+fn the_shared_credentials_file_is_asked_only_when_chosen() {
+    use autounseal::answers::CredentialsStyle;
+    use autounseal::files::PathCheck;
+    let mut app = app();
+    app.ctx.answers.output.vault_config = "/tmp/b/vault.hcl".into();
+    app.ctx.answers.output.env_file = "/tmp/b/vault.env".into();
+    app.screens.files = autounseal::tui::screens::files::Files::new(&app.ctx.answers);
+    let cmds = app.go(ScreenId::Files);
+    assert_eq!(
+        cmds.len(),
+        2,
+        "the shared file is not checked while not asked: {cmds:?}"
+    );
+    let hidden = |app: &App| {
+        app.screens
+            .files
+            .form
+            .fields
+            .iter()
+            .find(|f| f.id == "shared")
+            .unwrap()
+            .hidden
+    };
+    assert!(hidden(&app));
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.screens.files.form.focused_id(), "env");
+    ctrl(&mut app, 'u');
+    typed(&mut app, "/tmp/c/vault.env");
+    assert_eq!(
+        app.screens.files.form.value("shared"),
+        "/tmp/c/aws-credentials",
+        "follows the env file"
+    );
+    key(&mut app, KeyCode::Tab);
+    let cmds = key(&mut app, KeyCode::Right);
+    assert!(!hidden(&app));
+    assert!(
+        cmds.contains(&Command::CheckPath("/tmp/c/aws-credentials".into())),
+        "{cmds:?}"
+    );
+    key(&mut app, KeyCode::Enter);
+    for path in ["/tmp/b/vault.hcl", "/tmp/c/vault.env", "/tmp/c/aws-credentials"] {
+        update(&mut app, Msg::PathChecked(path.into(), Ok(PathCheck::New)));
+    }
+    assert_eq!(app.screen, ScreenId::Server, "went on once the checks came in");
+    let output = &app.ctx.answers.output;
+    assert_eq!(output.credentials, CredentialsStyle::SharedFile);
+    assert_eq!(
+        output.shared_credentials_file, None,
+        "left as derived: it follows the env file"
+    );
+    assert_eq!(
+        output.shared_credentials_path(),
+        std::path::Path::new("/tmp/c/aws-credentials")
+    );
+}

@@ -127,7 +127,14 @@ impl Destroyer<'_> {
                     Err(e) => return Err(classify("iam:ListAccessKeys", &self.endpoint(), e)),
                 }
             }
-            (_, Some(k)) => (k.user.clone(), vec![k.id.clone()]),
+            // A rotation that stopped half-way may have made a second key: it is ours too.
+            (_, Some(k)) => {
+                let rotation_key = m.rotation.as_ref().and_then(|r| r.new_key_id.clone());
+                let ids = std::iter::once(k.id.clone())
+                    .chain(rotation_key.filter(|id| *id != k.id))
+                    .collect();
+                (k.user.clone(), ids)
+            }
             _ => {
                 self.rep.skipped(Step::DeleteAccessKeys, "none recorded");
                 return Ok(());
@@ -148,7 +155,10 @@ impl Destroyer<'_> {
             let change = Change::new(Step::DeleteAccessKeys, "iam:DeleteAccessKey", id, twin);
             self.remove(change, delete, format!("deleted {id}")).await?;
         }
-        self.store.update(|m| m.access_key = None)?;
+        self.store.update(|m| {
+            m.access_key = None;
+            m.rotation = None;
+        })?;
         self.rep.done(
             Step::DeleteAccessKeys,
             if ids.is_empty() {

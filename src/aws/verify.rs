@@ -2,6 +2,7 @@
 //! start-up. IAM is eventually consistent: a new key is refused for a few seconds (up
 //! to minutes), so this polls with backoff and wants several successes in a row.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use aws_sdk_kms::primitives::Blob;
@@ -76,6 +77,32 @@ pub async fn wait_until_usable(
             }
         }
     }
+}
+
+/// The key as the server will find it in a shared credentials file: read by the SDK's
+/// own profile loader (as the seal's SDK reads `AWS_SHARED_CREDENTIALS_FILE` and
+/// `AWS_PROFILE`), not by autounseal's parser, so a file the SDK reads otherwise is
+/// caught here rather than at the server's next start.
+pub async fn key_from_profile(path: &Path, profile: &str) -> Result<AccessKey> {
+    use aws_config::profile::ProfileFileCredentialsProvider;
+    use aws_credential_types::provider::ProvideCredentials;
+    use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+    let files = EnvConfigFiles::builder()
+        .with_file(EnvConfigFileKind::Credentials, path)
+        .build();
+    let provider = ProfileFileCredentialsProvider::builder()
+        .profile_files(files)
+        .profile_name(profile)
+        .build();
+    // The provider's error says what is wrong with the file, never a value from it.
+    let creds = provider.provide_credentials().await.map_err(|e| {
+        RunError::Other(format!(
+            "the AWS SDK cannot read profile {profile} of {}: {}; fix the file or run again with overwrite",
+            path.display(),
+            aws_sdk_kms::error::DisplayErrorContext(&e)
+        ))
+    })?;
+    Ok(AccessKey::new(creds.access_key_id(), creds.secret_access_key()))
 }
 
 /// GetCallerIdentity, DescribeKey, Encrypt, Decrypt: what Vault needs, nothing more.

@@ -18,6 +18,8 @@ use crate::run::Manifest;
 #[serde(rename_all = "snake_case")]
 pub enum Link {
     EnvFile,
+    /// The AWS shared credentials file of the `shared-file` style.
+    SharedCredentials,
     Config,
     Credentials,
     Policy,
@@ -31,6 +33,7 @@ impl Link {
     pub fn label(self) -> &'static str {
         match self {
             Link::EnvFile => "env file",
+            Link::SharedCredentials => "credentials file",
             Link::Config => "config",
             Link::Credentials => "credentials",
             Link::Policy => "policy",

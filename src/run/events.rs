@@ -37,6 +37,13 @@ pub enum Step {
     DeleteAlias,
     ScheduleKeyDeletion,
     RemoveFiles,
+    CheckAccessKeys,
+    NewAccessKey,
+    RestartOnNewKey,
+    DeactivateOldKey,
+    RestartWithoutOldKey,
+    DeleteOldKey,
+    RollBack,
 }
 
 impl Step {
@@ -60,6 +67,19 @@ impl Step {
         Step::SaveRecoveryKeys,
         Step::VerifySeal,
         Step::RestartCheck,
+    ];
+
+    /// The steps of `rotate`, in order: the rows of a rotation screen. A failure before
+    /// the old key is deleted adds [`Step::RollBack`].
+    pub const ROTATE: [Step; 8] = [
+        Step::CheckAccessKeys,
+        Step::NewAccessKey,
+        Step::SaveCredentials,
+        Step::VerifyCredentials,
+        Step::RestartOnNewKey,
+        Step::DeactivateOldKey,
+        Step::RestartWithoutOldKey,
+        Step::DeleteOldKey,
     ];
 
     pub fn label(self) -> &'static str {
@@ -90,6 +110,13 @@ impl Step {
             Step::DeleteAlias => "Delete alias",
             Step::ScheduleKeyDeletion => "Schedule key deletion",
             Step::RemoveFiles => "Remove files",
+            Step::CheckAccessKeys => "Check access keys",
+            Step::NewAccessKey => "New access key",
+            Step::RestartOnNewKey => "Restart on the new key",
+            Step::DeactivateOldKey => "Deactivate old key",
+            Step::RestartWithoutOldKey => "Restart without the old key",
+            Step::DeleteOldKey => "Delete old key",
+            Step::RollBack => "Roll back",
         }
     }
 }

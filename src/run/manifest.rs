@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::credentials_file::{KeyFileKind, KeyFiles, SharedFile};
 use crate::files::{self, Existing, WriteOptions};
 use crate::run::error::{Result, RunError};
 
@@ -45,12 +46,23 @@ pub struct AccessKeyRecord {
 #[serde(rename_all = "snake_case")]
 pub enum FileRole {
     EnvFile,
+    /// The AWS shared credentials file of the `shared-file` style (the key is there).
+    SharedCredentials,
     CredentialsCsv,
     VaultConfig,
     SystemdDropIn,
     RecoveryKeys,
     /// The cluster file `join` reads on the other hosts (no secret).
     ClusterFile,
+}
+
+impl From<KeyFileKind> for FileRole {
+    fn from(kind: KeyFileKind) -> FileRole {
+        match kind {
+            KeyFileKind::Env => FileRole::EnvFile,
+            KeyFileKind::SharedCredentials => FileRole::SharedCredentials,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +101,55 @@ pub struct MigrationRecord {
     pub at: String,
     /// How many keys were submitted (the threshold).
     pub keys_submitted: u16,
+}
+
+/// How far an access key rotation got: each stage is recorded before the next begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationStage {
+    /// CreateAccessKey is about to be sent (or was, and its answer may be lost).
+    Creating,
+    /// The new key exists; its secret is only in memory until it is saved.
+    Created,
+    /// The env file (and the CSV, if any) hold the new key.
+    Saved,
+    /// The server runs on the new key without the old one; the manifest's access key is
+    /// the new one, and the old one is to be deleted.
+    Switched,
+}
+
+/// A saved form of the access key and its backup, which holds the old key until the
+/// rotation is over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationBackup {
+    pub path: PathBuf,
+    pub backup: PathBuf,
+}
+
+/// An access key rotation under way: which key is which and how far it got, never a
+/// secret. A re-run of `rotate` reads it and goes on, or finishes a rollback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationRecord {
+    pub user: String,
+    pub old_key_id: String,
+    #[serde(default)]
+    pub new_key_id: Option<String>,
+    /// The user's keys before the new one was asked for: any other key is this
+    /// rotation's, also one whose answer was lost.
+    #[serde(default)]
+    pub keys_before: Vec<String>,
+    pub stage: RotationStage,
+    /// Set before the old key is deactivated: a rollback makes it active again.
+    #[serde(default)]
+    pub old_deactivated: bool,
+    /// Set before the server is restarted onto the new key: a rollback restarts it.
+    #[serde(default)]
+    pub server_on_new_key: bool,
+    #[serde(default)]
+    pub backups: Vec<RotationBackup>,
+    /// Why the rotation is being rolled back, once it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling_back: Option<String>,
 }
 
 /// A create whose answer may not have reached the manifest.
@@ -166,6 +227,13 @@ pub struct Manifest {
     /// expects to find on them.
     #[serde(default)]
     pub service_account: Option<crate::answers::ServiceAccount>,
+    /// An access key rotation that has not finished (normally none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<RotationRecord>,
+    /// The profile of the shared credentials file that holds the key (`shared-file`
+    /// style only; with the file's record it tells a later run where the key is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials_profile: Option<String>,
     /// Seal migrations made, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub migrations: Vec<MigrationRecord>,
@@ -183,6 +251,7 @@ impl Manifest {
             && self.files.is_empty()
             && self.server.is_none()
             && self.pending.is_empty()
+            && self.rotation.is_none()
     }
 
     pub fn pending(&self, kind: CreateKind) -> Option<&PendingCreate> {
@@ -201,6 +270,20 @@ impl Manifest {
 
     pub fn file(&self, role: FileRole) -> Option<&FileRecord> {
         self.files.iter().find(|f| f.role == role)
+    }
+
+    /// The files that hold the key, as the last save wrote them: the env file, and the
+    /// shared credentials file when the profile is recorded too.
+    pub fn key_files(&self) -> Option<KeyFiles> {
+        let env_file = self.file(FileRole::EnvFile)?.path.clone();
+        let shared = match (self.file(FileRole::SharedCredentials), &self.credentials_profile) {
+            (Some(file), Some(profile)) => Some(SharedFile {
+                path: file.path.clone(),
+                profile: profile.clone(),
+            }),
+            _ => None,
+        };
+        Some(KeyFiles { env_file, shared })
     }
 
     pub fn record_file(&mut self, role: FileRole, path: &Path, backup: Option<PathBuf>) {

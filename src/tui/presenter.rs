@@ -4,6 +4,7 @@
 
 use crate::answers::Launch;
 use crate::aws::policy;
+use crate::credentials_file;
 use crate::tui::app::App;
 use crate::tui::screens::{Lookup, ScreenId, iam::key_arn};
 use crate::twins::{aws_command, create_key_command};
@@ -115,14 +116,36 @@ pub fn commands(app: &App) -> Vec<String> {
             out.extend(policy::document_text(&key_arn(&app.ctx)).lines().map(String::from));
         }
         ScreenId::Files => {
-            let env = a.output.env_file.display();
-            out.push(format!("install -m 0600 -o vault -g vault /dev/null {env}"));
+            let files = a.output.key_files();
+            for (_, path) in files.paths() {
+                out.push(format!(
+                    "install -m 0600 -o vault -g vault /dev/null {}",
+                    path.display()
+                ));
+            }
+            if let Some(shared) = &files.shared {
+                out.push(String::new());
+                out.push(format!("# {}", shared.path.display()));
+                out.push(format!("[{}]", shared.profile));
+                out.push("aws_access_key_id = AKIA…".into());
+                out.push("aws_secret_access_key = …   # the secret, shown once by create-access-key".into());
+            }
             out.push(String::new());
-            out.push(format!("# {env}"));
-            out.push("AWS_ACCESS_KEY_ID=AKIA…".into());
-            out.push("AWS_SECRET_ACCESS_KEY=…   # the secret, shown once by create-access-key".into());
-            out.push(format!("AWS_DEFAULT_REGION={}", a.region));
-            out.push(format!("AWS_REGION={}", a.region));
+            out.push(format!("# {}", files.env_file.display()));
+            match &files.shared {
+                None => {
+                    out.push("AWS_ACCESS_KEY_ID=AKIA…".into());
+                    out.push("AWS_SECRET_ACCESS_KEY=…   # the secret, shown once by create-access-key".into());
+                    out.push(format!("AWS_DEFAULT_REGION={}", a.region));
+                    out.push(format!("AWS_REGION={}", a.region));
+                }
+                Some(shared) => out.extend(
+                    credentials_file::render_env_pointer(shared, &a.region)
+                        .lines()
+                        .filter(|l| !l.starts_with('#'))
+                        .map(String::from),
+                ),
+            }
         }
         ScreenId::Server => {
             out.push(format!("# {}", a.output.vault_config.display()));

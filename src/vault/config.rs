@@ -37,6 +37,14 @@ pub fn api_addr(answers: &Answers) -> String {
     format!("{}://{host}:{port}", scheme(answers))
 }
 
+/// The `api_addr` a config file names, for a server autounseal did not start (launch
+/// `none`), whose address the manifest does not record.
+pub fn api_addr_in(config: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(config).ok()?;
+    let doc: serde_json::Value = hcl::from_str(&text).ok()?;
+    doc["api_addr"].as_str().map(str::to_string)
+}
+
 /// The cluster port is the API port plus one, as Vault's own examples use.
 fn cluster_addr(answers: &Answers) -> String {
     let (host, port) = client_host(&answers.server.listen);

@@ -740,68 +740,16 @@ impl<'a> Deployer<'a> {
 
     /// Polls seal-status until `ready` holds, watching that a background server lives.
     async fn wait_until(&self, pid: Option<u32>, ready: impl Fn(&SealStatus) -> bool) -> Result<SealStatus> {
-        let client = self.client()?;
-        let timeout = Duration::from_secs(self.answers.timing.server_start_timeout_secs);
-        let deadline = Instant::now() + timeout;
-        let log = self.state_dir.join(launch::SERVER_LOG);
-        loop {
-            if let Some(pid) = pid
-                && !launch::is_running(pid)
-            {
-                let tail = launch::log_tail(&log, 15);
-                let hint = self.seal_hint(&tail);
-                return Err(VaultError::Exited {
-                    status: launch::exit_status(pid),
-                    log: log.clone(),
-                    tail,
-                    hint,
-                }
-                .into());
-            }
-            if let Ok(status) = client.seal_status().await
-                && ready(&status)
-            {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                // Where to look depends on who runs the server.
-                let hint = match self.answers.server.launch {
-                    Launch::Background => format!(
-                        ". The end of its log ({}):\n{}",
-                        log.display(),
-                        launch::log_tail(&log, 15)
-                    ),
-                    Launch::Systemd => format!("; see `journalctl -u {}`", self.unit()),
-                    Launch::None => "; check the server you started (its output names the cause)".to_string(),
-                };
-                return Err(VaultError::NoAnswer {
-                    address: client.address.clone(),
-                    secs: timeout.as_secs(),
-                    hint,
-                }
-                .into());
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    /// What to check when the server could not use its seal.
-    fn seal_hint(&self, tail: &str) -> String {
-        let denied = [
-            "AccessDenied",
-            "status code: 403",
-            "UnrecognizedClient",
-            "InvalidClientTokenId",
-        ];
-        if tail.contains("seal") && denied.iter().any(|d| tail.contains(d)) {
-            format!(
-                "\nThe server's AWS credentials ({}) may not use the KMS key: its IAM policy must allow kms:DescribeKey, \
-                 kms:Encrypt and kms:Decrypt on the key's ARN, and the access key must be active",
-                self.answers.output.env_file.display()
-            )
-        } else {
-            String::new()
-        }
+        let watch = Watch {
+            client: self.client()?,
+            pid,
+            timeout: Duration::from_secs(self.answers.timing.server_start_timeout_secs),
+            log: self.state_dir.join(launch::SERVER_LOG),
+            launch: self.answers.server.launch,
+            unit: self.unit(),
+            env_file: &self.answers.output.env_file,
+        };
+        wait_until(&watch, ready).await
     }
 
     async fn init(&self) -> Result<Option<InitSecrets>> {
@@ -985,6 +933,84 @@ impl<'a> Deployer<'a> {
             ),
         );
         Ok(())
+    }
+}
+
+/// A server coming up: where it answers, its process or unit, and where to look when it
+/// does not (`rotate` watches restarts the same way).
+pub(crate) struct Watch<'w> {
+    pub client: VaultClient,
+    /// A background server's process: its death is reported at once, with its log.
+    pub pid: Option<u32>,
+    pub timeout: Duration,
+    pub log: PathBuf,
+    pub launch: Launch,
+    pub unit: String,
+    pub env_file: &'w Path,
+}
+
+/// Polls seal-status until `ready` holds, watching that a background server lives.
+pub(crate) async fn wait_until(watch: &Watch<'_>, ready: impl Fn(&SealStatus) -> bool) -> Result<SealStatus> {
+    let client = &watch.client;
+    let deadline = Instant::now() + watch.timeout;
+    let log = &watch.log;
+    loop {
+        if let Some(pid) = watch.pid
+            && !launch::is_running(pid)
+        {
+            let tail = launch::log_tail(log, 15);
+            let hint = seal_hint(watch.env_file, &tail);
+            return Err(VaultError::Exited {
+                status: launch::exit_status(pid),
+                log: log.clone(),
+                tail,
+                hint,
+            }
+            .into());
+        }
+        if let Ok(status) = client.seal_status().await
+            && ready(&status)
+        {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            // Where to look depends on who runs the server.
+            let hint = match watch.launch {
+                Launch::Background => format!(
+                    ". The end of its log ({}):\n{}",
+                    log.display(),
+                    launch::log_tail(log, 15)
+                ),
+                Launch::Systemd => format!("; see `journalctl -u {}`", watch.unit),
+                Launch::None => "; check the server you started (its output names the cause)".to_string(),
+            };
+            return Err(VaultError::NoAnswer {
+                address: client.address.clone(),
+                secs: watch.timeout.as_secs(),
+                hint,
+            }
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// What to check when the server could not use its seal.
+fn seal_hint(env_file: &Path, tail: &str) -> String {
+    let denied = [
+        "AccessDenied",
+        "status code: 403",
+        "UnrecognizedClient",
+        "InvalidClientTokenId",
+    ];
+    if tail.contains("seal") && denied.iter().any(|d| tail.contains(d)) {
+        format!(
+            "\nThe server's AWS credentials ({}) may not use the KMS key: its IAM policy must allow kms:DescribeKey, \
+             kms:Encrypt and kms:Decrypt on the key's ARN, and the access key must be active",
+            env_file.display()
+        )
+    } else {
+        String::new()
     }
 }
 

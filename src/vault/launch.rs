@@ -173,6 +173,14 @@ pub fn drop_in_path(unit: &str) -> PathBuf {
     PathBuf::from(format!("/etc/systemd/system/{unit}.d/autounseal.conf"))
 }
 
+/// `systemctl reset-failed UNIT`: a unit that failed to start too often in a row is
+/// refused further starts until this is said (a rollback must start it all the same).
+pub fn systemd_reset_failed(unit: &str) {
+    let _ = crate::child_env::clean(&mut Command::new("systemctl"), &[])
+        .args(["reset-failed", unit])
+        .output();
+}
+
 /// `systemctl daemon-reload`, then `restart UNIT`; returns the unit's state.
 pub fn systemd_restart(unit: &str) -> Result<String, VaultError> {
     let run = |args: &[&str]| -> Result<String, VaultError> {

@@ -99,6 +99,83 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// From now on moto checks every request's credentials and policies (its own control
+    /// endpoint): a deleted access key is really refused.
+    pub async fn enforce_auth(&self) {
+        let url = format!("{}/moto-api/reset-auth", self.url);
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let answer = client.post(url).body("0").send().await.unwrap();
+        assert!(answer.status().is_success(), "{answer:?}");
+    }
+}
+
+/// An operator who is a real IAM user of moto allowed everything, so that their calls
+/// still pass once moto checks credentials: their context and (key id, secret).
+pub async fn operator(answers: &Answers) -> (AwsContext, (String, String)) {
+    let root = context(answers).await;
+    root.iam.create_user().user_name("operator").send().await.unwrap();
+    let key = root
+        .iam
+        .create_access_key()
+        .user_name("operator")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let admin = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    root.iam
+        .put_user_policy()
+        .user_name("operator")
+        .policy_name("admin")
+        .policy_document(admin)
+        .send()
+        .await
+        .unwrap();
+    let key = (key.access_key_id().to_string(), key.secret_access_key().to_string());
+    (context_as(answers, &key.0, &key.1).await, key)
+}
+
+/// moto checks KMS permissions against the resource "*", not the key's ARN, so it would
+/// refuse the least-privilege policy's calls: this grant lets an active key of `user`
+/// pass, while a deleted key is still refused.
+pub async fn let_moto_pass_kms_calls(operator: &AwsContext, user: &str) {
+    let kms_anywhere = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
+    operator
+        .iam
+        .put_user_policy()
+        .user_name(user)
+        .policy_name("moto-checks-kms-on-star")
+        .policy_document(kms_anywhere)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The ids of `user`'s access keys, in IAM's order.
+pub async fn access_key_ids(ctx: &AwsContext, user: &str) -> Vec<String> {
+    let out = ctx.iam.list_access_keys().user_name(user).send().await.unwrap();
+    out.access_key_metadata()
+        .iter()
+        .map(|k| k.access_key_id().unwrap().to_string())
+        .collect()
+}
+
+/// Whether the access key (id, secret) may encrypt with the KMS key `arn`, as a server does.
+pub async fn encrypts_as(answers: &Answers, key: &(String, String), arn: &str) -> bool {
+    let as_key = context_as(answers, &key.0, &key.1).await;
+    let plaintext = aws_sdk_kms::primitives::Blob::new(b"may this key seal?".as_slice());
+    as_key
+        .kms
+        .encrypt()
+        .key_id(arn)
+        .plaintext(plaintext)
+        .send()
+        .await
+        .is_ok()
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -248,4 +325,18 @@ pub fn assert_demo_gone(state: &std::path::Path) {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(processes_mentioning(&state.to_string_lossy()), Vec::<String>::new());
+}
+
+/// Waits (up to 30 s) until the server answers initialised and unsealed.
+pub async fn wait_unsealed(client: &autounseal::vault::client::VaultClient) -> autounseal::vault::client::SealStatus {
+    for _ in 0..120 {
+        if let Ok(s) = client.seal_status().await
+            && s.initialized
+            && !s.sealed
+        {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the server never came up unsealed");
 }

@@ -25,6 +25,10 @@ struct Shared {
     rules: Vec<Rule>,
     /// Every action forwarded, in order.
     seen: Vec<String>,
+    /// The action from which on the proxy stops answering.
+    cut_on: Option<String>,
+    /// Once set, every request is dropped unanswered: the emulator is out of reach.
+    cut: bool,
 }
 
 pub struct Proxy {
@@ -96,6 +100,24 @@ impl Proxy {
         self.held.recv_timeout(timeout).ok()
     }
 
+    /// From the first `action` on (that one included), every request is dropped with no
+    /// answer, as when the network to AWS goes down, until [`Proxy::reconnect`].
+    pub fn cut_on(&self, action: &str) {
+        self.shared.lock().unwrap().cut_on = Some(action.to_string());
+    }
+
+    /// Whether the cut has happened.
+    pub fn is_cut(&self) -> bool {
+        self.shared.lock().unwrap().cut
+    }
+
+    /// Answers again.
+    pub fn reconnect(&self) {
+        let mut s = self.shared.lock().unwrap();
+        s.cut = false;
+        s.cut_on = None;
+    }
+
     /// The actions forwarded so far, in order.
     pub fn seen(&self) -> Vec<String> {
         self.shared.lock().unwrap().seen.clone()
@@ -137,6 +159,11 @@ async fn serve(mut client: TcpStream, upstream_port: u16, shared: Arc<Mutex<Shar
     let action = action_of(&head, &body);
     let hold = {
         let mut s = shared.lock().unwrap();
+        if s.cut || s.cut_on.as_deref() == Some(action.as_str()) {
+            // Dropped with no answer: the connection closes under the caller.
+            s.cut = true;
+            return;
+        }
         s.seen.push(action.clone());
         let mut hold = None;
         if let Some(i) = s.rules.iter().position(|r| r.action == action) {

@@ -33,8 +33,13 @@ impl Sandbox {
         cmd.output().unwrap()
     }
 
-    /// A shell command inside the sandbox; panics when it fails.
-    pub fn sh(&self, script: &str) {
+    /// The sandbox's name, for `systemd-sandbox run NAME …`.
+    pub fn id(&self) -> &str {
+        &self.0
+    }
+
+    /// A shell command inside the sandbox, its output; panics when it fails.
+    pub fn out(&self, script: &str) -> String {
         let out = Command::new(tool())
             .args(["run", &self.0, "sh", "-c", script])
             .output()
@@ -44,6 +49,12 @@ impl Sandbox {
             "{script}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A shell command inside the sandbox; panics when it fails.
+    pub fn sh(&self, script: &str) {
+        self.out(script);
     }
 }
 

@@ -6,7 +6,7 @@
 //! apply would make. The seams: [`kms`] (key, rotation, alias), [`iam`] (user, policy,
 //! attachment), [`access_key`] (the key, its saved secret, the proof it works).
 
-mod access_key;
+pub(crate) mod access_key;
 mod iam;
 mod kms;
 
@@ -19,7 +19,7 @@ use crate::answers::Answers;
 use crate::aws::adopt::{self, Finder};
 use crate::aws::context::{AwsContext, Identity};
 use crate::aws::error::classify;
-use crate::credentials_file;
+use crate::credentials_file::KeyFiles;
 use crate::files::{self, FileError};
 use crate::regions::partition;
 use crate::run::manifest::{
@@ -200,9 +200,17 @@ impl<'a> Provisioner<'a> {
     fn preflight_files(&self) -> Result<()> {
         let m = self.store.snapshot();
         let current_key = m.access_key.as_ref().map(|k| k.id.as_str());
-        for path in self.credential_paths() {
+        let key_files = self.answers.output.key_files();
+        let paths: Vec<&Path> = self.credential_paths(&key_files).collect();
+        // Each must be a file we may write before any is read (a folder is no file).
+        for path in &paths {
             files::check_writable(path)?;
-            let ours_and_current = credentials_file::read_env_key_id(path).as_deref() == current_key
+        }
+        let holds_current = key_files.read_key_id().as_deref() == current_key;
+        for path in paths {
+            // The key files are ours while they hold (or point at) the current key.
+            let key_file = key_files.paths().iter().any(|(_, p)| *p == path);
+            let ours_and_current = (key_file && holds_current)
                 || (m.file(FileRole::CredentialsCsv).is_some_and(|f| f.path == path) && current_key.is_some());
             if path.exists() && !self.opts.overwrite_files && !ours_and_current {
                 return Err(FileError::Exists { path: path.into() }.into());
@@ -211,8 +219,12 @@ impl<'a> Provisioner<'a> {
         Ok(())
     }
 
-    fn credential_paths(&self) -> impl Iterator<Item = &Path> {
-        std::iter::once(self.answers.output.env_file.as_path()).chain(self.answers.output.credentials_csv.as_deref())
+    fn credential_paths<'k>(&'k self, key_files: &'k KeyFiles) -> impl Iterator<Item = &'k Path> {
+        key_files
+            .paths()
+            .into_iter()
+            .map(|(_, p)| p)
+            .chain(self.answers.output.credentials_csv.as_deref())
     }
 }
 

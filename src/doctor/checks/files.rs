@@ -1,12 +1,14 @@
-//! The env file and the config: the two files the server reads at a start.
+//! The env file (with the shared credentials file it may name) and the config: the
+//! files the server reads at a start.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::{RERUN_APPLY, config_path, env_path};
+use super::{RERUN_APPLY, config_path};
 use crate::answers::ServiceAccount;
+use crate::credentials_file::{SharedFile, read_shared_key};
 use crate::doctor::{Finding, Link};
 use crate::files::Owner;
 use crate::run::Manifest;
@@ -21,11 +23,15 @@ pub const ENV_VARIABLES: [&str; 4] = [
     "AWS_REGION",
 ];
 
-/// Exists, 0600, owned by the service user, parses, holds the four variables, and
-/// names the key's region. Returns the key it holds (the secret in zeroizing memory).
+/// With the `shared-file` style: where the key is, and the region; never the key.
+pub const POINTER_VARIABLES: [&str; 3] = ["AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_REGION"];
+
+/// Exists, 0600, owned by the service user, parses, holds the variables of its style,
+/// and names the key's region; with the `shared-file` style, the same of the shared
+/// credentials file it names. Returns the key they hold (the secret in zeroizing memory).
 pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Option<AccessKey> {
     let link = Link::EnvFile;
-    let Some(path) = env_path(manifest) else {
+    let Some(files) = manifest.key_files() else {
         out.push(Finding::fail(
             link,
             "exists",
@@ -34,30 +40,11 @@ pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Op
         ));
         return None;
     };
+    let path = files.env_file.as_path();
     let shown = path.display();
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) => {
-            out.push(Finding::fail(link, "exists", format!("{shown}: {e}"), RERUN_APPLY));
-            return None;
-        }
-    };
-    out.push(Finding::ok(link, "exists", shown.to_string()));
-    let mode = meta.mode() & 0o777;
-    out.push(if mode & 0o077 == 0 {
-        Finding::ok(link, "mode", format!("mode {mode:04o}"))
-    } else {
-        Finding::fail(
-            link,
-            "mode",
-            format!("mode {mode:04o}: other users can read the secret access key"),
-            format!("chmod 600 {shown}"),
-        )
-    });
-    let account = service_account(manifest);
-    let owner = Owner::service_account(&account.user, account.group.as_deref());
-    out.push(owner_finding(link, path, meta.uid(), &account, owner));
-
+    if !secret_file(link, path, manifest, out) {
+        return None;
+    }
     let iter = match dotenvy::from_path_iter(path) {
         Ok(iter) => iter,
         Err(e) => {
@@ -87,9 +74,14 @@ pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Op
             .find(|(k, v)| k == name && !v.is_empty())
             .map(|(_, v)| v.as_str())
     };
-    let missing: Vec<&str> = ENV_VARIABLES.into_iter().filter(|name| value(name).is_none()).collect();
+    let expected: &[&str] = if files.shared.is_some() {
+        &POINTER_VARIABLES
+    } else {
+        &ENV_VARIABLES
+    };
+    let missing: Vec<&str> = expected.iter().copied().filter(|name| value(name).is_none()).collect();
     out.push(if missing.is_empty() {
-        Finding::ok(link, "variables", ENV_VARIABLES.join(", "))
+        Finding::ok(link, "variables", expected.join(", "))
     } else {
         Finding::fail(
             link,
@@ -119,8 +111,108 @@ pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Op
             format!("set AWS_REGION={region} and AWS_DEFAULT_REGION={region} in {shown}, then restart the server"),
         )
     });
-    let key = AccessKey::new(value("AWS_ACCESS_KEY_ID")?, value("AWS_SECRET_ACCESS_KEY")?);
-    Some(key)
+    let Some(shared) = &files.shared else {
+        return Some(AccessKey::new(
+            value("AWS_ACCESS_KEY_ID")?,
+            value("AWS_SECRET_ACCESS_KEY")?,
+        ));
+    };
+    // The point of the style: no key in the environment Vault's AWS engines read.
+    let in_env: Vec<&str> = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
+        .into_iter()
+        .filter(|name| value(name).is_some())
+        .collect();
+    out.push(if in_env.is_empty() {
+        Finding::ok(link, "no key", "the key is in the shared credentials file only")
+    } else {
+        Finding::fail(
+            link,
+            "no key",
+            format!(
+                "{shown} sets {}: the server's AWS secrets engine and auth method would act as the unseal user",
+                in_env.join(", ")
+            ),
+            format!(
+                "remove {} from {shown} (the key is in {}), then restart the server",
+                in_env.join(", "),
+                shared.path.display()
+            ),
+        )
+    });
+    for (name, recorded) in [
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            shared.path.to_string_lossy().into_owned(),
+        ),
+        ("AWS_PROFILE", shared.profile.clone()),
+    ] {
+        if let Some(set) = value(name).filter(|v| *v != recorded) {
+            out.push(Finding::fail(
+                link,
+                "points at the key",
+                format!("{name}={set}, but the key was saved with {name}={recorded}"),
+                format!("set {name}={recorded} in {shown}, then restart the server"),
+            ));
+        }
+    }
+    shared_credentials(manifest, shared, out)
+}
+
+/// The shared credentials file: exists, 0600, the service user's, and its profile has
+/// both halves of the key, read as the server's SDK reads it.
+fn shared_credentials(manifest: &Manifest, shared: &SharedFile, out: &mut Vec<Finding>) -> Option<AccessKey> {
+    let link = Link::SharedCredentials;
+    if !secret_file(link, &shared.path, manifest, out) {
+        return None;
+    }
+    let key = read_shared_key(&shared.path, &shared.profile);
+    out.push(match &key {
+        Some(key) => Finding::ok(
+            link,
+            "profile",
+            format!("[{}] holds access key {}", shared.profile, key.id),
+        ),
+        None => Finding::fail(
+            link,
+            "profile",
+            format!(
+                "{} has no profile [{}] with aws_access_key_id and aws_secret_access_key",
+                shared.path.display(),
+                shared.profile
+            ),
+            RERUN_APPLY,
+        ),
+    });
+    key
+}
+
+/// A file with a secret in it: exists, no one but its owner reads it, its owner is the
+/// service user. False when it is missing (nothing more to check).
+fn secret_file(link: Link, path: &Path, manifest: &Manifest, out: &mut Vec<Finding>) -> bool {
+    let shown = path.display();
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) => {
+            out.push(Finding::fail(link, "exists", format!("{shown}: {e}"), RERUN_APPLY));
+            return false;
+        }
+    };
+    out.push(Finding::ok(link, "exists", shown.to_string()));
+    let mode = meta.mode() & 0o777;
+    out.push(if mode & 0o077 == 0 {
+        Finding::ok(link, "mode", format!("mode {mode:04o}"))
+    } else {
+        Finding::fail(
+            link,
+            "mode",
+            format!("mode {mode:04o}: other users can read the secret access key"),
+            format!("chmod 600 {shown}"),
+        )
+    });
+    let account = service_account(manifest);
+    let owner = Owner::service_account(&account.user, account.group.as_deref());
+    out.push(owner_finding(link, path, meta.uid(), &account, owner));
+    true
 }
 
 /// The secret files belong to the user the server runs as. When that user does not

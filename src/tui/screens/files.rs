@@ -1,5 +1,6 @@
-//! Files: where Vault's config, the env file and the optional CSV go. Each path is
-//! checked (what writing there will do) in the background, never in `update`.
+//! Files: where Vault's config, the env file, the key (env file or shared credentials
+//! file) and the optional CSV go. Each path is checked (what writing there will do) in
+//! the background, never in `update`.
 
 use std::path::{Path, PathBuf};
 
@@ -9,23 +10,36 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 
 use super::{Ctx, Nav, Outcome, Screen};
-use crate::answers::{Answers, validate_file_path};
+use crate::answers::{Answers, CredentialsStyle, OutputAnswers, validate_file_path};
 use crate::files::{FileError, PathCheck};
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, back, submit};
 use crate::tui::msg::Command;
 
 pub const WHY: &str = "The access key's secret exists only once: it is saved at once to the env file (mode 0600, owner \
-vault:vault) that systemd loads. An existing file is backed up before it is replaced.";
+vault:vault) that systemd loads, or to a shared credentials file that the env file names. An existing file is backed \
+up before it is replaced.";
 
-const IDS: [&str; 3] = ["config", "env", "csv"];
+const IDS: [&str; 4] = ["config", "env", "shared", "csv"];
 
 const CSV_NOTE: &str = "optional: also save the key as the AWS console's CSV";
+
+/// The credentials choice's options, in the order of [`CredentialsStyle::ALL`].
+const STYLES: [&str; 2] = ["env file", "shared credentials file"];
+
+/// Why one would choose the shared file, under the choice.
+const STYLE_NOTES: [&str; 2] = [
+    "Vault's AWS secrets and auth engines also see the key",
+    "the key stays out of the env Vault's AWS engines read",
+];
 
 pub struct Files {
     pub form: Form,
     /// Enter was pressed while paths were still being checked: go on once they are.
     submitting: bool,
+    /// The shared file's path as derived from the env file: while the field still
+    /// holds it, it follows the env file.
+    derived_shared: String,
 }
 
 /// The answers file's rule; whether the path can be written is checked in the background.
@@ -36,6 +50,10 @@ fn check_path(value: &str) -> Result<(), String> {
 impl Files {
     fn with(a: &Answers) -> Files {
         let path = |p: &Path| p.to_string_lossy().into_owned();
+        let style = CredentialsStyle::ALL
+            .iter()
+            .position(|s| *s == a.output.credentials)
+            .unwrap_or(0);
         let mut files = Files {
             form: Form::new(vec![
                 form::text(
@@ -45,6 +63,13 @@ impl Files {
                     Box::new(check_path),
                 ),
                 form::text("env", "Env file", &path(&a.output.env_file), Box::new(check_path)),
+                form::choice("credentials", "Credentials", STYLES.to_vec(), style),
+                form::text(
+                    "shared",
+                    "Credentials file",
+                    &path(&a.output.shared_credentials_path()),
+                    Box::new(check_path),
+                ),
                 form::text(
                     "csv",
                     "Credentials CSV",
@@ -53,8 +78,10 @@ impl Files {
                 ),
             ]),
             submitting: false,
+            derived_shared: beside(&a.output.env_file),
         };
         files.note_optional_csv();
+        files.show_style();
         files
     }
 
@@ -63,8 +90,26 @@ impl Files {
         self.form.field_mut("csv").note = empty.then(|| CSV_NOTE.to_string());
     }
 
+    fn style(&self) -> CredentialsStyle {
+        CredentialsStyle::ALL[self.form.choice_index("credentials")]
+    }
+
+    /// The shared file's path only for that style; the choice says what it means.
+    fn show_style(&mut self) {
+        let index = self.form.choice_index("credentials");
+        self.form
+            .set_hidden("shared", self.style() != CredentialsStyle::SharedFile);
+        self.form.field_mut("credentials").note = Some(STYLE_NOTES[index].to_string());
+    }
+
+    /// The path fields asked in the current style.
+    fn ids(&self) -> Vec<&'static str> {
+        let shared = self.style() == CredentialsStyle::SharedFile;
+        IDS.into_iter().filter(|id| *id != "shared" || shared).collect()
+    }
+
     fn check_unchecked(&self) -> Vec<Command> {
-        let paths = self.form.unchecked(&IDS).into_iter();
+        let paths = self.form.unchecked(&self.ids()).into_iter();
         paths.map(|p| Command::CheckPath(p.into())).collect()
     }
 
@@ -73,20 +118,36 @@ impl Files {
             self.submitting = false;
             return Outcome::stay();
         }
-        if !self.form.unchecked(&IDS).is_empty() {
+        if !self.form.unchecked(&self.ids()).is_empty() {
             // Goes on when the checks come back (see `on_path`).
             self.submitting = true;
             return Outcome::run(self.check_unchecked());
         }
         self.submitting = false;
+        let style = self.style();
         let f = &mut self.form;
         if f.value("csv").trim() == f.value("env").trim() {
             f.field_mut("csv").error = Some("must differ from the env file".into());
             return Outcome::stay();
         }
+        let shared = f.value("shared").trim().to_string();
+        if style == CredentialsStyle::SharedFile {
+            let taken = [
+                ("config", "the Vault config"),
+                ("env", "the env file"),
+                ("csv", "the CSV"),
+            ];
+            if let Some((_, what)) = taken.iter().find(|(id, _)| f.value(id).trim() == shared) {
+                f.field_mut("shared").error = Some(format!("must differ from {what}"));
+                return Outcome::stay();
+            }
+        }
         let o = &mut ctx.answers.output;
         o.vault_config = f.value("config").trim().into();
         o.env_file = f.value("env").trim().into();
+        o.credentials = style;
+        // Left as derived, it stays unset and so follows the env file (and the host's layout).
+        o.shared_credentials_file = (shared != beside(&o.env_file)).then(|| shared.into());
         let csv = f.value("csv");
         o.credentials_csv = (!csv.trim().is_empty()).then(|| csv.trim().into());
         Outcome::go(Nav::Forward)
@@ -104,11 +165,21 @@ impl Files {
         };
         let note = Some(note).filter(|n| !n.is_empty());
         self.form.probed(&IDS, &value, problem, note);
-        if self.submitting && self.form.unchecked(&IDS).is_empty() {
+        if self.submitting && self.form.unchecked(&self.ids()).is_empty() {
             return self.submit(ctx, ENTER.event());
         }
         Outcome::stay()
     }
+}
+
+/// The shared credentials file's default for an env file: beside it.
+fn beside(env_file: &Path) -> String {
+    let output = OutputAnswers {
+        env_file: env_file.into(),
+        shared_credentials_file: None,
+        ..OutputAnswers::default()
+    };
+    output.shared_credentials_path().to_string_lossy().into_owned()
 }
 
 impl FormScreen for Files {
@@ -122,6 +193,18 @@ impl FormScreen for Files {
 
     fn changed(&mut self, _: &mut Ctx, id: &'static str) -> Outcome {
         self.note_optional_csv();
+        match id {
+            "credentials" => {
+                self.show_style();
+                return Outcome::run(self.check_unchecked());
+            }
+            "env" if self.form.value("shared") == self.derived_shared => {
+                self.derived_shared = beside(Path::new(self.form.value("env").trim()));
+                let derived = self.derived_shared.clone();
+                self.form.set_text("shared", &derived);
+            }
+            _ => {}
+        }
         let value = self.form.value(id);
         let checkable = !value.trim().is_empty() && check_path(&value).is_ok();
         if checkable && self.form.probe_of(id).is_none() {
@@ -133,7 +216,13 @@ impl FormScreen for Files {
 }
 
 impl Screen for Files {
-    const KEYS: &'static [Binding<Self>] = &[form::focus_keys(), form::clear_keys(), submit(Files::submit), back()];
+    const KEYS: &'static [Binding<Self>] = &[
+        form::focus_keys(),
+        form::change_keys(),
+        form::clear_keys(),
+        submit(Files::submit),
+        back(),
+    ];
 
     fn new(a: &Answers) -> Files {
         Files::with(a)

@@ -235,6 +235,14 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
             file(&a.output.env_file),
             file(&a.output.vault_config)
         )),
+        Line::raw(match &a.output.key_files().shared {
+            None => "Key     in the env file".to_string(),
+            Some(shared) => format!(
+                "Key     in {} [{}], not in the environment",
+                file(&shared.path),
+                shared.profile
+            ),
+        }),
         Line::raw(format!(
             "Server  {binary} on {} ({}) · {}",
             a.server.listen,
