@@ -40,6 +40,9 @@ pub struct Answers {
     pub server: ServerAnswers,
     pub init: InitAnswers,
     pub timing: TimingAnswers,
+    /// A raft cluster instead of a single server (see docs/cluster.md).
+    #[serde(skip_serializing_if = "ClusterAnswers::is_single")]
+    pub cluster: ClusterAnswers,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -239,6 +242,93 @@ pub struct InitAnswers {
     pub root_token_pgp_key: Option<PathBuf>,
     /// Where headless runs save the recovery keys and root token (created new, 0600).
     pub recovery_keys_file: Option<PathBuf>,
+}
+
+/// The most nodes a local cluster gets: raft's writes wait for a majority, and Vault
+/// recommends 3 or 5 voters.
+pub const MAX_CLUSTER_NODES: u16 = 9;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterAnswers {
+    /// How many nodes to run on this machine (the local layout, on loopback, launch
+    /// `background`); 1 is a single server.
+    pub nodes: u16,
+    /// The API addresses of the other hosts' nodes (multi-host): each becomes a
+    /// `retry_join` block of this node's config.
+    pub peers: Vec<String>,
+    /// Where `apply` writes the cluster file `join` reads (no secret in it); unset:
+    /// `cluster.toml` in the state folder.
+    pub export_file: Option<PathBuf>,
+}
+
+impl Default for ClusterAnswers {
+    fn default() -> Self {
+        ClusterAnswers {
+            nodes: 1,
+            peers: Vec::new(),
+            export_file: None,
+        }
+    }
+}
+
+impl ClusterAnswers {
+    /// A single server that joins nobody: no `[cluster]` section is written.
+    pub fn is_single(&self) -> bool {
+        self.nodes == 1 && self.peers.is_empty() && self.export_file.is_none()
+    }
+
+    /// Whether these answers make a cluster (locally, or with peers on other hosts).
+    pub fn is_cluster(&self) -> bool {
+        self.nodes > 1 || !self.peers.is_empty()
+    }
+
+    /// A warning for an even count: raft needs a majority, so an even cluster survives
+    /// no more failures than the odd one below it.
+    pub fn even_warning(&self) -> Option<String> {
+        (self.nodes > 1 && self.nodes.is_multiple_of(2)).then(|| {
+            format!(
+                "{} nodes survive the loss of {} as {} do: raft needs a majority; 3 or 5 nodes are the usual choice",
+                self.nodes,
+                (self.nodes - 1) / 2,
+                self.nodes - 1
+            )
+        })
+    }
+}
+
+/// `[cluster] nodes`: 1 to [`MAX_CLUSTER_NODES`]; more than one runs every node here, in the background.
+pub fn validate_cluster(cluster: &ClusterAnswers, launch: Launch) -> Result<(), String> {
+    if !(1..=MAX_CLUSTER_NODES).contains(&cluster.nodes) {
+        return Err(format!(
+            "cluster.nodes must be 1 (a single server) to {MAX_CLUSTER_NODES}, not {}; 3 or 5 are the usual choice",
+            cluster.nodes
+        ));
+    }
+    if cluster.nodes > 1 && launch != Launch::Background {
+        return Err(format!(
+            "cluster.nodes = {} runs every node on this machine, which needs server.launch = \"background\" (one \
+             systemd unit runs one server). For nodes on several hosts keep nodes = 1, list the others in \
+             cluster.peers, and run `autounseal join` on each of them",
+            cluster.nodes
+        ));
+    }
+    Ok(())
+}
+
+/// `[cluster] peers`: other hosts' nodes, each a full API address.
+pub fn validate_peers(peers: &[String]) -> Result<(), String> {
+    for peer in peers {
+        match url::Url::parse(peer) {
+            Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() && u.port().is_some() => {}
+            _ => {
+                return Err(format!(
+                    "\"{peer}\" is not a node's API address; give scheme, host and port, for example https://10.0.0.12:8200"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How long to wait for AWS and for a new access key to work.
@@ -468,6 +558,8 @@ impl Answers {
             );
         }
         check("timing", validate_timing(&self.timing));
+        check("cluster.nodes", validate_cluster(&self.cluster, self.server.launch));
+        check("cluster.peers", validate_peers(&self.cluster.peers));
         errors
     }
 
@@ -1003,6 +1095,34 @@ mod tests {
         let errors = a.validate();
         assert_eq!(errors[0].field, "output.env_file");
         assert!(errors[0].message.contains("inside server.storage_path"));
+    }
+
+    #[test]
+    fn a_cluster_is_odd_local_and_names_its_peers_fully() {
+        let mut a = valid();
+        a.cluster.nodes = 3;
+        assert_eq!(a.validate()[0].field, "cluster.nodes", "launch systemd runs one server");
+        a.server.launch = Launch::Background;
+        assert_eq!(a.validate(), vec![]);
+        assert_eq!(a.cluster.even_warning(), None);
+        a.cluster.nodes = 4;
+        assert!(
+            a.cluster
+                .even_warning()
+                .unwrap()
+                .contains("survive the loss of 1 as 3 do")
+        );
+        a.cluster.nodes = 10;
+        assert!(a.validate()[0].message.contains("1 (a single server) to 9"));
+        a.cluster.nodes = 1;
+        a.cluster.peers = vec!["10.0.0.12:8200".into()];
+        assert_eq!(a.validate()[0].field, "cluster.peers");
+        a.cluster.peers = vec!["https://10.0.0.12:8200".into()];
+        assert_eq!(a.validate(), vec![]);
+        assert!(a.cluster.is_cluster());
+        // A single server's saved answers have no [cluster] section.
+        assert!(!valid().to_toml().contains("[cluster]"));
+        assert_eq!(Answers::parse(&a.to_toml()).unwrap(), a);
     }
 
     #[test]

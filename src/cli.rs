@@ -58,10 +58,31 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// What exists, the server's seal status, and the next thing to do
     Status(StatusArgs),
+    /// Make this host one more node of a cluster: its own IAM user and access key under
+    /// the cluster's policy, its files with retry_join, its server joined and unsealed
+    Join(JoinArgs),
     /// Replace the server's access key with a new one, with no downtime: saved, proven,
     /// the server restarted onto it, the old key deactivated, then deleted; rolled back
     /// on any failure before the deletion
     Rotate(RotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The cluster file the first node's `apply` wrote (no secret in it)
+    #[arg(long, value_name = "FILE")]
+    pub cluster: PathBuf,
+    /// This host's answers (TOML): server, files, node id; the cluster's key, region and
+    /// policy come from the cluster file
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Do not ask: go ahead, and replace existing files (a backup is kept)
+    #[arg(long, short)]
+    pub yes: bool,
+    /// A token (in a file only its owner can read) to see this node in the raft peer
+    /// set as the leader has it, once joined
+    #[arg(long, value_name = "FILE")]
+    pub raft_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +97,10 @@ pub struct DemoArgs {
     /// Tear down a demo that was kept, then exit
     #[arg(long, conflicts_with_all = ["yes", "keep"])]
     pub teardown: bool,
+    /// A raft cluster of N nodes on loopback instead of one server (3 or 5 recommended)
+    /// (with --yes; the wizard sets up one server)
+    #[arg(long, value_name = "N", requires = "yes", value_parser = clap::value_parser!(u16).range(1..=9))]
+    pub cluster: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +155,11 @@ pub struct DestroyArgs {
     /// that data is then lost for good
     #[arg(long)]
     pub force: bool,
+    /// For a node that joined a cluster: a token (in a file only its owner can read; the
+    /// token alone, or a recovery keys file's root token line) to take the node out of
+    /// the raft peer set first
+    #[arg(long, value_name = "FILE")]
+    pub raft_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,8 @@ use crate::answers::Answers;
 use crate::answers::ExistingServer;
 use crate::aws::destroy::{DestroyOptions, KEY_DELETION_WARNING};
 use crate::aws::{AwsContext, Connection};
-use crate::cli::{ApplyArgs, DemoArgs, DestroyArgs, DoctorArgs, PlanArgs, RotateArgs, StatusArgs};
+use crate::cli::{ApplyArgs, DemoArgs, DestroyArgs, DoctorArgs, JoinArgs, PlanArgs, RotateArgs, StatusArgs};
+use crate::cluster::{self, ClusterFile, ClusterOutcome};
 use crate::demo::{self, Demo};
 use crate::frontend::{FrontEnd, choose};
 use crate::headless::{Mode, with_printer};
@@ -148,6 +149,21 @@ fn keys_source(file: Option<&Path>, stdin: bool) -> Option<KeysSource> {
     }
 }
 
+/// What `apply` and `join` do: go ahead, replacing existing files (a backup is kept).
+const APPLY: ApplyOptions = ApplyOptions {
+    overwrite_files: true,
+    dry_run: false,
+};
+
+/// The question before a run changes anything; no is an error that says how to skip it.
+fn go_ahead(question: &str) -> anyhow::Result<()> {
+    if confirm(question, None)? {
+        Ok(())
+    } else {
+        bail!("nothing was changed. To run without a question (scripts, CI), pass --yes")
+    }
+}
+
 pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
     let answers = load_answers(&args.answers, profile)?;
     // Checked before the question: where the recovery keys will go.
@@ -173,23 +189,32 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
             answers.output.vault_config.display(),
             answers.server.launch.as_str()
         );
-        if !confirm(&question, None)? {
-            bail!("nothing was changed. To run without a question (scripts, CI), pass --yes");
-        }
+        go_ahead(&question)?;
     }
-    let opts = ApplyOptions {
-        overwrite_files: true,
-        dry_run: false,
-    };
     println!(
         "autounseal apply: {} (state in {})",
         args.answers.display(),
         state_dir.display()
     );
     let stop = stop_on_signals()?;
+    if answers.cluster.is_cluster() {
+        if unseal_keys.is_some() {
+            bail!("a seal migration is for one server; a cluster is set up new (cluster.nodes = 1 to migrate)");
+        }
+        let outcome = with_printer(Mode::Run, async |rep| {
+            let rep = rep.with_stop(stop);
+            cluster::apply(&answers, state_dir, APPLY, keys, &rep, Default::default()).await
+        })
+        .await?;
+        print_summary(&outcome.first_answers, state_dir, &outcome.first);
+        print_cluster(&outcome, state_dir);
+        drop(outcome);
+        crate::pause::point("finished");
+        return Ok(());
+    }
     let outcome = with_printer(Mode::Run, async |rep| {
         let rep = rep.with_stop(stop);
-        flow::run_with(&answers, state_dir, opts, keys, &rep, Default::default(), unseal_keys).await
+        flow::run_with(&answers, state_dir, APPLY, keys, &rep, Default::default(), unseal_keys).await
     })
     .await?;
     print_summary(&answers, state_dir, &outcome);
@@ -237,6 +262,137 @@ fn print_summary(answers: &Answers, state_dir: &Path, outcome: &flow::FlowOutcom
     println!("Rotate the access key every 30 to 90 days.");
 }
 
+/// Every node of a cluster, its role, and how the other hosts join.
+fn print_cluster(outcome: &ClusterOutcome, state_dir: &Path) {
+    println!("\nThe cluster's nodes, each with its own IAM user, access key and env file:");
+    for node in &outcome.nodes {
+        println!(
+            "  {:<16} {} {}",
+            node.id,
+            node.address,
+            node.role.map(|r| format!("({r})")).unwrap_or_default()
+        );
+        println!("  {:<16} user {}", "", node.user_arn);
+        println!(
+            "  {:<16} {} and {}; state in {}",
+            "",
+            node.env_file.display(),
+            node.vault_config.display(),
+            node.state_dir.display()
+        );
+    }
+    if let Some(file) = &outcome.cluster_file {
+        println!(
+            "  cluster file: {} (no secret): on another host, `autounseal join --cluster FILE --answers HOST.toml`",
+            file.display()
+        );
+    }
+    println!(
+        "  undo all nodes, then the shared key and policy: {}",
+        crate::cli::command_hint("destroy", state_dir)
+    );
+}
+
+/// `join`: this host becomes one more node of the cluster the file describes.
+pub async fn join(args: JoinArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
+    let file = ClusterFile::load(&args.cluster).map_err(anyhow::Error::msg)?;
+    // This host's answers: its server and files; the cluster's key, region and policy win.
+    let mut own = match &args.answers {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the answers file {}", path.display()))?;
+            Answers::parse(&text)
+                .map_err(|e| anyhow::anyhow!("the answers file {} is not valid: {e}", path.display()))?
+        }
+        None => Answers::default(),
+    };
+    if let Some(profile) = profile {
+        own.profile = Some(profile.to_string());
+    }
+    let member = file.member_answers(&own).map_err(anyhow::Error::msg)?;
+    let token = args
+        .raft_token_file
+        .as_deref()
+        .map(cluster::read_token)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let recorded = ManifestStore::open(state_dir)?.snapshot();
+    if recorded.kms_key.as_ref().is_some_and(|k| k.arn != file.kms_key_arn) {
+        bail!(
+            "{} already tracks a setup with another KMS key; give this node its own --state-dir",
+            state_dir.display()
+        );
+    }
+    if !args.yes {
+        let question = format!(
+            "This joins {} to the cluster of {} node(s): it creates the IAM user {} with the cluster's policy and an \
+             access key, writes {} and {}, and starts the server as \"{}\" to join and unseal through KMS. Go ahead?",
+            member.server.node_id,
+            file.nodes.len(),
+            member.iam.user_name,
+            member.output.env_file.display(),
+            member.output.vault_config.display(),
+            member.server.launch.as_str()
+        );
+        go_ahead(&question)?;
+    }
+    println!(
+        "autounseal join: node {} into the cluster of {} (state in {})",
+        member.server.node_id,
+        args.cluster.display(),
+        state_dir.display()
+    );
+    let stop = stop_on_signals()?;
+    let (outcome, leader) = with_printer(Mode::Run, async |rep| {
+        let rep = rep.with_stop(stop);
+        cluster::join(&file, &member, state_dir, APPLY, &rep).await
+    })
+    .await?;
+    if let Some(token) = &token {
+        let address = crate::vault::config::api_addr(&member);
+        match cluster::raft_member(
+            &address,
+            member.server.ca_cert.as_deref(),
+            token,
+            &member.server.node_id,
+        )
+        .await?
+        {
+            Some(peer) => println!(
+                "In the raft peer set as the leader has it: {} at {}, {}",
+                peer.node_id,
+                peer.address,
+                if peer.voter {
+                    "a voter"
+                } else {
+                    "a non-voter until autopilot promotes it (once stable, 10 s)"
+                }
+            ),
+            None => bail!(
+                "the node answers unsealed, but the leader's raft peer set does not hold {}: check its log in {}",
+                member.server.node_id,
+                state_dir.display()
+            ),
+        }
+    }
+    print_summary(&member, state_dir, &outcome);
+    if let Some(leader) = leader {
+        println!(
+            "  raft:         joined; {} ({})",
+            if leader.is_self { "active" } else { "standby" },
+            leader.leader_address
+        );
+    }
+    println!(
+        "  leaving the cluster: `{}` takes this node out of the raft peer set, then removes its user, key and \
+         files (or, without a token, `{} operator raft remove-peer {}` on the active node)",
+        crate::cli::command_hint("destroy --raft-token-file FILE", state_dir),
+        file.flavour,
+        member.server.node_id
+    );
+    Ok(())
+}
+
 pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
     let answers = load_answers(&args.answers, profile)?;
     // As `apply` will: files it replaces are kept as backups.
@@ -248,6 +404,23 @@ pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> an
         "autounseal plan: {} (read-only: nothing is changed)",
         args.answers.display()
     );
+    if answers.cluster.is_cluster() {
+        // The first node in full; the others follow the same steps as a node that joins.
+        let outcome = with_printer(Mode::Plan, async |rep| {
+            cluster::apply(
+                &answers,
+                state_dir,
+                opts,
+                KeysDestination::HandBack,
+                &rep,
+                Default::default(),
+            )
+            .await
+        })
+        .await?;
+        print_plan(&outcome.first_answers, &outcome.first);
+        return Ok(());
+    }
     let outcome = with_printer(Mode::Plan, async |rep| {
         flow::run(&answers, state_dir, opts, KeysDestination::HandBack, &rep).await
     })
@@ -269,7 +442,29 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
         println!("Nothing to destroy: {} records nothing.", state_dir.display());
         return Ok(());
     }
+    let nodes = cluster::node_state_dirs(state_dir);
+    let raft_token = match &args.raft_token_file {
+        Some(_) if !nodes.is_empty() => bail!(
+            "{} holds a whole local cluster, which goes as one: no peer to take out of it. Leave out              --raft-token-file",
+            state_dir.display()
+        ),
+        Some(path) => Some(cluster::read_token(path).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     println!("autounseal destroy will:");
+    if let Some(server) = raft_token.as_ref().and(manifest.server.as_ref()) {
+        println!(
+            "  - take {} out of the raft peer set (through {})",
+            node_name(state_dir, &manifest),
+            server.address
+        );
+    }
+    for dir in nodes.iter().rev() {
+        println!("  node {}:", dir.file_name().unwrap_or_default().to_string_lossy());
+        for line in flow::undo_plan(&ManifestStore::open(dir)?.snapshot()) {
+            println!("    - {line}");
+        }
+    }
     for line in flow::undo_plan(&manifest) {
         println!("  - {line}");
     }
@@ -359,7 +554,11 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
                 .run(keys)
                 .await?;
         }
-        flow::undo(&ctx, &store, &rep, opts).await
+        if let Some(token) = &raft_token {
+            let node_id = node_name(state_dir, &store.snapshot());
+            cluster::leave(&store, &node_id, None, token, &rep).await?;
+        }
+        cluster::undo_all(&ctx, &store, state_dir, &rep, opts).await
     })
     .await?;
     store.remove_if_empty()?;
@@ -393,7 +592,8 @@ pub async fn demo(args: DemoArgs, state_dir: &Path, plain: bool) -> anyhow::Resu
     }
     let tools = demo::ensure_tools(args.yes)?;
     let running = Demo::start(state_dir, tools)?;
-    let answers = running.answers()?;
+    let mut answers = running.answers()?;
+    answers.cluster.nodes = args.cluster.unwrap_or(1);
     let demo_state = running.state_dir();
     let folder = running.folder.clone();
     let result: anyhow::Result<bool> = match choose(plain, args.yes) {
@@ -415,25 +615,37 @@ pub async fn demo(args: DemoArgs, state_dir: &Path, plain: bool) -> anyhow::Resu
                     .clone()
                     .expect("the demo sets a keys file"),
             );
-            let opts = ApplyOptions {
-                overwrite_files: true,
-                dry_run: false,
-            };
-            let outcome = with_printer(Mode::Run, async |rep| {
-                flow::run(&answers, &demo_state, opts, keys, &rep).await
-            })
-            .await;
-            outcome
+            let opts = APPLY;
+            if answers.cluster.is_cluster() {
+                with_printer(Mode::Run, async |rep| {
+                    cluster::apply(&answers, &demo_state, opts, keys, &rep, Default::default()).await
+                })
+                .await
                 .map(|o| {
-                    let sealed = o.vault.status.as_ref().is_some_and(|s| s.sealed);
-                    println!(
-                        "\nThe demo server at {} is initialised and {}.",
-                        o.vault.address,
-                        if sealed { "sealed" } else { "unsealed by KMS" }
-                    );
+                    println!("\nThe demo cluster: every node unsealed by KMS, no key typed:");
+                    for node in &o.nodes {
+                        println!("  {} at {}: {}", node.id, node.address, node.role.unwrap_or("?"));
+                    }
                     false
                 })
                 .map_err(Into::into)
+            } else {
+                let outcome = with_printer(Mode::Run, async |rep| {
+                    flow::run(&answers, &demo_state, opts, keys, &rep).await
+                })
+                .await;
+                outcome
+                    .map(|o| {
+                        let sealed = o.vault.status.as_ref().is_some_and(|s| s.sealed);
+                        println!(
+                            "\nThe demo server at {} is initialised and {}.",
+                            o.vault.address,
+                            if sealed { "sealed" } else { "unsealed by KMS" }
+                        );
+                        false
+                    })
+                    .map_err(Into::into)
+            }
         }
     };
     // After a hangup the terminal is gone: these lines may go nowhere, the teardown
@@ -469,24 +681,98 @@ pub async fn doctor(args: DoctorArgs, state_dir: &Path, profile: Option<&str>) -
         );
     };
     let findings = crate::doctor::examine(&manifest, &ctx, args.ca_cert.as_deref()).await;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&findings)?);
-    } else {
-        print_findings(&findings);
+    let nodes = cluster::node_state_dirs(state_dir);
+    if nodes.is_empty() {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&findings)?);
+        } else {
+            print_findings(&findings);
+        }
+        return Ok(crate::doctor::exit_code(&findings));
     }
-    Ok(crate::doctor::exit_code(&findings))
+    // A local cluster: the first node, then every other node, each checked on its own.
+    let mut per_node = vec![(node_name(state_dir, &manifest), state_dir.to_path_buf(), findings)];
+    for dir in nodes {
+        if let Some((manifest, ctx)) = recorded_setup(&dir, profile).await? {
+            let findings = crate::doctor::examine(&manifest, &ctx, args.ca_cert.as_deref()).await;
+            per_node.push((node_name(&dir, &manifest), dir, findings));
+        }
+    }
+    let code = per_node
+        .iter()
+        .map(|(_, _, f)| crate::doctor::exit_code(f))
+        .max()
+        .unwrap_or(0);
+    if args.json {
+        let nodes: Vec<_> = per_node
+            .iter()
+            .map(|(node, dir, findings)| serde_json::json!({"node": node, "state_dir": dir, "findings": findings}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&nodes)?);
+    } else {
+        for (node, dir, findings) in &per_node {
+            crate::say!("\nNode {node} (state in {}):", dir.display());
+            print_findings(findings);
+        }
+    }
+    Ok(code)
+}
+
+/// A node's name: its raft node id as the config it was given says, else its folder's.
+fn node_name(dir: &Path, manifest: &crate::run::Manifest) -> String {
+    manifest
+        .server
+        .as_ref()
+        .and_then(|s| std::fs::read_to_string(&s.config).ok())
+        .and_then(|text| {
+            let parsed: serde_json::Value = hcl::from_str(&text).ok()?;
+            parsed["storage"]["raft"]["node_id"].as_str().map(str::to_string)
+        })
+        .unwrap_or_else(|| dir.file_name().unwrap_or_default().to_string_lossy().into_owned())
 }
 
 /// `status`: a few lines (or JSON): what exists, the server, the next thing to do.
 pub async fn status(args: StatusArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
-    let status = match recorded_setup(state_dir, profile).await? {
-        Some((manifest, ctx)) => crate::doctor::status::gather(&manifest, &ctx, args.ca_cert.as_deref()).await,
-        None => crate::doctor::status::nothing(),
+    let (status, name, role) = match recorded_setup(state_dir, profile).await? {
+        Some((manifest, ctx)) => (
+            crate::doctor::status::gather(&manifest, &ctx, args.ca_cert.as_deref()).await,
+            node_name(state_dir, &manifest),
+            cluster::role(&manifest, args.ca_cert.as_deref()).await,
+        ),
+        None => (crate::doctor::status::nothing(), String::new(), None),
     };
+    let nodes = cluster::node_state_dirs(state_dir);
+    if nodes.is_empty() {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&status)?);
+        } else {
+            print_status(&status);
+        }
+        return Ok(());
+    }
+    // A local cluster: each node's status, and what it is in the cluster.
+    let mut per_node = vec![(name, role, state_dir.to_path_buf(), status)];
+    for dir in nodes {
+        if let Some((manifest, ctx)) = recorded_setup(&dir, profile).await? {
+            let status = crate::doctor::status::gather(&manifest, &ctx, args.ca_cert.as_deref()).await;
+            let role = cluster::role(&manifest, args.ca_cert.as_deref()).await;
+            per_node.push((node_name(&dir, &manifest), role, dir, status));
+        }
+    }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        let nodes: Vec<_> = per_node
+            .iter()
+            .map(|(node, role, dir, status)| {
+                serde_json::json!({"node": node, "role": role, "state_dir": dir, "status": status})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&nodes)?);
     } else {
-        print_status(&status);
+        for (node, role, dir, status) in &per_node {
+            let role = role.map(|r| format!(", {r}")).unwrap_or_default();
+            crate::say!("\nNode {node}{role} (state in {}):", dir.display());
+            print_status(status);
+        }
     }
     Ok(())
 }

@@ -224,15 +224,11 @@ impl Demo {
                 timing: Default::default(),
             };
             let ctx = AwsContext::connect(conn).await;
-            crate::flow::undo(
-                &ctx,
-                &store,
-                rep,
-                DestroyOptions {
-                    deletion_window_days: 7,
-                },
-            )
-            .await?;
+            let opts = DestroyOptions {
+                deletion_window_days: 7,
+            };
+            // A cluster's nodes first, the first node with the shared key last.
+            crate::cluster::undo_all(&ctx, &store, &state, rep, opts).await?;
         }
         let _ = self.moto.kill();
         let _ = self.moto.wait();
@@ -259,8 +255,14 @@ pub async fn teardown_kept(state_dir: &Path, rep: &Reporter) -> anyhow::Result<b
     if !folder.exists() {
         return Ok(false);
     }
-    let store = ManifestStore::open(&folder.join("state"))?;
-    stop_server(&Recorder::new(rep.clone(), &store, false), &store, rep).await?;
+    let state = folder.join("state");
+    for dir in crate::cluster::node_state_dirs(&state)
+        .into_iter()
+        .chain([state.clone()])
+    {
+        let store = ManifestStore::open(&dir)?;
+        stop_server(&Recorder::new(rep.clone(), &store, false), &store, rep).await?;
+    }
     // The emulator holds nothing worth keeping: stopping it removes what it held.
     if let Ok(pid) = std::fs::read_to_string(folder.join("moto.pid"))
         && let Ok(pid) = pid.trim().parse::<i32>()
@@ -291,7 +293,11 @@ pub fn running_demos(except: &Path) -> Vec<PathBuf> {
         // <demo>/moto.log for the emulator, <demo>/etc/vault.hcl for the server.
         let folder = match (log, config) {
             (Some(l), _) if l.ends_with("moto.log") => l.parent().map(Path::to_path_buf),
-            (_, Some(c)) if c.ends_with("etc/vault.hcl") => c.parent().and_then(Path::parent).map(Path::to_path_buf),
+            (_, Some(c))
+                if c.parent().is_some_and(|etc| etc.ends_with("etc")) && c.extension().is_some_and(|e| e == "hcl") =>
+            {
+                c.parent().and_then(Path::parent).map(Path::to_path_buf)
+            }
             _ => None,
         };
         if let Some(folder) = folder

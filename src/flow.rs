@@ -17,12 +17,13 @@ use crate::vault::migrate::{self, UnsealKeys};
 
 /// The files an undo removes. The recovery keys file stays: it is the operator's until
 /// they move it.
-pub const UNDONE_FILES: [FileRole; 5] = [
+pub const UNDONE_FILES: [FileRole; 6] = [
     FileRole::EnvFile,
     FileRole::SharedCredentials,
     FileRole::CredentialsCsv,
     FileRole::VaultConfig,
     FileRole::SystemdDropIn,
+    FileRole::ClusterFile,
 ];
 
 pub struct FlowOutcome {

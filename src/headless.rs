@@ -33,6 +33,7 @@ pub fn line(event: &Event, mode: Mode) -> Option<String> {
         // The error itself ends the run's output, once, with its causes: here only where.
         Event::Failed(step, _) => format!("  FAIL {} (the error follows)", step.label()),
         Event::Warning(text) => format!("  warn {text}"),
+        Event::Note(text) => text.clone(),
         Event::Call(_) => return None,
     })
 }

@@ -5,6 +5,7 @@ pub mod answers;
 pub mod aws;
 pub mod child_env;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod credentials_file;
 pub mod demo;

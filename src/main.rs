@@ -120,6 +120,7 @@ async fn run(cli: Cli) -> ExitCode {
             return finish(checked.map(ExitCode::from), ExitCode::from(2));
         }
         Some(Command::Status(args)) => commands::status(args, &state_dir, profile).await,
+        Some(Command::Join(args)) => commands::join(args, &state_dir, profile).await,
         Some(Command::Rotate(args)) => commands::rotate(args, &state_dir, profile).await,
         Some(Command::Regions) => {
             commands::list_regions();

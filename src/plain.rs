@@ -10,7 +10,6 @@ use anyhow::{Context, bail};
 
 use crate::answers::{self, Answers, CredentialsStyle, Launch};
 use crate::aws::{AwsContext, Connection};
-use crate::flow;
 use crate::headless::{Mode, with_printer};
 use crate::run::ApplyOptions;
 use crate::vault::deploy::KeysDestination;
@@ -335,7 +334,16 @@ pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
         dry_run: true,
     };
     let plan = with_printer(Mode::Plan, async |rep| {
-        flow::run(&a, state_dir, plan_opts, KeysDestination::HandBack, &rep).await
+        crate::cluster::run_any(
+            &a,
+            state_dir,
+            plan_opts,
+            KeysDestination::HandBack,
+            &rep,
+            Default::default(),
+            None,
+        )
+        .await
     })
     .await?;
     crate::headless::print_plan(&a, &plan);
@@ -354,7 +362,10 @@ pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
         overwrite_files: true,
         dry_run: false,
     };
-    let result = with_printer(Mode::Run, async |rep| flow::run(&a, state_dir, opts, keys, &rep).await).await;
+    let result = with_printer(Mode::Run, async |rep| {
+        crate::cluster::run_any(&a, state_dir, opts, keys, &rep, Default::default(), None).await
+    })
+    .await;
     let outcome =
         result.context("the run stopped; what was made is in the manifest, and running again goes on from there")?;
     println!("\nDone: {} (key {}).", outcome.vault.address, outcome.aws.key.arn);

@@ -111,3 +111,26 @@ fn without_its_tools_the_demo_says_how_to_get_them() {
     );
     assert!(msg.contains("nothing was changed"), "{msg}");
 }
+
+#[test]
+fn demo_cluster_runs_three_nodes_that_unseal_themselves_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = demo(&state, &["--cluster", "3", "--yes"]);
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    for step in [
+        "Node 1 of 3: autounseal-1",
+        "Node 3 of 3: autounseal-3",
+        "ok   Initialize: 3 recovery keys",
+        "--   Initialize: not asked for",
+        "The demo cluster: every node unsealed by KMS",
+        "ok   Schedule key deletion",
+    ] {
+        assert!(output.contains(step), "missing {step:?}:\n{output}");
+    }
+    let summary = output.split("The demo cluster").nth(1).unwrap();
+    assert_eq!(summary.matches(": active").count(), 1, "{output}");
+    assert_eq!(summary.matches(": standby").count(), 2, "{output}");
+    common::assert_demo_gone(&state);
+}

@@ -62,6 +62,11 @@ const PAGES: &[(&str, &str, &str)] = &[
         "A real read-only plan of every change; b goes back to any screen.",
     ),
     (
+        "09_review_cluster",
+        "Review: a cluster of 3",
+        "With \"cluster of 3\" on the Server screen: a user and files per node, and each node's part.",
+    ),
+    (
         "09_review_migration",
         "Review: a seal migration",
         "With `existing = \"migrate\"`: what happens to a Shamir server and its keys, said before anything runs.",

@@ -29,30 +29,40 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("vault", &["answers", "run"]),
     // The whole job across both sides.
     ("flow", &["answers", "run", "aws", "vault"]),
+    // A raft cluster: a loop of single-server flows around the shared key and policy.
+    ("cluster", &["answers", "run", "aws", "vault", "flow"]),
     // The access key's rotation, across both sides.
     ("rotate", &["answers", "run", "aws", "vault"]),
     // Read-only checks of a setup across both sides.
     ("doctor", &["answers", "run", "aws", "vault"]),
     ("headless", &["answers", "run", "aws", "flow", "doctor"]),
-    ("demo", &["answers", "run", "aws", "vault", "flow", "headless"]),
+    (
+        "demo",
+        &["answers", "run", "aws", "vault", "flow", "cluster", "headless"],
+    ),
     // The front ends, on top.
     (
         "tui",
-        &["answers", "run", "aws", "vault", "flow", "doctor", "rotate", "headless"],
+        &[
+            "answers", "run", "aws", "vault", "flow", "cluster", "doctor", "rotate", "headless",
+        ],
     ),
-    ("plain", &["answers", "run", "aws", "vault", "flow", "headless"]),
+    (
+        "plain",
+        &["answers", "run", "aws", "vault", "flow", "cluster", "headless"],
+    ),
     (
         "commands",
         &[
-            "answers", "run", "aws", "vault", "flow", "rotate", "doctor", "headless", "demo", "frontend", "tui",
-            "plain",
+            "answers", "run", "aws", "vault", "flow", "cluster", "rotate", "doctor", "headless", "demo", "frontend",
+            "tui", "plain",
         ],
     ),
     (
         "main",
         &[
-            "answers", "run", "aws", "vault", "flow", "rotate", "doctor", "headless", "demo", "frontend", "tui",
-            "plain", "commands",
+            "answers", "run", "aws", "vault", "flow", "cluster", "rotate", "doctor", "headless", "demo", "frontend",
+            "tui", "plain", "commands",
         ],
     ),
 ];

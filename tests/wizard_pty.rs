@@ -90,6 +90,8 @@ fn a_person_goes_through_every_screen_to_an_unsealed_server() {
         &bao().to_string_lossy(),
         TAB,
         RIGHT,
+        // Servers: a single server.
+        TAB,
         TAB,
         CLEAR,
         &listen,

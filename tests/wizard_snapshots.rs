@@ -255,6 +255,17 @@ fn review_and_run() {
     snapshot!("10_run_access_key_limit", app);
 }
 
+/// A cluster of 3 on this machine: Review lists every node, its user and files.
+#[test]
+fn cluster_review_lists_the_nodes() {
+    let mut app = app();
+    app.ctx.answers.cluster.nodes = 3;
+    app.go(ScreenId::Review);
+    let planned = Box::new(app.ctx.answers.clone());
+    update(&mut app, Msg::Plan(planned, Ok(calls())));
+    snapshot!("09_review_cluster", app);
+}
+
 /// A migration: Review explains it, then the Unseal keys screen takes the keys masked.
 #[test]
 fn migration_review_and_unseal_keys() {

@@ -256,7 +256,7 @@ fn the_server_rules_apply_on_the_init_screen() {
 fn tls_needs_files_unless_plain_http_is_chosen() {
     let mut app = app();
     app.go(ScreenId::Server);
-    for _ in 0..4 {
+    for _ in 0..5 {
         key(&mut app, KeyCode::Tab);
     }
     assert_eq!(app.screens.server.form.focused_id(), "tls_disable");
@@ -264,6 +264,56 @@ fn tls_needs_files_unless_plain_http_is_chosen() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Server);
     assert!(app.screens.server.form.field_mut("cert").error.is_some());
+}
+
+/// The Server screen's "cluster of 3" runs every node here in the background: with
+/// another launch it says so under the choice; with background it goes on, three nodes.
+#[test]
+fn a_cluster_on_this_machine_needs_the_background_launch() {
+    let bao = common::bao().to_string_lossy().into_owned();
+    for (launch, goes_on) in [(Launch::None, false), (Launch::Background, true)] {
+        let mut app = app();
+        app.ctx.answers.server.launch = launch;
+        let mut app = {
+            app.ctx.answers.server.binary = bao.clone();
+            app.screens.server = autounseal::tui::screens::server::Server::new(&app.ctx.answers);
+            app.go(ScreenId::Server);
+            app
+        };
+        update(
+            &mut app,
+            Msg::BinaryProbed(bao.clone(), autounseal::vault::server::find(&bao)),
+        );
+        key(&mut app, KeyCode::Tab);
+        key(&mut app, KeyCode::Tab);
+        assert_eq!(app.screens.server.form.focused_id(), "layout");
+        key(&mut app, KeyCode::Right);
+        let note = app
+            .screens
+            .server
+            .form
+            .field_mut("layout")
+            .note
+            .clone()
+            .unwrap_or_default();
+        assert!(note.contains("3 raft nodes on this machine"), "{note}");
+        key(&mut app, KeyCode::Enter);
+        if goes_on {
+            assert_ne!(app.screen, ScreenId::Server);
+            assert_eq!(app.ctx.answers.cluster.nodes, 3);
+        } else {
+            assert_eq!(app.screen, ScreenId::Server);
+            let error = app
+                .screens
+                .server
+                .form
+                .field_mut("layout")
+                .error
+                .clone()
+                .unwrap_or_default();
+            assert!(error.contains("server.launch = \"background\""), "{error}");
+        }
+    }
 }
 
 /// The server screen with `binary` named, its probe asked for on arrival.
@@ -886,8 +936,9 @@ fn host_findings_show_only_for_the_answers_on_screen() {
     let shown = &app.screens.server.host.as_ref().unwrap().lines;
     assert_eq!(shown, &["systemd: not running here"]);
     // Leaving the listener unchanged asks nothing new; changing it asks again.
-    key(&mut app, KeyCode::Tab);
-    key(&mut app, KeyCode::Tab);
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Tab);
+    }
     assert_eq!(app.screens.server.form.focused_id(), "listen");
     assert!(key(&mut app, KeyCode::Tab).is_empty());
     key(&mut app, KeyCode::BackTab);

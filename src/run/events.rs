@@ -141,6 +141,8 @@ pub enum Event {
     Skipped(Step, String),
     Failed(Step, String),
     Warning(String),
+    /// A line between steps: which node of a cluster the steps that follow are for.
+    Note(String),
     Call(Call),
 }
 
@@ -230,6 +232,10 @@ impl Reporter {
 
     pub fn warn(&self, text: impl Into<String>) {
         self.emit(Event::Warning(text.into()));
+    }
+
+    pub fn note(&self, text: impl Into<String>) {
+        self.emit(Event::Note(text.into()));
     }
 
     /// Runs one step: announces it, and reports its error as the step's failure. Once a

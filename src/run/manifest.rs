@@ -52,6 +52,8 @@ pub enum FileRole {
     VaultConfig,
     SystemdDropIn,
     RecoveryKeys,
+    /// The cluster file `join` reads on the other hosts (no secret).
+    ClusterFile,
 }
 
 impl From<KeyFileKind> for FileRole {

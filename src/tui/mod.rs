@@ -23,7 +23,6 @@ use crate::answers::Answers;
 use crate::aws::{AwsContext, Connection};
 use crate::doctor::Finding;
 use crate::doctor::status::{self, Status, recorded_setup};
-use crate::flow;
 use crate::run::events::StopRequest;
 use crate::run::{ApplyOptions, Reporter, RunError};
 use crate::tui::app::App;
@@ -268,7 +267,9 @@ fn spawn(
                     overwrite_files: true,
                     dry_run: true,
                 };
-                let result = flow::run(&a, &state_dir, opts, KeysDestination::HandBack, &Reporter::silent()).await;
+                let (keys, silent) = (KeysDestination::HandBack, Reporter::silent());
+                let result =
+                    crate::cluster::run_any(&a, &state_dir, opts, keys, &silent, Default::default(), None).await;
                 Msg::Plan(Box::new(a), result.map(|o| o.calls))
             }
             Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, control, unseal_keys).await),
@@ -353,7 +354,8 @@ async fn run_flow(
         overwrite_files: true,
         dry_run: false,
     };
-    let result = flow::run_with(
+    // A cluster's Run rows show each node's steps in turn; the first node's outcome is the report.
+    let result = crate::cluster::run_any(
         a,
         state_dir,
         opts,

@@ -48,6 +48,18 @@ pub struct LeaderStatus {
     pub leader_address: String,
 }
 
+/// One server of the raft peer set (`sys/storage/raft/configuration`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RaftServer {
+    pub node_id: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub leader: bool,
+    #[serde(default)]
+    pub voter: bool,
+}
+
 /// `PUT /v1/sys/init` under auto-unseal: recovery shares only. `secret_shares` is
 /// never sent (servers since Vault 1.12 reject it with a seal like awskms).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -203,6 +215,67 @@ impl VaultClient {
             status: status.as_u16(),
             body: format!("an answer autounseal cannot read ({e})"),
         })
+    }
+
+    /// A call with a token (the operator's, for the raft endpoints): the token goes in
+    /// the header only, never in an error.
+    async fn with_token(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<String, VaultError> {
+        let mut req = self
+            .http
+            .request(method.clone(), self.url(path))
+            .header("X-Vault-Token", token);
+        if let Some(body) = &body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| self.unreachable(e))?;
+        if !status.is_success() {
+            return Err(VaultError::Http {
+                what: format!("{method} /v1/{path}"),
+                status: status.as_u16(),
+                body: text,
+            });
+        }
+        Ok(text)
+    }
+
+    /// `GET /v1/sys/storage/raft/configuration`: the raft peer set as the leader sees it.
+    pub async fn raft_servers(&self, token: &str) -> Result<Vec<RaftServer>, VaultError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            data: Data,
+        }
+        #[derive(Deserialize)]
+        struct Data {
+            config: Config,
+        }
+        #[derive(Deserialize)]
+        struct Config {
+            servers: Vec<RaftServer>,
+        }
+        let path = "sys/storage/raft/configuration";
+        let text = self.with_token(reqwest::Method::GET, path, token, None).await?;
+        let answer: Answer = serde_json::from_str(&text).map_err(|e| VaultError::Http {
+            what: format!("GET /v1/{path}"),
+            status: 200,
+            body: format!("an answer autounseal cannot read ({e})"),
+        })?;
+        Ok(answer.data.config.servers)
+    }
+
+    /// `POST /v1/sys/storage/raft/remove-peer`: takes a node out of the raft peer set.
+    pub async fn remove_raft_peer(&self, token: &str, node_id: &str) -> Result<(), VaultError> {
+        let body = serde_json::json!({ "server_id": node_id });
+        self.with_token(reqwest::Method::POST, "sys/storage/raft/remove-peer", token, Some(body))
+            .await
+            .map(|_| ())
     }
 
     pub async fn is_initialized(&self) -> Result<bool, VaultError> {

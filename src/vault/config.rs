@@ -284,11 +284,14 @@ pub fn storage_named(text: &str) -> Option<PathBuf> {
 /// The config text. `kms_key_id` is the key's id or ARN; credentials are not in it:
 /// the server reads them from its environment (the env file).
 pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> String {
-    let storage = Block::builder("storage")
+    let mut storage = Block::builder("storage")
         .add_label("raft")
         .add_attribute(("path", answers.server.storage_path.to_string_lossy().into_owned()))
-        .add_attribute(("node_id", answers.server.node_id.clone()))
-        .build();
+        .add_attribute(("node_id", answers.server.node_id.clone()));
+    for join in retry_join_blocks(answers) {
+        storage = storage.add_block(join);
+    }
+    let storage = storage.build();
     let mut listener = Block::builder("listener")
         .add_label("tcp")
         .add_attribute(("address", answers.server.listen.clone()));
@@ -314,6 +317,24 @@ pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> String {
     }
     let text = hcl::to_string(&body.build()).expect("an HCL body always formats");
     format!("{WRITTEN_BY} Credentials for the awskms seal come from the env file, not from here.\n{text}")
+}
+
+/// One `retry_join` block per other node of the cluster: an uninitialised node tries
+/// them all until one leader lets it in (an initialised node ignores them). With TLS the
+/// leaders' certificates are checked against the CA bundle the operator gave.
+fn retry_join_blocks(answers: &Answers) -> Vec<Block> {
+    answers
+        .cluster
+        .peers
+        .iter()
+        .map(|leader| {
+            let mut join = Block::builder("retry_join").add_attribute(("leader_api_addr", leader.clone()));
+            if let (false, Some(ca)) = (answers.server.tls_disable, &answers.server.ca_cert) {
+                join = join.add_attribute(("leader_ca_cert_file", ca.to_string_lossy().into_owned()));
+            }
+            join.build()
+        })
+        .collect()
 }
 
 /// Whether `config` is a file autounseal wrote whose raft storage is `storage`: then the
@@ -493,6 +514,32 @@ mod tests {
         std::fs::write(dir.path().join("seal.hcl"), "seal \"pkcs11\" {}\n").unwrap();
         let err = plan(&a, "k", Flavour::OpenBao).unwrap_err();
         assert!(err.contains("seal.hcl already has a seal \"pkcs11\""), "{err}");
+    }
+
+    #[test]
+    fn a_cluster_node_names_the_others_in_retry_join() {
+        let mut a = answers();
+        a.cluster.peers = vec!["http://127.0.0.1:8210".into(), "http://127.0.0.1:8220".into()];
+        let v = parse(&render(&a, "k", Flavour::OpenBao));
+        let joins = v["storage"]["raft"]["retry_join"]
+            .as_array()
+            .expect("a list of blocks")
+            .clone();
+        let leaders: Vec<_> = joins.iter().map(|j| j["leader_api_addr"].clone()).collect();
+        assert_eq!(leaders, ["http://127.0.0.1:8210", "http://127.0.0.1:8220"]);
+        assert!(joins[0].get("leader_ca_cert_file").is_none(), "no TLS, no CA");
+        a.server.tls_disable = false;
+        a.server.tls_cert_file = Some("/c.pem".into());
+        a.server.tls_key_file = Some("/k.pem".into());
+        a.server.ca_cert = Some("/etc/vault.d/ca.pem".into());
+        let v = parse(&render(&a, "k", Flavour::OpenBao));
+        assert_eq!(
+            v["storage"]["raft"]["retry_join"][1]["leader_ca_cert_file"],
+            "/etc/vault.d/ca.pem"
+        );
+        // A single server has none.
+        let v = parse(&render(&answers(), "k", Flavour::OpenBao));
+        assert!(v["storage"]["raft"].get("retry_join").is_none());
     }
 
     #[test]

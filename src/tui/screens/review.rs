@@ -196,10 +196,33 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
         None => a.endpoint_url.clone(),
     };
     let migrating = a.server.existing == ExistingServer::Migrate;
+    // A cluster: each node its own user and files, named by its node id.
+    let per_node = |name: &str| {
+        if a.cluster.nodes > 1 {
+            format!("{name}-<node>")
+        } else {
+            name.to_string()
+        }
+    };
+    let file = |p: &std::path::Path| {
+        if a.cluster.nodes > 1 {
+            let stem = p.file_stem().unwrap_or_default().to_string_lossy();
+            let ext = p
+                .extension()
+                .map(|e| format!(".{}", e.to_string_lossy()))
+                .unwrap_or_default();
+            p.with_file_name(format!("{stem}-<node>{ext}")).display().to_string()
+        } else {
+            p.display().to_string()
+        }
+    };
     let mut lines = vec![
         Line::raw(format!(
             "AWS     {} in {} · user {} · policy {}",
-            key, a.region, a.iam.user_name, a.iam.policy_name
+            key,
+            a.region,
+            per_node(&a.iam.user_name),
+            a.iam.policy_name
         )),
         // Where the seal will call KMS: shown, because an emulator or VPC endpoint can
         // also come from the environment, not only from the answers.
@@ -209,14 +232,14 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
         )),
         Line::raw(format!(
             "Files   {} · {}",
-            a.output.env_file.display(),
-            a.output.vault_config.display()
+            file(&a.output.env_file),
+            file(&a.output.vault_config)
         )),
         Line::raw(match &a.output.key_files().shared {
             None => "Key     in the env file".to_string(),
             Some(shared) => format!(
                 "Key     in {} [{}], not in the environment",
-                shared.path.display(),
+                file(&shared.path),
                 shared.profile
             ),
         }),
@@ -231,6 +254,9 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
             }
         )),
     ];
+    if a.cluster.nodes > 1 {
+        lines.extend(nodes_block(ctx));
+    }
     if migrating {
         lines.extend(
             crate::vault::migrate::explanation(a)
@@ -239,6 +265,29 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
         );
     }
     lines
+}
+
+/// A cluster's nodes, one line each: its id (which names its user and files), where
+/// it listens, and whether it is initialised or joins.
+fn nodes_block(ctx: &Ctx) -> Vec<Line<'static>> {
+    let nodes = crate::cluster::local_nodes(&ctx.answers, &ctx.state_dir);
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            Line::raw(format!(
+                "Node {}  {} on {} · {}",
+                i + 1,
+                n.id,
+                n.answers.server.listen,
+                if i == 0 {
+                    "initialised, the recovery keys once"
+                } else {
+                    "joins, unseals through KMS"
+                }
+            ))
+        })
+        .collect()
 }
 
 fn view(review: &Review, frame: &mut Frame, area: Rect, ctx: &Ctx) {

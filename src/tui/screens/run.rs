@@ -132,7 +132,8 @@ impl Run {
                 }
             }
             Event::Warning(text) => self.warnings.push(text),
-            Event::Call(_) => {}
+            // Which node of a cluster the rows are for: the Run screen shows one node.
+            Event::Note(_) | Event::Call(_) => {}
         }
     }
 

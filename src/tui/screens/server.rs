@@ -6,7 +6,9 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 
 use super::{Ctx, Nav, Outcome, Screen};
-use crate::answers::{Answers, Launch, validate_file_path, validate_listen, validate_not_blank, validate_tls};
+use crate::answers::{
+    Answers, Launch, validate_cluster, validate_file_path, validate_listen, validate_not_blank, validate_tls,
+};
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, always, back};
 use crate::tui::msg::Command;
@@ -67,6 +69,12 @@ impl Server {
                 Launch::ALL.iter().map(|l| l.as_str()).collect(),
                 launch,
             ),
+            form::choice(
+                "layout",
+                "Servers",
+                LAYOUTS.iter().map(|(label, _)| *label).collect(),
+                LAYOUTS.iter().position(|(_, n)| *n == a.cluster.nodes).unwrap_or(0),
+            ),
             form::text("listen", "Listen on", &a.server.listen, Box::new(validate_listen)),
             form::text(
                 "storage",
@@ -89,6 +97,7 @@ impl Server {
             ),
         ]);
         show_tls(&mut form);
+        show_layout(&mut form);
         Server {
             form,
             probe: None,
@@ -99,6 +108,16 @@ impl Server {
             submitting: false,
         }
     }
+}
+
+/// The Server screen's choice of one server or a cluster on this machine (see
+/// docs/cluster.md): its label and `cluster.nodes`.
+const LAYOUTS: [(&str, u16); 3] = [("single server", 1), ("cluster of 3", 3), ("cluster of 5", 5)];
+
+fn show_layout(form: &mut Form) {
+    let nodes = LAYOUTS[form.choice_index("layout")].1;
+    form.field_mut("layout").note =
+        (nodes > 1).then(|| format!("{nodes} raft nodes on this machine, in the background, API ports 10 apart"));
 }
 
 fn show_tls(form: &mut Form) {
@@ -230,6 +249,11 @@ impl Server {
         s.tls_key_file = path("key");
         // autounseal initialises only a server it starts.
         ctx.answers.init.enabled = s.launch != Launch::None;
+        ctx.answers.cluster.nodes = LAYOUTS[f.choice_index("layout")].1;
+        if let Err(e) = validate_cluster(&ctx.answers.cluster, ctx.answers.server.launch) {
+            self.form.field_mut("layout").error = Some(e);
+            return false;
+        }
         if let Err(e) = validate_tls(&ctx.answers.server) {
             self.form.field_mut("cert").error = Some(e);
             return false;
@@ -270,6 +294,7 @@ impl FormScreen for Server {
         match id {
             "tls_disable" | "listen" => show_tls(&mut self.form),
             "launch" => self.show_probe(),
+            "layout" => show_layout(&mut self.form),
             _ => {}
         }
         Outcome::stay()
