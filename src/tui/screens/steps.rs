@@ -100,9 +100,11 @@ pub fn done_so_far(rows: &[(Step, Status)]) -> Vec<String> {
         .collect()
 }
 
-fn row_line(ctx: &Ctx, step: Step, status: &Status) -> Line<'static> {
+/// A step's row: its mark and label, then its text wrapped under the text (a long ARN
+/// wraps rather than losing its end, and the labels stay a clear column).
+fn row_lines(ctx: &Ctx, step: Step, status: &Status, label_width: usize, width: usize) -> Vec<Line<'static>> {
     let t = &ctx.theme;
-    let label = format!("{:<22}", step.label());
+    let label = format!("{:<label_width$}", step.label());
     let (mark, style, text) = match status {
         Status::Waiting => ("·".to_string(), t.dim, String::new()),
         Status::Running { elapsed, note, .. } => (
@@ -114,30 +116,36 @@ fn row_line(ctx: &Ctx, step: Step, status: &Status) -> Line<'static> {
         Status::Skipped(text) => ("–".to_string(), t.dim, text.clone()),
         Status::Failed(_) => ("✗".to_string(), t.error, "failed".to_string()),
     };
-    Line::from(vec![
-        Span::styled(format!("{mark} "), style),
-        Span::raw(label),
-        Span::styled(text, t.dim),
-    ])
+    let head = vec![Span::styled(format!("{mark} "), style), Span::raw(label)];
+    super::hanging(head, &[(text.as_str(), t.dim)], width)
 }
 
 /// The rows, then `text` below them scrolled by `scroll`. On failure (`failed`) the rows
 /// after the last one that moved are only waiting: the text gets their room.
-pub fn view(frame: &mut Frame, area: Rect, ctx: &Ctx, rows: &[(Step, Status)], text: Vec<Line>, scroll: u16, failed: bool) {
+pub fn view(
+    frame: &mut Frame,
+    area: Rect,
+    ctx: &Ctx,
+    rows: &[(Step, Status)],
+    text: Vec<Line>,
+    scroll: u16,
+    failed: bool,
+) {
     let last = rows.iter().rposition(|(_, s)| *s != Status::Waiting).unwrap_or(0);
-    let shown: Vec<Line> = rows
+    let width = area.width.max(1) as usize;
+    // The labels a column as wide as the longest and a space (22 at least: the apply's).
+    let label_width = rows.iter().map(|(s, _)| s.label().chars().count() + 1).fold(22, usize::max);
+    let shown: Vec<Vec<Line>> = rows
         .iter()
         .take(if failed { last + 1 } else { rows.len() })
-        .map(|(step, status)| row_line(ctx, *step, status))
+        .map(|(step, status)| row_lines(ctx, *step, status, label_width, width))
         .collect();
-    // Rows wrap rather than lose their end (an ARN is wider than 80 columns). The text
-    // below keeps its room (half the screen at most: a long error scrolls), and on a
-    // short terminal the newest rows stay in view.
-    let width = area.width.max(1) as usize;
+    // The text below keeps its room (half the screen at most: a long error scrolls),
+    // and on a short terminal the newest rows stay in view.
     let wrapped = |l: &Line| l.width().max(1).div_ceil(width);
     let below_rows = text.iter().map(wrapped).sum::<usize>().min(area.height as usize / 2);
     let room = (area.height as usize).saturating_sub(below_rows).max(1);
-    let heights: Vec<usize> = shown.iter().map(wrapped).collect();
+    let heights: Vec<usize> = shown.iter().map(Vec::len).collect();
     let mut skip = 0;
     while heights[skip..].iter().sum::<usize>() > room && skip + 1 < shown.len() {
         skip += 1;
@@ -145,7 +153,7 @@ pub fn view(frame: &mut Frame, area: Rect, ctx: &Ctx, rows: &[(Step, Status)], t
     let rows_height = (heights[skip..].iter().sum::<usize>() as u16).min(area.height);
     let [rows, below] = Layout::vertical([Constraint::Length(rows_height), Constraint::Min(0)]).areas(area);
     frame.render_widget(
-        Paragraph::new(shown.into_iter().skip(skip).collect::<Vec<_>>()).wrap(Wrap { trim: false }),
+        Paragraph::new(shown.into_iter().skip(skip).flatten().collect::<Vec<_>>()),
         rows,
     );
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).scroll((scroll, 0)), below);
