@@ -165,3 +165,38 @@ pub fn answer_every_question(t: &mut Terminal) {
     }
     t.type_keys(&[ENTER]);
 }
+
+/// A finished `apply` into `dir` (OpenBao 2.6.2 in the background) by an operator who is
+/// a real IAM user of moto, and moto checking every request's credentials from then on,
+/// so that a retired access key is really refused. The answers and the operator's key.
+pub fn applied_setup(moto: &super::Moto, dir: &Path) -> (autounseal::answers::Answers, (String, String)) {
+    let answers = super::server_answers(moto, dir);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (operator, key) = rt.block_on(super::operator(&answers));
+    let file = dir.join("answers.toml");
+    std::fs::write(&file, answers.to_toml()).unwrap();
+    let mut apply = std::process::Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    super::isolate(&mut apply, &dir.join("state"));
+    apply
+        .env("AWS_ACCESS_KEY_ID", &key.0)
+        .env("AWS_SECRET_ACCESS_KEY", &key.1)
+        .args(["apply", "--yes", "--answers", &file.to_string_lossy()]);
+    let applied = apply.output().unwrap();
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    rt.block_on(async {
+        super::let_moto_pass_kms_calls(&operator, &answers.iam.user_name).await;
+        moto.enforce_auth().await;
+    });
+    (answers, key)
+}
+
+/// The wizard, opened on its start menu, rotates the access key: Rotate, its plan, Enter,
+/// until it says the rotation is done. Returns that screen.
+pub fn rotate_from_the_menu(t: &mut Terminal) -> String {
+    t.wait_for("Rotate the access key", SCREEN);
+    t.type_keys(&[DOWN, DOWN, ENTER]);
+    let plan = t.wait_for("Rotating the access key will:", Duration::from_secs(30));
+    assert!(plan.contains("create a new access key for IAM user"), "{plan}");
+    t.type_keys(&[ENTER]);
+    t.wait_for("Rotate again within 30 to 90 days", Duration::from_secs(180))
+}
