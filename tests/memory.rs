@@ -5,7 +5,9 @@
 //! - a headless `apply` once its AWS part is over and the server it started answers
 //!   (the secret access key), and when it has saved the recovery keys to their file
 //!   and is about to exit;
-//! - a headless seal migration, its unseal keys read from standard input, about to exit.
+//! - a headless seal migration, its unseal keys read from standard input, about to exit;
+//! - the wizard on its Rotate screen after a rotation it ran, and a headless `rotate`
+//!   about to exit: neither the old nor the new secret access key.
 //!
 //! Each value is searched whole, by its first and last 12 characters (a freed block
 //! whose start was reused still holds the rest), and spread the way a screen holds it:
@@ -484,6 +486,99 @@ fn server_sees_only_the_allow_list(state: &Path, env_file: &Path) {
 #[test]
 fn a_headless_apply_keeps_no_access_key_recovery_key_or_root_token_in_memory() {
     every_run_finds_nothing(headless_run);
+}
+
+/// The old and the new secret access key of a rotation: `old` read before it, the new
+/// one from the env file now.
+fn rotated_secrets(old: String, env_file: &Path) -> Vec<Secret> {
+    let new = env_value(env_file, "AWS_SECRET_ACCESS_KEY");
+    assert_ne!(new, old, "the key was rotated");
+    vec![
+        Secret {
+            name: "old secret access key".into(),
+            value: old,
+        },
+        Secret {
+            name: "new secret access key".into(),
+            value: new,
+        },
+    ]
+}
+
+/// The wizard rotates the access key of a real setup from its menu; dumped while it
+/// shows the rotation done.
+fn wizard_rotation_run(run: usize) -> Vec<(String, usize)> {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let state = d.join("state");
+    let _guard = ServerGuard(state.clone());
+    let (answers, operator_key) = common::pty::applied_setup(&moto, d);
+    let old = env_value(&answers.output.env_file, "AWS_SECRET_ACCESS_KEY");
+    let mut cmd = common::pty::wizard_command(d);
+    cmd.env("AWS_ACCESS_KEY_ID", &operator_key.0);
+    cmd.env("AWS_SECRET_ACCESS_KEY", &operator_key.1);
+    cmd.args(["--state-dir", &state.to_string_lossy()]);
+    let mut t = Terminal::start(cmd);
+    let pid = t.child.process_id().unwrap();
+    let _end = EndOnDrop(pid);
+    common::pty::rotate_from_the_menu(&mut t);
+    // Let the last frame be drawn and the loop go back to waiting.
+    std::thread::sleep(Duration::from_millis(300));
+    let secrets = rotated_secrets(old, &answers.output.env_file);
+    let found = dump_and_search(pid, d, &secrets, "on the rotated screen");
+    eprintln!("wizard rotation run {run}: {found:?}");
+    t.type_keys(&["\x1b", "q", "y"]);
+    assert!(t.child.wait().unwrap().success());
+    found
+}
+
+#[test]
+fn the_wizard_keeps_no_secret_access_key_after_a_rotation() {
+    every_run_finds_nothing(wizard_rotation_run);
+}
+
+/// A headless `rotate --yes` of a real setup, dumped as it is about to exit.
+fn headless_rotation_run(run: usize) -> Vec<(String, usize)> {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let state = d.join("state");
+    let _guard = ServerGuard(state.clone());
+    let (answers, operator_key) = common::pty::applied_setup(&moto, d);
+    let old = env_value(&answers.output.env_file, "AWS_SECRET_ACCESS_KEY");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    common::isolate(&mut cmd, &state);
+    let child = cmd
+        .env("HOME", d)
+        .env("AWS_ACCESS_KEY_ID", &operator_key.0)
+        .env("AWS_SECRET_ACCESS_KEY", &operator_key.1)
+        .env("AUTOUNSEAL_TEST_PAUSE", "finished")
+        .args(["rotate", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let _end = EndOnDrop(pid);
+    wait_stopped(pid, Duration::from_secs(180));
+    let secrets = rotated_secrets(old, &answers.output.env_file);
+    let found = dump_and_search(pid, d, &secrets, "at exit");
+    resume(pid);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "rotate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("headless rotation run {run}: {found:?}");
+    found
+}
+
+#[test]
+fn a_headless_rotation_keeps_no_secret_access_key_in_memory() {
+    every_run_finds_nothing(headless_rotation_run);
 }
 
 #[test]
