@@ -36,7 +36,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("headless", &["answers", "run", "aws", "flow", "doctor"]),
     ("demo", &["answers", "run", "aws", "vault", "flow", "headless"]),
     // The front ends, on top.
-    ("tui", &["answers", "run", "aws", "vault", "flow", "doctor", "rotate", "headless"]),
+    (
+        "tui",
+        &["answers", "run", "aws", "vault", "flow", "doctor", "rotate", "headless"],
+    ),
     ("plain", &["answers", "run", "aws", "vault", "flow", "headless"]),
     (
         "commands",

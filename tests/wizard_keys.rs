@@ -9,10 +9,10 @@ use autounseal::answers::{Answers, Launch};
 use autounseal::aws::Identity;
 use autounseal::doctor::status::{Next, nothing};
 use autounseal::doctor::{Finding, Link};
+use autounseal::rotate::{Restarted, RotateOutcome};
 use autounseal::run::{Call, Event, RunError, Step};
 use autounseal::tui::app::{App, update};
 use autounseal::tui::keys::{self, Key};
-use autounseal::rotate::{Restarted, RotateOutcome};
 use autounseal::tui::msg::{Command, KeyChoice, Msg, RotationEnd, RunReport};
 use autounseal::tui::screens::ScreenId;
 use autounseal::tui::screens::kms::KeyListFor;
@@ -162,10 +162,9 @@ fn asked(commands: &[Command]) -> u64 {
     commands
         .iter()
         .find_map(|c| match c {
-            Command::Doctor(read)
-            | Command::Status(read)
-            | Command::RotatePlan(read)
-            | Command::Rotate(read) => Some(read.asked),
+            Command::Doctor(read) | Command::Status(read) | Command::RotatePlan(read) | Command::Rotate(read) => {
+                Some(read.asked)
+            }
             _ => None,
         })
         .expect("a read of the setup")
@@ -262,8 +261,12 @@ fn cases() -> Vec<Case> {
             app
         }),
         ("rotate, reading the plan", || on(ScreenId::Rotate)),
-        ("rotate, plan", || rotate_plan(Ok(vec!["create a new access key".into()]))),
-        ("rotate, plan could not be read", || rotate_plan(Err("no manifest".into()))),
+        ("rotate, plan", || {
+            rotate_plan(Ok(vec!["create a new access key".into()]))
+        }),
+        ("rotate, plan could not be read", || {
+            rotate_plan(Err("no manifest".into()))
+        }),
         ("rotate, running", || rotation(None)),
         ("rotate, rotated", || {
             rotation(Some(Ok(RotateOutcome::Rotated {

@@ -524,7 +524,7 @@ fn the_menu_rotates_the_access_key_and_iam_keeps_only_the_new_one() {
     rt.block_on(async {
         let operator = common::context_as(&answers, &operator_key.0, &operator_key.1).await;
         let keys = common::access_key_ids(&operator, &answers.iam.user_name).await;
-        assert_eq!(keys, [new_id.clone()], "IAM holds only the new key");
+        assert_eq!(keys, std::slice::from_ref(&new_id), "IAM holds only the new key");
         let client = VaultClient::new(&autounseal::vault::config::api_addr(&answers), None).unwrap();
         let status = client.seal_status().await.unwrap();
         assert!(

@@ -529,10 +529,9 @@ fn asked(commands: &[Command]) -> u64 {
     commands
         .iter()
         .find_map(|c| match c {
-            Command::Doctor(read)
-            | Command::Status(read)
-            | Command::RotatePlan(read)
-            | Command::Rotate(read) => Some(read.asked),
+            Command::Doctor(read) | Command::Status(read) | Command::RotatePlan(read) | Command::Rotate(read) => {
+                Some(read.asked)
+            }
             _ => None,
         })
         .expect("a read of the setup")
@@ -750,7 +749,10 @@ fn rotate() {
     );
     update(&mut rolled_back, Msg::Rotated(n, Err(failure)));
     snapshot!("16_rotate_rolled_back", rolled_back);
-    insta::assert_snapshot!("16_rotate_rolled_back_large", draw_sized(&rolled_back, 120, 40).backend());
+    insta::assert_snapshot!(
+        "16_rotate_rolled_back_large",
+        draw_sized(&rolled_back, 120, 40).backend()
+    );
 
     let (mut waiting, n) = rotate_screen(true);
     let after = "after you restart the server, run rotate again";
@@ -773,7 +775,10 @@ fn rotate() {
     };
     update(&mut waiting, Msg::Rotated(n, Ok(end)));
     snapshot!("16_rotate_waiting_for_restart", waiting);
-    insta::assert_snapshot!("16_rotate_waiting_for_restart_large", draw_sized(&waiting, 120, 40).backend());
+    insta::assert_snapshot!(
+        "16_rotate_waiting_for_restart_large",
+        draw_sized(&waiting, 120, 40).backend()
+    );
 
     // The quit question while it runs says what a quit does to the rotation.
     let (mut quitting, _) = rotate_screen(true);

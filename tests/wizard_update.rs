@@ -951,10 +951,9 @@ fn setup_read(commands: &[Command]) -> autounseal::tui::msg::SetupRead {
     commands
         .iter()
         .find_map(|c| match c {
-            Command::Doctor(read)
-            | Command::Status(read)
-            | Command::RotatePlan(read)
-            | Command::Rotate(read) => Some(read.clone()),
+            Command::Doctor(read) | Command::Status(read) | Command::RotatePlan(read) | Command::Rotate(read) => {
+                Some(read.clone())
+            }
             _ => None,
         })
         .unwrap_or_else(|| panic!("no read of the setup in {commands:?}"))
@@ -1133,7 +1132,11 @@ fn status_offers_rotation_when_the_key_is_nearly_due() {
     assert!(key(&mut young, KeyCode::Enter).is_empty());
     assert_eq!(young.screen, ScreenId::Status);
     let mut near = status_with_key_age(80);
-    let footer: Vec<_> = near.footer().iter().map(|h| format!("{} {}", h.label, h.what)).collect();
+    let footer: Vec<_> = near
+        .footer()
+        .iter()
+        .map(|h| format!("{} {}", h.label, h.what))
+        .collect();
     assert!(footer.contains(&"Enter rotate the key".to_string()), "{footer:?}");
     key(&mut near, KeyCode::Enter);
     assert_eq!(near.screen, ScreenId::Rotate);
@@ -1193,12 +1196,18 @@ fn rotate_shows_the_plan_asks_for_enter_and_runs_the_rotation() {
         Msg::Rotation(second.asked, Event::Done(Step::CheckAccessKeys, "stale".into())),
     );
     assert_eq!(app.screens.rotate.rows[0].1, Status::Waiting);
-    update(&mut app, Msg::Rotation(rotation.asked, Event::Started(Step::CheckAccessKeys)));
+    update(
+        &mut app,
+        Msg::Rotation(rotation.asked, Event::Started(Step::CheckAccessKeys)),
+    );
     update(
         &mut app,
         Msg::Rotation(rotation.asked, Event::Done(Step::CheckAccessKeys, "one key".into())),
     );
-    update(&mut app, Msg::Rotation(rotation.asked, Event::Started(Step::NewAccessKey)));
+    update(
+        &mut app,
+        Msg::Rotation(rotation.asked, Event::Started(Step::NewAccessKey)),
+    );
     assert_eq!(app.screens.rotate.rows[0].1, Status::Done("one key".into()));
     assert!(matches!(app.screens.rotate.rows[1].1, Status::Running { .. }));
     // No way off the screen while it runs: it must end or roll back first.
@@ -1226,7 +1235,10 @@ fn a_failed_rotation_shows_its_rollback_and_a_waiting_one_rotates_again() {
     let (mut app, read) = on_rotate();
     update(&mut app, Msg::RotatePlan(read.asked, Ok(plan())));
     let rotation = setup_read(&key(&mut app, KeyCode::Enter));
-    update(&mut app, Msg::Rotation(rotation.asked, Event::Started(Step::RestartOnNewKey)));
+    update(
+        &mut app,
+        Msg::Rotation(rotation.asked, Event::Started(Step::RestartOnNewKey)),
+    );
     update(
         &mut app,
         Msg::Rotation(rotation.asked, Event::Failed(Step::RestartOnNewKey, "sealed".into())),
@@ -1266,7 +1278,10 @@ fn quitting_a_rotation_asks_then_stops_it_and_leaves_once_it_rolled_back() {
     let (mut app, read) = on_rotate();
     update(&mut app, Msg::RotatePlan(read.asked, Ok(plan())));
     let rotation = setup_read(&key(&mut app, KeyCode::Enter));
-    update(&mut app, Msg::Rotation(rotation.asked, Event::Started(Step::RestartOnNewKey)));
+    update(
+        &mut app,
+        Msg::Rotation(rotation.asked, Event::Started(Step::RestartOnNewKey)),
+    );
     assert!(key(&mut app, KeyCode::Char('q')).is_empty());
     assert_eq!(app.modal, Some(Modal::ConfirmQuit));
     // Staying lets it go on.
@@ -1279,7 +1294,10 @@ fn quitting_a_rotation_asks_then_stops_it_and_leaves_once_it_rolled_back() {
     // The rollback's end is the time to leave.
     update(&mut app, Msg::Rotation(rotation.asked, Event::Started(Step::RollBack)));
     assert_eq!(
-        update(&mut app, Msg::Rotated(rotation.asked, Err("stopped by SIGINT. It was rolled back".into()))),
+        update(
+            &mut app,
+            Msg::Rotated(rotation.asked, Err("stopped by SIGINT. It was rolled back".into()))
+        ),
         vec![Command::Quit]
     );
 }

@@ -203,7 +203,11 @@ impl Screen for Rotate {
             };
             return super::lines(frame, rest, text);
         }
-        let mut text: Vec<Line> = self.warnings.iter().map(|w| Line::styled(format!("! {w}"), t.warn)).collect();
+        let mut text: Vec<Line> = self
+            .warnings
+            .iter()
+            .map(|w| Line::styled(format!("! {w}"), t.warn))
+            .collect();
         if ctx.stopping {
             text.push(Line::styled(
                 "Stopping after the step in flight (a restart is never cut short), then rolling back to the old key. \
@@ -263,7 +267,9 @@ fn ended(end: &RotationEnd, ctx: &Ctx) -> Vec<Line<'static>> {
                 t.warn,
             ),
             Line::styled(format!("Now {restart}."), t.warn),
-            Line::raw("Then r here (or `autounseal rotate`): it checks that the server unsealed and retires the old key."),
+            Line::raw(
+                "Then r here (or `autounseal rotate`): it checks that the server unsealed and retires the old key.",
+            ),
         ],
     }
 }

@@ -134,7 +134,10 @@ pub fn view(
     let last = rows.iter().rposition(|(_, s)| *s != Status::Waiting).unwrap_or(0);
     let width = area.width.max(1) as usize;
     // The labels a column as wide as the longest and a space (22 at least: the apply's).
-    let label_width = rows.iter().map(|(s, _)| s.label().chars().count() + 1).fold(22, usize::max);
+    let label_width = rows
+        .iter()
+        .map(|(s, _)| s.label().chars().count() + 1)
+        .fold(22, usize::max);
     let shown: Vec<Vec<Line>> = rows
         .iter()
         .take(if failed { last + 1 } else { rows.len() })
@@ -156,5 +159,8 @@ pub fn view(
         Paragraph::new(shown.into_iter().skip(skip).flatten().collect::<Vec<_>>()),
         rows,
     );
-    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).scroll((scroll, 0)), below);
+    frame.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: false }).scroll((scroll, 0)),
+        below,
+    );
 }
