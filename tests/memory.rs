@@ -133,6 +133,21 @@ fn dump_and_search(pid: u32, dir: &Path, secrets: &[Secret], when: &str) -> Vec<
         .collect()
 }
 
+/// A headless command stopped at its last pause point: what a core dump of it holds of
+/// `secrets`, then it is let go on, and must succeed.
+fn dumped_at_exit(child: std::process::Child, d: &Path, secrets: &[Secret], command: &str) -> Vec<(String, usize)> {
+    let pid = child.id();
+    let found = dump_and_search(pid, d, secrets, "at exit");
+    resume(pid);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    found
+}
+
 fn state_of(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit_once(')')?.1.trim_start().chars().next()
@@ -370,14 +385,7 @@ fn headless_run(run: usize) -> Vec<(String, usize)> {
     server_sees_only_the_allow_list(&state, &answers.output.env_file);
     let mut secrets = keys_file_secrets(answers.init.recovery_keys_file.as_ref().unwrap());
     secrets.extend(access_key);
-    found.extend(dump_and_search(pid, d, &secrets, "at exit"));
-    resume(pid);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "apply failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    found.extend(dumped_at_exit(child, d, &secrets, "apply"));
     eprintln!("headless run {run}: {found:?}");
     found
 }
@@ -438,14 +446,7 @@ fn migration_run(run: usize) -> Vec<(String, usize)> {
             value: k.clone(),
         })
         .collect();
-    let found = dump_and_search(pid, d, &secrets, "at exit");
-    resume(pid);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "apply failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let found = dumped_at_exit(child, d, &secrets, "apply");
     eprintln!("migration run {run}: {found:?}");
     found
 }
@@ -488,10 +489,9 @@ fn a_headless_apply_keeps_no_access_key_recovery_key_or_root_token_in_memory() {
     every_run_finds_nothing(headless_run);
 }
 
-/// The old and the new secret access key of a rotation: `old` read before it, the new
-/// one from the env file now.
-fn rotated_secrets(old: String, env_file: &Path) -> Vec<Secret> {
-    let new = env_value(env_file, "AWS_SECRET_ACCESS_KEY");
+/// The old secret access key, and the new one the env file holds now.
+fn rotated_secrets(old: String, setup: &common::pty::Applied) -> Vec<Secret> {
+    let new = setup.env_value("AWS_SECRET_ACCESS_KEY");
     assert_ne!(new, old, "the key was rotated");
     vec![
         Secret {
@@ -508,25 +508,16 @@ fn rotated_secrets(old: String, env_file: &Path) -> Vec<Secret> {
 /// The wizard rotates the access key of a real setup from its menu; dumped while it
 /// shows the rotation done.
 fn wizard_rotation_run(run: usize) -> Vec<(String, usize)> {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let state = d.join("state");
-    let _guard = ServerGuard(state.clone());
-    let (answers, operator_key) = common::pty::applied_setup(&moto, d);
-    let old = env_value(&answers.output.env_file, "AWS_SECRET_ACCESS_KEY");
-    let mut cmd = common::pty::wizard_command(d);
-    cmd.env("AWS_ACCESS_KEY_ID", &operator_key.0);
-    cmd.env("AWS_SECRET_ACCESS_KEY", &operator_key.1);
-    cmd.args(["--state-dir", &state.to_string_lossy()]);
-    let mut t = Terminal::start(cmd);
+    let setup = common::pty::Applied::new();
+    let old = setup.env_value("AWS_SECRET_ACCESS_KEY");
+    let mut t = setup.wizard();
     let pid = t.child.process_id().unwrap();
     let _end = EndOnDrop(pid);
     common::pty::rotate_from_the_menu(&mut t);
     // Let the last frame be drawn and the loop go back to waiting.
     std::thread::sleep(Duration::from_millis(300));
-    let secrets = rotated_secrets(old, &answers.output.env_file);
-    let found = dump_and_search(pid, d, &secrets, "on the rotated screen");
+    let secrets = rotated_secrets(old, &setup);
+    let found = dump_and_search(pid, setup.dir.path(), &secrets, "on the rotated screen");
     eprintln!("wizard rotation run {run}: {found:?}");
     t.type_keys(&["\x1b", "q", "y"]);
     assert!(t.child.wait().unwrap().success());
@@ -540,19 +531,14 @@ fn the_wizard_keeps_no_secret_access_key_after_a_rotation() {
 
 /// A headless `rotate --yes` of a real setup, dumped as it is about to exit.
 fn headless_rotation_run(run: usize) -> Vec<(String, usize)> {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let state = d.join("state");
-    let _guard = ServerGuard(state.clone());
-    let (answers, operator_key) = common::pty::applied_setup(&moto, d);
-    let old = env_value(&answers.output.env_file, "AWS_SECRET_ACCESS_KEY");
+    let setup = common::pty::Applied::new();
+    let old = setup.env_value("AWS_SECRET_ACCESS_KEY");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
-    common::isolate(&mut cmd, &state);
+    common::isolate(&mut cmd, &setup.state());
     let child = cmd
-        .env("HOME", d)
-        .env("AWS_ACCESS_KEY_ID", &operator_key.0)
-        .env("AWS_SECRET_ACCESS_KEY", &operator_key.1)
+        .env("HOME", setup.dir.path())
+        .env("AWS_ACCESS_KEY_ID", &setup.operator_key.0)
+        .env("AWS_SECRET_ACCESS_KEY", &setup.operator_key.1)
         .env("AUTOUNSEAL_TEST_PAUSE", "finished")
         .args(["rotate", "--yes"])
         .stdin(Stdio::null())
@@ -560,18 +546,10 @@ fn headless_rotation_run(run: usize) -> Vec<(String, usize)> {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    let _end = EndOnDrop(pid);
-    wait_stopped(pid, Duration::from_secs(180));
-    let secrets = rotated_secrets(old, &answers.output.env_file);
-    let found = dump_and_search(pid, d, &secrets, "at exit");
-    resume(pid);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "rotate failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let _end = EndOnDrop(child.id());
+    wait_stopped(child.id(), Duration::from_secs(180));
+    let secrets = rotated_secrets(old, &setup);
+    let found = dumped_at_exit(child, setup.dir.path(), &secrets, "rotate");
     eprintln!("headless rotation run {run}: {found:?}");
     found
 }

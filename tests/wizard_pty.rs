@@ -488,28 +488,16 @@ fn a_recorded_setup_opens_on_the_menu_and_doctor_finds_all_ok() {
 /// the env file has it, and the server unsealed itself with it.
 #[test]
 fn the_menu_rotates_the_access_key_and_iam_keeps_only_the_new_one() {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let state = d.join("state");
-    let _guard = ServerGuard(state.clone());
-    let (answers, operator_key) = common::pty::applied_setup(&moto, d);
+    let setup = common::pty::Applied::new();
+    let (answers, operator_key, state) = (&setup.answers, &setup.operator_key, setup.state());
     let env_key = || {
-        let text = std::fs::read_to_string(&answers.output.env_file).unwrap();
-        let value = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name).map(str::to_string))
-                .unwrap()
-        };
-        (value("AWS_ACCESS_KEY_ID="), value("AWS_SECRET_ACCESS_KEY="))
+        (
+            setup.env_value("AWS_ACCESS_KEY_ID"),
+            setup.env_value("AWS_SECRET_ACCESS_KEY"),
+        )
     };
     let (old_id, old_secret) = env_key();
-
-    let mut cmd = wizard_command(d);
-    cmd.env("AWS_ACCESS_KEY_ID", &operator_key.0);
-    cmd.env("AWS_SECRET_ACCESS_KEY", &operator_key.1);
-    cmd.args(["--state-dir", &state.to_string_lossy()]);
-    let mut t = Terminal::start(cmd);
+    let mut t = setup.wizard();
     let done = common::pty::rotate_from_the_menu(&mut t);
     let (new_id, new_secret) = env_key();
     assert_ne!(new_id, old_id);
@@ -522,10 +510,10 @@ fn the_menu_rotates_the_access_key_and_iam_keeps_only_the_new_one() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let operator = common::context_as(&answers, &operator_key.0, &operator_key.1).await;
+        let operator = common::context_as(answers, &operator_key.0, &operator_key.1).await;
         let keys = common::access_key_ids(&operator, &answers.iam.user_name).await;
         assert_eq!(keys, std::slice::from_ref(&new_id), "IAM holds only the new key");
-        let client = VaultClient::new(&autounseal::vault::config::api_addr(&answers), None).unwrap();
+        let client = VaultClient::new(&autounseal::vault::config::api_addr(answers), None).unwrap();
         let status = client.seal_status().await.unwrap();
         assert!(
             status.initialized && !status.sealed && status.seal_type == "awskms",

@@ -1152,6 +1152,19 @@ fn on_rotate() -> (App, autounseal::tui::msg::SetupRead) {
     (app, read)
 }
 
+/// Rotate, Enter given on its plan, the rotation at its first restart: the app and the
+/// rotation's request.
+fn restarting() -> (App, autounseal::tui::msg::SetupRead) {
+    let (mut app, read) = on_rotate();
+    update(&mut app, Msg::RotatePlan(read.asked, Ok(plan())));
+    let rotation = setup_read(&key(&mut app, KeyCode::Enter));
+    update(
+        &mut app,
+        Msg::Rotation(rotation.asked, Event::Started(Step::RestartOnNewKey)),
+    );
+    (app, rotation)
+}
+
 fn plan() -> Vec<String> {
     vec![
         "create a new access key for IAM user vault-auto-unseal".into(),
@@ -1232,13 +1245,7 @@ fn rotate_shows_the_plan_asks_for_enter_and_runs_the_rotation() {
 fn a_failed_rotation_shows_its_rollback_and_a_waiting_one_rotates_again() {
     use autounseal::rotate::RotateOutcome;
     use autounseal::tui::screens::rotate::Phase;
-    let (mut app, read) = on_rotate();
-    update(&mut app, Msg::RotatePlan(read.asked, Ok(plan())));
-    let rotation = setup_read(&key(&mut app, KeyCode::Enter));
-    update(
-        &mut app,
-        Msg::Rotation(rotation.asked, Event::Started(Step::RestartOnNewKey)),
-    );
+    let (mut app, rotation) = restarting();
     update(
         &mut app,
         Msg::Rotation(rotation.asked, Event::Failed(Step::RestartOnNewKey, "sealed".into())),
@@ -1275,13 +1282,7 @@ fn a_failed_rotation_shows_its_rollback_and_a_waiting_one_rotates_again() {
 
 #[test]
 fn quitting_a_rotation_asks_then_stops_it_and_leaves_once_it_rolled_back() {
-    let (mut app, read) = on_rotate();
-    update(&mut app, Msg::RotatePlan(read.asked, Ok(plan())));
-    let rotation = setup_read(&key(&mut app, KeyCode::Enter));
-    update(
-        &mut app,
-        Msg::Rotation(rotation.asked, Event::Started(Step::RestartOnNewKey)),
-    );
+    let (mut app, rotation) = restarting();
     assert!(key(&mut app, KeyCode::Char('q')).is_empty());
     assert_eq!(app.modal, Some(Modal::ConfirmQuit));
     // Staying lets it go on.

@@ -4,7 +4,7 @@
 //! things stand. A quit while it runs asks first, then stops after the step in flight
 //! (a restart is never cut short) and the rotation rolls back, as the headless Ctrl-C.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -120,11 +120,7 @@ impl Rotate {
     }
 
     fn scroll(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
-        self.scroll = if key.code == KeyCode::Up {
-            self.scroll.saturating_sub(1)
-        } else {
-            self.scroll.saturating_add(1)
-        };
+        self.scroll = steps::scrolled(self.scroll, &key);
         Outcome::stay()
     }
 }

@@ -147,11 +147,7 @@ impl Run {
     }
 
     fn scroll(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
-        self.scroll = if key.code == KeyCode::Up {
-            self.scroll.saturating_sub(1)
-        } else {
-            self.scroll.saturating_add(1)
-        };
+        self.scroll = steps::scrolled(self.scroll, &key);
         Outcome::stay()
     }
 }

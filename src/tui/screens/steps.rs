@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -87,6 +88,15 @@ pub fn tick(rows: &mut [(Step, Status)]) {
         if let Status::Running { since, elapsed, .. } = status {
             *elapsed = since.elapsed();
         }
+    }
+}
+
+/// The text under the rows scrolled a line up or down by `key` (↑ or ↓).
+pub fn scrolled(scroll: u16, key: &KeyEvent) -> u16 {
+    if key.code == KeyCode::Up {
+        scroll.saturating_sub(1)
+    } else {
+        scroll.saturating_add(1)
     }
 }
 
