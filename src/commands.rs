@@ -823,5 +823,6 @@ pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -
             );
         }
     }
+    crate::pause::point("finished");
     Ok(())
 }
