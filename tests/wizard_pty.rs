@@ -260,7 +260,9 @@ fn wizard_running(moto: &Moto, d: &Path, tag: &str) -> (Terminal, String) {
         "--answers",
         &answers.to_string_lossy(),
     ]);
-    let mut t = Terminal::start(cmd);
+    // Tall enough that every row of the Run screen stays in sight: the tests quit at the
+    // moment a row turns done, which a row scrolled away would hide.
+    let mut t = Terminal::start_sized(cmd, 40, 80);
     answer_every_question(&mut t);
     t.wait_for("iam:CreateAccessKey", Duration::from_secs(30));
     t.type_keys(&[ENTER]);

@@ -28,11 +28,16 @@ pub struct Terminal {
 }
 
 impl Terminal {
+    /// An SSH session's usual 80x24.
     pub fn start(cmd: CommandBuilder) -> Terminal {
+        Terminal::start_sized(cmd, 24, 80)
+    }
+
+    pub fn start_sized(cmd: CommandBuilder, rows: u16, cols: u16) -> Terminal {
         let pair = native_pty_system()
             .openpty(PtySize {
-                rows: 24,
-                cols: 80,
+                rows,
+                cols,
                 pixel_width: 0,
                 pixel_height: 0,
             })
@@ -43,8 +48,8 @@ impl Terminal {
         let fd = pair.master.as_raw_fd().unwrap();
         let writer = pair.master.take_writer().unwrap();
         let screen = Arc::new(Mutex::new(vt100::Parser::new(
-            std::num::NonZero::new(24).unwrap(),
-            std::num::NonZero::new(80).unwrap(),
+            std::num::NonZero::new(rows).unwrap(),
+            std::num::NonZero::new(cols).unwrap(),
             0,
         )));
         let feed = screen.clone();
