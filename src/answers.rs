@@ -227,6 +227,18 @@ pub struct ServiceAccount {
     pub group: Option<String>,
 }
 
+impl ServiceAccount {
+    /// `install`'s owner flags for the secret files: `-o openbao -g openbao`.
+    pub fn install_flags(&self) -> String {
+        let group = self.group.as_deref().unwrap_or(&self.user);
+        format!(
+            "-o {} -g {}",
+            crate::twins::quote(&self.user),
+            crate::twins::quote(group)
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InitAnswers {

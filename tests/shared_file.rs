@@ -99,29 +99,31 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
         (key.id.as_str(), key.expose_secret())
     );
 
-    // The env file: the three variables and nothing else; no key.
+    // The env file: the region alone. No key, and no AWS_SHARED_CREDENTIALS_FILE or
+    // AWS_PROFILE, which Vault's AWS engines would follow to the key.
     let vars: Vec<(String, String)> = credentials_file::read_env_vars(&a.output.env_file)
         .unwrap()
         .into_iter()
         .map(|(k, v)| (k, v.as_str().to_string()))
         .collect();
-    assert_eq!(
-        vars,
-        [
-            (
-                "AWS_SHARED_CREDENTIALS_FILE".to_string(),
-                shared.to_string_lossy().into_owned()
-            ),
-            ("AWS_PROFILE".to_string(), "vault-auto-unseal".to_string()),
-            ("AWS_REGION".to_string(), "eu-west-1".to_string()),
-        ]
-    );
+    assert_eq!(vars, [("AWS_REGION".to_string(), "eu-west-1".to_string())]);
     let env_text = std::fs::read_to_string(&a.output.env_file).unwrap();
     assert!(!env_text.contains(key.expose_secret()) && !env_text.contains(&key.id));
     assert_eq!(
         std::fs::metadata(&a.output.env_file).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    // The seal stanza names the file and profile (a path and a name, no secret).
+    let config_text = std::fs::read_to_string(&a.output.vault_config).unwrap();
+    let seal: serde_json::Value = hcl::from_str(&config_text).unwrap();
+    assert_eq!(
+        (
+            &seal["seal"]["awskms"]["shared_creds_filename"],
+            &seal["seal"]["awskms"]["shared_creds_profile"]
+        ),
+        (&shared.to_string_lossy().into(), &"vault-auto-unseal".into())
+    );
+    assert!(!config_text.contains(key.expose_secret()) && !config_text.contains(&key.id));
 
     // The running server: unsealed by awskms, with no key in its environment.
     let client = VaultClient::new(&config::api_addr(&a), None).unwrap();
@@ -137,30 +139,22 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
         .unwrap()
         .pid
         .unwrap();
+    // The control: nothing in the server's environment leads to the key.
     let names = environment_names(pid);
-    assert!(names.iter().any(|n| n == "AWS_PROFILE"), "{names:?}");
-    assert!(
-        !names
-            .iter()
-            .any(|n| n == "AWS_ACCESS_KEY_ID" || n == "AWS_SECRET_ACCESS_KEY"),
-        "{names:?}"
-    );
+    assert!(names.iter().any(|n| n == "AWS_REGION"), "{names:?}");
+    let leads = autounseal::credentials_file::LEADS_TO_THE_KEY;
+    assert!(!names.iter().any(|n| leads.contains(&n.as_str())), "{names:?}");
 
     // Our own restart, outside autounseal: only the env file's variables, so the seal
-    // must read the key from the file they name.
+    // must read the key from the file its stanza names.
     assert!(launch::stop_background(pid, Duration::from_secs(15)));
     assert!(client.seal_status().await.is_err(), "it is down");
-    let with_env_file = |profile: Option<&str>| {
+    let start = |config: &Path| {
         let mut again = Command::new(bao());
-        again
-            .arg("server")
-            .arg(format!("-config={}", a.output.vault_config.display()));
+        again.arg("server").arg(format!("-config={}", config.display()));
         isolate(&mut again, &d.join("state"));
         for (k, v) in credentials_file::read_env_vars(&a.output.env_file).unwrap() {
             again.env(k, v.as_str());
-        }
-        if let Some(profile) = profile {
-            again.env("AWS_PROFILE", profile);
         }
         again
             .stdout(std::process::Stdio::piped())
@@ -168,9 +162,18 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
             .spawn()
             .unwrap()
     };
-    // First the control: a profile the file lacks leaves the seal without credentials,
-    // so the key really comes from that file and nowhere else.
-    let mut control = with_env_file(Some("not-in-the-file"));
+    // First the control: the stanza naming a profile the file lacks leaves the seal
+    // without credentials, so the key really comes from that file and nowhere else.
+    let wrong = d.join("wrong-profile.hcl");
+    std::fs::write(
+        &wrong,
+        config_text.replace(
+            "shared_creds_profile = \"vault-auto-unseal\"",
+            "shared_creds_profile = \"not-in-the-file\"",
+        ),
+    )
+    .unwrap();
+    let mut control = start(&wrong);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while control.try_wait().unwrap().is_none() {
         assert!(
@@ -190,7 +193,7 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
         said.contains("NoCredentialProviders"),
         "no credentials but the file's profile: {said}"
     );
-    let mut child = with_env_file(None);
+    let mut child = start(&a.output.vault_config);
     let status = wait_unsealed(&client).await;
     assert_eq!(status.seal_type, "awskms", "unsealed again with no key entered");
     child.kill().unwrap();
