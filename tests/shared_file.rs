@@ -269,3 +269,91 @@ async fn a_rerun_finds_the_key_in_the_shared_file_and_makes_no_new_one() {
     assert_eq!(manifest.access_key.unwrap().id, key.id, "the same key");
     assert_eq!(manifest.credentials_profile.as_deref(), Some("unseal"));
 }
+
+/// A re-run whose answers switch the style while the key is still saved the old way
+/// would find no key in the new files and replace a working one: refused, by `plan` and
+/// `apply` alike, with nothing changed and how to switch said. Once the old files no
+/// longer hold the key, the new style is simply written.
+#[tokio::test]
+async fn a_switch_of_style_keeps_the_saved_key_and_says_how() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = common::answers(&moto, d);
+    let file = d.join("answers.toml");
+    std::fs::write(&file, a.to_toml()).unwrap();
+    let run = |command: &str| {
+        let answers = file.to_string_lossy();
+        let args: &[&str] = if command == "plan" {
+            &[command, "--answers", &answers]
+        } else {
+            &[command, "--yes", "--answers", &answers]
+        };
+        autounseal(d, args)
+    };
+    let first = run("apply");
+    assert!(first.status.success(), "{}", text(&first));
+    let env_before = std::fs::read_to_string(&a.output.env_file).unwrap();
+    let key_id = ManifestStore::open(&d.join("state"))
+        .unwrap()
+        .snapshot()
+        .access_key
+        .unwrap()
+        .id;
+
+    a.output.credentials = CredentialsStyle::SharedFile;
+    std::fs::write(&file, a.to_toml()).unwrap();
+    for command in ["plan", "apply"] {
+        let out = run(command);
+        let said = text(&out);
+        assert!(!out.status.success(), "{command}: {said}");
+        assert!(
+            said.contains(&format!(
+                "access key {key_id} is saved in {} (credentials style env), but these answers keep it in {} \
+                 (style shared-file (profile vault-auto-unseal))",
+                a.output.env_file.display(),
+                a.output.shared_credentials_path().display()
+            )) && said
+                .contains("set output.credentials, output.shared_credentials_file and output.credentials_profile back"),
+            "{command}: {said}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&a.output.env_file).unwrap(),
+        env_before,
+        "nothing changed"
+    );
+    assert!(!a.output.shared_credentials_path().exists());
+    let manifest = ManifestStore::open(&d.join("state")).unwrap().snapshot();
+    assert_eq!(manifest.access_key.unwrap().id, key_id, "the key is kept");
+
+    // The old file gone (its key lost anyway): the new style is written, with a new key.
+    std::fs::remove_file(&a.output.env_file).unwrap();
+    let out = run("apply");
+    assert!(out.status.success(), "{}", text(&out));
+    let key = a.output.key_files().read_key().expect("saved in the shared file");
+    assert_ne!(key.id, key_id);
+    let manifest = ManifestStore::open(&d.join("state")).unwrap().snapshot();
+    assert_eq!(manifest.key_files(), Some(a.output.key_files()));
+}
+
+/// The twins of the secret files name the user the server runs as (OpenBao's packages
+/// run it as `openbao`), not always `vault`.
+#[tokio::test]
+async fn the_twins_of_the_key_files_name_the_service_user() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = common::answers(&moto, d);
+    a.output.credentials = CredentialsStyle::SharedFile;
+    a.server.user = Some("openbao".into());
+    a.server.group = Some("openbao".into());
+    let file = d.join("answers.toml");
+    std::fs::write(&file, a.to_toml()).unwrap();
+    let plan = text(&autounseal(d, &["plan", "--answers", &file.to_string_lossy()]));
+    for path in [a.output.shared_credentials_path(), a.output.env_file.clone()] {
+        let twin = format!("install -m 0600 -o openbao -g openbao /dev/stdin {}", path.display());
+        assert!(plan.contains(&twin), "{twin} in: {plan}");
+    }
+    assert!(!plan.contains("-o vault"), "{plan}");
+}
