@@ -517,12 +517,14 @@ mod tests {
     #[test]
     fn a_rotation_under_way_is_a_warning_and_a_foreign_key_too() {
         use crate::run::manifest::{AccessKeyRecord, RotationRecord, RotationStage};
-        let mut m = Manifest::default();
-        m.access_key = Some(AccessKeyRecord {
-            id: "AKIAOLD".into(),
-            user: "u".into(),
-            created_at: String::new(),
-        });
+        let mut m = Manifest {
+            access_key: Some(AccessKeyRecord {
+                id: "AKIAOLD".into(),
+                user: "u".into(),
+                created_at: String::new(),
+            }),
+            ..Manifest::default()
+        };
         let old = AccessKey::new("AKIAOLD", "s");
         let new = AccessKey::new("AKIANEW", "s");
         assert_eq!(recorded_key(&m, Some(&old)).verdict, Verdict::Ok);
