@@ -1,6 +1,6 @@
 //! `credentials = "shared-file"` against moto and the real OpenBao 2.6.2: the same full
 //! apply and restart as the env style, with the key in an AWS shared credentials file
-//! that only the env file names (hashicorp/vault#30302: no key in the server's
+//! that only the seal stanza names (hashicorp/vault#30302: nothing in the server's
 //! environment, where Vault's AWS secrets engine and auth method would find it).
 
 mod common;
