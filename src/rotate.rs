@@ -929,15 +929,9 @@ mod tests {
         m.files.clear();
         m.iam_user = None;
         m.rotation = Some(RotationRecord {
-            user: "u".into(),
-            old_key_id: "AKIAOLD".into(),
-            new_key_id: Some("AKIANEW".into()),
-            keys_before: vec!["AKIAOLD".into()],
-            stage: RotationStage::Saved,
             old_deactivated: true,
-            server_on_new_key: true,
-            backups: vec![],
             rolling_back: Some("why".into()),
+            ..RotationRecord::example()
         });
         assert!(!m.is_empty(), "a new key may still exist");
         let text = serde_json::to_string(&m).unwrap();

@@ -516,7 +516,7 @@ mod tests {
 
     #[test]
     fn a_rotation_under_way_is_a_warning_and_a_foreign_key_too() {
-        use crate::run::manifest::{AccessKeyRecord, RotationRecord, RotationStage};
+        use crate::run::manifest::{AccessKeyRecord, RotationRecord};
         let mut m = Manifest {
             access_key: Some(AccessKeyRecord {
                 id: "AKIAOLD".into(),
@@ -535,17 +535,7 @@ mod tests {
             "{}",
             foreign.evidence
         );
-        m.rotation = Some(RotationRecord {
-            user: "u".into(),
-            old_key_id: "AKIAOLD".into(),
-            new_key_id: Some("AKIANEW".into()),
-            keys_before: vec!["AKIAOLD".into()],
-            stage: RotationStage::Saved,
-            old_deactivated: false,
-            server_on_new_key: true,
-            backups: Vec::new(),
-            rolling_back: None,
-        });
+        m.rotation = Some(RotationRecord::example());
         let under_way = recorded_key(&m, Some(&new));
         assert_eq!(under_way.verdict, Verdict::Warn);
         assert!(
