@@ -73,7 +73,7 @@ pub struct OutputAnswers {
     pub vault_config: PathBuf,
     pub env_file: PathBuf,
     /// Where the server's access key goes: the env file, or a shared credentials file
-    /// the env file names (kept out of the environment Vault's AWS engines read).
+    /// the seal stanza names (kept out of the environment Vault's AWS engines read).
     #[serde(skip_serializing_if = "CredentialsStyle::is_env")]
     pub credentials: CredentialsStyle,
     /// With `credentials = "shared-file"`: the file. Unset: `aws-credentials` beside
@@ -93,9 +93,10 @@ pub enum CredentialsStyle {
     /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` in the env file.
     #[default]
     Env,
-    /// An AWS shared credentials file, named by `AWS_SHARED_CREDENTIALS_FILE` and
-    /// `AWS_PROFILE` in the env file (hashicorp/vault#30302: key variables in the
-    /// server's environment are also used by Vault's AWS secrets engine and auth method).
+    /// An AWS shared credentials file, named by the seal stanza's `shared_creds_filename`
+    /// and `shared_creds_profile`; the env file holds the region alone (hashicorp/vault#30302:
+    /// the server's environment, `AWS_SHARED_CREDENTIALS_FILE` and `AWS_PROFILE` included,
+    /// is also read by Vault's AWS secrets engine and auth method).
     SharedFile,
 }
 
@@ -228,6 +229,18 @@ impl ServerAnswers {
 pub struct ServiceAccount {
     pub user: String,
     pub group: Option<String>,
+}
+
+impl ServiceAccount {
+    /// `install`'s owner flags for the secret files: `-o openbao -g openbao`.
+    pub fn install_flags(&self) -> String {
+        let group = self.group.as_deref().unwrap_or(&self.user);
+        format!(
+            "-o {} -g {}",
+            crate::twins::quote(&self.user),
+            crate::twins::quote(group)
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

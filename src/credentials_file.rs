@@ -111,6 +111,14 @@ impl KeyFiles {
         }
     }
 
+    /// The credentials style in words, for messages: `env` or `shared-file (profile P)`.
+    pub fn style(&self) -> String {
+        match &self.shared {
+            None => "env".into(),
+            Some(shared) => format!("shared-file (profile {})", shared.profile),
+        }
+    }
+
     /// The key id the files hold, without keeping the secret.
     pub fn read_key_id(&self) -> Option<String> {
         match &self.shared {
@@ -120,13 +128,28 @@ impl KeyFiles {
     }
 }
 
-/// The env file of the `shared-file` style: where the key is and the region, no secret.
-/// The seal's SDK reads the profile from the file these name.
+/// What must not be in the env file of the `shared-file` style: Vault's AWS secrets
+/// engine and auth method read the environment's credentials chain, these included, and
+/// would act as the unseal user (hashicorp/vault#30302).
+pub const LEADS_TO_THE_KEY: [&str; 5] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_PROFILE",
+];
+
+/// The env file of the `shared-file` style: the region alone. The seal finds the key
+/// through its stanza (`shared_creds_filename`, `shared_creds_profile`), not through
+/// `AWS_SHARED_CREDENTIALS_FILE`/`AWS_PROFILE`: Vault's AWS secrets engine and auth method
+/// read those too, and would then act as the unseal user (hashicorp/vault#30302).
 pub fn render_env_pointer(shared: &SharedFile, region: &str) -> String {
     format!(
         "# Written by autounseal for Vault's awskms seal; loaded by systemd EnvironmentFile=.\n\
-         # The access key is in {path} (profile {profile}), not in the environment.\n\
-         AWS_SHARED_CREDENTIALS_FILE={path}\nAWS_PROFILE={profile}\nAWS_REGION={region}\n",
+         # The access key is in {path} (profile {profile}), named by the config's seal stanza.\n\
+         # No AWS_SHARED_CREDENTIALS_FILE or AWS_PROFILE here, on purpose: Vault's AWS secrets engine and\n\
+         # auth method read them too, and would find the unseal key through them.\n\
+         AWS_REGION={region}\n",
         path = shared.path.display(),
         profile = shared.profile,
     )
@@ -301,11 +324,8 @@ mod tests {
         let path = dir.path().join("aws-credentials");
         assert_eq!(
             names,
-            [
-                format!("AWS_SHARED_CREDENTIALS_FILE={}", path.display()),
-                "AWS_PROFILE=vault-auto-unseal".into(),
-                "AWS_REGION=eu-west-1".into()
-            ]
+            ["AWS_REGION=eu-west-1"],
+            "nothing the AWS engines could follow to the key"
         );
         assert_eq!(read_env_key(&files.env_file).map(|k| k.id), None);
         let back = files.read_key().unwrap();

@@ -168,7 +168,7 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
         )?
         .into();
     a.output.credentials = p.choose(
-        "Key in the env file, or in a shared credentials file the env file names, out of the \
+        "Key in the env file, or in a shared credentials file the seal stanza names, out of the \
          environment Vault's AWS secrets engine and auth method read",
         &CredentialsStyle::ALL,
         CredentialsStyle::as_str,

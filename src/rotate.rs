@@ -13,12 +13,13 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::answers::Launch;
+use crate::answers::ServiceAccount;
 use crate::aws::AwsContext;
 use crate::aws::provision::access_key::{
-    create_access_key, delete_access_key, joined, list_access_keys, prove_usable, set_access_key_status,
-    write_key_change,
+    as_the_server_reads, create_access_key, delete_access_key, joined, list_access_keys, prove_usable,
+    set_access_key_status, write_key_change,
 };
-use crate::credentials_file;
+use crate::credentials_file::{self, KeyFileKind, KeyFiles};
 use crate::files::{self, Existing, Owner, WriteOptions};
 use crate::run::manifest::{
     AccessKeyRecord, FileRole, Manifest, ManifestStore, RotationBackup, RotationRecord, RotationStage,
@@ -124,33 +125,40 @@ pub async fn rotate(
 }
 
 // Which files hold the key, what they contain, and reading it back: these three are the
-// one place that knows (a credentials style of another shape changes only them).
+// one place rotate knows it, through the manifest's [`KeyFiles`] (either style).
 
-/// The forms the access key is saved in, each (role, path): the env file, and the CSV
-/// when one was asked for.
+/// The forms the access key is saved in, each (role, path): the files of its style
+/// (the shared credentials file, then the env file), and the CSV when one was asked for.
 fn saved_forms(m: &Manifest) -> Vec<(FileRole, PathBuf)> {
-    [FileRole::EnvFile, FileRole::CredentialsCsv]
-        .into_iter()
-        .filter_map(|role| m.file(role).map(|f| (role, f.path.clone())))
-        .collect()
+    let key_files = m.key_files().map(|f| {
+        f.paths()
+            .into_iter()
+            .map(|(kind, path)| (FileRole::from(kind), path.to_path_buf()))
+            .collect::<Vec<_>>()
+    });
+    let csv = m
+        .file(FileRole::CredentialsCsv)
+        .map(|f| (FileRole::CredentialsCsv, f.path.clone()));
+    key_files.into_iter().flatten().chain(csv).collect()
 }
 
 /// A saved form's text for `key`.
-fn render(role: FileRole, key: &AccessKey, region: &str) -> Zeroizing<String> {
+fn render(files: &KeyFiles, role: FileRole, key: &AccessKey, region: &str) -> Zeroizing<String> {
     match role {
         FileRole::CredentialsCsv => credentials_file::render_csv(key),
-        _ => credentials_file::render_env(key, region),
+        FileRole::SharedCredentials => files.render(KeyFileKind::SharedCredentials, key, region),
+        _ => files.render(KeyFileKind::Env, key, region),
     }
 }
 
-/// The key the server reads at its start (from the env file), secret included.
-fn saved_key(env_file: &Path) -> Option<AccessKey> {
-    credentials_file::read_env_key(env_file)
+/// The key the server reads at its start, secret included.
+fn saved_key(files: &KeyFiles) -> Option<AccessKey> {
+    files.read_key()
 }
 
 /// The id of that key, the secret left unread.
-fn saved_key_id(env_file: &Path) -> Option<String> {
-    credentials_file::read_env_key_id(env_file)
+fn saved_key_id(files: &KeyFiles) -> Option<String> {
+    files.read_key_id()
 }
 
 fn unit_of(server: &crate::run::manifest::ServerRecord) -> String {
@@ -176,7 +184,10 @@ struct Rotation<'a> {
     user: String,
     user_arn: String,
     kms_key_arn: String,
-    env_file: PathBuf,
+    /// The files that hold the key (the manifest's, of either style); the server reads
+    /// `key_files.env_file` at its start.
+    key_files: KeyFiles,
+    account: ServiceAccount,
     owner: Option<Owner>,
     server: Option<Server>,
 }
@@ -192,11 +203,7 @@ impl<'a> Rotation<'a> {
             ))
         };
         let key = m.access_key.as_ref().ok_or_else(|| refuse("no access key"))?;
-        let env_file = m
-            .file(FileRole::EnvFile)
-            .ok_or_else(|| refuse("no env file"))?
-            .path
-            .clone();
+        let key_files = m.key_files().ok_or_else(|| refuse("no env file"))?;
         let user_arn = m.iam_user.as_ref().ok_or_else(|| refuse("no IAM user"))?.arn.clone();
         let kms_key_arn = m.kms_key.as_ref().ok_or_else(|| refuse("no KMS key"))?.arn.clone();
         let state_dir = store
@@ -225,10 +232,12 @@ impl<'a> Rotation<'a> {
                 })
             }),
         };
-        let owner = m
-            .service_account
-            .as_ref()
-            .and_then(|a| Owner::service_account(&a.user, a.group.as_deref()));
+        // A manifest from before the account was recorded: `vault`, as apply wrote then.
+        let account = m.service_account.clone().unwrap_or(ServiceAccount {
+            user: "vault".into(),
+            group: None,
+        });
+        let owner = Owner::service_account(&account.user, account.group.as_deref());
         Ok(Rotation {
             ctx,
             store,
@@ -239,7 +248,8 @@ impl<'a> Rotation<'a> {
             user: key.user.clone(),
             user_arn,
             kms_key_arn,
-            env_file,
+            key_files,
+            account,
             owner,
             server,
         })
@@ -295,12 +305,12 @@ impl<'a> Rotation<'a> {
     /// The user's keys, when only the recorded one (which the env file holds) is there.
     async fn check_keys(&self, old: &AccessKeyRecord) -> Result<Vec<String>> {
         let listed = list_access_keys(self.ctx, &self.user).await?;
-        let in_env = saved_key_id(&self.env_file);
+        let in_env = saved_key_id(&self.key_files);
         if in_env.as_deref() != Some(old.id.as_str()) {
             return Err(RunError::Other(format!(
                 "{} holds {}, not the access key {} the manifest records: it was changed outside autounseal. \
                  Nothing was changed; `autounseal doctor` shows what the server uses",
-                self.env_file.display(),
+                self.key_files.secret_path().display(),
                 in_env.map_or_else(|| "no access key".to_string(), |id| format!("access key {id}")),
                 old.id
             )));
@@ -311,7 +321,7 @@ impl<'a> Rotation<'a> {
                  start. Nothing was changed; run `autounseal apply` again to make a new key",
                 self.user,
                 old.id,
-                self.env_file.display()
+                self.key_files.secret_path().display()
             )));
         }
         let strays: Vec<&String> = listed.iter().filter(|id| **id != old.id).collect();
@@ -333,7 +343,7 @@ impl<'a> Rotation<'a> {
                  rotate again",
                 self.user,
                 old.id,
-                self.env_file.display()
+                self.key_files.secret_path().display()
             )));
         }
         self.rep.done(
@@ -342,7 +352,7 @@ impl<'a> Rotation<'a> {
                 "{} holds one access key, {}, the one in {}",
                 self.user,
                 old.id,
-                self.env_file.display()
+                self.key_files.secret_path().display()
             ),
         );
         Ok(listed)
@@ -381,9 +391,10 @@ impl<'a> Rotation<'a> {
         let forms = saved_forms(&self.store.snapshot());
         let all = joined(forms.iter().map(|(_, p)| p.as_path()));
         for (i, (role, path)) in forms.iter().enumerate() {
-            let change = write_key_change(path, ", the old one kept as a backup", i + 1 == forms.len());
+            let last = i + 1 == forms.len();
+            let change = write_key_change(path, &self.account, ", the old one kept as a backup", last);
             let write = |_| async move {
-                let text = render(*role, key, self.ctx.region());
+                let text = render(&self.key_files, *role, key, self.ctx.region());
                 let opts = WriteOptions::secret(Existing::BackupAndReplace, self.owner);
                 Ok(files::write_atomic(path, text.as_bytes(), opts)?.backup)
             };
@@ -510,10 +521,10 @@ impl<'a> Rotation<'a> {
             .map_or((PathBuf::from("vault"), PathBuf::new()), |s| {
                 (s.binary.clone(), s.config.clone())
             });
-        let env = quote(&self.env_file.to_string_lossy());
+        let env = quote(&self.key_files.env_file.to_string_lossy());
         let restart = format!(
             "restart your server so that it reads {} again (for example: set -a; . {env}; set +a; {})",
-            self.env_file.display(),
+            self.key_files.env_file.display(),
             server_command(&binary, &config::server_reads(&config))
         );
         for step in [
@@ -530,7 +541,10 @@ impl<'a> Rotation<'a> {
         })
     }
 
+    /// As Vault uses it: in the shared-file style, as its SDK reads the key from the file.
     async fn verify(&self, key: &AccessKey) -> Result<()> {
+        let from_profile = as_the_server_reads(&self.key_files, key).await?;
+        let key = from_profile.as_ref().unwrap_or(key);
         prove_usable(self.ctx, key, &self.kms_key_arn, &self.user_arn, self.rep).await
     }
 
@@ -547,7 +561,7 @@ impl<'a> Rotation<'a> {
             log: self.state_dir.join(launch::SERVER_LOG),
             launch: self.launch(),
             unit: self.server.as_ref().map(|s| s.unit.clone()).unwrap_or_default(),
-            env_file: &self.env_file,
+            env_file: &self.key_files.env_file,
         })
     }
 
@@ -587,7 +601,7 @@ impl<'a> Rotation<'a> {
                     Ok(launch::start_background(
                         &server.binary,
                         &config::server_reads(&server.config),
-                        &self.env_file,
+                        &self.key_files.env_file,
                         &self.state_dir,
                     )?)
                 };
@@ -660,9 +674,9 @@ impl<'a> Rotation<'a> {
                 Ok(None)
             }
             RotationStage::Saved => {
-                let saved = saved_key(&self.env_file).filter(|k| Some(&k.id) == earlier.new_key_id.as_ref());
+                let saved = saved_key(&self.key_files).filter(|k| Some(&k.id) == earlier.new_key_id.as_ref());
                 let Some(new_key) = saved else {
-                    let why = format!("{} no longer holds the new key", self.env_file.display());
+                    let why = format!("{} no longer holds the new key", self.key_files.secret_path().display());
                     self.update(|r| r.rolling_back = Some(why))?;
                     self.finish_roll_back().await?;
                     return Ok(None);
@@ -675,7 +689,7 @@ impl<'a> Rotation<'a> {
                     .skipped(Step::NewAccessKey, format!("{} was created earlier", new_key.id));
                 self.rep.skipped(
                     Step::SaveCredentials,
-                    format!("{} holds {}", self.env_file.display(), new_key.id),
+                    format!("{} holds {}", self.key_files.secret_path().display(), new_key.id),
                 );
                 if self.launch() == Launch::None {
                     return self.after_operator_restart(&old_id, new_key).await.map(Some);
@@ -707,7 +721,7 @@ impl<'a> Rotation<'a> {
                         self.server.as_ref().map_or("", |s| s.address.as_str()),
                         if status.sealed { "sealed" } else { "unsealed" },
                         status.seal_type,
-                        self.env_file.display()
+                        self.key_files.secret_path().display()
                     )));
                 }
                 self.rep
@@ -915,15 +929,9 @@ mod tests {
         m.files.clear();
         m.iam_user = None;
         m.rotation = Some(RotationRecord {
-            user: "u".into(),
-            old_key_id: "AKIAOLD".into(),
-            new_key_id: Some("AKIANEW".into()),
-            keys_before: vec!["AKIAOLD".into()],
-            stage: RotationStage::Saved,
             old_deactivated: true,
-            server_on_new_key: true,
-            backups: vec![],
             rolling_back: Some("why".into()),
+            ..RotationRecord::example()
         });
         assert!(!m.is_empty(), "a new key may still exist");
         let text = serde_json::to_string(&m).unwrap();

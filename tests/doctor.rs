@@ -327,6 +327,7 @@ async fn a_fresh_shared_file_apply_is_all_ok_and_each_shared_file_fault_is_found
     for (link, check) in [
         ("env_file", "variables"),
         ("env_file", "no key"),
+        ("config", "names the key's file"),
         ("shared_credentials", "mode"),
         ("shared_credentials", "owner"),
         ("shared_credentials", "profile"),
@@ -371,9 +372,16 @@ async fn a_fresh_shared_file_apply_is_all_ok_and_each_shared_file_fault_is_found
         },
     );
 
+    // The env file holds the region alone: no key, and nothing that leads to it.
+    let env = s.answers.output.env_file.clone();
+    let vars: Vec<String> = autounseal::credentials_file::read_env_vars(&env)
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(vars, ["AWS_REGION"]);
     // The key left in the env file (from the env style, say): Vault's AWS engines see it.
     let key = s.answers.output.key_files().read_key().unwrap();
-    let env = s.answers.output.env_file.clone();
     s.with_file_changed(
         &env,
         |t| {
@@ -384,30 +392,52 @@ async fn a_fresh_shared_file_apply_is_all_ok_and_each_shared_file_fault_is_found
             )
         },
         |code, findings| {
-            assert_eq!(code, 2);
+            assert_eq!(code, 1, "the server still unseals: a warning");
             assert_finding(
                 findings,
                 "env_file",
                 "no key",
-                "fail",
+                "warn",
                 "sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: the server's AWS secrets engine and auth method",
                 &format!("remove AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY from {}", env.display()),
             );
         },
     );
-    // The env file names another profile than the one that holds the key.
+    // The variables that point at the file: the engines' default chain follows them too.
     s.with_file_changed(
         &env,
-        |t| t.replace("AWS_PROFILE=vault-auto-unseal", "AWS_PROFILE=default"),
+        |t| format!("{t}AWS_SHARED_CREDENTIALS_FILE={shown}\nAWS_PROFILE=vault-auto-unseal\n"),
+        |code, findings| {
+            assert_eq!(code, 1);
+            assert_finding(
+                findings,
+                "env_file",
+                "no key",
+                "warn",
+                "sets AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE: the server's AWS secrets engine",
+                "remove AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE",
+            );
+        },
+    );
+    // The config's seal stanza names another profile than the one that holds the key.
+    let config = s.answers.output.vault_config.clone();
+    s.with_file_changed(
+        &config,
+        |t| {
+            t.replace(
+                "shared_creds_profile = \"vault-auto-unseal\"",
+                "shared_creds_profile = \"default\"",
+            )
+        },
         |code, findings| {
             assert_eq!(code, 2);
             assert_finding(
                 findings,
-                "env_file",
-                "points at the key",
+                "config",
+                "names the key's file",
                 "fail",
-                "AWS_PROFILE=default, but the key was saved with AWS_PROFILE=vault-auto-unseal",
-                "set AWS_PROFILE=vault-auto-unseal",
+                &format!("shared_creds_profile \"default\", but the key is in {shown}, profile vault-auto-unseal"),
+                "shared_creds_profile = \"vault-auto-unseal\"",
             );
         },
     );

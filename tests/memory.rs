@@ -494,17 +494,18 @@ fn server_sees_only_the_allow_list(state: &Path, env_file: &Path, style: Credent
         assert_ne!(value, "testing", "the server sees the operator's credentials in {name}");
         names.push(name.to_string());
     }
-    // The key itself, or (shared-file) only the file and profile that hold it.
+    // The key itself, or (shared-file) the region alone: the seal stanza names the key's file.
     let key_var = match style {
         CredentialsStyle::Env => "AWS_SECRET_ACCESS_KEY",
-        CredentialsStyle::SharedFile => "AWS_SHARED_CREDENTIALS_FILE",
+        CredentialsStyle::SharedFile => "AWS_REGION",
     };
     assert!(
         names.iter().any(|n| n == key_var) && names.iter().any(|n| n == "PATH"),
         "the env file's {key_var} and the allowed PATH reach the server: {names:?}"
     );
     if style == CredentialsStyle::SharedFile {
-        assert!(!names.iter().any(|n| n == "AWS_SECRET_ACCESS_KEY"), "{names:?}");
+        let leads = autounseal::credentials_file::LEADS_TO_THE_KEY;
+        assert!(!names.iter().any(|n| leads.contains(&n.as_str())), "{names:?}");
     }
     assert!(!names.iter().any(|n| n == CANARY.0));
 }

@@ -1,6 +1,6 @@
 //! `credentials = "shared-file"` against moto and the real OpenBao 2.6.2: the same full
 //! apply and restart as the env style, with the key in an AWS shared credentials file
-//! that only the env file names (hashicorp/vault#30302: no key in the server's
+//! that only the seal stanza names (hashicorp/vault#30302: nothing in the server's
 //! environment, where Vault's AWS secrets engine and auth method would find it).
 
 mod common;
@@ -99,29 +99,31 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
         (key.id.as_str(), key.expose_secret())
     );
 
-    // The env file: the three variables and nothing else; no key.
+    // The env file: the region alone. No key, and no AWS_SHARED_CREDENTIALS_FILE or
+    // AWS_PROFILE, which Vault's AWS engines would follow to the key.
     let vars: Vec<(String, String)> = credentials_file::read_env_vars(&a.output.env_file)
         .unwrap()
         .into_iter()
         .map(|(k, v)| (k, v.as_str().to_string()))
         .collect();
-    assert_eq!(
-        vars,
-        [
-            (
-                "AWS_SHARED_CREDENTIALS_FILE".to_string(),
-                shared.to_string_lossy().into_owned()
-            ),
-            ("AWS_PROFILE".to_string(), "vault-auto-unseal".to_string()),
-            ("AWS_REGION".to_string(), "eu-west-1".to_string()),
-        ]
-    );
+    assert_eq!(vars, [("AWS_REGION".to_string(), "eu-west-1".to_string())]);
     let env_text = std::fs::read_to_string(&a.output.env_file).unwrap();
     assert!(!env_text.contains(key.expose_secret()) && !env_text.contains(&key.id));
     assert_eq!(
         std::fs::metadata(&a.output.env_file).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    // The seal stanza names the file and profile (a path and a name, no secret).
+    let config_text = std::fs::read_to_string(&a.output.vault_config).unwrap();
+    let seal: serde_json::Value = hcl::from_str(&config_text).unwrap();
+    assert_eq!(
+        (
+            &seal["seal"]["awskms"]["shared_creds_filename"],
+            &seal["seal"]["awskms"]["shared_creds_profile"]
+        ),
+        (&shared.to_string_lossy().into(), &"vault-auto-unseal".into())
+    );
+    assert!(!config_text.contains(key.expose_secret()) && !config_text.contains(&key.id));
 
     // The running server: unsealed by awskms, with no key in its environment.
     let client = VaultClient::new(&config::api_addr(&a), None).unwrap();
@@ -137,30 +139,22 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
         .unwrap()
         .pid
         .unwrap();
+    // The control: nothing in the server's environment leads to the key.
     let names = environment_names(pid);
-    assert!(names.iter().any(|n| n == "AWS_PROFILE"), "{names:?}");
-    assert!(
-        !names
-            .iter()
-            .any(|n| n == "AWS_ACCESS_KEY_ID" || n == "AWS_SECRET_ACCESS_KEY"),
-        "{names:?}"
-    );
+    assert!(names.iter().any(|n| n == "AWS_REGION"), "{names:?}");
+    let leads = autounseal::credentials_file::LEADS_TO_THE_KEY;
+    assert!(!names.iter().any(|n| leads.contains(&n.as_str())), "{names:?}");
 
     // Our own restart, outside autounseal: only the env file's variables, so the seal
-    // must read the key from the file they name.
+    // must read the key from the file its stanza names.
     assert!(launch::stop_background(pid, Duration::from_secs(15)));
     assert!(client.seal_status().await.is_err(), "it is down");
-    let with_env_file = |profile: Option<&str>| {
+    let start = |config: &Path| {
         let mut again = Command::new(bao());
-        again
-            .arg("server")
-            .arg(format!("-config={}", a.output.vault_config.display()));
+        again.arg("server").arg(format!("-config={}", config.display()));
         isolate(&mut again, &d.join("state"));
         for (k, v) in credentials_file::read_env_vars(&a.output.env_file).unwrap() {
             again.env(k, v.as_str());
-        }
-        if let Some(profile) = profile {
-            again.env("AWS_PROFILE", profile);
         }
         again
             .stdout(std::process::Stdio::piped())
@@ -168,9 +162,18 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
             .spawn()
             .unwrap()
     };
-    // First the control: a profile the file lacks leaves the seal without credentials,
-    // so the key really comes from that file and nowhere else.
-    let mut control = with_env_file(Some("not-in-the-file"));
+    // First the control: the stanza naming a profile the file lacks leaves the seal
+    // without credentials, so the key really comes from that file and nowhere else.
+    let wrong = d.join("wrong-profile.hcl");
+    std::fs::write(
+        &wrong,
+        config_text.replace(
+            "shared_creds_profile = \"vault-auto-unseal\"",
+            "shared_creds_profile = \"not-in-the-file\"",
+        ),
+    )
+    .unwrap();
+    let mut control = start(&wrong);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while control.try_wait().unwrap().is_none() {
         assert!(
@@ -190,7 +193,7 @@ async fn the_shared_file_style_passes_the_same_full_apply_and_restart_test_as_th
         said.contains("NoCredentialProviders"),
         "no credentials but the file's profile: {said}"
     );
-    let mut child = with_env_file(None);
+    let mut child = start(&a.output.vault_config);
     let status = wait_unsealed(&client).await;
     assert_eq!(status.seal_type, "awskms", "unsealed again with no key entered");
     child.kill().unwrap();
@@ -265,4 +268,92 @@ async fn a_rerun_finds_the_key_in_the_shared_file_and_makes_no_new_one() {
     let manifest = ManifestStore::open(&d.join("state")).unwrap().snapshot();
     assert_eq!(manifest.access_key.unwrap().id, key.id, "the same key");
     assert_eq!(manifest.credentials_profile.as_deref(), Some("unseal"));
+}
+
+/// A re-run whose answers switch the style while the key is still saved the old way
+/// would find no key in the new files and replace a working one: refused, by `plan` and
+/// `apply` alike, with nothing changed and how to switch said. Once the old files no
+/// longer hold the key, the new style is simply written.
+#[tokio::test]
+async fn a_switch_of_style_keeps_the_saved_key_and_says_how() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = common::answers(&moto, d);
+    let file = d.join("answers.toml");
+    std::fs::write(&file, a.to_toml()).unwrap();
+    let run = |command: &str| {
+        let answers = file.to_string_lossy();
+        let args: &[&str] = if command == "plan" {
+            &[command, "--answers", &answers]
+        } else {
+            &[command, "--yes", "--answers", &answers]
+        };
+        autounseal(d, args)
+    };
+    let first = run("apply");
+    assert!(first.status.success(), "{}", text(&first));
+    let env_before = std::fs::read_to_string(&a.output.env_file).unwrap();
+    let key_id = ManifestStore::open(&d.join("state"))
+        .unwrap()
+        .snapshot()
+        .access_key
+        .unwrap()
+        .id;
+
+    a.output.credentials = CredentialsStyle::SharedFile;
+    std::fs::write(&file, a.to_toml()).unwrap();
+    for command in ["plan", "apply"] {
+        let out = run(command);
+        let said = text(&out);
+        assert!(!out.status.success(), "{command}: {said}");
+        assert!(
+            said.contains(&format!(
+                "access key {key_id} is saved in {} (credentials style env), but these answers keep it in {} \
+                 (style shared-file (profile vault-auto-unseal))",
+                a.output.env_file.display(),
+                a.output.shared_credentials_path().display()
+            )) && said
+                .contains("set output.credentials, output.shared_credentials_file and output.credentials_profile back"),
+            "{command}: {said}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&a.output.env_file).unwrap(),
+        env_before,
+        "nothing changed"
+    );
+    assert!(!a.output.shared_credentials_path().exists());
+    let manifest = ManifestStore::open(&d.join("state")).unwrap().snapshot();
+    assert_eq!(manifest.access_key.unwrap().id, key_id, "the key is kept");
+
+    // The old file gone (its key lost anyway): the new style is written, with a new key.
+    std::fs::remove_file(&a.output.env_file).unwrap();
+    let out = run("apply");
+    assert!(out.status.success(), "{}", text(&out));
+    let key = a.output.key_files().read_key().expect("saved in the shared file");
+    assert_ne!(key.id, key_id);
+    let manifest = ManifestStore::open(&d.join("state")).unwrap().snapshot();
+    assert_eq!(manifest.key_files(), Some(a.output.key_files()));
+}
+
+/// The twins of the secret files name the user the server runs as (OpenBao's packages
+/// run it as `openbao`), not always `vault`.
+#[tokio::test]
+async fn the_twins_of_the_key_files_name_the_service_user() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = common::answers(&moto, d);
+    a.output.credentials = CredentialsStyle::SharedFile;
+    a.server.user = Some("openbao".into());
+    a.server.group = Some("openbao".into());
+    let file = d.join("answers.toml");
+    std::fs::write(&file, a.to_toml()).unwrap();
+    let plan = text(&autounseal(d, &["plan", "--answers", &file.to_string_lossy()]));
+    for path in [a.output.shared_credentials_path(), a.output.env_file.clone()] {
+        let twin = format!("install -m 0600 -o openbao -g openbao /dev/stdin {}", path.display());
+        assert!(plan.contains(&twin), "{twin} in: {plan}");
+    }
+    assert!(!plan.contains("-o vault"), "{plan}");
 }

@@ -152,6 +152,25 @@ pub struct RotationRecord {
     pub rolling_back: Option<String>,
 }
 
+#[cfg(test)]
+impl RotationRecord {
+    /// For tests: AKIAOLD of user `u` being rotated to AKIANEW, the new key saved and the
+    /// server moved onto it.
+    pub fn example() -> RotationRecord {
+        RotationRecord {
+            user: "u".into(),
+            old_key_id: "AKIAOLD".into(),
+            new_key_id: Some("AKIANEW".into()),
+            keys_before: vec!["AKIAOLD".into()],
+            stage: RotationStage::Saved,
+            old_deactivated: false,
+            server_on_new_key: true,
+            backups: Vec::new(),
+            rolling_back: None,
+        }
+    }
+}
+
 /// A create whose answer may not have reached the manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

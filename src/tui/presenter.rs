@@ -132,11 +132,9 @@ pub fn commands(app: &App) -> Vec<String> {
         }
         ScreenId::Files => {
             let files = a.output.key_files();
+            let owner = a.server.service_account().install_flags();
             for (_, path) in files.paths() {
-                out.push(format!(
-                    "install -m 0600 -o vault -g vault /dev/null {}",
-                    path.display()
-                ));
+                out.push(format!("install -m 0600 {owner} /dev/null {}", path.display()));
             }
             if let Some(shared) = &files.shared {
                 out.push(String::new());

@@ -204,6 +204,13 @@ fn seal_block(answers: &Answers, kms_key_id: &str) -> Block {
     if let Some(endpoint) = &answers.endpoint_url {
         seal = seal.add_attribute(("endpoint", endpoint.clone()));
     }
+    // The `shared-file` style: where the key is (a path and a name, no secret). Named
+    // here rather than in the environment, where Vault's AWS engines would follow it.
+    if let Some(shared) = answers.output.key_files().shared {
+        seal = seal
+            .add_attribute(("shared_creds_filename", shared.path.to_string_lossy().into_owned()))
+            .add_attribute(("shared_creds_profile", shared.profile));
+    }
     seal.build()
 }
 
@@ -282,7 +289,8 @@ pub fn storage_named(text: &str) -> Option<PathBuf> {
 }
 
 /// The config text. `kms_key_id` is the key's id or ARN; credentials are not in it:
-/// the server reads them from its environment (the env file).
+/// the server reads them from its environment (the env file), or in the `shared-file`
+/// style from the shared credentials file the seal stanza names.
 pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> String {
     let mut storage = Block::builder("storage")
         .add_label("raft")
@@ -316,7 +324,12 @@ pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> String {
         body = body.add_attribute(("disable_mlock", true));
     }
     let text = hcl::to_string(&body.build()).expect("an HCL body always formats");
-    format!("{WRITTEN_BY} Credentials for the awskms seal come from the env file, not from here.\n{text}")
+    let from = if answers.output.key_files().shared.is_some() {
+        "the shared credentials file the seal names"
+    } else {
+        "the env file"
+    };
+    format!("{WRITTEN_BY} Credentials for the awskms seal come from {from}, not from here.\n{text}")
 }
 
 /// One `retry_join` block per other node of the cluster: an uninitialised node tries
@@ -395,6 +408,47 @@ mod tests {
         assert_eq!(v["cluster_addr"], "https://127.0.0.1:8201");
         assert_eq!(v["ui"], true);
         assert!(v.get("disable_mlock").is_none(), "OpenBao does not know disable_mlock");
+    }
+
+    #[test]
+    fn the_shared_file_style_names_the_file_and_profile_in_every_kind_of_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = answers();
+        a.output.credentials = crate::answers::CredentialsStyle::SharedFile;
+        a.output.shared_credentials_file = Some("/etc/openbao/aws-credentials".into());
+        a.output.credentials_profile = "unseal".into();
+        let named = |text: &str| {
+            let seal = parse(text)["seal"]["awskms"].clone();
+            (
+                seal["shared_creds_filename"].clone(),
+                seal["shared_creds_profile"].clone(),
+            )
+        };
+        let want = (Value::from("/etc/openbao/aws-credentials"), Value::from("unseal"));
+        let whole = render(&a, "k", Flavour::OpenBao);
+        assert_eq!(named(&whole), want);
+        assert!(
+            whole.contains("come from the shared credentials file the seal names"),
+            "{whole}"
+        );
+        a.output.vault_config = dir.path().join("vault.hcl");
+        std::fs::write(&a.output.vault_config, OPERATORS).unwrap();
+        assert_eq!(
+            named(&plan(&a, "k", Flavour::OpenBao).unwrap().new),
+            want,
+            "a kept config"
+        );
+        a.output.vault_config = dir.path().join(SEAL_FRAGMENT);
+        std::fs::remove_file(dir.path().join("vault.hcl")).unwrap();
+        assert_eq!(
+            named(&plan(&a, "k", Flavour::OpenBao).unwrap().new),
+            want,
+            "a stanza alone"
+        );
+        // The env style names no file: the seal reads the environment.
+        a.output.credentials = crate::answers::CredentialsStyle::Env;
+        let seal = &parse(&render(&a, "k", Flavour::OpenBao))["seal"]["awskms"];
+        assert!(seal.get("shared_creds_filename").is_none() && seal.get("shared_creds_profile").is_none());
     }
 
     #[test]

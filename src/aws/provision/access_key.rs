@@ -6,10 +6,11 @@ use std::path::Path;
 use super::Provisioner;
 use aws_sdk_iam::types::StatusType;
 
+use crate::answers::ServiceAccount;
 use crate::aws::context::{AwsContext, iam_sent_once};
 use crate::aws::error::{classify, is_not_found};
 use crate::aws::verify;
-use crate::credentials_file::{self, KeyFileKind};
+use crate::credentials_file::{self, KeyFileKind, KeyFiles};
 use crate::files::{self, Existing, WriteOptions};
 use crate::run::manifest::{AccessKeyRecord, CreateKind, FileRole, KeyRecord, NamedRecord, PendingCreate};
 use crate::run::mutate::nothing_to_record;
@@ -176,7 +177,7 @@ impl Provisioner<'_> {
         let all = joined(outputs.iter().map(|(_, p)| *p));
         let profile = key_files.shared.as_ref().map(|s| s.profile.clone());
         for (i, &(what, path)) in outputs.iter().enumerate() {
-            let change = write_key_change(path, "", i + 1 == outputs.len());
+            let change = write_key_change(path, &self.answers.server.service_account(), "", i + 1 == outputs.len());
             let key = key.as_ref();
             let key_files = &key_files;
             let write = |_| async move {
@@ -247,27 +248,30 @@ impl Provisioner<'_> {
             );
             return Ok(());
         };
-        // With a shared credentials file: the key the server's SDK will read from it.
-        let from_profile = match &self.answers.output.key_files().shared {
-            Some(shared) => {
-                let read = verify::key_from_profile(&shared.path, &shared.profile).await?;
-                if read.id != key.id || read.expose_secret() != key.expose_secret() {
-                    return Err(RunError::Other(format!(
-                        "profile {} of {} gives access key {}, not {} that was saved there; \
-                         check that nothing else writes that file, then run again",
-                        shared.profile,
-                        shared.path.display(),
-                        read.id,
-                        key.id
-                    )));
-                }
-                Some(read)
-            }
-            None => None,
-        };
+        let from_profile = as_the_server_reads(&self.answers.output.key_files(), key).await?;
         let key = from_profile.as_ref().unwrap_or(key);
         prove_usable(self.ctx, key, &kms_key.arn, &user.arn, &self.rep).await
     }
+}
+
+/// With a shared credentials file: the key the server's SDK reads from it, which must be
+/// `saved` (`None` in the env style, where the server takes the env file's as written).
+pub(crate) async fn as_the_server_reads(files: &KeyFiles, saved: &AccessKey) -> Result<Option<AccessKey>> {
+    let Some(shared) = &files.shared else {
+        return Ok(None);
+    };
+    let read = verify::key_from_profile(&shared.path, &shared.profile).await?;
+    if read.id != saved.id || read.expose_secret() != saved.expose_secret() {
+        return Err(RunError::Other(format!(
+            "profile {} of {} gives access key {}, not {} that was saved there; \
+             check that nothing else writes that file, then run again",
+            shared.profile,
+            shared.path.display(),
+            read.id,
+            saved.id
+        )));
+    }
+    Ok(Some(read))
 }
 
 /// Waits until `key` does what Vault does with it (the bounded propagation wait of the
@@ -296,11 +300,12 @@ pub(crate) fn joined<'p>(paths: impl Iterator<Item = &'p Path>) -> String {
     paths.map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ")
 }
 
-/// Writing a saved form of the key (mode 0600, the service user's) at `path`: the step's
-/// news with the `last` of the forms, progress before. `note` adds to the detail.
-pub(crate) fn write_key_change(path: &Path, note: &str, last: bool) -> Change {
+/// Writing a saved form of the key (mode 0600, `owner`'s) at `path`: the step's news
+/// with the `last` of the forms, progress before. `note` adds to the detail.
+pub(crate) fn write_key_change(path: &Path, owner: &ServiceAccount, note: &str, last: bool) -> Change {
     let twin = format!(
-        "install -m 0600 -o vault -g vault /dev/stdin {}",
+        "install -m 0600 {} /dev/stdin {}",
+        owner.install_flags(),
         quote(&path.to_string_lossy())
     );
     let change = Change::new(

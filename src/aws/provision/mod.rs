@@ -23,7 +23,7 @@ use crate::credentials_file::KeyFiles;
 use crate::files::{self, FileError};
 use crate::regions::partition;
 use crate::run::manifest::{
-    CreateKind, FileRole, KeyRecord, ManifestStore, NamedRecord, Origin, PendingCreate, new_run_id,
+    CreateKind, FileRole, KeyRecord, Manifest, ManifestStore, NamedRecord, Origin, PendingCreate, new_run_id,
 };
 use crate::run::{Applied, ApplyOptions, Call, Recorder, Reporter, Result, RunError, Step};
 use crate::twins;
@@ -199,6 +199,7 @@ impl<'a> Provisioner<'a> {
     /// Read-only, so a plan runs it too.
     fn preflight_files(&self) -> Result<()> {
         let m = self.store.snapshot();
+        self.keeps_the_saved_key_where_it_is(&m)?;
         let current_key = m.access_key.as_ref().map(|k| k.id.as_str());
         let key_files = self.answers.output.key_files();
         let paths: Vec<&Path> = self.credential_paths(&key_files).collect();
@@ -217,6 +218,31 @@ impl<'a> Provisioner<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Answers that keep the key elsewhere than where it is saved (the other credentials
+    /// style, or another shared file or profile) would find no key there and replace one
+    /// that still works: refused, with how to switch. Moving a saved key across styles is
+    /// not done in place.
+    fn keeps_the_saved_key_where_it_is(&self, m: &Manifest) -> Result<()> {
+        let (Some(saved), Some(key)) = (m.key_files(), &m.access_key) else {
+            return Ok(());
+        };
+        let asked = self.answers.output.key_files();
+        if saved.shared == asked.shared || saved.read_key_id().as_deref() != Some(key.id.as_str()) {
+            return Ok(());
+        }
+        Err(RunError::Conflict(format!(
+            "access key {} is saved in {} (credentials style {}), but these answers keep it in {} (style {}). \
+             autounseal does not move a saved key to another style: set output.credentials, \
+             output.shared_credentials_file and output.credentials_profile back to what they were; or, for a \
+             setup whose data you do not need, run `autounseal destroy`, then apply with the new answers",
+            key.id,
+            saved.secret_path().display(),
+            saved.style(),
+            asked.secret_path().display(),
+            asked.style()
+        )))
     }
 
     fn credential_paths<'k>(&'k self, key_files: &'k KeyFiles) -> impl Iterator<Item = &'k Path> {

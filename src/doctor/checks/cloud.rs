@@ -75,6 +75,7 @@ pub async fn credentials(
             });
         }
     }
+    out.push(recorded_key(manifest, env_key));
     if operator_identity.is_err() {
         out.push(Finding::skipped(link, "access key", OPERATOR_FAILED));
         return;
@@ -120,6 +121,59 @@ pub async fn credentials(
             }
         },
     });
+}
+
+/// Whether the saved key is the one the manifest records. During a rotation (one under
+/// way, or stopped by a failure) the files may hold either key: that is the rotation's
+/// to settle, said as a warning rather than a failure.
+pub fn recorded_key(manifest: &Manifest, env_key: Option<&AccessKey>) -> Finding {
+    let link = Link::Credentials;
+    let saved = env_key.map(|k| k.id.as_str());
+    let recorded = manifest.access_key.as_ref().map(|k| k.id.as_str());
+    if let Some(r) = &manifest.rotation {
+        let new = r
+            .new_key_id
+            .as_deref()
+            .map_or_else(|| "not made yet".into(), |id| format!("new key {id}"));
+        let how = match &r.rolling_back {
+            Some(why) => format!("stopped while rolling back ({why})"),
+            None => format!("stopped at stage {}", stage_words(r)),
+        };
+        return Finding::warn(
+            link,
+            "recorded key",
+            format!(
+                "a rotation of access key {} is under way or {how}; {new}; the saved files hold {}",
+                r.old_key_id,
+                saved.unwrap_or("no key")
+            ),
+            "run `autounseal rotate` to finish it or roll it back",
+        );
+    }
+    match (saved, recorded) {
+        (Some(saved), Some(recorded)) if saved != recorded => Finding::warn(
+            link,
+            "recorded key",
+            format!("the saved key is {saved}, but the manifest records {recorded}: it was changed outside autounseal"),
+            "put the recorded key back, or run `autounseal apply --yes --answers FILE` with the setup's answers to \
+             make and save a new one (`rotate` refuses a key it does not know)",
+        ),
+        (Some(saved), Some(_)) => Finding::ok(link, "recorded key", format!("{saved}, as the manifest records")),
+        _ => Finding::skipped(link, "recorded key", "no saved key or no recorded key to compare"),
+    }
+}
+
+/// Where a rotation got to, in words.
+fn stage_words(r: &crate::run::manifest::RotationRecord) -> &'static str {
+    use crate::run::manifest::RotationStage;
+    match r.stage {
+        RotationStage::Creating => "\"creating\" (the new key asked for)",
+        RotationStage::Created => "\"created\" (the new key made, not yet saved)",
+        RotationStage::Saved if r.old_deactivated => "\"saved\" (the server on the new key, the old key deactivated)",
+        RotationStage::Saved if r.server_on_new_key => "\"saved\" (the server moved onto the new key)",
+        RotationStage::Saved => "\"saved\" (the new key saved, the server not yet on it)",
+        RotationStage::Switched => "\"switched\" (the server on the new key alone, the old key not yet deleted)",
+    }
 }
 
 /// Now, in seconds since 1970 (IAM's dates are).
@@ -459,6 +513,43 @@ fn random_probe() -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::doctor::Verdict;
+
+    #[test]
+    fn a_rotation_under_way_is_a_warning_and_a_foreign_key_too() {
+        use crate::run::manifest::{AccessKeyRecord, RotationRecord};
+        let mut m = Manifest {
+            access_key: Some(AccessKeyRecord {
+                id: "AKIAOLD".into(),
+                user: "u".into(),
+                created_at: String::new(),
+            }),
+            ..Manifest::default()
+        };
+        let old = AccessKey::new("AKIAOLD", "s");
+        let new = AccessKey::new("AKIANEW", "s");
+        assert_eq!(recorded_key(&m, Some(&old)).verdict, Verdict::Ok);
+        let foreign = recorded_key(&m, Some(&new));
+        assert_eq!(foreign.verdict, Verdict::Warn);
+        assert!(
+            foreign.evidence.contains("changed outside autounseal"),
+            "{}",
+            foreign.evidence
+        );
+        m.rotation = Some(RotationRecord::example());
+        let under_way = recorded_key(&m, Some(&new));
+        assert_eq!(under_way.verdict, Verdict::Warn);
+        assert!(
+            under_way
+                .evidence
+                .contains("stopped at stage \"saved\" (the server moved onto the new key)"),
+            "{}",
+            under_way.evidence
+        );
+        assert_eq!(
+            under_way.fix.as_deref(),
+            Some("run `autounseal rotate` to finish it or roll it back")
+        );
+    }
 
     #[test]
     fn an_access_key_past_ninety_days_is_a_warning() {

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::{RERUN_APPLY, config_path};
 use crate::answers::ServiceAccount;
-use crate::credentials_file::{SharedFile, read_shared_key};
+use crate::credentials_file::{LEADS_TO_THE_KEY, SharedFile, read_shared_key};
 use crate::doctor::{Finding, Link};
 use crate::files::Owner;
 use crate::run::Manifest;
@@ -23,8 +23,8 @@ pub const ENV_VARIABLES: [&str; 4] = [
     "AWS_REGION",
 ];
 
-/// With the `shared-file` style: where the key is, and the region; never the key.
-pub const POINTER_VARIABLES: [&str; 3] = ["AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_REGION"];
+/// With the `shared-file` style: the region alone (the seal stanza names the key's file).
+pub const SHARED_STYLE_VARIABLES: [&str; 1] = ["AWS_REGION"];
 
 /// Exists, 0600, owned by the service user, parses, holds the variables of its style,
 /// and names the key's region; with the `shared-file` style, the same of the shared
@@ -75,7 +75,7 @@ pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Op
             .map(|(_, v)| v.as_str())
     };
     let expected: &[&str] = if files.shared.is_some() {
-        &POINTER_VARIABLES
+        &SHARED_STYLE_VARIABLES
     } else {
         &ENV_VARIABLES
     };
@@ -117,44 +117,34 @@ pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Op
             value("AWS_SECRET_ACCESS_KEY")?,
         ));
     };
-    // The point of the style: no key in the environment Vault's AWS engines read.
-    let in_env: Vec<&str> = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
+    // The point of the style: nothing in the environment leads Vault's AWS engines to the key.
+    let in_env: Vec<&str> = LEADS_TO_THE_KEY
         .into_iter()
         .filter(|name| value(name).is_some())
         .collect();
     out.push(if in_env.is_empty() {
-        Finding::ok(link, "no key", "the key is in the shared credentials file only")
+        Finding::ok(
+            link,
+            "no key",
+            "nothing leads to the key: the seal stanza names its file",
+        )
     } else {
-        Finding::fail(
+        Finding::warn(
             link,
             "no key",
             format!(
-                "{shown} sets {}: the server's AWS secrets engine and auth method would act as the unseal user",
+                "{shown} sets {}: the server's AWS secrets engine and auth method would find the key and act as \
+                 the unseal user",
                 in_env.join(", ")
             ),
             format!(
-                "remove {} from {shown} (the key is in {}), then restart the server",
+                "remove {} from {shown} (the seal reads the key from {}, which its stanza names), then restart \
+                 the server",
                 in_env.join(", "),
                 shared.path.display()
             ),
         )
     });
-    for (name, recorded) in [
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            shared.path.to_string_lossy().into_owned(),
-        ),
-        ("AWS_PROFILE", shared.profile.clone()),
-    ] {
-        if let Some(set) = value(name).filter(|v| *v != recorded) {
-            out.push(Finding::fail(
-                link,
-                "points at the key",
-                format!("{name}={set}, but the key was saved with {name}={recorded}"),
-                format!("set {name}={recorded} in {shown}, then restart the server"),
-            ));
-        }
-    }
     shared_credentials(manifest, shared, out)
 }
 
@@ -309,6 +299,36 @@ pub fn config(manifest: &Manifest, out: &mut Vec<Finding>) {
             )
         });
     }
+    let shared = manifest.key_files().and_then(|f| f.shared);
+    if let Some(shared) = &shared {
+        let recorded = shared.path.to_string_lossy();
+        let named = (
+            seal["shared_creds_filename"].as_str().unwrap_or(""),
+            seal["shared_creds_profile"].as_str().unwrap_or(""),
+        );
+        out.push(if named == (&recorded, shared.profile.as_str()) {
+            Finding::ok(
+                link,
+                "names the key's file",
+                format!("{recorded}, profile {}", shared.profile),
+            )
+        } else {
+            Finding::fail(
+                link,
+                "names the key's file",
+                format!(
+                    "shared_creds_filename is \"{}\" and shared_creds_profile \"{}\", but the key is in {recorded}, \
+                     profile {}",
+                    named.0, named.1, shared.profile
+                ),
+                format!(
+                    "set shared_creds_filename = \"{recorded}\" and shared_creds_profile = \"{}\" in the seal stanza \
+                     of {shown}, {restart}",
+                    shared.profile
+                ),
+            )
+        });
+    }
     // Names only: the values are secrets.
     let credentials: Vec<&str> = ["access_key", "secret_key", "session_token"]
         .into_iter()
@@ -318,7 +338,10 @@ pub fn config(manifest: &Manifest, out: &mut Vec<Finding>) {
         Finding::ok(
             link,
             "no credentials",
-            "the seal takes its credentials from the environment",
+            match &shared {
+                Some(shared) => format!("the seal reads its credentials from {}", shared.path.display()),
+                None => "the seal takes its credentials from the environment".into(),
+            },
         )
     } else {
         Finding::fail(

@@ -17,7 +17,7 @@ use crate::tui::keys::{Binding, ENTER, back, submit};
 use crate::tui::msg::Command;
 
 pub const WHY: &str = "The access key's secret exists only once: it is saved at once to the env file (mode 0600, owner \
-vault:vault) that systemd loads, or to a shared credentials file that the env file names. An existing file is backed \
+vault:vault) that systemd loads, or to a shared credentials file that the config's seal stanza names. An existing file is backed \
 up before it is replaced.";
 
 const IDS: [&str; 4] = ["config", "env", "shared", "csv"];
