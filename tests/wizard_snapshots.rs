@@ -149,6 +149,7 @@ fn question_screens() {
                 systemd: Systemd::Running(vec![]),
                 unit: None,
                 server: None,
+                cluster_file: None,
             },
             lines: vec![
                 "Found: vault.service runs /usr/bin/vault (OpenBao 2.6.2) with /etc/vault.d/vault.hcl as vault:vault"

@@ -924,6 +924,7 @@ fn host_findings_show_only_for_the_answers_on_screen() {
                 systemd: Systemd::Absent("not running here".into()),
                 unit: None,
                 server: None,
+                cluster_file: None,
             },
             lines: vec![line.into()],
         }))
