@@ -1202,3 +1202,158 @@ fn the_shared_credentials_file_is_asked_only_when_chosen() {
         std::path::Path::new("/tmp/c/aws-credentials")
     );
 }
+
+/// A cluster file as the first node's apply writes it: one node, at 127.0.0.1:8200.
+fn cluster_file() -> autounseal::cluster::ClusterFile {
+    autounseal::cluster::ClusterFile {
+        flavour: "bao".into(),
+        region: "eu-central-1".into(),
+        endpoint_url: Some("http://127.0.0.1:5000".into()),
+        kms_key_arn: "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+        policy_arn: "arn:aws:iam::123456789012:policy/vault-auto-unseal-kms".into(),
+        policy_name: "vault-auto-unseal-kms".into(),
+        user_prefix: "vault-auto-unseal".into(),
+        tls: false,
+        ca_cert: None,
+        nodes: vec![autounseal::cluster::ClusterNode {
+            node_id: Some("autounseal-1".into()),
+            api_addr: "http://127.0.0.1:8200".into(),
+        }],
+    }
+}
+
+/// Discovery's answer for `asked`, with what reading its cluster file gave.
+fn host_found(asked: &Answers, read: Result<autounseal::cluster::ClusterFile, String>) -> Msg {
+    use autounseal::tui::screens::server::HostReport;
+    use autounseal::vault::discover::{Host, Systemd};
+    Msg::HostFound(Box::new(HostReport {
+        asked: asked.clone(),
+        host: Host {
+            binaries: vec![],
+            chosen: None,
+            systemd: Systemd::Absent("not running here".into()),
+            unit: None,
+            server: None,
+            cluster_file: Some(read),
+        },
+        lines: vec![],
+    }))
+}
+
+/// The answers of the last discovery among `commands`.
+fn discovery(commands: &[Command]) -> Answers {
+    commands
+        .iter()
+        .rev()
+        .find_map(|c| match c {
+            Command::DiscoverHost(a) => Some((**a).clone()),
+            _ => None,
+        })
+        .expect("a discovery asked for")
+}
+
+/// "join an existing cluster": the file is read in the background (never in update),
+/// its error shown inline, a late answer about another path dropped; once it reads,
+/// the answers take the cluster's key, region, policy and a free node id, and Review
+/// says whom this host joins.
+#[test]
+fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
+    let bao = common::bao().to_string_lossy().into_owned();
+    let mut app = app();
+    app.ctx.answers.server.launch = Launch::Background;
+    app.ctx.answers.server.binary = bao.clone();
+    app.screens.server = autounseal::tui::screens::server::Server::new(&app.ctx.answers);
+    app.go(ScreenId::Server);
+    update(
+        &mut app,
+        Msg::BinaryProbed(bao.clone(), autounseal::vault::server::find(&bao)),
+    );
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.screens.server.form.focused_id(), "layout");
+    key(&mut app, KeyCode::Left);
+    let form = &mut app.screens.server.form;
+    assert!(
+        form.field_mut("layout").note.clone().unwrap_or_default().contains("from the cluster file"),
+    );
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.screens.server.form.focused_id(), "cluster_file");
+    // Empty: the validator says what to give.
+    assert!(key(&mut app, KeyCode::Enter).is_empty() || app.screen == ScreenId::Server);
+    assert_eq!(app.screen, ScreenId::Server);
+    typed(&mut app, "/nowhere/cluster.toml");
+    let cmds = key(&mut app, KeyCode::Tab);
+    let asked_bad = discovery(&cmds);
+    assert_eq!(
+        asked_bad.cluster.join.as_deref(),
+        Some(std::path::Path::new("/nowhere/cluster.toml")),
+        "the file is read by the runtime, not by update"
+    );
+    let missing = "cannot read the cluster file /nowhere/cluster.toml: No such file".to_string();
+    update(&mut app, host_found(&asked_bad, Err(missing.clone())));
+    let problem = |app: &App| {
+        app.screens
+            .server
+            .form
+            .probe_of("cluster_file")
+            .and_then(|p| p.problem.clone())
+    };
+    assert_eq!(problem(&app), Some(missing));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Server, "a file that does not read blocks");
+
+    // Another path: Enter waits for its read; a late answer about the old path is dropped.
+    assert_eq!(app.screens.server.form.focused_id(), "cluster_file");
+    ctrl(&mut app, 'u');
+    typed(&mut app, "/first/cluster.toml");
+    let cmds = key(&mut app, KeyCode::Enter);
+    let asked = discovery(&cmds);
+    assert_eq!(app.screen, ScreenId::Server);
+    update(&mut app, host_found(&asked_bad, Ok(cluster_file())));
+    assert_eq!(app.screen, ScreenId::Server, "an answer about another path is dropped");
+    assert!(app.screens.server.form.probe_of("cluster_file").is_none());
+    // The file reads; this host listens where the cluster's first node does: said on Listen.
+    update(&mut app, host_found(&asked, Ok(cluster_file())));
+    assert_eq!(app.screen, ScreenId::Server);
+    let note = app.screens.server.form.probe_of("cluster_file").and_then(|p| p.note.clone());
+    assert!(
+        note.as_deref().unwrap_or_default().contains("this host joins as autounseal-2"),
+        "{note:?}"
+    );
+    let listen = app.screens.server.form.field_mut("listen").error.clone().unwrap_or_default();
+    assert!(listen.contains("already has a node at http://127.0.0.1:8200"), "{listen}");
+    ctrl(&mut app, 'u');
+    typed(&mut app, "127.0.0.1:8210");
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Init, "{cmds:?}");
+    let a = &app.ctx.answers;
+    let file = cluster_file();
+    assert_eq!(a.cluster.join.as_deref(), Some(std::path::Path::new("/first/cluster.toml")));
+    assert_eq!(a.kms.key_id.as_deref(), Some(file.kms_key_arn.as_str()));
+    assert!(!a.kms.create && !a.init.enabled);
+    assert_eq!(a.region, "eu-central-1");
+    assert_eq!(a.server.node_id, "autounseal-2");
+    assert_eq!(a.iam.user_name, "vault-auto-unseal-autounseal-2");
+    assert_eq!(a.iam.policy_name, "vault-auto-unseal-kms");
+    assert_eq!(a.cluster.peers, ["http://127.0.0.1:8200"]);
+    // Saved as `[cluster] join`, so that `apply --answers` with them joins as well.
+    assert!(a.to_toml().contains("join = \"/first/cluster.toml\""), "{}", a.to_toml());
+
+    // Back on Server, "single server" again: no join left in the answers.
+    app.go(ScreenId::Server);
+    app.screens.server.form.field_mut("layout");
+    key(&mut app, KeyCode::BackTab);
+    while app.screens.server.form.focused_id() != "layout" {
+        key(&mut app, KeyCode::BackTab);
+    }
+    key(&mut app, KeyCode::Right);
+    assert!(app.screens.server.form.field_mut("cluster_file").hidden);
+    update(
+        &mut app,
+        Msg::BinaryProbed(bao.clone(), autounseal::vault::server::find(&bao)),
+    );
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Init);
+    assert_eq!(app.ctx.answers.cluster.join, None);
+    assert!(app.ctx.answers.cluster.peers.is_empty());
+}

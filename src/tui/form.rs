@@ -148,6 +148,11 @@ impl Form {
         self.fields[self.focus].id
     }
 
+    /// Focus on field `id` (a problem found beyond its validator, shown under it).
+    pub fn focus_on(&mut self, id: &str) {
+        self.focus = self.index(id);
+    }
+
     pub fn set_hidden(&mut self, id: &str, hidden: bool) {
         self.field_mut(id).hidden = hidden;
     }

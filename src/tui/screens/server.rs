@@ -358,6 +358,7 @@ impl Server {
                     "cluster_file"
                 };
                 self.form.field_mut(field).error = Some(e);
+                self.form.focus_on(field);
                 false
             }
         }
