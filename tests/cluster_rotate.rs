@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,39 +14,10 @@ use autounseal::credentials_file;
 use autounseal::run::ManifestStore;
 use autounseal::run::manifest::FileRole;
 use autounseal::vault::client::VaultClient;
-use autounseal::vault::launch;
-use common::{Moto, context, free_port, isolate, processes_mentioning, server_answers};
-
-fn autounseal(state: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
-    isolate(&mut cmd, state);
-    cmd.env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing");
-    cmd.args(args).stdin(std::process::Stdio::null()).output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Stops every node's background server when the test ends, also on a failure.
-struct Servers(Vec<PathBuf>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for dir in &self.0 {
-            if let Some(pid) = ManifestStore::open(dir).ok().and_then(|s| s.snapshot().server?.pid)
-                && launch::is_running(pid)
-            {
-                launch::stop_background(pid, Duration::from_secs(15));
-            }
-        }
-    }
-}
+use common::{
+    Moto, ServerGuard, autounseal_output as autounseal, cluster_answers, cluster_state_dirs, context,
+    output_text as text, processes_mentioning,
+};
 
 fn address(state: &Path) -> String {
     ManifestStore::open(state).unwrap().snapshot().server.unwrap().address
@@ -77,26 +47,9 @@ async fn rotating_one_node_keeps_the_cluster_serving_and_leaves_the_others_keys(
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let dirs = [
-        state.clone(),
-        state.join("nodes/autounseal-2"),
-        state.join("nodes/autounseal-3"),
-    ];
-    let _servers = Servers(dirs.to_vec());
-    let mut a = server_answers(&moto, dir.path());
-    let base = loop {
-        let port = free_port();
-        if port < 60000
-            && [1, 10, 11, 20, 21]
-                .iter()
-                .all(|d| std::net::TcpListener::bind(("127.0.0.1", port + d)).is_ok())
-        {
-            break port;
-        }
-    };
-    a.server.listen = format!("127.0.0.1:{base}");
-    a.cluster.nodes = 3;
-    a.timing.server_start_timeout_secs = 90;
+    let dirs = cluster_state_dirs(&state);
+    let servers: Vec<ServerGuard> = dirs.iter().cloned().map(ServerGuard).collect();
+    let a = cluster_answers(&moto, dir.path());
     let answers_file = dir.path().join("answers.toml");
     std::fs::write(&answers_file, a.to_toml()).unwrap();
     let out = autounseal(&state, &["apply", "--yes", "--answers", answers_file.to_str().unwrap()]);
@@ -130,7 +83,10 @@ async fn rotating_one_node_keeps_the_cluster_serving_and_leaves_the_others_keys(
     let http = reqwest::Client::new();
     let reader = address(&dirs[active]);
     for (path, body) in [
-        ("sys/mounts/secret", serde_json::json!({"type": "kv", "options": {"version": "1"}})),
+        (
+            "sys/mounts/secret",
+            serde_json::json!({"type": "kv", "options": {"version": "1"}}),
+        ),
         ("secret/ha", serde_json::json!({"value": "before"})),
     ] {
         let resp = http
@@ -173,7 +129,10 @@ async fn rotating_one_node_keeps_the_cluster_serving_and_leaves_the_others_keys(
     let said = text(&out);
     assert!(out.status.success(), "{said}");
     assert!(said.contains("Rotated: the server uses access key"), "{said}");
-    assert!(reads.load(Ordering::SeqCst) > 3, "the secret was read during the rotation");
+    assert!(
+        reads.load(Ordering::SeqCst) > 3,
+        "the secret was read during the rotation"
+    );
     assert_eq!(failures.load(Ordering::SeqCst), 0, "the cluster served throughout");
 
     // The rotated node: unsealed on its new key; its user holds that key only.
@@ -186,7 +145,10 @@ async fn rotating_one_node_keeps_the_cluster_serving_and_leaves_the_others_keys(
         .seal_status()
         .await
         .unwrap();
-    assert!(status.initialized && !status.sealed && status.seal_type == "awskms", "{status:?}");
+    assert!(
+        status.initialized && !status.sealed && status.seal_type == "awskms",
+        "{status:?}"
+    );
     let ctx = context(&a).await;
     for (i, key) in after.iter().enumerate() {
         let user = format!("vault-auto-unseal-autounseal-{}", i + 1);
@@ -203,9 +165,12 @@ async fn rotating_one_node_keeps_the_cluster_serving_and_leaves_the_others_keys(
     let out = autounseal(&state, &["rotate", "--yes", "--node", "autounseal-9"]);
     let said = text(&out);
     assert!(!out.status.success());
-    assert!(said.contains("records no node autounseal-9") && said.contains("autounseal-3"), "{said}");
+    assert!(
+        said.contains("records no node autounseal-9") && said.contains("autounseal-3"),
+        "{said}"
+    );
 
-    drop(_servers);
+    drop(servers);
     assert_eq!(
         processes_mentioning(&dir.path().to_string_lossy()),
         Vec::<String>::new()

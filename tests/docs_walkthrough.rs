@@ -64,7 +64,7 @@ const PAGES: &[(&str, &str, &str)] = &[
     (
         "09_review_cluster",
         "Review: a cluster of 3",
-        "With \"cluster of 3\" on the Server screen: a user and files per node, and each node's part.",
+        "With \"3 nodes\" on the Server screen: a user and files per node, and each node's part.",
     ),
     (
         "09_review_migration",

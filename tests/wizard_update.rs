@@ -266,7 +266,7 @@ fn tls_needs_files_unless_plain_http_is_chosen() {
     assert!(app.screens.server.form.field_mut("cert").error.is_some());
 }
 
-/// The Server screen's "cluster of 3" runs every node here in the background: with
+/// The Server screen's "3 nodes" runs every node here in the background: with
 /// another launch it says so under the choice; with background it goes on, three nodes.
 #[test]
 fn a_cluster_on_this_machine_needs_the_background_launch() {
@@ -1252,7 +1252,7 @@ fn discovery(commands: &[Command]) -> Answers {
         .expect("a discovery asked for")
 }
 
-/// "join an existing cluster": the file is read in the background (never in update),
+/// "join a cluster": the file is read in the background (never in update),
 /// its error shown inline, a late answer about another path dropped; once it reads,
 /// the answers take the cluster's key, region, policy and a free node id, and Review
 /// says whom this host joins.
@@ -1274,7 +1274,11 @@ fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
     key(&mut app, KeyCode::Left);
     let form = &mut app.screens.server.form;
     assert!(
-        form.field_mut("layout").note.clone().unwrap_or_default().contains("from the cluster file"),
+        form.field_mut("layout")
+            .note
+            .clone()
+            .unwrap_or_default()
+            .contains("come from its file"),
     );
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.screens.server.form.focused_id(), "cluster_file");
@@ -1315,20 +1319,40 @@ fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
     // The file reads; this host listens where the cluster's first node does: said on Listen.
     update(&mut app, host_found(&asked, Ok(cluster_file())));
     assert_eq!(app.screen, ScreenId::Server);
-    let note = app.screens.server.form.probe_of("cluster_file").and_then(|p| p.note.clone());
+    let note = app
+        .screens
+        .server
+        .form
+        .probe_of("cluster_file")
+        .and_then(|p| p.note.clone());
     assert!(
-        note.as_deref().unwrap_or_default().contains("this host joins as autounseal-2"),
+        note.as_deref()
+            .unwrap_or_default()
+            .contains("this host joins as autounseal-2 the cluster"),
         "{note:?}"
     );
-    let listen = app.screens.server.form.field_mut("listen").error.clone().unwrap_or_default();
-    assert!(listen.contains("already has a node at http://127.0.0.1:8200"), "{listen}");
+    let listen = app
+        .screens
+        .server
+        .form
+        .field_mut("listen")
+        .error
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        listen.contains("already has a node at http://127.0.0.1:8200"),
+        "{listen}"
+    );
     ctrl(&mut app, 'u');
     typed(&mut app, "127.0.0.1:8210");
     let cmds = key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Init, "{cmds:?}");
     let a = &app.ctx.answers;
     let file = cluster_file();
-    assert_eq!(a.cluster.join.as_deref(), Some(std::path::Path::new("/first/cluster.toml")));
+    assert_eq!(
+        a.cluster.join.as_deref(),
+        Some(std::path::Path::new("/first/cluster.toml"))
+    );
     assert_eq!(a.kms.key_id.as_deref(), Some(file.kms_key_arn.as_str()));
     assert!(!a.kms.create && !a.init.enabled);
     assert_eq!(a.region, "eu-central-1");
@@ -1337,7 +1361,11 @@ fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
     assert_eq!(a.iam.policy_name, "vault-auto-unseal-kms");
     assert_eq!(a.cluster.peers, ["http://127.0.0.1:8200"]);
     // Saved as `[cluster] join`, so that `apply --answers` with them joins as well.
-    assert!(a.to_toml().contains("join = \"/first/cluster.toml\""), "{}", a.to_toml());
+    assert!(
+        a.to_toml().contains("join = \"/first/cluster.toml\""),
+        "{}",
+        a.to_toml()
+    );
 
     // Back on Server, "single server" again: no join left in the answers.
     app.go(ScreenId::Server);

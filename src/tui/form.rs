@@ -319,8 +319,10 @@ impl Form {
     /// Rows the text under a field takes when wrapped to `width`.
     fn below_rows(&self, field: &Field, width: u16) -> u16 {
         let text_width = width.saturating_sub(self.label_width()).max(1) as usize;
-        self.below(field)
-            .map_or(0, |(text, _)| text.chars().count().div_ceil(text_width) as u16)
+        // By words, as the paragraph wraps it: a count by characters comes a row short.
+        self.below(field).map_or(0, |(text, _)| {
+            crate::tui::screens::word_wrapped_rows(&text, text_width) as u16
+        })
     }
 
     /// Rows the form takes in `width` columns: each field's row, and its wrapped

@@ -122,10 +122,11 @@ impl Server {
 
 /// The Server screen's choice of one server or a cluster on this machine (see
 /// docs/cluster.md): its label and `cluster.nodes`. After them, [`JOIN`].
-const LAYOUTS: [(&str, u16); 3] = [("single server", 1), ("cluster of 3", 3), ("cluster of 5", 5)];
+/// Short enough that every choice fits one row of 80 columns.
+const LAYOUTS: [(&str, u16); 3] = [("single server", 1), ("3 nodes", 3), ("5 nodes", 5)];
 
 /// The last choice of "Servers": this host joins a cluster that exists, from its file.
-const JOIN: &str = "join an existing cluster";
+const JOIN: &str = "join a cluster";
 
 fn joining(form: &Form) -> bool {
     form.choice_index("layout") == LAYOUTS.len()
@@ -136,9 +137,13 @@ fn show_layout(form: &mut Form) {
     form.set_hidden("cluster_file", !join);
     let nodes = LAYOUTS.get(form.choice_index("layout")).map_or(1, |l| l.1);
     form.field_mut("layout").note = if join {
-        Some("one more node of a cluster: its key, region and policy come from the cluster file".to_string())
+        Some(
+            "this host: one more node of an existing cluster; its key, region and policy come from its file"
+                .to_string(),
+        )
     } else {
-        (nodes > 1).then(|| format!("{nodes} raft nodes on this machine, in the background, API ports 10 apart"))
+        (nodes > 1)
+            .then(|| format!("a cluster of {nodes} raft nodes on this machine, in the background, API ports 10 apart"))
     };
 }
 
@@ -214,12 +219,12 @@ impl Server {
             Some(Ok(file)) => (
                 None,
                 Some(format!(
-                    "a cluster of {} node(s) led by {}, key {} in {}: this host joins as {}",
+                    "this host joins as {} the cluster of {} node(s) led by {}; its key {} in {}",
+                    file.free_node_id(&ctx.answers.server.node_id),
                     file.nodes.len(),
                     file.leader_addr(),
                     file.kms_key_arn,
                     file.region,
-                    file.free_node_id(&ctx.answers.server.node_id)
                 )),
             ),
         };
