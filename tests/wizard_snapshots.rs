@@ -267,6 +267,71 @@ fn cluster_review_lists_the_nodes() {
     snapshot!("09_review_cluster", app);
 }
 
+/// Joining a cluster: the Server screen with its cluster file that does not read, then
+/// Review of a node that joins with the file's key.
+#[test]
+fn join_server_and_review() {
+    let mut app = app();
+    app.go(ScreenId::Server);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Tab);
+    for c in "/tmp/autounseal-snapshot/cluster.toml".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Tab);
+    let mut asked = app.ctx.answers.clone();
+    asked.cluster.join = Some("/tmp/autounseal-snapshot/cluster.toml".into());
+    let unreadable = "cannot read the cluster file /tmp/autounseal-snapshot/cluster.toml: No such file or directory \
+                      (os error 2)";
+    update(
+        &mut app,
+        Msg::HostFound(Box::new(HostReport {
+            asked,
+            host: Host {
+                binaries: vec![],
+                chosen: None,
+                systemd: Systemd::Absent("not running here".into()),
+                unit: None,
+                server: None,
+                cluster_file: Some(Err(unreadable.into())),
+            },
+            lines: vec![],
+        })),
+    );
+    key(&mut app, KeyCode::BackTab);
+    snapshot!("07_server_join_error", app);
+
+    // Review of the node the Server screen made of the file (see wizard_update).
+    let mut app = self::app();
+    let file = autounseal::cluster::ClusterFile {
+        flavour: "bao".into(),
+        region: "eu-west-1".into(),
+        endpoint_url: None,
+        kms_key_arn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+        policy_arn: "arn:aws:iam::123456789012:policy/vault-auto-unseal-kms".into(),
+        policy_name: "vault-auto-unseal-kms".into(),
+        user_prefix: "vault-auto-unseal".into(),
+        tls: false,
+        ca_cert: None,
+        nodes: vec![autounseal::cluster::ClusterNode {
+            node_id: Some("autounseal-1".into()),
+            api_addr: "http://10.0.0.11:8200".into(),
+        }],
+    };
+    app.ctx.answers.server.node_id = file.free_node_id("autounseal-1");
+    app.ctx.answers = file.member_answers(&app.ctx.answers).unwrap();
+    app.ctx.answers.cluster.join = Some("/tmp/autounseal-snapshot/cluster.toml".into());
+    app.go(ScreenId::Review);
+    let planned = Box::new(app.ctx.answers.clone());
+    let mut join_calls = calls();
+    join_calls.drain(..3);
+    join_calls.retain(|c| c.action != "iam:CreatePolicy" && c.action != "vault:init");
+    update(&mut app, Msg::Plan(planned, Ok(join_calls)));
+    snapshot!("09_review_join", app);
+}
+
 /// A migration: Review explains it, then the Unseal keys screen takes the keys masked.
 #[test]
 fn migration_review_and_unseal_keys() {

@@ -250,7 +250,7 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
             if migrating {
                 "seal Shamir → awskms".to_string()
             } else if a.cluster.join.is_some() {
-                "no init: unseals through the cluster's key".to_string()
+                "joins: no init, KMS unseals it".to_string()
             } else {
                 format!("{} recovery shares", a.init.recovery_shares)
             }
@@ -261,13 +261,11 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
     }
     if a.cluster.join.is_some() {
         // The Server screen put the cluster file's nodes in the peers, the first node first.
+        // The node's user and files are named above: one row, so that the plan keeps its room.
         lines.push(Line::raw(format!(
-            "Join    cluster {} as node {}: user {}, files {} · {}",
+            "Join    cluster {} as node {}",
             a.cluster.peers.first().map_or("", String::as_str),
             a.server.node_id,
-            a.iam.user_name,
-            a.output.env_file.display(),
-            a.output.vault_config.display()
         )));
     }
     if migrating {
