@@ -194,6 +194,18 @@ fn status(next: Next) -> App {
 /// A state to test, by name, built afresh for each key pressed.
 type Case = (&'static str, fn() -> App);
 
+/// The Server screen with "join a cluster" chosen, on its cluster file field.
+fn joining() -> App {
+    let mut app = focus(&mut on(ScreenId::Server), 2);
+    press(&mut app, KeyCode::Left);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.screens.server.form.focused_id(), "cluster_file");
+    for c in "/nowhere.toml".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    app
+}
+
 /// Every screen, in the states whose keys differ.
 fn cases() -> Vec<Case> {
     vec![
@@ -257,7 +269,36 @@ fn cases() -> Vec<Case> {
         ("files", || on(ScreenId::Files)),
         ("server, text field", || on(ScreenId::Server)),
         ("server, choice field", || focus(&mut on(ScreenId::Server), 1)),
-        ("server, toggle", || focus(&mut on(ScreenId::Server), 4)),
+        // Past the binary, the launch, the layout, the listener and the storage folder.
+        ("server, toggle", || focus(&mut on(ScreenId::Server), 5)),
+        ("server, joining, the cluster file", joining),
+        ("server, joining, a file that does not read", || {
+            let mut app = joining();
+            let commands = press(&mut app, KeyCode::Tab);
+            let asked = commands
+                .iter()
+                .find_map(|c| match c {
+                    Command::DiscoverHost(a) => Some((**a).clone()),
+                    _ => None,
+                })
+                .expect("the file is read in the background");
+            update(
+                &mut app,
+                Msg::HostFound(Box::new(autounseal::tui::screens::server::HostReport {
+                    asked,
+                    host: autounseal::vault::discover::Host {
+                        binaries: vec![],
+                        chosen: None,
+                        systemd: autounseal::vault::discover::Systemd::Absent("none".into()),
+                        unit: None,
+                        server: None,
+                        cluster_file: Some(Err("cannot read the cluster file /nowhere.toml".into())),
+                    },
+                    lines: vec![],
+                })),
+            );
+            app
+        }),
         ("init", || on(ScreenId::Init)),
         ("review, planning", || review(None, false)),
         ("review, planned", || review(Some(Ok(calls())), false)),
