@@ -161,6 +161,19 @@ async fn rotating_one_node_keeps_the_cluster_serving_and_leaves_the_others_keys(
         assert_eq!(ids, [key.as_str()], "{user}");
     }
 
+    // Without --node: every node in turn, each unsealed on its new key before the next.
+    let out = autounseal(&state, &["rotate", "--yes"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("A cluster of 3 nodes: each is rotated in turn"), "{said}");
+    assert_eq!(said.matches("Rotated: the server uses access key").count(), 3, "{said}");
+    let rolled: Vec<String> = dirs.iter().map(|d| env_key_id(d)).collect();
+    for (i, d) in dirs.iter().enumerate() {
+        assert_ne!(rolled[i], after[i], "node {} has a new key", i + 1);
+        let status = VaultClient::new(&address(d), None).unwrap().seal_status().await.unwrap();
+        assert!(!status.sealed && status.seal_type == "awskms", "{status:?}");
+    }
+
     // An unknown node is refused with the nodes it has.
     let out = autounseal(&state, &["rotate", "--yes", "--node", "autounseal-9"]);
     let said = text(&out);

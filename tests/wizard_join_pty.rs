@@ -43,6 +43,26 @@ fn a_fourth_node_joins_through_the_wizard_as_a_standby() {
     std::fs::create_dir_all(&host).unwrap();
     let prefill = host.join("answers.toml");
     std::fs::write(&prefill, own.to_toml()).unwrap();
+    // The answers file with `[cluster] join` plans the same join headless: the cluster's
+    // key and policy, this node's own user. Headless, as `join`, the node id is given:
+    // one the cluster has is refused (the wizard picks a free one).
+    let mut joining = own.clone();
+    joining.cluster.join = Some(cluster_file.clone());
+    let joining_file = host.join("joining.toml");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(&joining_file, joining.to_toml()).unwrap();
+    let out = autounseal_output(&host_state, &["plan", "--answers", joining_file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(output_text(&out).contains("already has a node autounseal-1"), "{}", output_text(&out));
+    joining.server.node_id = "autounseal-4".into();
+    let joining_file = host.join("joining.toml");
+    std::fs::write(&joining_file, joining.to_toml()).unwrap();
+    let out = autounseal_output(&host_state, &["plan", "--answers", joining_file.to_str().unwrap()]);
+    let plan = output_text(&out);
+    assert!(out.status.success(), "{plan}");
+    assert!(plan.contains("vault-auto-unseal-autounseal-4"), "{plan}");
+    assert!(!plan.contains("kms:CreateKey") && !plan.contains("iam:CreatePolicy"), "{plan}");
+
     let mut cmd = wizard_command(&host);
     cmd.args([
         "--state-dir",
