@@ -170,7 +170,11 @@ async fn rotating_one_node_keeps_the_cluster_serving_and_leaves_the_others_keys(
     let rolled: Vec<String> = dirs.iter().map(|d| env_key_id(d)).collect();
     for (i, d) in dirs.iter().enumerate() {
         assert_ne!(rolled[i], after[i], "node {} has a new key", i + 1);
-        let status = VaultClient::new(&address(d), None).unwrap().seal_status().await.unwrap();
+        let status = VaultClient::new(&address(d), None)
+            .unwrap()
+            .seal_status()
+            .await
+            .unwrap();
         assert!(!status.sealed && status.seal_type == "awskms", "{status:?}");
     }
 

@@ -53,7 +53,11 @@ fn a_fourth_node_joins_through_the_wizard_as_a_standby() {
     std::fs::write(&joining_file, joining.to_toml()).unwrap();
     let out = autounseal_output(&host_state, &["plan", "--answers", joining_file.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(output_text(&out).contains("already has a node autounseal-1"), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("already has a node autounseal-1"),
+        "{}",
+        output_text(&out)
+    );
     joining.server.node_id = "autounseal-4".into();
     let joining_file = host.join("joining.toml");
     std::fs::write(&joining_file, joining.to_toml()).unwrap();
@@ -61,7 +65,10 @@ fn a_fourth_node_joins_through_the_wizard_as_a_standby() {
     let plan = output_text(&out);
     assert!(out.status.success(), "{plan}");
     assert!(plan.contains("vault-auto-unseal-autounseal-4"), "{plan}");
-    assert!(!plan.contains("kms:CreateKey") && !plan.contains("iam:CreatePolicy"), "{plan}");
+    assert!(
+        !plan.contains("kms:CreateKey") && !plan.contains("iam:CreatePolicy"),
+        "{plan}"
+    );
 
     let mut cmd = wizard_command(&host);
     cmd.args([

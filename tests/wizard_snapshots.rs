@@ -330,6 +330,9 @@ fn join_server_and_review() {
     join_calls.retain(|c| c.action != "iam:CreatePolicy" && c.action != "vault:init");
     update(&mut app, Msg::Plan(planned, Ok(join_calls)));
     snapshot!("09_review_join", app);
+    // Back on the KMS key screen: the file's key is said to win.
+    app.go(ScreenId::Kms);
+    snapshot!("04_kms_joining", app);
 }
 
 /// A migration: Review explains it, then the Unseal keys screen takes the keys masked.
