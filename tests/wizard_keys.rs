@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use autounseal::answers::{Answers, Launch};
 use autounseal::aws::Identity;
 use autounseal::doctor::status::{Next, nothing};
@@ -282,20 +284,11 @@ fn cases() -> Vec<Case> {
                     _ => None,
                 })
                 .expect("the file is read in the background");
+            let unreadable = Err("cannot read the cluster file /nowhere.toml".to_string());
+            let systemd = autounseal::vault::discover::Systemd::Absent("none".into());
             update(
                 &mut app,
-                Msg::HostFound(Box::new(autounseal::tui::screens::server::HostReport {
-                    asked,
-                    host: autounseal::vault::discover::Host {
-                        binaries: vec![],
-                        chosen: None,
-                        systemd: autounseal::vault::discover::Systemd::Absent("none".into()),
-                        unit: None,
-                        server: None,
-                        cluster_file: Some(Err("cannot read the cluster file /nowhere.toml".into())),
-                    },
-                    lines: vec![],
-                })),
+                common::wizard::host_found(asked, systemd, Some(unreadable), vec![]),
             );
             app
         }),

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use autounseal::answers::{Answers, Launch};
 use autounseal::aws::Identity;
 use autounseal::doctor::status::{AccessKeyStatus, KeyStatus, Next, ServerStatus, Status};
@@ -14,12 +16,11 @@ use autounseal::tui::app::{App, update};
 use autounseal::tui::msg::{Command, KeyChoice, Msg, RunReport};
 use autounseal::tui::screens::ScreenId;
 use autounseal::tui::screens::kms::KeyListFor;
-use autounseal::tui::screens::server::HostReport;
 use autounseal::tui::theme::Theme;
 use autounseal::tui::view;
 use autounseal::vault::VaultError;
 use autounseal::vault::client::SealStatus;
-use autounseal::vault::discover::{Host, Systemd};
+use autounseal::vault::discover::Systemd;
 use autounseal::vault::recovery::InitSecrets;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -139,24 +140,13 @@ fn question_screens() {
     update(&mut app, Msg::BinaryProbed("/nonexistent/bao".into(), missing));
     // What a packaged host would say, fed as discovery's answer: the same on any host.
     let asked = app.ctx.answers.clone();
+    let lines = vec![
+        "Found: vault.service runs /usr/bin/vault (OpenBao 2.6.2) with /etc/vault.d/vault.hcl as vault:vault".into(),
+        "At http://127.0.0.1:8200: a server answers: initialised, Shamir, unsealed".into(),
+    ];
     update(
         &mut app,
-        Msg::HostFound(Box::new(HostReport {
-            asked,
-            host: Host {
-                binaries: vec![],
-                chosen: None,
-                systemd: Systemd::Running(vec![]),
-                unit: None,
-                server: None,
-                cluster_file: None,
-            },
-            lines: vec![
-                "Found: vault.service runs /usr/bin/vault (OpenBao 2.6.2) with /etc/vault.d/vault.hcl as vault:vault"
-                    .into(),
-                "At http://127.0.0.1:8200: a server answers: initialised, Shamir, unsealed".into(),
-            ],
-        })),
+        common::wizard::host_found(asked, Systemd::Running(vec![]), None, lines),
     );
     snapshot!("07_server", app);
     app.go(ScreenId::Init);
@@ -285,41 +275,17 @@ fn join_server_and_review() {
     asked.cluster.join = Some("/tmp/autounseal-snapshot/cluster.toml".into());
     let unreadable = "cannot read the cluster file /tmp/autounseal-snapshot/cluster.toml: No such file or directory \
                       (os error 2)";
+    let systemd = Systemd::Absent("not running here".into());
     update(
         &mut app,
-        Msg::HostFound(Box::new(HostReport {
-            asked,
-            host: Host {
-                binaries: vec![],
-                chosen: None,
-                systemd: Systemd::Absent("not running here".into()),
-                unit: None,
-                server: None,
-                cluster_file: Some(Err(unreadable.into())),
-            },
-            lines: vec![],
-        })),
+        common::wizard::host_found(asked, systemd, Some(Err(unreadable.into())), vec![]),
     );
     key(&mut app, KeyCode::BackTab);
     snapshot!("07_server_join_error", app);
 
     // Review of the node the Server screen made of the file (see wizard_update).
     let mut app = self::app();
-    let file = autounseal::cluster::ClusterFile {
-        flavour: "bao".into(),
-        region: "eu-west-1".into(),
-        endpoint_url: None,
-        kms_key_arn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
-        policy_arn: "arn:aws:iam::123456789012:policy/vault-auto-unseal-kms".into(),
-        policy_name: "vault-auto-unseal-kms".into(),
-        user_prefix: "vault-auto-unseal".into(),
-        tls: false,
-        ca_cert: None,
-        nodes: vec![autounseal::cluster::ClusterNode {
-            node_id: Some("autounseal-1".into()),
-            api_addr: "http://10.0.0.11:8200".into(),
-        }],
-    };
+    let file = common::wizard::cluster_file("http://10.0.0.11:8200", "eu-west-1");
     app.ctx.answers.server.node_id = file.free_node_id("autounseal-1");
     app.ctx.answers = file.member_answers(&app.ctx.answers).unwrap();
     app.ctx.answers.cluster.join = Some("/tmp/autounseal-snapshot/cluster.toml".into());

@@ -270,20 +270,8 @@ fn tls_needs_files_unless_plain_http_is_chosen() {
 /// another launch it says so under the choice; with background it goes on, three nodes.
 #[test]
 fn a_cluster_on_this_machine_needs_the_background_launch() {
-    let bao = common::bao().to_string_lossy().into_owned();
     for (launch, goes_on) in [(Launch::None, false), (Launch::Background, true)] {
-        let mut app = app();
-        app.ctx.answers.server.launch = launch;
-        let mut app = {
-            app.ctx.answers.server.binary = bao.clone();
-            app.screens.server = autounseal::tui::screens::server::Server::new(&app.ctx.answers);
-            app.go(ScreenId::Server);
-            app
-        };
-        update(
-            &mut app,
-            Msg::BinaryProbed(bao.clone(), autounseal::vault::server::find(&bao)),
-        );
+        let mut app = on_server_probed(launch);
         key(&mut app, KeyCode::Tab);
         key(&mut app, KeyCode::Tab);
         assert_eq!(app.screens.server.form.focused_id(), "layout");
@@ -314,6 +302,21 @@ fn a_cluster_on_this_machine_needs_the_background_launch() {
             assert!(error.contains("server.launch = \"background\""), "{error}");
         }
     }
+}
+
+/// The server screen with OpenBao 2.6.2 found, started as `launch`.
+fn on_server_probed(launch: Launch) -> App {
+    let bao = common::bao().to_string_lossy().into_owned();
+    let mut app = app();
+    app.ctx.answers.server.launch = launch;
+    app.ctx.answers.server.binary = bao.clone();
+    app.screens.server = autounseal::tui::screens::server::Server::new(&app.ctx.answers);
+    app.go(ScreenId::Server);
+    update(
+        &mut app,
+        Msg::BinaryProbed(bao.clone(), autounseal::vault::server::find(&bao)),
+    );
+    app
 }
 
 /// The server screen with `binary` named, its probe asked for on arrival.
@@ -910,24 +913,13 @@ fn a_late_answer_never_moves_the_operator_off_another_screen() {
 /// an answer about a binary since changed is dropped, and one discovery per change.
 #[test]
 fn host_findings_show_only_for_the_answers_on_screen() {
-    use autounseal::tui::screens::server::HostReport;
-    use autounseal::vault::discover::{Host, Systemd};
+    use autounseal::vault::discover::Systemd;
     let mut app = on_server_with("/nonexistent/vault");
     let report = |binary: &str, line: &str| {
         let mut asked = app.ctx.answers.clone();
         asked.server.binary = binary.into();
-        Msg::HostFound(Box::new(HostReport {
-            asked,
-            host: Host {
-                binaries: vec![],
-                chosen: None,
-                systemd: Systemd::Absent("not running here".into()),
-                unit: None,
-                server: None,
-                cluster_file: None,
-            },
-            lines: vec![line.into()],
-        }))
+        let systemd = Systemd::Absent("not running here".into());
+        common::wizard::host_found(asked, systemd, None, vec![line.into()])
     };
     let late = report("/elsewhere/vault", "about another binary");
     let current = report("/nonexistent/vault", "systemd: not running here");
@@ -1203,41 +1195,14 @@ fn the_shared_credentials_file_is_asked_only_when_chosen() {
     );
 }
 
-/// A cluster file as the first node's apply writes it: one node, at 127.0.0.1:8200.
 fn cluster_file() -> autounseal::cluster::ClusterFile {
-    autounseal::cluster::ClusterFile {
-        flavour: "bao".into(),
-        region: "eu-central-1".into(),
-        endpoint_url: Some("http://127.0.0.1:5000".into()),
-        kms_key_arn: "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
-        policy_arn: "arn:aws:iam::123456789012:policy/vault-auto-unseal-kms".into(),
-        policy_name: "vault-auto-unseal-kms".into(),
-        user_prefix: "vault-auto-unseal".into(),
-        tls: false,
-        ca_cert: None,
-        nodes: vec![autounseal::cluster::ClusterNode {
-            node_id: Some("autounseal-1".into()),
-            api_addr: "http://127.0.0.1:8200".into(),
-        }],
-    }
+    common::wizard::cluster_file("http://127.0.0.1:8200", "eu-central-1")
 }
 
 /// Discovery's answer for `asked`, with what reading its cluster file gave.
 fn host_found(asked: &Answers, read: Result<autounseal::cluster::ClusterFile, String>) -> Msg {
-    use autounseal::tui::screens::server::HostReport;
-    use autounseal::vault::discover::{Host, Systemd};
-    Msg::HostFound(Box::new(HostReport {
-        asked: asked.clone(),
-        host: Host {
-            binaries: vec![],
-            chosen: None,
-            systemd: Systemd::Absent("not running here".into()),
-            unit: None,
-            server: None,
-            cluster_file: Some(read),
-        },
-        lines: vec![],
-    }))
+    let systemd = autounseal::vault::discover::Systemd::Absent("not running here".into());
+    common::wizard::host_found(asked.clone(), systemd, Some(read), vec![])
 }
 
 /// The answers of the last discovery among `commands`.
@@ -1259,15 +1224,7 @@ fn discovery(commands: &[Command]) -> Answers {
 #[test]
 fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
     let bao = common::bao().to_string_lossy().into_owned();
-    let mut app = app();
-    app.ctx.answers.server.launch = Launch::Background;
-    app.ctx.answers.server.binary = bao.clone();
-    app.screens.server = autounseal::tui::screens::server::Server::new(&app.ctx.answers);
-    app.go(ScreenId::Server);
-    update(
-        &mut app,
-        Msg::BinaryProbed(bao.clone(), autounseal::vault::server::find(&bao)),
-    );
+    let mut app = on_server_probed(Launch::Background);
     key(&mut app, KeyCode::Tab);
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.screens.server.form.focused_id(), "layout");

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub mod proxy;
 pub mod sandbox;
 pub mod shamir;
+pub mod wizard;
 
 use autounseal::answers::Answers;
 use autounseal::aws::{AwsContext, Connection};
