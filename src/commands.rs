@@ -863,9 +863,10 @@ pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -
         .await?;
         if !rotated(outcome, state_dir) {
             // The server must be restarted by hand: the next node waits for it.
-            return Ok(());
+            break;
         }
     }
+    crate::pause::point("finished");
     Ok(())
 }
 

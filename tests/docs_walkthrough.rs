@@ -123,6 +123,21 @@ const PAGES: &[(&str, &str, &str)] = &[
         "Status",
         "What `autounseal status` says; Enter does the next thing when the wizard does it.",
     ),
+    (
+        "16_rotate_plan",
+        "Rotate: the plan",
+        "What `autounseal rotate` will do, from the manifest; nothing changes until Enter.",
+    ),
+    (
+        "16_rotate_rotated",
+        "Rotate: rotated",
+        "Each step a row as on the Run screen; the new key, the old one deleted, the next due date.",
+    ),
+    (
+        "16_rotate_rolled_back",
+        "Rotate: rolled back",
+        "A failure before the old key is deleted rolls back: the Roll back row, the message, and where things stand.",
+    ),
 ];
 
 fn screen(snapshot: &str) -> String {

@@ -5,7 +5,9 @@
 //! - a headless `apply` once its AWS part is over and the server it started answers
 //!   (the secret access key), and when it has saved the recovery keys to their file
 //!   and is about to exit;
-//! - a headless seal migration, its unseal keys read from standard input, about to exit.
+//! - a headless seal migration, its unseal keys read from standard input, about to exit;
+//! - the wizard on its Rotate screen after a rotation it ran, and a headless `rotate`
+//!   about to exit: neither the old nor the new secret access key.
 //!
 //! Each value is searched whole, by its first and last 12 characters (a freed block
 //! whose start was reused still holds the rest), and spread the way a screen holds it:
@@ -130,6 +132,21 @@ fn dump_and_search(pid: u32, dir: &Path, secrets: &[Secret], when: &str) -> Vec<
         .into_iter()
         .map(|(what, n)| (format!("{when}: {what}"), n))
         .collect()
+}
+
+/// A headless command stopped at its last pause point: what a core dump of it holds of
+/// `secrets`, then it is let go on, and must succeed.
+fn dumped_at_exit(child: std::process::Child, d: &Path, secrets: &[Secret], command: &str) -> Vec<(String, usize)> {
+    let pid = child.id();
+    let found = dump_and_search(pid, d, secrets, "at exit");
+    resume(pid);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    found
 }
 
 fn state_of(pid: u32) -> Option<char> {
@@ -385,14 +402,7 @@ fn headless_run_with(run: usize, style: CredentialsStyle) -> Vec<(String, usize)
     server_sees_only_the_allow_list(&state, &answers.output.env_file, style);
     let mut secrets = keys_file_secrets(answers.init.recovery_keys_file.as_ref().unwrap());
     secrets.extend(access_key);
-    found.extend(dump_and_search(pid, d, &secrets, "at exit"));
-    resume(pid);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "apply failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    found.extend(dumped_at_exit(child, d, &secrets, "apply"));
     eprintln!("headless run {run}: {found:?}");
     found
 }
@@ -453,14 +463,7 @@ fn migration_run(run: usize) -> Vec<(String, usize)> {
             value: k.clone(),
         })
         .collect();
-    let found = dump_and_search(pid, d, &secrets, "at exit");
-    resume(pid);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "apply failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let found = dumped_at_exit(child, d, &secrets, "apply");
     eprintln!("migration run {run}: {found:?}");
     found
 }
@@ -509,6 +512,76 @@ fn server_sees_only_the_allow_list(state: &Path, env_file: &Path, style: Credent
 #[test]
 fn a_headless_apply_keeps_no_access_key_recovery_key_or_root_token_in_memory() {
     every_run_finds_nothing(headless_run);
+}
+
+/// The old secret access key, and the new one the env file holds now.
+fn rotated_secrets(old: String, setup: &common::pty::Applied) -> Vec<Secret> {
+    let new = setup.env_value("AWS_SECRET_ACCESS_KEY");
+    assert_ne!(new, old, "the key was rotated");
+    vec![
+        Secret {
+            name: "old secret access key".into(),
+            value: old,
+        },
+        Secret {
+            name: "new secret access key".into(),
+            value: new,
+        },
+    ]
+}
+
+/// The wizard rotates the access key of a real setup from its menu; dumped while it
+/// shows the rotation done.
+fn wizard_rotation_run(run: usize) -> Vec<(String, usize)> {
+    let setup = common::pty::Applied::new();
+    let old = setup.env_value("AWS_SECRET_ACCESS_KEY");
+    let mut t = setup.wizard();
+    let pid = t.child.process_id().unwrap();
+    let _end = EndOnDrop(pid);
+    common::pty::rotate_from_the_menu(&mut t);
+    // Let the last frame be drawn and the loop go back to waiting.
+    std::thread::sleep(Duration::from_millis(300));
+    let secrets = rotated_secrets(old, &setup);
+    let found = dump_and_search(pid, setup.dir.path(), &secrets, "on the rotated screen");
+    eprintln!("wizard rotation run {run}: {found:?}");
+    t.type_keys(&["\x1b", "q", "y"]);
+    assert!(t.child.wait().unwrap().success());
+    found
+}
+
+#[test]
+fn the_wizard_keeps_no_secret_access_key_after_a_rotation() {
+    every_run_finds_nothing(wizard_rotation_run);
+}
+
+/// A headless `rotate --yes` of a real setup, dumped as it is about to exit.
+fn headless_rotation_run(run: usize) -> Vec<(String, usize)> {
+    let setup = common::pty::Applied::new();
+    let old = setup.env_value("AWS_SECRET_ACCESS_KEY");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    common::isolate(&mut cmd, &setup.state());
+    let child = cmd
+        .env("HOME", setup.dir.path())
+        .env("AWS_ACCESS_KEY_ID", &setup.operator_key.0)
+        .env("AWS_SECRET_ACCESS_KEY", &setup.operator_key.1)
+        .env("AUTOUNSEAL_TEST_PAUSE", "finished")
+        .args(["rotate", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _end = EndOnDrop(child.id());
+    wait_stopped(child.id(), Duration::from_secs(180));
+    let secrets = rotated_secrets(old, &setup);
+    let found = dumped_at_exit(child, setup.dir.path(), &secrets, "rotate");
+    eprintln!("headless rotation run {run}: {found:?}");
+    found
+}
+
+#[test]
+fn a_headless_rotation_keeps_no_secret_access_key_in_memory() {
+    every_run_finds_nothing(headless_rotation_run);
 }
 
 #[test]

@@ -11,10 +11,11 @@ use autounseal::answers::{Answers, Launch};
 use autounseal::aws::Identity;
 use autounseal::doctor::status::{Next, nothing};
 use autounseal::doctor::{Finding, Link};
+use autounseal::rotate::{Restarted, RotateOutcome};
 use autounseal::run::{Call, Event, RunError, Step};
 use autounseal::tui::app::{App, update};
 use autounseal::tui::keys::{self, Key};
-use autounseal::tui::msg::{Command, KeyChoice, Msg, RunReport};
+use autounseal::tui::msg::{Command, KeyChoice, Msg, RotationEnd, RunReport};
 use autounseal::tui::screens::ScreenId;
 use autounseal::tui::screens::kms::KeyListFor;
 use autounseal::tui::theme::Theme;
@@ -163,7 +164,9 @@ fn asked(commands: &[Command]) -> u64 {
     commands
         .iter()
         .find_map(|c| match c {
-            Command::Doctor(read) | Command::Status(read) => Some(read.asked),
+            Command::Doctor(read) | Command::Status(read) | Command::RotatePlan(read) | Command::Rotate(read) => {
+                Some(read.asked)
+            }
             _ => None,
         })
         .expect("a read of the setup")
@@ -190,6 +193,39 @@ fn status(next: Next) -> App {
     let mut status = nothing();
     status.next = next;
     update(&mut app, Msg::Status(1, Ok(Box::new(status))));
+    app
+}
+
+/// Rotate, its plan answered with `plan`.
+fn rotate_plan(plan: Result<Vec<String>, String>) -> App {
+    let mut app = menu();
+    app.screens.start.selected = 2;
+    let commands = press(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Rotate);
+    update(&mut app, Msg::RotatePlan(asked(&commands), plan));
+    app
+}
+
+/// Rotate, the rotation under way (its first step running), or ended with `end`.
+fn rotation(end: Option<Result<RotateOutcome, String>>) -> App {
+    let mut app = rotate_plan(Ok(vec!["create a new access key".into()]));
+    let n = asked(&press(&mut app, KeyCode::Enter));
+    update(&mut app, Msg::Rotation(n, Event::Started(Step::CheckAccessKeys)));
+    let log = (1..=30).map(|i| format!("line {i}")).collect::<Vec<_>>().join("\n");
+    match end {
+        Some(Ok(outcome)) => update(
+            &mut app,
+            Msg::Rotated(
+                n,
+                Ok(RotationEnd {
+                    outcome,
+                    next_due: "2027-03-06".into(),
+                }),
+            ),
+        ),
+        Some(Err(e)) => update(&mut app, Msg::Rotated(n, Err(format!("{e}\n{log}")))),
+        None => vec![],
+    };
     app
 }
 
@@ -238,6 +274,28 @@ fn cases() -> Vec<Case> {
             update(&mut app, Msg::Status(1, Err("denied".into())));
             app
         }),
+        ("rotate, reading the plan", || on(ScreenId::Rotate)),
+        ("rotate, plan", || {
+            rotate_plan(Ok(vec!["create a new access key".into()]))
+        }),
+        ("rotate, plan could not be read", || {
+            rotate_plan(Err("no manifest".into()))
+        }),
+        ("rotate, running", || rotation(None)),
+        ("rotate, rotated", || {
+            rotation(Some(Ok(RotateOutcome::Rotated {
+                old_key_id: "AKIAOLD".into(),
+                new_key_id: "AKIANEW".into(),
+                restarted: Restarted::Background { pid: 7 },
+            })))
+        }),
+        ("rotate, waiting for a restart", || {
+            rotation(Some(Ok(RotateOutcome::WaitingForRestart {
+                new_key_id: "AKIANEW".into(),
+                restart: "restart the server".into(),
+            })))
+        }),
+        ("rotate, failed", || rotation(Some(Err("rolled back".into())))),
         ("account, checking, text field", || on(ScreenId::Account)),
         ("account, verified", || {
             let mut app = on(ScreenId::Account);

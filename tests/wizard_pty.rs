@@ -476,10 +476,57 @@ fn a_recorded_setup_opens_on_the_menu_and_doctor_finds_all_ok() {
 
     t.type_keys(&[ESC]);
     t.wait_for("Check the setup (doctor)", SHORT);
-    // The menu keeps its choice (Status): the wizard is the next one.
-    t.type_keys(&[DOWN, ENTER]);
+    // The menu keeps its choice (Status): Rotate, then the wizard, come next.
+    t.type_keys(&[DOWN, DOWN, ENTER]);
     t.wait_for("1/13 Welcome", SHORT);
     t.type_keys(&[ESC]);
+    t.wait_for("Check the setup (doctor)", SHORT);
+    t.type_keys(&["q", "y"]);
+    assert!(t.child.wait().unwrap().success());
+}
+
+/// The operator rotates the access key from the menu of a real setup (moto checking
+/// credentials, OpenBao restarted onto the new key): IAM then holds only the new key,
+/// the env file has it, and the server unsealed itself with it.
+#[test]
+fn the_menu_rotates_the_access_key_and_iam_keeps_only_the_new_one() {
+    let setup = common::pty::Applied::new();
+    let (answers, operator_key, state) = (&setup.answers, &setup.operator_key, setup.state());
+    let env_key = || {
+        (
+            setup.env_value("AWS_ACCESS_KEY_ID"),
+            setup.env_value("AWS_SECRET_ACCESS_KEY"),
+        )
+    };
+    let (old_id, old_secret) = env_key();
+    let mut t = setup.wizard();
+    let done = common::pty::rotate_from_the_menu(&mut t);
+    let (new_id, new_secret) = env_key();
+    assert_ne!(new_id, old_id);
+    assert!(
+        done.contains(&format!("Rotated: the server uses access key {new_id}")),
+        "{done}"
+    );
+    assert!(done.contains(&old_id), "the old key is named as deleted:\n{done}");
+    assert!(!done.contains(&new_secret) && !done.contains(&old_secret));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let operator = common::context_as(answers, &operator_key.0, &operator_key.1).await;
+        let keys = common::access_key_ids(&operator, &answers.iam.user_name).await;
+        assert_eq!(keys, std::slice::from_ref(&new_id), "IAM holds only the new key");
+        let client = VaultClient::new(&autounseal::vault::config::api_addr(answers), None).unwrap();
+        let status = client.seal_status().await.unwrap();
+        assert!(
+            status.initialized && !status.sealed && status.seal_type == "awskms",
+            "{status:?}"
+        );
+    });
+    let manifest = autounseal::run::ManifestStore::open(&state).unwrap().snapshot();
+    assert_eq!(manifest.access_key.unwrap().id, new_id);
+    assert!(manifest.rotation.is_none(), "the rotation is finished");
+
+    t.type_keys(&["\x1b"]);
     t.wait_for("Check the setup (doctor)", SHORT);
     t.type_keys(&["q", "y"]);
     assert!(t.child.wait().unwrap().success());

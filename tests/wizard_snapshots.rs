@@ -586,7 +586,9 @@ fn asked(commands: &[Command]) -> u64 {
     commands
         .iter()
         .find_map(|c| match c {
-            Command::Doctor(read) | Command::Status(read) => Some(read.asked),
+            Command::Doctor(read) | Command::Status(read) | Command::RotatePlan(read) | Command::Rotate(read) => {
+                Some(read.asked)
+            }
             _ => None,
         })
         .expect("a read of the setup")
@@ -664,4 +666,179 @@ fn doctor_badges_say_the_verdict_in_words_and_colours() {
             assert_eq!(colour(badge), expected, "{badge}");
         }
     }
+}
+
+/// A setup as `apply` records it: the plan of its rotation is the engine's own.
+fn recorded_setup() -> autounseal::run::Manifest {
+    use autounseal::run::manifest::{AccessKeyRecord, FileRole, NamedRecord, ServerRecord};
+    let mut m = autounseal::run::Manifest {
+        region: Some("eu-west-1".into()),
+        access_key: Some(AccessKeyRecord {
+            id: "AKIAOLDEXAMPLE000001".into(),
+            user: "vault-auto-unseal".into(),
+            created_at: "2026-09-01T10:00:00Z".into(),
+        }),
+        iam_user: Some(NamedRecord {
+            name: "vault-auto-unseal".into(),
+            arn: "arn:aws:iam::123456789012:user/vault-auto-unseal".into(),
+            origin: autounseal::run::Origin::Created,
+        }),
+        server: Some(ServerRecord {
+            binary: "/usr/bin/bao".into(),
+            config: "/etc/openbao/openbao.hcl".into(),
+            address: "http://127.0.0.1:8200".into(),
+            launch: "background".into(),
+            pid: Some(4242),
+            pid_file: None,
+            log_file: None,
+            unit: None,
+            initialized_by_us: true,
+            init_started: true,
+        }),
+        ..Default::default()
+    };
+    m.record_file(FileRole::EnvFile, std::path::Path::new("/etc/openbao/vault.env"), None);
+    m
+}
+
+/// The rotation's events as the engine reports them, up to the first restart.
+fn rotation_so_far() -> Vec<Event> {
+    vec![
+        Event::Started(Step::CheckAccessKeys),
+        Event::Done(
+            Step::CheckAccessKeys,
+            "vault-auto-unseal holds one access key, AKIAOLDEXAMPLE000001, the one in /etc/openbao/vault.env".into(),
+        ),
+        Event::Started(Step::NewAccessKey),
+        Event::Done(Step::NewAccessKey, "created AKIANEWEXAMPLE000002".into()),
+        Event::Started(Step::SaveCredentials),
+        Event::Done(Step::SaveCredentials, "saved to /etc/openbao/vault.env".into()),
+        Event::Started(Step::VerifyCredentials),
+        Event::Done(
+            Step::VerifyCredentials,
+            "STS, DescribeKey, Encrypt and Decrypt work as AKIANEWEXAMPLE000002".into(),
+        ),
+        Event::Started(Step::RestartOnNewKey),
+    ]
+}
+
+/// Rotate from the menu, its plan read: the app and the number of the rotation started
+/// (when `start`).
+fn rotate_screen(start: bool) -> (App, u64) {
+    let mut app = app();
+    app.open_on_menu();
+    app.screens.start.selected = 2;
+    let reading = press(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Rotate);
+    let plan = autounseal::rotate::rotate_plan(&recorded_setup());
+    update(&mut app, Msg::RotatePlan(asked(&reading), Ok(plan)));
+    if !start {
+        return (app, 0);
+    }
+    let n = asked(&press(&mut app, KeyCode::Enter));
+    for event in rotation_so_far() {
+        update(&mut app, Msg::Rotation(n, event));
+    }
+    (app, n)
+}
+
+#[test]
+fn rotate() {
+    use autounseal::rotate::{Restarted, RotateOutcome};
+    use autounseal::tui::msg::RotationEnd;
+    let (app, _) = rotate_screen(false);
+    snapshot!("16_rotate_plan", app);
+    insta::assert_snapshot!("16_rotate_plan_large", draw_sized(&app, 120, 40).backend());
+
+    let (running, _) = rotate_screen(true);
+    snapshot!("16_rotate_running", running);
+    insta::assert_snapshot!("16_rotate_running_large", draw_sized(&running, 120, 40).backend());
+
+    let (mut rotated, n) = rotate_screen(true);
+    for event in [
+        Event::Done(
+            Step::RestartOnNewKey,
+            "unsealed itself through KMS in 2.1 s (seal awskms)".into(),
+        ),
+        Event::Started(Step::DeactivateOldKey),
+        Event::Done(Step::DeactivateOldKey, "AKIAOLDEXAMPLE000001 is Inactive".into()),
+        Event::Started(Step::RestartWithoutOldKey),
+        Event::Done(
+            Step::RestartWithoutOldKey,
+            "unsealed itself through KMS in 1.9 s (seal awskms)".into(),
+        ),
+        Event::Started(Step::DeleteOldKey),
+        Event::Done(
+            Step::DeleteOldKey,
+            "deleted AKIAOLDEXAMPLE000001; AKIANEWEXAMPLE000002 is the only key, and the manifest records it".into(),
+        ),
+    ] {
+        update(&mut rotated, Msg::Rotation(n, event));
+    }
+    let end = RotationEnd {
+        outcome: RotateOutcome::Rotated {
+            old_key_id: "AKIAOLDEXAMPLE000001".into(),
+            new_key_id: "AKIANEWEXAMPLE000002".into(),
+            restarted: Restarted::Background { pid: 4343 },
+        },
+        next_due: "2027-03-06".into(),
+    };
+    update(&mut rotated, Msg::Rotated(n, Ok(end)));
+    snapshot!("16_rotate_rotated", rotated);
+    insta::assert_snapshot!("16_rotate_rotated_large", draw_sized(&rotated, 120, 40).backend());
+
+    let (mut rolled_back, n) = rotate_screen(true);
+    let cause = "the server at http://127.0.0.1:8200 did not unseal on the new key within 30 s";
+    for event in [
+        Event::Failed(Step::RestartOnNewKey, cause.into()),
+        Event::Started(Step::RollBack),
+        Event::Done(
+            Step::RollBack,
+            "back on the old access key AKIAOLDEXAMPLE000001; the new key is deleted".into(),
+        ),
+    ] {
+        update(&mut rolled_back, Msg::Rotation(n, event));
+    }
+    let failure = format!(
+        "the rotation failed: {cause}. It was rolled back: the server runs on the old access key \
+         AKIAOLDEXAMPLE000001 again, the new key is deleted and the files are as before. Fix the cause and run \
+         rotate again"
+    );
+    update(&mut rolled_back, Msg::Rotated(n, Err(failure)));
+    snapshot!("16_rotate_rolled_back", rolled_back);
+    insta::assert_snapshot!(
+        "16_rotate_rolled_back_large",
+        draw_sized(&rolled_back, 120, 40).backend()
+    );
+
+    let (mut waiting, n) = rotate_screen(true);
+    let after = "after you restart the server, run rotate again";
+    for step in [
+        Step::RestartOnNewKey,
+        Step::DeactivateOldKey,
+        Step::RestartWithoutOldKey,
+        Step::DeleteOldKey,
+    ] {
+        update(&mut waiting, Msg::Rotation(n, Event::Skipped(step, after.into())));
+    }
+    let end = RotationEnd {
+        outcome: RotateOutcome::WaitingForRestart {
+            new_key_id: "AKIANEWEXAMPLE000002".into(),
+            restart: "restart your server so that it reads /etc/openbao/vault.env again (for example: set -a; . \
+                      /etc/openbao/vault.env; set +a; bao server -config=/etc/openbao/openbao.hcl)"
+                .into(),
+        },
+        next_due: "2027-03-06".into(),
+    };
+    update(&mut waiting, Msg::Rotated(n, Ok(end)));
+    snapshot!("16_rotate_waiting_for_restart", waiting);
+    insta::assert_snapshot!(
+        "16_rotate_waiting_for_restart_large",
+        draw_sized(&waiting, 120, 40).backend()
+    );
+
+    // The quit question while it runs says what a quit does to the rotation.
+    let (mut quitting, _) = rotate_screen(true);
+    press(&mut quitting, KeyCode::Char('q'));
+    snapshot!("16_rotate_quit_question", quitting);
 }

@@ -995,7 +995,9 @@ fn setup_read(commands: &[Command]) -> autounseal::tui::msg::SetupRead {
     commands
         .iter()
         .find_map(|c| match c {
-            Command::Doctor(read) | Command::Status(read) => Some(read.clone()),
+            Command::Doctor(read) | Command::Status(read) | Command::RotatePlan(read) | Command::Rotate(read) => {
+                Some(read.clone())
+            }
             _ => None,
         })
         .unwrap_or_else(|| panic!("no read of the setup in {commands:?}"))
@@ -1030,6 +1032,14 @@ fn the_menu_leads_to_doctor_status_and_the_wizard_with_the_sessions_answers() {
     key(&mut app, KeyCode::Esc);
 
     key(&mut app, KeyCode::Down);
+    assert!(matches!(
+        key(&mut app, KeyCode::Enter).as_slice(),
+        [Command::RotatePlan(_)]
+    ));
+    assert_eq!(app.screen, ScreenId::Rotate);
+    key(&mut app, KeyCode::Esc);
+
+    key(&mut app, KeyCode::Down);
     assert!(key(&mut app, KeyCode::Enter).is_empty());
     assert_eq!(app.screen, ScreenId::Welcome);
     assert_eq!(
@@ -1060,7 +1070,7 @@ fn a_first_walk_has_no_menu_and_keeps_its_numbers() {
     assert_eq!(ScreenId::walk().len(), 13);
     assert_eq!(ScreenId::Welcome.number(), Some(1));
     assert_eq!(ScreenId::Done.next(), ScreenId::Done);
-    for aside in [ScreenId::Start, ScreenId::Doctor, ScreenId::Status] {
+    for aside in [ScreenId::Start, ScreenId::Doctor, ScreenId::Status, ScreenId::Rotate] {
         assert_eq!(aside.number(), None);
         assert!(!ScreenId::questions().contains(&aside));
     }
@@ -1133,6 +1143,208 @@ fn status_offers_the_next_thing_to_do_when_the_wizard_does_it() {
     assert!(key(&mut good, KeyCode::Enter).is_empty());
     assert_eq!(good.screen, ScreenId::Status, "all good: nothing to do");
     assert!(!good.footer().iter().any(|h| h.label == "Enter"));
+
+    let mut old = with_next(Next::Rotate { days: 97 });
+    assert!(matches!(
+        key(&mut old, KeyCode::Enter).as_slice(),
+        [Command::RotatePlan(_)]
+    ));
+    assert_eq!(old.screen, ScreenId::Rotate, "an old key: Enter goes to Rotate");
+}
+
+/// All good, with an access key this many days old.
+fn status_with_key_age(days: u64) -> App {
+    use autounseal::doctor::status::{AccessKeyStatus, Next, nothing};
+    let mut app = on_menu();
+    key(&mut app, KeyCode::Down);
+    let read = setup_read(&key(&mut app, KeyCode::Enter));
+    let mut status = nothing();
+    status.next = Next::AllGood;
+    status.access_key = Some(AccessKeyStatus {
+        id: "AKIAOLD".into(),
+        user: "vault-auto-unseal".into(),
+        status: "Active".into(),
+        age_days: Some(days),
+    });
+    update(&mut app, Msg::Status(read.asked, Ok(Box::new(status))));
+    app
+}
+
+#[test]
+fn status_offers_rotation_when_the_key_is_nearly_due() {
+    let mut young = status_with_key_age(20);
+    assert!(key(&mut young, KeyCode::Enter).is_empty());
+    assert_eq!(young.screen, ScreenId::Status);
+    let mut near = status_with_key_age(80);
+    let footer: Vec<_> = near
+        .footer()
+        .iter()
+        .map(|h| format!("{} {}", h.label, h.what))
+        .collect();
+    assert!(footer.contains(&"Enter rotate the key".to_string()), "{footer:?}");
+    key(&mut near, KeyCode::Enter);
+    assert_eq!(near.screen, ScreenId::Rotate);
+}
+
+/// The Rotate screen, opened from the menu, its plan asked for: the app and that request.
+fn on_rotate() -> (App, autounseal::tui::msg::SetupRead) {
+    let mut app = on_menu();
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    let read = setup_read(&key(&mut app, KeyCode::Enter));
+    assert_eq!(app.screen, ScreenId::Rotate);
+    (app, read)
+}
+
+/// Rotate, Enter given on its plan, the rotation at its first restart: the app and the
+/// rotation's request.
+fn restarting() -> (App, autounseal::tui::msg::SetupRead) {
+    let (mut app, read) = on_rotate();
+    update(&mut app, Msg::RotatePlan(read.asked, Ok(plan())));
+    let rotation = setup_read(&key(&mut app, KeyCode::Enter));
+    update(
+        &mut app,
+        Msg::Rotation(rotation.asked, Event::Started(Step::RestartOnNewKey)),
+    );
+    (app, rotation)
+}
+
+fn plan() -> Vec<String> {
+    vec![
+        "create a new access key for IAM user vault-auto-unseal".into(),
+        "deactivate the old key AKIAOLD, restart once more, delete it; update the manifest".into(),
+    ]
+}
+
+fn rotated() -> autounseal::tui::msg::RotationEnd {
+    autounseal::tui::msg::RotationEnd {
+        outcome: autounseal::rotate::RotateOutcome::Rotated {
+            old_key_id: "AKIAOLD".into(),
+            new_key_id: "AKIANEW".into(),
+            restarted: autounseal::rotate::Restarted::Background { pid: 42 },
+        },
+        next_due: "2027-03-06".into(),
+    }
+}
+
+#[test]
+fn rotate_shows_the_plan_asks_for_enter_and_runs_the_rotation() {
+    use autounseal::tui::screens::rotate::Phase;
+    let (mut app, first) = on_rotate();
+    assert!(app.animating(), "the plan is read in the background");
+    assert!(key(&mut app, KeyCode::Enter).is_empty(), "nothing to confirm yet");
+    // Read again before the first answer came: the first's late answer is dropped.
+    update(&mut app, Msg::RotatePlan(first.asked, Err("denied".into())));
+    let second = setup_read(&key(&mut app, KeyCode::Char('r')));
+    update(&mut app, Msg::RotatePlan(first.asked, Ok(vec!["stale".into()])));
+    assert!(app.screens.rotate.plan.is_loading());
+    update(&mut app, Msg::RotatePlan(second.asked, Ok(plan())));
+    assert_eq!(app.screens.rotate.plan, Lookup::Loaded(plan()));
+
+    // Enter goes ahead, with the operator's profile and the server's CA.
+    let rotation = setup_read(&key(&mut app, KeyCode::Enter));
+    assert_eq!(app.screens.rotate.phase, Phase::Running);
+    assert!(app.animating());
+    let rows: Vec<Step> = app.screens.rotate.rows.iter().map(|(s, _)| *s).collect();
+    assert_eq!(rows, Step::ROTATE);
+    // Progress of the request before (a plan) is not this rotation's.
+    update(
+        &mut app,
+        Msg::Rotation(second.asked, Event::Done(Step::CheckAccessKeys, "stale".into())),
+    );
+    assert_eq!(app.screens.rotate.rows[0].1, Status::Waiting);
+    update(
+        &mut app,
+        Msg::Rotation(rotation.asked, Event::Started(Step::CheckAccessKeys)),
+    );
+    update(
+        &mut app,
+        Msg::Rotation(rotation.asked, Event::Done(Step::CheckAccessKeys, "one key".into())),
+    );
+    update(
+        &mut app,
+        Msg::Rotation(rotation.asked, Event::Started(Step::NewAccessKey)),
+    );
+    assert_eq!(app.screens.rotate.rows[0].1, Status::Done("one key".into()));
+    assert!(matches!(app.screens.rotate.rows[1].1, Status::Running { .. }));
+    // No way off the screen while it runs: it must end or roll back first.
+    assert!(key(&mut app, KeyCode::Esc).is_empty());
+    assert_eq!(app.screen, ScreenId::Rotate);
+    assert!(key(&mut app, KeyCode::Enter).is_empty(), "no second rotation");
+
+    update(&mut app, Msg::Rotated(second.asked, Err("late".into())));
+    assert_eq!(app.screens.rotate.phase, Phase::Running, "a late answer is dropped");
+    update(&mut app, Msg::Rotated(rotation.asked, Ok(rotated())));
+    assert_eq!(app.screens.rotate.phase, Phase::Ended(rotated()));
+    assert!(
+        !matches!(app.screens.rotate.rows[1].1, Status::Running { .. }),
+        "nothing spins once it ended"
+    );
+    assert!(!app.animating());
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen, ScreenId::Start);
+}
+
+#[test]
+fn a_failed_rotation_shows_its_rollback_and_a_waiting_one_rotates_again() {
+    use autounseal::rotate::RotateOutcome;
+    use autounseal::tui::screens::rotate::Phase;
+    let (mut app, rotation) = restarting();
+    update(
+        &mut app,
+        Msg::Rotation(rotation.asked, Event::Failed(Step::RestartOnNewKey, "sealed".into())),
+    );
+    // The rollback gets its row when it starts.
+    update(&mut app, Msg::Rotation(rotation.asked, Event::Started(Step::RollBack)));
+    update(
+        &mut app,
+        Msg::Rotation(rotation.asked, Event::Done(Step::RollBack, "back on AKIAOLD".into())),
+    );
+    let last = app.screens.rotate.rows.last().unwrap().clone();
+    assert_eq!(last, (Step::RollBack, Status::Done("back on AKIAOLD".into())));
+    let failure = "the rotation failed: sealed. It was rolled back: the server runs on the old access key AKIAOLD";
+    update(&mut app, Msg::Rotated(rotation.asked, Err(failure.into())));
+    assert_eq!(app.screens.rotate.phase, Phase::Failed(failure.into()));
+    // r shows the plan again; Enter then rotates again.
+    let again = setup_read(&key(&mut app, KeyCode::Char('r')));
+    assert_eq!(app.screens.rotate.phase, Phase::Plan);
+    update(&mut app, Msg::RotatePlan(again.asked, Ok(plan())));
+    let rotation = setup_read(&key(&mut app, KeyCode::Enter));
+    let waiting = autounseal::tui::msg::RotationEnd {
+        outcome: RotateOutcome::WaitingForRestart {
+            new_key_id: "AKIANEW".into(),
+            restart: "restart the server".into(),
+        },
+        next_due: "2027-03-06".into(),
+    };
+    update(&mut app, Msg::Rotated(rotation.asked, Ok(waiting)));
+    assert!(matches!(
+        key(&mut app, KeyCode::Char('r')).as_slice(),
+        [Command::RotatePlan(_)]
+    ));
+}
+
+#[test]
+fn quitting_a_rotation_asks_then_stops_it_and_leaves_once_it_rolled_back() {
+    let (mut app, rotation) = restarting();
+    assert!(key(&mut app, KeyCode::Char('q')).is_empty());
+    assert_eq!(app.modal, Some(Modal::ConfirmQuit));
+    // Staying lets it go on.
+    key(&mut app, KeyCode::Char('n'));
+    assert!(!app.ctx.stopping);
+    ctrl(&mut app, 'c');
+    assert_eq!(key(&mut app, KeyCode::Char('y')), vec![Command::Quit]);
+    assert!(app.ctx.stopping, "the runtime stops it after the step in flight");
+    assert!(key(&mut app, KeyCode::Char('q')).is_empty(), "waiting for the rollback");
+    // The rollback's end is the time to leave.
+    update(&mut app, Msg::Rotation(rotation.asked, Event::Started(Step::RollBack)));
+    assert_eq!(
+        update(
+            &mut app,
+            Msg::Rotated(rotation.asked, Err("stopped by SIGINT. It was rolled back".into()))
+        ),
+        vec![Command::Quit]
+    );
 }
 
 /// The shared credentials file is asked only when chosen, follows the env file while it

@@ -56,6 +56,12 @@ impl App {
         self.screen = ScreenId::Start;
     }
 
+    /// Whether the engine is at work (an apply or a rotation): quitting stops it after
+    /// its step in flight.
+    pub fn engine_running(&self) -> bool {
+        self.screens.run.running() || self.screens.rotate.running()
+    }
+
     /// Whether a spinner turns (and so whether the runtime ticks at all).
     pub fn animating(&self) -> bool {
         self.screens.busy()
@@ -110,6 +116,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::Tick => {
             ctx.frame = ctx.frame.wrapping_add(1);
             s.run.tick();
+            s.rotate.tick();
             vec![]
         }
         Msg::Identity(checked, result) => {
@@ -152,6 +159,19 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             s.run.on_event(event);
             vec![]
         }
+        Msg::RotatePlan(asked, result) => {
+            s.rotate.on_plan(asked, result);
+            vec![]
+        }
+        Msg::Rotation(asked, event) => {
+            s.rotate.on_event(asked, event);
+            vec![]
+        }
+        Msg::Rotated(asked, result) => {
+            s.rotate.on_finished(asked, result);
+            // A quit was confirmed while it ran: it has stopped (and rolled back).
+            if ctx.stopping { vec![Command::Quit] } else { vec![] }
+        }
         Msg::RunFinished(result) => {
             s.run.on_finished(ctx, result);
             // The keys init handed back are now held: the runtime saves them on quit.
@@ -182,8 +202,8 @@ pub fn ask_quit(app: &mut App) -> Vec<Command> {
 fn answer_quit(app: &mut App, quit: bool) -> Vec<Command> {
     app.modal = None;
     if quit {
-        if app.screens.run.running() {
-            // Shown while the runtime waits for a run that already started init.
+        if app.engine_running() {
+            // Shown while the runtime waits for the engine's step in flight (and a run's keys).
             app.ctx.stopping = true;
         }
         vec![Command::Quit]

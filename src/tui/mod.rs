@@ -23,10 +23,11 @@ use crate::answers::Answers;
 use crate::aws::{AwsContext, Connection};
 use crate::doctor::Finding;
 use crate::doctor::status::{self, Status, recorded_setup};
+use crate::rotate::{self, RotateOptions};
 use crate::run::events::StopRequest;
-use crate::run::{ApplyOptions, Reporter, RunError};
+use crate::run::{ApplyOptions, Event, ManifestStore, Reporter, RunError};
 use crate::tui::app::App;
-use crate::tui::msg::{Command, KeyChoice, Msg, RunReport, SetupRead};
+use crate::tui::msg::{Command, KeyChoice, Msg, RotationEnd, RunReport, SetupRead};
 use crate::tui::screens::server::HostReport;
 use crate::vault::deploy::{InitGate, KeysDestination};
 use crate::vault::discover::Host;
@@ -161,10 +162,11 @@ async fn event_loop(
         for command in app::update(&mut app, msg) {
             match command {
                 Command::Quit => {
-                    if app.screens.run.running() && !waiting_for_keys {
+                    if app.engine_running() && !waiting_for_keys {
                         // As `apply` does on SIGINT: the step in flight finishes and is
                         // recorded, no other starts, init never does; keys init already
                         // gave are handed back. Then the runtime saves them and leaves.
+                        // A rotation, as `rotate` on SIGINT: it rolls back, then leaves.
                         gate.stop();
                         stop.request("SIGINT");
                         app.ctx.stopping = true;
@@ -199,7 +201,7 @@ async fn event_loop(
 
 /// Whether the state folder's manifest records anything of a setup.
 fn records_setup(state_dir: &Path) -> bool {
-    crate::run::ManifestStore::open(state_dir).is_ok_and(|store| !store.snapshot().is_empty())
+    ManifestStore::open(state_dir).is_ok_and(|store| !store.snapshot().is_empty())
 }
 
 /// What to leave on the normal screen. Recovery keys the operator has not confirmed
@@ -273,6 +275,11 @@ fn spawn(
                 Msg::Plan(Box::new(a), result.map(|o| o.calls))
             }
             Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, control, unseal_keys).await),
+            Command::RotatePlan(read) => Msg::RotatePlan(read.asked, rotation_plan(&state_dir)),
+            Command::Rotate(read) => {
+                let asked = read.asked;
+                Msg::Rotated(asked, rotate_setup(&read, &state_dir, &tx, control.1).await)
+            }
             // A binary that hangs on `version` holds up only this task, never the screen.
             Command::ProbeBinary(named) => {
                 let found = tokio::task::spawn_blocking({
@@ -339,17 +346,8 @@ async fn run_flow(
     (gate, stop): (InitGate, StopRequest),
     unseal_keys: Option<UnsealKeys>,
 ) -> Result<RunReport, RunError> {
-    let (etx, mut erx) = mpsc::unbounded_channel();
-    let forward = {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            while let Some(event) = erx.recv().await {
-                tracing::info!(?event, "progress");
-                let _ = tx.send(Msg::Engine(event));
-            }
-        })
-    };
-    let rep = Reporter::new(etx).with_stop(stop);
+    let (rep, forward) = forwarded(tx, Msg::Engine);
+    let rep = rep.with_stop(stop);
     let opts = ApplyOptions {
         overwrite_files: true,
         dry_run: false,
@@ -379,6 +377,65 @@ async fn run_flow(
         status: outcome.vault.status,
         server_command: outcome.vault.server_command,
         secrets: outcome.vault.secrets,
+    })
+}
+
+/// A reporter whose events reach the wizard as they happen, each wrapped by `wrap`; the
+/// task that forwards them ends once the reporter is dropped.
+fn forwarded(
+    tx: &UnboundedSender<Msg>,
+    wrap: impl Fn(Event) -> Msg + Send + 'static,
+) -> (Reporter, tokio::task::JoinHandle<()>) {
+    let (etx, mut erx) = mpsc::unbounded_channel();
+    let tx = tx.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(event) = erx.recv().await {
+            tracing::info!(?event, "progress");
+            let _ = tx.send(wrap(event));
+        }
+    });
+    (Reporter::new(etx), forward)
+}
+
+/// What `rotate` would do for the setup the state folder records.
+fn rotation_plan(state_dir: &Path) -> Result<Vec<String>, String> {
+    let manifest = ManifestStore::open(state_dir).map_err(|e| e.to_string())?.snapshot();
+    if manifest.is_empty() {
+        return Err(format!(
+            "{} records no setup: nothing to rotate. Esc, then \"Set up again\" on the menu, makes one",
+            state_dir.display()
+        ));
+    }
+    Ok(rotate::rotate_plan(&manifest))
+}
+
+/// Rotates the access key of the setup the state folder records, as `autounseal rotate
+/// --yes` does; `stop` (a confirmed quit) makes it stop after its step and roll back.
+async fn rotate_setup(
+    read: &SetupRead,
+    state_dir: &Path,
+    tx: &UnboundedSender<Msg>,
+    stop: StopRequest,
+) -> Result<RotationEnd, String> {
+    let Some((_, ctx)) = recorded_setup(state_dir, read.profile.as_deref())
+        .await
+        .map_err(|e| format!("{e:#}"))?
+    else {
+        return Err(rotation_plan(state_dir).err().unwrap_or_default());
+    };
+    let store = ManifestStore::open(state_dir).map_err(|e| e.to_string())?;
+    let asked = read.asked;
+    let (rep, forward) = forwarded(tx, move |event| Msg::Rotation(asked, event));
+    let opts = RotateOptions {
+        ca_cert: read.ca_cert.clone(),
+    };
+    let result = rotate::rotate(&ctx, &store, &rep.with_stop(stop), opts).await;
+    let _ = forward.await;
+    let outcome = result.map_err(|e| e.to_string())?;
+    let due = time::OffsetDateTime::now_utc() + time::Duration::days(rotate::ROTATE_EVERY_DAYS.into());
+    Ok(RotationEnd {
+        outcome,
+        next_due: due.date().to_string(),
     })
 }
 

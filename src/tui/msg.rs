@@ -10,6 +10,7 @@ use crate::aws::Identity;
 use crate::doctor::Finding;
 use crate::doctor::status::Status;
 use crate::files::{FileError, PathCheck};
+use crate::rotate::RotateOutcome;
 use crate::run::{Call, Event, RunError};
 use crate::tui::screens::kms::KeyListFor;
 use crate::tui::screens::server::HostReport;
@@ -57,6 +58,14 @@ impl SetupRead {
     }
 }
 
+/// How a rotation the wizard ran ended, and when the next one is due (for a rotated key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationEnd {
+    pub outcome: RotateOutcome,
+    /// The date, as `2027-03-06`, by which to rotate again.
+    pub next_due: String,
+}
+
 pub enum Msg {
     Key(KeyEvent),
     Resize,
@@ -80,6 +89,12 @@ pub enum Msg {
     /// The status for the request so numbered, or why it could not be read.
     Status(u64, Result<Box<Status>, String>),
     Engine(Event),
+    /// What rotating would do, for the request so numbered (or why it cannot be read).
+    RotatePlan(u64, Result<Vec<String>, String>),
+    /// Progress of the rotation so numbered.
+    Rotation(u64, Event),
+    /// The rotation so numbered ended: rotated, waiting for a restart, or why not.
+    Rotated(u64, Result<RotationEnd, String>),
     RunFinished(Result<RunReport, RunError>),
     /// Keys init handed back to a run that then failed: held, to be shown or saved.
     KeysHandedBack(InitSecrets),
@@ -105,6 +120,10 @@ pub enum Command {
     Doctor(SetupRead),
     /// The status of the recorded setup (read-only).
     Status(SetupRead),
+    /// What rotating the recorded setup's access key would do (read-only).
+    RotatePlan(SetupRead),
+    /// Rotate the recorded setup's access key; a quit stops it after its step in flight.
+    Rotate(SetupRead),
     SaveAnswers(Answers),
     /// Wipe the screen (after secrets were shown).
     ClearScreen,

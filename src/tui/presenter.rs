@@ -50,6 +50,21 @@ pub fn commands(app: &App) -> Vec<String> {
                 ),
                 crate::cli::command_hint("status", state_dir),
             ]);
+            if app.screen == ScreenId::Start {
+                out.push(crate::cli::command_hint("rotate", state_dir));
+            }
+        }
+        ScreenId::Rotate => {
+            let state_dir = &app.ctx.state_dir;
+            out.extend([
+                "# The same, without the wizard (it shows the plan and asks first):".to_string(),
+                crate::cli::command_hint("rotate", state_dir),
+                format!(
+                    "{}   # no question: for a scheduled rotation",
+                    crate::cli::command_hint("rotate --yes", state_dir)
+                ),
+                "# Every change it makes, with its AWS CLI twin, is in the manifest and the log.".to_string(),
+            ]);
         }
         ScreenId::Account => out.push(aws(app, &["sts", "get-caller-identity"], false)),
         ScreenId::Region => {

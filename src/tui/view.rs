@@ -161,6 +161,12 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
             ),
             t.warn,
         ));
+    } else if app.screens.rotate.running() {
+        tail.push(Line::styled(
+            "The rotation goes on while you decide; quitting stops it after the step in flight (a restart is \
+             never cut short), rolls it back to the old key, then leaves.",
+            t.warn,
+        ));
     } else if run.running() && !demo {
         tail.push(Line::styled(
             if run.initialising() {
@@ -176,10 +182,15 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
             t.warn,
         ));
     }
-    let created = run.done_so_far();
-    if run.running() || !created.is_empty() {
+    let rotating = app.screens.rotate.running();
+    let created = if rotating {
+        app.screens.rotate.done_so_far()
+    } else {
+        run.done_so_far()
+    };
+    if rotating || run.running() || !created.is_empty() {
         head.push(Line::raw("Done so far (all recorded in the manifest):"));
-        if !demo {
+        if !demo && !rotating {
             tail.push(Line::raw(format!(
                 "Run autounseal again to go on, or {} to undo.",
                 crate::cli::command_hint("destroy", &app.ctx.state_dir)
@@ -190,7 +201,7 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
         tail.push(Line::raw(
             "Quitting tears the demo down: server, emulator and demo folder.",
         ));
-    } else if created.is_empty() {
+    } else if created.is_empty() && !rotating {
         let saved = app.ctx.state_dir.join(crate::answers::SESSION_FILE);
         tail.push(Line::raw(format!("Your answers are saved in {}.", saved.display())));
     }

@@ -165,3 +165,81 @@ pub fn answer_every_question(t: &mut Terminal) {
     }
     t.type_keys(&[ENTER]);
 }
+
+/// A finished `apply` (OpenBao 2.6.2 in the background) in a folder of its own, by an
+/// operator who is a real IAM user of moto, and moto checking every request's credentials
+/// from then on, so that a retired access key is really refused.
+pub struct Applied {
+    /// First, so that it is dropped first: it stops the server the manifest records.
+    _guard: super::ServerGuard,
+    _moto: super::Moto,
+    pub dir: tempfile::TempDir,
+    pub answers: autounseal::answers::Answers,
+    /// The operator's (key id, secret).
+    pub operator_key: (String, String),
+}
+
+impl Applied {
+    pub fn new() -> Applied {
+        let moto = super::Moto::start();
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let guard = super::ServerGuard(state.clone());
+        let answers = super::server_answers(&moto, dir.path());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (operator, key) = rt.block_on(super::operator(&answers));
+        let file = dir.path().join("answers.toml");
+        std::fs::write(&file, answers.to_toml()).unwrap();
+        let mut apply = std::process::Command::new(env!("CARGO_BIN_EXE_autounseal"));
+        super::isolate(&mut apply, &state);
+        apply
+            .env("AWS_ACCESS_KEY_ID", &key.0)
+            .env("AWS_SECRET_ACCESS_KEY", &key.1)
+            .args(["apply", "--yes", "--answers", &file.to_string_lossy()]);
+        let applied = apply.output().unwrap();
+        assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+        rt.block_on(async {
+            super::let_moto_pass_kms_calls(&operator, &answers.iam.user_name).await;
+            moto.enforce_auth().await;
+        });
+        Applied {
+            _guard: guard,
+            _moto: moto,
+            dir,
+            answers,
+            operator_key: key,
+        }
+    }
+
+    pub fn state(&self) -> std::path::PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// The value of `name=` in the env file the server reads.
+    pub fn env_value(&self, name: &str) -> String {
+        let text = std::fs::read_to_string(&self.answers.output.env_file).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
+            .unwrap_or_else(|| panic!("no {name} in the env file"))
+    }
+
+    /// The wizard on this state folder, as the operator.
+    pub fn wizard(&self) -> Terminal {
+        let mut cmd = wizard_command(self.dir.path());
+        cmd.env("AWS_ACCESS_KEY_ID", &self.operator_key.0);
+        cmd.env("AWS_SECRET_ACCESS_KEY", &self.operator_key.1);
+        cmd.args(["--state-dir", &self.state().to_string_lossy()]);
+        Terminal::start(cmd)
+    }
+}
+
+/// The wizard, opened on its start menu, rotates the access key: Rotate, its plan, Enter,
+/// until it says the rotation is done. Returns that screen.
+pub fn rotate_from_the_menu(t: &mut Terminal) -> String {
+    t.wait_for("Rotate the access key", SCREEN);
+    t.type_keys(&[DOWN, DOWN, ENTER]);
+    let plan = t.wait_for("Rotating the access key will:", Duration::from_secs(30));
+    assert!(plan.contains("create a new access key for IAM user"), "{plan}");
+    t.type_keys(&[ENTER]);
+    t.wait_for("Rotate again within 30 to 90 days", Duration::from_secs(180))
+}

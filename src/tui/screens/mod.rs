@@ -13,10 +13,12 @@ pub mod kms;
 pub mod recovery;
 pub mod region;
 pub mod review;
+pub mod rotate;
 pub mod run;
 pub mod server;
 pub mod start;
 pub mod status;
+pub mod steps;
 pub mod unseal_keys;
 pub mod welcome;
 
@@ -256,6 +258,7 @@ registry! {
     Start => start: start::Start, "Start", Aside;
     Doctor => doctor: doctor::Doctor, "Doctor: every link checked", Aside;
     Status => status: status::Status, "Status", Aside;
+    Rotate => rotate: rotate::Rotate, "Rotate the access key", Aside;
 }
 
 impl ScreenId {

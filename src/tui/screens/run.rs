@@ -1,15 +1,13 @@
 //! Run: each step with its state while the engine works; the UI stays live. A failure
 //! offers retry, back, or quit with the manifest kept.
 
-use std::time::{Duration, Instant};
-
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::layout::Rect;
+use ratatui::text::Line;
 
-use super::{Ctx, Nav, Outcome, Screen, ScreenId};
+pub use super::steps::Status;
+use super::{Ctx, Nav, Outcome, Screen, ScreenId, steps};
 use crate::answers::Answers;
 use crate::run::{Event, RunError, Step};
 use crate::tui::keys::{Binding, DOWN, ENTER, ESC, UP, char};
@@ -20,19 +18,6 @@ connection loses nothing: running again picks up where it stopped.";
 
 /// The rows of the Run screen: the core's steps of an apply, in order.
 pub const STEPS: [Step; 17] = Step::APPLY;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    Waiting,
-    Running {
-        since: Instant,
-        elapsed: Duration,
-        note: String,
-    },
-    Done(String),
-    Skipped(String),
-    Failed(String),
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Phase {
@@ -67,25 +52,15 @@ impl Run {
         self.phase == Phase::Running
     }
 
-    fn row(&mut self, step: Step) -> Option<&mut Status> {
-        self.rows.iter_mut().find(|(s, _)| *s == step).map(|(_, status)| status)
-    }
-
     /// What has been done so far, for the quit question.
     pub fn done_so_far(&self) -> Vec<String> {
-        self.rows
-            .iter()
-            .filter_map(|(step, status)| match status {
-                Status::Done(text) => Some(format!("{}: {text}", step.label())),
-                _ => None,
-            })
-            .collect()
+        steps::done_so_far(&self.rows)
     }
 }
 
 impl Run {
     fn start(&mut self, ctx: &Ctx) -> Vec<Command> {
-        self.rows = STEPS.iter().map(|s| (*s, Status::Waiting)).collect();
+        self.rows = steps::waiting(&STEPS);
         self.phase = Phase::Running;
         self.warnings.clear();
         self.scroll = 0;
@@ -101,49 +76,11 @@ impl Run {
     }
 
     pub fn on_event(&mut self, event: Event) {
-        match event {
-            Event::Started(step) => {
-                if let Some(s) = self.row(step) {
-                    *s = Status::Running {
-                        since: Instant::now(),
-                        elapsed: Duration::ZERO,
-                        note: String::new(),
-                    };
-                }
-            }
-            Event::Progress(step, text) => {
-                if let Some(Status::Running { note, .. }) = self.row(step) {
-                    *note = text;
-                }
-            }
-            Event::Done(step, text) => {
-                if let Some(s) = self.row(step) {
-                    *s = Status::Done(text);
-                }
-            }
-            Event::Skipped(step, text) => {
-                if let Some(s) = self.row(step) {
-                    *s = Status::Skipped(text);
-                }
-            }
-            Event::Failed(step, text) => {
-                if let Some(s) = self.row(step) {
-                    *s = Status::Failed(text);
-                }
-            }
-            Event::Warning(text) => self.warnings.push(text),
-            // Which node of a cluster the rows are for: the Run screen shows one node.
-            Event::Note(_) | Event::Call(_) => {}
-        }
+        steps::on_event(&mut self.rows, &mut self.warnings, event);
     }
 
     pub fn on_finished(&mut self, ctx: &mut Ctx, result: Result<RunReport, RunError>) {
-        // A step still marked running did not finish: it must not spin on.
-        for (_, status) in self.rows.iter_mut() {
-            if matches!(status, Status::Running { .. }) {
-                *status = Status::Waiting;
-            }
-        }
+        steps::settle(&mut self.rows);
         match result {
             Ok(mut report) => {
                 self.phase = Phase::Finished;
@@ -167,11 +104,7 @@ impl Run {
     }
 
     pub fn tick(&mut self) {
-        for (_, status) in self.rows.iter_mut() {
-            if let Status::Running { since, elapsed, .. } = status {
-                *elapsed = since.elapsed();
-            }
-        }
+        steps::tick(&mut self.rows);
     }
 
     fn failed(&self) -> bool {
@@ -214,11 +147,7 @@ impl Run {
     }
 
     fn scroll(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
-        self.scroll = if key.code == KeyCode::Up {
-            self.scroll.saturating_sub(1)
-        } else {
-            self.scroll.saturating_add(1)
-        };
+        self.scroll = steps::scrolled(self.scroll, &key);
         Outcome::stay()
     }
 }
@@ -329,27 +258,6 @@ impl Screen for Run {
     }
 }
 
-fn row_line(ctx: &Ctx, step: Step, status: &Status) -> Line<'static> {
-    let t = &ctx.theme;
-    let label = format!("{:<22}", step.label());
-    let (mark, style, text) = match status {
-        Status::Waiting => ("·".to_string(), t.dim, String::new()),
-        Status::Running { elapsed, note, .. } => (
-            super::spinner(ctx.frame).to_string(),
-            t.accent,
-            format!("{:.1}s {note}", elapsed.as_secs_f64()),
-        ),
-        Status::Done(text) => ("✓".to_string(), t.ok, text.clone()),
-        Status::Skipped(text) => ("–".to_string(), t.dim, text.clone()),
-        Status::Failed(_) => ("✗".to_string(), t.error, "failed".to_string()),
-    };
-    Line::from(vec![
-        Span::styled(format!("{mark} "), style),
-        Span::raw(label),
-        Span::styled(text, t.dim),
-    ])
-}
-
 fn view(run: &Run, frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let t = &ctx.theme;
     let rest = super::why(frame, area, WHY, t);
@@ -404,34 +312,5 @@ fn view(run: &Run, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         (Phase::Finished, _) => text.push(Line::styled("All done. Enter to continue.", t.ok)),
         _ => {}
     }
-    // On failure, the rows after the failed one are only waiting: the error gets their room.
-    let last = run.rows.iter().rposition(|(_, s)| *s != Status::Waiting).unwrap_or(0);
-    let shown: Vec<Line> = run
-        .rows
-        .iter()
-        .take(if failure.is_some() { last + 1 } else { run.rows.len() })
-        .map(|(step, status)| row_line(ctx, *step, status))
-        .collect();
-    // Rows wrap rather than lose their end (an ARN is wider than 80 columns). The text
-    // below keeps its room (half the screen at most: a long error scrolls), and on a
-    // short terminal the newest rows stay in view.
-    let width = rest.width.max(1) as usize;
-    let wrapped = |l: &Line| l.width().max(1).div_ceil(width);
-    let below_rows = text.iter().map(wrapped).sum::<usize>().min(rest.height as usize / 2);
-    let room = (rest.height as usize).saturating_sub(below_rows).max(1);
-    let heights: Vec<usize> = shown.iter().map(wrapped).collect();
-    let mut skip = 0;
-    while heights[skip..].iter().sum::<usize>() > room && skip + 1 < shown.len() {
-        skip += 1;
-    }
-    let rows_height = (heights[skip..].iter().sum::<usize>() as u16).min(rest.height);
-    let [rows, below] = Layout::vertical([Constraint::Length(rows_height), Constraint::Min(0)]).areas(rest);
-    frame.render_widget(
-        Paragraph::new(shown.into_iter().skip(skip).collect::<Vec<_>>()).wrap(Wrap { trim: false }),
-        rows,
-    );
-    frame.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: false }).scroll((run.scroll, 0)),
-        below,
-    );
+    steps::view(frame, rest, ctx, &run.rows, text, run.scroll, failure.is_some());
 }

@@ -11,7 +11,7 @@ use crate::answers::Answers;
 use crate::tui::keys::{Binding, DOWN, ENTER, ESC, UP, always, char};
 
 pub const WHY: &str = "This folder records a setup. Check that every link still works, read its status, \
-or walk the wizard again to change it.";
+rotate its access key, or walk the wizard again to change it.";
 
 /// What the menu offers, in its order: what each leads to, and its line.
 pub const CHOICES: &[(Choice, &str, &str)] = &[
@@ -24,6 +24,11 @@ pub const CHOICES: &[(Choice, &str, &str)] = &[
         Choice::Go(ScreenId::Status),
         "Status",
         "what exists, the server's seal, the key's age, what to do next",
+    ),
+    (
+        Choice::Go(ScreenId::Rotate),
+        "Rotate the access key",
+        "a new key for the server, the old one retired; rolled back on failure",
     ),
     (
         Choice::Go(ScreenId::Welcome),

@@ -1,6 +1,6 @@
 //! Status: `autounseal status` on a screen. What exists (the manifest, read live as the
 //! operator), the server's seal, the access key's age, and the next thing to do, with
-//! Enter to do it when it is a screen of this wizard.
+//! Enter to do it when it is a screen of this wizard (Doctor, Rotate, the wizard).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -14,6 +14,9 @@ use crate::doctor::status::{self as setup, Next};
 use crate::tui::keys::{Binding, ENTER, char, to_menu};
 use crate::tui::msg::{Command, SetupRead};
 use crate::tui::theme::Theme;
+
+/// How many days before the key is too old Enter offers to rotate it.
+pub const ROTATE_SOON_DAYS: u64 = 14;
 
 pub const WHY: &str = "What this folder's setup made, as AWS and the server say it is now.";
 
@@ -44,6 +47,19 @@ impl Status {
         match &self.status {
             Lookup::Loaded(status) => Some(status.next),
             _ => None,
+        }
+    }
+
+    /// The key is past its age, or all else is good and it soon will be.
+    fn rotation_due(&self) -> bool {
+        let Lookup::Loaded(status) = &self.status else {
+            return false;
+        };
+        let age = status.access_key.as_ref().and_then(|k| k.age_days);
+        match status.next {
+            Next::Rotate { .. } => true,
+            Next::AllGood => age.is_some_and(|days| days + ROTATE_SOON_DAYS > MAX_KEY_AGE_DAYS),
+            _ => false,
         }
     }
 }
@@ -138,6 +154,13 @@ impl Screen for Status {
             what: "the wizard",
             when: |s, _| matches!(s.next(), Some(Next::Unfinished | Next::NothingSetUp)),
             action: |_, _, _| Outcome::go(Nav::Go(ScreenId::Welcome)),
+        },
+        Binding {
+            keys: &[ENTER],
+            label: "Enter",
+            what: "rotate the key",
+            when: |s, _| s.rotation_due(),
+            action: |_, _, _| Outcome::go(Nav::Go(ScreenId::Rotate)),
         },
         Binding {
             keys: &[char('r')],
