@@ -129,6 +129,17 @@ fn a_fourth_node_joins_through_the_wizard_as_a_standby() {
         .any(|text| text.contains(&format!("join = \"{}\"", cluster_file.display())));
     assert!(saved, "the session's answers name the cluster file");
 
+    // And `apply --answers` with `[cluster] join` is `join`: run again on this node's
+    // state, it finds everything right and the node still a standby.
+    let out = autounseal_output(
+        &host_state,
+        &["apply", "--yes", "--answers", joining_file.to_str().unwrap()],
+    );
+    let said = output_text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("autounseal join: node autounseal-4"), "{said}");
+    assert!(said.contains("joined: autounseal-4 is a standby"), "{said}");
+
     drop(guards);
     assert_eq!(processes_mentioning(&d.to_string_lossy()), Vec::<String>::new());
 }
