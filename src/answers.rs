@@ -273,6 +273,10 @@ pub struct ClusterAnswers {
     /// Where `apply` writes the cluster file `join` reads (no secret in it); unset:
     /// `cluster.toml` in the state folder.
     pub export_file: Option<PathBuf>,
+    /// The cluster file of an existing cluster this host joins as one more node: then
+    /// `apply` does what `autounseal join --cluster FILE` does (the file's key, region,
+    /// policy and nodes win over these answers).
+    pub join: Option<PathBuf>,
 }
 
 impl Default for ClusterAnswers {
@@ -281,6 +285,7 @@ impl Default for ClusterAnswers {
             nodes: 1,
             peers: Vec::new(),
             export_file: None,
+            join: None,
         }
     }
 }
@@ -288,7 +293,7 @@ impl Default for ClusterAnswers {
 impl ClusterAnswers {
     /// A single server that joins nobody: no `[cluster]` section is written.
     pub fn is_single(&self) -> bool {
-        self.nodes == 1 && self.peers.is_empty() && self.export_file.is_none()
+        self.nodes == 1 && self.peers.is_empty() && self.export_file.is_none() && self.join.is_none()
     }
 
     /// Whether these answers make a cluster (locally, or with peers on other hosts).
@@ -318,6 +323,13 @@ pub fn validate_cluster(cluster: &ClusterAnswers, launch: Launch) -> Result<(), 
             cluster.nodes
         ));
     }
+    if cluster.join.is_some() && cluster.nodes > 1 {
+        return Err(format!(
+            "cluster.join makes this host one more node of an existing cluster, so it runs one server: \
+             set cluster.nodes = 1, not {}",
+            cluster.nodes
+        ));
+    }
     if cluster.nodes > 1 && launch != Launch::Background {
         return Err(format!(
             "cluster.nodes = {} runs every node on this machine, which needs server.launch = \"background\" (one \
@@ -342,6 +354,68 @@ pub fn validate_peers(peers: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The cluster file `apply` of a cluster writes and `join` reads: where the cluster is
+/// and what it shares. No secret is in it. Here, with the answers, because it is an
+/// input of the same kind: the first node's answers, as the other hosts take them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterFile {
+    /// `bao` or `vault`: every node runs the same server.
+    pub flavour: String,
+    pub region: String,
+    /// Where the seal calls KMS when not AWS itself (an emulator, a VPC endpoint).
+    pub endpoint_url: Option<String>,
+    pub kms_key_arn: String,
+    pub policy_arn: String,
+    pub policy_name: String,
+    /// A node's IAM user is `<user_prefix>-<node_id>`.
+    pub user_prefix: String,
+    pub tls: bool,
+    /// The CA bundle that verifies the nodes' certificates (`leader_ca_cert_file`).
+    pub ca_cert: Option<PathBuf>,
+    pub nodes: Vec<ClusterNode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterNode {
+    /// Unknown for a peer on another host listed only by its address.
+    pub node_id: Option<String>,
+    pub api_addr: String,
+}
+
+const CLUSTER_FILE_HEADER: &str = "# The cluster file of autounseal: what `autounseal join --cluster FILE` needs on \
+     another host. No secret is in it.\n";
+
+impl ClusterFile {
+    pub fn load(path: &Path) -> Result<ClusterFile, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the cluster file {}: {e}", path.display()))?;
+        ClusterFile::load_text(&text).map_err(|e| {
+            format!(
+                "{} is not a cluster file autounseal wrote: {e}. Copy it again from the first node's state folder",
+                path.display()
+            )
+        })
+    }
+
+    pub fn load_text(text: &str) -> Result<ClusterFile, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    pub fn to_text(&self) -> String {
+        format!(
+            "{CLUSTER_FILE_HEADER}{}",
+            toml::to_string_pretty(self).expect("a cluster file always serialises")
+        )
+    }
+
+    /// The node the others join: the first, which was initialised.
+    pub fn leader_addr(&self) -> &str {
+        self.nodes.first().map_or("", |n| n.api_addr.as_str())
+    }
 }
 
 /// How long to wait for AWS and for a new access key to work.

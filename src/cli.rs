@@ -187,6 +187,10 @@ pub struct RotateArgs {
     /// Do not ask: go ahead (scripts, cron, CI)
     #[arg(long, short)]
     pub yes: bool,
+    /// In a cluster's state folder: rotate this node only (its node id); without it,
+    /// every node in turn, one at a time
+    #[arg(long, value_name = "ID")]
+    pub node: Option<String>,
     /// The CA bundle that verifies the server's HTTPS certificate
     #[arg(long, value_name = "FILE", env = "VAULT_CACERT")]
     pub ca_cert: Option<PathBuf>,

@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::answers::Answers;
 use crate::aws::AwsContext;
 use crate::aws::destroy::DestroyOptions;
@@ -165,59 +163,20 @@ async fn run_member(
     flow::run_with(member, state_dir, opts, keys, rep, InitGate::default(), None).await
 }
 
-/// The cluster file `apply` writes and `join` reads: where the cluster is and what it
-/// shares. No secret is in it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterFile {
-    /// `bao` or `vault`: every node runs the same server.
-    pub flavour: String,
-    pub region: String,
-    /// Where the seal calls KMS when not AWS itself (an emulator, a VPC endpoint).
-    pub endpoint_url: Option<String>,
-    pub kms_key_arn: String,
-    pub policy_arn: String,
-    pub policy_name: String,
-    /// A node's IAM user is `<user_prefix>-<node_id>`.
-    pub user_prefix: String,
-    pub tls: bool,
-    /// The CA bundle that verifies the nodes' certificates (`leader_ca_cert_file`).
-    pub ca_cert: Option<PathBuf>,
-    pub nodes: Vec<ClusterNode>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterNode {
-    /// Unknown for a peer on another host listed only by its address.
-    pub node_id: Option<String>,
-    pub api_addr: String,
-}
-
-const CLUSTER_FILE_HEADER: &str = "# The cluster file of autounseal: what `autounseal join --cluster FILE` needs on \
-     another host. No secret is in it.\n";
+pub use crate::answers::{ClusterFile, ClusterNode};
 
 impl ClusterFile {
-    pub fn load(path: &Path) -> std::result::Result<ClusterFile, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the cluster file {}: {e}", path.display()))?;
-        ClusterFile::load_text(&text).map_err(|e| {
-            format!(
-                "{} is not a cluster file autounseal wrote: {e}. Copy it again from the first node's state folder",
-                path.display()
-            )
-        })
-    }
-
-    pub fn load_text(text: &str) -> std::result::Result<ClusterFile, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
-    }
-
-    pub fn to_text(&self) -> String {
-        format!(
-            "{CLUSTER_FILE_HEADER}{}",
-            toml::to_string_pretty(self).expect("a cluster file always serialises")
-        )
+    /// `wanted` when the cluster has no node so named, else the next free
+    /// `<stem>-<n>` after the cluster's nodes (`autounseal-1` → `autounseal-4`).
+    pub fn free_node_id(&self, wanted: &str) -> String {
+        let taken = |id: &str| self.nodes.iter().any(|n| n.node_id.as_deref() == Some(id));
+        if !taken(wanted) {
+            return wanted.to_string();
+        }
+        (self.nodes.len() as u16 + 1..=u16::MAX)
+            .map(|i| node_id(wanted, i))
+            .find(|id| !taken(id))
+            .unwrap_or_else(|| wanted.to_string())
     }
 
     /// The answers of a node joining this cluster, from the answers of this host:
@@ -247,6 +206,7 @@ impl ClusterFile {
         }
         a.cluster.nodes = 1;
         a.cluster.export_file = None;
+        a.cluster.join = None;
         a.cluster.peers = self.nodes.iter().map(|n| n.api_addr.clone()).collect();
         let a = as_member(&a, &self.kms_key_arn, &self.policy_name);
         a.check().map_err(|e| e.to_string())?;
@@ -378,7 +338,8 @@ pub async fn apply(
     })
 }
 
-/// The run the answers ask for: a cluster ([`apply`], the first node's outcome) or a
+/// The run the answers ask for: a node joining a cluster ([`join`], with the cluster
+/// file `cluster.join` names), a cluster ([`apply`], the first node's outcome) or a
 /// single server ([`flow::run_with`], with a migration's unseal keys). What the
 /// front ends that show one outcome call.
 pub async fn run_any(
@@ -390,11 +351,21 @@ pub async fn run_any(
     gate: InitGate,
     unseal_keys: Option<crate::vault::migrate::UnsealKeys>,
 ) -> Result<FlowOutcome> {
-    if answers.cluster.is_cluster() {
+    if let Some(path) = &answers.cluster.join {
+        let (file, member) = joining(answers, path)?;
+        Ok(join(&file, &member, state_dir, opts, rep).await?.0)
+    } else if answers.cluster.is_cluster() {
         Ok(apply(answers, state_dir, opts, keys, rep, gate).await?.first)
     } else {
         flow::run_with(answers, state_dir, opts, keys, rep, gate, unseal_keys).await
     }
+}
+
+/// The cluster file at `path` and the answers of this host as one more node of it.
+pub fn joining(answers: &Answers, path: &Path) -> Result<(ClusterFile, Answers)> {
+    let file = ClusterFile::load(path).map_err(RunError::Other)?;
+    let member = file.member_answers(answers).map_err(RunError::Other)?;
+    Ok((file, member))
 }
 
 fn heading(node: &Node, i: usize, count: usize) -> String {

@@ -166,6 +166,19 @@ fn go_ahead(question: &str) -> anyhow::Result<()> {
 
 pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
     let answers = load_answers(&args.answers, profile)?;
+    // `[cluster] join`: this host joins the cluster that file describes, as `join` does.
+    if let Some(cluster) = answers.cluster.join.clone() {
+        if args.unseal_keys_file.is_some() || args.unseal_keys_stdin {
+            bail!("unseal keys were given, but cluster.join sets up a new node that unseals through the cluster's key");
+        }
+        let join_args = JoinArgs {
+            cluster,
+            answers: Some(args.answers),
+            yes: args.yes,
+            raft_token_file: None,
+        };
+        return join(join_args, state_dir, profile).await;
+    }
     // Checked before the question: where the recovery keys will go.
     let keys = KeysDestination::headless(&answers)?;
     let source = keys_source(args.unseal_keys_file.as_deref(), args.unseal_keys_stdin);
@@ -404,6 +417,15 @@ pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> an
         "autounseal plan: {} (read-only: nothing is changed)",
         args.answers.display()
     );
+    if let Some(cluster) = &answers.cluster.join {
+        let (file, member) = cluster::joining(&answers, cluster)?;
+        let (outcome, _) = with_printer(Mode::Plan, async |rep| {
+            cluster::join(&file, &member, state_dir, opts, &rep).await
+        })
+        .await?;
+        print_plan(&member, &outcome);
+        return Ok(());
+    }
     if answers.cluster.is_cluster() {
         // The first node in full; the others follow the same steps as a node that joins.
         let outcome = with_printer(Mode::Plan, async |rep| {
@@ -778,29 +800,78 @@ pub async fn status(args: StatusArgs, state_dir: &Path, profile: Option<&str>) -
 }
 
 /// `rotate`: shows what it will do, asks unless `--yes`, rotates, says when the next is due.
+/// `rotate`: the access key of the setup the state folder records. In a cluster's, of
+/// every node in turn (a rolling rotation: each node is back, unsealed on its new key,
+/// before the next restarts, so a majority always serves), or of `--node ID` alone.
 pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
-    let Some((manifest, ctx)) = recorded_setup(state_dir, profile).await? else {
-        bail!(
-            "{} records no setup: nothing to rotate. Run `autounseal` or `autounseal apply` first, or pass --state-dir",
-            state_dir.display()
+    let mut nodes = Vec::new();
+    for dir in std::iter::once(state_dir.to_path_buf()).chain(cluster::node_state_dirs(state_dir)) {
+        let Some((manifest, ctx)) = recorded_setup(&dir, profile).await? else {
+            bail!(
+                "{} records no setup: nothing to rotate. Run `autounseal` or `autounseal apply` first, or pass --state-dir",
+                dir.display()
+            );
+        };
+        nodes.push((node_name(&dir, &manifest), dir, manifest, ctx));
+    }
+    let cluster = nodes.len() > 1;
+    if let Some(id) = &args.node {
+        let names: Vec<String> = nodes.iter().map(|n| n.0.clone()).collect();
+        nodes.retain(|n| &n.0 == id);
+        if nodes.is_empty() {
+            bail!(
+                "{} records no node {id}: its nodes are {}. Pass one of them to --node",
+                state_dir.display(),
+                names.join(", ")
+            );
+        }
+    } else if cluster {
+        println!(
+            "A cluster of {} nodes: each is rotated in turn, the next only once the one before is unsealed on its new \
+             key (--node ID rotates one).",
+            nodes.len()
         );
-    };
+    }
     println!("autounseal rotate will:");
-    for line in rotate::rotate_plan(&manifest) {
-        println!("  - {line}");
+    for (name, _, manifest, _) in &nodes {
+        if cluster {
+            println!("  Node {name}:");
+        }
+        for line in rotate::rotate_plan(manifest) {
+            println!("  - {line}");
+        }
     }
     if !args.yes && !confirm("Go ahead?", None)? {
         bail!("nothing was changed. To rotate without a question (scripts, cron), pass --yes");
     }
-    println!("autounseal rotate (state in {})", state_dir.display());
-    let store = ManifestStore::open(state_dir)?;
-    let opts = rotate::RotateOptions { ca_cert: args.ca_cert };
     // The first Ctrl-C (or SIGTERM) stops after the step in flight and rolls back.
     let stop = stop_on_signals()?;
-    let outcome = with_printer(Mode::Run, async |rep| {
-        rotate::rotate(&ctx, &store, &rep.with_stop(stop), opts).await
-    })
-    .await?;
+    for (name, dir, _, ctx) in &nodes {
+        let title = if cluster {
+            format!("node {name}, ")
+        } else {
+            String::new()
+        };
+        println!("autounseal rotate ({title}state in {})", dir.display());
+        let store = ManifestStore::open(dir)?;
+        let opts = rotate::RotateOptions {
+            ca_cert: args.ca_cert.clone(),
+        };
+        let outcome = with_printer(Mode::Run, async |rep| {
+            rotate::rotate(ctx, &store, &rep.with_stop(stop.clone()), opts).await
+        })
+        .await?;
+        if !rotated(outcome, state_dir) {
+            // The server must be restarted by hand: the next node waits for it.
+            break;
+        }
+    }
+    crate::pause::point("finished");
+    Ok(())
+}
+
+/// Says how a rotation ended; true when it finished (the old key deleted).
+fn rotated(outcome: rotate::RotateOutcome, state_dir: &Path) -> bool {
     match outcome {
         rotate::RotateOutcome::Rotated {
             old_key_id, new_key_id, ..
@@ -813,6 +884,7 @@ pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -
                 due.date(),
                 crate::cli::command_hint("rotate", state_dir)
             );
+            true
         }
         rotate::RotateOutcome::WaitingForRestart { new_key_id, restart } => {
             println!("\nThe new access key {new_key_id} is saved and works; the old one is still active.");
@@ -821,8 +893,7 @@ pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -
                 "Then run `{}` again: it checks that the server unsealed and retires the old key.",
                 crate::cli::command_hint("rotate", state_dir)
             );
+            false
         }
     }
-    crate::pause::point("finished");
-    Ok(())
 }

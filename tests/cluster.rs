@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use autounseal::answers::Answers;
@@ -14,22 +14,14 @@ use autounseal::credentials_file;
 use autounseal::run::ManifestStore;
 use autounseal::vault::client::{LeaderStatus, VaultClient};
 use autounseal::vault::launch;
-use common::{Moto, context, free_port, isolate, processes_mentioning, server_answers};
+use common::{Moto, cluster_answers, context, processes_mentioning, server_answers};
 
 fn autounseal(state: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
-    isolate(&mut cmd, state);
-    cmd.env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing");
-    cmd.args(args).stdin(std::process::Stdio::null()).output().unwrap()
+    common::autounseal_output(state, args)
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    common::output_text(out)
 }
 
 /// Stops every background server the manifests under these state folders record, when
@@ -227,27 +219,6 @@ fn root_token(keys_file: &Path) -> String {
         .to_string()
 }
 
-/// Base answers of a 3-node cluster: a base port whose neighbours +10/+20 (and each +1)
-/// are free too.
-fn cluster_answers(moto: &Moto, dir: &Path) -> Answers {
-    let mut a = server_answers(moto, dir);
-    let base = loop {
-        let port = free_port();
-        if port < 60000
-            && [1, 10, 11, 20, 21]
-                .iter()
-                .all(|d| std::net::TcpListener::bind(("127.0.0.1", port + d)).is_ok())
-        {
-            break port;
-        }
-    };
-    a.server.listen = format!("127.0.0.1:{base}");
-    a.cluster.nodes = 3;
-    // Three servers and moto on a small shared machine: patience.
-    a.timing.server_start_timeout_secs = 90;
-    a
-}
-
 #[tokio::test]
 async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_takes_a_fourth_node() {
     let moto = Moto::start();
@@ -272,11 +243,7 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
     ] {
         assert!(said.contains(line), "missing {line:?}:\n{said}");
     }
-    let dirs = [
-        state.clone(),
-        state.join("nodes/autounseal-2"),
-        state.join("nodes/autounseal-3"),
-    ];
+    let dirs = common::cluster_state_dirs(&state);
     let nodes: Vec<Node> = dirs.iter().map(|d| Node::of(d)).collect();
     let all: Vec<&Node> = nodes.iter().collect();
     for node in &nodes {

@@ -64,7 +64,17 @@ const PAGES: &[(&str, &str, &str)] = &[
     (
         "09_review_cluster",
         "Review: a cluster of 3",
-        "With \"cluster of 3\" on the Server screen: a user and files per node, and each node's part.",
+        "With \"3 nodes\" on the Server screen: a user and files per node, and each node's part.",
+    ),
+    (
+        "07_server_join_error",
+        "Server: join a cluster",
+        "On a further host: the first node's cluster file, read in the background; why it cannot be used, under it.",
+    ),
+    (
+        "09_review_join",
+        "Review: a node that joins",
+        "The cluster's key, region and policy; this node's own user and files; whom it joins.",
     ),
     (
         "09_review_migration",

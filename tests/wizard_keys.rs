@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use autounseal::answers::{Answers, Launch};
 use autounseal::aws::Identity;
 use autounseal::doctor::status::{Next, nothing};
@@ -230,6 +232,18 @@ fn rotation(end: Option<Result<RotateOutcome, String>>) -> App {
 /// A state to test, by name, built afresh for each key pressed.
 type Case = (&'static str, fn() -> App);
 
+/// The Server screen with "join a cluster" chosen, on its cluster file field.
+fn joining() -> App {
+    let mut app = focus(&mut on(ScreenId::Server), 2);
+    press(&mut app, KeyCode::Left);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.screens.server.form.focused_id(), "cluster_file");
+    for c in "/nowhere.toml".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    app
+}
+
 /// Every screen, in the states whose keys differ.
 fn cases() -> Vec<Case> {
     vec![
@@ -315,7 +329,27 @@ fn cases() -> Vec<Case> {
         ("files", || on(ScreenId::Files)),
         ("server, text field", || on(ScreenId::Server)),
         ("server, choice field", || focus(&mut on(ScreenId::Server), 1)),
-        ("server, toggle", || focus(&mut on(ScreenId::Server), 4)),
+        // Past the binary, the launch, the layout, the listener and the storage folder.
+        ("server, toggle", || focus(&mut on(ScreenId::Server), 5)),
+        ("server, joining, the cluster file", joining),
+        ("server, joining, a file that does not read", || {
+            let mut app = joining();
+            let commands = press(&mut app, KeyCode::Tab);
+            let asked = commands
+                .iter()
+                .find_map(|c| match c {
+                    Command::DiscoverHost(a) => Some((**a).clone()),
+                    _ => None,
+                })
+                .expect("the file is read in the background");
+            let unreadable = Err("cannot read the cluster file /nowhere.toml".to_string());
+            let systemd = autounseal::vault::discover::Systemd::Absent("none".into());
+            update(
+                &mut app,
+                common::wizard::host_found(asked, systemd, Some(unreadable), vec![]),
+            );
+            app
+        }),
         ("init", || on(ScreenId::Init)),
         ("review, planning", || review(None, false)),
         ("review, planned", || review(Some(Ok(calls())), false)),

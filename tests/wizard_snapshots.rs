@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use autounseal::answers::{Answers, Launch};
 use autounseal::aws::Identity;
 use autounseal::doctor::status::{AccessKeyStatus, KeyStatus, Next, ServerStatus, Status};
@@ -14,12 +16,11 @@ use autounseal::tui::app::{App, update};
 use autounseal::tui::msg::{Command, KeyChoice, Msg, RunReport};
 use autounseal::tui::screens::ScreenId;
 use autounseal::tui::screens::kms::KeyListFor;
-use autounseal::tui::screens::server::HostReport;
 use autounseal::tui::theme::Theme;
 use autounseal::tui::view;
 use autounseal::vault::VaultError;
 use autounseal::vault::client::SealStatus;
-use autounseal::vault::discover::{Host, Systemd};
+use autounseal::vault::discover::Systemd;
 use autounseal::vault::recovery::InitSecrets;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -139,23 +140,13 @@ fn question_screens() {
     update(&mut app, Msg::BinaryProbed("/nonexistent/bao".into(), missing));
     // What a packaged host would say, fed as discovery's answer: the same on any host.
     let asked = app.ctx.answers.clone();
+    let lines = vec![
+        "Found: vault.service runs /usr/bin/vault (OpenBao 2.6.2) with /etc/vault.d/vault.hcl as vault:vault".into(),
+        "At http://127.0.0.1:8200: a server answers: initialised, Shamir, unsealed".into(),
+    ];
     update(
         &mut app,
-        Msg::HostFound(Box::new(HostReport {
-            asked,
-            host: Host {
-                binaries: vec![],
-                chosen: None,
-                systemd: Systemd::Running(vec![]),
-                unit: None,
-                server: None,
-            },
-            lines: vec![
-                "Found: vault.service runs /usr/bin/vault (OpenBao 2.6.2) with /etc/vault.d/vault.hcl as vault:vault"
-                    .into(),
-                "At http://127.0.0.1:8200: a server answers: initialised, Shamir, unsealed".into(),
-            ],
-        })),
+        common::wizard::host_found(asked, Systemd::Running(vec![]), None, lines),
     );
     snapshot!("07_server", app);
     app.go(ScreenId::Init);
@@ -264,6 +255,50 @@ fn cluster_review_lists_the_nodes() {
     let planned = Box::new(app.ctx.answers.clone());
     update(&mut app, Msg::Plan(planned, Ok(calls())));
     snapshot!("09_review_cluster", app);
+}
+
+/// Joining a cluster: the Server screen with its cluster file that does not read, then
+/// Review of a node that joins with the file's key.
+#[test]
+fn join_server_and_review() {
+    let mut app = app();
+    app.go(ScreenId::Server);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Tab);
+    for c in "/tmp/autounseal-snapshot/cluster.toml".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Tab);
+    let mut asked = app.ctx.answers.clone();
+    asked.cluster.join = Some("/tmp/autounseal-snapshot/cluster.toml".into());
+    let unreadable = "cannot read the cluster file /tmp/autounseal-snapshot/cluster.toml: No such file or directory \
+                      (os error 2)";
+    let systemd = Systemd::Absent("not running here".into());
+    update(
+        &mut app,
+        common::wizard::host_found(asked, systemd, Some(Err(unreadable.into())), vec![]),
+    );
+    key(&mut app, KeyCode::BackTab);
+    snapshot!("07_server_join_error", app);
+
+    // Review of the node the Server screen made of the file (see wizard_update).
+    let mut app = self::app();
+    let file = common::wizard::cluster_file("http://10.0.0.11:8200", "eu-west-1");
+    app.ctx.answers.server.node_id = file.free_node_id("autounseal-1");
+    app.ctx.answers = file.member_answers(&app.ctx.answers).unwrap();
+    app.ctx.answers.cluster.join = Some("/tmp/autounseal-snapshot/cluster.toml".into());
+    app.go(ScreenId::Review);
+    let planned = Box::new(app.ctx.answers.clone());
+    let mut join_calls = calls();
+    join_calls.drain(..3);
+    join_calls.retain(|c| c.action != "iam:CreatePolicy" && c.action != "vault:init");
+    update(&mut app, Msg::Plan(planned, Ok(join_calls)));
+    snapshot!("09_review_join", app);
+    // Back on the KMS key screen: the file's key is said to win.
+    app.go(ScreenId::Kms);
+    snapshot!("04_kms_joining", app);
 }
 
 /// A migration: Review explains it, then the Unseal keys screen takes the keys masked.

@@ -266,24 +266,12 @@ fn tls_needs_files_unless_plain_http_is_chosen() {
     assert!(app.screens.server.form.field_mut("cert").error.is_some());
 }
 
-/// The Server screen's "cluster of 3" runs every node here in the background: with
+/// The Server screen's "3 nodes" runs every node here in the background: with
 /// another launch it says so under the choice; with background it goes on, three nodes.
 #[test]
 fn a_cluster_on_this_machine_needs_the_background_launch() {
-    let bao = common::bao().to_string_lossy().into_owned();
     for (launch, goes_on) in [(Launch::None, false), (Launch::Background, true)] {
-        let mut app = app();
-        app.ctx.answers.server.launch = launch;
-        let mut app = {
-            app.ctx.answers.server.binary = bao.clone();
-            app.screens.server = autounseal::tui::screens::server::Server::new(&app.ctx.answers);
-            app.go(ScreenId::Server);
-            app
-        };
-        update(
-            &mut app,
-            Msg::BinaryProbed(bao.clone(), autounseal::vault::server::find(&bao)),
-        );
+        let mut app = on_server_probed(launch);
         key(&mut app, KeyCode::Tab);
         key(&mut app, KeyCode::Tab);
         assert_eq!(app.screens.server.form.focused_id(), "layout");
@@ -314,6 +302,21 @@ fn a_cluster_on_this_machine_needs_the_background_launch() {
             assert!(error.contains("server.launch = \"background\""), "{error}");
         }
     }
+}
+
+/// The server screen with OpenBao 2.6.2 found, started as `launch`.
+fn on_server_probed(launch: Launch) -> App {
+    let bao = common::bao().to_string_lossy().into_owned();
+    let mut app = app();
+    app.ctx.answers.server.launch = launch;
+    app.ctx.answers.server.binary = bao.clone();
+    app.screens.server = autounseal::tui::screens::server::Server::new(&app.ctx.answers);
+    app.go(ScreenId::Server);
+    update(
+        &mut app,
+        Msg::BinaryProbed(bao.clone(), autounseal::vault::server::find(&bao)),
+    );
+    app
 }
 
 /// The server screen with `binary` named, its probe asked for on arrival.
@@ -910,23 +913,13 @@ fn a_late_answer_never_moves_the_operator_off_another_screen() {
 /// an answer about a binary since changed is dropped, and one discovery per change.
 #[test]
 fn host_findings_show_only_for_the_answers_on_screen() {
-    use autounseal::tui::screens::server::HostReport;
-    use autounseal::vault::discover::{Host, Systemd};
+    use autounseal::vault::discover::Systemd;
     let mut app = on_server_with("/nonexistent/vault");
     let report = |binary: &str, line: &str| {
         let mut asked = app.ctx.answers.clone();
         asked.server.binary = binary.into();
-        Msg::HostFound(Box::new(HostReport {
-            asked,
-            host: Host {
-                binaries: vec![],
-                chosen: None,
-                systemd: Systemd::Absent("not running here".into()),
-                unit: None,
-                server: None,
-            },
-            lines: vec![line.into()],
-        }))
+        let systemd = Systemd::Absent("not running here".into());
+        common::wizard::host_found(asked, systemd, None, vec![line.into()])
     };
     let late = report("/elsewhere/vault", "about another binary");
     let current = report("/nonexistent/vault", "systemd: not running here");
@@ -1412,4 +1405,152 @@ fn the_shared_credentials_file_is_asked_only_when_chosen() {
         output.shared_credentials_path(),
         std::path::Path::new("/tmp/c/aws-credentials")
     );
+}
+
+fn cluster_file() -> autounseal::cluster::ClusterFile {
+    common::wizard::cluster_file("http://127.0.0.1:8200", "eu-central-1")
+}
+
+/// Discovery's answer for `asked`, with what reading its cluster file gave.
+fn host_found(asked: &Answers, read: Result<autounseal::cluster::ClusterFile, String>) -> Msg {
+    let systemd = autounseal::vault::discover::Systemd::Absent("not running here".into());
+    common::wizard::host_found(asked.clone(), systemd, Some(read), vec![])
+}
+
+/// The answers of the last discovery among `commands`.
+fn discovery(commands: &[Command]) -> Answers {
+    commands
+        .iter()
+        .rev()
+        .find_map(|c| match c {
+            Command::DiscoverHost(a) => Some((**a).clone()),
+            _ => None,
+        })
+        .expect("a discovery asked for")
+}
+
+/// "join a cluster": the file is read in the background (never in update),
+/// its error shown inline, a late answer about another path dropped; once it reads,
+/// the answers take the cluster's key, region, policy and a free node id, and Review
+/// says whom this host joins.
+#[test]
+fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
+    let bao = common::bao().to_string_lossy().into_owned();
+    let mut app = on_server_probed(Launch::Background);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.screens.server.form.focused_id(), "layout");
+    key(&mut app, KeyCode::Left);
+    let form = &mut app.screens.server.form;
+    assert!(
+        form.field_mut("layout")
+            .note
+            .clone()
+            .unwrap_or_default()
+            .contains("come from its file"),
+    );
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.screens.server.form.focused_id(), "cluster_file");
+    // Empty: the validator says what to give.
+    assert!(key(&mut app, KeyCode::Enter).is_empty() || app.screen == ScreenId::Server);
+    assert_eq!(app.screen, ScreenId::Server);
+    typed(&mut app, "/nowhere/cluster.toml");
+    let cmds = key(&mut app, KeyCode::Tab);
+    let asked_bad = discovery(&cmds);
+    assert_eq!(
+        asked_bad.cluster.join.as_deref(),
+        Some(std::path::Path::new("/nowhere/cluster.toml")),
+        "the file is read by the runtime, not by update"
+    );
+    let missing = "cannot read the cluster file /nowhere/cluster.toml: No such file".to_string();
+    update(&mut app, host_found(&asked_bad, Err(missing.clone())));
+    let problem = |app: &App| {
+        app.screens
+            .server
+            .form
+            .probe_of("cluster_file")
+            .and_then(|p| p.problem.clone())
+    };
+    assert_eq!(problem(&app), Some(missing));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Server, "a file that does not read blocks");
+
+    // Another path: Enter waits for its read; a late answer about the old path is dropped.
+    assert_eq!(app.screens.server.form.focused_id(), "cluster_file");
+    ctrl(&mut app, 'u');
+    typed(&mut app, "/first/cluster.toml");
+    let cmds = key(&mut app, KeyCode::Enter);
+    let asked = discovery(&cmds);
+    assert_eq!(app.screen, ScreenId::Server);
+    update(&mut app, host_found(&asked_bad, Ok(cluster_file())));
+    assert_eq!(app.screen, ScreenId::Server, "an answer about another path is dropped");
+    assert!(app.screens.server.form.probe_of("cluster_file").is_none());
+    // The file reads; this host listens where the cluster's first node does: said on Listen.
+    update(&mut app, host_found(&asked, Ok(cluster_file())));
+    assert_eq!(app.screen, ScreenId::Server);
+    let note = app
+        .screens
+        .server
+        .form
+        .probe_of("cluster_file")
+        .and_then(|p| p.note.clone());
+    assert!(
+        note.as_deref()
+            .unwrap_or_default()
+            .contains("this host joins as autounseal-2 the cluster"),
+        "{note:?}"
+    );
+    let listen = app
+        .screens
+        .server
+        .form
+        .field_mut("listen")
+        .error
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        listen.contains("already has a node at http://127.0.0.1:8200"),
+        "{listen}"
+    );
+    ctrl(&mut app, 'u');
+    typed(&mut app, "127.0.0.1:8210");
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Init, "{cmds:?}");
+    let a = &app.ctx.answers;
+    let file = cluster_file();
+    assert_eq!(
+        a.cluster.join.as_deref(),
+        Some(std::path::Path::new("/first/cluster.toml"))
+    );
+    assert_eq!(a.kms.key_id.as_deref(), Some(file.kms_key_arn.as_str()));
+    assert!(!a.kms.create && !a.init.enabled);
+    assert_eq!(a.region, "eu-central-1");
+    assert_eq!(a.server.node_id, "autounseal-2");
+    assert_eq!(a.iam.user_name, "vault-auto-unseal-autounseal-2");
+    assert_eq!(a.iam.policy_name, "vault-auto-unseal-kms");
+    assert_eq!(a.cluster.peers, ["http://127.0.0.1:8200"]);
+    // Saved as `[cluster] join`, so that `apply --answers` with them joins as well.
+    assert!(
+        a.to_toml().contains("join = \"/first/cluster.toml\""),
+        "{}",
+        a.to_toml()
+    );
+
+    // Back on Server, "single server" again: no join left in the answers.
+    app.go(ScreenId::Server);
+    app.screens.server.form.field_mut("layout");
+    key(&mut app, KeyCode::BackTab);
+    while app.screens.server.form.focused_id() != "layout" {
+        key(&mut app, KeyCode::BackTab);
+    }
+    key(&mut app, KeyCode::Right);
+    assert!(app.screens.server.form.field_mut("cluster_file").hidden);
+    update(
+        &mut app,
+        Msg::BinaryProbed(bao.clone(), autounseal::vault::server::find(&bao)),
+    );
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Init);
+    assert_eq!(app.ctx.answers.cluster.join, None);
+    assert!(app.ctx.answers.cluster.peers.is_empty());
 }

@@ -148,6 +148,11 @@ impl Form {
         self.fields[self.focus].id
     }
 
+    /// Focus on field `id` (a problem found beyond its validator, shown under it).
+    pub fn focus_on(&mut self, id: &str) {
+        self.focus = self.index(id);
+    }
+
     pub fn set_hidden(&mut self, id: &str, hidden: bool) {
         self.field_mut(id).hidden = hidden;
     }
@@ -314,8 +319,10 @@ impl Form {
     /// Rows the text under a field takes when wrapped to `width`.
     fn below_rows(&self, field: &Field, width: u16) -> u16 {
         let text_width = width.saturating_sub(self.label_width()).max(1) as usize;
-        self.below(field)
-            .map_or(0, |(text, _)| text.chars().count().div_ceil(text_width) as u16)
+        // By words, as the paragraph wraps it: a count by characters comes a row short.
+        self.below(field).map_or(0, |(text, _)| {
+            crate::tui::screens::word_wrapped_rows(&text, text_width) as u16
+        })
     }
 
     /// Rows the form takes in `width` columns: each field's row, and its wrapped

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::answers::{Answers, DEFAULT_ENV_FILE, DEFAULT_STORAGE_PATH, DEFAULT_VAULT_CONFIG};
+use crate::answers::{Answers, ClusterFile, DEFAULT_ENV_FILE, DEFAULT_STORAGE_PATH, DEFAULT_VAULT_CONFIG};
 use crate::vault::config::{self, SEAL_FRAGMENT};
 use crate::vault::server::{self, Flavour, ServerBinary};
 
@@ -144,6 +144,9 @@ pub struct Host {
     pub unit: Option<Unit>,
     /// Filled by [`Host::probe_server`]; `None` until asked.
     pub server: Option<ServerState>,
+    /// The cluster file `cluster.join` names, read (or why it cannot be); `None` when
+    /// the answers join no cluster.
+    pub cluster_file: Option<Result<ClusterFile, String>>,
 }
 
 impl Host {
@@ -161,6 +164,7 @@ impl Host {
             systemd,
             unit,
             server: None,
+            cluster_file: answers.cluster.join.as_deref().map(ClusterFile::load),
         }
     }
 
@@ -481,6 +485,7 @@ mod tests {
                 group: Some("hsm".into()),
             }),
             server: None,
+            cluster_file: None,
         };
         let (a, taken) = host.fill(&Answers::default());
         assert_eq!(a.server.systemd_unit.as_deref(), Some("vault.service"));
@@ -515,6 +520,7 @@ mod tests {
             systemd: Systemd::Absent("not running here".into()),
             unit: None,
             server: None,
+            cluster_file: None,
         };
         let (a, _) = host(Flavour::OpenBao).fill(&Answers::default());
         assert_eq!(a.output.vault_config, Path::new("/etc/openbao/openbao.hcl"));

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub mod proxy;
 pub mod sandbox;
 pub mod shamir;
+pub mod wizard;
 
 use autounseal::answers::Answers;
 use autounseal::aws::{AwsContext, Connection};
@@ -281,6 +282,54 @@ pub fn server_answers(moto: &Moto, dir: &std::path::Path) -> Answers {
     a.init.recovery_keys_file = Some(dir.join("recovery-keys.txt"));
     a.timing.server_start_timeout_secs = 30;
     a
+}
+
+/// Answers of a 3-node local cluster: a base port whose neighbours +10/+20 (and each +1)
+/// are free too.
+pub fn cluster_answers(moto: &Moto, dir: &std::path::Path) -> Answers {
+    let mut a = server_answers(moto, dir);
+    let base = loop {
+        let port = free_port();
+        if port < 60000
+            && [1, 10, 11, 20, 21]
+                .iter()
+                .all(|d| TcpListener::bind(("127.0.0.1", port + d)).is_ok())
+        {
+            break port;
+        }
+    };
+    a.server.listen = format!("127.0.0.1:{base}");
+    a.cluster.nodes = 3;
+    // Three servers and moto on a small shared machine: patience.
+    a.timing.server_start_timeout_secs = 90;
+    a
+}
+
+/// The state folders of a local cluster's three nodes, the first node's first.
+pub fn cluster_state_dirs(state: &std::path::Path) -> [PathBuf; 3] {
+    [
+        state.to_path_buf(),
+        state.join("nodes/autounseal-2"),
+        state.join("nodes/autounseal-3"),
+    ]
+}
+
+/// `autounseal ARGS` on `state`, with moto's test keys and nothing else of this machine.
+pub fn autounseal_output(state: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut cmd, state);
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    cmd.args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+/// What a command printed, stdout then stderr.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Stops the background server a test's manifest records when the test ends, also

@@ -94,7 +94,7 @@ impl Screen for Iam {
 
 fn view(iam: &Iam, frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let t = &ctx.theme;
-    let rest = super::why(frame, area, WHY, t);
+    let rest = super::why(frame, area, &super::why_or_joining(WHY, ctx), t);
     let text: Vec<Line> = policy::document_compact(&key_arn(ctx))
         .lines()
         .map(|l| Line::raw(l.to_string()))

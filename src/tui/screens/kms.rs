@@ -290,7 +290,7 @@ impl Screen for Kms {
 
 fn view(kms: &Kms, frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let t = &ctx.theme;
-    let rest = super::why(frame, area, WHY, t);
+    let rest = super::why(frame, area, &super::why_or_joining(WHY, ctx), t);
     let below = kms.form.render_on_top(frame, rest, t);
     if kms.creating() {
         super::lines(

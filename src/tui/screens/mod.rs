@@ -343,6 +343,24 @@ pub fn pending<'a, T>(
     }
 }
 
+/// The "why" of a screen whose answer a cluster's file gives when this host joins one
+/// (Region, KMS key, IAM): the file's values, and that this screen's are not used.
+pub fn why_or_joining(why: &'static str, ctx: &Ctx) -> std::borrow::Cow<'static, str> {
+    let a = &ctx.answers;
+    match &a.cluster.join {
+        None => why.into(),
+        Some(file) => format!(
+            "This host joins the cluster of {}: its key {} in {} and its policy {} are used, \
+             whatever this screen says (the Server screen chose it).",
+            file.display(),
+            a.kms.key_id.as_deref().unwrap_or("(the file's)"),
+            a.region,
+            a.iam.policy_name
+        )
+        .into(),
+    }
+}
+
 /// Said while Enter waits for a background check (see `Screen::enter`'s probes).
 pub const WAITING: &str = "Checking… goes on by itself once the check answers.";
 

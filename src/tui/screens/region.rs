@@ -140,7 +140,7 @@ impl Screen for Region {
 
 fn view(region: &Region, frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let t = &ctx.theme;
-    let rest = super::why(frame, area, WHY, t);
+    let rest = super::why(frame, area, &super::why_or_joining(WHY, ctx), t);
     let [filter_area, list_area] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(rest);
     let [label, input] = Layout::horizontal([Constraint::Length(10), Constraint::Min(0)]).areas(Rect {
         height: 1,

@@ -249,6 +249,8 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
             a.server.launch.as_str(),
             if migrating {
                 "seal Shamir → awskms".to_string()
+            } else if a.cluster.join.is_some() {
+                "joins: no init, KMS unseals it".to_string()
             } else {
                 format!("{} recovery shares", a.init.recovery_shares)
             }
@@ -256,6 +258,15 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
     ];
     if a.cluster.nodes > 1 {
         lines.extend(nodes_block(ctx));
+    }
+    if a.cluster.join.is_some() {
+        // The Server screen put the cluster file's nodes in the peers, the first node first.
+        // The node's user and files are named above: one row, so that the plan keeps its room.
+        lines.push(Line::raw(format!(
+            "Join    cluster {} as node {}",
+            a.cluster.peers.first().map_or("", String::as_str),
+            a.server.node_id,
+        )));
     }
     if migrating {
         lines.extend(

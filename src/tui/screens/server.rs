@@ -7,7 +7,8 @@ use ratatui::text::Line;
 
 use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::{
-    Answers, Launch, validate_cluster, validate_file_path, validate_listen, validate_not_blank, validate_tls,
+    Answers, ClusterFile, Launch, validate_cluster, validate_file_path, validate_listen, validate_not_blank,
+    validate_tls,
 };
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, always, back};
@@ -72,8 +73,17 @@ impl Server {
             form::choice(
                 "layout",
                 "Servers",
-                LAYOUTS.iter().map(|(label, _)| *label).collect(),
-                LAYOUTS.iter().position(|(_, n)| *n == a.cluster.nodes).unwrap_or(0),
+                LAYOUTS.iter().map(|(label, _)| *label).chain([JOIN]).collect(),
+                match &a.cluster.join {
+                    Some(_) => LAYOUTS.len(),
+                    None => LAYOUTS.iter().position(|(_, n)| *n == a.cluster.nodes).unwrap_or(0),
+                },
+            ),
+            form::text(
+                "cluster_file",
+                "Cluster file",
+                &path(&a.cluster.join),
+                Box::new(|v| validate_not_blank(v, "the cluster file (cluster.toml in the first node's state folder)")),
             ),
             form::text("listen", "Listen on", &a.server.listen, Box::new(validate_listen)),
             form::text(
@@ -111,13 +121,36 @@ impl Server {
 }
 
 /// The Server screen's choice of one server or a cluster on this machine (see
-/// docs/cluster.md): its label and `cluster.nodes`.
-const LAYOUTS: [(&str, u16); 3] = [("single server", 1), ("cluster of 3", 3), ("cluster of 5", 5)];
+/// docs/cluster.md): its label and `cluster.nodes`. After them, [`JOIN`].
+/// Short enough that every choice fits one row of 80 columns.
+const LAYOUTS: [(&str, u16); 3] = [("single server", 1), ("3 nodes", 3), ("5 nodes", 5)];
+
+/// The last choice of "Servers": this host joins a cluster that exists, from its file.
+const JOIN: &str = "join a cluster";
+
+fn joining(form: &Form) -> bool {
+    form.choice_index("layout") == LAYOUTS.len()
+}
 
 fn show_layout(form: &mut Form) {
-    let nodes = LAYOUTS[form.choice_index("layout")].1;
-    form.field_mut("layout").note =
-        (nodes > 1).then(|| format!("{nodes} raft nodes on this machine, in the background, API ports 10 apart"));
+    let join = joining(form);
+    form.set_hidden("cluster_file", !join);
+    let nodes = LAYOUTS.get(form.choice_index("layout")).map_or(1, |l| l.1);
+    form.field_mut("layout").note = if join {
+        Some(
+            "this host: one more node of an existing cluster; its key, region and policy come from its file"
+                .to_string(),
+        )
+    } else {
+        (nodes > 1)
+            .then(|| format!("a cluster of {nodes} raft nodes on this machine, in the background, API ports 10 apart"))
+    };
+}
+
+/// The cluster file field's value as a path, when this host joins and one is typed.
+fn join_path(form: &Form) -> Option<std::path::PathBuf> {
+    let typed = form.value("cluster_file");
+    (joining(form) && !typed.trim().is_empty()).then(|| typed.trim().into())
 }
 
 fn show_tls(form: &mut Form) {
@@ -158,13 +191,45 @@ impl Server {
         vec![Command::ProbeBinary(named)]
     }
 
-    /// The answers as this screen would leave them: what discovery looks for.
+    /// The answers as this screen would leave them: what discovery looks for (and the
+    /// cluster file it reads).
     fn asking(&self, ctx: &Ctx) -> Answers {
         let mut a = ctx.answers.clone();
         a.server.binary = self.named().trim().into();
         a.server.listen = self.form.value("listen").trim().into();
         a.server.storage_path = self.form.value("storage").trim().into();
+        a.cluster.join = join_path(&self.form);
         a
+    }
+
+    /// The cluster file as discovery read it for the path on screen (or why it cannot).
+    fn cluster_file(&self) -> Option<&Result<ClusterFile, String>> {
+        let report = self.host.as_ref()?;
+        (report.asked.cluster.join == join_path(&self.form))
+            .then_some(report.host.cluster_file.as_ref())
+            .flatten()
+    }
+
+    /// What reading the cluster file found, under its field: why it cannot be used, or
+    /// the cluster it describes and the node this host becomes.
+    fn show_cluster_file(&mut self, ctx: &Ctx) {
+        let (problem, note) = match self.cluster_file() {
+            None => return,
+            Some(Err(e)) => (Some(e.clone()), None),
+            Some(Ok(file)) => (
+                None,
+                Some(format!(
+                    "this host joins as {} the cluster of {} node(s) led by {}; its key {} in {}",
+                    file.free_node_id(&ctx.answers.server.node_id),
+                    file.nodes.len(),
+                    file.leader_addr(),
+                    file.kms_key_arn,
+                    file.region,
+                )),
+            ),
+        };
+        let typed = self.form.value("cluster_file");
+        self.form.probed(&["cluster_file"], &typed, problem, note);
     }
 
     /// Asks what the host has for the answers as they are now, unless that was asked.
@@ -178,12 +243,22 @@ impl Server {
         vec![Command::DiscoverHost(Box::new(asking))]
     }
 
-    pub fn on_host(&mut self, ctx: &Ctx, report: HostReport) -> Outcome {
-        // An answer about a binary, address or folder since changed is dropped.
-        if report.asked == self.asking(ctx) {
-            self.host = Some(report);
+    pub fn on_host(&mut self, ctx: &mut Ctx, report: HostReport) -> Outcome {
+        // An answer about a binary, address, folder or cluster file since changed is dropped.
+        if report.asked != self.asking(ctx) {
+            return Outcome::stay();
+        }
+        self.host = Some(report);
+        self.show_cluster_file(ctx);
+        if self.submitting && self.join_checked() {
+            return self.submit(ctx, ENTER.event());
         }
         Outcome::stay()
+    }
+
+    /// Joining, the cluster file on screen has been read; not joining, nothing to read.
+    fn join_checked(&self) -> bool {
+        !joining(&self.form) || self.cluster_file().is_some()
     }
 
     /// What the probe found, under the binary's field: whether it can serve, decided on
@@ -249,7 +324,11 @@ impl Server {
         s.tls_key_file = path("key");
         // autounseal initialises only a server it starts.
         ctx.answers.init.enabled = s.launch != Launch::None;
-        ctx.answers.cluster.nodes = LAYOUTS[f.choice_index("layout")].1;
+        ctx.answers.cluster.nodes = LAYOUTS.get(f.choice_index("layout")).map_or(1, |l| l.1);
+        if ctx.answers.cluster.join.take().is_some() {
+            // The peers were the cluster file's nodes.
+            ctx.answers.cluster.peers.clear();
+        }
         if let Err(e) = validate_cluster(&ctx.answers.cluster, ctx.answers.server.launch) {
             self.form.field_mut("layout").error = Some(e);
             return false;
@@ -258,7 +337,36 @@ impl Server {
             self.form.field_mut("cert").error = Some(e);
             return false;
         }
+        if let Some(Ok(file)) = self.cluster_file().cloned() {
+            return self.store_join(ctx, &file);
+        }
         true
+    }
+
+    /// This host as one more node of the cluster `file` describes: its key, region,
+    /// policy and peers in the answers, so that Review shows them and the run joins.
+    fn store_join(&mut self, ctx: &mut Ctx, file: &ClusterFile) -> bool {
+        let path = join_path(&self.form);
+        let mut own = ctx.answers.clone();
+        own.server.node_id = file.free_node_id(&own.server.node_id);
+        match file.member_answers(&own) {
+            Ok(member) => {
+                ctx.answers = member;
+                ctx.answers.cluster.join = path;
+                true
+            }
+            Err(e) => {
+                // The one this screen can fix: an address the cluster already has.
+                let field = if e.contains("server.listen") {
+                    "listen"
+                } else {
+                    "cluster_file"
+                };
+                self.form.field_mut(field).error = Some(e);
+                self.form.focus_on(field);
+                false
+            }
+        }
     }
 
     fn submit(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
@@ -272,6 +380,11 @@ impl Server {
             // Goes on when the probe answers (see `on_binary`).
             self.submitting = true;
             return Outcome::run(self.probe_binary());
+        }
+        if !self.join_checked() {
+            // Goes on when the cluster file is read (see `on_host`).
+            self.submitting = true;
+            return Outcome::run(self.discover_host(ctx));
         }
         if self.store(ctx) {
             Outcome::go(Nav::Forward)
@@ -290,11 +403,14 @@ impl FormScreen for Server {
         &mut self.form
     }
 
-    fn changed(&mut self, _: &mut Ctx, id: &'static str) -> Outcome {
+    fn changed(&mut self, ctx: &mut Ctx, id: &'static str) -> Outcome {
         match id {
             "tls_disable" | "listen" => show_tls(&mut self.form),
             "launch" => self.show_probe(),
-            "layout" => show_layout(&mut self.form),
+            "layout" => {
+                show_layout(&mut self.form);
+                return Outcome::run(self.discover_host(ctx));
+            }
             _ => {}
         }
         Outcome::stay()
@@ -304,7 +420,7 @@ impl FormScreen for Server {
     /// field they depend on, not on every keystroke.
     fn left(&mut self, ctx: &mut Ctx, from: &'static str) -> Outcome {
         let mut commands = if from == "binary" { self.probe_binary() } else { vec![] };
-        if matches!(from, "binary" | "listen" | "storage") {
+        if matches!(from, "binary" | "listen" | "storage" | "cluster_file") {
             commands.extend(self.discover_host(ctx));
         }
         Outcome::run(commands)
