@@ -634,6 +634,32 @@ pub async fn role(manifest: &crate::run::Manifest, ca_cert: Option<&Path>) -> Op
         })
 }
 
+/// A node's name: its raft node id as the config it was given says, else its folder's.
+pub fn node_name(dir: &Path, manifest: &crate::run::Manifest) -> String {
+    manifest
+        .server
+        .as_ref()
+        .and_then(|s| std::fs::read_to_string(&s.config).ok())
+        .and_then(|text| {
+            let parsed: serde_json::Value = hcl::from_str(&text).ok()?;
+            parsed["storage"]["raft"]["node_id"].as_str().map(str::to_string)
+        })
+        .unwrap_or_else(|| dir.file_name().unwrap_or_default().to_string_lossy().into_owned())
+}
+
+/// Every node's (name, state folder), the first node's first: one entry for a single server.
+pub fn nodes_of(state_dir: &Path) -> Vec<(String, PathBuf)> {
+    std::iter::once(state_dir.to_path_buf())
+        .chain(node_state_dirs(state_dir))
+        .map(|dir| {
+            let manifest = crate::run::ManifestStore::open(&dir)
+                .map(|s| s.snapshot())
+                .unwrap_or_default();
+            (node_name(&dir, &manifest), dir)
+        })
+        .collect()
+}
+
 /// The state folders of the other nodes of a local cluster whose first node keeps its
 /// state in `state_dir`, in node order.
 pub fn node_state_dirs(state_dir: &Path) -> Vec<PathBuf> {

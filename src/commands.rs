@@ -477,7 +477,7 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
     if let Some(server) = raft_token.as_ref().and(manifest.server.as_ref()) {
         println!(
             "  - take {} out of the raft peer set (through {})",
-            node_name(state_dir, &manifest),
+            cluster::node_name(state_dir, &manifest),
             server.address
         );
     }
@@ -577,7 +577,7 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
                 .await?;
         }
         if let Some(token) = &raft_token {
-            let node_id = node_name(state_dir, &store.snapshot());
+            let node_id = cluster::node_name(state_dir, &store.snapshot());
             cluster::leave(&store, &node_id, None, token, &rep).await?;
         }
         cluster::undo_all(&ctx, &store, state_dir, &rep, opts).await
@@ -713,11 +713,15 @@ pub async fn doctor(args: DoctorArgs, state_dir: &Path, profile: Option<&str>) -
         return Ok(crate::doctor::exit_code(&findings));
     }
     // A local cluster: the first node, then every other node, each checked on its own.
-    let mut per_node = vec![(node_name(state_dir, &manifest), state_dir.to_path_buf(), findings)];
+    let mut per_node = vec![(
+        cluster::node_name(state_dir, &manifest),
+        state_dir.to_path_buf(),
+        findings,
+    )];
     for dir in nodes {
         if let Some((manifest, ctx)) = recorded_setup(&dir, profile).await? {
             let findings = crate::doctor::examine(&manifest, &ctx, args.ca_cert.as_deref()).await;
-            per_node.push((node_name(&dir, &manifest), dir, findings));
+            per_node.push((cluster::node_name(&dir, &manifest), dir, findings));
         }
     }
     let code = per_node
@@ -740,25 +744,12 @@ pub async fn doctor(args: DoctorArgs, state_dir: &Path, profile: Option<&str>) -
     Ok(code)
 }
 
-/// A node's name: its raft node id as the config it was given says, else its folder's.
-fn node_name(dir: &Path, manifest: &crate::run::Manifest) -> String {
-    manifest
-        .server
-        .as_ref()
-        .and_then(|s| std::fs::read_to_string(&s.config).ok())
-        .and_then(|text| {
-            let parsed: serde_json::Value = hcl::from_str(&text).ok()?;
-            parsed["storage"]["raft"]["node_id"].as_str().map(str::to_string)
-        })
-        .unwrap_or_else(|| dir.file_name().unwrap_or_default().to_string_lossy().into_owned())
-}
-
 /// `status`: a few lines (or JSON): what exists, the server, the next thing to do.
 pub async fn status(args: StatusArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
     let (status, name, role) = match recorded_setup(state_dir, profile).await? {
         Some((manifest, ctx)) => (
             crate::doctor::status::gather(&manifest, &ctx, args.ca_cert.as_deref()).await,
-            node_name(state_dir, &manifest),
+            cluster::node_name(state_dir, &manifest),
             cluster::role(&manifest, args.ca_cert.as_deref()).await,
         ),
         None => (crate::doctor::status::nothing(), String::new(), None),
@@ -778,7 +769,7 @@ pub async fn status(args: StatusArgs, state_dir: &Path, profile: Option<&str>) -
         if let Some((manifest, ctx)) = recorded_setup(&dir, profile).await? {
             let status = crate::doctor::status::gather(&manifest, &ctx, args.ca_cert.as_deref()).await;
             let role = cluster::role(&manifest, args.ca_cert.as_deref()).await;
-            per_node.push((node_name(&dir, &manifest), role, dir, status));
+            per_node.push((cluster::node_name(&dir, &manifest), role, dir, status));
         }
     }
     if args.json {
@@ -812,7 +803,7 @@ pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -
                 dir.display()
             );
         };
-        nodes.push((node_name(&dir, &manifest), dir, manifest, ctx));
+        nodes.push((cluster::node_name(&dir, &manifest), dir, manifest, ctx));
     }
     let cluster = nodes.len() > 1;
     if let Some(id) = &args.node {

@@ -187,6 +187,54 @@ async fn rotating_one_node_keeps_the_cluster_serving_and_leaves_the_others_keys(
         "{said}"
     );
 
+    // The wizard's Rotate screen does what `rotate` does: every node in turn, each on
+    // fresh rows that name it; then its Doctor checks every node.
+    let mut cmd = common::pty::wizard_command(dir.path());
+    cmd.args(["--state-dir", &state.to_string_lossy()]);
+    let mut t = common::pty::Terminal::start_sized(cmd, 40, 100);
+    let plan = {
+        t.wait_for("Rotate the access key", Duration::from_secs(20));
+        t.type_keys(&[common::pty::DOWN, common::pty::DOWN, common::pty::ENTER]);
+        t.wait_for("Rotating the access key will:", Duration::from_secs(30))
+    };
+    assert!(plan.contains("rotate each of the 3 nodes in turn"), "{plan}");
+    t.type_keys(&[common::pty::ENTER]);
+    let end = t.wait_for("Rotate again within 30 to 90 days", Duration::from_secs(300));
+    assert!(end.contains("Last: node autounseal-3 (3 of 3)"), "{end}");
+    for n in 1..=2 {
+        assert!(end.contains(&format!("Rotated: node autounseal-{n} now uses")), "{end}");
+    }
+    let wizard_rolled: Vec<String> = dirs.iter().map(|d| env_key_id(d)).collect();
+    for (i, d) in dirs.iter().enumerate() {
+        assert_ne!(wizard_rolled[i], rolled[i], "the wizard gave node {} a new key", i + 1);
+        let listed = ctx
+            .iam
+            .list_access_keys()
+            .user_name(format!("vault-auto-unseal-autounseal-{}", i + 1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.access_key_metadata().len(), 1);
+        let status = VaultClient::new(&address(d), None)
+            .unwrap()
+            .seal_status()
+            .await
+            .unwrap();
+        assert!(!status.sealed && status.seal_type == "awskms", "{status:?}");
+    }
+    t.type_keys(&[common::pty::ESC]);
+    t.wait_for("Check the setup (doctor)", Duration::from_secs(10));
+    t.type_keys(&[common::pty::UP, common::pty::UP, common::pty::ENTER]);
+    let doctor = t.wait_for("exit code", Duration::from_secs(120));
+    assert!(doctor.contains("0 failures"), "{doctor}");
+    assert!(doctor.contains("autounseal-1: "), "{doctor}");
+    t.type_keys(&[common::pty::ESC]);
+    t.wait_for("Check the setup (doctor)", Duration::from_secs(10));
+    t.type_keys(&["q"]);
+    t.wait_for("Quit autounseal?", Duration::from_secs(10));
+    t.type_keys(&["y"]);
+    assert!(t.child.wait().unwrap().success());
+
     drop(servers);
     assert_eq!(
         processes_mentioning(&dir.path().to_string_lossy()),

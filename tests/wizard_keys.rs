@@ -220,6 +220,7 @@ fn rotation(end: Option<Result<RotateOutcome, String>>) -> App {
                 Ok(RotationEnd {
                     outcome,
                     next_due: "2027-03-06".into(),
+                    rotated_before: vec![],
                 }),
             ),
         ),

@@ -782,6 +782,7 @@ fn rotate() {
             restarted: Restarted::Background { pid: 4343 },
         },
         next_due: "2027-03-06".into(),
+        rotated_before: vec![],
     };
     update(&mut rotated, Msg::Rotated(n, Ok(end)));
     snapshot!("16_rotate_rotated", rotated);
@@ -829,6 +830,7 @@ fn rotate() {
                 .into(),
         },
         next_due: "2027-03-06".into(),
+        rotated_before: vec![],
     };
     update(&mut waiting, Msg::Rotated(n, Ok(end)));
     snapshot!("16_rotate_waiting_for_restart", waiting);

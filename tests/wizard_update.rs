@@ -1224,6 +1224,7 @@ fn rotated() -> autounseal::tui::msg::RotationEnd {
             restarted: autounseal::rotate::Restarted::Background { pid: 42 },
         },
         next_due: "2027-03-06".into(),
+        rotated_before: vec![],
     }
 }
 
@@ -1286,6 +1287,46 @@ fn rotate_shows_the_plan_asks_for_enter_and_runs_the_rotation() {
 }
 
 #[test]
+fn a_clusters_nodes_rotate_in_turn_each_on_fresh_rows() {
+    use autounseal::tui::screens::rotate::Phase;
+    let (mut app, first) = on_rotate();
+    update(&mut app, Msg::RotatePlan(first.asked, Ok(plan())));
+    let rotation = setup_read(&key(&mut app, KeyCode::Enter));
+    let event = |app: &mut App, e: Event| update(app, Msg::Rotation(rotation.asked, e));
+    event(&mut app, Event::Note("node autounseal-1 (1 of 2)".into()));
+    assert_eq!(app.screens.rotate.node.as_deref(), Some("node autounseal-1 (1 of 2)"));
+    event(&mut app, Event::Done(Step::CheckAccessKeys, "one key".into()));
+    event(&mut app, Event::Done(Step::DeleteOldKey, "deleted AKIAOLD1".into()));
+    // The next node: its rows start again, and the screen names it.
+    event(&mut app, Event::Note("node autounseal-2 (2 of 2)".into()));
+    assert_eq!(app.screens.rotate.node.as_deref(), Some("node autounseal-2 (2 of 2)"));
+    assert!(
+        app.screens.rotate.rows.iter().all(|(_, s)| *s == Status::Waiting),
+        "{:?}",
+        app.screens.rotate.rows
+    );
+    let mut end = rotated();
+    end.rotated_before = vec!["node autounseal-1 now uses AKIANEW1".into()];
+    update(&mut app, Msg::Rotated(rotation.asked, Ok(end.clone())));
+    assert_eq!(app.screens.rotate.phase, Phase::Ended(end));
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 40)).unwrap();
+    terminal.draw(|f| autounseal::tui::view::draw(f, &app)).unwrap();
+    let screen: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .chunks(100)
+        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+        .collect();
+    assert!(
+        screen.contains("Rotated: node autounseal-1 now uses AKIANEW1."),
+        "{screen}"
+    );
+    assert!(screen.contains("Last: node autounseal-2 (2 of 2)"), "{screen}");
+    assert!(screen.contains("AKIANEW; AKIAOLD is deleted"), "{screen}");
+}
+
+#[test]
 fn a_failed_rotation_shows_its_rollback_and_a_waiting_one_rotates_again() {
     use autounseal::rotate::RotateOutcome;
     use autounseal::tui::screens::rotate::Phase;
@@ -1316,6 +1357,7 @@ fn a_failed_rotation_shows_its_rollback_and_a_waiting_one_rotates_again() {
             restart: "restart the server".into(),
         },
         next_due: "2027-03-06".into(),
+        rotated_before: vec![],
     };
     update(&mut app, Msg::Rotated(rotation.asked, Ok(waiting)));
     assert!(matches!(

@@ -23,7 +23,7 @@ use crate::answers::Answers;
 use crate::aws::{AwsContext, Connection};
 use crate::doctor::Finding;
 use crate::doctor::status::{self, Status, recorded_setup};
-use crate::rotate::{self, RotateOptions};
+use crate::rotate::{self, RotateOptions, RotateOutcome};
 use crate::run::events::StopRequest;
 use crate::run::{ApplyOptions, Event, ManifestStore, Reporter, RunError};
 use crate::tui::app::App;
@@ -397,7 +397,8 @@ fn forwarded(
     (Reporter::new(etx), forward)
 }
 
-/// What `rotate` would do for the setup the state folder records.
+/// What `rotate` would do for the setup the state folder records; for a cluster, every
+/// node in turn (as `autounseal rotate` does).
 fn rotation_plan(state_dir: &Path) -> Result<Vec<String>, String> {
     let manifest = ManifestStore::open(state_dir).map_err(|e| e.to_string())?.snapshot();
     if manifest.is_empty() {
@@ -406,51 +407,113 @@ fn rotation_plan(state_dir: &Path) -> Result<Vec<String>, String> {
             state_dir.display()
         ));
     }
-    Ok(rotate::rotate_plan(&manifest))
+    let nodes = crate::cluster::nodes_of(state_dir);
+    let mut plan = Vec::new();
+    if nodes.len() > 1 {
+        let names: Vec<&str> = nodes.iter().map(|(name, _)| name.as_str()).collect();
+        plan.push(format!(
+            "rotate each of the {} nodes in turn, the next only once the one before is unsealed on its new key: {}; \
+             for each (`autounseal rotate --node ID` rotates one):",
+            nodes.len(),
+            names.join(", ")
+        ));
+    }
+    plan.extend(rotate::rotate_plan(&manifest));
+    Ok(plan)
 }
 
 /// Rotates the access key of the setup the state folder records, as `autounseal rotate
-/// --yes` does; `stop` (a confirmed quit) makes it stop after its step and roll back.
+/// --yes` does: a cluster's nodes one at a time, each announced by a note (the screen's
+/// rows start again). `stop` (a confirmed quit) makes it stop after its step and roll back.
 async fn rotate_setup(
     read: &SetupRead,
     state_dir: &Path,
     tx: &UnboundedSender<Msg>,
     stop: StopRequest,
 ) -> Result<RotationEnd, String> {
-    let Some((_, ctx)) = recorded_setup(state_dir, read.profile.as_deref())
-        .await
-        .map_err(|e| format!("{e:#}"))?
-    else {
-        return Err(rotation_plan(state_dir).err().unwrap_or_default());
-    };
-    let store = ManifestStore::open(state_dir).map_err(|e| e.to_string())?;
-    let asked = read.asked;
-    let (rep, forward) = forwarded(tx, move |event| Msg::Rotation(asked, event));
-    let opts = RotateOptions {
-        ca_cert: read.ca_cert.clone(),
-    };
-    let result = rotate::rotate(&ctx, &store, &rep.with_stop(stop), opts).await;
-    let _ = forward.await;
-    let outcome = result.map_err(|e| e.to_string())?;
+    let nodes = crate::cluster::nodes_of(state_dir);
+    let cluster = nodes.len() > 1;
+    let mut rotated_before = Vec::new();
+    let mut last = None;
+    for (i, (name, dir)) in nodes.iter().enumerate() {
+        let Some((_, ctx)) = recorded_setup(dir, read.profile.as_deref())
+            .await
+            .map_err(|e| format!("{e:#}"))?
+        else {
+            return Err(rotation_plan(dir).err().unwrap_or_default());
+        };
+        let store = ManifestStore::open(dir).map_err(|e| e.to_string())?;
+        let asked = read.asked;
+        let (rep, forward) = forwarded(tx, move |event| Msg::Rotation(asked, event));
+        if cluster {
+            rep.note(format!("node {name} ({} of {})", i + 1, nodes.len()));
+        }
+        let opts = RotateOptions {
+            ca_cert: read.ca_cert.clone(),
+        };
+        let result = rotate::rotate(&ctx, &store, &rep.with_stop(stop.clone()), opts).await;
+        let _ = forward.await;
+        let outcome = result.map_err(|e| {
+            let earlier = if rotated_before.is_empty() {
+                String::new()
+            } else {
+                format!(" (rotated before it: {})", rotated_before.join("; "))
+            };
+            if cluster {
+                format!("node {name}: {e}{earlier}")
+            } else {
+                e.to_string()
+            }
+        })?;
+        let finished = matches!(outcome, RotateOutcome::Rotated { .. });
+        if let (true, RotateOutcome::Rotated { new_key_id, .. }) = (cluster, &outcome) {
+            rotated_before.push(format!("node {name} now uses {new_key_id}"));
+        }
+        last = Some(outcome);
+        // Launch none: the operator restarts this node first; the next waits for that.
+        if !finished || stop.requested().is_some() {
+            break;
+        }
+    }
+    let outcome = last.ok_or("the state folder records no node to rotate")?;
+    // The last node's own line says its key: the earlier ones are listed above it.
+    if matches!(outcome, RotateOutcome::Rotated { .. }) {
+        rotated_before.pop();
+    }
     let due = time::OffsetDateTime::now_utc() + time::Duration::days(rotate::ROTATE_EVERY_DAYS.into());
     Ok(RotationEnd {
         outcome,
         next_due: due.date().to_string(),
+        rotated_before,
     })
 }
 
 /// Doctor's findings for the setup the state folder records.
 async fn examine_setup(read: &SetupRead, state_dir: &Path) -> Result<Vec<Finding>, String> {
-    match recorded_setup(state_dir, read.profile.as_deref()).await {
-        Ok(Some((manifest, operator))) => {
-            Ok(crate::doctor::examine(&manifest, &operator, read.ca_cert.as_deref()).await)
+    let nodes = crate::cluster::nodes_of(state_dir);
+    let mut all = Vec::new();
+    for (name, dir) in &nodes {
+        match recorded_setup(dir, read.profile.as_deref()).await {
+            Ok(Some((manifest, operator))) => {
+                let findings = crate::doctor::examine(&manifest, &operator, read.ca_cert.as_deref()).await;
+                // A cluster's findings say their node, as `doctor` does node by node.
+                all.extend(findings.into_iter().map(|mut f| {
+                    if nodes.len() > 1 {
+                        f.evidence = format!("{name}: {}", f.evidence);
+                    }
+                    f
+                }));
+            }
+            Ok(None) => {
+                return Err(format!(
+                    "{} records no setup to check: Esc, then \"Set up again\" on the menu, makes one",
+                    dir.display()
+                ));
+            }
+            Err(e) => return Err(format!("{e:#}")),
         }
-        Ok(None) => Err(format!(
-            "{} records no setup to check: Esc, then \"Set up again\" on the menu, makes one",
-            state_dir.display()
-        )),
-        Err(e) => Err(format!("{e:#}")),
     }
+    Ok(all)
 }
 
 /// The status of the setup the state folder records (nothing, when it records none).

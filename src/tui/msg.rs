@@ -64,6 +64,8 @@ pub struct RotationEnd {
     pub outcome: RotateOutcome,
     /// The date, as `2027-03-06`, by which to rotate again.
     pub next_due: String,
+    /// A cluster's nodes rotated before the last one, a line each.
+    pub rotated_before: Vec<String>,
 }
 
 pub enum Msg {

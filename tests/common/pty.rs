@@ -15,6 +15,8 @@ pub const ENTER: &str = "\r";
 pub const TAB: &str = "\t";
 pub const RIGHT: &str = "\x1b[C";
 pub const DOWN: &str = "\x1b[B";
+pub const UP: &str = "\x1b[A";
+pub const ESC: &str = "\x1b";
 pub const CLEAR: &str = "\x15"; // Ctrl-U
 
 pub struct Terminal {

@@ -41,6 +41,8 @@ pub struct Rotate {
     pub warnings: Vec<String>,
     /// How far the text under the rows is scrolled (a failure's is long).
     pub scroll: u16,
+    /// A cluster's node the rows are for ("node autounseal-2 (2 of 3)").
+    pub node: Option<String>,
 }
 
 impl Rotate {
@@ -74,11 +76,18 @@ impl Rotate {
         self.phase = Phase::Running;
         self.warnings.clear();
         self.scroll = 0;
+        self.node = None;
         Outcome::run(vec![Command::Rotate(SetupRead::next(&mut self.asked, &ctx.answers))])
     }
 
     pub fn on_event(&mut self, asked: u64, event: Event) {
         if asked != self.asked || !self.running() {
+            return;
+        }
+        // A cluster's next node: its rows start again.
+        if let Event::Note(node) = event {
+            self.rows = steps::waiting(&Step::ROTATE);
+            self.node = Some(node);
             return;
         }
         // The rollback has a row only when it happens.
@@ -199,10 +208,12 @@ impl Screen for Rotate {
             };
             return super::lines(frame, rest, text);
         }
-        let mut text: Vec<Line> = self
-            .warnings
-            .iter()
-            .map(|w| Line::styled(format!("! {w}"), t.warn))
+        let node = self.node.iter().map(|n| {
+            let doing = if self.running() { "Rotating" } else { "Last" };
+            Line::styled(format!("{doing}: {n}"), t.title)
+        });
+        let mut text: Vec<Line> = node
+            .chain(self.warnings.iter().map(|w| Line::styled(format!("! {w}"), t.warn)))
             .collect();
         if ctx.stopping {
             text.push(Line::styled(
@@ -244,7 +255,11 @@ fn plan_lines(plan: &[String], width: usize, ctx: &Ctx) -> Vec<Line<'static>> {
 /// How a rotation ended: the new key and the next due date, or the restart it waits for.
 fn ended(end: &RotationEnd, ctx: &Ctx) -> Vec<Line<'static>> {
     let t = &ctx.theme;
-    match &end.outcome {
+    let before = end
+        .rotated_before
+        .iter()
+        .map(|line| Line::styled(format!("Rotated: {line}."), t.ok));
+    let last = match &end.outcome {
         RotateOutcome::Rotated {
             old_key_id, new_key_id, ..
         } => vec![
@@ -267,5 +282,6 @@ fn ended(end: &RotationEnd, ctx: &Ctx) -> Vec<Line<'static>> {
                 "Then r here (or `autounseal rotate`): it checks that the server unsealed and retires the old key.",
             ),
         ],
-    }
+    };
+    before.chain(last).collect()
 }
