@@ -160,6 +160,9 @@ pub struct DestroyArgs {
     /// the raft peer set first
     #[arg(long, value_name = "FILE")]
     pub raft_token_file: Option<PathBuf>,
+    /// With --raft-token-file: the CA bundle that verifies the cluster's HTTPS certificate
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +197,10 @@ pub struct RotateArgs {
     /// The CA bundle that verifies the server's HTTPS certificate
     #[arg(long, value_name = "FILE", env = "VAULT_CACERT")]
     pub ca_cert: Option<PathBuf>,
+    /// Launch `none`, after a first run saved the new key: you restarted the server since,
+    /// so that it reads the new key (the old key is deleted next)
+    #[arg(long)]
+    pub restarted: bool,
 }
 
 /// The state folder when none is given: the user's data folder.

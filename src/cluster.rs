@@ -94,7 +94,7 @@ pub fn local_nodes(answers: &Answers, state_dir: &Path) -> Vec<Node> {
             a.output.env_file = beside(&answers.output.env_file, &id);
             a.output.credentials_csv = answers.output.credentials_csv.as_deref().map(|p| beside(p, &id));
             if answers.output.credentials == crate::answers::CredentialsStyle::SharedFile {
-                // Beside the env file by default: the same file for every node, unless named apart.
+                // Each node its own file, beside the answers' own: a node's key is never in another's.
                 a.output.shared_credentials_file = Some(beside(&answers.output.shared_credentials_path(), &id));
             }
             a.iam.user_name = node_user(&answers.iam.user_name, &id);
@@ -634,8 +634,8 @@ pub async fn role(manifest: &crate::run::Manifest, ca_cert: Option<&Path>) -> Op
         })
 }
 
-/// A node's name: its raft node id as the config it was given says, else its folder's.
-pub fn node_name(dir: &Path, manifest: &crate::run::Manifest) -> String {
+/// A node's raft node id, as the config it was given says (none when that is gone).
+pub fn node_id_in_config(manifest: &crate::run::Manifest) -> Option<String> {
     manifest
         .server
         .as_ref()
@@ -644,7 +644,11 @@ pub fn node_name(dir: &Path, manifest: &crate::run::Manifest) -> String {
             let parsed: serde_json::Value = hcl::from_str(&text).ok()?;
             parsed["storage"]["raft"]["node_id"].as_str().map(str::to_string)
         })
-        .unwrap_or_else(|| dir.file_name().unwrap_or_default().to_string_lossy().into_owned())
+}
+
+/// A node's name, for what is shown: its raft node id, else its folder's name.
+pub fn node_name(dir: &Path, manifest: &crate::run::Manifest) -> String {
+    node_id_in_config(manifest).unwrap_or_else(|| dir.file_name().unwrap_or_default().to_string_lossy().into_owned())
 }
 
 /// Every node's (name, state folder), the first node's first: one entry for a single server.

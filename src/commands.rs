@@ -467,7 +467,7 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
     let nodes = cluster::node_state_dirs(state_dir);
     let raft_token = match &args.raft_token_file {
         Some(_) if !nodes.is_empty() => bail!(
-            "{} holds a whole local cluster, which goes as one: no peer to take out of it. Leave out              --raft-token-file",
+            "{} holds a whole local cluster, which goes as one: no peer to take out of it. Leave out --raft-token-file",
             state_dir.display()
         ),
         Some(path) => Some(cluster::read_token(path).map_err(anyhow::Error::msg)?),
@@ -577,8 +577,14 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
                 .await?;
         }
         if let Some(token) = &raft_token {
-            let node_id = cluster::node_name(state_dir, &store.snapshot());
-            cluster::leave(&store, &node_id, None, token, &rep).await?;
+            // Only the id the node's own config gives: a guess could take another node out.
+            match cluster::node_id_in_config(&store.snapshot()) {
+                Some(node_id) => cluster::leave(&store, &node_id, args.ca_cert.as_deref(), token, &rep).await?,
+                None => rep.warn(
+                    "this node's config, which names its raft node id, is gone: no peer was removed. Take it out \
+                     of the cluster by hand (`operator raft list-peers`, then `operator raft remove-peer ID`)",
+                ),
+            }
         }
         cluster::undo_all(&ctx, &store, state_dir, &rep, opts).await
     })
@@ -790,8 +796,8 @@ pub async fn status(args: StatusArgs, state_dir: &Path, profile: Option<&str>) -
     Ok(())
 }
 
-/// `rotate`: shows what it will do, asks unless `--yes`, rotates, says when the next is due.
-/// `rotate`: the access key of the setup the state folder records. In a cluster's, of
+/// `rotate`: shows what it will do, asks unless `--yes`, rotates, says when the next is due:
+/// the access key of the setup the state folder records. In a cluster's, of
 /// every node in turn (a rolling rotation: each node is back, unsealed on its new key,
 /// before the next restarts, so a majority always serves), or of `--node ID` alone.
 pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
@@ -847,6 +853,7 @@ pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -
         let store = ManifestStore::open(dir)?;
         let opts = rotate::RotateOptions {
             ca_cert: args.ca_cert.clone(),
+            restarted: args.restarted,
         };
         let outcome = with_printer(Mode::Run, async |rep| {
             rotate::rotate(ctx, &store, &rep.with_stop(stop.clone()), opts).await
@@ -881,8 +888,8 @@ fn rotated(outcome: rotate::RotateOutcome, state_dir: &Path) -> bool {
             println!("\nThe new access key {new_key_id} is saved and works; the old one is still active.");
             println!("Now {restart}.");
             println!(
-                "Then run `{}` again: it checks that the server unsealed and retires the old key.",
-                crate::cli::command_hint("rotate", state_dir)
+                "Then run `{}`: it checks that the server unsealed and retires the old key.",
+                crate::cli::command_hint("rotate --restarted", state_dir)
             );
             false
         }

@@ -68,6 +68,18 @@ pub async fn run_with(
     } else {
         ManifestStore::open(state_dir)?
     };
+    // A rotation that stopped half-way has two keys in play and the old key's files as
+    // backups: an apply now would take the new key's saved secret for a lost one.
+    if let Some(r) = &store.snapshot().rotation {
+        return Err(RunError::Other(format!(
+            "a rotation of access key {} stopped half-way ({}): run `autounseal rotate` with the same state \
+             folder first, to finish it or roll it back; then run this again",
+            r.old_key_id,
+            r.rolling_back
+                .as_deref()
+                .map_or("not rolled back".to_string(), |why| format!("rolling back: {why}"))
+        )));
+    }
     // A missing server binary or a taken port must stop the run before AWS is touched.
     // First: a live server with data says best what it is (before its port or storage
     // is refused as taken).

@@ -42,6 +42,10 @@ pub const ROTATE_EVERY_DAYS: u32 = 90;
 pub struct RotateOptions {
     /// The CA bundle that verifies the server's HTTPS certificate.
     pub ca_cert: Option<PathBuf>,
+    /// Launch `none`: the operator says the server was restarted since the new key was
+    /// saved. An unsealed server proves nothing (it was unsealed on the old key too), and
+    /// the old key is deleted next: without this word, rotate waits for the restart.
+    pub restarted: bool,
 }
 
 /// How the server came onto the new key.
@@ -88,12 +92,23 @@ pub fn rotate_plan(m: &Manifest) -> Vec<String> {
             ),
         });
     }
+    let launch = m.server.as_ref().map_or("none", |s| s.launch.as_str());
+    if let Some(r) = m
+        .rotation
+        .as_ref()
+        .filter(|r| r.stage == RotationStage::Saved && launch == "none")
+    {
+        lines.push(format!(
+            "only if you restarted the server since {} was saved (headless: --restarted says so): check it is \
+             unsealed, then retire the old key",
+            r.new_key_id.as_deref().unwrap_or("the new key")
+        ));
+    }
     lines.push(format!("create a new access key for IAM user {}", key.user));
     lines.push(format!(
         "write it to {forms} (mode 0600; the old files kept as backups until the end)"
     ));
     lines.push("check that it works as Vault uses it (STS, DescribeKey, Encrypt, Decrypt)".into());
-    let launch = m.server.as_ref().map_or("none", |s| s.launch.as_str());
     let restart = match (launch, m.server.as_ref()) {
         ("systemd", Some(s)) => format!("restart {} and wait until it unseals itself", unit_of(s)),
         ("background", _) => "restart the background server and wait until it unseals itself".into(),
@@ -533,7 +548,10 @@ impl<'a> Rotation<'a> {
             Step::RestartWithoutOldKey,
             Step::DeleteOldKey,
         ] {
-            self.rep.skipped(step, "after you restart the server, run rotate again");
+            self.rep.skipped(
+                step,
+                "after you restart the server, run `rotate --restarted` (the wizard: r, then Enter)",
+            );
         }
         Ok(RotateOutcome::WaitingForRestart {
             new_key_id: new_id.to_string(),
@@ -692,6 +710,9 @@ impl<'a> Rotation<'a> {
                     format!("{} holds {}", self.key_files.secret_path().display(), new_key.id),
                 );
                 if self.launch() == Launch::None {
+                    if !self.opts.restarted {
+                        return self.wait_for_operator(&new_key.id).map(Some);
+                    }
                     return self.after_operator_restart(&old_id, new_key).await.map(Some);
                 }
                 self.carry_on(&old_id, new_key).await.map(Some)

@@ -297,7 +297,10 @@ async fn the_emulator_out_of_reach_mid_rotation_leaves_a_working_server_and_a_re
     let ctx = context_as(&through_proxy, &setup.operator_key.0, &setup.operator_key.1).await;
     let store = ManifestStore::open(&setup.state()).unwrap();
     let (rep, mut rx) = collecting();
-    let opts = RotateOptions { ca_cert: None };
+    let opts = RotateOptions {
+        ca_cert: None,
+        restarted: false,
+    };
     let err = autounseal::rotate::rotate(&ctx, &store, &rep, opts)
         .await
         .unwrap_err()
@@ -667,11 +670,34 @@ async fn with_launch_none_it_stops_at_the_restart_and_a_rerun_retires_the_old_ke
     assert_eq!(m.access_key.unwrap().id, old, "the manifest keeps the key in use");
     assert_eq!(m.rotation.unwrap().new_key_id.as_deref(), Some(new.as_str()));
 
-    // The operator restarts it; the next run retires the old key.
+    // An apply now would take the new key's saved secret for a lost one: it is refused.
+    let out = autounseal(&["apply", "--yes", "--answers", &file.to_string_lossy()]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("stopped half-way") && said.contains("autounseal rotate"),
+        "{said}"
+    );
+    assert_eq!(keys().await, both, "the refused apply changed no key");
+    assert_eq!(read_env(), new);
+
+    // A re-run with no word of a restart: the server still unseals (on the old key, as far
+    // as anyone knows), so nothing is retired; it says again what to do.
+    let out = autounseal(&["rotate", "--yes"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("rotate --restarted"), "{said}");
+    assert_eq!(
+        keys().await,
+        both,
+        "the old key stays until the operator says they restarted"
+    );
+
+    // The operator restarts it; the next run, told so, retires the old key.
     drop(server);
     let _server = operator_starts(&a, d).await;
     wait_unsealed(&a).await;
-    let out = autounseal(&["rotate", "--yes"]);
+    let out = autounseal(&["rotate", "--yes", "--restarted"]);
     let said = text(&out);
     assert!(out.status.success(), "{said}");
     assert!(

@@ -448,8 +448,10 @@ async fn rotate_setup(
         if cluster {
             rep.note(format!("node {name} ({} of {})", i + 1, nodes.len()));
         }
+        // Enter on a plan that says "only if you restarted the server" is the operator's word.
         let opts = RotateOptions {
             ca_cert: read.ca_cert.clone(),
+            restarted: true,
         };
         let result = rotate::rotate(&ctx, &store, &rep.with_stop(stop.clone()), opts).await;
         let _ = forward.await;

@@ -84,6 +84,15 @@ pub struct VaultClient {
 }
 
 /// Never through a proxy: the server is ours, usually on loopback.
+/// A token as a header value marked sensitive: reqwest and hyper leave it out of their
+/// debug output and logs.
+fn sensitive(token: &str) -> Result<reqwest::header::HeaderValue, VaultError> {
+    let mut value = reqwest::header::HeaderValue::from_str(token)
+        .map_err(|_| VaultError::Io("the token holds characters a header cannot carry".into()))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 fn http_client(ca_cert: Option<&Path>, pooled: bool) -> Result<reqwest::Client, VaultError> {
     let mut builder = reqwest::Client::builder()
         .no_proxy()
@@ -229,7 +238,7 @@ impl VaultClient {
         let mut req = self
             .http
             .request(method.clone(), self.url(path))
-            .header("X-Vault-Token", token);
+            .header("X-Vault-Token", sensitive(token)?);
         if let Some(body) = &body {
             req = req.json(body);
         }

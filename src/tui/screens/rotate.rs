@@ -279,7 +279,8 @@ fn ended(end: &RotationEnd, ctx: &Ctx) -> Vec<Line<'static>> {
             ),
             Line::styled(format!("Now {restart}."), t.warn),
             Line::raw(
-                "Then r here (or `autounseal rotate`): it checks that the server unsealed and retires the old key.",
+                "Then r here, and Enter (or `autounseal rotate --restarted`): it checks that the server unsealed and \
+                 retires the old key.",
             ),
         ],
     };
