@@ -12,7 +12,7 @@ use std::time::Duration;
 use autounseal::answers::{Answers, CredentialsStyle};
 use autounseal::aws::AwsContext;
 use autounseal::run::{Manifest, ManifestStore};
-use common::{Moto, ServerGuard, context, context_as, isolate, server_answers};
+use common::{Moto, ServerGuard, isolate, server_answers};
 use serde_json::Value;
 
 /// A finished `apply`, by an operator who is a real IAM user of moto, so that once
@@ -40,28 +40,7 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         let mut answers = server_answers(&moto, dir.path());
         change(&mut answers);
-        let root = context(&answers).await;
-        root.iam.create_user().user_name("operator").send().await.unwrap();
-        let key = root
-            .iam
-            .create_access_key()
-            .user_name("operator")
-            .send()
-            .await
-            .unwrap()
-            .access_key
-            .unwrap();
-        let admin = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-        root.iam
-            .put_user_policy()
-            .user_name("operator")
-            .policy_name("admin")
-            .policy_document(admin)
-            .send()
-            .await
-            .unwrap();
-        let operator_key = (key.access_key_id().to_string(), key.secret_access_key().to_string());
-        let operator = context_as(&answers, &operator_key.0, &operator_key.1).await;
+        let (operator, operator_key) = common::operator(&answers).await;
         let guard = ServerGuard(dir.path().join("state"));
         let mut setup = Setup {
             _guard: guard,
