@@ -217,7 +217,8 @@ pub fn write_atomic(path: &Path, contents: &[u8], opts: WriteOptions) -> Result<
 
 /// Copies `path` to `path.bak-YYYYMMDDTHHMMSSZ` with the same mode (never clobbering an
 /// earlier backup) and returns the backup's path.
-fn back_up(path: &Path) -> Result<PathBuf, FileError> {
+/// Copies `path` beside itself as `NAME.bak-STAMP` (its mode kept), and says where.
+pub fn back_up(path: &Path) -> Result<PathBuf, FileError> {
     let stamp = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"

@@ -409,24 +409,24 @@ impl<'a> Rotation<'a> {
             let last = i + 1 == forms.len();
             let change = write_key_change(path, &self.account, ", the old one kept as a backup", last);
             let write = |_| async move {
+                // The backup is recorded before the file changes: a run killed in between
+                // still finds the old key's file to roll back to.
+                if path.exists() {
+                    let backup = files::back_up(path)?;
+                    self.update(|r| {
+                        r.backups.push(RotationBackup {
+                            path: path.clone(),
+                            backup,
+                        })
+                    })?;
+                }
                 let text = render(&self.key_files, *role, key, self.ctx.region());
-                let opts = WriteOptions::secret(Existing::BackupAndReplace, self.owner);
-                Ok(files::write_atomic(path, text.as_bytes(), opts)?.backup)
+                let opts = WriteOptions::secret(Existing::Replace, self.owner);
+                files::write_atomic(path, text.as_bytes(), opts)?;
+                Ok(())
             };
             self.recorder
-                .mutate(
-                    change,
-                    write,
-                    |m, backup: &Option<PathBuf>| {
-                        if let (Some(r), Some(backup)) = (m.rotation.as_mut(), backup) {
-                            r.backups.push(RotationBackup {
-                                path: path.clone(),
-                                backup: backup.clone(),
-                            });
-                        }
-                    },
-                    |_| format!("saved to {all}"),
-                )
+                .mutate(change, write, nothing_to_record, |_| format!("saved to {all}"))
                 .await?;
         }
         self.update(|r| r.stage = RotationStage::Saved)
