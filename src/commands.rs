@@ -875,11 +875,10 @@ fn rotated(outcome: rotate::RotateOutcome, state_dir: &Path) -> bool {
             old_key_id, new_key_id, ..
         } => {
             println!("\nRotated: the server uses access key {new_key_id}; {old_key_id} is deleted.");
-            let due = time::OffsetDateTime::now_utc() + time::Duration::days(rotate::ROTATE_EVERY_DAYS.into());
             println!(
                 "Rotate again within 30 to {} days: by {} at the latest ({}).",
                 rotate::ROTATE_EVERY_DAYS,
-                due.date(),
+                rotate::next_due(),
                 crate::cli::command_hint("rotate", state_dir)
             );
             true

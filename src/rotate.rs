@@ -36,6 +36,11 @@ use crate::vault::{VaultError, config, launch};
 /// to 90 days; `doctor` warns past 90).
 pub const ROTATE_EVERY_DAYS: u32 = 90;
 
+/// The date by which a key rotated today is due again.
+pub fn next_due() -> time::Date {
+    (time::OffsetDateTime::now_utc() + time::Duration::days(ROTATE_EVERY_DAYS.into())).date()
+}
+
 /// The waits (for the new key to propagate, for a restart) are the AWS context's
 /// timing (`ctx.conn.timing`).
 #[derive(Debug, Clone, Default)]

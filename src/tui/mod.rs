@@ -482,10 +482,9 @@ async fn rotate_setup(
     if matches!(outcome, RotateOutcome::Rotated { .. }) {
         rotated_before.pop();
     }
-    let due = time::OffsetDateTime::now_utc() + time::Duration::days(rotate::ROTATE_EVERY_DAYS.into());
     Ok(RotationEnd {
         outcome,
-        next_due: due.date().to_string(),
+        next_due: rotate::next_due().to_string(),
         rotated_before,
     })
 }
