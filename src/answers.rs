@@ -215,6 +215,13 @@ impl ServerAnswers {
         crate::files::Owner::service_account(&account.user, account.group.as_deref())
     }
 
+    /// Who a new config belongs to: root, with the service's group (the server reads
+    /// it, and must not be able to rewrite its own seal stanza).
+    pub fn config_owner(&self) -> Option<crate::files::Owner> {
+        let account = self.service_account();
+        crate::files::Owner::root_with_group_of(&account.user, account.group.as_deref())
+    }
+
     /// The user (default `vault`) and group the server runs as.
     pub fn service_account(&self) -> ServiceAccount {
         ServiceAccount {

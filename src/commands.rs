@@ -123,6 +123,8 @@ fn stop_on_signals() -> anyhow::Result<StopRequest> {
                 _ = terminate.recv() => "SIGTERM",
             };
             if request.request(name) {
+                // A probe (a binary's `version`, `systemctl show`) changes nothing: it ends now.
+                crate::child::stop_probes(name);
                 eprintln!(
                     "\n{name}: stopping after the current step, so that what it makes is recorded. \
                      Interrupt again to stop at once."
@@ -443,8 +445,10 @@ pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> an
         print_plan(&outcome.first_answers, &outcome.first);
         return Ok(());
     }
+    // Where apply would put the keys: a plan checks that file as apply does.
+    let keys = KeysDestination::headless(&answers)?;
     let outcome = with_printer(Mode::Plan, async |rep| {
-        flow::run(&answers, state_dir, opts, KeysDestination::HandBack, &rep).await
+        flow::run(&answers, state_dir, opts, keys, &rep).await
     })
     .await?;
     print_plan(&answers, &outcome);
@@ -473,31 +477,7 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
         Some(path) => Some(cluster::read_token(path).map_err(anyhow::Error::msg)?),
         None => None,
     };
-    println!("autounseal destroy will:");
-    if let Some(server) = raft_token.as_ref().and(manifest.server.as_ref()) {
-        println!(
-            "  - take {} out of the raft peer set (through {})",
-            cluster::node_name(state_dir, &manifest),
-            server.address
-        );
-    }
-    for dir in nodes.iter().rev() {
-        println!("  node {}:", dir.file_name().unwrap_or_default().to_string_lossy());
-        for line in flow::undo_plan(&ManifestStore::open(dir)?.snapshot()) {
-            println!("    - {line}");
-        }
-    }
-    for line in flow::undo_plan(&manifest) {
-        println!("  - {line}");
-    }
     let deletes_key = manifest.kms_key.as_ref().is_some_and(|k| k.origin == Origin::Created);
-    if deletes_key {
-        println!("\nWARNING: {KEY_DELETION_WARNING}");
-        println!(
-            "KMS waits {} days before the key is really gone.",
-            args.deletion_window_days
-        );
-    }
     let sealed_data = if deletes_key {
         migrate::data_sealed_by_key(&manifest).await
     } else {
@@ -544,11 +524,36 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
         ),
         None => None,
     };
+    // The plan once the way back is decided: it keeps the config rather than removing it.
+    println!("\nautounseal destroy will:");
     if recovery_keys.is_some() {
         println!(
-            "\nFirst, the way back to Shamir: disabled = \"true\" in the seal stanza, a restart, the recovery keys \
-             submitted with migrate (they then become the unseal keys), the stanza removed, a restart, and a check \
-             that the same keys unseal the server."
+            "  - first, the way back to Shamir: disabled = \"true\" in the seal stanza, a restart, the recovery \
+             keys submitted with migrate (they then become the unseal keys), the stanza removed, a restart, and a \
+             check that the same keys unseal the server"
+        );
+    }
+    if let Some(server) = raft_token.as_ref().and(manifest.server.as_ref()) {
+        println!(
+            "  - take {} out of the raft peer set (through {})",
+            cluster::node_name(state_dir, &manifest),
+            server.address
+        );
+    }
+    for dir in nodes.iter().rev() {
+        println!("  node {}:", dir.file_name().unwrap_or_default().to_string_lossy());
+        for line in flow::undo_plan(&ManifestStore::open(dir)?.snapshot(), recovery_keys.is_some()) {
+            println!("    - {line}");
+        }
+    }
+    for line in flow::undo_plan(&manifest, recovery_keys.is_some()) {
+        println!("  - {line}");
+    }
+    if deletes_key {
+        println!("\nWARNING: {KEY_DELETION_WARNING}");
+        println!(
+            "KMS waits {} days before the key is really gone.",
+            args.deletion_window_days
         );
     }
     if !args.yes && !confirm("", Some("destroy"))? {

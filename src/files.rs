@@ -32,6 +32,26 @@ impl Owner {
             .unwrap_or(user.gid);
         Some(Owner { uid: user.uid, gid })
     }
+
+    /// root, with the service account's group: for a file the server reads but must
+    /// not rewrite (its config, with its seal stanza). `None` unless we run as root.
+    pub fn root_with_group_of(name: &str, group: Option<&str>) -> Option<Owner> {
+        let service = Owner::service_account(name, group)?;
+        Some(Owner {
+            uid: Uid::from_raw(0),
+            gid: service.gid,
+        })
+    }
+
+    /// Who owns `path` now.
+    pub fn of(path: &Path) -> Option<Owner> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::metadata(path).ok()?;
+        Some(Owner {
+            uid: Uid::from_raw(meta.uid()),
+            gid: Gid::from_raw(meta.gid()),
+        })
+    }
 }
 
 /// What to do when the target already exists.
@@ -62,12 +82,22 @@ impl WriteOptions {
         }
     }
 
-    /// 0640: readable by the service's group (configs, systemd drop-ins).
-    pub fn config(existing: Existing, owner: Option<Owner>) -> WriteOptions {
-        WriteOptions {
-            mode: 0o640,
-            owner,
-            existing,
+    /// A file the server reads and the operator may own (its config): an existing file
+    /// keeps its owner and mode, only its bytes change (an operator's `root:vault 0640`
+    /// stays so, and the service user never gains the power to rewrite its own seal);
+    /// a new one is 0640 for `new_owner`.
+    pub fn config_at(path: &Path, existing: Existing, new_owner: Option<Owner>) -> WriteOptions {
+        match fs::metadata(path) {
+            Ok(meta) if meta.is_file() => WriteOptions {
+                mode: meta.permissions().mode() & 0o7777,
+                owner: Owner::of(path).filter(|_| Uid::effective().is_root()),
+                existing,
+            },
+            _ => WriteOptions {
+                mode: 0o640,
+                owner: new_owner,
+                existing,
+            },
         }
     }
 }
@@ -87,6 +117,8 @@ pub enum FileError {
     Exists { path: PathBuf },
     #[error("{path} is a folder; give a file name")]
     IsDir { path: PathBuf },
+    #[error("{ancestor} is not a folder, so {path} cannot be made there: choose a path inside a folder")]
+    NotInAFolder { path: PathBuf, ancestor: PathBuf },
     #[error("cannot create the folder {path}: {source}. Create it yourself or choose another path")]
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot write {path}: {source}. Run as a user who may write there (often root), or choose another path")]
@@ -117,6 +149,13 @@ pub fn check_writable(path: &Path) -> Result<PathCheck, FileError> {
     let dir = parent_dir(path);
     // The first folder that exists is the one we must be able to write.
     let existing = nearest_existing(&dir);
+    // `/etc/hostname/vault.hcl`: no folder can be made under a file.
+    if !existing.is_dir() {
+        return Err(FileError::NotInAFolder {
+            path: path.into(),
+            ancestor: existing,
+        });
+    }
     let writable = nix::unistd::access(&existing, nix::unistd::AccessFlags::W_OK).is_ok();
     if !writable {
         return Err(FileError::Write {
@@ -131,6 +170,12 @@ pub fn check_writable(path: &Path) -> Result<PathCheck, FileError> {
     } else {
         Ok(PathCheck::New)
     }
+}
+
+/// The folder writing `path` would create (with any missing above it), if any.
+pub fn folders_to_create(path: &Path) -> Option<PathBuf> {
+    let dir = parent_dir(path);
+    (!dir.exists()).then_some(dir)
 }
 
 /// `path` itself if it exists, else its nearest ancestor that does: where creating
@@ -215,9 +260,8 @@ pub fn write_atomic(path: &Path, contents: &[u8], opts: WriteOptions) -> Result<
     })
 }
 
-/// Copies `path` to `path.bak-YYYYMMDDTHHMMSSZ` with the same mode (never clobbering an
-/// earlier backup) and returns the backup's path.
-/// Copies `path` beside itself as `NAME.bak-STAMP` (its mode kept), and says where.
+/// Copies `path` to `path.bak-YYYYMMDDTHHMMSSZ` with the same mode and owner (never
+/// clobbering an earlier backup) and returns the backup's path.
 pub fn back_up(path: &Path) -> Result<PathBuf, FileError> {
     let stamp = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
@@ -241,6 +285,12 @@ pub fn back_up(path: &Path) -> Result<PathBuf, FileError> {
             .open(&candidate)
         {
             Ok(mut out) => {
+                // The backup is what a rollback or destroy puts back: the owner too.
+                if Uid::effective().is_root() {
+                    use std::os::unix::fs::MetadataExt;
+                    let (uid, gid) = (Uid::from_raw(meta.uid()), Gid::from_raw(meta.gid()));
+                    nix::unistd::fchown(&out, Some(uid), Some(gid)).map_err(|e| err(e.into()))?;
+                }
                 let bytes = fs::read(path).map_err(err)?;
                 out.write_all(&bytes).map_err(err)?;
                 out.sync_all().map_err(err)?;
@@ -294,6 +344,22 @@ mod tests {
         assert_eq!(mode_of(&path), 0o600);
         // no temporary file is left beside it
         assert_eq!(fs::read_dir(dir.path().join("a/b")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_path_under_a_file_is_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hostname");
+        fs::write(&file, "h\n").unwrap();
+        for path in [file.join("vault.hcl"), file.join("a/b/vault.hcl")] {
+            let err = check_writable(&path).unwrap_err();
+            assert!(
+                matches!(&err, FileError::NotInAFolder { ancestor, .. } if *ancestor == file),
+                "{err}"
+            );
+            assert!(err.to_string().contains("is not a folder"), "{err}");
+        }
+        assert_eq!(fs::read_to_string(&file).unwrap(), "h\n");
     }
 
     #[test]

@@ -140,8 +140,10 @@ pub async fn undo(ctx: &AwsContext, store: &ManifestStore, rep: &Reporter, opts:
     remove_files(&recorder, store, rep, &UNDONE_FILES).await
 }
 
-/// What [`undo`] will do with what `m` records, one line each: what `destroy` asks to confirm.
-pub fn undo_plan(m: &Manifest) -> Vec<String> {
+/// What [`undo`] will do with what `m` records, one line each: what `destroy` asks to
+/// confirm. `migrate_back`: the way back to Shamir runs first, and keeps the server's
+/// config (see `vault::migrate::MigrateBack`).
+pub fn undo_plan(m: &Manifest, migrate_back: bool) -> Vec<String> {
     let verb = |o: Origin| {
         if o == Origin::Created {
             "delete"
@@ -197,7 +199,21 @@ pub fn undo_plan(m: &Manifest) -> Vec<String> {
         ));
     }
     for f in m.files.iter().filter(|f| UNDONE_FILES.contains(&f.role)) {
-        lines.push(format!("remove {}", f.path.display()));
+        let path = f.path.display();
+        lines.push(match (f.role, &f.backup) {
+            (FileRole::VaultConfig, _) if migrate_back => format!(
+                "keep {path}: the way back puts it back as it was before autounseal (if you edited it since, \
+                 only its seal stanza goes)"
+            ),
+            (_, Some(backup)) if backup.exists() => {
+                format!(
+                    "put back {path} as it was before autounseal (from {})",
+                    backup.display()
+                )
+            }
+            (FileRole::SystemdDropIn, _) => format!("remove {path}, then `systemctl daemon-reload`"),
+            _ => format!("remove {path}"),
+        });
     }
     lines
 }
@@ -212,6 +228,7 @@ pub async fn remove_files(
 ) -> Result<()> {
     rep.started(Step::RemoveFiles);
     let mut done = Vec::new();
+    let mut reload_systemd = false;
     for record in store.snapshot().files.into_iter().filter(|f| roles.contains(&f.role)) {
         let path = record.path.display().to_string();
         let backup = record.backup.clone().filter(|b| b.exists());
@@ -240,6 +257,29 @@ pub async fn remove_files(
             )
             .await?;
         done.push(said);
+        if record.role == FileRole::SystemdDropIn {
+            reload_systemd = true;
+        }
+    }
+    // systemd still holds the removed drop-in's `EnvironmentFile=`: without a reload the
+    // unit's next start fails on the missing file.
+    if reload_systemd {
+        let reload = |_| async { Ok(crate::vault::launch::systemd_daemon_reload()?) };
+        recorder
+            .mutate(
+                Change::new(
+                    Step::RemoveFiles,
+                    "systemd:daemon-reload",
+                    "so that the unit no longer reads the removed drop-in",
+                    "systemctl daemon-reload",
+                )
+                .on_the_way(),
+                reload,
+                crate::run::mutate::nothing_to_record,
+                |_| "systemd reloaded".to_string(),
+            )
+            .await?;
+        done.push("systemd reloaded".into());
     }
     rep.done(
         Step::RemoveFiles,

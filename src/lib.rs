@@ -3,6 +3,7 @@
 pub mod alloc;
 pub mod answers;
 pub mod aws;
+pub mod child;
 pub mod child_env;
 pub mod cli;
 pub mod cluster;

@@ -324,3 +324,110 @@ fn a_missing_systemd_unit_is_refused_before_aws() {
         "{msg}"
     );
 }
+
+/// An output path under a file (`/etc/hostname/vault.hcl`) is refused by `plan` and
+/// `apply` before AWS, for each file autounseal writes.
+#[tokio::test]
+async fn a_path_under_a_file_is_refused_before_aws() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = server_answers(&moto, d);
+    let file = d.join("hostname");
+    std::fs::write(&file, "host\n").unwrap();
+    let why = format!("{} is not a folder", file.display());
+    let mut config = a.clone();
+    config.output.vault_config = file.join("vault.hcl");
+    let mut env = a.clone();
+    env.output.env_file = file.join("vault.env");
+    let mut keys = a.clone();
+    keys.init.recovery_keys_file = Some(file.join("keys/recovery.txt"));
+    for a in [config, env, keys] {
+        assert_plan_refused(d, &a, &why);
+        assert_refused(d, &a, &why);
+    }
+    assert_no_key_in(&moto, d).await;
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "host\n");
+}
+
+/// A server binary that hangs on `version`, or prints without end, is refused within
+/// the probe's limit with its name, before AWS; and a SIGTERM while the probe runs ends
+/// `apply` at once, the probe (and what it started) with it.
+#[tokio::test]
+async fn a_binary_that_hangs_or_floods_is_refused_and_a_signal_ends_the_probe() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, Instant};
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let script = |name: &str, body: &str| {
+        let path = d.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    };
+    let mut a = server_answers(&moto, d);
+    a.server.binary = "/usr/bin/yes".into();
+    let started = Instant::now();
+    assert_refused(
+        d,
+        &a,
+        "`version`: /usr/bin/yes printed more than 64 KiB, so it was stopped",
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+
+    let pid_file = d.join("sleep.pid");
+    a.server.binary = script(
+        "sleepy-vault",
+        &format!("sleep 300 & echo $! > {}; wait", pid_file.display()),
+    )
+    .to_string_lossy()
+    .into_owned();
+    let started = Instant::now();
+    assert_refused(d, &a, "sleepy-vault did not finish within 10 s, so it was stopped");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let sleeper = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse::<u32>()
+        .unwrap();
+    assert!(
+        !autounseal::vault::launch::is_running(sleeper),
+        "the probe's child is gone"
+    );
+
+    // SIGTERM while the probe hangs: apply ends at once, and so does the probe.
+    std::fs::remove_file(&pid_file).unwrap();
+    let file = answers_file(d, &a);
+    let child = autounseal(d)
+        .args(["apply", "--yes", "--answers"])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "the probe never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let signalled = Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert!(signalled.elapsed() < Duration::from_secs(3), "it waited for the probe");
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("stopped (SIGTERM) while asking"), "{said}");
+    let sleeper = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse::<u32>()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !autounseal::vault::launch::is_running(sleeper),
+        "the probe's child is gone"
+    );
+    assert_no_key_in(&moto, d).await;
+}

@@ -489,3 +489,140 @@ async fn a_config_folder_gets_the_seal_as_a_file_of_its_own() {
         "the host's /etc/passwd and units are as they were"
     );
 }
+
+/// The owner, group and mode of a file.
+fn owner_and_mode(path: &Path) -> (u32, u32, u32) {
+    let meta = std::fs::metadata(path).unwrap();
+    (meta.uid(), meta.gid(), meta.mode() & 0o777)
+}
+
+/// A packaged host as operators have it: HashiCorp's layout, the operator's own
+/// `root:vault 0640` config (comments, aligned `=`, blank lines, no seal) and a Shamir
+/// server with data under systemd. Moved to awskms and back (`destroy --migrate-back`):
+/// the config stays root's throughout and comes back byte for byte, destroy's plan does
+/// not claim to remove it, and systemd is reloaded, so the next `systemctl restart`
+/// brings back a Shamir server that the same keys unseal, with its data.
+#[tokio::test]
+async fn a_packaged_shamir_host_goes_to_awskms_and_back_with_its_config_as_it_was() {
+    use autounseal::answers::{DEFAULT_STORAGE_PATH, ExistingServer};
+    use common::shamir::{Api, SECRET, init_with_data};
+    let host_before = host_etc();
+    let moto = Moto::start();
+    let dir = reachable_tempdir();
+    let d = dir.path();
+    let sandbox = Sandbox::packaged(d, &HASHICORP);
+    let mut a = packaged_answers(&moto, d, &HASHICORP);
+    a.server.existing = ExistingServer::Migrate;
+    // The operator's config names the storage; a migration hands out no new keys.
+    a.server.storage_path = DEFAULT_STORAGE_PATH.into();
+    a.init.recovery_keys_file = None;
+    let data = d.join("data");
+    let operators = format!(
+        "# Full configuration options can be found at https://developer.hashicorp.com/vault/docs/configuration\n\n\
+         ui = true\n\nstorage \"raft\" {{\n  path    = \"{data}\"\n  node_id = \"n1\"\n}}\n\n\n\
+         # HTTP listener\nlistener \"tcp\" {{\n  address     = \"{listen}\"\n  tls_disable = 1\n}}\n\n\
+         api_addr     = \"http://{listen}\"\ncluster_addr = \"http://127.0.0.1:{cluster}\"\n",
+        data = data.display(),
+        listen = a.server.listen,
+        cluster = free_port(),
+    );
+    let config = d.join("etc/vault.d/vault.hcl");
+    std::fs::write(&config, &operators).unwrap();
+    sandbox.sh(&format!(
+        "mkdir -m 0700 {data} && chown vault:vault {data}\n\
+         chown root:vault /etc/vault.d/vault.hcl && chmod 0640 /etc/vault.d/vault.hcl\n\
+         systemctl start vault.service",
+        data = data.display()
+    ));
+    let vault_group = sandbox.sh("getent group vault | cut -d: -f3").trim().parse().unwrap();
+    let as_packaged = (0, vault_group, 0o640);
+    assert_eq!(owner_and_mode(&config), as_packaged);
+    let api = Api::new(&format!("http://{}", a.server.listen));
+    let (keys, root) = init_with_data(&api).await;
+
+    // To awskms, with the unseal keys from a 0600 file.
+    let keys_file = d.join("unseal-keys.txt");
+    std::fs::write(&keys_file, keys.join("\n")).unwrap();
+    std::fs::set_permissions(&keys_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let answers_file = d.join("answers.toml");
+    std::fs::write(&answers_file, a.to_toml()).unwrap();
+    let binary = Path::new(env!("CARGO_BIN_EXE_autounseal"));
+    let said = |out: Output| {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, out) = said(sandbox.run(
+        &d.join("state"),
+        binary,
+        &[
+            "apply",
+            "--yes",
+            "--answers",
+            answers_file.to_str().unwrap(),
+            "--unseal-keys-file",
+            keys_file.to_str().unwrap(),
+        ],
+    ));
+    assert!(ok, "{out}");
+    assert_eq!(wait_unsealed(&a).await.seal_type, "awskms");
+    assert_eq!(api.read_secret(&root).await, SECRET);
+    let migrated = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        migrated.starts_with(&operators),
+        "the operator's bytes stay: {migrated}"
+    );
+    assert_eq!(
+        owner_and_mode(&config),
+        as_packaged,
+        "the service user must not be able to rewrite its own seal"
+    );
+
+    // And back, with the same keys, now the recovery keys.
+    let (ok, out) = said(sandbox.run(
+        &d.join("state"),
+        binary,
+        &[
+            "destroy",
+            "--yes",
+            "--migrate-back",
+            "--recovery-keys-file",
+            keys_file.to_str().unwrap(),
+        ],
+    ));
+    assert!(ok, "{out}");
+    assert!(
+        !out.contains("remove /etc/vault.d/vault.hcl"),
+        "the plan says what happens to the config: {out}"
+    );
+    assert!(out.contains("keep /etc/vault.d/vault.hcl"), "{out}");
+    assert!(
+        out.contains("/etc/vault.d/vault.hcl is as it was before autounseal"),
+        "{out}"
+    );
+    assert!(out.contains("systemd reloaded"), "{out}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), operators, "byte for byte");
+    assert_eq!(owner_and_mode(&config), as_packaged);
+    let left: Vec<String> = std::fs::read_dir(d.join("etc/vault.d"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["vault.hcl"], "no env file, no backup left");
+    assert!(!d.join("etc/systemd/system/vault.service.d/autounseal.conf").exists());
+
+    // The next restart, as an operator would do it, with nothing else said to systemd.
+    sandbox.sh("systemctl restart vault.service");
+    let status = api.wait_for("sealed on Shamir", |s| s.sealed && s.initialized).await;
+    assert_eq!(status.seal_type, "shamir");
+    api.unseal(&keys[1..]).await;
+    assert_eq!(api.read_secret(&root).await, SECRET);
+    drop(sandbox);
+    assert_eq!(
+        host_etc(),
+        host_before,
+        "the host's /etc/passwd and units are as they were"
+    );
+}

@@ -173,6 +173,8 @@ async fn event_loop(
                         waiting_for_keys = true;
                         continue;
                     }
+                    // A probe still running (a binary that hangs) must not hold the exit.
+                    crate::child::stop_probes("the wizard quit");
                     let farewell = farewell(&mut app);
                     return Ok(Exit {
                         keep_demo: app.ctx.keep_demo,

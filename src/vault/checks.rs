@@ -168,14 +168,20 @@ pub fn pgp_public_key(path: &Path) -> Result {
 
 /// The systemd unit to restart exists. Without systemd at all, says what to use instead.
 pub fn systemd_unit(unit: &str) -> Result {
-    let out = crate::child_env::clean(&mut Command::new("systemctl"), &[])
-        .args(["show", "--property=LoadState", "--value", unit])
-        .output()
-        .map_err(|e| {
-            refused(format!(
-                "cannot run systemctl ({e}): this host has no systemd; choose server.launch = \"background\" or \"none\""
-            ))
-        })?;
+    let out = crate::child::output(
+        crate::child_env::clean(&mut Command::new("systemctl"), &[]).args([
+            "show",
+            "--property=LoadState",
+            "--value",
+            unit,
+        ]),
+        crate::child::Limits::PROBE,
+    )
+    .map_err(|e| {
+        refused(format!(
+            "{e}: this host may have no systemd; choose server.launch = \"background\" or \"none\""
+        ))
+    })?;
     let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() {
         return Err(refused(format!(

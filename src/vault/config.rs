@@ -229,28 +229,18 @@ fn seals(text: &str, path: &Path) -> Result<Vec<String>, String> {
 fn keep_with_seal(text: &str, path: &Path, seal: &str, flavour: Flavour) -> Result<String, String> {
     let body = hcl::edit::parser::parse_body(text)
         .map_err(|e| format!("{} is not HCL autounseal can read: {e}", path.display()))?;
-    let mut cut = Vec::new();
-    for block in body.get_blocks("seal") {
-        let label = block.labels.first().map(|l| l.as_str()).unwrap_or_default();
-        if label != "awskms" {
-            return Err(format!(
-                "{} uses seal \"{label}\"; autounseal only adds a seal \"awskms\" where there is none (or replaces \
-                 one). Migrate away from the {label} seal first, or give another output.vault_config",
-                path.display()
-            ));
-        }
-        cut.extend(block.span());
+    if let Some(label) = body
+        .get_blocks("seal")
+        .map(|b| b.labels.first().map(|l| l.as_str()).unwrap_or_default())
+        .find(|label| *label != "awskms")
+    {
+        return Err(format!(
+            "{} uses seal \"{label}\"; autounseal only adds a seal \"awskms\" where there is none (or replaces \
+             one). Migrate away from the {label} seal first, or give another output.vault_config",
+            path.display()
+        ));
     }
-    let mut kept = String::with_capacity(text.len() + seal.len());
-    let mut from = 0;
-    for span in cut {
-        kept.push_str(&text[from..span.start]);
-        // The blank lines after the stanza go with it.
-        let rest = &text[span.end..];
-        from = span.end + (rest.len() - rest.trim_start().len());
-    }
-    kept.push_str(&text[from..]);
-    let mut kept = kept.trim_end().to_string();
+    let mut kept = cut_awskms(text, &body).trim_end().to_string();
     kept.push_str("\n\n");
     // Integrated storage wants mlock off; the operator's own setting wins.
     if flavour == Flavour::Vault && !body.has_attribute("disable_mlock") {
@@ -258,6 +248,76 @@ fn keep_with_seal(text: &str, path: &Path, seal: &str, flavour: Flavour) -> Resu
     }
     kept.push_str(seal);
     Ok(kept)
+}
+
+/// `text` with every `seal "awskms"` stanza cut out (with the blank lines after it);
+/// every other byte as it was.
+fn cut_awskms(text: &str, body: &hcl::edit::structure::Body) -> String {
+    let mut kept = String::with_capacity(text.len());
+    let mut from = 0;
+    for span in awskms_stanzas(body) {
+        kept.push_str(&text[from..span.start]);
+        // The blank lines after the stanza go with it.
+        let rest = &text[span.end..];
+        from = span.end + (rest.len() - rest.trim_start().len());
+    }
+    kept.push_str(&text[from..]);
+    kept
+}
+
+fn awskms_stanzas(body: &hcl::edit::structure::Body) -> Vec<std::ops::Range<usize>> {
+    body.get_blocks("seal")
+        .filter(|b| b.labels.first().is_some_and(|l| l.as_str() == "awskms"))
+        .filter_map(|b| b.span())
+        .collect()
+}
+
+/// The config without its `seal "awskms"` stanza (the way back): only the stanza's
+/// bytes go. Errors when the text does not parse.
+pub fn without_awskms(text: &str) -> Result<String, String> {
+    let body = hcl::edit::parser::parse_body(text).map_err(|e| format!("it does not parse as HCL: {e}"))?;
+    Ok(cut_awskms(text, &body))
+}
+
+/// The config with `disabled = "true"` in its `seal "awskms"` stanza (the first step of
+/// the way back), written into the stanza's own lines; every other byte as it was.
+pub fn with_awskms_disabled(text: &str) -> Result<String, String> {
+    let body = hcl::edit::parser::parse_body(text).map_err(|e| format!("it does not parse as HCL: {e}"))?;
+    let block = body
+        .get_blocks("seal")
+        .find(|b| b.labels.first().is_some_and(|l| l.as_str() == "awskms"))
+        .ok_or("it has no seal \"awskms\" stanza")?;
+    const LINE: &str = "disabled = \"true\"";
+    if let Some(attr) = block.body.get_attribute("disabled") {
+        let span = attr.span().ok_or("its stanza cannot be edited in place")?;
+        return Ok(format!("{}{LINE}{}", &text[..span.start], &text[span.end..]));
+    }
+    let span = block.span().ok_or("its stanza cannot be edited in place")?;
+    let close = text[..span.end].rfind('}').ok_or("its stanza has no closing brace")?;
+    let line_start = text[..close].rfind('\n').map_or(0, |i| i + 1);
+    if text[line_start..close].trim().is_empty() {
+        // `}` on a line of its own: the attribute goes on the line before it.
+        return Ok(format!("{}  {LINE}\n{}", &text[..line_start], &text[line_start..]));
+    }
+    // A block on one line (`{ region = "…" }`) holds one attribute only: opened up.
+    let open = span.start
+        + text[span.start..close]
+            .find('{')
+            .ok_or("its stanza has no opening brace")?;
+    let inner = text[open + 1..close].trim();
+    Ok(format!("{}{{\n  {inner}\n  {LINE}\n{}", &text[..open], &text[close..]))
+}
+
+/// Whether `now` is what autounseal made of the operator's `original` config (its seal
+/// stanza aside, in whatever state): then the way back can put `original` back byte
+/// for byte. An edit of the operator's since then says no, and only the stanza goes.
+pub fn only_our_stanza_added(original: &str, now: &str) -> bool {
+    let Ok(now) = without_awskms(now) else { return false };
+    [Flavour::Vault, Flavour::OpenBao].into_iter().any(|flavour| {
+        keep_with_seal(original, Path::new("config"), "seal \"awskms\" {}\n", flavour)
+            .and_then(|ours| without_awskms(&ours))
+            .is_ok_and(|ours| ours == now)
+    })
 }
 
 /// The storage the operator's kept config names: in the file itself, or for a seal
@@ -600,5 +660,62 @@ mod tests {
     fn drop_in_points_at_the_env_file() {
         let text = systemd_drop_in(Path::new("/etc/vault.d/vault.env"));
         assert!(text.contains("[Service]\nEnvironmentFile=/etc/vault.d/vault.env\n"));
+    }
+
+    /// An operator's config as packages and people write it: comments, aligned `=`,
+    /// blank lines, no newline at the end.
+    const PACKAGED: &str = "# Full configuration options can be found at https://developer.hashicorp.com/vault/docs/configuration\n\
+        \n\
+        ui = true\n\
+        \n\
+        storage \"raft\" {\n  path    = \"/opt/vault/data\"   # the data\n  node_id = \"n1\"\n}\n\
+        \n\
+        \n\
+        listener \"tcp\" {\n  address     = \"0.0.0.0:8200\"\n  tls_disable = 1\n}";
+
+    #[test]
+    fn the_way_back_disables_then_cuts_only_the_stanzas_bytes() {
+        let mut a = answers();
+        a.output.vault_config = "/etc/vault.d/vault.hcl".into();
+        let seal = seal_text(&a, "arn:aws:kms:eu-west-1:1:key/k");
+        let forward = keep_with_seal(PACKAGED, Path::new("vault.hcl"), &seal, Flavour::Vault).unwrap();
+        let disabled = with_awskms_disabled(&forward).unwrap();
+        let v = parse(&disabled);
+        assert_eq!(v["seal"]["awskms"]["disabled"], "true");
+        assert_eq!(v["seal"]["awskms"]["kms_key_id"], "arn:aws:kms:eu-west-1:1:key/k");
+        // Only a line was added: everything before the stanza is as it was.
+        let before_stanza = &forward[..forward.find("seal \"awskms\"").unwrap()];
+        assert!(disabled.starts_with(before_stanza), "{disabled}");
+        assert_eq!(disabled.len(), forward.len() + "  disabled = \"true\"\n".len());
+        assert_eq!(
+            with_awskms_disabled(&disabled).unwrap(),
+            disabled,
+            "disabling twice changes nothing"
+        );
+        // Cut: the operator's text, untouched, with what the forward step appended.
+        let cut = without_awskms(&disabled).unwrap();
+        assert!(cut.starts_with(PACKAGED), "{cut}");
+        assert!(!cut.contains("awskms"), "{cut}");
+        assert!(only_our_stanza_added(PACKAGED, &forward));
+        assert!(only_our_stanza_added(PACKAGED, &disabled));
+        // An edit of the operator's since: the original is no longer what to put back.
+        let edited = disabled.replace("ui = true", "ui = false");
+        assert!(!only_our_stanza_added(PACKAGED, &edited));
+        assert!(with_awskms_disabled("ui = true\n").is_err());
+    }
+
+    #[test]
+    fn a_stanza_closed_on_its_last_line_is_disabled_inside_it() {
+        let text = "# mine\nseal \"awskms\" { region = \"eu-west-1\" }\nui = true\n";
+        let disabled = with_awskms_disabled(text).unwrap();
+        let v = parse(&disabled);
+        assert_eq!(v["seal"]["awskms"]["disabled"], "true");
+        assert_eq!(v["seal"]["awskms"]["region"], "eu-west-1");
+        assert!(
+            disabled.starts_with("# mine\n") && disabled.ends_with("}\nui = true\n"),
+            "{disabled}"
+        );
+        let replaced = with_awskms_disabled("seal \"awskms\" {\n  disabled = \"false\"\n}\n").unwrap();
+        assert_eq!(replaced, "seal \"awskms\" {\n  disabled = \"true\"\n}\n");
     }
 }

@@ -560,11 +560,16 @@ impl<'a> Deployer<'a> {
                 .skipped(Step::VaultConfig, format!("{} is up to date", path.display()));
             return Ok(());
         }
-        let (user, group) = self.owner_names();
-        let twin = format!(
-            "install -m 0640 -o {user} -g {group} vault.hcl {}",
-            quote(&path.to_string_lossy())
-        );
+        let (_, group) = self.owner_names();
+        // An existing file keeps its owner and mode (see `WriteOptions::config_at`).
+        let twin = if path.is_file() {
+            format!("cat vault.hcl > {}", quote(&path.to_string_lossy()))
+        } else {
+            format!(
+                "install -m 0640 -o root -g {group} vault.hcl {}",
+                quote(&path.to_string_lossy())
+            )
+        };
         let key = key.as_ref();
         let new_text = &text.new;
         let write = |_| async move {
@@ -574,8 +579,8 @@ impl<'a> Deployer<'a> {
             } else {
                 Existing::Refuse
             };
-            let owner = self.answers.server.owner();
-            let written = files::write_atomic(path, new_text.as_bytes(), WriteOptions::config(existing, owner))?;
+            let opts = WriteOptions::config_at(path, existing, self.answers.server.config_owner());
+            let written = files::write_atomic(path, new_text.as_bytes(), opts)?;
             self.store
                 .update(|m| m.record_file(FileRole::VaultConfig, path, written.backup.clone()))?;
             self.prepare_storage()?;
@@ -1015,12 +1020,23 @@ fn seal_hint(env_file: &Path, tail: &str) -> String {
 }
 
 /// Writing the recovery keys and root token to a new file (never over one).
+/// A folder it needs is made for it, mode 0700, and said so.
 fn keys_file_change(path: &Path) -> Change {
+    let (folder, mkdir) = match files::folders_to_create(path) {
+        Some(dir) => (
+            format!("; creates the folder {} (mode 0700)", dir.display()),
+            format!("install -d -m 0700 {} && ", quote(&dir.to_string_lossy())),
+        ),
+        None => (String::new(), String::new()),
+    };
     Change::new(
         Step::SaveRecoveryKeys,
         "file:write",
-        format!("{} (mode 0600): the recovery keys and root token", path.display()),
-        format!("install -m 0600 /dev/stdin {}", quote(&path.to_string_lossy())),
+        format!(
+            "{} (mode 0600): the recovery keys and root token{folder}",
+            path.display()
+        ),
+        format!("{mkdir}install -m 0600 /dev/stdin {}", quote(&path.to_string_lossy())),
     )
 }
 

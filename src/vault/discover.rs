@@ -386,9 +386,15 @@ fn systemd_units(given: Option<&str>) -> Systemd {
         if units.iter().any(|u: &Unit| u.id == name) {
             continue;
         }
-        let out = crate::child_env::clean(&mut Command::new("systemctl"), &[])
-            .args(["show", "-p", "Id,LoadState,ExecStart,User,Group", name])
-            .output();
+        let out = crate::child::output(
+            crate::child_env::clean(&mut Command::new("systemctl"), &[]).args([
+                "show",
+                "-p",
+                "Id,LoadState,ExecStart,User,Group",
+                name,
+            ]),
+            crate::child::Limits::PROBE,
+        );
         match out {
             Ok(out) if out.status.success() => {
                 let mut unit = Unit::parse_show(&String::from_utf8_lossy(&out.stdout));
@@ -401,7 +407,7 @@ fn systemd_units(given: Option<&str>) -> Systemd {
                     String::from_utf8_lossy(&out.stderr).trim()
                 ));
             }
-            Err(e) => return Systemd::Absent(format!("systemctl cannot run ({e})")),
+            Err(e) => return Systemd::Absent(e.to_string()),
         }
     }
     Systemd::Running(units)

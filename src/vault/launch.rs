@@ -173,44 +173,58 @@ pub fn drop_in_path(unit: &str) -> PathBuf {
     PathBuf::from(format!("/etc/systemd/system/{unit}.d/autounseal.conf"))
 }
 
+/// How long `systemctl restart` may take: systemd's own start timeout (90 s unless the
+/// unit says otherwise) plus the stop before it.
+const SYSTEMCTL_RESTART_LIMIT: Duration = Duration::from_secs(150);
+/// How long any other `systemctl` call may take.
+const SYSTEMCTL_LIMIT: Duration = Duration::from_secs(60);
+
+/// `systemctl ARGS…`, bounded; its standard output, or an error with what it said.
+fn systemctl(args: &[&str], unit: &str, limit: Duration) -> Result<String, VaultError> {
+    let out = crate::child::output(
+        crate::child_env::clean(&mut Command::new("systemctl"), &[]).args(args),
+        crate::child::Limits::action(limit),
+    )
+    .map_err(|e| {
+        VaultError::Io(format!(
+            "{e}; is this a systemd host? Use server.launch = \"background\" or \"none\""
+        ))
+    })?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() && args[0] != "is-active" {
+        let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        // systemctl often says where to look already: said once.
+        let hint = if said.contains("journalctl") || unit.is_empty() {
+            String::new()
+        } else {
+            format!(". See `journalctl -u {unit}`")
+        };
+        return Err(VaultError::Refused(format!(
+            "systemctl {} failed: {said}{hint}",
+            args.join(" ")
+        )));
+    }
+    Ok(text)
+}
+
 /// `systemctl reset-failed UNIT`: a unit that failed to start too often in a row is
 /// refused further starts until this is said (a rollback must start it all the same).
 pub fn systemd_reset_failed(unit: &str) {
-    let _ = crate::child_env::clean(&mut Command::new("systemctl"), &[])
-        .args(["reset-failed", unit])
-        .output();
+    let _ = systemctl(&["reset-failed", unit], unit, SYSTEMCTL_LIMIT);
+}
+
+/// `systemctl daemon-reload`: after a drop-in is written or removed, so that the unit's
+/// next start reads what is on disk (a removed `EnvironmentFile=` otherwise still counts,
+/// and the start fails on the missing file).
+pub fn systemd_daemon_reload() -> Result<(), VaultError> {
+    systemctl(&["daemon-reload"], "", SYSTEMCTL_LIMIT).map(drop)
 }
 
 /// `systemctl daemon-reload`, then `restart UNIT`; returns the unit's state.
 pub fn systemd_restart(unit: &str) -> Result<String, VaultError> {
-    let run = |args: &[&str]| -> Result<String, VaultError> {
-        let out = crate::child_env::clean(&mut Command::new("systemctl"), &[])
-            .args(args)
-            .output()
-            .map_err(|e| {
-                VaultError::Io(format!(
-                    "cannot run systemctl ({e}); is this a systemd host? Use server.launch = \"background\" or \"none\""
-                ))
-            })?;
-        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if !out.status.success() && args[0] != "is-active" {
-            let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            // systemctl often says where to look already: said once.
-            let hint = if said.contains("journalctl") {
-                String::new()
-            } else {
-                format!(". See `journalctl -u {unit}`")
-            };
-            return Err(VaultError::Refused(format!(
-                "systemctl {} failed: {said}{hint}",
-                args.join(" ")
-            )));
-        }
-        Ok(text)
-    };
-    run(&["daemon-reload"])?;
-    run(&["restart", unit])?;
-    run(&["is-active", unit])
+    systemd_daemon_reload()?;
+    systemctl(&["restart", unit], unit, SYSTEMCTL_RESTART_LIMIT)?;
+    systemctl(&["is-active", unit], unit, SYSTEMCTL_LIMIT)
 }
 
 #[cfg(test)]

@@ -433,44 +433,6 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-/// The config text with the `seal "awskms"` stanza disabled (`disabled = "true"`), or
-/// without it; every other block and attribute kept, and the leading comment lines.
-fn edit_seal(text: &str, disable: bool) -> std::result::Result<String, String> {
-    let mut body: hcl::Body = hcl::from_str(text).map_err(|e| format!("it does not parse as HCL: {e}"))?;
-    let is_awskms =
-        |b: &hcl::Block| b.identifier() == "seal" && b.labels().first().is_some_and(|l| l.as_str() == "awskms");
-    let mut found = false;
-    let mut structures = Vec::new();
-    for structure in body.into_iter() {
-        match structure {
-            hcl::Structure::Block(mut block) if is_awskms(&block) => {
-                found = true;
-                if disable {
-                    block.body = block
-                        .body
-                        .into_iter()
-                        .filter(|s| !matches!(s, hcl::Structure::Attribute(a) if a.key() == "disabled"))
-                        .chain([hcl::Structure::Attribute(hcl::Attribute::new("disabled", "true"))])
-                        .collect();
-                    structures.push(hcl::Structure::Block(block));
-                }
-            }
-            other => structures.push(other),
-        }
-    }
-    if !found && disable {
-        return Err("it has no seal \"awskms\" stanza".into());
-    }
-    body = structures.into_iter().collect();
-    let header: String = text
-        .lines()
-        .take_while(|l| l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let rendered = hcl::to_string(&body).map_err(|e| format!("it cannot be written back: {e}"))?;
-    Ok(format!("{header}{rendered}"))
-}
-
 /// The state of the seal stanza in a config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stanza {
@@ -480,8 +442,13 @@ enum Stanza {
 }
 
 fn stanza(config: &Path) -> Result<Stanza> {
-    let text = std::fs::read_to_string(config)
-        .map_err(|e| RunError::Other(format!("cannot read the server's config {}: {e}", config.display())))?;
+    let text = match std::fs::read_to_string(config) {
+        // A seal stanza of its own (autounseal-seal.hcl) goes whole on the way back.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && is_fragment(config) => return Ok(Stanza::Gone),
+        other => {
+            other.map_err(|e| RunError::Other(format!("cannot read the server's config {}: {e}", config.display())))?
+        }
+    };
     let parsed: serde_json::Value = hcl::from_str(&text)
         .map_err(|e| RunError::Other(format!("the server's config {} does not parse: {e}", config.display())))?;
     let seal = &parsed["seal"]["awskms"];
@@ -569,7 +536,7 @@ impl<'a> MigrateBack<'a> {
                 refuse_cluster(&client, Some(&server.config)).await?;
             }
             if initial_stanza == Stanza::Active {
-                self.rewrite_config(&server.config, true).await?;
+                self.disable_stanza(&server.config).await?;
             }
             self.restart().await?;
         }
@@ -581,8 +548,9 @@ impl<'a> MigrateBack<'a> {
                  of them from now on. Keep them as you would unseal keys.",
             );
         }
+        let mut kept_backup = None;
         if stanza(&server.config)? != Stanza::Gone {
-            self.rewrite_config(&server.config, false).await?;
+            kept_backup = self.put_back_config(&server.config).await?;
             self.restart().await?;
         }
         let status = self.wait(&client, |s| s.seal_type == "shamir" && s.initialized).await?;
@@ -598,52 +566,121 @@ impl<'a> MigrateBack<'a> {
                 status.seal_type
             )));
         }
-        // The config is the server's now: destroy keeps it (with its earlier backup).
+        // The config is the server's now: destroy keeps it.
         self.store
             .update(|m| m.files.retain(|f| f.role != FileRole::VaultConfig))?;
+        let config_now = match kept_backup {
+            Some(backup) => format!(
+                "{} stays without its seal stanza (you edited it since; the copy from before autounseal is {})",
+                server.config.display(),
+                backup.display()
+            ),
+            None if is_fragment(&server.config) => format!("{} removed", server.config.display()),
+            None => format!("{} is as it was before autounseal", server.config.display()),
+        };
         self.rep.done(
             step,
             format!(
-                "back on Shamir: {} restarted sealed and the same keys unsealed it; {} (no seal stanza) stays",
-                server.address,
-                server.config.display()
+                "back on Shamir: {} restarted sealed and the same keys unsealed it; {config_now}",
+                server.address
             ),
         );
         Ok(())
     }
 
-    async fn rewrite_config(&self, config: &Path, disable: bool) -> Result<()> {
+    /// `disabled = "true"` into the stanza, in its own lines: the rest stays byte for byte.
+    async fn disable_stanza(&self, config: &Path) -> Result<()> {
         let text = std::fs::read_to_string(config)
             .map_err(|e| RunError::Other(format!("cannot read {}: {e}", config.display())))?;
-        let edited = edit_seal(&text, disable)
+        let edited = config::with_awskms_disabled(&text)
             .map_err(|e| RunError::Other(format!("cannot edit the seal stanza of {}: {e}", config.display())))?;
-        let (detail, twin) = if disable {
-            (
-                format!("{}: disabled = \"true\" in seal \"awskms\"", config.display()),
+        self.write_config(
+            config,
+            edited,
+            format!("{}: disabled = \"true\" in seal \"awskms\"", config.display()),
+            format!(
+                "# add disabled = \"true\" to the seal \"awskms\" block of {}",
+                config.display()
+            ),
+        )
+        .await
+    }
+
+    /// The config as it was before autounseal: the operator's own bytes put back when
+    /// they have not edited it since (the backup autounseal kept), else the stanza's
+    /// bytes cut and nothing else; a seal stanza of its own removed. Returns the backup
+    /// it left in place, when it did.
+    async fn put_back_config(&self, config: &Path) -> Result<Option<PathBuf>> {
+        if is_fragment(config) {
+            let path = config.display().to_string();
+            let remove = |_| async {
+                files::remove_if_present(config).map_err(|e| RunError::Other(format!("cannot remove {path}: {e}")))?;
+                Ok(())
+            };
+            self.recorder
+                .mutate(
+                    Change::new(
+                        Step::MigrateBack,
+                        "file:remove",
+                        &path,
+                        format!("rm -f {}", quote(&path)),
+                    )
+                    .on_the_way(),
+                    remove,
+                    nothing_to_record,
+                    |_| format!("{path} removed"),
+                )
+                .await?;
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(config)
+            .map_err(|e| RunError::Other(format!("cannot read {}: {e}", config.display())))?;
+        let backup = self
+            .store
+            .snapshot()
+            .file(FileRole::VaultConfig)
+            .and_then(|f| f.backup.clone())
+            .filter(|b| b.is_file());
+        let original = backup.as_ref().and_then(|b| std::fs::read_to_string(b).ok());
+        if let (Some(backup), Some(original)) = (&backup, original)
+            && config::only_our_stanza_added(&original, &text)
+        {
+            let shown = backup.display().to_string();
+            self.write_config(
+                config,
+                original,
+                format!("{}: put back as it was before autounseal", config.display()),
                 format!(
-                    "# add disabled = \"true\" to the seal \"awskms\" block of {}",
-                    config.display()
+                    "cat {} > {} && rm {}",
+                    quote(&shown),
+                    quote(&config.to_string_lossy()),
+                    quote(&shown)
                 ),
             )
-        } else {
-            (
-                format!("{}: seal \"awskms\" removed", config.display()),
-                format!("# remove the seal \"awskms\" block of {}", config.display()),
-            )
-        };
-        // The file keeps the owner it has (the service user's, or the operator's).
-        let owner = std::fs::metadata(config).ok().map(|m| {
-            use std::os::unix::fs::MetadataExt;
-            files::Owner {
-                uid: nix::unistd::Uid::from_raw(m.uid()),
-                gid: nix::unistd::Gid::from_raw(m.gid()),
-            }
-        });
+            .await?;
+            files::remove_if_present(backup).map_err(|e| RunError::Other(format!("cannot remove {shown}: {e}")))?;
+            return Ok(None);
+        }
+        let edited = config::without_awskms(&text)
+            .map_err(|e| RunError::Other(format!("cannot edit the seal stanza of {}: {e}", config.display())))?;
+        self.write_config(
+            config,
+            edited,
+            format!("{}: seal \"awskms\" removed", config.display()),
+            format!("# remove the seal \"awskms\" block of {}", config.display()),
+        )
+        .await?;
+        Ok(backup)
+    }
+
+    /// Writes the server's config; it keeps the owner and mode it has (the operator's,
+    /// often root:vault 0640).
+    async fn write_config(&self, config: &Path, text: String, detail: String, twin: String) -> Result<()> {
         let write = |_| async {
             files::write_atomic(
                 config,
-                edited.as_bytes(),
-                WriteOptions::config(Existing::Replace, owner),
+                text.as_bytes(),
+                WriteOptions::config_at(config, Existing::Replace, None),
             )?;
             Ok(())
         };
@@ -750,6 +787,11 @@ impl<'a> MigrateBack<'a> {
     }
 }
 
+/// Whether `config` is a seal stanza of its own beside the operator's files.
+fn is_fragment(config: &Path) -> bool {
+    config.file_name().is_some_and(|n| n == config::SEAL_FRAGMENT)
+}
+
 /// `bao` or `vault`, from the binary's name, for the twins.
 fn cli_name(binary: &Path) -> &'static str {
     if binary.file_name().is_some_and(|n| n.to_string_lossy().contains("bao")) {
@@ -808,23 +850,5 @@ mod tests {
         assert!(err.contains("standbys"), "{err}");
         std::fs::write(&config, "storage \"raft\" {\n  path = \"/d\"\n}\n").unwrap();
         assert!(refuse_cluster(&client, Some(&config)).await.is_ok());
-    }
-
-    #[test]
-    fn the_stanza_is_disabled_then_removed_and_the_rest_kept() {
-        let text = "# Written by autounseal.\nstorage \"raft\" {\n  path = \"/d\"\n}\n\
-                    seal \"awskms\" {\n  region = \"eu-west-1\"\n  kms_key_id = \"k\"\n}\nui = true\n";
-        let disabled = edit_seal(text, true).unwrap();
-        assert!(disabled.starts_with("# Written by autounseal.\n"), "{disabled}");
-        let v: serde_json::Value = hcl::from_str(&disabled).unwrap();
-        assert_eq!(v["seal"]["awskms"]["disabled"], "true");
-        assert_eq!(v["seal"]["awskms"]["kms_key_id"], "k");
-        assert_eq!(v["storage"]["raft"]["path"], "/d");
-        let again: serde_json::Value = hcl::from_str(&edit_seal(&disabled, true).unwrap()).unwrap();
-        assert_eq!(again, v, "disabling twice changes nothing");
-        let gone: serde_json::Value = hcl::from_str(&edit_seal(&disabled, false).unwrap()).unwrap();
-        assert!(gone.get("seal").is_none());
-        assert_eq!(gone["ui"], true);
-        assert!(edit_seal("ui = true\n", true).is_err());
     }
 }

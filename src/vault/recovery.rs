@@ -101,6 +101,15 @@ impl InitSecrets {
             existing: Existing::Refuse,
         };
         let text = self.render(threshold, server);
+        // A folder made for the keys is for the keys alone.
+        if let Some(dir) = files::folders_to_create(path) {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|source| FileError::CreateDir { path: dir, source })?;
+        }
         let mut candidate = path.to_path_buf();
         for n in 1.. {
             match files::write_atomic(&candidate, text.as_bytes(), opts) {
@@ -198,6 +207,19 @@ mod tests {
                 .unwrap()
                 .contains("http://127.0.0.1:8200")
         );
+    }
+
+    #[test]
+    fn a_folder_made_for_the_keys_is_the_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/keys/keys.txt");
+        let s = InitSecrets::from_response(ANSWER).unwrap();
+        s.save(&path, 2, "x").unwrap();
+        for folder in [dir.path().join("new"), dir.path().join("new/keys")] {
+            let mode = std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", folder.display());
+        }
     }
 
     #[test]

@@ -102,13 +102,21 @@ pub fn find(binary: &str) -> Result<ServerBinary, VaultError> {
     } else {
         which::which(binary).map_err(|_| VaultError::BinaryMissing { binary: binary.into() })?
     };
-    let out = crate::child_env::clean(&mut Command::new(&path), &[])
-        .arg("version")
-        .output()
-        .map_err(|e| VaultError::BinaryBroken {
+    // A binary that hangs, or prints without end (`/usr/bin/yes`), is no server.
+    let out = crate::child::output(
+        crate::child_env::clean(&mut Command::new(&path), &[]).arg("version"),
+        crate::child::Limits::PROBE,
+    )
+    .map_err(|e| match e {
+        crate::child::ChildError::Stopped { why, .. } => VaultError::Refused(format!(
+            "stopped ({why}) while asking {} for its version; nothing was changed",
+            path.display()
+        )),
+        e => VaultError::BinaryBroken {
             binary: path.clone(),
-            detail: e.to_string(),
-        })?;
+            detail: format!("`version`: {e}"),
+        },
+    })?;
     let text = String::from_utf8_lossy(&out.stdout);
     parse_version(&text)
         .map(|(flavour, version)| ServerBinary {

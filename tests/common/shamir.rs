@@ -147,6 +147,14 @@ pub async fn shamir_server_with_data(a: &Answers, dir: &Path) -> (Vec<String>, S
     std::fs::create_dir_all(&a.server.storage_path).unwrap();
     let server = start_bao(&config, dir);
     let api = Api::new(&format!("http://{}", a.server.listen));
+    let (keys, root) = init_with_data(&api).await;
+    server.stop();
+    (keys, root)
+}
+
+/// Initialises the fresh server behind `api` with Shamir (3 keys, threshold 2),
+/// unseals it and writes [`SECRET`]; returns the unseal keys and the root token.
+pub async fn init_with_data(api: &Api) -> (Vec<String>, String) {
     api.wait_for("answering", |_| true).await;
     let init = api
         .call(
@@ -185,7 +193,6 @@ pub async fn shamir_server_with_data(a: &Answers, dir: &Path) -> (Vec<String>, S
     )
     .await;
     assert_eq!(api.status().await.seal_type, "shamir");
-    server.stop();
     (keys, root)
 }
 

@@ -47,9 +47,15 @@ pub fn unit(manifest: &Manifest, out: &mut Vec<Finding>) {
         ));
         return;
     };
-    let shown = crate::child_env::clean(&mut std::process::Command::new("systemctl"), &[])
-        .args(["show", "-p", "LoadState,ActiveState,EnvironmentFiles", &unit])
-        .output();
+    let shown = crate::child::output(
+        crate::child_env::clean(&mut std::process::Command::new("systemctl"), &[]).args([
+            "show",
+            "-p",
+            "LoadState,ActiveState,EnvironmentFiles",
+            &unit,
+        ]),
+        crate::child::Limits::PROBE,
+    );
     let show = match shown {
         Ok(o) if o.status.success() => parse_unit_show(&String::from_utf8_lossy(&o.stdout)),
         Ok(o) => {
@@ -65,7 +71,7 @@ pub fn unit(manifest: &Manifest, out: &mut Vec<Finding>) {
             return out.push(Finding::fail(
                 link,
                 "exists",
-                format!("cannot run systemctl: {e}"),
+                e.to_string(),
                 "check systemd on this host",
             ));
         }
