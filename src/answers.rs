@@ -425,6 +425,22 @@ impl ClusterFile {
     }
 }
 
+/// Replaces the entry whose key starts at `at` with spaces: its line, or for a table
+/// header (`[unknown]`) the table down to the next header, so that its keys are not
+/// taken for keys of the table above.
+fn blank_entry(text: &mut String, at: usize) {
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = |from: usize| text[from..].find('\n').map_or(text.len(), |i| from + i);
+    let mut end = line_end(start);
+    if text[start..end].trim_start().starts_with('[') {
+        while end < text.len() && !text[end + 1..].trim_start().starts_with('[') {
+            end = line_end(end + 1);
+        }
+    }
+    let blanked: String = text[start..end].chars().map(|c| if c == '\n' { c } else { ' ' }).collect();
+    text.replace_range(start..end, &blanked);
+}
+
 /// How long to wait for AWS and for a new access key to work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -569,8 +585,39 @@ impl Answers {
         Ok(answers)
     }
 
+    /// The answers in `text`. Every unknown key is reported at once (a typo each, with
+    /// the keys its section knows), as the other problems are by [`Answers::validate`].
     pub fn parse(text: &str) -> Result<Answers, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+        let mut error = match toml::from_str(text) {
+            Ok(answers) => return Ok(answers),
+            Err(e) => e,
+        };
+        let unknown = |e: &toml::de::Error| e.message().starts_with("unknown field");
+        if !unknown(&error) {
+            return Err(error.to_string().trim_end().to_string());
+        }
+        // Each unknown key found is blanked out (with spaces, so that every later span
+        // and line number is the file's own) and the text read again.
+        let mut text = text.to_string();
+        let mut found = Vec::new();
+        while let Some(span) = error.span().filter(|_| unknown(&error) && found.len() < 100) {
+            let line = text[..span.start].matches('\n').count() + 1;
+            found.push(format!("line {line}: {}", error.message()));
+            blank_entry(&mut text, span.start);
+            match toml::from_str::<Answers>(&text) {
+                Ok(_) => break,
+                Err(e) if unknown(&e) => error = e,
+                Err(e) => {
+                    found.push(e.to_string().trim_end().to_string());
+                    break;
+                }
+            }
+        }
+        Err(format!(
+            "{} unknown key(s) (docs/answers.md lists every key):\n  {}",
+            found.iter().filter(|f| f.contains("unknown field")).count(),
+            found.join("\n  ")
+        ))
     }
 
     /// Every problem at once, so that one run of the operator fixes them all.
@@ -1049,6 +1096,24 @@ mod tests {
     fn unknown_keys_are_refused_with_their_name() {
         let err = Answers::parse("region = \"eu-west-1\"\n[kms]\naliass = \"alias/x\"\n").unwrap_err();
         assert!(err.contains("aliass"), "{err}");
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_at_once_with_its_line() {
+        let text = "regoin = \"eu-west-1\"\n[kms]\naliass = \"alias/x\"\nrotation = true\n\
+                    [bogus]\nuser_name = \"x\"\nmore = 1\n[server]\nlisten = \"127.0.0.1:8200\"\nlisen = \"x\"\n";
+        let err = Answers::parse(text).unwrap_err();
+        assert!(err.starts_with("4 unknown key(s)"), "{err}");
+        for expected in [
+            "line 1: unknown field `regoin`",
+            "line 3: unknown field `aliass`, expected one of",
+            "line 5: unknown field `bogus`",
+            "line 10: unknown field `lisen`",
+        ] {
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
+        // The keys of the unknown table are not taken for [kms]'s.
+        assert!(!err.contains("user_name`,") && !err.contains("`more`"), "{err}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::headless::{Mode, with_printer};
 use crate::headless::{kms_endpoint_line, print_findings, print_plan, print_status};
 use crate::run::events::StopRequest;
 use crate::run::{ApplyOptions, ManifestStore, Origin};
-use crate::vault::deploy::KeysDestination;
+use crate::vault::deploy::{InitGate, KeysDestination};
 use crate::vault::migrate::{self, KeysSource, UnsealKeys};
 use crate::{flow, regions, rotate};
 
@@ -216,26 +216,59 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
         if unseal_keys.is_some() {
             bail!("a seal migration is for one server; a cluster is set up new (cluster.nodes = 1 to migrate)");
         }
+        let gate = InitGate::default();
         let outcome = with_printer(Mode::Run, async |rep| {
             let rep = rep.with_stop(stop);
-            cluster::apply(&answers, state_dir, APPLY, keys, &rep, Default::default()).await
+            cluster::apply(&answers, state_dir, APPLY, keys, &rep, gate.clone()).await
         })
-        .await?;
+        .await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                keep_handed_back_keys(&gate, &answers, state_dir).await;
+                return Err(e.into());
+            }
+        };
         print_summary(&outcome.first_answers, state_dir, &outcome.first);
         print_cluster(&outcome, state_dir);
         drop(outcome);
         crate::pause::point("finished");
         return Ok(());
     }
+    let gate = InitGate::default();
     let outcome = with_printer(Mode::Run, async |rep| {
         let rep = rep.with_stop(stop);
-        flow::run_with(&answers, state_dir, APPLY, keys, &rep, Default::default(), unseal_keys).await
+        flow::run_with(&answers, state_dir, APPLY, keys, &rep, gate.clone(), unseal_keys).await
     })
-    .await?;
+    .await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            keep_handed_back_keys(&gate, &answers, state_dir).await;
+            return Err(e.into());
+        }
+    };
     print_summary(&answers, state_dir, &outcome);
     drop(outcome);
     crate::pause::point("finished");
     Ok(())
+}
+
+/// Keys init handed back (encrypted to the operator's PGP keys) to a run that failed
+/// later: they exist nowhere else, so they go to a new 0600 file in the state folder,
+/// named here.
+async fn keep_handed_back_keys(gate: &InitGate, answers: &Answers, state_dir: &Path) {
+    let Some(secrets) = gate.take_keys() else { return };
+    let address = crate::vault::config::api_addr(answers);
+    let threshold = answers.init.recovery_threshold;
+    match crate::vault::deploy::keep_unconfirmed_keys(&secrets, state_dir, threshold, &address).await {
+        Ok(path) => eprintln!(
+            "\nThe run failed after init. The recovery keys and root token it handed back are saved in {} \
+             (mode 0600), the only copy: store them offline, then delete the file.",
+            path.display()
+        ),
+        Err(e) => eprintln!("\nThe run failed after init, and the keys it handed back could not be saved: {e}"),
+    }
 }
 
 fn print_summary(answers: &Answers, state_dir: &Path, outcome: &flow::FlowOutcome) {
@@ -634,7 +667,7 @@ pub async fn demo(args: DemoArgs, state_dir: &Path, plain: bool) -> anyhow::Resu
             exit.print_farewell();
             exit.keep_demo
         }),
-        FrontEnd::Plain => crate::plain::run(answers, &demo_state).await.map(|_| false),
+        FrontEnd::Plain => crate::plain::run(answers, &demo_state, true).await.map(|_| false),
         FrontEnd::Headless => {
             println!(
                 "autounseal demo: AWS emulator at {}, everything in {}",

@@ -148,6 +148,16 @@ impl Demo {
                 crate::cli::command_hint("demo --teardown", state_dir)
             );
         }
+        if folder.exists() {
+            // A demo that ended before it made anything (killed at a prompt): its
+            // emulator may still run, and its pid file is about to be written over.
+            stop_emulator(&folder);
+            std::fs::remove_dir_all(&folder).with_context(|| format!("cannot remove {}", folder.display()))?;
+            crate::say!(
+                "An earlier demo in {} ended before it made anything: its emulator is stopped and its folder removed.",
+                folder.display()
+            );
+        }
         std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
         let port = free_port()?;
         let log = std::fs::File::create(folder.join("moto.log"))?;
@@ -236,16 +246,38 @@ impl Demo {
         Ok(())
     }
 
-    /// Leaves everything running; says how to look and how to clean up later.
+    /// Leaves everything running; says how to reach it and how to clean up later.
     pub fn keep(self) -> String {
-        let text = format!(
-            "The demo keeps running: AWS emulator at {}, files in {}. Tear it down later with `{}`.",
-            self.moto_url,
-            self.folder.display(),
+        let state = self.state_dir();
+        let server = ManifestStore::open(&state)
+            .ok()
+            .and_then(|store| store.snapshot().server)
+            .map(|s| s.address);
+        let mut lines = vec![
+            format!("The demo keeps running, everything in {}.", self.folder.display()),
+            "To reach its AWS emulator with the AWS CLI (credentials for the emulator only):".to_string(),
+            format!(
+                "  export AWS_ENDPOINT_URL={} AWS_REGION={DEMO_REGION} AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+                self.moto_url, DEMO_ENV[0].1, DEMO_ENV[1].1
+            ),
+            "  aws kms list-keys; aws iam list-users".to_string(),
+        ];
+        if let Some(address) = server {
+            lines.push(format!(
+                "Its server: {} status -address={address}",
+                crate::twins::quote(&self.tools.bao.to_string_lossy())
+            ));
+        }
+        lines.push(format!(
+            "Its setup: {}",
+            crate::cli::command_hint("status", &state)
+        ));
+        lines.push(format!(
+            "Tear it down later with `{}`.",
             crate::cli::command_hint("demo --teardown", self.folder.parent().unwrap_or(&self.folder))
-        );
+        ));
         std::mem::forget(self.moto);
-        text
+        lines.join("\n")
     }
 }
 
@@ -264,13 +296,24 @@ pub async fn teardown_kept(state_dir: &Path, rep: &Reporter) -> anyhow::Result<b
         stop_server(&Recorder::new(rep.clone(), &store, false), &store, rep).await?;
     }
     // The emulator holds nothing worth keeping: stopping it removes what it held.
-    if let Ok(pid) = std::fs::read_to_string(folder.join("moto.pid"))
-        && let Ok(pid) = pid.trim().parse::<i32>()
-    {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
-    }
+    stop_emulator(&folder);
     std::fs::remove_dir_all(&folder).with_context(|| format!("cannot remove {}", folder.display()))?;
     Ok(true)
+}
+
+/// Stops the emulator a demo folder's `moto.pid` names, if that process is still the
+/// emulator (a pid is reused once its process is gone).
+fn stop_emulator(folder: &Path) {
+    let Some(pid) = std::fs::read_to_string(folder.join("moto.pid"))
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if String::from_utf8_lossy(&cmdline).contains("moto_server") {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+    }
 }
 
 /// Demo folders other than `except` whose emulator or server still runs: found from the

@@ -138,6 +138,10 @@ pub enum PathCheck {
     NewWithFolders(PathBuf),
     /// A file is there and will be backed up before it is replaced.
     WillBackUp,
+    /// As `WillBackUp`, and the file is an operator's Vault config (not one autounseal
+    /// wrote): as the config, it is kept with only its seal stanza changed. Said by the
+    /// caller that knows configs (`vault::config::Base`), never by [`check_writable`].
+    OperatorsConfig,
 }
 
 /// Checks, without writing, that `path` can be written: used by the wizard as the

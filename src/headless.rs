@@ -200,6 +200,12 @@ pub fn print_status(status: &Status) {
                 })
         )
     );
+    for file in &status.keys_waiting {
+        say!("keys file:  {} (store offline, then delete)", file.display());
+    }
+    if !status.proofs_missing.is_empty() {
+        say!("never ran:  {}", status.proofs_missing.join(", "));
+    }
     say!("next:       {}", status.next);
 }
 

@@ -50,7 +50,7 @@ async fn wizard(
             Ok(())
         }
         // The wizard always asks: without a screen, as line prompts.
-        FrontEnd::Plain | FrontEnd::Headless => autounseal::plain::run(start, state_dir).await,
+        FrontEnd::Plain | FrontEnd::Headless => autounseal::plain::run(start, state_dir, false).await,
     }
 }
 

@@ -4,8 +4,9 @@
 
 /// The points: `server-answered` when the AWS part of a run is over and the server it
 /// started has answered (a moment when nothing of the AWS part is still in flight: its
-/// clients and their connections are gone), `finished` when `apply` (or `rotate`) has
-/// done everything and is about to exit.
+/// clients and their connections are gone), `initialized` when init's keys are saved
+/// or held to be handed back (before the proof steps), `finished` when `apply` (or
+/// `rotate`) has done everything and is about to exit.
 pub fn point(name: &str) {
     let Some(list) = std::env::var_os("AUTOUNSEAL_TEST_PAUSE") else {
         return;

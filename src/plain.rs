@@ -3,7 +3,7 @@
 //! screens; progress as plain lines. The recovery keys go to a file, never to the
 //! terminal's scrollback.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -12,18 +12,20 @@ use crate::answers::{self, Answers, CredentialsStyle, Launch};
 use crate::aws::{AwsContext, Connection};
 use crate::headless::{Mode, with_printer};
 use crate::run::ApplyOptions;
+use crate::run::events::StopRequest;
 use crate::vault::deploy::KeysDestination;
 
-struct Prompter<R> {
-    input: R,
+struct Prompter {
     number: usize,
     /// Where the answers given so far are kept, after each one: a Ctrl-C loses nothing.
     state_dir: PathBuf,
     /// Input from a pipe is not echoed: write each answer, so prompts do not run together.
     echo: bool,
+    /// A Ctrl-C, SIGTERM or hang-up: a prompt waiting for its answer ends at once.
+    stop: StopRequest,
 }
 
-impl<R: BufRead> Prompter<R> {
+impl Prompter {
     /// Asks until `check` accepts; an empty answer takes the default.
     fn ask(
         &mut self,
@@ -40,10 +42,9 @@ impl<R: BufRead> Prompter<R> {
             };
             print!("{:>2}. {question}{shown}: ", self.number);
             std::io::stdout().flush()?;
-            let mut line = String::new();
-            if self.input.read_line(&mut line)? == 0 {
+            let Some(line) = read_line(&self.stop)? else {
                 bail!("the input ended before every question was answered; nothing was changed");
-            }
+            };
             if self.echo {
                 println!("{}", line.trim_end());
             }
@@ -91,6 +92,66 @@ impl<R: BufRead> Prompter<R> {
     }
 }
 
+/// One line of standard input, or `None` at its end. It waits in short polls, so that
+/// a stop request ends a prompt at once (a blocked read would wait for Enter), and
+/// reads a byte at a time, so that nothing past the line is taken from later reads.
+fn read_line(stop: &StopRequest) -> anyhow::Result<Option<String>> {
+    use nix::errno::Errno;
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    let mut bytes = Vec::new();
+    loop {
+        if let Some(signal) = stop.requested() {
+            bail!("{signal} at a prompt: stopped, nothing was changed");
+        }
+        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) | Err(Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => bail!("cannot read standard input: {e}"),
+        }
+        let mut byte = [0u8; 1];
+        match nix::unistd::read(stdin.as_fd(), &mut byte) {
+            // The end of the input (a closed pipe, a terminal that hung up).
+            Ok(0) => return Ok((!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned())),
+            Ok(_) if byte[0] == b'\n' => return Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Ok(_) => bytes.push(byte[0]),
+            Err(Errno::EINTR | Errno::EAGAIN) => continue,
+            Err(e) => bail!("cannot read standard input: {e}"),
+        }
+    }
+}
+
+/// The first SIGINT, SIGTERM or SIGHUP: a prompt ends at once, a run stops after the
+/// step in flight (and the demo is torn down); a second signal stops at once.
+fn stop_on_signals() -> anyhow::Result<StopRequest> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let stop = StopRequest::default();
+    let mut signals = [
+        (signal(SignalKind::interrupt())?, "SIGINT"),
+        (signal(SignalKind::terminate())?, "SIGTERM"),
+        (signal(SignalKind::hangup())?, "SIGHUP"),
+    ];
+    let request = stop.clone();
+    tokio::spawn(async move {
+        loop {
+            let [(int, _), (term, _), (hup, _)] = &mut signals;
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
+            };
+            if !request.request(name) {
+                crate::say!("\n{name} again: stopping now.");
+                std::process::exit(130);
+            }
+            crate::child::stop_probes(name);
+        }
+    });
+    Ok(stop)
+}
+
 fn optional(v: &str) -> Option<String> {
     Some(v.trim().to_string()).filter(|v| !v.is_empty() && v != "-")
 }
@@ -102,7 +163,7 @@ fn text_of(p: &Option<PathBuf>) -> String {
 }
 
 /// Every question, in the wizard's order, into `a`.
-fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -> anyhow::Result<()> {
+fn ask_all(p: &mut Prompter, a: &mut Answers, state_dir: &Path) -> anyhow::Result<()> {
     println!("Answer each question; Enter keeps the value in brackets, \"-\" leaves an optional one empty.\n");
     a.profile = optional(&p.ask(
         "AWS profile (empty: the default credential chain)",
@@ -267,7 +328,7 @@ fn ask_all<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers, state_dir: &Path) -
 }
 
 /// Optional PGP keys: the server then hands back the keys encrypted to them.
-fn ask_pgp_keys<R: BufRead>(p: &mut Prompter<R>, a: &mut Answers) -> anyhow::Result<()> {
+fn ask_pgp_keys(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<()> {
     let shares = a.init.recovery_shares;
     let given: Vec<String> = a
         .init
@@ -312,13 +373,22 @@ fn pgp_list(v: &str) -> Vec<PathBuf> {
     v.split(',').filter_map(optional).map(PathBuf::from).collect()
 }
 
-pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
+/// The line prompts, then the plan, then (on yes) the run. `demo`: everything goes to the
+/// demo's emulator and folder, said so, and the last question defaults to yes.
+pub async fn run(mut a: Answers, state_dir: &Path, demo: bool) -> anyhow::Result<()> {
+    if demo {
+        println!(
+            "DEMO: an AWS emulator on this machine, a throwaway server and folder; nothing real is touched, and \
+             everything is torn down at the end."
+        );
+    }
     println!("autounseal: set up a Vault server that unseals itself with AWS KMS.");
+    let stop = stop_on_signals()?;
     let mut p = Prompter {
-        input: std::io::stdin().lock(),
         number: 0,
         state_dir: state_dir.to_path_buf(),
         echo: !std::io::stdin().is_terminal(),
+        stop: stop.clone(),
     };
     ask_all(&mut p, &mut a, state_dir)?;
     a.save_session(state_dir);
@@ -347,10 +417,8 @@ pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
     })
     .await?;
     crate::headless::print_plan(&a, &plan);
-    if !p.yes(
-        "Create and start everything now (autounseal plan shows each call)",
-        false,
-    )? {
+    // In the demo, Enter all the way through runs the story.
+    if !p.yes("Create and start everything now (autounseal plan shows each call)", demo)? {
         println!(
             "Nothing was changed. Your answers are in {}.",
             state_dir.join(crate::answers::SESSION_FILE).display()
@@ -363,6 +431,7 @@ pub async fn run(mut a: Answers, state_dir: &Path) -> anyhow::Result<()> {
         dry_run: false,
     };
     let result = with_printer(Mode::Run, async |rep| {
+        let rep = rep.with_stop(stop);
         crate::cluster::run_any(&a, state_dir, opts, keys, &rep, Default::default(), None).await
     })
     .await;

@@ -354,9 +354,7 @@ impl<'a> Rotation<'a> {
                     &self.user,
                     "--access-key-id",
                     stray,
-                ],
-                false,
-            );
+                ]);
             return Err(RunError::Other(format!(
                 "IAM user {} already holds two access keys, IAM's limit: {} (the server's, in {}) and {stray}, which \
                  autounseal did not make. Nothing was changed. If nothing uses {stray}, delete it (`{twin}`) and run \
@@ -381,7 +379,7 @@ impl<'a> Rotation<'a> {
     async fn create_key(&self) -> Result<AccessKey> {
         let twin = self
             .ctx
-            .aws_cli(&["iam", "create-access-key", "--user-name", &self.user], false);
+            .aws_cli(&["iam", "create-access-key", "--user-name", &self.user]);
         let user = &self.user;
         let made = self
             .recorder
@@ -930,7 +928,8 @@ mod tests {
             unit: Some("openbao.service".into()),
             initialized_by_us: true,
             init_started: true,
-        });
+        proofs: Default::default(),
+    });
         let plan = rotate_plan(&m).join("\n");
         assert!(plan.contains("/etc/vault.d/vault.env and /root/key.csv"), "{plan}");
         assert!(plan.contains("restart openbao.service"), "{plan}");

@@ -48,6 +48,7 @@ fn the_unit_must_load_the_env_file_and_be_active() {
                 unit: Some(UNIT.into()),
                 initialized_by_us: false,
                 init_started: false,
+                proofs: Default::default(),
             });
         })
         .unwrap();

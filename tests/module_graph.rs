@@ -8,6 +8,7 @@ use std::path::Path;
 /// Small leaf utilities: they use no module of ours but one another.
 const LEAVES: &[&str] = &[
     "alloc",
+    "child",
     "child_env",
     "cli",
     "credentials_file",

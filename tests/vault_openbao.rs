@@ -416,3 +416,102 @@ async fn a_headless_init_with_nowhere_safe_for_the_keys_is_refused_up_front() {
     );
     assert_nothing_created(&moto, dir.path()).await;
 }
+
+/// A public PGP key made by gpg in a folder of the test's own.
+fn pgp_public_key(dir: &Path) -> std::path::PathBuf {
+    let home = dir.join("gnupg");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let gpg = |args: &[&str]| {
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", &home)
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "gpg {args:?}: {}", text(&out));
+        out.stdout
+    };
+    gpg(&["--quick-gen-key", "autounseal test <test@example.invalid>", "rsa2048", "default", "never"]);
+    let key = dir.join("operator.gpg");
+    std::fs::write(&key, gpg(&["--export", "test@example.invalid"])).unwrap();
+    let _ = Command::new("gpgconf").env("GNUPGHOME", &home).args(["--kill", "all"]).output();
+    key
+}
+
+/// A headless run with PGP keys and no keys file that fails after init (the emulator
+/// out of reach when the restart check starts the server again) keeps the encrypted
+/// keys init handed back: a new 0600 file in the state folder, named on exit, recorded.
+#[tokio::test]
+async fn a_headless_run_that_fails_after_init_keeps_the_encrypted_keys() {
+    use common::proxy::Proxy;
+    use std::process::Stdio;
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let _guard = ServerGuard(d.join("state"));
+    let proxy = Proxy::start(moto.port);
+    let mut a = server_answers(&moto, d);
+    a.endpoint_url = Some(proxy.url.clone());
+    a.timing.server_start_timeout_secs = 8;
+    let key = pgp_public_key(d);
+    a.init.recovery_keys_file = None;
+    a.init.recovery_shares = 1;
+    a.init.recovery_threshold = 1;
+    a.init.recovery_pgp_keys = vec![key.clone()];
+    a.init.root_token_pgp_key = Some(key);
+    let file = d.join("answers.toml");
+    std::fs::write(&file, a.to_toml()).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut cmd, &d.join("state"));
+    let child = cmd
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AUTOUNSEAL_TEST_PAUSE", "initialized")
+        .args(["apply", "--yes", "--answers"])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let stopped = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('T')))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !stopped() {
+        assert!(std::time::Instant::now() < deadline, "apply never reached init");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // KMS out of reach from now on: the restarted server cannot unseal.
+    proxy.cut();
+    unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+    let out = child.wait_with_output().unwrap();
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    let saved: Vec<std::path::PathBuf> = std::fs::read_dir(d.join("state"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("recovery-keys-"))
+        .collect();
+    assert_eq!(saved.len(), 1, "{said}");
+    let name = saved[0].file_name().unwrap().to_string_lossy().into_owned();
+    // recovery-keys-2026-12-06T16-21-07Z.txt
+    assert!(
+        name.len() == "recovery-keys-2026-12-06T16-21-07Z.txt".len() && name.ends_with("Z.txt"),
+        "{name}"
+    );
+    assert!(said.contains(&format!("saved in {}", saved[0].display())), "{said}");
+    let meta = std::fs::metadata(&saved[0]).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let keys = std::fs::read_to_string(&saved[0]).unwrap();
+    assert!(keys.contains("Recovery Key 1: ") && keys.contains("Initial Root Token: "), "{keys}");
+    let manifest = ManifestStore::open(&d.join("state")).unwrap().snapshot();
+    assert!(
+        manifest
+            .file(autounseal::run::manifest::FileRole::RecoveryKeys)
+            .is_some_and(|f| f.path == saved[0])
+    );
+    proxy.reconnect();
+}

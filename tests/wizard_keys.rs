@@ -69,7 +69,9 @@ fn report() -> RunReport {
         address: "http://127.0.0.1:8200".into(),
         status: None,
         server_command: String::new(),
+        status_command: "bao status -address=http://127.0.0.1:8200".into(),
         secrets: None,
+        left_open: Vec::new(),
     }
 }
 
@@ -155,7 +157,7 @@ fn recovery(reveal: bool, acknowledge: bool) -> App {
 /// The app opened on the start menu (the state folder records a setup).
 fn menu() -> App {
     let mut app = app();
-    app.open_on_menu();
+    app.open_on_menu(Vec::new());
     app
 }
 

@@ -356,7 +356,9 @@ fn finished() -> App {
             progress: 0,
         }),
         server_command: String::new(),
+        status_command: "bao status -address=http://127.0.0.1:8200".into(),
         secrets: Some(InitSecrets::from_response(body).unwrap()),
+        left_open: Vec::new(),
     };
     for step in autounseal::tui::screens::run::STEPS {
         update(&mut app, Msg::Engine(Event::Done(step, "ok".into())));
@@ -577,6 +579,8 @@ fn status() -> Status {
             sealed: Some(false),
         }),
         unfinished: false,
+        keys_waiting: Vec::new(),
+        proofs_missing: Vec::new(),
         next: Next::AllGood,
     }
 }
@@ -601,7 +605,7 @@ fn press(app: &mut App, code: KeyCode) -> Vec<Command> {
 #[test]
 fn start_doctor_and_status() {
     let mut app = app();
-    app.open_on_menu();
+    app.open_on_menu(Vec::new());
     snapshot!("13_start", app);
     insta::assert_snapshot!("13_start_large", draw_sized(&app, 120, 40).backend());
 
@@ -643,7 +647,7 @@ fn doctor_badges_say_the_verdict_in_words_and_colours() {
             PathBuf::from("/tmp/autounseal-snapshot/state"),
             theme,
         );
-        app.open_on_menu();
+        app.open_on_menu(Vec::new());
         let checking = press(&mut app, KeyCode::Enter);
         update(&mut app, Msg::Findings(asked(&checking), Ok(findings())));
         // The failure is at the end of the list: scrolled into view.
@@ -694,7 +698,8 @@ fn recorded_setup() -> autounseal::run::Manifest {
             unit: None,
             initialized_by_us: true,
             init_started: true,
-        }),
+        proofs: Default::default(),
+    }),
         ..Default::default()
     };
     m.record_file(FileRole::EnvFile, std::path::Path::new("/etc/openbao/vault.env"), None);
@@ -726,7 +731,7 @@ fn rotation_so_far() -> Vec<Event> {
 /// (when `start`).
 fn rotate_screen(start: bool) -> (App, u64) {
     let mut app = app();
-    app.open_on_menu();
+    app.open_on_menu(Vec::new());
     app.screens.start.selected = 2;
     let reading = press(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Rotate);

@@ -620,7 +620,9 @@ fn recovery_keys_are_masked_revealed_one_at_a_time_and_wiped() {
         address: "http://127.0.0.1:8200".into(),
         status: None,
         server_command: String::new(),
+        status_command: "bao status -address=http://127.0.0.1:8200".into(),
         secrets: Some(InitSecrets::from_response(body).unwrap()),
+        left_open: Vec::new(),
     };
     update(&mut app, Msg::RunFinished(Ok(report)));
     key(&mut app, KeyCode::Enter);
@@ -674,7 +676,9 @@ fn a_quit_during_init_takes_the_keys_before_leaving() {
         address: "http://127.0.0.1:8200".into(),
         status: None,
         server_command: String::new(),
+        status_command: "bao status -address=http://127.0.0.1:8200".into(),
         secrets: Some(secrets),
+        left_open: Vec::new(),
     };
     let commands = update(&mut app, Msg::RunFinished(Ok(report)));
     assert_eq!(
@@ -803,7 +807,9 @@ fn keys_handed_back_before_a_failure_are_offered_and_kept() {
         address: "http://127.0.0.1:8200".into(),
         status: None,
         server_command: String::new(),
+        status_command: "bao status -address=http://127.0.0.1:8200".into(),
         secrets: None,
+        left_open: Vec::new(),
     };
     update(&mut app, Msg::RunFinished(Ok(report)));
     assert!(app.ctx.secrets.is_some());
@@ -1005,7 +1011,7 @@ fn setup_read(commands: &[Command]) -> autounseal::tui::msg::SetupRead {
 
 fn on_menu() -> App {
     let mut app = app();
-    app.open_on_menu();
+    app.open_on_menu(Vec::new());
     app
 }
 

@@ -186,11 +186,12 @@ impl AwsContext {
         self.conn.endpoint_label()
     }
 
-    /// The AWS CLI twin of a call these clients make: `aws ARGS…`, with this region for
-    /// regional services and this endpoint when one is set.
-    pub fn aws_cli(&self, args: &[&str], regional: bool) -> String {
-        let region = regional.then(|| self.region());
-        crate::twins::aws_command(args, region, self.conn.endpoint_url.as_deref())
+    /// The AWS CLI twin of a call these clients make: `aws ARGS…`, with this region and
+    /// this endpoint when one is set. IAM is global, but the AWS CLI refuses to run an
+    /// `iam` command on a machine with no default region: every twin names one, so that
+    /// each runs as printed.
+    pub fn aws_cli(&self, args: &[&str]) -> String {
+        crate::twins::aws_command(args, Some(self.region()), self.conn.endpoint_url.as_deref())
     }
 
     /// The endpoint the KMS client really uses, wherever it came from: the answers'

@@ -142,9 +142,7 @@ impl Destroyer<'_> {
         };
         for id in &ids {
             let twin = self.ctx.aws_cli(
-                &["iam", "delete-access-key", "--user-name", &user, "--access-key-id", id],
-                false,
-            );
+                &["iam", "delete-access-key", "--user-name", &user, "--access-key-id", id]);
             let delete = self
                 .ctx
                 .iam
@@ -207,9 +205,7 @@ impl Destroyer<'_> {
                     user,
                     "--policy-arn",
                     &policy.arn,
-                ],
-                false,
-            );
+                ]);
             let detach = self
                 .ctx
                 .iam
@@ -261,9 +257,7 @@ impl Destroyer<'_> {
                             &policy.arn,
                             "--version-id",
                             id,
-                        ],
-                        false,
-                    );
+                        ]);
                     let delete = self
                         .ctx
                         .iam
@@ -280,7 +274,7 @@ impl Destroyer<'_> {
         }
         let twin = self
             .ctx
-            .aws_cli(&["iam", "delete-policy", "--policy-arn", &policy.arn], false);
+            .aws_cli(&["iam", "delete-policy", "--policy-arn", &policy.arn]);
         let endpoint = self.endpoint();
         let delete = self.ctx.iam.delete_policy().policy_arn(&policy.arn).send();
         self.recorder
@@ -307,7 +301,7 @@ impl Destroyer<'_> {
         }
         let twin = self
             .ctx
-            .aws_cli(&["iam", "delete-user", "--user-name", &user.name], false);
+            .aws_cli(&["iam", "delete-user", "--user-name", &user.name]);
         let endpoint = self.endpoint();
         let user = &user;
         let delete = |action| async move {
@@ -349,7 +343,7 @@ impl Destroyer<'_> {
         }
         let twin = self
             .ctx
-            .aws_cli(&["kms", "delete-alias", "--alias-name", &alias.name], true);
+            .aws_cli(&["kms", "delete-alias", "--alias-name", &alias.name]);
         let endpoint = self.endpoint();
         let delete = self.ctx.kms.delete_alias().alias_name(&alias.name).send();
         self.recorder
@@ -385,9 +379,7 @@ impl Destroyer<'_> {
                 &key.key_id,
                 "--pending-window-in-days",
                 &days,
-            ],
-            true,
-        );
+            ]);
         let endpoint = self.endpoint();
         let key = &key;
         let schedule = |action| async move {

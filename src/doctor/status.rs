@@ -1,12 +1,13 @@
 //! `status`: what exists (the manifest, and a live read of the key, the user and its
 //! access key), the server's seal status, and the one next thing to do.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::aws::{AwsContext, Connection};
 use crate::doctor::checks::{MAX_KEY_AGE_DAYS, age_days, now_secs, server_address};
+use crate::run::manifest::FileRole;
 use crate::run::{Manifest, ManifestStore};
 use crate::vault::client::VaultClient;
 
@@ -47,17 +48,81 @@ pub struct Status {
     pub server: Option<ServerStatus>,
     /// Creates sent whose answers were never recorded (a run was killed).
     pub unfinished: bool,
+    /// Files of recovery keys and a root token autounseal saved that are still there:
+    /// they belong offline (see [`left_open`]).
+    pub keys_waiting: Vec<PathBuf>,
+    /// The proof steps a run never got to since the server was last (re)started.
+    pub proofs_missing: Vec<&'static str>,
     pub next: Next,
+}
+
+/// What the last run left for the operator, read from the manifest and the disk: the
+/// saved keys files still there, and the proof steps that never ran. The start menu,
+/// `status` and Done name them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeftOpen {
+    pub keys_waiting: Vec<PathBuf>,
+    pub proofs_missing: Vec<&'static str>,
+}
+
+impl LeftOpen {
+    /// The lines to show, one a thing; empty when nothing is left open.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .keys_waiting
+            .iter()
+            .map(|f| {
+                format!(
+                    "Recovery keys and a root token wait in {} (0600): store them offline, then delete the file.",
+                    f.display()
+                )
+            })
+            .collect();
+        if !self.proofs_missing.is_empty() {
+            lines.push(format!(
+                "{} never ran: set up again (the wizard) or run `autounseal apply` to finish; nothing is \
+                 created twice.",
+                self.proofs_missing.join(" and ")
+            ));
+        }
+        lines
+    }
+}
+
+/// See [`LeftOpen`].
+pub fn left_open(manifest: &Manifest) -> LeftOpen {
+    let keys_waiting = manifest
+        .files
+        .iter()
+        .filter(|f| f.role == FileRole::RecoveryKeys && f.path.is_file())
+        .map(|f| f.path.clone())
+        .collect();
+    // Only a server autounseal runs is proved by it (launch `none` is the operator's).
+    let proofs_missing = manifest
+        .server
+        .as_ref()
+        .filter(|s| s.launch != "none")
+        .and_then(|s| s.proofs.as_ref())
+        .map(|p| p.missing())
+        .unwrap_or_default();
+    LeftOpen {
+        keys_waiting,
+        proofs_missing,
+    }
 }
 
 /// The one thing to do next, the most urgent first. Typed, so that a front end can offer
 /// it (the wizard's Status screen goes to Doctor or Rotate); said, and in `--json`, as
 /// its sentence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
     NothingSetUp,
     Unfinished,
     Broken,
+    /// Keys autounseal saved are still in this file.
+    StoreKeys { file: PathBuf },
+    /// These proof steps never ran since the server was last (re)started.
+    FinishProof { missing: Vec<&'static str> },
     Rotate { days: u64 },
     AllGood,
 }
@@ -74,6 +139,16 @@ impl std::fmt::Display for Next {
             Next::Broken => {
                 f.write_str("something in the chain is broken: run `autounseal doctor` to see what and how to fix it")
             }
+            Next::StoreKeys { file } => write!(
+                f,
+                "store the recovery keys and root token in {} offline, then delete that file",
+                file.display()
+            ),
+            Next::FinishProof { missing } => write!(
+                f,
+                "{} never ran: run `autounseal apply` with the same answers (or the wizard) to finish them",
+                missing.join(" and ")
+            ),
             Next::Rotate { days } => write!(f, "rotate the access key: it is {days} days old"),
             Next::AllGood => f.write_str("all good"),
         }
@@ -181,8 +256,13 @@ pub async fn gather(manifest: &Manifest, operator: &AwsContext, ca_cert: Option<
         access_key,
         server,
         unfinished: !manifest.pending.is_empty(),
+        keys_waiting: Vec::new(),
+        proofs_missing: Vec::new(),
         next: Next::AllGood,
     };
+    let left = left_open(manifest);
+    status.keys_waiting = left.keys_waiting;
+    status.proofs_missing = left.proofs_missing;
     status.next = next_step(&status);
     status
 }
@@ -196,6 +276,8 @@ pub fn nothing() -> Status {
         access_key: None,
         server: None,
         unfinished: false,
+        keys_waiting: Vec::new(),
+        proofs_missing: Vec::new(),
         next: Next::NothingSetUp,
     };
     status.next = next_step(&status);
@@ -219,6 +301,14 @@ pub fn next_step(status: &Status) -> Next {
             .is_some_and(|s| !s.reachable || s.sealed != Some(false) || s.seal_type.as_deref() != Some("awskms"));
     if broken {
         return Next::Broken;
+    }
+    if let Some(file) = status.keys_waiting.first() {
+        return Next::StoreKeys { file: file.clone() };
+    }
+    if !status.proofs_missing.is_empty() {
+        return Next::FinishProof {
+            missing: status.proofs_missing.clone(),
+        };
     }
     match status.access_key.as_ref().and_then(|k| k.age_days) {
         Some(days) if days > MAX_KEY_AGE_DAYS => Next::Rotate { days },
@@ -253,6 +343,8 @@ mod tests {
                 sealed: Some(false),
             }),
             unfinished: false,
+            keys_waiting: Vec::new(),
+            proofs_missing: Vec::new(),
             next: Next::AllGood,
         }
     }
@@ -273,6 +365,54 @@ mod tests {
         assert_eq!(next_step(&unfinished), Next::Unfinished);
         assert!(Next::Unfinished.to_string().contains("autounseal apply"));
         assert!(nothing().next.to_string().starts_with("nothing is set up"));
+        // What the last run left: keys to store come before proofs to finish, both
+        // before an old key.
+        let mut left = old.clone();
+        left.proofs_missing = vec!["Verify seal", "Restart check"];
+        assert_eq!(
+            next_step(&left).to_string(),
+            "Verify seal and Restart check never ran: run `autounseal apply` with the same answers (or the wizard) \
+             to finish them"
+        );
+        left.keys_waiting = vec!["/s/recovery-keys-2026-12-06T16-21-07Z.txt".into()];
+        assert!(matches!(next_step(&left), Next::StoreKeys { .. }));
+        assert!(next_step(&left).to_string().contains("/s/recovery-keys-2026-12-06T16-21-07Z.txt offline"));
+    }
+
+    #[test]
+    fn what_was_left_open_names_only_files_that_are_there() {
+        use crate::run::manifest::{Proofs, ServerRecord};
+        let dir = tempfile::tempdir().unwrap();
+        let kept = dir.path().join("recovery-keys-2026-12-06T16-21-07Z.txt");
+        std::fs::write(&kept, "k").unwrap();
+        let mut m = Manifest::default();
+        m.record_file(FileRole::RecoveryKeys, &kept, None);
+        m.record_file(FileRole::RecoveryKeys, &dir.path().join("moved-away.txt"), None);
+        let mut server = ServerRecord {
+            binary: "/usr/bin/bao".into(),
+            config: "/etc/openbao/openbao.hcl".into(),
+            address: "http://127.0.0.1:8200".into(),
+            launch: "systemd".into(),
+            pid: None,
+            pid_file: None,
+            log_file: None,
+            unit: Some("openbao.service".into()),
+            initialized_by_us: true,
+            init_started: true,
+            proofs: None,
+        };
+        m.server = Some(server.clone());
+        let left = left_open(&m);
+        assert_eq!(left.keys_waiting, [kept.clone()]);
+        assert!(left.proofs_missing.is_empty(), "an older manifest kept no proofs: nothing to say");
+        server.proofs = Some(Proofs {
+            seal_verified: Some("2026-12-06T16:21:07Z".into()),
+            restart_checked: None,
+        });
+        m.server = Some(server);
+        let lines = left_open(&m).lines();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[1].starts_with("Restart check never ran"), "{lines:?}");
     }
 
     #[test]

@@ -159,7 +159,7 @@ pub struct Reporter {
 pub struct StopRequest(Arc<AtomicU8>);
 
 impl StopRequest {
-    const SIGNALS: [&'static str; 2] = ["SIGINT", "SIGTERM"];
+    const SIGNALS: [&'static str; 3] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
     /// Records the request; returns false if one was made already.
     pub fn request(&self, signal: &str) -> bool {
@@ -173,7 +173,7 @@ impl StopRequest {
     pub fn requested(&self) -> Option<&'static str> {
         match self.0.load(Ordering::SeqCst) {
             0 => None,
-            code => Some(Self::SIGNALS[usize::from(code - 1).min(1)]),
+            code => Some(Self::SIGNALS[usize::from(code - 1).min(Self::SIGNALS.len() - 1)]),
         }
     }
 }

@@ -88,6 +88,35 @@ pub struct ServerRecord {
     /// or a dropped connection is told apart from a server someone else initialised.
     #[serde(default)]
     pub init_started: bool,
+    /// What a run proved of this server since autounseal last (re)started it; `None`
+    /// in a manifest of an autounseal that kept no such record.
+    #[serde(default)]
+    pub proofs: Option<Proofs>,
+}
+
+/// The proof steps a run made of the server, each with when it passed (RFC 3339, UTC).
+/// Emptied whenever autounseal (re)starts the server, so that a proof never outlives
+/// the files it was made with, and a run cut short shows which proof never ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proofs {
+    /// Verify seal: initialised, unsealed, seal type awskms.
+    pub seal_verified: Option<String>,
+    /// Restart check: stopped, started again, unsealed by itself with no key.
+    pub restart_checked: Option<String>,
+}
+
+impl Proofs {
+    /// The proof steps that never passed, by their names on screen.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.seal_verified.is_none() {
+            missing.push("Verify seal");
+        }
+        if self.restart_checked.is_none() {
+            missing.push("Restart check");
+        }
+        missing
+    }
 }
 
 /// A seal migration autounseal made: what, where and when; never a key.

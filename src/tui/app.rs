@@ -44,6 +44,8 @@ impl App {
                 stopping: false,
                 unseal_keys: None,
                 setup_recorded: false,
+                left_open: Vec::new(),
+                ran: false,
             },
             modal: None,
         }
@@ -51,8 +53,9 @@ impl App {
 
     /// Opens on the start menu: the state folder records a setup. The menu runs nothing
     /// on arrival, so there is no command to carry out.
-    pub fn open_on_menu(&mut self) {
+    pub fn open_on_menu(&mut self, left_open: Vec<String>) {
         self.ctx.setup_recorded = true;
+        self.ctx.left_open = left_open;
         self.screen = ScreenId::Start;
     }
 

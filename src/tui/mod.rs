@@ -98,8 +98,8 @@ async fn event_loop(
     app.ctx.demo = demo;
     // An operator coming back to a setup starts from the menu (doctor, status, the
     // wizard again); a first-time one, and the demo, from Welcome.
-    if !demo && records_setup(&state_dir) {
-        app.open_on_menu();
+    if !demo && let Some(manifest) = manifest_of_setup(&state_dir) {
+        app.open_on_menu(crate::doctor::status::left_open(&manifest).lines());
     }
     let gate = InitGate::default();
     let stop = StopRequest::default();
@@ -175,7 +175,7 @@ async fn event_loop(
                     }
                     // A probe still running (a binary that hangs) must not hold the exit.
                     crate::child::stop_probes("the wizard quit");
-                    let farewell = farewell(&mut app);
+                    let farewell = farewell(&mut app).await;
                     return Ok(Exit {
                         keep_demo: app.ctx.keep_demo,
                         farewell,
@@ -201,21 +201,22 @@ async fn event_loop(
     }
 }
 
-/// Whether the state folder's manifest records anything of a setup.
-fn records_setup(state_dir: &Path) -> bool {
-    ManifestStore::open(state_dir).is_ok_and(|store| !store.snapshot().is_empty())
+/// The state folder's manifest, when it records anything of a setup.
+fn manifest_of_setup(state_dir: &Path) -> Option<crate::run::Manifest> {
+    let manifest = ManifestStore::open(state_dir).ok()?.snapshot();
+    (!manifest.is_empty()).then_some(manifest)
 }
 
 /// What to leave on the normal screen. Recovery keys the operator has not confirmed
 /// storing are saved to a new 0600 file first: quitting, a dropped SSH session or a
 /// SIGTERM never loses them.
-fn farewell(app: &mut App) -> Vec<String> {
+async fn farewell(app: &mut App) -> Vec<String> {
     let ctx = &mut app.ctx;
     let mut lines = Vec::new();
     if let Some(secrets) = ctx.secrets.take()
         && !ctx.demo
     {
-        lines.extend(hand_over_keys(ctx, &secrets));
+        lines.extend(hand_over_keys(ctx, &secrets).await);
     }
     if ctx.report.is_some() {
         lines.push(String::new());
@@ -225,21 +226,15 @@ fn farewell(app: &mut App) -> Vec<String> {
 }
 
 /// Saves recovery keys that were never acknowledged; says where, never what.
-fn hand_over_keys(ctx: &screens::Ctx, secrets: &crate::vault::recovery::InitSecrets) -> Vec<String> {
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-    let path = ctx.state_dir.join(format!("recovery-keys-{stamp}.txt"));
+async fn hand_over_keys(ctx: &screens::Ctx, secrets: &crate::vault::recovery::InitSecrets) -> Vec<String> {
     let address = crate::vault::config::api_addr(&ctx.answers);
-    match secrets.save(&path, ctx.answers.init.recovery_threshold, &address) {
-        Ok(saved) => {
-            if let Ok(store) = crate::run::ManifestStore::open(&ctx.state_dir) {
-                let _ = store.update(|m| m.record_file(crate::run::manifest::FileRole::RecoveryKeys, &saved, None));
-            }
-            vec![
-                "IMPORTANT: the recovery keys and root token were not confirmed as stored.".into(),
-                format!("They are saved in {} (mode 0600), the only copy.", saved.display()),
-                "Store them apart and offline now, then delete that file.".into(),
-            ]
-        }
+    let threshold = ctx.answers.init.recovery_threshold;
+    match crate::vault::deploy::keep_unconfirmed_keys(secrets, &ctx.state_dir, threshold, &address).await {
+        Ok(saved) => vec![
+            "IMPORTANT: the recovery keys and root token were not confirmed as stored.".into(),
+            format!("They are saved in {} (mode 0600), the only copy.", saved.display()),
+            "Store them apart and offline now, then delete that file.".into(),
+        ],
         Err(e) => {
             tracing::error!("cannot save the unacknowledged recovery keys: {e}");
             vec![format!(
@@ -311,7 +306,14 @@ fn spawn(
                 }
             }
             Command::CheckPath(path) => {
-                let checked = crate::files::check_writable(&path);
+                let checked = crate::files::check_writable(&path).map(|found| match found {
+                    crate::files::PathCheck::WillBackUp
+                        if matches!(crate::vault::config::Base::of(&path), crate::vault::config::Base::Operator(_)) =>
+                    {
+                        crate::files::PathCheck::OperatorsConfig
+                    }
+                    other => other,
+                });
                 Msg::PathChecked(path, checked)
             }
             Command::CheckPgpKeys(listed) => {
@@ -372,13 +374,18 @@ async fn run_flow(
         let _ = tx.send(Msg::KeysHandedBack(secrets));
     }
     let outcome = result?;
+    let left_open = ManifestStore::open(state_dir)
+        .map(|store| crate::doctor::status::left_open(&store.snapshot()).lines())
+        .unwrap_or_default();
     Ok(RunReport {
         key_arn: outcome.aws.key.arn,
         user_arn: outcome.aws.user.arn,
         address: outcome.vault.address,
         status: outcome.vault.status,
         server_command: outcome.vault.server_command,
+        status_command: outcome.vault.status_command,
         secrets: outcome.vault.secrets,
+        left_open,
     })
 }
 

@@ -33,8 +33,12 @@ pub struct RunReport {
     pub address: String,
     pub status: Option<SealStatus>,
     pub server_command: String,
+    /// How to ask the server its status (the binary as found).
+    pub status_command: String,
     /// Shown once on the Recovery keys screen, then wiped.
     pub secrets: Option<InitSecrets>,
+    /// What is left for the operator after this run (see `Ctx::left_open`).
+    pub left_open: Vec<String>,
 }
 
 /// A read of the setup the state folder records (doctor's checks, status), as the

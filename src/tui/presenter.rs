@@ -10,9 +10,10 @@ use crate::tui::screens::{Lookup, ScreenId, iam::key_arn};
 use crate::twins::{aws_command, create_key_command};
 use crate::vault::{config, server::Flavour};
 
-fn aws(app: &App, args: &[&str], regional: bool) -> String {
+/// Every twin names the region, as the run's own do (see `AwsContext::aws_cli`).
+fn aws(app: &App, args: &[&str]) -> String {
     let a = &app.ctx.answers;
-    aws_command(args, regional.then_some(a.region.as_str()), a.endpoint_url.as_deref())
+    aws_command(args, Some(a.region.as_str()), a.endpoint_url.as_deref())
 }
 
 fn flavour(app: &App) -> Flavour {
@@ -66,13 +67,13 @@ pub fn commands(app: &App) -> Vec<String> {
                 "# Every change it makes, with its AWS CLI twin, is in the manifest and the log.".to_string(),
             ]);
         }
-        ScreenId::Account => out.push(aws(app, &["sts", "get-caller-identity"], false)),
+        ScreenId::Account => out.push(aws(app, &["sts", "get-caller-identity"])),
         ScreenId::Region => {
             out.push(format!(
                 "export AWS_REGION={}",
                 if a.region.is_empty() { "eu-west-1" } else { &a.region }
             ));
-            out.push(aws(app, &["kms", "list-keys"], true));
+            out.push(aws(app, &["kms", "list-keys"]));
         }
         ScreenId::Kms if a.kms.create => {
             out.push(create_key_command(
@@ -80,9 +81,8 @@ pub fn commands(app: &App) -> Vec<String> {
                 &a.region,
                 a.endpoint_url.as_deref(),
             ));
-            out.push(aws(app, &["kms", "enable-key-rotation", "--key-id", "KEY_ID"], true));
-            out.push(aws(
-                app,
+            out.push(aws(app, &["kms", "enable-key-rotation", "--key-id", "KEY_ID"]));
+            out.push(aws(app,
                 &[
                     "kms",
                     "create-alias",
@@ -90,19 +90,16 @@ pub fn commands(app: &App) -> Vec<String> {
                     &a.kms.alias,
                     "--target-key-id",
                     "KEY_ID",
-                ],
-                true,
-            ));
+                ]));
         }
         ScreenId::Kms => {
             let key = a.kms.key_id.as_deref().unwrap_or("KEY");
-            out.push(aws(app, &["kms", "describe-key", "--key-id", key], true));
+            out.push(aws(app, &["kms", "describe-key", "--key-id", key]));
         }
         ScreenId::Iam => {
             let (user, policy_name) = (a.iam.user_name.as_str(), a.iam.policy_name.as_str());
-            out.push(aws(app, &["iam", "create-user", "--user-name", user], false));
-            out.push(aws(
-                app,
+            out.push(aws(app, &["iam", "create-user", "--user-name", user]));
+            out.push(aws(app,
                 &[
                     "iam",
                     "create-policy",
@@ -110,11 +107,8 @@ pub fn commands(app: &App) -> Vec<String> {
                     policy_name,
                     "--policy-document",
                     "file://policy.json",
-                ],
-                false,
-            ));
-            out.push(aws(
-                app,
+                ]));
+            out.push(aws(app,
                 &[
                     "iam",
                     "attach-user-policy",
@@ -122,10 +116,8 @@ pub fn commands(app: &App) -> Vec<String> {
                     user,
                     "--policy-arn",
                     "POLICY_ARN",
-                ],
-                false,
-            ));
-            out.push(aws(app, &["iam", "create-access-key", "--user-name", user], false));
+                ]));
+            out.push(aws(app, &["iam", "create-access-key", "--user-name", user]));
             out.push(String::new());
             out.push("# policy.json".into());
             out.extend(policy::document_text(&key_arn(&app.ctx)).lines().map(String::from));

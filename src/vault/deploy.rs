@@ -148,6 +148,9 @@ pub struct DeployOutcome {
     pub secrets: Option<InitSecrets>,
     /// How to start the server by hand (launch `none`).
     pub server_command: String,
+    /// `bao status -address=…` or `vault status …`, with the binary as found: its
+    /// name when that name on PATH is it, else its path.
+    pub status_command: String,
 }
 
 /// Checks the Vault side before anything is created in AWS: the binary, its awskms
@@ -339,6 +342,20 @@ impl<'a> Deployer<'a> {
             .map_or_else(|| PathBuf::from(&self.answers.server.binary), |b| b.path.clone())
     }
 
+    fn status_command(&self) -> String {
+        let binary = self.binary_path();
+        let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let on_path = which::which(&name).is_ok_and(|found| {
+            std::fs::canonicalize(found).ok() == std::fs::canonicalize(&binary).ok()
+        });
+        let cli = if on_path { name } else { quote(&binary.to_string_lossy()) };
+        let ca = match &self.answers.server.ca_cert {
+            Some(ca) if !self.answers.server.tls_disable => format!(" -ca-cert={}", quote(&ca.to_string_lossy())),
+            _ => String::new(),
+        };
+        format!("{cli} status -address={}{ca}", config::api_addr(self.answers))
+    }
+
     fn client(&self) -> Result<VaultClient> {
         Ok(VaultClient::new(
             &config::api_addr(self.answers),
@@ -353,10 +370,13 @@ impl<'a> Deployer<'a> {
                 &self.binary_path(),
                 &config::server_reads(&self.answers.output.vault_config),
             ),
+            status_command: self.status_command(),
             ..Default::default()
         };
         self.rep.step(Step::VaultConfig, self.write_config(key)).await?;
-        let pid = self.rep.step(Step::LaunchServer, self.launch()).await?;
+        // Judged once every file is written: a re-run that changed nothing restarts nothing.
+        let settled = self.settled();
+        let pid = self.rep.step(Step::LaunchServer, self.launch(settled.as_deref())).await?;
         // A server that is the operator's may already be restarted into the migration.
         let migration_waits = self.answers.server.launch == Launch::None
             && self.migrating()
@@ -375,7 +395,9 @@ impl<'a> Deployer<'a> {
                 "no new keys: the unseal keys given are now the recovery keys",
             );
             outcome.status = Some(self.rep.step(Step::VerifySeal, self.verify(pid)).await?);
-            self.rep.step(Step::RestartCheck, self.restart_check(pid)).await?;
+            self.rep
+                .step(Step::RestartCheck, self.restart_check(pid, settled.as_deref()))
+                .await?;
             return Ok(outcome);
         }
         let secrets = self.rep.step(Step::InitServer, self.init()).await?;
@@ -387,6 +409,7 @@ impl<'a> Deployer<'a> {
                 .step_even_when_stopping(Step::SaveRecoveryKeys, self.save_keys(secrets))
                 .await?;
             self.gate.keep(handed);
+            crate::pause::point("initialized");
         } else {
             self.rep.skipped(Step::SaveRecoveryKeys, "no new keys");
         }
@@ -400,7 +423,9 @@ impl<'a> Deployer<'a> {
             return Ok(outcome);
         }
         outcome.status = Some(self.rep.step(Step::VerifySeal, self.verify(pid)).await?);
-        self.rep.step(Step::RestartCheck, self.restart_check(pid)).await?;
+        self.rep
+            .step(Step::RestartCheck, self.restart_check(pid, settled.as_deref()))
+            .await?;
         outcome.secrets = self.gate.take_keys();
         Ok(outcome)
     }
@@ -410,7 +435,9 @@ impl<'a> Deployer<'a> {
         if self.migrating() {
             return self.plan_migration().await;
         }
-        if self.answers.init.enabled && self.answers.server.launch != Launch::None {
+        // A server an earlier run initialised is never initialised again.
+        let initialised = self.store.snapshot().server.is_some_and(|s| s.initialized_by_us);
+        if self.answers.init.enabled && self.answers.server.launch != Launch::None && !initialised {
             // Only a plan gets here with init asked for, and a plan makes no call.
             let never_made = |_| async { Applied::<()>::Planned.made() };
             let mut changes = vec![self.init_change()];
@@ -431,7 +458,9 @@ impl<'a> Deployer<'a> {
         ] {
             self.rep.skipped(
                 step,
-                if self.opts.dry_run {
+                if step == Step::InitServer && initialised {
+                    "initialised by an earlier run: never again"
+                } else if self.opts.dry_run {
                     "planned"
                 } else {
                     "the server is yours to start (launch = none)"
@@ -624,8 +653,47 @@ impl<'a> Deployer<'a> {
         Ok(())
     }
 
-    /// Starts the server as asked; returns the pid of a background server.
-    async fn launch(&self) -> Result<Option<u32>> {
+    /// Whether the server runs since before this run with every file it reads as it is
+    /// now, and passed a restart check then: said in words (when it passed, since when it
+    /// runs). Such a server is neither restarted nor checked again.
+    fn settled(&self) -> Option<String> {
+        let record = self.store.snapshot().server?;
+        let checked = record.proofs?.restart_checked?;
+        let since = match self.answers.server.launch {
+            Launch::Systemd => launch::systemd_active_since(&self.unit())?,
+            Launch::Background => {
+                running_server(self.store, self.answers)?;
+                std::fs::metadata(record.pid_file.as_ref()?).ok()?.modified().ok()?
+            }
+            Launch::None => return None,
+        };
+        let a = &self.answers;
+        let mut reads: Vec<PathBuf> = match config::server_reads(&a.output.vault_config) {
+            folder if folder.is_dir() => std::fs::read_dir(&folder).ok()?.flatten().map(|e| e.path()).collect(),
+            file => vec![file],
+        };
+        reads.extend(a.output.key_files().paths().into_iter().map(|(_, p)| p.to_path_buf()));
+        if a.server.launch == Launch::Systemd {
+            reads.push(launch::drop_in_path(&self.unit()));
+        }
+        // A file changed in the very second the unit started counts as changed after it.
+        let older = |p: &PathBuf| {
+            let changed = std::fs::metadata(p).ok()?.modified().ok()?;
+            match a.server.launch {
+                Launch::Systemd => Some(changed.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs()
+                    < since.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs()),
+                _ => Some(changed <= since),
+            }
+        };
+        reads
+            .iter()
+            .all(|p| older(p) == Some(true))
+            .then(|| format!("its restart check passed at {checked}, and nothing it reads changed since it started"))
+    }
+
+    /// Starts the server as asked; returns the pid of a background server. A `settled`
+    /// server (see [`Deployer::settled`]) is left running.
+    async fn launch(&self, settled: Option<&str>) -> Result<Option<u32>> {
         let a = self.answers;
         let command = server_command(&self.binary_path(), &config::server_reads(&a.output.vault_config));
         match a.server.launch {
@@ -657,6 +725,10 @@ impl<'a> Deployer<'a> {
             }
             Launch::Systemd => {
                 let unit = &self.unit();
+                if let Some(why) = settled {
+                    self.rep.skipped(Step::LaunchServer, format!("{unit} is running: not restarted, as {why}"));
+                    return Ok(None);
+                }
                 let drop_in = launch::drop_in_path(unit);
                 let restart = |_| async {
                     let text = config::systemd_drop_in(&a.output.env_file);
@@ -724,8 +796,22 @@ impl<'a> Deployer<'a> {
             unit,
             initialized_by_us,
             init_started,
+            // (Re)started now: what was proved of it before no longer counts.
+            proofs: Some(Default::default()),
         };
         self.store.update(|m| m.server = Some(record))
+    }
+
+    /// Records a proof step that passed, with when.
+    fn record_proof(&self, proof: impl FnOnce(&mut crate::run::manifest::Proofs, String)) -> Result<()> {
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        self.store.update(|m| {
+            if let Some(server) = m.server.as_mut() {
+                proof(server.proofs.get_or_insert_default(), now);
+            }
+        })
     }
 
     /// Polls until the server answers at all (sealed or not).
@@ -760,8 +846,12 @@ impl<'a> Deployer<'a> {
     async fn init(&self) -> Result<Option<InitSecrets>> {
         let init = &self.answers.init;
         if !init.enabled {
-            self.rep
-                .skipped(Step::InitServer, "not asked for (init.enabled = false)");
+            let why = if self.answers.cluster.peers.is_empty() {
+                "not asked for (init.enabled = false)"
+            } else {
+                "this node joins the cluster (retry_join): a cluster is initialised once, on its first node"
+            };
+            self.rep.skipped(Step::InitServer, why);
             return Ok(None);
         }
         let client = self.client()?;
@@ -898,6 +988,7 @@ impl<'a> Deployer<'a> {
             ))
             .into());
         }
+        self.record_proof(|p, now| p.seal_verified = Some(now))?;
         self.rep.done(
             Step::VerifySeal,
             format!(
@@ -910,7 +1001,11 @@ impl<'a> Deployer<'a> {
     }
 
     /// Stops the server and starts it again: it must come back unsealed by itself.
-    async fn restart_check(&self, pid: Option<u32>) -> Result<()> {
+    async fn restart_check(&self, pid: Option<u32>, settled: Option<&str>) -> Result<()> {
+        if let Some(why) = settled {
+            self.rep.skipped(Step::RestartCheck, format!("not restarted again: {why}"));
+            return Ok(());
+        }
         let started = Instant::now();
         let new_pid = match (self.answers.server.launch, pid) {
             (Launch::Background, Some(pid)) => {
@@ -929,6 +1024,13 @@ impl<'a> Deployer<'a> {
             }
         };
         let status = self.wait_until(new_pid, |s| s.initialized && !s.sealed).await?;
+        // A background restart recorded the server anew: its seal is proved again here.
+        self.record_proof(|p, now| {
+            if status.seal_type == "awskms" {
+                p.seal_verified.get_or_insert_with(|| now.clone());
+            }
+            p.restart_checked = Some(now);
+        })?;
         self.rep.done(
             Step::RestartCheck,
             format!(
@@ -1017,6 +1119,36 @@ fn seal_hint(env_file: &Path, tail: &str) -> String {
     } else {
         String::new()
     }
+}
+
+/// Keys no one confirmed storing (the wizard left before its confirmation, a headless
+/// run with PGP keys failed after init): saved to a new 0600 file in the state folder,
+/// named with a readable UTC time, and recorded, so that the start menu, `status` and
+/// Done name it until it is gone. Returns where they went.
+pub async fn keep_unconfirmed_keys(
+    secrets: &InitSecrets,
+    state_dir: &Path,
+    threshold: u16,
+    address: &str,
+) -> Result<PathBuf> {
+    let store = ManifestStore::open(state_dir)?;
+    let recorder = Recorder::new(Reporter::silent(), &store, false);
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]-[minute]-[second]Z"
+        ))
+        .unwrap_or_default();
+    let path = state_dir.join(format!("recovery-keys-{stamp}.txt"));
+    let save = |_| async { Ok(secrets.save(&path, threshold, address)?) };
+    recorder
+        .mutate(
+            keys_file_change(&path),
+            save,
+            |m, saved: &PathBuf| m.record_file(FileRole::RecoveryKeys, saved, None),
+            |saved| saved.display().to_string(),
+        )
+        .await?
+        .made()
 }
 
 /// Writing the recovery keys and root token to a new file (never over one).

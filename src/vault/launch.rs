@@ -220,6 +220,28 @@ pub fn systemd_daemon_reload() -> Result<(), VaultError> {
     systemctl(&["daemon-reload"], "", SYSTEMCTL_LIMIT).map(drop)
 }
 
+/// When `unit` last became active, if it is active now (to the second; `None` when
+/// systemd cannot say, and then the caller restarts to be sure).
+pub fn systemd_active_since(unit: &str) -> Option<std::time::SystemTime> {
+    let shown = systemctl(
+        &["show", "--timestamp=unix", "-p", "ActiveState,ActiveEnterTimestamp", unit],
+        unit,
+        SYSTEMCTL_LIMIT,
+    )
+    .ok()?;
+    let value = |key: &str| {
+        shown
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .map(str::trim)
+    };
+    if value("ActiveState")? != "active" {
+        return None;
+    }
+    let secs: u64 = value("ActiveEnterTimestamp")?.strip_prefix('@')?.parse().ok()?;
+    Some(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
 /// `systemctl daemon-reload`, then `restart UNIT`; returns the unit's state.
 pub fn systemd_restart(unit: &str) -> Result<String, VaultError> {
     systemd_daemon_reload()?;

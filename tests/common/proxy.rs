@@ -106,6 +106,11 @@ impl Proxy {
         self.shared.lock().unwrap().cut_on = Some(action.to_string());
     }
 
+    /// From now on, every request is dropped with no answer.
+    pub fn cut(&self) {
+        self.shared.lock().unwrap().cut = true;
+    }
+
     /// Whether the cut has happened.
     pub fn is_cut(&self) -> bool {
         self.shared.lock().unwrap().cut

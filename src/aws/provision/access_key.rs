@@ -104,7 +104,7 @@ impl Provisioner<'_> {
         }
         let twin = self
             .ctx
-            .aws_cli(&["iam", "create-access-key", "--user-name", user_name], false);
+            .aws_cli(&["iam", "create-access-key", "--user-name", user_name]);
         let listed = &listed;
         let create = |action| async move {
             let send = move || create_access_key(self.ctx, user_name, action);
@@ -370,9 +370,7 @@ pub(crate) async fn delete_access_key(
     id: &str,
 ) -> Result<()> {
     let twin = ctx.aws_cli(
-        &["iam", "delete-access-key", "--user-name", user, "--access-key-id", id],
-        false,
-    );
+        &["iam", "delete-access-key", "--user-name", user, "--access-key-id", id]);
     let delete = |action| async move {
         match ctx
             .iam
@@ -427,9 +425,7 @@ pub(crate) async fn set_access_key_status(
             id,
             "--status",
             word,
-        ],
-        false,
-    );
+        ]);
     let update = |action| async move {
         ctx.iam
             .update_access_key()

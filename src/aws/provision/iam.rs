@@ -71,9 +71,7 @@ impl Provisioner<'_> {
                         "--tags",
                         &created_by,
                         &run_tag,
-                    ],
-                    false,
-                );
+                    ]);
                 let create = |action| async move {
                     let send = move || async move {
                         let out = self
@@ -200,9 +198,7 @@ impl Provisioner<'_> {
                         "--tags",
                         &created_by,
                         &run_tag,
-                    ],
-                    false,
-                );
+                    ]);
                 let made = record(Origin::Created);
                 let (arn, made, wanted_text) = (&arn, &made, &wanted_text);
                 let create = |action| async move {
@@ -277,9 +273,7 @@ impl Provisioner<'_> {
         {
             let id = oldest.version_id().unwrap_or_default();
             let twin = self.ctx.aws_cli(
-                &["iam", "delete-policy-version", "--policy-arn", arn, "--version-id", id],
-                false,
-            );
+                &["iam", "delete-policy-version", "--policy-arn", arn, "--version-id", id]);
             let delete = |action| async move {
                 self.ctx
                     .iam
@@ -309,9 +303,7 @@ impl Provisioner<'_> {
                 "--policy-document",
                 "file://policy.json",
                 "--set-as-default",
-            ],
-            false,
-        );
+            ]);
         let create = |action| async move {
             self.ctx
                 .iam
@@ -374,9 +366,7 @@ impl Provisioner<'_> {
                 user_name,
                 "--policy-arn",
                 &policy.arn,
-            ],
-            false,
-        );
+            ]);
         let attach = |action| async move {
             // Attaching twice is harmless, so the SDK may retry; the intent is still
             // recorded, so that a lost answer does not leave the attachment unrecorded.

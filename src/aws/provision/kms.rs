@@ -41,8 +41,12 @@ impl Provisioner<'_> {
             check_key_usable(wanted, &meta)?;
             let record = key_record(&meta, Origin::Reused);
             self.store.update(|m| m.kms_key = Some(record.clone()))?;
-            self.rep
-                .done(Step::KmsKey, format!("reusing {} ({})", wanted, record.arn));
+            let said = if wanted == record.arn {
+                format!("reusing {wanted}")
+            } else {
+                format!("reusing {wanted} ({})", record.arn)
+            };
+            self.rep.done(Step::KmsKey, said);
             return Ok(Applied::Done(record));
         }
         // A key an earlier run created.
@@ -172,8 +176,13 @@ impl Provisioner<'_> {
 
     async fn ensure_rotation(&self, key: &Applied<KeyRecord>) -> Result<()> {
         if !self.answers.kms.rotation {
-            self.rep
-                .skipped(Step::KeyRotation, "rotation not asked for (kms.rotation = false)");
+            // A node joining a cluster reuses the cluster's key: its first node rotates it.
+            let why = if self.answers.kms.create {
+                "rotation not asked for (kms.rotation = false)"
+            } else {
+                "a reused key: its rotation is left as its owner set it"
+            };
+            self.rep.skipped(Step::KeyRotation, why);
             return Ok(());
         }
         if let Applied::Done(key) = key {
@@ -193,7 +202,7 @@ impl Provisioner<'_> {
         let key_id = key_id_shown(key);
         let twin = self
             .ctx
-            .aws_cli(&["kms", "enable-key-rotation", "--key-id", key_id], true);
+            .aws_cli(&["kms", "enable-key-rotation", "--key-id", key_id]);
         let enable = |action| async move {
             let result = self.ctx.kms.enable_key_rotation().key_id(key_id).send().await;
             match result.map_err(self.err(action)) {
@@ -260,9 +269,7 @@ impl Provisioner<'_> {
                 alias,
                 "--target-key-id",
                 key_id_shown(key),
-            ],
-            true,
-        );
+            ]);
         let create = |action| async move {
             let key = key.as_ref().made()?;
             let send = move || async move {

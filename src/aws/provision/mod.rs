@@ -146,7 +146,15 @@ impl<'a> Provisioner<'a> {
         adopt::resolve_pending(self.ctx, self.store, &self.rep, self.opts.dry_run).await?;
         // The key and the user do not depend on each other. Both branches run to the end
         // (join, not try_join) so that neither is dropped between a create and its record.
-        let (key, user) = tokio::join!(self.key_branch(), self.rep.step(Step::IamUser, self.ensure_user()));
+        let user = self.rep.step(Step::IamUser, self.ensure_user());
+        let (key, user) = if self.opts.dry_run {
+            // A plan only reads: one branch after the other, so that its list of changes
+            // ("in this order") reads the same every time.
+            let key = self.key_branch().await;
+            (key, user.await)
+        } else {
+            tokio::join!(self.key_branch(), user)
+        };
         let (key, user) = (key?, user?);
         let policy = self
             .rep

@@ -111,9 +111,7 @@ pub async fn credentials(
                 "access key",
                 format!("access key {id} is {}", k.status().map_or("of no status", |s| s.as_str())),
                 operator.aws_cli(
-                    &["iam", "update-access-key", "--user-name", &user.name, "--access-key-id", id, "--status", "Active"],
-                    false,
-                ),
+                    &["iam", "update-access-key", "--user-name", &user.name, "--access-key-id", id, "--status", "Active"]),
             ),
             Some(k) => {
                 let created = k.create_date().map_or(0, |d| d.secs());
@@ -255,9 +253,7 @@ pub async fn policy(manifest: &Manifest, operator: &AwsContext, operator_ok: boo
                     &user.name,
                     "--policy-arn",
                     &policy.arn,
-                ],
-                false,
-            ),
+                ]),
         ),
     };
     out.push(finding);
@@ -270,9 +266,7 @@ pub async fn policy(manifest: &Manifest, operator: &AwsContext, operator_ok: boo
             "--set-as-default",
             "--policy-document",
             &policy::document(&key.arn).to_string(),
-        ],
-        false,
-    );
+        ]);
     out.push(match default_document(operator, &policy.arn).await {
         Err(said) => Finding::fail(link, "least privilege", said, "run as an identity allowed to read IAM"),
         Ok((version, doc)) => match policy::check_least_privilege(&doc, &key.arn) {
@@ -331,7 +325,7 @@ pub async fn key(manifest: &Manifest, operator: &AwsContext, operator_ok: bool, 
         out.push(Finding::skipped(link, "state", OPERATOR_FAILED));
         return;
     }
-    let cli = |args: &[&str]| operator.aws_cli(args, true);
+    let cli = |args: &[&str]| operator.aws_cli(args);
     let described = match operator.kms.describe_key().key_id(&key.arn).send().await {
         Ok(d) => d,
         Err(e) => {

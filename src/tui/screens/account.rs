@@ -21,6 +21,8 @@ pub struct Account {
     pub identity: Lookup<Identity>,
     /// The profile and endpoint the identity was checked with.
     checked: Option<(String, String)>,
+    /// What to do about a failed check, by what failed.
+    fix: &'static str,
 }
 
 impl Account {
@@ -42,6 +44,7 @@ impl Account {
             ]),
             identity: Lookup::Idle,
             checked: None,
+            fix: "",
         }
     }
 
@@ -95,8 +98,23 @@ impl Account {
         ctx.identity = result.as_ref().ok().cloned();
         self.identity = match result {
             Ok(id) => Lookup::Loaded(id),
-            Err(e) => Lookup::Failed(e.to_string()),
+            Err(e) => {
+                self.fix = fix_for(&e);
+                Lookup::Failed(e.to_string())
+            }
         };
+    }
+}
+
+/// The next step after a failed identity check: credentials are fixed one way, an
+/// endpoint that does not answer another.
+fn fix_for(e: &RunError) -> &'static str {
+    match e {
+        RunError::Unreachable { .. } | RunError::Timeout { .. } => {
+            "Check the endpoint above (or AWS_ENDPOINT_URL) and the network, then press Enter."
+        }
+        _ => "Fix it in another terminal (`aws configure`, `aws sso login --profile NAME`), or set a profile \
+              above, then press Enter.",
     }
 }
 
@@ -198,7 +216,7 @@ fn view(account: &Account, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         }
         Lookup::Failed(e) => {
             text.push(Line::styled(format!("✗ {e}"), t.error));
-            text.push(Line::raw("Fix it in another terminal (`aws configure`, `aws sso login --profile NAME`), or set a profile above, then press Enter."));
+            text.push(Line::raw(account.fix));
         }
     }
     super::lines(frame, status, text);

@@ -98,11 +98,7 @@ pub fn summary(ctx: &Ctx) -> Vec<String> {
     if r.status.is_none() {
         text.push(format!("  start the server: {}", r.server_command));
     }
-    text.push(format!(
-        "  {} status -address={}",
-        crate::vault::server::Flavour::from_binary_name(&a.server.binary).cli(),
-        r.address
-    ));
+    text.push(format!("  {}", r.status_command));
     if a.server.launch == crate::answers::Launch::Background && !ctx.demo {
         text.push(format!(
             "  the server runs in the background; {} stops it",
@@ -110,11 +106,21 @@ pub fn summary(ctx: &Ctx) -> Vec<String> {
         ));
     }
     text.push("  rotate the access key every 30 to 90 days".to_string());
+    // Left by this run or an earlier one: a keys file, a proof that never ran.
+    text.extend(ctx.left_open.iter().map(|line| format!("  {line}")));
     if !ctx.demo {
         text.push(format!(
             "  undo everything: {}",
             crate::cli::command_hint("destroy", &ctx.state_dir)
         ));
+        // destroy will not delete the key under data it seals without being told how.
+        if r.status.as_ref().is_some_and(|s| s.initialized) {
+            text.push(
+                "    (the key seals the server's data: destroy first moves the server back to Shamir with the \
+                 recovery keys, or with --force lets that data go)"
+                    .to_string(),
+            );
+        }
     }
     text
 }

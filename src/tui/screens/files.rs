@@ -157,14 +157,20 @@ impl Files {
     /// none does (the operator typed on).
     pub fn on_path(&mut self, ctx: &mut Ctx, path: PathBuf, result: Result<PathCheck, FileError>) -> Outcome {
         let value = path.to_string_lossy().into_owned();
-        let (problem, note) = match result {
+        let replaced = "exists: it will be backed up, then replaced";
+        let (problem, note) = match &result {
             Ok(PathCheck::New) => (None, "new file".to_string()),
             Ok(PathCheck::NewWithFolders(dir)) => (None, format!("new file; will create {}", dir.display())),
-            Ok(PathCheck::WillBackUp) => (None, "exists: it will be backed up, then replaced".to_string()),
+            Ok(PathCheck::WillBackUp | PathCheck::OperatorsConfig) => (None, replaced.to_string()),
             Err(e) => (Some(e.to_string()), String::new()),
         };
         let note = Some(note).filter(|n| !n.is_empty());
         self.form.probed(&IDS, &value, problem, note);
+        // The operator's own config is kept: only its seal stanza changes.
+        if let Ok(PathCheck::OperatorsConfig) = result {
+            let kept = "yours: kept as it is, with only its seal stanza added (backed up first)";
+            self.form.probed(&["config"], &value, None, Some(kept.to_string()));
+        }
         if self.submitting && self.form.unchecked(&self.ids()).is_empty() {
             return self.submit(ctx, ENTER.event());
         }
@@ -250,10 +256,15 @@ impl Screen for Files {
         let t = &ctx.theme;
         let rest = super::why(frame, area, WHY, t);
         let below = self.form.render_on_top(frame, rest, t);
-        let mut text = vec![Line::styled(
-            "Writing to /etc needs root: run autounseal with sudo, or choose paths you may write.",
-            t.dim,
-        )];
+        // Said to those it concerns: not root, and writing under /etc.
+        let under_etc = IDS.iter().any(|id| self.form.value(id).trim().starts_with("/etc/"));
+        let mut text = Vec::new();
+        if under_etc && !nix::unistd::Uid::effective().is_root() {
+            text.push(Line::styled(
+                "Writing to /etc needs root: run autounseal with sudo, or choose paths you may write.",
+                t.dim,
+            ));
+        }
         if self.submitting {
             text.push(Line::styled(super::WAITING, t.accent));
         }

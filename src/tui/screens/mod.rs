@@ -62,6 +62,12 @@ pub struct Ctx {
     /// The state folder's manifest recorded a setup when the wizard opened: it opened on
     /// the start menu, and Welcome's Esc leads back there.
     pub setup_recorded: bool,
+    /// What the last run left for the operator (a saved keys file still there, a proof
+    /// step that never ran; see `doctor::status::LeftOpen`), read when the wizard opens
+    /// and after each run: the start menu and Done say it.
+    pub left_open: Vec<String>,
+    /// A run of this session finished, well or not: it may have made something.
+    pub ran: bool,
 }
 
 /// Where the wizard goes after a key or an answer: the app owns the order.

@@ -16,6 +16,11 @@ use crate::tui::msg::Command;
 pub const WHY: &str = "Nothing has changed yet. Below is every change the run will make, found by reading your \
 account and files.";
 
+/// Once a setup exists here (recorded when the wizard opened, or made in part by a run
+/// of this session), "nothing has changed yet" would not be true.
+pub const WHY_AGAIN: &str = "This folder records a setup, or part of one. Below is every change still to make, \
+found by reading your account and files: what exists already is reused, never made twice.";
+
 #[derive(Default)]
 pub struct Review {
     pub plan: Lookup<Vec<Call>>,
@@ -303,7 +308,8 @@ fn nodes_block(ctx: &Ctx) -> Vec<Line<'static>> {
 
 fn view(review: &Review, frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let t = &ctx.theme;
-    let rest = super::why(frame, area, WHY, t);
+    let why = if ctx.setup_recorded || ctx.ran { WHY_AGAIN } else { WHY };
+    let rest = super::why(frame, area, why, t);
     let summary = summary(ctx);
     // As tall as the summary wraps to: at 80 columns a line can take two rows.
     let width = rest.width.max(1) as usize;

@@ -81,6 +81,7 @@ impl Run {
 
     pub fn on_finished(&mut self, ctx: &mut Ctx, result: Result<RunReport, RunError>) {
         steps::settle(&mut self.rows);
+        ctx.ran = true;
         match result {
             Ok(mut report) => {
                 self.phase = Phase::Finished;
@@ -88,6 +89,7 @@ impl Run {
                 if let Some(secrets) = report.secrets.take() {
                     ctx.secrets = Some(secrets);
                 }
+                ctx.left_open = report.left_open.clone();
                 ctx.report = Some(report);
             }
             Err(e) => {

@@ -105,6 +105,11 @@ impl Screen for Start {
             ]),
             Line::raw(""),
         ];
+        // What the last run left: a keys file to store, a proof that never ran.
+        if !ctx.left_open.is_empty() {
+            text.extend(ctx.left_open.iter().map(|line| Line::styled(format!("! {line}"), t.warn)));
+            text.push(Line::raw(""));
+        }
         for (i, (_, label, what)) in CHOICES.iter().enumerate() {
             let chosen = i == self.selected;
             // The marker as well as the colour: the choice shows without colours too.

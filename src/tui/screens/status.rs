@@ -45,7 +45,7 @@ impl Status {
 
     fn next(&self) -> Option<Next> {
         match &self.status {
-            Lookup::Loaded(status) => Some(status.next),
+            Lookup::Loaded(status) => Some(status.next.clone()),
             _ => None,
         }
     }
@@ -123,7 +123,11 @@ pub fn facts(status: &setup::Status, width: usize, t: &Theme) -> Vec<Line<'stati
     let next = match status.next {
         Next::AllGood => t.ok,
         Next::Broken => t.error,
-        Next::NothingSetUp | Next::Unfinished | Next::Rotate { .. } => t.warn,
+        Next::NothingSetUp
+        | Next::Unfinished
+        | Next::StoreKeys { .. }
+        | Next::FinishProof { .. }
+        | Next::Rotate { .. } => t.warn,
     };
     let mut lines = Vec::new();
     let mut fact = |name: &str, value: &[(String, Style)]| {
@@ -133,6 +137,12 @@ pub fn facts(status: &setup::Status, width: usize, t: &Theme) -> Vec<Line<'stati
     };
     for (name, value) in &facts {
         fact(name, value);
+    }
+    for file in &status.keys_waiting {
+        fact("Keys file", &[(format!("{} (store offline, then delete)", file.display()), t.warn)]);
+    }
+    if !status.proofs_missing.is_empty() {
+        fact("Never ran", &[(status.proofs_missing.join(", "), t.warn)]);
     }
     fact("", &[]);
     fact("Next", &[(status.next.to_string(), next)]);
@@ -152,7 +162,12 @@ impl Screen for Status {
             keys: &[ENTER],
             label: "Enter",
             what: "the wizard",
-            when: |s, _| matches!(s.next(), Some(Next::Unfinished | Next::NothingSetUp)),
+            when: |s, _| {
+                matches!(
+                    s.next(),
+                    Some(Next::Unfinished | Next::NothingSetUp | Next::FinishProof { .. })
+                )
+            },
             action: |_, _, _| Outcome::go(Nav::Go(ScreenId::Welcome)),
         },
         Binding {

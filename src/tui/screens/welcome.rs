@@ -58,13 +58,23 @@ impl Screen for Welcome {
     fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let t = &ctx.theme;
         let rest = super::why(frame, area, WHY, t);
-        let mut text: Vec<Line> = DIAGRAM.iter().map(|l| Line::styled(*l, t.accent)).collect();
+        // The user the answers name, in its box (cut to fit it).
+        let user = &ctx.answers.iam.user_name;
+        let boxed: String = if user.chars().count() > 22 {
+            user.chars().take(21).chain(['…']).collect()
+        } else {
+            format!("{user:<22}")
+        };
+        let mut text: Vec<Line> = DIAGRAM
+            .iter()
+            .map(|l| Line::styled(l.replace("vault-auto-unseal     ", &boxed), t.accent))
+            .collect();
         text.push(Line::raw(""));
         text.push(Line::styled("What will be created:", t.title));
         for item in [
-            "a symmetric KMS key with yearly rotation (or an existing key of yours)",
-            "IAM user vault-auto-unseal, its access key, a policy for that one key",
-            "Vault's env file and config; then the server is started and initialised",
+            "a symmetric KMS key with yearly rotation (or an existing key of yours)".to_string(),
+            format!("IAM user {user}, its access key, a policy for that one key"),
+            "Vault's env file and config; then the server is started and initialised".to_string(),
         ] {
             text.push(Line::from(vec![Span::styled("  • ", t.accent), Span::raw(item)]));
         }
