@@ -457,3 +457,43 @@ async fn a_damaged_manifest_is_refused_with_the_way_to_rebuild_it() {
         "{m}"
     );
 }
+
+/// Off AWS, whatever answers on the instance metadata address is not AWS's service: a
+/// credential failure says so in words, never with the SDK's raw answer. The address
+/// is a port of this test's on loopback, never the real metadata address.
+#[test]
+fn a_metadata_address_that_answers_otherwise_is_said_in_words() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let answers = dir.path().join("answers.toml");
+    std::fs::write(
+        &answers,
+        "region = \"eu-west-1\"\n[server]\nlaunch = \"none\"\ntls_disable = true\n[init]\nenabled = false\n",
+    )
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let body = "<html><body>Error code: 501 Unsupported method</body></html>";
+            let _ = write!(
+                conn,
+                "HTTP/1.1 501 Not Implemented\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let mut cmd = autounseal(&dir.path().join("state"));
+    cmd.env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", format!("http://127.0.0.1:{port}"));
+    let out = cmd.args(["plan", "--answers"]).arg(&answers).output().unwrap();
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+    assert!(msg.contains("no usable AWS credentials"), "{msg}");
+    assert!(msg.contains("AWS_EC2_METADATA_DISABLED=true"), "{msg}");
+    for raw in ["SdkBody", "ProviderError(", "<html>", "StatusCode("] {
+        assert!(!msg.contains(raw), "{raw} in {msg}");
+    }
+}

@@ -510,7 +510,7 @@ async fn a_headless_run_that_fails_after_init_keeps_the_encrypted_keys() {
     let manifest = ManifestStore::open(&d.join("state")).unwrap().snapshot();
     assert!(
         manifest
-            .file(autounseal::run::manifest::FileRole::RecoveryKeys)
+            .file(autounseal::run::manifest::FileRole::UnconfirmedRecoveryKeys)
             .is_some_and(|f| f.path == saved[0])
     );
     proxy.reconnect();

@@ -258,6 +258,33 @@ fn describe_credentials_error(e: &CredentialsError) -> String {
             "none were found in the environment, the shared files or the chosen profile".into()
         }
         CredentialsError::ProviderTimedOut(_) => "the credential provider timed out".into(),
-        other => aws_sdk_kms::error::DisplayErrorContext(other).to_string(),
+        other => {
+            let said = causes(other);
+            // Off AWS, something on the metadata address that is not AWS's service
+            // answers the SDK's last resort.
+            if said.contains("IMDS") {
+                format!(
+                    "{said}: the instance metadata service (IMDS) did not answer as on AWS. Off AWS, set \
+                     AWS_EC2_METADATA_DISABLED=true"
+                )
+            } else {
+                said
+            }
+        }
     }
+}
+
+/// An error and its causes in words, each said once (a cause whose words the message
+/// already holds is left out): never the SDK's debug form, which holds raw answers.
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut said: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(error) = next {
+        let words = error.to_string();
+        if !words.is_empty() && !said.iter().any(|s| s.contains(&words)) {
+            said.push(words);
+        }
+        next = error.source();
+    }
+    said.join(": ")
 }

@@ -48,8 +48,8 @@ pub struct Status {
     pub server: Option<ServerStatus>,
     /// Creates sent whose answers were never recorded (a run was killed).
     pub unfinished: bool,
-    /// Files of recovery keys and a root token autounseal saved that are still there:
-    /// they belong offline (see [`left_open`]).
+    /// Files of recovery keys and a root token no one confirmed storing, saved by
+    /// autounseal, still there: they belong offline (see [`left_open`]).
     pub keys_waiting: Vec<PathBuf>,
     /// The proof steps a run never got to since the server was last (re)started.
     pub proofs_missing: Vec<&'static str>,
@@ -94,7 +94,7 @@ pub fn left_open(manifest: &Manifest) -> LeftOpen {
     let keys_waiting = manifest
         .files
         .iter()
-        .filter(|f| f.role == FileRole::RecoveryKeys && f.path.is_file())
+        .filter(|f| f.role == FileRole::UnconfirmedRecoveryKeys && f.path.is_file())
         .map(|f| f.path.clone())
         .collect();
     // Only a server autounseal runs is proved by it (launch `none` is the operator's).
@@ -386,8 +386,11 @@ mod tests {
         let kept = dir.path().join("recovery-keys-2026-12-06T16-21-07Z.txt");
         std::fs::write(&kept, "k").unwrap();
         let mut m = Manifest::default();
-        m.record_file(FileRole::RecoveryKeys, &kept, None);
-        m.record_file(FileRole::RecoveryKeys, &dir.path().join("moved-away.txt"), None);
+        m.record_file(FileRole::UnconfirmedRecoveryKeys, &kept, None);
+        m.record_file(FileRole::UnconfirmedRecoveryKeys, &dir.path().join("moved-away.txt"), None);
+        // A file the operator named for the keys is theirs: not "waiting".
+        m.record_file(FileRole::RecoveryKeys, &kept.with_extension("mine"), None);
+        std::fs::write(kept.with_extension("mine"), "k").unwrap();
         let mut server = ServerRecord {
             binary: "/usr/bin/bao".into(),
             config: "/etc/openbao/openbao.hcl".into(),

@@ -51,7 +51,11 @@ pub enum FileRole {
     CredentialsCsv,
     VaultConfig,
     SystemdDropIn,
+    /// The file the answers named for the keys init hands out (`init.recovery_keys_file`).
     RecoveryKeys,
+    /// Keys no one confirmed storing, saved where the state folder is so that they are
+    /// not lost (the wizard left before its confirmation; a run failed after init).
+    UnconfirmedRecoveryKeys,
     /// The cluster file `join` reads on the other hosts (no secret).
     ClusterFile,
 }

@@ -1144,7 +1144,7 @@ pub async fn keep_unconfirmed_keys(
         .mutate(
             keys_file_change(&path),
             save,
-            |m, saved: &PathBuf| m.record_file(FileRole::RecoveryKeys, saved, None),
+            |m, saved: &PathBuf| m.record_file(FileRole::UnconfirmedRecoveryKeys, saved, None),
             |saved| saved.display().to_string(),
         )
         .await?
