@@ -437,7 +437,10 @@ fn blank_entry(text: &mut String, at: usize) {
             end = line_end(end + 1);
         }
     }
-    let blanked: String = text[start..end].chars().map(|c| if c == '\n' { c } else { ' ' }).collect();
+    let blanked: String = text[start..end]
+        .chars()
+        .map(|c| if c == '\n' { c } else { ' ' })
+        .collect();
     text.replace_range(start..end, &blanked);
 }
 

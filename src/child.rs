@@ -260,8 +260,10 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         let grandchild: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
         std::thread::sleep(Duration::from_millis(100));
-        let alive = std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
-            .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')));
+        let alive = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        });
         assert!(!alive, "the sleep outlived its parent");
     }
 

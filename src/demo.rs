@@ -268,10 +268,7 @@ impl Demo {
                 crate::twins::quote(&self.tools.bao.to_string_lossy())
             ));
         }
-        lines.push(format!(
-            "Its setup: {}",
-            crate::cli::command_hint("status", &state)
-        ));
+        lines.push(format!("Its setup: {}", crate::cli::command_hint("status", &state)));
         lines.push(format!(
             "Tear it down later with `{}`.",
             crate::cli::command_hint("demo --teardown", self.folder.parent().unwrap_or(&self.folder))

@@ -17,6 +17,7 @@ pub mod frontend;
 pub mod headless;
 pub mod pause;
 pub mod plain;
+pub mod questions;
 pub mod regions;
 pub mod rotate;
 pub mod run;

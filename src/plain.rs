@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::answers::{self, Answers, CredentialsStyle, Launch};
+use crate::answers::{self, Answers, ClusterFile, CredentialsStyle, ExistingServer, Launch};
 use crate::aws::{AwsContext, Connection};
 use crate::headless::{Mode, with_printer};
+use crate::questions::{LAYOUTS, Q, launch_index, style_index};
 use crate::run::ApplyOptions;
 use crate::run::events::StopRequest;
 use crate::vault::deploy::KeysDestination;
+use crate::vault::discover::{Host, ServerState};
 
 struct Prompter {
     number: usize,
@@ -26,21 +28,31 @@ struct Prompter {
 }
 
 impl Prompter {
-    /// Asks until `check` accepts; an empty answer takes the default.
-    fn ask(
-        &mut self,
-        question: &str,
-        default: &str,
-        check: impl Fn(&str) -> Result<(), String>,
-    ) -> anyhow::Result<String> {
+    /// Asks question `q` until its own check and `also` accept; an empty answer takes
+    /// the default, "-" empties an optional one. Its help is said first.
+    fn ask_with(&mut self, q: Q, default: &str, also: impl Fn(&str) -> Result<(), String>) -> anyhow::Result<String> {
         self.number += 1;
+        let question = q.question();
+        println!("    {}", question.help);
         loop {
             let shown = if default.is_empty() {
                 String::new()
             } else {
                 format!(" [{default}]")
             };
-            print!("{:>2}. {question}{shown}: ", self.number);
+            let options = match q.options() {
+                [] => String::new(),
+                options => format!(
+                    " ({})",
+                    options
+                        .iter()
+                        .enumerate()
+                        .map(|(i, o)| format!("{} {o}", i + 1))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            print!("{:>2}. {}{options}{shown}: ", self.number, question.label);
             std::io::stdout().flush()?;
             let Some(line) = read_line(&self.stop)? else {
                 bail!("the input ended before every question was answered; nothing was changed");
@@ -50,13 +62,19 @@ impl Prompter {
             }
             let answer = match line.trim() {
                 "" => default.to_string(),
+                "-" => String::new(),
                 given => given.to_string(),
             };
-            match check(&answer) {
+            match q.check(&answer).and_then(|()| also(&answer)) {
                 Ok(()) => return Ok(answer),
                 Err(e) => println!("    error: {e}"),
             }
         }
+    }
+
+    /// Question `q`, checked by its own check alone.
+    fn ask(&mut self, q: Q, default: &str) -> anyhow::Result<String> {
+        self.ask_with(q, default, |_| Ok(()))
     }
 
     /// Saves the answers given so far (no secret is among them).
@@ -64,31 +82,50 @@ impl Prompter {
         a.save_session(&self.state_dir);
     }
 
-    /// One of `options`, by the name `name` gives it; the question lists the names.
-    fn choose<T: Copy + PartialEq>(
-        &mut self,
-        question: &str,
-        options: &[T],
-        name: fn(T) -> &'static str,
-        default: T,
-    ) -> anyhow::Result<T> {
-        let names: Vec<&str> = options.iter().map(|o| name(*o)).collect();
-        let listed = names.join(", ");
-        let answer = self.ask(&format!("{question} ({listed})"), name(default), |v| {
-            names
-                .contains(&v)
-                .then_some(())
-                .ok_or_else(|| format!("one of {listed}"))
+    /// One of question `q`'s options, by its name or its number; returns its index.
+    fn choose(&mut self, q: Q, default: usize) -> anyhow::Result<usize> {
+        let options = q.options();
+        let pick = |v: &str| {
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=options.len()).contains(n))
+                .map(|n| n - 1)
+                .or_else(|| options.iter().position(|o| o.eq_ignore_ascii_case(v)))
+        };
+        let answer = self.ask_with(q, options[default.min(options.len() - 1)], |v| {
+            pick(v)
+                .map(drop)
+                .ok_or_else(|| format!("one of {}, or its number", options.join(", ")))
         })?;
-        Ok(*options.iter().find(|o| name(**o) == answer).expect("checked"))
+        Ok(pick(&answer).expect("checked"))
     }
 
-    fn yes(&mut self, question: &str, default: bool) -> anyhow::Result<bool> {
-        let answer = self.ask(question, if default { "yes" } else { "no" }, |v| match v {
+    fn yes(&mut self, q: Q, default: bool) -> anyhow::Result<bool> {
+        let answer = self.ask_with(q, if default { "yes" } else { "no" }, |v| match v {
             "y" | "yes" | "n" | "no" => Ok(()),
             _ => Err("answer yes or no".into()),
         })?;
         Ok(answer.starts_with('y'))
+    }
+
+    /// The last question, before anything is changed (no question of the table: it
+    /// asks to go ahead with the plan just shown).
+    fn go_ahead(&mut self, default: bool) -> anyhow::Result<bool> {
+        print!(
+            "Create and start everything now (autounseal plan shows each call)? [{}]: ",
+            if default { "yes" } else { "no" }
+        );
+        std::io::stdout().flush()?;
+        let Some(line) = read_line(&self.stop)? else {
+            bail!("the input ended before every question was answered; nothing was changed");
+        };
+        if self.echo {
+            println!("{}", line.trim_end());
+        }
+        Ok(match line.trim() {
+            "" => default,
+            answer => answer.starts_with('y'),
+        })
     }
 }
 
@@ -152,6 +189,79 @@ fn stop_on_signals() -> anyhow::Result<StopRequest> {
     Ok(stop)
 }
 
+/// Keys typed one a line, an empty line (or the input's end) to finish: on a terminal
+/// with echo off; read from the descriptor a byte at a time into zeroizing memory (std's
+/// stdin buffer would keep a copy). Echo is restored whatever happens.
+pub fn read_hidden_keys(what: &str, stop: &StopRequest) -> anyhow::Result<crate::vault::migrate::UnsealKeys> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    // On a terminal, echo off until the keys are in; from a pipe there is no echo.
+    let saved = tcgetattr(stdin.as_fd()).ok();
+    if let Some(saved) = &saved {
+        let mut hidden = saved.clone();
+        hidden.local_flags.remove(LocalFlags::ECHO);
+        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &hidden).context("cannot turn echo off")?;
+    }
+    struct Restore(Option<nix::sys::termios::Termios>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(saved) = &self.0 {
+                let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, saved);
+            }
+        }
+    }
+    let _restore = Restore(saved);
+    let mut typed = zeroize::Zeroizing::new(Vec::with_capacity(64 * 1024));
+    for n in 1.. {
+        print!("{what} {n} (hidden; an empty line ends): ");
+        std::io::stdout().flush()?;
+        let line = read_secret_line(stop, &mut typed)?;
+        println!();
+        if !line {
+            break;
+        }
+        typed.push(b'\n');
+    }
+    Ok(crate::vault::migrate::UnsealKeys::from_reader(
+        &typed[..],
+        "the terminal",
+    )?)
+}
+
+/// One line of standard input appended to `into` (no copy elsewhere); false when it was
+/// empty or the input ended.
+fn read_secret_line(stop: &StopRequest, into: &mut Vec<u8>) -> anyhow::Result<bool> {
+    use nix::errno::Errno;
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    let start = into.len();
+    loop {
+        if let Some(signal) = stop.requested() {
+            bail!("{signal} while the keys were typed: stopped, nothing was changed");
+        }
+        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) | Err(Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => bail!("cannot read standard input: {e}"),
+        }
+        let mut byte = [0u8; 1];
+        let read = nix::unistd::read(stdin.as_fd(), &mut byte);
+        let got = byte[0];
+        zeroize::Zeroize::zeroize(&mut byte);
+        match read {
+            Ok(0) => return Ok(into.len() > start),
+            Ok(_) if got == b'\n' => return Ok(into.len() > start),
+            Ok(_) if into.len() < into.capacity() => into.push(got),
+            Ok(_) => bail!("the keys typed are longer than any unseal keys"),
+            Err(Errno::EINTR | Errno::EAGAIN) => continue,
+            Err(e) => bail!("cannot read standard input: {e}"),
+        }
+    }
+}
+
 fn optional(v: &str) -> Option<String> {
     Some(v.trim().to_string()).filter(|v| !v.is_empty() && v != "-")
 }
@@ -162,143 +272,89 @@ fn text_of(p: &Option<PathBuf>) -> String {
         .unwrap_or_default()
 }
 
-/// Every question, in the wizard's order, into `a`.
-fn ask_all(p: &mut Prompter, a: &mut Answers, state_dir: &Path) -> anyhow::Result<()> {
+/// Every question, in the wizard's order, into `a`; each from the question table.
+async fn ask_all(p: &mut Prompter, a: &mut Answers, state_dir: &Path) -> anyhow::Result<()> {
     println!("Answer each question; Enter keeps the value in brackets, \"-\" leaves an optional one empty.\n");
-    a.profile = optional(&p.ask(
-        "AWS profile (empty: the default credential chain)",
-        a.profile.as_deref().unwrap_or(""),
-        |_| Ok(()),
-    )?);
+    a.profile = optional(&p.ask(Q::Profile, a.profile.as_deref().unwrap_or(""))?);
     p.keep(a);
-    a.endpoint_url = optional(&p.ask(
-        "AWS endpoint URL (empty: AWS itself)",
-        a.endpoint_url.as_deref().unwrap_or(""),
-        |v| optional(v).map_or(Ok(()), |v| answers::validate_endpoint_url(&v)),
-    )?);
+    a.endpoint_url = optional(&p.ask(Q::Endpoint, a.endpoint_url.as_deref().unwrap_or(""))?);
     p.keep(a);
-    let default_region = if a.region.is_empty() {
-        "us-east-1".to_string()
-    } else {
-        a.region.clone()
-    };
-    a.region = p.ask(
-        "AWS region (autounseal regions lists them)",
-        &default_region,
-        answers::validate_region,
-    )?;
+    let default_region = if a.region.is_empty() { "us-east-1" } else { &a.region };
+    a.region = p.ask(Q::Region, &default_region.to_string())?;
     p.keep(a);
-    a.kms.create = p.yes("Create a new KMS key (no: reuse one)", a.kms.create)?;
+    a.kms.create = p.choose(Q::KeyMode, usize::from(!a.kms.create))? == 0;
     p.keep(a);
     if a.kms.create {
-        a.kms.alias = p.ask("Alias of the new key", &a.kms.alias.clone(), answers::validate_alias)?;
-        p.keep(a);
-        a.kms.rotation = p.yes("Turn on yearly key rotation", a.kms.rotation)?;
-        p.keep(a);
+        a.kms.alias = p.ask(Q::Alias, &a.kms.alias.clone())?;
+        a.kms.description = p.ask(Q::Description, &a.kms.description.clone())?;
+        a.kms.rotation = p.yes(Q::Rotation, a.kms.rotation)?;
     } else {
         let region = a.region.clone();
-        a.kms.key_id = Some(p.ask(
-            "Key to reuse (id, ARN or alias)",
-            a.kms.key_id.as_deref().unwrap_or(""),
-            move |v| answers::validate_key_reference(v, &region),
-        )?);
-        p.keep(a);
+        a.kms.key_id = Some(p.ask_with(Q::KeyId, a.kms.key_id.as_deref().unwrap_or(""), move |v| {
+            answers::validate_key_reference(v, &region)
+        })?);
     }
-    a.iam.user_name = p.ask(
-        "IAM user name",
-        &a.iam.user_name.clone(),
-        answers::validate_iam_user_name,
-    )?;
     p.keep(a);
-    a.iam.policy_name = p.ask(
-        "IAM policy name",
-        &a.iam.policy_name.clone(),
-        answers::validate_iam_policy_name,
-    )?;
+    a.iam.user_name = p.ask(Q::User, &a.iam.user_name.clone())?;
+    a.iam.policy_name = p.ask(Q::Policy, &a.iam.policy_name.clone())?;
     p.keep(a);
-    a.output.vault_config = p
-        .ask("Vault config file", &a.output.vault_config.to_string_lossy(), |v| {
-            answers::validate_file_path(v.as_ref())
-        })?
-        .into();
-    a.output.env_file = p
-        .ask(
-            "Env file for the access key",
-            &a.output.env_file.to_string_lossy(),
-            |v| answers::validate_file_path(v.as_ref()),
-        )?
-        .into();
-    a.output.credentials = p.choose(
-        "Key in the env file, or in a shared credentials file the seal stanza names, out of the \
-         environment Vault's AWS secrets engine and auth method read",
-        &CredentialsStyle::ALL,
-        CredentialsStyle::as_str,
-        a.output.credentials,
-    )?;
+    a.output.vault_config = p.ask(Q::Config, &a.output.vault_config.to_string_lossy())?.into();
+    a.output.env_file = p.ask(Q::Env, &a.output.env_file.to_string_lossy())?.into();
+    a.output.credentials = CredentialsStyle::ALL[p.choose(Q::Credentials, style_index(a.output.credentials))?];
     if a.output.credentials == CredentialsStyle::SharedFile {
         a.output.shared_credentials_file = Some(
-            p.ask(
-                "Shared credentials file",
-                &a.output.shared_credentials_path().to_string_lossy(),
-                |v| answers::validate_file_path(v.as_ref()),
-            )?
-            .into(),
+            p.ask(Q::SharedFile, &a.output.shared_credentials_path().to_string_lossy())?
+                .into(),
         );
     }
-    a.output.credentials_csv = optional(&p.ask(
-        "Also a credentials CSV (empty: no)",
-        &text_of(&a.output.credentials_csv),
-        |_| Ok(()),
-    )?)
-    .map(Into::into);
+    a.output.credentials_csv = optional(&p.ask(Q::Csv, &text_of(&a.output.credentials_csv))?).map(Into::into);
     p.keep(a);
-    a.server.binary = p.ask("Server binary (vault, bao or a path)", &a.server.binary.clone(), |v| {
-        answers::validate_not_blank(v, "the binary")
-    })?;
+    a.server.binary = p.ask(Q::Binary, &a.server.binary.clone())?;
+    a.server.launch = Launch::ALL[p.choose(Q::Launch, launch_index(a.server.launch))?];
     p.keep(a);
-    a.server.launch = p.choose("Start it with", &Launch::ALL, Launch::as_str, a.server.launch)?;
+    let layout = match &a.cluster.join {
+        Some(_) => LAYOUTS.len(),
+        None => LAYOUTS.iter().position(|(_, n)| *n == a.cluster.nodes).unwrap_or(0),
+    };
+    let layout = p.choose(Q::Layout, layout)?;
+    a.cluster.nodes = LAYOUTS.get(layout).map_or(1, |l| l.1);
+    a.cluster.join = None;
+    if layout == LAYOUTS.len() {
+        let file = p.ask_with(Q::ClusterFile, "", |v| ClusterFile::load(v.trim().as_ref()).map(drop))?;
+        return join(p, a, file.trim().into());
+    }
     p.keep(a);
-    a.server.listen = p.ask("Listen address", &a.server.listen.clone(), answers::validate_listen)?;
-    p.keep(a);
-    a.server.storage_path = p
-        .ask("Storage folder (raft)", &a.server.storage_path.to_string_lossy(), |v| {
-            answers::validate_file_path(v.as_ref())
-        })?
-        .into();
-    a.server.tls_disable = p.yes(
-        "Plain HTTP, no TLS (only for 127.0.0.1 or a test)",
-        a.server.tls_disable,
-    )?;
+    a.server.listen = p.ask(Q::Listen, &a.server.listen.clone())?;
+    a.server.storage_path = p.ask(Q::Storage, &a.server.storage_path.to_string_lossy())?.into();
+    a.server.tls_disable = p.yes(Q::PlainHttp, a.server.tls_disable)?;
     p.keep(a);
     if !a.server.tls_disable {
-        a.server.tls_cert_file = Some(
-            p.ask("TLS certificate file", &text_of(&a.server.tls_cert_file), |v| {
-                answers::validate_not_blank(v, "the certificate")
-            })?
-            .into(),
-        );
-        p.keep(a);
-        a.server.tls_key_file = Some(
-            p.ask("TLS key file", &text_of(&a.server.tls_key_file), |v| {
-                answers::validate_not_blank(v, "the key")
-            })?
-            .into(),
-        );
+        a.server.tls_cert_file = Some(p.ask(Q::TlsCert, &text_of(&a.server.tls_cert_file))?.into());
+        a.server.tls_key_file = Some(p.ask(Q::TlsKey, &text_of(&a.server.tls_key_file))?.into());
         p.keep(a);
     }
-    a.init.enabled = a.server.launch != Launch::None;
+    // A server with data under Shamir answers here: keep its data, or set up anew.
+    let host = Host::discover(a).probe_server(a).await;
+    a.server.existing = ExistingServer::New;
+    if matches!(host.server, Some(ServerState::Shamir { .. })) && a.cluster.nodes == 1 {
+        println!(
+            "    At {}: {}",
+            crate::vault::config::api_addr(a),
+            host.server.as_ref().map(ServerState::describe).unwrap_or_default()
+        );
+        if p.choose(Q::Existing, 1)? == 1 {
+            a.server.existing = ExistingServer::Migrate;
+            println!("    {}", crate::questions::NO_NEW_KEYS);
+        }
+    }
+    a.init.enabled = a.server.launch != Launch::None && a.server.existing == ExistingServer::New;
     p.keep(a);
     if a.init.enabled {
-        let shares = p.ask("Recovery shares", &a.init.recovery_shares.to_string(), |v| {
-            let n: u16 = v.parse().map_err(|_| "a number".to_string())?;
-            // The shares alone: checked with the smallest threshold the rules allow.
-            answers::validate_recovery(n, if n == 1 { 1 } else { 2 })
-        })?;
+        let shares = p.ask(Q::Shares, &a.init.recovery_shares.to_string())?;
         a.init.recovery_shares = shares.parse()?;
-        p.keep(a);
         let shares = a.init.recovery_shares;
-        let threshold = p.ask(
-            "Recovery threshold",
+        let threshold = p.ask_with(
+            Q::Threshold,
             &a.init.recovery_threshold.min(shares).to_string(),
             move |v| answers::validate_recovery(shares, v.parse().map_err(|_| "a number".to_string())?),
         )?;
@@ -310,20 +366,37 @@ fn ask_all(p: &mut Prompter, a: &mut Answers, state_dir: &Path) -> anyhow::Resul
             .recovery_keys_file
             .clone()
             .unwrap_or_else(|| state_dir.join("recovery-keys.txt"));
-        let file = p.ask(
-            "Save the recovery keys and root token to (a new file, mode 0600)",
-            &default_file.to_string_lossy(),
-            |v| {
-                if Path::new(v).exists() {
-                    Err(format!("{v} exists; recovery keys are never written over"))
-                } else {
-                    answers::validate_file_path(v.as_ref())
-                }
-            },
-        )?;
+        let file = p.ask_with(Q::KeysFile, &default_file.to_string_lossy(), |v| {
+            if Path::new(v).exists() {
+                Err(format!("{v} exists; recovery keys are never written over"))
+            } else {
+                Ok(())
+            }
+        })?;
         a.init.recovery_keys_file = Some(file.into());
         p.keep(a);
     }
+    Ok(())
+}
+
+/// This host joins the cluster `file` describes: its key, region and policy win, as on
+/// the wizard's Server screen; the address and storage are still this host's to say.
+fn join(p: &mut Prompter, a: &mut Answers, file: PathBuf) -> anyhow::Result<()> {
+    let cluster = ClusterFile::load(&file).map_err(anyhow::Error::msg)?;
+    a.server.node_id = cluster.free_node_id(&a.server.node_id);
+    a.server.listen = p.ask(Q::Listen, &a.server.listen.clone())?;
+    a.server.storage_path = p.ask(Q::Storage, &a.server.storage_path.to_string_lossy())?.into();
+    let mut member = cluster.member_answers(a).map_err(anyhow::Error::msg)?;
+    member.cluster.join = Some(file);
+    *a = member;
+    println!(
+        "    This host joins as {} the cluster led by {}; its key {} in {}.",
+        a.server.node_id,
+        cluster.leader_addr(),
+        cluster.kms_key_arn,
+        cluster.region
+    );
+    p.keep(a);
     Ok(())
 }
 
@@ -336,34 +409,28 @@ fn ask_pgp_keys(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<()> {
         .iter()
         .map(|k| k.to_string_lossy().into_owned())
         .collect();
-    let keys = p.ask(
-        &format!("PGP public key files to encrypt the recovery keys to, {shares}, comma-separated (empty: none)"),
-        &given.join(","),
-        move |v| {
-            let files = pgp_list(v);
-            if files.is_empty() {
-                return Ok(());
-            }
-            answers::validate_pgp_key_count(&files, shares)?;
-            files
-                .iter()
-                .try_for_each(|f| crate::vault::checks::pgp_public_key(f).map_err(|e| e.to_string()))
-        },
-    )?;
+    let keys = p.ask_with(Q::PgpKeys, &given.join(","), move |v| {
+        let files = pgp_list(v);
+        if files.is_empty() {
+            return Ok(());
+        }
+        answers::validate_pgp_key_count(&files, shares)?;
+        files
+            .iter()
+            .try_for_each(|f| crate::vault::checks::pgp_public_key(f).map_err(|e| e.to_string()))
+    })?;
     a.init.recovery_pgp_keys = pgp_list(&keys);
     p.keep(a);
     if a.init.recovery_pgp_keys.is_empty() {
         a.init.root_token_pgp_key = None;
         return Ok(());
     }
-    let token = p.ask(
-        "PGP public key file to encrypt the root token to (empty: none)",
-        &text_of(&a.init.root_token_pgp_key),
-        |v| match optional(v) {
+    let token = p.ask_with(Q::RootPgp, &text_of(&a.init.root_token_pgp_key), |v| {
+        match optional(v) {
             Some(f) => crate::vault::checks::pgp_public_key(f.as_ref()).map_err(|e| e.to_string()),
             None => Ok(()),
-        },
-    )?;
+        }
+    })?;
     a.init.root_token_pgp_key = optional(&token).map(Into::into);
     p.keep(a);
     Ok(())
@@ -390,7 +457,7 @@ pub async fn run(mut a: Answers, state_dir: &Path, demo: bool) -> anyhow::Result
         echo: !std::io::stdin().is_terminal(),
         stop: stop.clone(),
     };
-    ask_all(&mut p, &mut a, state_dir)?;
+    ask_all(&mut p, &mut a, state_dir).await?;
     a.save_session(state_dir);
     a.check()?;
     let identity = AwsContext::connect(Connection::from_answers(&a))
@@ -418,7 +485,7 @@ pub async fn run(mut a: Answers, state_dir: &Path, demo: bool) -> anyhow::Result
     .await?;
     crate::headless::print_plan(&a, &plan);
     // In the demo, Enter all the way through runs the story.
-    if !p.yes("Create and start everything now (autounseal plan shows each call)", demo)? {
+    if !p.go_ahead(demo)? {
         println!(
             "Nothing was changed. Your answers are in {}.",
             state_dir.join(crate::answers::SESSION_FILE).display()
@@ -426,13 +493,18 @@ pub async fn run(mut a: Answers, state_dir: &Path, demo: bool) -> anyhow::Result
         return Ok(());
     }
     let keys = KeysDestination::headless(&a)?;
+    // A migration's unseal keys, once: never echoed, never kept.
+    let unseal_keys = match a.server.existing {
+        ExistingServer::Migrate => Some(read_hidden_keys("Unseal key", &stop)?),
+        ExistingServer::New => None,
+    };
     let opts = ApplyOptions {
         overwrite_files: true,
         dry_run: false,
     };
     let result = with_printer(Mode::Run, async |rep| {
-        let rep = rep.with_stop(stop);
-        crate::cluster::run_any(&a, state_dir, opts, keys, &rep, Default::default(), None).await
+        let rep = rep.with_stop(stop.clone());
+        crate::cluster::run_any(&a, state_dir, opts, keys, &rep, Default::default(), unseal_keys).await
     })
     .await;
     let outcome =

@@ -346,15 +346,14 @@ impl<'a> Rotation<'a> {
         }
         let strays: Vec<&String> = listed.iter().filter(|id| **id != old.id).collect();
         if let Some(stray) = strays.first() {
-            let twin = self.ctx.aws_cli(
-                &[
-                    "iam",
-                    "delete-access-key",
-                    "--user-name",
-                    &self.user,
-                    "--access-key-id",
-                    stray,
-                ]);
+            let twin = self.ctx.aws_cli(&[
+                "iam",
+                "delete-access-key",
+                "--user-name",
+                &self.user,
+                "--access-key-id",
+                stray,
+            ]);
             return Err(RunError::Other(format!(
                 "IAM user {} already holds two access keys, IAM's limit: {} (the server's, in {}) and {stray}, which \
                  autounseal did not make. Nothing was changed. If nothing uses {stray}, delete it (`{twin}`) and run \
@@ -928,8 +927,8 @@ mod tests {
             unit: Some("openbao.service".into()),
             initialized_by_us: true,
             init_started: true,
-        proofs: Default::default(),
-    });
+            proofs: Default::default(),
+        });
         let plan = rotate_plan(&m).join("\n");
         assert!(plan.contains("/etc/vault.d/vault.env and /root/key.csv"), "{plan}");
         assert!(plan.contains("restart openbao.service"), "{plan}");

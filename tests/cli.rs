@@ -282,18 +282,20 @@ fn without_a_terminal_the_wizard_asks_in_plain_lines_with_the_same_checks() {
         &moto.url,   // endpoint
         "eu-wset-1", // a typo: asked again
         "eu-west-1", // region
-        "yes",       // create a key
+        "1",         // a new key, by its number
         "",          // alias
+        "",          // description
         "",          // rotation
         "",          // user
         "",          // policy
         &format!("{d}/etc/vault.hcl"),
         &format!("{d}/etc/vault.env"),
-        "",      // the key in the env file
-        "",      // no CSV
-        "vault", // binary
-        "none",  // launch: files only
-        "",      // listen
+        "",              // the key in the env file
+        "",              // no CSV
+        "vault",         // binary
+        "none",          // launch: files only, by its name
+        "single server", // layout
+        "",              // listen
         &format!("{d}/data"),
         "yes", // plain HTTP
         "yes", // go ahead
@@ -316,6 +318,35 @@ fn without_a_terminal_the_wizard_asks_in_plain_lines_with_the_same_checks() {
         2,
         "asked, refused, asked again:\n{output}"
     );
+    // Every prompt is a question of the table, in its words, after its help.
+    let labels: Vec<&str> = autounseal::questions::QUESTIONS.iter().map(|q| q.label).collect();
+    let mut asked = 0;
+    // The questions come before the account is checked and the plan is listed.
+    let questions = &output[..output.find("\nAWS account").expect("the account is checked")];
+    let lines: Vec<&str> = questions.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some((number, rest)) = line.trim_start().split_once(". ") else {
+            continue;
+        };
+        if number.parse::<u32>().is_err() {
+            continue;
+        }
+        let label = labels
+            .iter()
+            .find(|l| rest.starts_with(**l) && rest[l.len()..].starts_with([' ', ':', '[', '(']))
+            .unwrap_or_else(|| panic!("{line:?} is no question of the table"));
+        let help = autounseal::questions::QUESTIONS
+            .iter()
+            .find(|q| q.label == *label)
+            .unwrap()
+            .help;
+        assert!(
+            lines[..i].iter().rev().take(3).any(|l| l.trim() == help),
+            "{line:?} without its help"
+        );
+        asked += 1;
+    }
+    assert!(asked >= 18, "{asked} prompts:\n{output}");
     // The plan and the exact policy come before the question that goes ahead.
     let plan_at = output
         .find("apply would make these changes")

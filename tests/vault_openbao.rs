@@ -432,10 +432,19 @@ fn pgp_public_key(dir: &Path) -> std::path::PathBuf {
         assert!(out.status.success(), "gpg {args:?}: {}", text(&out));
         out.stdout
     };
-    gpg(&["--quick-gen-key", "autounseal test <test@example.invalid>", "rsa2048", "default", "never"]);
+    gpg(&[
+        "--quick-gen-key",
+        "autounseal test <test@example.invalid>",
+        "rsa2048",
+        "default",
+        "never",
+    ]);
     let key = dir.join("operator.gpg");
     std::fs::write(&key, gpg(&["--export", "test@example.invalid"])).unwrap();
-    let _ = Command::new("gpgconf").env("GNUPGHOME", &home).args(["--kill", "all"]).output();
+    let _ = Command::new("gpgconf")
+        .env("GNUPGHOME", &home)
+        .args(["--kill", "all"])
+        .output();
     key
 }
 
@@ -506,7 +515,10 @@ async fn a_headless_run_that_fails_after_init_keeps_the_encrypted_keys() {
     let meta = std::fs::metadata(&saved[0]).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     let keys = std::fs::read_to_string(&saved[0]).unwrap();
-    assert!(keys.contains("Recovery Key 1: ") && keys.contains("Initial Root Token: "), "{keys}");
+    assert!(
+        keys.contains("Recovery Key 1: ") && keys.contains("Initial Root Token: "),
+        "{keys}"
+    );
     let manifest = ManifestStore::open(&d.join("state")).unwrap().snapshot();
     assert!(
         manifest

@@ -11,6 +11,7 @@ use autounseal::answers::{Answers, Launch};
 use autounseal::aws::Identity;
 use autounseal::doctor::status::{Next, nothing};
 use autounseal::doctor::{Finding, Link};
+use autounseal::questions::Q;
 use autounseal::rotate::{Restarted, RotateOutcome};
 use autounseal::run::{Call, Event, RunError, Step};
 use autounseal::tui::app::{App, update};
@@ -240,7 +241,7 @@ fn joining() -> App {
     let mut app = focus(&mut on(ScreenId::Server), 2);
     press(&mut app, KeyCode::Left);
     press(&mut app, KeyCode::Tab);
-    assert_eq!(app.screens.server.form.focused_id(), "cluster_file");
+    assert_eq!(app.screens.server.form.focused_id(), Q::ClusterFile);
     for c in "/nowhere.toml".chars() {
         press(&mut app, KeyCode::Char(c));
     }
@@ -324,7 +325,7 @@ fn cases() -> Vec<Case> {
         ("kms, existing, a key picked", || {
             let mut app = kms_existing(true);
             press(&mut app, KeyCode::Enter);
-            assert_eq!(app.screens.kms.form.value("key_id"), "alias/a");
+            assert_eq!(app.screens.kms.form.value(Q::KeyId), "alias/a");
             app
         }),
         ("kms, in the list", || kms_existing(true)),

@@ -8,6 +8,7 @@ mod common;
 
 use autounseal::answers::{Answers, Launch};
 use autounseal::aws::Identity;
+use autounseal::questions::Q;
 use autounseal::run::{Call, Event, RunError, Step};
 use autounseal::tui::app::{App, Modal, update};
 use autounseal::tui::msg::{Command, KeyChoice, Msg, RunReport};
@@ -160,7 +161,7 @@ fn an_existing_key_is_picked_from_the_list_and_checked_against_the_region() {
     assert!(app.screens.kms.in_list);
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.screens.kms.form.value("key_id"), "alias/b");
+    assert_eq!(app.screens.kms.form.value(Q::KeyId), "alias/b");
     // An ARN from another region is refused with the reason, under the field.
     ctrl(&mut app, 'u');
     typed(
@@ -173,7 +174,7 @@ fn an_existing_key_is_picked_from_the_list_and_checked_against_the_region() {
         app.screens
             .kms
             .form
-            .field_mut("key_id")
+            .field_mut(Q::KeyId)
             .error
             .as_deref()
             .unwrap()
@@ -190,14 +191,14 @@ fn bad_input_is_shown_under_its_field_and_blocks_until_fixed() {
     assert_eq!(app.screen, ScreenId::Iam);
     typed(&mut app, " !");
     assert!(
-        app.screens.iam.form.field_mut("user").error.is_some(),
+        app.screens.iam.form.field_mut(Q::User).error.is_some(),
         "checked as typed"
     );
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Iam);
     key(&mut app, KeyCode::Backspace);
     key(&mut app, KeyCode::Backspace);
-    assert!(app.screens.iam.form.field_mut("user").error.is_none());
+    assert!(app.screens.iam.form.field_mut(Q::User).error.is_none());
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Files);
 }
@@ -216,7 +217,7 @@ fn answers_are_kept_going_back_and_forth() {
     assert_eq!(app.screen, ScreenId::Region);
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.screens.iam.form.value("user"), "unseal-bot");
+    assert_eq!(app.screens.iam.form.value(Q::User), "unseal-bot");
 }
 
 #[test]
@@ -236,7 +237,7 @@ fn the_server_rules_apply_on_the_init_screen() {
         app.screens
             .init
             .form
-            .field_mut("threshold")
+            .field_mut(Q::Threshold)
             .error
             .as_deref()
             .unwrap()
@@ -259,11 +260,11 @@ fn tls_needs_files_unless_plain_http_is_chosen() {
     for _ in 0..5 {
         key(&mut app, KeyCode::Tab);
     }
-    assert_eq!(app.screens.server.form.focused_id(), "tls_disable");
+    assert_eq!(app.screens.server.form.focused_id(), Q::PlainHttp);
     key(&mut app, KeyCode::Char(' '));
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Server);
-    assert!(app.screens.server.form.field_mut("cert").error.is_some());
+    assert!(app.screens.server.form.field_mut(Q::TlsCert).error.is_some());
 }
 
 /// The Server screen's "3 nodes" runs every node here in the background: with
@@ -274,13 +275,13 @@ fn a_cluster_on_this_machine_needs_the_background_launch() {
         let mut app = on_server_probed(launch);
         key(&mut app, KeyCode::Tab);
         key(&mut app, KeyCode::Tab);
-        assert_eq!(app.screens.server.form.focused_id(), "layout");
+        assert_eq!(app.screens.server.form.focused_id(), Q::Layout);
         key(&mut app, KeyCode::Right);
         let note = app
             .screens
             .server
             .form
-            .field_mut("layout")
+            .field_mut(Q::Layout)
             .note
             .clone()
             .unwrap_or_default();
@@ -295,7 +296,7 @@ fn a_cluster_on_this_machine_needs_the_background_launch() {
                 .screens
                 .server
                 .form
-                .field_mut("layout")
+                .field_mut(Q::Layout)
                 .error
                 .clone()
                 .unwrap_or_default();
@@ -337,7 +338,7 @@ fn on_server_with(binary: &str) -> App {
 }
 
 fn binary_problem(app: &App) -> String {
-    let probe = app.screens.server.form.probe_of("binary");
+    let probe = app.screens.server.form.probe_of(Q::Binary);
     probe.and_then(|p| p.problem.clone()).unwrap_or_default()
 }
 
@@ -376,7 +377,7 @@ fn the_openbao_2_7_error_stays_through_validation() {
     );
     assert_eq!(
         app.screens.server.form.focused_id(),
-        "binary",
+        Q::Binary,
         "focus goes to the problem"
     );
     assert_eq!(
@@ -412,7 +413,7 @@ fn a_late_probe_answer_is_dropped() {
     let mut app = on_server_with("/nonexistent/vault");
     let missing = autounseal::vault::server::find("/nonexistent/vault");
     update(&mut app, Msg::BinaryProbed("/nonexistent/vault".into(), missing));
-    let note = app.screens.server.form.probe_of("binary").and_then(|p| p.note.clone());
+    let note = app.screens.server.form.probe_of(Q::Binary).and_then(|p| p.note.clone());
     assert!(note.unwrap_or_default().starts_with("not found"));
     let cmds = key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Init, "{cmds:?}");
@@ -438,7 +439,7 @@ fn paths_are_checked_in_the_background_and_late_checks_dropped() {
     let late = Ok(autounseal::files::PathCheck::New);
     update(&mut app, Msg::PathChecked("/tmp/a/vault.hcl".into(), late));
     assert_eq!(
-        app.screens.files.form.probe_of("config"),
+        app.screens.files.form.probe_of(Q::Config),
         None,
         "about the path before the x"
     );
@@ -458,7 +459,7 @@ fn paths_are_checked_in_the_background_and_late_checks_dropped() {
     );
     update(&mut app, Msg::PathChecked("/tmp/a/vault.env".into(), denied));
     assert_eq!(app.screen, ScreenId::Files, "a path that cannot be written blocks");
-    assert_eq!(app.screens.files.form.focused_id(), "env");
+    assert_eq!(app.screens.files.form.focused_id(), Q::Env);
     ctrl(&mut app, 'u');
     typed(&mut app, "/tmp/a/env");
     key(&mut app, KeyCode::Enter);
@@ -856,7 +857,7 @@ fn pgp_files_are_read_in_the_background() {
     app.go(ScreenId::Init);
     key(&mut app, KeyCode::Tab);
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.screens.init.form.focused_id(), "pgp");
+    assert_eq!(app.screens.init.form.focused_id(), Q::PgpKeys);
     typed(&mut app, "/k/a.asc");
     let cmds = key(&mut app, KeyCode::Tab);
     assert_eq!(cmds, vec![Command::CheckPgpKeys("/k/a.asc".into())]);
@@ -865,7 +866,7 @@ fn pgp_files_are_read_in_the_background() {
         Msg::PgpChecked("/k/old.asc".into(), Err("cannot read".into())),
     );
     assert_eq!(
-        app.screens.init.form.probe_of("pgp"),
+        app.screens.init.form.probe_of(Q::PgpKeys),
         None,
         "about a list no longer there"
     );
@@ -875,7 +876,7 @@ fn pgp_files_are_read_in_the_background() {
     );
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Init);
-    assert_eq!(app.screens.init.form.focused_id(), "pgp");
+    assert_eq!(app.screens.init.form.focused_id(), Q::PgpKeys);
 }
 
 /// Coming back to Review with changed answers says why it plans again.
@@ -938,7 +939,7 @@ fn host_findings_show_only_for_the_answers_on_screen() {
     for _ in 0..3 {
         key(&mut app, KeyCode::Tab);
     }
-    assert_eq!(app.screens.server.form.focused_id(), "listen");
+    assert_eq!(app.screens.server.form.focused_id(), Q::Listen);
     assert!(key(&mut app, KeyCode::Tab).is_empty());
     key(&mut app, KeyCode::BackTab);
     typed(&mut app, "1");
@@ -967,14 +968,42 @@ fn a_migration_asks_for_the_unseal_keys_before_each_run() {
     app.go(ScreenId::Review);
     let planned = Box::new(app.ctx.answers.clone());
     update(&mut app, Msg::Plan(planned, Ok(vec![])));
-    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    // The screen asks the server how many keys it needs.
+    let address = autounseal::vault::config::api_addr(&app.ctx.answers);
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(cmds.as_slice(), [Command::ReadSeal(a, None)] if *a == address),
+        "{cmds:?}"
+    );
     assert_eq!(app.screen, ScreenId::UnsealKeys);
+    let status = autounseal::vault::client::SealStatus {
+        seal_type: "shamir".into(),
+        initialized: true,
+        sealed: false,
+        recovery_seal: false,
+        version: "2.6.2".into(),
+        migration: false,
+        t: 2,
+        progress: 0,
+    };
+    update(&mut app, Msg::SealRead(address, Ok(status)));
     // Enter with nothing typed does not start a run.
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::UnsealKeys);
+    // A key of the wrong form is refused as typed: neither base64 nor hex.
     typed(&mut app, "first-key");
     key(&mut app, KeyCode::Enter);
-    typed(&mut app, "second-key");
+    assert_eq!(app.screens.unseal_keys.count(), 0);
+    typed(&mut app, "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789+/AbCdEf");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screens.unseal_keys.count(), 1);
+    // One key of the two the server needs: Enter on the empty field waits for the next.
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::UnsealKeys);
+    typed(
+        &mut app,
+        "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0",
+    );
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screens.unseal_keys.count(), 2);
     let cmds = key(&mut app, KeyCode::Enter);
@@ -986,8 +1015,9 @@ fn a_migration_asks_for_the_unseal_keys_before_each_run() {
     // The runtime takes the keys with the run; it fails.
     app.ctx.unseal_keys = None;
     update(&mut app, Msg::RunFinished(Err(RunError::Other("x".into()))));
-    key(&mut app, KeyCode::Char('r'));
+    let cmds = key(&mut app, KeyCode::Char('r'));
     assert_eq!(app.screen, ScreenId::UnsealKeys, "asked again");
+    assert!(matches!(cmds.as_slice(), [Command::ReadSeal(..)]), "{cmds:?}");
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.screen, ScreenId::Review);
     app.go(ScreenId::Run);
@@ -1417,17 +1447,17 @@ fn the_shared_credentials_file_is_asked_only_when_chosen() {
             .form
             .fields
             .iter()
-            .find(|f| f.id == "shared")
+            .find(|f| f.id == Q::SharedFile)
             .unwrap()
             .hidden
     };
     assert!(hidden(&app));
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.screens.files.form.focused_id(), "env");
+    assert_eq!(app.screens.files.form.focused_id(), Q::Env);
     ctrl(&mut app, 'u');
     typed(&mut app, "/tmp/c/vault.env");
     assert_eq!(
-        app.screens.files.form.value("shared"),
+        app.screens.files.form.value(Q::SharedFile),
         "/tmp/c/aws-credentials",
         "follows the env file"
     );
@@ -1487,18 +1517,18 @@ fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
     let mut app = on_server_probed(Launch::Background);
     key(&mut app, KeyCode::Tab);
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.screens.server.form.focused_id(), "layout");
+    assert_eq!(app.screens.server.form.focused_id(), Q::Layout);
     key(&mut app, KeyCode::Left);
     let form = &mut app.screens.server.form;
     assert!(
-        form.field_mut("layout")
+        form.field_mut(Q::Layout)
             .note
             .clone()
             .unwrap_or_default()
             .contains("come from its file"),
     );
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.screens.server.form.focused_id(), "cluster_file");
+    assert_eq!(app.screens.server.form.focused_id(), Q::ClusterFile);
     // Empty: the validator says what to give.
     assert!(key(&mut app, KeyCode::Enter).is_empty() || app.screen == ScreenId::Server);
     assert_eq!(app.screen, ScreenId::Server);
@@ -1516,7 +1546,7 @@ fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
         app.screens
             .server
             .form
-            .probe_of("cluster_file")
+            .probe_of(Q::ClusterFile)
             .and_then(|p| p.problem.clone())
     };
     assert_eq!(problem(&app), Some(missing));
@@ -1524,7 +1554,7 @@ fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
     assert_eq!(app.screen, ScreenId::Server, "a file that does not read blocks");
 
     // Another path: Enter waits for its read; a late answer about the old path is dropped.
-    assert_eq!(app.screens.server.form.focused_id(), "cluster_file");
+    assert_eq!(app.screens.server.form.focused_id(), Q::ClusterFile);
     ctrl(&mut app, 'u');
     typed(&mut app, "/first/cluster.toml");
     let cmds = key(&mut app, KeyCode::Enter);
@@ -1532,7 +1562,7 @@ fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
     assert_eq!(app.screen, ScreenId::Server);
     update(&mut app, host_found(&asked_bad, Ok(cluster_file())));
     assert_eq!(app.screen, ScreenId::Server, "an answer about another path is dropped");
-    assert!(app.screens.server.form.probe_of("cluster_file").is_none());
+    assert!(app.screens.server.form.probe_of(Q::ClusterFile).is_none());
     // The file reads; this host listens where the cluster's first node does: said on Listen.
     update(&mut app, host_found(&asked, Ok(cluster_file())));
     assert_eq!(app.screen, ScreenId::Server);
@@ -1540,7 +1570,7 @@ fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
         .screens
         .server
         .form
-        .probe_of("cluster_file")
+        .probe_of(Q::ClusterFile)
         .and_then(|p| p.note.clone());
     assert!(
         note.as_deref()
@@ -1552,7 +1582,7 @@ fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
         .screens
         .server
         .form
-        .field_mut("listen")
+        .field_mut(Q::Listen)
         .error
         .clone()
         .unwrap_or_default();
@@ -1586,13 +1616,13 @@ fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
 
     // Back on Server, "single server" again: no join left in the answers.
     app.go(ScreenId::Server);
-    app.screens.server.form.field_mut("layout");
+    app.screens.server.form.field_mut(Q::Layout);
     key(&mut app, KeyCode::BackTab);
-    while app.screens.server.form.focused_id() != "layout" {
+    while app.screens.server.form.focused_id() != Q::Layout {
         key(&mut app, KeyCode::BackTab);
     }
     key(&mut app, KeyCode::Right);
-    assert!(app.screens.server.form.field_mut("cluster_file").hidden);
+    assert!(app.screens.server.form.field_mut(Q::ClusterFile).hidden);
     update(
         &mut app,
         Msg::BinaryProbed(bao.clone(), autounseal::vault::server::find(&bao)),

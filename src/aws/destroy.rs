@@ -141,8 +141,9 @@ impl Destroyer<'_> {
             }
         };
         for id in &ids {
-            let twin = self.ctx.aws_cli(
-                &["iam", "delete-access-key", "--user-name", &user, "--access-key-id", id]);
+            let twin = self
+                .ctx
+                .aws_cli(&["iam", "delete-access-key", "--user-name", &user, "--access-key-id", id]);
             let delete = self
                 .ctx
                 .iam
@@ -197,15 +198,14 @@ impl Destroyer<'_> {
             users.push(u.name.clone());
         }
         for user in &users {
-            let twin = self.ctx.aws_cli(
-                &[
-                    "iam",
-                    "detach-user-policy",
-                    "--user-name",
-                    user,
-                    "--policy-arn",
-                    &policy.arn,
-                ]);
+            let twin = self.ctx.aws_cli(&[
+                "iam",
+                "detach-user-policy",
+                "--user-name",
+                user,
+                "--policy-arn",
+                &policy.arn,
+            ]);
             let detach = self
                 .ctx
                 .iam
@@ -249,15 +249,14 @@ impl Destroyer<'_> {
             Ok(out) => {
                 for v in out.versions().iter().filter(|v| !v.is_default_version()) {
                     let id = v.version_id().unwrap_or_default();
-                    let twin = self.ctx.aws_cli(
-                        &[
-                            "iam",
-                            "delete-policy-version",
-                            "--policy-arn",
-                            &policy.arn,
-                            "--version-id",
-                            id,
-                        ]);
+                    let twin = self.ctx.aws_cli(&[
+                        "iam",
+                        "delete-policy-version",
+                        "--policy-arn",
+                        &policy.arn,
+                        "--version-id",
+                        id,
+                    ]);
                     let delete = self
                         .ctx
                         .iam
@@ -272,9 +271,7 @@ impl Destroyer<'_> {
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(classify("iam:ListPolicyVersions", &self.endpoint(), e)),
         }
-        let twin = self
-            .ctx
-            .aws_cli(&["iam", "delete-policy", "--policy-arn", &policy.arn]);
+        let twin = self.ctx.aws_cli(&["iam", "delete-policy", "--policy-arn", &policy.arn]);
         let endpoint = self.endpoint();
         let delete = self.ctx.iam.delete_policy().policy_arn(&policy.arn).send();
         self.recorder
@@ -299,9 +296,7 @@ impl Destroyer<'_> {
                 .skipped(Step::DeleteUser, format!("{} was reused: left as it was", user.name));
             return Ok(());
         }
-        let twin = self
-            .ctx
-            .aws_cli(&["iam", "delete-user", "--user-name", &user.name]);
+        let twin = self.ctx.aws_cli(&["iam", "delete-user", "--user-name", &user.name]);
         let endpoint = self.endpoint();
         let user = &user;
         let delete = |action| async move {
@@ -341,9 +336,7 @@ impl Destroyer<'_> {
                 .skipped(Step::DeleteAlias, format!("{} was reused: left as it was", alias.name));
             return Ok(());
         }
-        let twin = self
-            .ctx
-            .aws_cli(&["kms", "delete-alias", "--alias-name", &alias.name]);
+        let twin = self.ctx.aws_cli(&["kms", "delete-alias", "--alias-name", &alias.name]);
         let endpoint = self.endpoint();
         let delete = self.ctx.kms.delete_alias().alias_name(&alias.name).send();
         self.recorder
@@ -371,15 +364,14 @@ impl Destroyer<'_> {
             return Ok(());
         }
         let days = window_days.to_string();
-        let twin = self.ctx.aws_cli(
-            &[
-                "kms",
-                "schedule-key-deletion",
-                "--key-id",
-                &key.key_id,
-                "--pending-window-in-days",
-                &days,
-            ]);
+        let twin = self.ctx.aws_cli(&[
+            "kms",
+            "schedule-key-deletion",
+            "--key-id",
+            &key.key_id,
+            "--pending-window-in-days",
+            &days,
+        ]);
         let endpoint = self.endpoint();
         let key = &key;
         let schedule = |action| async move {

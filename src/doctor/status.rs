@@ -120,10 +120,16 @@ pub enum Next {
     Unfinished,
     Broken,
     /// Keys autounseal saved are still in this file.
-    StoreKeys { file: PathBuf },
+    StoreKeys {
+        file: PathBuf,
+    },
     /// These proof steps never ran since the server was last (re)started.
-    FinishProof { missing: Vec<&'static str> },
-    Rotate { days: u64 },
+    FinishProof {
+        missing: Vec<&'static str>,
+    },
+    Rotate {
+        days: u64,
+    },
     AllGood,
 }
 
@@ -376,7 +382,11 @@ mod tests {
         );
         left.keys_waiting = vec!["/s/recovery-keys-2026-12-06T16-21-07Z.txt".into()];
         assert!(matches!(next_step(&left), Next::StoreKeys { .. }));
-        assert!(next_step(&left).to_string().contains("/s/recovery-keys-2026-12-06T16-21-07Z.txt offline"));
+        assert!(
+            next_step(&left)
+                .to_string()
+                .contains("/s/recovery-keys-2026-12-06T16-21-07Z.txt offline")
+        );
     }
 
     #[test]
@@ -387,7 +397,11 @@ mod tests {
         std::fs::write(&kept, "k").unwrap();
         let mut m = Manifest::default();
         m.record_file(FileRole::UnconfirmedRecoveryKeys, &kept, None);
-        m.record_file(FileRole::UnconfirmedRecoveryKeys, &dir.path().join("moved-away.txt"), None);
+        m.record_file(
+            FileRole::UnconfirmedRecoveryKeys,
+            &dir.path().join("moved-away.txt"),
+            None,
+        );
         // A file the operator named for the keys is theirs: not "waiting".
         m.record_file(FileRole::RecoveryKeys, &kept.with_extension("mine"), None);
         std::fs::write(kept.with_extension("mine"), "k").unwrap();
@@ -407,7 +421,10 @@ mod tests {
         m.server = Some(server.clone());
         let left = left_open(&m);
         assert_eq!(left.keys_waiting, [kept.clone()]);
-        assert!(left.proofs_missing.is_empty(), "an older manifest kept no proofs: nothing to say");
+        assert!(
+            left.proofs_missing.is_empty(),
+            "an older manifest kept no proofs: nothing to say"
+        );
         server.proofs = Some(Proofs {
             seal_verified: Some("2026-12-06T16:21:07Z".into()),
             restart_checked: None,

@@ -146,6 +146,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             let outcome = s.files.on_path(ctx, path, result);
             app.apply(ScreenId::Files, outcome)
         }
+        Msg::SealRead(address, result) => {
+            s.unseal_keys.on_seal(ctx, &address, result);
+            vec![]
+        }
         Msg::PgpChecked(listed, result) => {
             let outcome = s.init.on_pgp(ctx, listed, result);
             app.apply(ScreenId::Init, outcome)

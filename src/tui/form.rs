@@ -1,6 +1,7 @@
-//! A form: labelled fields (single-line text, toggles, choices) with focus moving on
+//! A form: fields (single-line text, toggles, choices), each a question of the table in
+//! `questions.rs` (its label, its check, its options), with focus moving on
 //! Tab/Shift-Tab and the arrows, and each text field checked as the operator types by
-//! the same validators the answers file uses. The error shows under its field. What a
+//! the same validators the answers file and the line prompts use. The error shows under its field. What a
 //! background check (a probe of the binary, a path, a PGP file) found is kept apart
 //! from the validator's error: checking again never wipes it.
 
@@ -11,17 +12,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui_textarea::TextArea;
 
+use crate::questions::Q;
 use crate::tui::keys::{self, BACKTAB, Binding, DOWN, Key, LEFT, RIGHT, SPACE, TAB, UP};
 use crate::tui::screens::{Ctx, Outcome};
 use crate::tui::theme::Theme;
 
-pub type Validator = Box<dyn Fn(&str) -> Result<(), String>>;
-
 pub enum Kind {
-    Text {
-        input: Box<TextArea<'static>>,
-        validate: Validator,
-    },
+    /// Checked by its question's own check as typed.
+    Text(Box<TextArea<'static>>),
     Toggle(bool),
     Choice {
         options: Vec<&'static str>,
@@ -30,7 +28,8 @@ pub enum Kind {
 }
 
 pub struct Field {
-    pub id: &'static str,
+    pub id: Q,
+    /// The question's label (`questions.rs`).
     pub label: &'static str,
     pub kind: Kind,
     /// The validator's complaint, shown under the field.
@@ -52,50 +51,35 @@ pub struct Probed {
     pub note: Option<String>,
 }
 
-pub fn text(id: &'static str, label: &'static str, value: &str, validate: Validator) -> Field {
+/// A text field for question `id` (a `Kind::Text` question of the table).
+pub fn text(id: Q, value: &str) -> Field {
     let mut input = TextArea::new(vec![value.to_string()]);
     input.move_cursor(ratatui_textarea::CursorMove::End);
+    field(id, Kind::Text(Box::new(input)))
+}
+
+/// A yes/no field for question `id`.
+pub fn toggle(id: Q, on: bool) -> Field {
+    field(id, Kind::Toggle(on))
+}
+
+/// A choice among question `id`'s options, `index` chosen.
+pub fn choice(id: Q, index: usize) -> Field {
+    let options = id.options().to_vec();
+    let index = index.min(options.len().saturating_sub(1));
+    field(id, Kind::Choice { options, index })
+}
+
+fn field(id: Q, kind: Kind) -> Field {
     Field {
         id,
-        label,
-        kind: Kind::Text {
-            input: Box::new(input),
-            validate,
-        },
+        label: id.label(),
+        kind,
         error: None,
         note: None,
         probe: None,
         hidden: false,
     }
-}
-
-pub fn toggle(id: &'static str, label: &'static str, on: bool) -> Field {
-    Field {
-        id,
-        label,
-        kind: Kind::Toggle(on),
-        error: None,
-        note: None,
-        probe: None,
-        hidden: false,
-    }
-}
-
-pub fn choice(id: &'static str, label: &'static str, options: Vec<&'static str>, index: usize) -> Field {
-    Field {
-        id,
-        label,
-        kind: Kind::Choice { options, index },
-        error: None,
-        note: None,
-        probe: None,
-        hidden: false,
-    }
-}
-
-/// A validator for a field that may stay empty.
-pub fn optional(check: impl Fn(&str) -> Result<(), String> + 'static) -> Validator {
-    Box::new(move |v: &str| if v.trim().is_empty() { Ok(()) } else { check(v) })
 }
 
 pub struct Form {
@@ -113,53 +97,65 @@ impl Form {
         form
     }
 
-    fn index(&self, id: &str) -> usize {
+    fn index(&self, id: Q) -> usize {
         self.fields
             .iter()
             .position(|f| f.id == id)
-            .unwrap_or_else(|| panic!("no field {id}"))
+            .unwrap_or_else(|| panic!("no field {id:?} on this form"))
     }
 
-    pub fn field_mut(&mut self, id: &str) -> &mut Field {
+    pub fn field(&self, id: Q) -> &Field {
+        &self.fields[self.index(id)]
+    }
+
+    /// Sets a yes/no field.
+    pub fn set_on(&mut self, id: Q, on: bool) {
+        let i = self.index(id);
+        if let Kind::Toggle(value) = &mut self.fields[i].kind {
+            *value = on;
+        }
+    }
+
+    pub fn field_mut(&mut self, id: Q) -> &mut Field {
         let i = self.index(id);
         &mut self.fields[i]
     }
 
-    pub fn value(&self, id: &str) -> String {
+    pub fn value(&self, id: Q) -> String {
         match &self.fields[self.index(id)].kind {
-            Kind::Text { input, .. } => input.lines().join(""),
+            Kind::Text(input) => input.lines().join(""),
             Kind::Toggle(on) => on.to_string(),
             Kind::Choice { options, index } => options[*index].to_string(),
         }
     }
 
-    pub fn is_on(&self, id: &str) -> bool {
+    pub fn is_on(&self, id: Q) -> bool {
         matches!(self.fields[self.index(id)].kind, Kind::Toggle(true))
     }
 
-    pub fn choice_index(&self, id: &str) -> usize {
+    pub fn choice_index(&self, id: Q) -> usize {
         match self.fields[self.index(id)].kind {
             Kind::Choice { index, .. } => index,
             _ => 0,
         }
     }
 
-    pub fn focused_id(&self) -> &'static str {
+    pub fn focused_id(&self) -> Q {
         self.fields[self.focus].id
     }
 
     /// Focus on field `id` (a problem found beyond its validator, shown under it).
-    pub fn focus_on(&mut self, id: &str) {
+    pub fn focus_on(&mut self, id: Q) {
         self.focus = self.index(id);
     }
 
-    pub fn set_hidden(&mut self, id: &str, hidden: bool) {
+    pub fn set_hidden(&mut self, id: Q, hidden: bool) {
         self.field_mut(id).hidden = hidden;
     }
 
-    pub fn set_text(&mut self, id: &str, value: &str) {
+    pub fn set_text(&mut self, id: Q, value: &str) {
         let i = self.index(id);
-        if let Kind::Text { input, .. } = &mut self.fields[i].kind {
+        if let Kind::Text(input) = &mut self.fields[i].kind {
             **input = TextArea::new(vec![value.to_string()]);
             input.move_cursor(ratatui_textarea::CursorMove::End);
         }
@@ -189,9 +185,9 @@ impl Form {
             self.fields[i].error = None;
             return;
         }
-        if let Kind::Text { input, validate } = &self.fields[i].kind {
+        if let Kind::Text(input) = &self.fields[i].kind {
             let value = input.lines().join("");
-            self.fields[i].error = validate(&value).err();
+            self.fields[i].error = self.fields[i].id.check(&value).err();
         }
     }
 
@@ -216,12 +212,13 @@ impl Form {
         &self.fields[self.focus].kind
     }
 
+    /// Focus is on a text field (a form whose fields are all hidden has none).
     pub fn on_text(&self) -> bool {
-        matches!(self.focused_kind(), Kind::Text { .. })
+        !self.fields[self.focus].hidden && matches!(self.focused_kind(), Kind::Text(_))
     }
 
     pub fn on_choice(&self) -> bool {
-        matches!(self.focused_kind(), Kind::Choice { .. } | Kind::Toggle(_))
+        !self.fields[self.focus].hidden && matches!(self.focused_kind(), Kind::Choice { .. } | Kind::Toggle(_))
     }
 
     /// Tab and ↓ go to the next field, Shift-Tab and ↑ to the previous one.
@@ -231,7 +228,7 @@ impl Form {
     }
 
     /// → and Space pick the next option (or flip a toggle), ← the previous one.
-    pub fn change(&mut self, key: &KeyEvent) -> &'static str {
+    pub fn change(&mut self, key: &KeyEvent) -> Q {
         let back = key.code == KeyCode::Left;
         match &mut self.fields[self.focus].kind {
             Kind::Toggle(on) => *on = !*on,
@@ -239,21 +236,21 @@ impl Form {
                 let n = options.len();
                 *index = if back { (*index + n - 1) % n } else { (*index + 1) % n };
             }
-            Kind::Text { .. } => {}
+            Kind::Text(_) => {}
         }
         self.fields[self.focus].id
     }
 
     /// Empties the focused text field, as Ctrl-U does in a shell.
-    pub fn clear(&mut self) -> &'static str {
+    pub fn clear(&mut self) -> Q {
         let id = self.focused_id();
         self.set_text(id, "");
         id
     }
 
     /// A typing key (see [`keys::is_typing`]) into the focused text field.
-    pub fn type_key(&mut self, key: KeyEvent) -> Option<&'static str> {
-        let Kind::Text { input, .. } = &mut self.fields[self.focus].kind else {
+    pub fn type_key(&mut self, key: KeyEvent) -> Option<Q> {
+        let Kind::Text(input) = &mut self.fields[self.focus].kind else {
             return None;
         };
         if !input.input(key) {
@@ -265,22 +262,22 @@ impl Form {
     }
 
     /// The check's finding for the field's current value, if it is in.
-    pub fn probe_of(&self, id: &str) -> Option<&Probed> {
+    pub fn probe_of(&self, id: Q) -> Option<&Probed> {
         let field = &self.fields[self.index(id)];
         field.probe.as_ref().filter(|p| p.value == self.value(id))
     }
 
     /// The values of fields `ids` that are not empty and whose check is not in yet.
-    pub fn unchecked(&self, ids: &[&str]) -> Vec<String> {
+    pub fn unchecked(&self, ids: &[Q]) -> Vec<String> {
         ids.iter()
-            .map(|id| (id, self.value(id)))
-            .filter(|(id, v)| !v.trim().is_empty() && self.probe_of(id).is_none())
+            .map(|id| (*id, self.value(*id)))
+            .filter(|(id, v)| !v.trim().is_empty() && self.probe_of(*id).is_none())
             .map(|(_, v)| v)
             .collect()
     }
 
     /// Keeps a check's finding for every field of `ids` that still holds `value`.
-    pub fn probed(&mut self, ids: &[&str], value: &str, problem: Option<String>, note: Option<String>) {
+    pub fn probed(&mut self, ids: &[Q], value: &str, problem: Option<String>, note: Option<String>) {
         for i in 0..self.fields.len() {
             if ids.contains(&self.fields[i].id) && self.value(self.fields[i].id) == value {
                 self.fields[i].probe = Some(Probed {
@@ -379,7 +376,7 @@ impl Form {
                 height: 1,
             };
             match &field.kind {
-                Kind::Text { input, .. } => {
+                Kind::Text(input) => {
                     let mut shown = (**input).clone();
                     shown.set_cursor_line_style(Style::default());
                     shown.set_style(if focused {
@@ -441,12 +438,12 @@ pub trait FormScreen {
     fn form_mut(&mut self) -> &mut Form;
 
     /// A field's value changed (typed, chosen, cleared).
-    fn changed(&mut self, _ctx: &mut Ctx, _id: &'static str) -> Outcome {
+    fn changed(&mut self, _ctx: &mut Ctx, _id: Q) -> Outcome {
         Outcome::stay()
     }
 
     /// Focus left field `from`.
-    fn left(&mut self, _ctx: &mut Ctx, _from: &'static str) -> Outcome {
+    fn left(&mut self, _ctx: &mut Ctx, _from: Q) -> Outcome {
         Outcome::stay()
     }
 }
@@ -527,14 +524,9 @@ mod tests {
 
     fn form() -> Form {
         Form::new(vec![
-            text(
-                "user",
-                "IAM user",
-                "vault",
-                Box::new(crate::answers::validate_iam_user_name),
-            ),
-            toggle("rotation", "Rotation", true),
-            choice("launch", "Launch", vec!["systemd", "background", "none"], 0),
+            text(Q::User, "vault"),
+            toggle(Q::Rotation, true),
+            choice(Q::Launch, 0),
         ])
     }
 
@@ -542,38 +534,38 @@ mod tests {
     fn typing_validates_as_you_go() {
         let mut f = form();
         assert_eq!(f.fields[0].error, None);
-        assert_eq!(f.type_key(key(KeyCode::Char(' '))), Some("user"));
+        assert_eq!(f.type_key(key(KeyCode::Char(' '))), Some(Q::User));
         assert!(f.fields[0].error.as_deref().unwrap().contains("characters"));
         f.type_key(key(KeyCode::Backspace));
         assert_eq!(f.fields[0].error, None);
-        assert_eq!(f.value("user"), "vault");
+        assert_eq!(f.value(Q::User), "vault");
     }
 
     #[test]
     fn focus_moves_and_wraps_and_toggles_and_choices_change() {
         let mut f = form();
         f.move_focus(&key(KeyCode::Tab));
-        assert_eq!(f.focused_id(), "rotation");
-        assert_eq!(f.change(&key(KeyCode::Char(' '))), "rotation");
-        assert!(!f.is_on("rotation"));
+        assert_eq!(f.focused_id(), Q::Rotation);
+        assert_eq!(f.change(&key(KeyCode::Char(' '))), Q::Rotation);
+        assert!(!f.is_on(Q::Rotation));
         f.move_focus(&key(KeyCode::Down));
         f.change(&key(KeyCode::Left));
-        assert_eq!(f.value("launch"), "none");
+        assert_eq!(f.value(Q::Launch), "none");
         f.move_focus(&key(KeyCode::Tab));
-        assert_eq!(f.focused_id(), "user");
+        assert_eq!(f.focused_id(), Q::User);
         f.move_focus(&key(KeyCode::BackTab));
-        assert_eq!(f.focused_id(), "launch");
+        assert_eq!(f.focused_id(), Q::Launch);
     }
 
     #[test]
     fn hidden_fields_are_skipped() {
         let mut f = form();
-        f.set_hidden("rotation", true);
+        f.set_hidden(Q::Rotation, true);
         f.move_focus(&key(KeyCode::Tab));
-        assert_eq!(f.focused_id(), "launch");
+        assert_eq!(f.focused_id(), Q::Launch);
         assert!(f.at_last());
-        f.set_text("user", "bad name");
-        f.set_hidden("user", true);
+        f.set_text(Q::User, "bad name");
+        f.set_hidden(Q::User, true);
         assert!(f.validate_all(), "a hidden field is not asked, so not checked");
     }
 
@@ -583,19 +575,19 @@ mod tests {
         f.type_key(key(KeyCode::Char('!')));
         f.focus = 2;
         assert!(!f.validate_all());
-        assert_eq!(f.focused_id(), "user");
+        assert_eq!(f.focused_id(), Q::User);
     }
 
     #[test]
     fn a_checks_problem_survives_validation_and_goes_with_its_value() {
         let mut f = form();
-        f.probed(&["user"], "vault", Some("taken".into()), None);
+        f.probed(&[Q::User], "vault", Some("taken".into()), None);
         f.focus = 2;
         assert!(!f.validate_all(), "the check's problem blocks like a validator's error");
-        assert_eq!(f.focused_id(), "user");
-        assert_eq!(f.probe_of("user").and_then(|p| p.problem.as_deref()), Some("taken"));
+        assert_eq!(f.focused_id(), Q::User);
+        assert_eq!(f.probe_of(Q::User).and_then(|p| p.problem.as_deref()), Some("taken"));
         f.type_key(key(KeyCode::Char('2')));
-        assert_eq!(f.probe_of("user"), None, "it was about the old value");
+        assert_eq!(f.probe_of(Q::User), None, "it was about the old value");
         assert!(f.validate_all());
     }
 }

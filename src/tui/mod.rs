@@ -308,13 +308,26 @@ fn spawn(
             Command::CheckPath(path) => {
                 let checked = crate::files::check_writable(&path).map(|found| match found {
                     crate::files::PathCheck::WillBackUp
-                        if matches!(crate::vault::config::Base::of(&path), crate::vault::config::Base::Operator(_)) =>
+                        if matches!(
+                            crate::vault::config::Base::of(&path),
+                            crate::vault::config::Base::Operator(_)
+                        ) =>
                     {
                         crate::files::PathCheck::OperatorsConfig
                     }
                     other => other,
                 });
                 Msg::PathChecked(path, checked)
+            }
+            Command::ReadSeal(address, ca) => {
+                let read = match crate::vault::client::VaultClient::new(&address, ca.as_deref()) {
+                    Ok(client) => tokio::time::timeout(Duration::from_secs(5), client.seal_status())
+                        .await
+                        .map_err(|_| "no answer within 5 s".to_string())
+                        .and_then(|r| r.map_err(|e| e.to_string())),
+                    Err(e) => Err(e.to_string()),
+                };
+                Msg::SealRead(address, read)
             }
             Command::CheckPgpKeys(listed) => {
                 let read = screens::init::split_paths(&listed)

@@ -90,6 +90,8 @@ pub enum Msg {
     PathChecked(PathBuf, Result<PathCheck, FileError>),
     /// Whether every PGP key file in this list (as typed, comma-separated) reads.
     PgpChecked(String, Result<(), String>),
+    /// The seal status of the server at this address (how many unseal keys it needs).
+    SealRead(String, Result<SealStatus, String>),
     /// Doctor's findings for the request so numbered, or why it could not check.
     Findings(u64, Result<Vec<Finding>, String>),
     /// The status for the request so numbered, or why it could not be read.
@@ -122,6 +124,8 @@ pub enum Command {
     DiscoverHost(Box<Answers>),
     CheckPath(PathBuf),
     CheckPgpKeys(String),
+    /// Ask the server at this address (with this CA bundle) its seal status.
+    ReadSeal(String, Option<PathBuf>),
     /// Doctor's checks of the recorded setup (read-only).
     Doctor(SetupRead),
     /// The status of the recorded setup (read-only).

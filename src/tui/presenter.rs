@@ -82,7 +82,8 @@ pub fn commands(app: &App) -> Vec<String> {
                 a.endpoint_url.as_deref(),
             ));
             out.push(aws(app, &["kms", "enable-key-rotation", "--key-id", "KEY_ID"]));
-            out.push(aws(app,
+            out.push(aws(
+                app,
                 &[
                     "kms",
                     "create-alias",
@@ -90,7 +91,8 @@ pub fn commands(app: &App) -> Vec<String> {
                     &a.kms.alias,
                     "--target-key-id",
                     "KEY_ID",
-                ]));
+                ],
+            ));
         }
         ScreenId::Kms => {
             let key = a.kms.key_id.as_deref().unwrap_or("KEY");
@@ -99,7 +101,8 @@ pub fn commands(app: &App) -> Vec<String> {
         ScreenId::Iam => {
             let (user, policy_name) = (a.iam.user_name.as_str(), a.iam.policy_name.as_str());
             out.push(aws(app, &["iam", "create-user", "--user-name", user]));
-            out.push(aws(app,
+            out.push(aws(
+                app,
                 &[
                     "iam",
                     "create-policy",
@@ -107,8 +110,10 @@ pub fn commands(app: &App) -> Vec<String> {
                     policy_name,
                     "--policy-document",
                     "file://policy.json",
-                ]));
-            out.push(aws(app,
+                ],
+            ));
+            out.push(aws(
+                app,
                 &[
                     "iam",
                     "attach-user-policy",
@@ -116,7 +121,8 @@ pub fn commands(app: &App) -> Vec<String> {
                     user,
                     "--policy-arn",
                     "POLICY_ARN",
-                ]));
+                ],
+            ));
             out.push(aws(app, &["iam", "create-access-key", "--user-name", user]));
             out.push(String::new());
             out.push("# policy.json".into());

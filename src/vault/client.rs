@@ -166,7 +166,7 @@ impl VaultClient {
             return Err(VaultError::Http {
                 what: format!("GET /v1/{path}"),
                 status: status.as_u16(),
-                body,
+                body: in_words(&body),
             });
         }
         serde_json::from_str(&body).map_err(|e| VaultError::Http {
@@ -216,7 +216,7 @@ impl VaultClient {
             return Err(VaultError::Http {
                 what: what.into(),
                 status: status.as_u16(),
-                body: text,
+                body: in_words(&text),
             });
         }
         serde_json::from_str(&text).map_err(|e| VaultError::Http {
@@ -249,7 +249,7 @@ impl VaultClient {
             return Err(VaultError::Http {
                 what: format!("{method} /v1/{path}"),
                 status: status.as_u16(),
-                body: text,
+                body: in_words(&text),
             });
         }
         Ok(text)
@@ -336,9 +336,37 @@ impl VaultClient {
     }
 }
 
+/// A server's error answer in words: Vault's `{"errors": [...]}` said as its sentences,
+/// anything else trimmed to one short line (never raw JSON, nor a page of it).
+pub fn in_words(body: &str) -> String {
+    if let Ok(answer) = serde_json::from_str::<serde_json::Value>(body)
+        && let Some(errors) = answer["errors"].as_array()
+    {
+        let said: Vec<&str> = errors.iter().filter_map(|e| e.as_str()).map(str::trim).collect();
+        if !said.is_empty() {
+            return said.join("; ");
+        }
+    }
+    let line = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_answer_is_said_in_words() {
+        assert_eq!(
+            in_words("{\"errors\":[\"Unseal failed, invalid key\"]}\n"),
+            "Unseal failed, invalid key"
+        );
+        assert_eq!(in_words("upstream\n  went away\n"), "upstream went away");
+        assert!(in_words(&"x ".repeat(500)).ends_with('…'));
+    }
 
     #[test]
     fn a_growing_buffer_keeps_its_contents() {

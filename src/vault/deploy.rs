@@ -344,11 +344,17 @@ impl<'a> Deployer<'a> {
 
     fn status_command(&self) -> String {
         let binary = self.binary_path();
-        let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let on_path = which::which(&name).is_ok_and(|found| {
-            std::fs::canonicalize(found).ok() == std::fs::canonicalize(&binary).ok()
-        });
-        let cli = if on_path { name } else { quote(&binary.to_string_lossy()) };
+        let name = binary
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let on_path = which::which(&name)
+            .is_ok_and(|found| std::fs::canonicalize(found).ok() == std::fs::canonicalize(&binary).ok());
+        let cli = if on_path {
+            name
+        } else {
+            quote(&binary.to_string_lossy())
+        };
         let ca = match &self.answers.server.ca_cert {
             Some(ca) if !self.answers.server.tls_disable => format!(" -ca-cert={}", quote(&ca.to_string_lossy())),
             _ => String::new(),
@@ -376,7 +382,10 @@ impl<'a> Deployer<'a> {
         self.rep.step(Step::VaultConfig, self.write_config(key)).await?;
         // Judged once every file is written: a re-run that changed nothing restarts nothing.
         let settled = self.settled();
-        let pid = self.rep.step(Step::LaunchServer, self.launch(settled.as_deref())).await?;
+        let pid = self
+            .rep
+            .step(Step::LaunchServer, self.launch(settled.as_deref()))
+            .await?;
         // A server that is the operator's may already be restarted into the migration.
         let migration_waits = self.answers.server.launch == Launch::None
             && self.migrating()
@@ -680,8 +689,10 @@ impl<'a> Deployer<'a> {
         let older = |p: &PathBuf| {
             let changed = std::fs::metadata(p).ok()?.modified().ok()?;
             match a.server.launch {
-                Launch::Systemd => Some(changed.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs()
-                    < since.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs()),
+                Launch::Systemd => Some(
+                    changed.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs()
+                        < since.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs(),
+                ),
                 _ => Some(changed <= since),
             }
         };
@@ -726,7 +737,10 @@ impl<'a> Deployer<'a> {
             Launch::Systemd => {
                 let unit = &self.unit();
                 if let Some(why) = settled {
-                    self.rep.skipped(Step::LaunchServer, format!("{unit} is running: not restarted, as {why}"));
+                    self.rep.skipped(
+                        Step::LaunchServer,
+                        format!("{unit} is running: not restarted, as {why}"),
+                    );
                     return Ok(None);
                 }
                 let drop_in = launch::drop_in_path(unit);
@@ -1003,7 +1017,8 @@ impl<'a> Deployer<'a> {
     /// Stops the server and starts it again: it must come back unsealed by itself.
     async fn restart_check(&self, pid: Option<u32>, settled: Option<&str>) -> Result<()> {
         if let Some(why) = settled {
-            self.rep.skipped(Step::RestartCheck, format!("not restarted again: {why}"));
+            self.rep
+                .skipped(Step::RestartCheck, format!("not restarted again: {why}"));
             return Ok(());
         }
         let started = Instant::now();

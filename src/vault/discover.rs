@@ -147,6 +147,62 @@ pub struct Host {
     /// The cluster file `cluster.join` names, read (or why it cannot be); `None` when
     /// the answers join no cluster.
     pub cluster_file: Option<Result<ClusterFile, String>>,
+    /// The listener of the config the server reads now (the unit's, else the answers'
+    /// when it is an operator's), where it has one: what the wizard starts from.
+    pub listener: Option<Listener>,
+}
+
+/// A config's first `listener "tcp"`: where the server answers, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// The file it was read from.
+    pub config: PathBuf,
+    pub address: String,
+    pub tls_disable: bool,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+}
+
+impl Listener {
+    /// The first `listener "tcp"` of `config` (a file, or the `.hcl` files of a folder).
+    pub fn of(config: &Path) -> Option<Listener> {
+        let files = if config.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(config)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "hcl"))
+                .collect();
+            files.sort();
+            files
+        } else {
+            vec![config.to_path_buf()]
+        };
+        files.iter().find_map(|file| Listener::in_file(file))
+    }
+
+    fn in_file(file: &Path) -> Option<Listener> {
+        let doc: serde_json::Value = hcl::from_str(&std::fs::read_to_string(file).ok()?).ok()?;
+        let tcp = &doc["listener"]["tcp"];
+        // One listener is an object; several, an array of them.
+        let first = tcp.as_array().and_then(|all| all.first()).unwrap_or(tcp);
+        let address = first["address"].as_str()?.to_string();
+        // `tls_disable = 1`, `true`, `"1"` or `"true"` all turn TLS off.
+        let tls_disable = match &first["tls_disable"] {
+            serde_json::Value::Bool(b) => *b,
+            serde_json::Value::Number(n) => n.as_i64() == Some(1),
+            serde_json::Value::String(s) => matches!(s.as_str(), "1" | "true"),
+            _ => false,
+        };
+        let path = |key: &str| first[key].as_str().map(PathBuf::from);
+        Some(Listener {
+            config: file.to_path_buf(),
+            address,
+            tls_disable,
+            tls_cert_file: path("tls_cert_file"),
+            tls_key_file: path("tls_key_file"),
+        })
+    }
 }
 
 impl Host {
@@ -158,6 +214,11 @@ impl Host {
             Systemd::Absent(_) => None,
             Systemd::Running(units) => pick_unit(units, answers.server.systemd_unit.as_deref(), chosen.as_ref()),
         };
+        // The config the server reads now: the unit's, else an operator's at the answers' path.
+        let config = unit.as_ref().and_then(|u| u.config.clone()).or_else(|| {
+            let ours = &answers.output.vault_config;
+            matches!(config::Base::of(ours), config::Base::Operator(_)).then(|| ours.clone())
+        });
         Host {
             binaries: binaries(),
             chosen,
@@ -165,6 +226,7 @@ impl Host {
             unit,
             server: None,
             cluster_file: answers.cluster.join.as_deref().map(ClusterFile::load),
+            listener: config.as_deref().and_then(Listener::of),
         }
     }
 
@@ -443,6 +505,31 @@ mod tests {
         stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\nUser=vault\nGroup=\n";
 
     #[test]
+    fn the_listener_of_an_operators_config_is_read_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("vault.hcl");
+        std::fs::write(
+            &config,
+            "ui = true\nlistener \"tcp\" {\n  address     = \"0.0.0.0:8200\"\n  tls_disable = 1\n}\n\
+             listener \"tcp\" {\n  address = \"127.0.0.1:9200\"\n}\n",
+        )
+        .unwrap();
+        let l = Listener::of(&config).unwrap();
+        assert_eq!((l.address.as_str(), l.tls_disable), ("0.0.0.0:8200", true));
+        std::fs::write(
+            &config,
+            "listener \"tcp\" {\n  address = \"10.0.0.5:8200\"\n  tls_cert_file = \"/etc/vault.d/tls/c.pem\"\n  \
+             tls_key_file = \"/etc/vault.d/tls/k.pem\"\n}\n",
+        )
+        .unwrap();
+        let l = Listener::of(dir.path()).unwrap();
+        assert!(!l.tls_disable);
+        assert_eq!(l.tls_key_file.as_deref(), Some(Path::new("/etc/vault.d/tls/k.pem")));
+        std::fs::write(&config, "storage \"raft\" {\n  path = \"/d\"\n}\n").unwrap();
+        assert_eq!(Listener::of(&config), None);
+    }
+
+    #[test]
     fn a_packaged_unit_reads_back() {
         let unit = Unit::parse_show(SHOW);
         assert_eq!(unit.id, "vault.service");
@@ -492,6 +579,7 @@ mod tests {
             }),
             server: None,
             cluster_file: None,
+            listener: None,
         };
         let (a, taken) = host.fill(&Answers::default());
         assert_eq!(a.server.systemd_unit.as_deref(), Some("vault.service"));
@@ -527,6 +615,7 @@ mod tests {
             unit: None,
             server: None,
             cluster_file: None,
+            listener: None,
         };
         let (a, _) = host(Flavour::OpenBao).fill(&Answers::default());
         assert_eq!(a.output.vault_config, Path::new("/etc/openbao/openbao.hcl"));

@@ -224,7 +224,13 @@ pub fn systemd_daemon_reload() -> Result<(), VaultError> {
 /// systemd cannot say, and then the caller restarts to be sure).
 pub fn systemd_active_since(unit: &str) -> Option<std::time::SystemTime> {
     let shown = systemctl(
-        &["show", "--timestamp=unix", "-p", "ActiveState,ActiveEnterTimestamp", unit],
+        &[
+            "show",
+            "--timestamp=unix",
+            "-p",
+            "ActiveState,ActiveEnterTimestamp",
+            unit,
+        ],
         unit,
         SYSTEMCTL_LIMIT,
     )

@@ -216,7 +216,9 @@ pub async fn preflight(answers: &Answers, m: &Manifest, keys: Option<&UnsealKeys
     match status {
         Some(s) if !migrate && s.is_shamir() => Err(VaultError::Refused(format!(
             "the server at {} is already initialised with a Shamir seal: it holds data. To move it to the awskms \
-             seal, set server.existing = \"migrate\" and give its unseal keys (they become its recovery keys)",
+             seal, choose its seal migration (\"move it to AWS KMS\" on the wizard's Server screen; \
+             server.existing = \"migrate\" in an answers file) and give its unseal keys (they become its recovery \
+             keys)",
             client.address
         ))
         .into()),

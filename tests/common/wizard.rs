@@ -23,6 +23,7 @@ pub fn host_found(
             unit: None,
             server: None,
             cluster_file,
+            listener: None,
         },
         lines,
     }))

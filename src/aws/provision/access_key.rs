@@ -369,8 +369,7 @@ pub(crate) async fn delete_access_key(
     user: &str,
     id: &str,
 ) -> Result<()> {
-    let twin = ctx.aws_cli(
-        &["iam", "delete-access-key", "--user-name", user, "--access-key-id", id]);
+    let twin = ctx.aws_cli(&["iam", "delete-access-key", "--user-name", user, "--access-key-id", id]);
     let delete = |action| async move {
         match ctx
             .iam
@@ -415,17 +414,16 @@ pub(crate) async fn set_access_key_status(
     } else {
         (StatusType::Inactive, "Inactive")
     };
-    let twin = ctx.aws_cli(
-        &[
-            "iam",
-            "update-access-key",
-            "--user-name",
-            user,
-            "--access-key-id",
-            id,
-            "--status",
-            word,
-        ]);
+    let twin = ctx.aws_cli(&[
+        "iam",
+        "update-access-key",
+        "--user-name",
+        user,
+        "--access-key-id",
+        id,
+        "--status",
+        word,
+    ]);
     let update = |action| async move {
         ctx.iam
             .update_access_key()

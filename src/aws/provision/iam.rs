@@ -62,16 +62,15 @@ impl Provisioner<'_> {
             Err(e) if is_not_found(&e) => {
                 let run_id = &self.run_id();
                 let [created_by, run_tag] = iam_tags_twin(run_id);
-                let twin = self.ctx.aws_cli(
-                    &[
-                        "iam",
-                        "create-user",
-                        "--user-name",
-                        name,
-                        "--tags",
-                        &created_by,
-                        &run_tag,
-                    ]);
+                let twin = self.ctx.aws_cli(&[
+                    "iam",
+                    "create-user",
+                    "--user-name",
+                    name,
+                    "--tags",
+                    &created_by,
+                    &run_tag,
+                ]);
                 let create = |action| async move {
                     let send = move || async move {
                         let out = self
@@ -185,20 +184,19 @@ impl Provisioner<'_> {
             Err(e) if is_not_found(&e) => {
                 let run_id = &self.run_id();
                 let [created_by, run_tag] = iam_tags_twin(run_id);
-                let twin = self.ctx.aws_cli(
-                    &[
-                        "iam",
-                        "create-policy",
-                        "--policy-name",
-                        name,
-                        "--policy-document",
-                        "file://policy.json",
-                        "--description",
-                        POLICY_DESCRIPTION,
-                        "--tags",
-                        &created_by,
-                        &run_tag,
-                    ]);
+                let twin = self.ctx.aws_cli(&[
+                    "iam",
+                    "create-policy",
+                    "--policy-name",
+                    name,
+                    "--policy-document",
+                    "file://policy.json",
+                    "--description",
+                    POLICY_DESCRIPTION,
+                    "--tags",
+                    &created_by,
+                    &run_tag,
+                ]);
                 let made = record(Origin::Created);
                 let (arn, made, wanted_text) = (&arn, &made, &wanted_text);
                 let create = |action| async move {
@@ -272,8 +270,9 @@ impl Provisioner<'_> {
             && let Some(oldest) = oldest_spare
         {
             let id = oldest.version_id().unwrap_or_default();
-            let twin = self.ctx.aws_cli(
-                &["iam", "delete-policy-version", "--policy-arn", arn, "--version-id", id]);
+            let twin = self
+                .ctx
+                .aws_cli(&["iam", "delete-policy-version", "--policy-arn", arn, "--version-id", id]);
             let delete = |action| async move {
                 self.ctx
                     .iam
@@ -294,16 +293,15 @@ impl Provisioner<'_> {
                 )
                 .await?;
         }
-        let twin = self.ctx.aws_cli(
-            &[
-                "iam",
-                "create-policy-version",
-                "--policy-arn",
-                arn,
-                "--policy-document",
-                "file://policy.json",
-                "--set-as-default",
-            ]);
+        let twin = self.ctx.aws_cli(&[
+            "iam",
+            "create-policy-version",
+            "--policy-arn",
+            arn,
+            "--policy-document",
+            "file://policy.json",
+            "--set-as-default",
+        ]);
         let create = |action| async move {
             self.ctx
                 .iam
@@ -358,15 +356,14 @@ impl Provisioner<'_> {
             self.rep.skipped(Step::AttachPolicy, "already attached");
             return Ok(());
         }
-        let twin = self.ctx.aws_cli(
-            &[
-                "iam",
-                "attach-user-policy",
-                "--user-name",
-                user_name,
-                "--policy-arn",
-                &policy.arn,
-            ]);
+        let twin = self.ctx.aws_cli(&[
+            "iam",
+            "attach-user-policy",
+            "--user-name",
+            user_name,
+            "--policy-arn",
+            &policy.arn,
+        ]);
         let attach = |action| async move {
             // Attaching twice is harmless, so the SDK may retry; the intent is still
             // recorded, so that a lost answer does not leave the attachment unrecorded.

@@ -200,9 +200,7 @@ impl Provisioner<'_> {
             }
         }
         let key_id = key_id_shown(key);
-        let twin = self
-            .ctx
-            .aws_cli(&["kms", "enable-key-rotation", "--key-id", key_id]);
+        let twin = self.ctx.aws_cli(&["kms", "enable-key-rotation", "--key-id", key_id]);
         let enable = |action| async move {
             let result = self.ctx.kms.enable_key_rotation().key_id(key_id).send().await;
             match result.map_err(self.err(action)) {
@@ -261,15 +259,14 @@ impl Provisioner<'_> {
                 Err(e) => return Err(self.err("kms:DescribeKey")(e)),
             }
         }
-        let twin = self.ctx.aws_cli(
-            &[
-                "kms",
-                "create-alias",
-                "--alias-name",
-                alias,
-                "--target-key-id",
-                key_id_shown(key),
-            ]);
+        let twin = self.ctx.aws_cli(&[
+            "kms",
+            "create-alias",
+            "--alias-name",
+            alias,
+            "--target-key-id",
+            key_id_shown(key),
+        ]);
         let create = |action| async move {
             let key = key.as_ref().made()?;
             let send = move || async move {

@@ -245,28 +245,26 @@ pub async fn policy(manifest: &Manifest, operator: &AwsContext, operator_ok: boo
             link,
             "attached",
             format!("{} is not attached to {}", policy.name, user.name),
-            operator.aws_cli(
-                &[
-                    "iam",
-                    "attach-user-policy",
-                    "--user-name",
-                    &user.name,
-                    "--policy-arn",
-                    &policy.arn,
-                ]),
+            operator.aws_cli(&[
+                "iam",
+                "attach-user-policy",
+                "--user-name",
+                &user.name,
+                "--policy-arn",
+                &policy.arn,
+            ]),
         ),
     };
     out.push(finding);
-    let restore = operator.aws_cli(
-        &[
-            "iam",
-            "create-policy-version",
-            "--policy-arn",
-            &policy.arn,
-            "--set-as-default",
-            "--policy-document",
-            &policy::document(&key.arn).to_string(),
-        ]);
+    let restore = operator.aws_cli(&[
+        "iam",
+        "create-policy-version",
+        "--policy-arn",
+        &policy.arn,
+        "--set-as-default",
+        "--policy-document",
+        &policy::document(&key.arn).to_string(),
+    ]);
     out.push(match default_document(operator, &policy.arn).await {
         Err(said) => Finding::fail(link, "least privilege", said, "run as an identity allowed to read IAM"),
         Ok((version, doc)) => match policy::check_least_privilege(&doc, &key.arn) {

@@ -6,8 +6,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::{Ctx, Lookup, Nav, Outcome, Screen};
-use crate::answers::{Answers, validate_endpoint_url, validate_not_blank};
+use crate::answers::Answers;
 use crate::aws::Identity;
+use crate::questions::Q;
 use crate::run::RunError;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, back};
@@ -29,18 +30,8 @@ impl Account {
     fn with(a: &Answers) -> Account {
         Account {
             form: Form::new(vec![
-                form::text(
-                    "profile",
-                    "Profile",
-                    a.profile.as_deref().unwrap_or(""),
-                    form::optional(|v| validate_not_blank(v, "profile")),
-                ),
-                form::text(
-                    "endpoint",
-                    "Endpoint URL",
-                    a.endpoint_url.as_deref().unwrap_or(""),
-                    form::optional(validate_endpoint_url),
-                ),
+                form::text(Q::Profile, a.profile.as_deref().unwrap_or("")),
+                form::text(Q::Endpoint, a.endpoint_url.as_deref().unwrap_or("")),
             ]),
             identity: Lookup::Idle,
             checked: None,
@@ -50,8 +41,8 @@ impl Account {
 
     fn current(&self) -> (String, String) {
         (
-            self.form.value("profile").trim().to_string(),
-            self.form.value("endpoint").trim().to_string(),
+            self.form.value(Q::Profile).trim().to_string(),
+            self.form.value(Q::Endpoint).trim().to_string(),
         )
     }
 
@@ -113,8 +104,10 @@ fn fix_for(e: &RunError) -> &'static str {
         RunError::Unreachable { .. } | RunError::Timeout { .. } => {
             "Check the endpoint above (or AWS_ENDPOINT_URL) and the network, then press Enter."
         }
-        _ => "Fix it in another terminal (`aws configure`, `aws sso login --profile NAME`), or set a profile \
-              above, then press Enter.",
+        _ => {
+            "Fix it in another terminal (`aws configure`, `aws sso login --profile NAME`), or set a profile \
+              above, then press Enter."
+        }
     }
 }
 

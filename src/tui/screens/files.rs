@@ -12,6 +12,7 @@ use ratatui::text::Line;
 use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::{Answers, CredentialsStyle, OutputAnswers, validate_file_path};
 use crate::files::{FileError, PathCheck};
+use crate::questions::Q;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, back, submit};
 use crate::tui::msg::Command;
@@ -20,12 +21,11 @@ pub const WHY: &str = "The access key's secret exists only once: it is saved at 
 vault:vault) that systemd loads, or to a shared credentials file that the config's seal stanza names. An existing file is backed \
 up before it is replaced.";
 
-const IDS: [&str; 4] = ["config", "env", "shared", "csv"];
+const IDS: [Q; 4] = [Q::Config, Q::Env, Q::SharedFile, Q::Csv];
 
 const CSV_NOTE: &str = "optional: also save the key as the AWS console's CSV";
 
 /// The credentials choice's options, in the order of [`CredentialsStyle::ALL`].
-const STYLES: [&str; 2] = ["env file", "shared credentials file"];
 
 /// Why one would choose the shared file, under the choice.
 const STYLE_NOTES: [&str; 2] = [
@@ -56,25 +56,13 @@ impl Files {
             .unwrap_or(0);
         let mut files = Files {
             form: Form::new(vec![
+                form::text(Q::Config, &path(&a.output.vault_config)),
+                form::text(Q::Env, &path(&a.output.env_file)),
+                form::choice(Q::Credentials, style),
+                form::text(Q::SharedFile, &path(&a.output.shared_credentials_path())),
                 form::text(
-                    "config",
-                    "Vault config",
-                    &path(&a.output.vault_config),
-                    Box::new(check_path),
-                ),
-                form::text("env", "Env file", &path(&a.output.env_file), Box::new(check_path)),
-                form::choice("credentials", "Credentials", STYLES.to_vec(), style),
-                form::text(
-                    "shared",
-                    "Credentials file",
-                    &path(&a.output.shared_credentials_path()),
-                    Box::new(check_path),
-                ),
-                form::text(
-                    "csv",
-                    "Credentials CSV",
+                    Q::Csv,
                     &a.output.credentials_csv.as_deref().map(path).unwrap_or_default(),
-                    form::optional(check_path),
                 ),
             ]),
             submitting: false,
@@ -86,26 +74,26 @@ impl Files {
     }
 
     fn note_optional_csv(&mut self) {
-        let empty = self.form.value("csv").trim().is_empty();
-        self.form.field_mut("csv").note = empty.then(|| CSV_NOTE.to_string());
+        let empty = self.form.value(Q::Csv).trim().is_empty();
+        self.form.field_mut(Q::Csv).note = empty.then(|| CSV_NOTE.to_string());
     }
 
     fn style(&self) -> CredentialsStyle {
-        CredentialsStyle::ALL[self.form.choice_index("credentials")]
+        CredentialsStyle::ALL[self.form.choice_index(Q::Credentials)]
     }
 
     /// The shared file's path only for that style; the choice says what it means.
     fn show_style(&mut self) {
-        let index = self.form.choice_index("credentials");
+        let index = self.form.choice_index(Q::Credentials);
         self.form
-            .set_hidden("shared", self.style() != CredentialsStyle::SharedFile);
-        self.form.field_mut("credentials").note = Some(STYLE_NOTES[index].to_string());
+            .set_hidden(Q::SharedFile, self.style() != CredentialsStyle::SharedFile);
+        self.form.field_mut(Q::Credentials).note = Some(STYLE_NOTES[index].to_string());
     }
 
     /// The path fields asked in the current style.
-    fn ids(&self) -> Vec<&'static str> {
+    fn ids(&self) -> Vec<Q> {
         let shared = self.style() == CredentialsStyle::SharedFile;
-        IDS.into_iter().filter(|id| *id != "shared" || shared).collect()
+        IDS.into_iter().filter(|id| *id != Q::SharedFile || shared).collect()
     }
 
     fn check_unchecked(&self) -> Vec<Command> {
@@ -126,29 +114,29 @@ impl Files {
         self.submitting = false;
         let style = self.style();
         let f = &mut self.form;
-        if f.value("csv").trim() == f.value("env").trim() {
-            f.field_mut("csv").error = Some("must differ from the env file".into());
+        if f.value(Q::Csv).trim() == f.value(Q::Env).trim() {
+            f.field_mut(Q::Csv).error = Some("must differ from the env file".into());
             return Outcome::stay();
         }
-        let shared = f.value("shared").trim().to_string();
+        let shared = f.value(Q::SharedFile).trim().to_string();
         if style == CredentialsStyle::SharedFile {
             let taken = [
-                ("config", "the Vault config"),
-                ("env", "the env file"),
-                ("csv", "the CSV"),
+                (Q::Config, "the Vault config"),
+                (Q::Env, "the env file"),
+                (Q::Csv, "the CSV"),
             ];
-            if let Some((_, what)) = taken.iter().find(|(id, _)| f.value(id).trim() == shared) {
-                f.field_mut("shared").error = Some(format!("must differ from {what}"));
+            if let Some((_, what)) = taken.iter().find(|(id, _)| f.value(*id).trim() == shared) {
+                f.field_mut(Q::SharedFile).error = Some(format!("must differ from {what}"));
                 return Outcome::stay();
             }
         }
         let o = &mut ctx.answers.output;
-        o.vault_config = f.value("config").trim().into();
-        o.env_file = f.value("env").trim().into();
+        o.vault_config = f.value(Q::Config).trim().into();
+        o.env_file = f.value(Q::Env).trim().into();
         o.credentials = style;
         // Left as derived, it stays unset and so follows the env file (and the host's layout).
         o.shared_credentials_file = (shared != beside(&o.env_file)).then(|| shared.into());
-        let csv = f.value("csv");
+        let csv = f.value(Q::Csv);
         o.credentials_csv = (!csv.trim().is_empty()).then(|| csv.trim().into());
         Outcome::go(Nav::Forward)
     }
@@ -169,7 +157,7 @@ impl Files {
         // The operator's own config is kept: only its seal stanza changes.
         if let Ok(PathCheck::OperatorsConfig) = result {
             let kept = "yours: kept as it is, with only its seal stanza added (backed up first)";
-            self.form.probed(&["config"], &value, None, Some(kept.to_string()));
+            self.form.probed(&[Q::Config], &value, None, Some(kept.to_string()));
         }
         if self.submitting && self.form.unchecked(&self.ids()).is_empty() {
             return self.submit(ctx, ENTER.event());
@@ -197,17 +185,17 @@ impl FormScreen for Files {
         &mut self.form
     }
 
-    fn changed(&mut self, _: &mut Ctx, id: &'static str) -> Outcome {
+    fn changed(&mut self, _: &mut Ctx, id: Q) -> Outcome {
         self.note_optional_csv();
         match id {
-            "credentials" => {
+            Q::Credentials => {
                 self.show_style();
                 return Outcome::run(self.check_unchecked());
             }
-            "env" if self.form.value("shared") == self.derived_shared => {
-                self.derived_shared = beside(Path::new(self.form.value("env").trim()));
+            Q::Env if self.form.value(Q::SharedFile) == self.derived_shared => {
+                self.derived_shared = beside(Path::new(self.form.value(Q::Env).trim()));
                 let derived = self.derived_shared.clone();
-                self.form.set_text("shared", &derived);
+                self.form.set_text(Q::SharedFile, &derived);
             }
             _ => {}
         }
@@ -257,7 +245,7 @@ impl Screen for Files {
         let rest = super::why(frame, area, WHY, t);
         let below = self.form.render_on_top(frame, rest, t);
         // Said to those it concerns: not root, and writing under /etc.
-        let under_etc = IDS.iter().any(|id| self.form.value(id).trim().starts_with("/etc/"));
+        let under_etc = IDS.iter().any(|id| self.form.value(*id).trim().starts_with("/etc/"));
         let mut text = Vec::new();
         if under_etc && !nix::unistd::Uid::effective().is_root() {
             text.push(Line::styled(

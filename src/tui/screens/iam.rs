@@ -7,8 +7,9 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::{Ctx, Nav, Outcome, Screen};
-use crate::answers::{Answers, validate_iam_policy_name, validate_iam_user_name};
+use crate::answers::Answers;
 use crate::aws::policy;
+use crate::questions::Q;
 use crate::regions::partition;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, back, submit};
@@ -24,13 +25,8 @@ impl Iam {
     fn with(a: &Answers) -> Iam {
         Iam {
             form: Form::new(vec![
-                form::text("user", "IAM user", &a.iam.user_name, Box::new(validate_iam_user_name)),
-                form::text(
-                    "policy",
-                    "Policy name",
-                    &a.iam.policy_name,
-                    Box::new(validate_iam_policy_name),
-                ),
+                form::text(Q::User, &a.iam.user_name),
+                form::text(Q::Policy, &a.iam.policy_name),
             ]),
         }
     }
@@ -56,8 +52,8 @@ impl Iam {
         if !self.form.validate_all() {
             return Outcome::stay();
         }
-        ctx.answers.iam.user_name = self.form.value("user");
-        ctx.answers.iam.policy_name = self.form.value("policy");
+        ctx.answers.iam.user_name = self.form.value(Q::User);
+        ctx.answers.iam.policy_name = self.form.value(Q::Policy);
         Outcome::go(Nav::Forward)
     }
 }

@@ -8,6 +8,7 @@ use ratatui::text::Line;
 
 use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::{Answers, Launch, validate_pgp_key_count, validate_recovery};
+use crate::questions::Q;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, back, submit};
 use crate::tui::msg::Command;
@@ -16,19 +17,16 @@ pub const WHY: &str = "Init hands out recovery keys (not unseal keys: KMS unseal
 Recovery keys are needed for rare operations such as generating a new root token. They are shown next, masked.";
 
 /// The fields that name PGP key files.
-const PGP: [&str; 2] = ["pgp", "root_pgp"];
+const PGP: [Q; 2] = [Q::PgpKeys, Q::RootPgp];
+
+fn migrating(ctx: &Ctx) -> bool {
+    ctx.answers.server.existing == crate::answers::ExistingServer::Migrate
+}
 
 pub struct Init {
     pub form: Form,
     /// Enter was pressed while PGP files were still being read: go on once they are.
     submitting: bool,
-}
-
-fn number(v: &str) -> Result<(), String> {
-    v.trim()
-        .parse::<u16>()
-        .map(|_| ())
-        .map_err(|_| format!("\"{v}\" is not a number"))
 }
 
 fn join(paths: &[std::path::PathBuf]) -> String {
@@ -54,25 +52,10 @@ impl Init {
             .unwrap_or_default();
         Init {
             form: Form::new(vec![
-                form::text(
-                    "shares",
-                    "Recovery shares",
-                    &a.init.recovery_shares.to_string(),
-                    Box::new(number),
-                ),
-                form::text(
-                    "threshold",
-                    "Threshold",
-                    &a.init.recovery_threshold.to_string(),
-                    Box::new(number),
-                ),
-                form::text(
-                    "pgp",
-                    "PGP keys (a,b,…)",
-                    &join(&a.init.recovery_pgp_keys),
-                    Box::new(|_| Ok(())),
-                ),
-                form::text("root_pgp", "Root token PGP key", &root, Box::new(|_| Ok(()))),
+                form::text(Q::Shares, &a.init.recovery_shares.to_string()),
+                form::text(Q::Threshold, &a.init.recovery_threshold.to_string()),
+                form::text(Q::PgpKeys, &join(&a.init.recovery_pgp_keys)),
+                form::text(Q::RootPgp, &root),
             ]),
             submitting: false,
         }
@@ -98,21 +81,21 @@ impl Init {
 
     fn store(&mut self, ctx: &mut Ctx) -> bool {
         let f = &self.form;
-        let shares: u16 = f.value("shares").trim().parse().unwrap_or(0);
-        let threshold: u16 = f.value("threshold").trim().parse().unwrap_or(0);
-        let pgp = split_paths(&f.value("pgp"));
-        let root = f.value("root_pgp").trim().to_string();
+        let shares: u16 = f.value(Q::Shares).trim().parse().unwrap_or(0);
+        let threshold: u16 = f.value(Q::Threshold).trim().parse().unwrap_or(0);
+        let pgp = split_paths(&f.value(Q::PgpKeys));
+        let root = f.value(Q::RootPgp).trim().to_string();
         if let Err(e) = validate_recovery(shares, threshold) {
             let field = if (1..=255).contains(&shares) {
-                "threshold"
+                Q::Threshold
             } else {
-                "shares"
+                Q::Shares
             };
             self.form.field_mut(field).error = Some(e);
             return false;
         }
         if let Err(e) = validate_pgp_key_count(&pgp, shares) {
-            self.form.field_mut("pgp").error = Some(e);
+            self.form.field_mut(Q::PgpKeys).error = Some(e);
             return false;
         }
         let init = &mut ctx.answers.init;
@@ -127,6 +110,10 @@ impl Init {
 
     fn submit(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
         self.submitting = false;
+        // A migration hands out no keys: there is nothing to ask here.
+        if migrating(ctx) {
+            return Outcome::go(Nav::Forward);
+        }
         if !self.form.validate_all() {
             return Outcome::stay();
         }
@@ -153,7 +140,7 @@ impl FormScreen for Init {
     }
 
     /// The PGP files are read once the operator leaves their field, not on every keystroke.
-    fn left(&mut self, _: &mut Ctx, from: &'static str) -> Outcome {
+    fn left(&mut self, _: &mut Ctx, from: Q) -> Outcome {
         if PGP.contains(&from) {
             Outcome::run(self.check_unchecked())
         } else {
@@ -169,9 +156,13 @@ impl Screen for Init {
         Init::with(a)
     }
 
-    fn enter(&mut self, _: &mut Ctx) -> Vec<Command> {
+    fn enter(&mut self, ctx: &mut Ctx) -> Vec<Command> {
         // An Enter of an earlier visit no longer moves on by itself.
         self.submitting = false;
+        let migrating = migrating(ctx);
+        for field in &mut self.form.fields {
+            field.hidden = migrating;
+        }
         self.check_unchecked()
     }
 
@@ -185,6 +176,15 @@ impl Screen for Init {
 
     fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let t = &ctx.theme;
+        if migrating(ctx) {
+            let rest = super::why(frame, area, crate::questions::NO_NEW_KEYS, t);
+            super::lines(
+                frame,
+                rest,
+                vec![Line::styled("Enter goes on to Review; nothing is asked here.", t.dim)],
+            );
+            return;
+        }
         let rest = super::why(frame, area, WHY, t);
         let below = self.form.render_on_top(frame, rest, t);
         let mut text = vec![

@@ -7,7 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState};
 
 use super::{Ctx, Lookup, Nav, Outcome, Screen};
-use crate::answers::{Answers, validate_alias, validate_key_description, validate_key_reference};
+use crate::answers::{Answers, validate_key_reference};
+use crate::questions::Q;
 use crate::run::RunError;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{BACKTAB, Binding, DOWN, ENTER, ESC, TAB, UP, back};
@@ -15,8 +16,6 @@ use crate::tui::msg::{Command, KeyChoice};
 
 pub const WHY: &str = "Vault's seal encrypts its root key with this key. It must be symmetric, for ENCRYPT_DECRYPT, \
 in the region chosen. A new key gets yearly rotation; deleting it later makes Vault's data unreadable.";
-
-const MODES: [&str; 2] = ["create new", "use existing"];
 
 /// The account and region a key list was asked for: an answer for any other is stale.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,22 +48,12 @@ pub struct Kms {
 impl Kms {
     fn with(a: &Answers) -> Kms {
         let mut form = Form::new(vec![
-            form::choice("mode", "Key", MODES.to_vec(), usize::from(!a.kms.create)),
-            form::text("alias", "Alias", &a.kms.alias, Box::new(validate_alias)),
-            form::text(
-                "description",
-                "Description",
-                &a.kms.description,
-                Box::new(validate_key_description),
-            ),
-            form::toggle("rotation", "Yearly rotation", a.kms.rotation),
+            form::choice(Q::KeyMode, usize::from(!a.kms.create)),
+            form::text(Q::Alias, &a.kms.alias),
+            form::text(Q::Description, &a.kms.description),
+            form::toggle(Q::Rotation, a.kms.rotation),
             // The region is checked on Enter; here only the form of the reference.
-            form::text(
-                "key_id",
-                "Key id, ARN or alias",
-                a.kms.key_id.as_deref().unwrap_or(""),
-                Box::new(|v| validate_key_reference(v, "")),
-            ),
+            form::text(Q::KeyId, a.kms.key_id.as_deref().unwrap_or("")),
         ]);
         show_mode(&mut form);
         Kms {
@@ -77,16 +66,16 @@ impl Kms {
     }
 
     pub fn creating(&self) -> bool {
-        self.form.choice_index("mode") == 0
+        self.form.choice_index(Q::KeyMode) == 0
     }
 }
 
 fn show_mode(form: &mut Form) {
-    let create = form.choice_index("mode") == 0;
-    for id in ["alias", "description", "rotation"] {
+    let create = form.choice_index(Q::KeyMode) == 0;
+    for id in [Q::Alias, Q::Description, Q::Rotation] {
         form.set_hidden(id, !create);
     }
-    form.set_hidden("key_id", create);
+    form.set_hidden(Q::KeyId, create);
 }
 
 impl Kms {
@@ -110,14 +99,14 @@ impl Kms {
         let k = &mut ctx.answers.kms;
         k.create = self.creating();
         if k.create {
-            k.alias = f.value("alias");
-            k.description = f.value("description");
-            k.rotation = f.is_on("rotation");
+            k.alias = f.value(Q::Alias);
+            k.description = f.value(Q::Description);
+            k.rotation = f.is_on(Q::Rotation);
             return true;
         }
-        let reference = f.value("key_id").trim().to_string();
+        let reference = f.value(Q::KeyId).trim().to_string();
         if let Err(e) = validate_key_reference(&reference, &ctx.answers.region) {
-            self.form.field_mut("key_id").error = Some(e);
+            self.form.field_mut(Q::KeyId).error = Some(e);
             return false;
         }
         ctx.answers.kms.key_id = Some(reference);
@@ -159,7 +148,7 @@ impl Kms {
 
     fn pick(&mut self, _: &mut Ctx, _: KeyEvent) -> Outcome {
         if let Some(chosen) = self.listed().get(self.list_selected).map(|k| k.reference.clone()) {
-            self.form.set_text("key_id", &chosen);
+            self.form.set_text(Q::KeyId, &chosen);
         }
         self.in_list = false;
         Outcome::stay()
@@ -187,8 +176,8 @@ impl FormScreen for Kms {
         &mut self.form
     }
 
-    fn changed(&mut self, ctx: &mut Ctx, id: &'static str) -> Outcome {
-        if id != "mode" {
+    fn changed(&mut self, ctx: &mut Ctx, id: Q) -> Outcome {
+        if id != Q::KeyMode {
             return Outcome::stay();
         }
         show_mode(&mut self.form);

@@ -6,15 +6,13 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 
 use super::{Ctx, Nav, Outcome, Screen};
-use crate::answers::{
-    Answers, ClusterFile, Launch, validate_cluster, validate_file_path, validate_listen, validate_not_blank,
-    validate_tls,
-};
+use crate::answers::{Answers, ClusterFile, ExistingServer, Launch, validate_cluster, validate_listen, validate_tls};
+use crate::questions::{LAYOUTS, Q};
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, always, back};
 use crate::tui::msg::Command;
 use crate::vault::VaultError;
-use crate::vault::discover::Host;
+use crate::vault::discover::{Host, Listener, ServerState};
 use crate::vault::server::ServerBinary;
 
 pub const WHY: &str = "HashiCorp Vault or OpenBao (2.6; 2.7 moved awskms to a plugin), started by systemd, \
@@ -47,6 +45,8 @@ pub struct Server {
     strict: bool,
     /// Enter was pressed while the binary was being probed: go on once it answers.
     submitting: bool,
+    /// The fields were filled from the listener of the config the server reads.
+    listener_taken: bool,
 }
 
 impl Server {
@@ -58,56 +58,26 @@ impl Server {
         };
         let launch = Launch::ALL.iter().position(|l| *l == a.server.launch).unwrap_or(0);
         let mut form = Form::new(vec![
-            form::text(
-                "binary",
-                "Server binary",
-                &a.server.binary,
-                Box::new(|v| validate_not_blank(v, "the server binary")),
-            ),
+            form::text(Q::Binary, &a.server.binary),
+            form::choice(Q::Launch, launch),
             form::choice(
-                "launch",
-                "Start with",
-                Launch::ALL.iter().map(|l| l.as_str()).collect(),
-                launch,
-            ),
-            form::choice(
-                "layout",
-                "Servers",
-                LAYOUTS.iter().map(|(label, _)| *label).chain([JOIN]).collect(),
+                Q::Layout,
                 match &a.cluster.join {
                     Some(_) => LAYOUTS.len(),
                     None => LAYOUTS.iter().position(|(_, n)| *n == a.cluster.nodes).unwrap_or(0),
                 },
             ),
-            form::text(
-                "cluster_file",
-                "Cluster file",
-                &path(&a.cluster.join),
-                Box::new(|v| validate_not_blank(v, "the cluster file (cluster.toml in the first node's state folder)")),
-            ),
-            form::text("listen", "Listen on", &a.server.listen, Box::new(validate_listen)),
-            form::text(
-                "storage",
-                "Storage folder",
-                &a.server.storage_path.to_string_lossy(),
-                Box::new(|v| validate_file_path(v.as_ref())),
-            ),
-            form::toggle("tls_disable", "Plain HTTP", a.server.tls_disable),
-            form::text(
-                "cert",
-                "TLS certificate",
-                &path(&a.server.tls_cert_file),
-                Box::new(|v| validate_not_blank(v, "the certificate path")),
-            ),
-            form::text(
-                "key",
-                "TLS key",
-                &path(&a.server.tls_key_file),
-                Box::new(|v| validate_not_blank(v, "the key path")),
-            ),
+            form::text(Q::ClusterFile, &path(&a.cluster.join)),
+            form::choice(Q::Existing, usize::from(a.server.existing == ExistingServer::Migrate)),
+            form::text(Q::Listen, &a.server.listen),
+            form::text(Q::Storage, &a.server.storage_path.to_string_lossy()),
+            form::toggle(Q::PlainHttp, a.server.tls_disable),
+            form::text(Q::TlsCert, &path(&a.server.tls_cert_file)),
+            form::text(Q::TlsKey, &path(&a.server.tls_key_file)),
         ]);
         show_tls(&mut form);
         show_layout(&mut form);
+        form.set_hidden(Q::Existing, a.server.existing != ExistingServer::Migrate);
         Server {
             form,
             probe: None,
@@ -116,27 +86,20 @@ impl Server {
             asked: None,
             strict: false,
             submitting: false,
+            listener_taken: false,
         }
     }
 }
 
-/// The Server screen's choice of one server or a cluster on this machine (see
-/// docs/cluster.md): its label and `cluster.nodes`. After them, [`JOIN`].
-/// Short enough that every choice fits one row of 80 columns.
-const LAYOUTS: [(&str, u16); 3] = [("single server", 1), ("3 nodes", 3), ("5 nodes", 5)];
-
-/// The last choice of "Servers": this host joins a cluster that exists, from its file.
-const JOIN: &str = "join a cluster";
-
 fn joining(form: &Form) -> bool {
-    form.choice_index("layout") == LAYOUTS.len()
+    form.choice_index(Q::Layout) == LAYOUTS.len()
 }
 
 fn show_layout(form: &mut Form) {
     let join = joining(form);
-    form.set_hidden("cluster_file", !join);
-    let nodes = LAYOUTS.get(form.choice_index("layout")).map_or(1, |l| l.1);
-    form.field_mut("layout").note = if join {
+    form.set_hidden(Q::ClusterFile, !join);
+    let nodes = LAYOUTS.get(form.choice_index(Q::Layout)).map_or(1, |l| l.1);
+    form.field_mut(Q::Layout).note = if join {
         Some(
             "this host: one more node of an existing cluster; its key, region and policy come from its file"
                 .to_string(),
@@ -149,16 +112,16 @@ fn show_layout(form: &mut Form) {
 
 /// The cluster file field's value as a path, when this host joins and one is typed.
 fn join_path(form: &Form) -> Option<std::path::PathBuf> {
-    let typed = form.value("cluster_file");
+    let typed = form.value(Q::ClusterFile);
     (joining(form) && !typed.trim().is_empty()).then(|| typed.trim().into())
 }
 
 fn show_tls(form: &mut Form) {
-    let plain = form.is_on("tls_disable");
-    form.set_hidden("cert", plain);
-    form.set_hidden("key", plain);
-    let exposed = crate::answers::parse_listen(form.value("listen").trim()).is_some_and(|a| !a.ip().is_loopback());
-    form.field_mut("tls_disable").note = plain.then(|| {
+    let plain = form.is_on(Q::PlainHttp);
+    form.set_hidden(Q::TlsCert, plain);
+    form.set_hidden(Q::TlsKey, plain);
+    let exposed = crate::answers::parse_listen(form.value(Q::Listen).trim()).is_some_and(|a| !a.ip().is_loopback());
+    form.field_mut(Q::PlainHttp).note = plain.then(|| {
         if exposed {
             "WARNING: plain HTTP beyond this machine; tokens cross the network in clear".to_string()
         } else {
@@ -169,12 +132,12 @@ fn show_tls(form: &mut Form) {
 
 impl Server {
     fn launch(&self) -> Launch {
-        Launch::ALL[self.form.choice_index("launch")]
+        Launch::ALL[self.form.choice_index(Q::Launch)]
     }
 
     /// The binary's field as typed (the probe trims it, as `store` does).
     fn named(&self) -> String {
-        self.form.value("binary")
+        self.form.value(Q::Binary)
     }
 
     fn probed(&self) -> bool {
@@ -196,8 +159,8 @@ impl Server {
     fn asking(&self, ctx: &Ctx) -> Answers {
         let mut a = ctx.answers.clone();
         a.server.binary = self.named().trim().into();
-        a.server.listen = self.form.value("listen").trim().into();
-        a.server.storage_path = self.form.value("storage").trim().into();
+        a.server.listen = self.form.value(Q::Listen).trim().into();
+        a.server.storage_path = self.form.value(Q::Storage).trim().into();
         a.cluster.join = join_path(&self.form);
         a
     }
@@ -228,8 +191,8 @@ impl Server {
                 )),
             ),
         };
-        let typed = self.form.value("cluster_file");
-        self.form.probed(&["cluster_file"], &typed, problem, note);
+        let typed = self.form.value(Q::ClusterFile);
+        self.form.probed(&[Q::ClusterFile], &typed, problem, note);
     }
 
     /// Asks what the host has for the answers as they are now, unless that was asked.
@@ -248,12 +211,69 @@ impl Server {
         if report.asked != self.asking(ctx) {
             return Outcome::stay();
         }
+        // The config's listener, once, while the operator has not changed these fields:
+        // the server is asked again where (and how) it really answers.
+        if let Some(listener) = report.host.listener.clone().filter(|_| self.listener_untouched(ctx)) {
+            self.listener_taken = true;
+            self.take_listener(&listener);
+            self.host = Some(report);
+            return Outcome::run(self.discover_host(ctx));
+        }
+        let shamir = matches!(report.host.server, Some(ServerState::Shamir { .. }));
         self.host = Some(report);
+        self.show_existing(ctx, shamir);
         self.show_cluster_file(ctx);
         if self.submitting && self.join_checked() {
             return self.submit(ctx, ENTER.event());
         }
         Outcome::stay()
+    }
+
+    /// The listen and TLS fields are as the screen opened with them.
+    fn listener_untouched(&self, ctx: &Ctx) -> bool {
+        let s = &ctx.answers.server;
+        !self.listener_taken
+            && self.form.value(Q::Listen).trim() == s.listen
+            && self.form.is_on(Q::PlainHttp) == s.tls_disable
+    }
+
+    /// The fields from the listener of the config the server reads now.
+    fn take_listener(&mut self, listener: &Listener) {
+        self.form.set_text(Q::Listen, &listener.address);
+        self.form.set_on(Q::PlainHttp, listener.tls_disable);
+        let path = |p: &Option<std::path::PathBuf>| p.as_deref().map(|p| p.to_string_lossy().into_owned());
+        if let Some(cert) = path(&listener.tls_cert_file) {
+            self.form.set_text(Q::TlsCert, &cert);
+        }
+        if let Some(key) = path(&listener.tls_key_file) {
+            self.form.set_text(Q::TlsKey, &key);
+        }
+        show_tls(&mut self.form);
+        self.form.field_mut(Q::Listen).note = Some(format!(
+            "from {}, the config the server reads now",
+            listener.config.display()
+        ));
+    }
+
+    /// The choice of what to do with a Shamir server's data: shown when one answers
+    /// (or the answers already chose its migration).
+    fn show_existing(&mut self, ctx: &Ctx, shamir: bool) {
+        let asked = shamir || ctx.answers.server.existing == ExistingServer::Migrate;
+        self.form.set_hidden(Q::Existing, !asked);
+        self.form.field_mut(Q::Existing).note = if !asked {
+            None
+        } else if self.form.choice_index(Q::Existing) == 1 {
+            Some(
+                "the seal stanza is added and the server restarted; after Review you type its unseal keys once, \
+                 and they become its recovery keys. The data stays."
+                    .to_string(),
+            )
+        } else {
+            Some(
+                "a server with data answers here: a new setup is refused; choose the migration to keep its data"
+                    .to_string(),
+            )
+        };
     }
 
     /// Joining, the cluster file on screen has been read; not joining, nothing to read.
@@ -291,7 +311,7 @@ impl Server {
             Err(other) => (Some(other.to_string()), None),
         };
         let named = probe.named.clone();
-        self.form.probed(&["binary"], &named, problem, note);
+        self.form.probed(&[Q::Binary], &named, problem, note);
     }
 
     pub fn on_binary(&mut self, ctx: &mut Ctx, named: String, found: Result<ServerBinary, VaultError>) -> Outcome {
@@ -312,29 +332,41 @@ impl Server {
         let s = &mut ctx.answers.server;
         s.binary = self.named().trim().into();
         s.launch = self.launch();
-        s.listen = f.value("listen").trim().into();
-        s.storage_path = f.value("storage").trim().into();
-        s.tls_disable = f.is_on("tls_disable");
-        let path = |id: &str| {
+        s.listen = f.value(Q::Listen).trim().into();
+        s.storage_path = f.value(Q::Storage).trim().into();
+        s.tls_disable = f.is_on(Q::PlainHttp);
+        let path = |id: Q| {
             Some(f.value(id).trim().to_string())
                 .filter(|v| !v.is_empty())
                 .map(Into::into)
         };
-        s.tls_cert_file = path("cert");
-        s.tls_key_file = path("key");
+        s.tls_cert_file = path(Q::TlsCert);
+        s.tls_key_file = path(Q::TlsKey);
+        s.existing = if !f.field(Q::Existing).hidden && f.choice_index(Q::Existing) == 1 {
+            ExistingServer::Migrate
+        } else {
+            ExistingServer::New
+        };
         // autounseal initialises only a server it starts.
         ctx.answers.init.enabled = s.launch != Launch::None;
-        ctx.answers.cluster.nodes = LAYOUTS.get(f.choice_index("layout")).map_or(1, |l| l.1);
+        ctx.answers.cluster.nodes = LAYOUTS.get(f.choice_index(Q::Layout)).map_or(1, |l| l.1);
         if ctx.answers.cluster.join.take().is_some() {
             // The peers were the cluster file's nodes.
             ctx.answers.cluster.peers.clear();
         }
+        if ctx.answers.server.existing == ExistingServer::Migrate
+            && (ctx.answers.cluster.nodes > 1 || joining(&self.form))
+        {
+            self.form.field_mut(Q::Layout).error =
+                Some("a seal migration moves this one server: choose single server".to_string());
+            return false;
+        }
         if let Err(e) = validate_cluster(&ctx.answers.cluster, ctx.answers.server.launch) {
-            self.form.field_mut("layout").error = Some(e);
+            self.form.field_mut(Q::Layout).error = Some(e);
             return false;
         }
         if let Err(e) = validate_tls(&ctx.answers.server) {
-            self.form.field_mut("cert").error = Some(e);
+            self.form.field_mut(Q::TlsCert).error = Some(e);
             return false;
         }
         if let Some(Ok(file)) = self.cluster_file().cloned() {
@@ -358,9 +390,9 @@ impl Server {
             Err(e) => {
                 // The one this screen can fix: an address the cluster already has.
                 let field = if e.contains("server.listen") {
-                    "listen"
+                    Q::Listen
                 } else {
-                    "cluster_file"
+                    Q::ClusterFile
                 };
                 self.form.field_mut(field).error = Some(e);
                 self.form.focus_on(field);
@@ -403,11 +435,15 @@ impl FormScreen for Server {
         &mut self.form
     }
 
-    fn changed(&mut self, ctx: &mut Ctx, id: &'static str) -> Outcome {
+    fn changed(&mut self, ctx: &mut Ctx, id: Q) -> Outcome {
         match id {
-            "tls_disable" | "listen" => show_tls(&mut self.form),
-            "launch" => self.show_probe(),
-            "layout" => {
+            Q::PlainHttp | Q::Listen => show_tls(&mut self.form),
+            Q::Launch => self.show_probe(),
+            Q::Existing => {
+                let shown = !self.form.field(Q::Existing).hidden;
+                self.show_existing(ctx, shown);
+            }
+            Q::Layout => {
                 show_layout(&mut self.form);
                 return Outcome::run(self.discover_host(ctx));
             }
@@ -418,9 +454,9 @@ impl FormScreen for Server {
 
     /// The binary is probed, and the host looked at again, once the operator leaves a
     /// field they depend on, not on every keystroke.
-    fn left(&mut self, ctx: &mut Ctx, from: &'static str) -> Outcome {
-        let mut commands = if from == "binary" { self.probe_binary() } else { vec![] };
-        if matches!(from, "binary" | "listen" | "storage" | "cluster_file") {
+    fn left(&mut self, ctx: &mut Ctx, from: Q) -> Outcome {
+        let mut commands = if from == Q::Binary { self.probe_binary() } else { vec![] };
+        if matches!(from, Q::Binary | Q::Listen | Q::Storage | Q::ClusterFile) {
             commands.extend(self.discover_host(ctx));
         }
         Outcome::run(commands)
@@ -452,7 +488,7 @@ impl Screen for Server {
         self.host_asked = None;
         self.submitting = false;
         self.probe = None;
-        self.form.field_mut("binary").probe = None;
+        self.form.field_mut(Q::Binary).probe = None;
         let mut commands = self.probe_binary();
         commands.extend(self.discover_host(ctx));
         commands
@@ -475,7 +511,7 @@ fn view(server: &Server, frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let t = &ctx.theme;
     let rest = super::why(frame, area, WHY, t);
     let below = server.form.render_on_top(frame, rest, t);
-    let hint = match server.form.choice_index("launch") {
+    let hint = match server.form.choice_index(Q::Launch) {
         0 => "systemd: a drop-in with EnvironmentFile=, then a restart of the unit.",
         1 => "background: autounseal starts it; log and pid go to its state folder.",
         _ => "none: autounseal writes the files and shows the command; no init.",

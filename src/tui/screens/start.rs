@@ -107,7 +107,11 @@ impl Screen for Start {
         ];
         // What the last run left: a keys file to store, a proof that never ran.
         if !ctx.left_open.is_empty() {
-            text.extend(ctx.left_open.iter().map(|line| Line::styled(format!("! {line}"), t.warn)));
+            text.extend(
+                ctx.left_open
+                    .iter()
+                    .map(|line| Line::styled(format!("! {line}"), t.warn)),
+            );
             text.push(Line::raw(""));
         }
         for (i, (_, label, what)) in CHOICES.iter().enumerate() {

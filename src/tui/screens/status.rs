@@ -139,7 +139,10 @@ pub fn facts(status: &setup::Status, width: usize, t: &Theme) -> Vec<Line<'stati
         fact(name, value);
     }
     for file in &status.keys_waiting {
-        fact("Keys file", &[(format!("{} (store offline, then delete)", file.display()), t.warn)]);
+        fact(
+            "Keys file",
+            &[(format!("{} (store offline, then delete)", file.display()), t.warn)],
+        );
     }
     if !status.proofs_missing.is_empty() {
         fact("Never ran", &[(status.proofs_missing.join(", "), t.warn)]);

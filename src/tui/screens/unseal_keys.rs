@@ -13,7 +13,20 @@ use super::{Ctx, Nav, Outcome, Screen, ScreenId};
 use crate::answers::Answers;
 use crate::secrets::MASK;
 use crate::tui::keys::{Binding, ENTER, ESC};
+use crate::tui::msg::Command;
+use crate::vault::client::SealStatus;
 use crate::vault::migrate::UnsealKeys as Keys;
+
+/// Whether a typed key has the form of an unseal key: base64 (as `operator init` prints
+/// `keys_base64`) or hex (`keys`). Its value only the server can judge.
+fn looks_like_a_key(key: &str) -> bool {
+    use base64::Engine;
+    let hex = key.len() % 2 == 0 && key.chars().all(|c| c.is_ascii_hexdigit());
+    let base64 = base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .is_ok_and(|bytes| !bytes.is_empty());
+    hex || base64
+}
 
 pub const WHY: &str = "The server keeps its data and moves to the awskms seal. Once restarted with the new seal \
 stanza it waits for its unseal keys, the threshold of them, once; after that KMS unseals it and these same keys \
@@ -25,6 +38,10 @@ memory once submitted.";
 const KEY_ROOM: usize = 256;
 
 pub struct UnsealKeys {
+    /// How many keys the server needs (its `sys/seal-status` threshold), once it said.
+    threshold: Option<u16>,
+    /// Why the server could not say, when it could not.
+    unread: Option<String>,
     /// The keys entered so far.
     entered: Vec<SecretString>,
     /// The key being typed.
@@ -38,8 +55,25 @@ impl UnsealKeys {
         self.entered.len()
     }
 
+    /// The server's threshold, for the address it was asked at.
+    pub fn on_seal(&mut self, ctx: &Ctx, address: &str, result: Result<SealStatus, String>) {
+        if address != crate::vault::config::api_addr(&ctx.answers) {
+            return;
+        }
+        match result {
+            Ok(status) => (self.threshold, self.unread) = (Some(status.t.max(1)), None),
+            Err(e) => (self.threshold, self.unread) = (None, Some(e)),
+        }
+    }
+
     fn enter(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
         if !self.typing.trim().is_empty() {
+            if !looks_like_a_key(self.typing.trim()) {
+                // Masked, so it cannot be mended in place: typed again.
+                self.typing.clear();
+                self.nudge = Some("That is neither base64 nor hex, as unseal keys are: type it again.");
+                return Outcome::stay();
+            }
             self.entered.push(SecretString::from(self.typing.trim()));
             self.typing.clear();
             self.nudge = None;
@@ -47,6 +81,10 @@ impl UnsealKeys {
         }
         if self.entered.is_empty() {
             self.nudge = Some("Type an unseal key first.");
+            return Outcome::stay();
+        }
+        if self.threshold.is_some_and(|t| self.entered.len() < usize::from(t)) {
+            self.nudge = Some("The server needs more keys than that: type the next one.");
             return Outcome::stay();
         }
         // Handed to the run, which drops (wipes) them once submitted.
@@ -83,10 +121,18 @@ impl Screen for UnsealKeys {
 
     fn new(_: &Answers) -> UnsealKeys {
         UnsealKeys {
+            threshold: None,
+            unread: None,
             entered: Vec::new(),
             typing: Zeroizing::new(String::with_capacity(KEY_ROOM)),
             nudge: None,
         }
+    }
+
+    /// Asks the server how many keys it needs.
+    fn enter(&mut self, ctx: &mut Ctx) -> Vec<Command> {
+        let address = crate::vault::config::api_addr(&ctx.answers);
+        vec![Command::ReadSeal(address, ctx.answers.server.ca_cert.clone())]
     }
 
     fn takes_typing(&self) -> bool {
@@ -107,23 +153,42 @@ impl Screen for UnsealKeys {
     fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let t = &ctx.theme;
         let rest = super::why(frame, area, WHY, t);
+        let of = self.threshold.map(|t| format!(" of {t}")).unwrap_or_default();
         let mut text: Vec<Line> = (1..=self.entered.len())
-            .map(|n| Line::from(vec![Span::raw(format!("Unseal key {n}  ")), Span::styled(MASK, t.dim)]))
+            .map(|n| {
+                Line::from(vec![
+                    Span::raw(format!("Unseal key {n}{of}  ")),
+                    Span::styled(MASK, t.dim),
+                ])
+            })
             .collect();
-        // Only whether something is typed shows, never how much.
-        let typed = if self.typing.is_empty() { "" } else { MASK };
-        text.push(Line::from(vec![
-            Span::styled(format!("Unseal key {}  ", self.entered.len() + 1), t.accent),
-            Span::raw(typed),
-            Span::styled("▏", t.accent),
-        ]));
+        let enough = self.threshold.is_some_and(|t| self.entered.len() >= usize::from(t));
+        if !enough {
+            // Only whether something is typed shows, never how much.
+            let typed = if self.typing.is_empty() { "" } else { MASK };
+            text.push(Line::from(vec![
+                Span::styled(format!("Unseal key {}{of}  ", self.entered.len() + 1), t.accent),
+                Span::raw(typed),
+                Span::styled("▏", t.accent),
+            ]));
+        }
         text.push(Line::raw(""));
+        let address = crate::vault::config::api_addr(&ctx.answers);
         text.push(Line::styled(
-            format!(
-                "{} entered. Enter on an empty field starts the run (the server at {} needs its threshold of them).",
-                self.entered.len(),
-                crate::vault::config::api_addr(&ctx.answers)
-            ),
+            match (self.threshold, &self.unread) {
+                (Some(t), _) if enough => {
+                    format!("{t} keys entered, as the server at {address} needs. Enter starts the run.")
+                }
+                (Some(t), _) => format!(
+                    "The server at {address} needs {t} unseal key(s); {} entered.",
+                    self.entered.len()
+                ),
+                (None, Some(why)) => format!(
+                    "The server at {address} did not say how many keys it needs ({why}): type its threshold of \
+                     them, then Enter on an empty field starts the run."
+                ),
+                (None, None) => format!("Asking the server at {address} how many keys it needs…"),
+            },
             t.dim,
         ));
         if let Some(nudge) = self.nudge {
