@@ -15,7 +15,7 @@ use crate::questions::{LAYOUTS, Q, launch_index, style_index};
 use crate::run::ApplyOptions;
 use crate::run::events::StopRequest;
 use crate::vault::deploy::KeysDestination;
-use crate::vault::discover::{Host, ServerState};
+use crate::vault::discover::Host;
 
 struct Prompter {
     number: usize,
@@ -333,16 +333,18 @@ async fn ask_all(p: &mut Prompter, a: &mut Answers, state_dir: &Path) -> anyhow:
         a.server.tls_key_file = Some(p.ask(Q::TlsKey, &text_of(&a.server.tls_key_file))?.into());
         p.keep(a);
     }
-    // A server with data under Shamir answers here: keep its data, or set up anew.
+    // A server with data is here (a Shamir one answers, or its storage holds data): keep
+    // its data through a seal migration, or set up anew.
     let host = Host::discover(a).probe_server(a).await;
     a.server.existing = ExistingServer::New;
-    if matches!(host.server, Some(ServerState::Shamir { .. })) && a.cluster.nodes == 1 {
-        println!(
-            "    At {}: {}",
-            crate::vault::config::api_addr(a),
-            host.server.as_ref().map(ServerState::describe).unwrap_or_default()
-        );
-        if p.choose(Q::Existing, 1)? == 1 {
+    if host.has_data_to_keep() && a.cluster.nodes == 1 {
+        for line in host.report(a) {
+            println!("    {line}");
+        }
+        // Proposed when a Shamir server says so itself; data of a stopped server may be
+        // anyone's, so there the operator says.
+        let shamir = matches!(host.server, Some(crate::vault::discover::ServerState::Shamir { .. }));
+        if p.choose(Q::Existing, usize::from(shamir))? == 1 {
             a.server.existing = ExistingServer::Migrate;
             println!("    {}", crate::questions::NO_NEW_KEYS);
         }

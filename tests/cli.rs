@@ -528,3 +528,90 @@ fn a_metadata_address_that_answers_otherwise_is_said_in_words() {
         assert!(!msg.contains(raw), "{raw} in {msg}");
     }
 }
+
+/// The line prompts answer a cluster layout and a join as the Server screen does: the
+/// plan of three nodes; this host joining from a cluster file (its key, region and
+/// policy win). Declined at the last question: nothing is changed.
+#[test]
+fn the_line_prompts_plan_a_cluster_and_a_join() {
+    use std::io::Write;
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bao = common::bao().to_string_lossy().into_owned();
+    let run = |layout: &[&str]| {
+        let mut child = with_operator_keys(&mut autounseal(&d.join("state")))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let first = ["", &moto.url, "eu-west-1", "1", "", "", "", "", ""];
+        let files = [
+            format!("{}/etc/vault.hcl", d.display()),
+            format!("{}/etc/vault.env", d.display()),
+        ];
+        for line in first.iter().copied().chain(files.iter().map(String::as_str)) {
+            writeln!(stdin, "{line}").unwrap();
+        }
+        for line in ["", "", &bao, "background"].iter().chain(layout) {
+            writeln!(stdin, "{line}").unwrap();
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        (out.status.success(), text(&out))
+    };
+    let storage = format!("{}/data", d.display());
+    let (ok, output) = run(&["3 nodes", "127.0.0.1:18200", &storage, "yes", "", "", "", "", "no"]);
+    assert!(ok, "{output}");
+    assert!(
+        output.contains("Servers (1 single server, 2 3 nodes, 3 5 nodes, 4 join a cluster)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("vault-auto-unseal-autounseal-3"),
+        "the third node's user is planned: {output}"
+    );
+    assert!(output.contains("Nothing was changed"), "{output}");
+
+    let cluster = d.join("cluster.toml");
+    // The file's endpoint wins, as its key and region do: the emulator's, never AWS. Its
+    // key and policy exist there, as the first node made them.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ctx = rt.block_on(common::context(&common::answers(&moto, d)));
+    let (key_arn, policy_arn) = rt.block_on(async {
+        let key = ctx.kms.create_key().send().await.unwrap();
+        let policy = ctx
+            .iam
+            .create_policy()
+            .policy_name("vault-auto-unseal-kms")
+            .policy_document(autounseal::aws::policy::document_text(
+                key.key_metadata().unwrap().arn().unwrap(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        (
+            key.key_metadata().unwrap().arn().unwrap().to_string(),
+            policy.policy().unwrap().arn().unwrap().to_string(),
+        )
+    });
+    let mut file = common::wizard::cluster_file("http://127.0.0.1:18300", "eu-west-1");
+    file.endpoint_url = Some(moto.url.clone());
+    file.kms_key_arn = key_arn.clone();
+    file.policy_arn = policy_arn;
+    std::fs::write(&cluster, file.to_text()).unwrap();
+    let (ok, output) = run(&["4", &cluster.to_string_lossy(), "127.0.0.1:18210", &storage, "no"]);
+    assert!(ok, "{output}");
+    assert!(
+        output.contains("This host joins as autounseal-2 the cluster led by http://127.0.0.1:18300"),
+        "{output}"
+    );
+    assert!(output.contains("Nothing was changed"), "{output}");
+    let keys = rt.block_on(async { ctx.kms.list_keys().send().await.unwrap() });
+    let ids: Vec<&str> = keys.keys().iter().filter_map(|k| k.key_arn()).collect();
+    assert_eq!(ids, [key_arn.as_str()], "declined: nothing was made");
+    let users = rt.block_on(async { ctx.iam.list_users().send().await.unwrap() });
+    assert!(users.users().is_empty(), "declined: nothing was made");
+}

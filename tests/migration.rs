@@ -396,3 +396,86 @@ async fn an_interactive_destroy_offers_the_way_back_and_hides_the_keys() {
     assert_eq!(api.read_secret(&root).await, SECRET);
     server.stop();
 }
+
+/// The line prompts (no terminal) offer the seal migration where a server's data is, and
+/// run it: the unseal keys read once, never echoed, the server on awskms with its data,
+/// the old keys its recovery keys.
+#[tokio::test]
+async fn the_line_prompts_migrate_a_shamir_server() {
+    use std::io::Write;
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let a = migration_answers(&moto, dir);
+    let _guard = ServerGuard(dir.join("state"));
+    let (keys, root) = shamir_server_with_data(&a, dir).await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut cmd, &dir.join("state"));
+    let mut child = cmd
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let config = a.output.vault_config.to_string_lossy().into_owned();
+    let env = a.output.env_file.to_string_lossy().into_owned();
+    let storage = a.server.storage_path.to_string_lossy().into_owned();
+    let answers = [
+        "",        // profile
+        &moto.url, // endpoint
+        "eu-west-1",
+        "1", // a new key
+        "",
+        "",
+        "",
+        "", // user
+        "", // policy
+        &config,
+        &env,
+        "",
+        "", // no CSV
+        &a.server.binary,
+        "background",
+        "1", // single server
+        &a.server.listen,
+        &storage,
+        "yes", // plain HTTP
+        "2",   // its data: the seal migration
+        "yes", // go ahead
+        &keys[0],
+        &keys[1],
+        "", // the keys end
+    ];
+    let mut stdin = child.stdin.take().unwrap();
+    for line in answers {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("Its data (1 set up a new server, 2 move it to AWS KMS"),
+        "{said}"
+    );
+    assert!(said.contains("hands out no new keys"), "{said}");
+    assert!(
+        !said.contains("Recovery shares"),
+        "no init questions in a migration: {said}"
+    );
+    assert!(said.contains("Unseal key 1 (hidden"), "{said}");
+    assert!(
+        said.contains("Initialize: migrated from Shamir to awskms with 2 unseal keys"),
+        "{said}"
+    );
+    for key in &keys {
+        assert!(!said.contains(key.as_str()), "a key reached the output");
+    }
+    let api = Api::new(&format!("http://{}", a.server.listen));
+    let status = api.wait_for("unsealed", |s| s.initialized && !s.sealed).await;
+    assert_eq!(status.seal_type, "awskms");
+    assert_eq!(api.read_secret(&root).await, SECRET);
+    generate_root_with(&api, &root, &keys[1..]).await;
+}

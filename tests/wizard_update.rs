@@ -1632,3 +1632,145 @@ fn joining_a_cluster_reads_its_file_in_the_background_and_takes_its_key() {
     assert_eq!(app.ctx.answers.cluster.join, None);
     assert!(app.ctx.answers.cluster.peers.is_empty());
 }
+
+/// A host report for the answers on screen, with what discovery found of the server
+/// and of the config's listener.
+fn host_with(
+    asked: &Answers,
+    server: Option<autounseal::vault::discover::ServerState>,
+    listener: Option<autounseal::vault::discover::Listener>,
+) -> Msg {
+    use autounseal::tui::screens::server::HostReport;
+    use autounseal::vault::discover::{Host, Systemd};
+    Msg::HostFound(Box::new(HostReport {
+        asked: asked.clone(),
+        host: Host {
+            binaries: vec![],
+            chosen: None,
+            systemd: Systemd::Absent("not running here".into()),
+            unit: None,
+            server,
+            cluster_file: None,
+            listener,
+            storage_has_data: false,
+        },
+        lines: vec![],
+    }))
+}
+
+/// A Shamir server with data answers: the Server screen offers its seal migration, says
+/// what happens, stores `existing = "migrate"`, refuses it for a cluster layout; the Init
+/// screen then asks nothing and says the unseal keys become the recovery keys.
+#[test]
+fn a_shamir_server_is_offered_its_migration_and_init_asks_nothing() {
+    use autounseal::answers::ExistingServer;
+    use autounseal::vault::discover::ServerState;
+    let mut app = on_server_with("/nonexistent/vault");
+    assert!(
+        app.screens.server.form.field(Q::Existing).hidden,
+        "no server: no question"
+    );
+    let asked = app.ctx.answers.clone();
+    update(
+        &mut app,
+        host_with(&asked, Some(ServerState::Shamir { sealed: false }), None),
+    );
+    let existing = app.screens.server.form.field(Q::Existing);
+    assert!(!existing.hidden);
+    assert!(
+        existing.note.as_deref().unwrap().contains("a new setup is refused"),
+        "{:?}",
+        existing.note
+    );
+    while app.screens.server.form.focused_id() != Q::Existing {
+        key(&mut app, KeyCode::Tab);
+    }
+    key(&mut app, KeyCode::Right);
+    let note = app.screens.server.form.field(Q::Existing).note.clone().unwrap();
+    assert!(
+        note.contains("they become its recovery keys") && note.contains("The data stays"),
+        "{note}"
+    );
+    // Not for a cluster of this machine.
+    app.screens.server.form.focus_on(Q::Layout);
+    key(&mut app, KeyCode::Right);
+    key(&mut app, KeyCode::Enter);
+    update(
+        &mut app,
+        Msg::BinaryProbed(
+            "/nonexistent/vault".into(),
+            autounseal::vault::server::find("/nonexistent/vault"),
+        ),
+    );
+    assert_eq!(app.screen, ScreenId::Server);
+    let error = app
+        .screens
+        .server
+        .form
+        .field(Q::Layout)
+        .error
+        .clone()
+        .unwrap_or_default();
+    assert!(error.contains("a seal migration moves this one server"), "{error}");
+    app.screens.server.form.focus_on(Q::Layout);
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Init, "stored and on");
+    assert_eq!(app.ctx.answers.server.existing, ExistingServer::Migrate);
+    assert!(
+        app.screens.init.form.fields.iter().all(|f| f.hidden),
+        "no recovery shares asked"
+    );
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| autounseal::tui::view::draw(f, &app)).unwrap();
+    let shown = format!("{}", terminal.backend());
+    assert!(shown.contains("hands out no new keys"), "{shown}");
+    let shares = app.screens.init.form.value(Q::Shares);
+    typed(&mut app, "9");
+    assert_eq!(app.screens.init.form.value(Q::Shares), shares, "typing goes nowhere");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Review);
+}
+
+/// The config the server reads now has a plain-HTTP listener: the Server screen starts
+/// from it (address, TLS off) and asks the host again there; fields the operator has
+/// changed are never overwritten.
+#[test]
+fn the_server_screen_starts_from_the_configs_listener() {
+    use autounseal::vault::discover::Listener;
+    let mut app = app();
+    app.ctx.answers.server.tls_disable = false;
+    app.ctx.answers.server.binary = "/nonexistent/vault".into();
+    app.screens.server = autounseal::tui::screens::server::Server::new(&app.ctx.answers);
+    app.go(ScreenId::Server);
+    let listener = Listener {
+        config: "/etc/vault.d/vault.hcl".into(),
+        address: "0.0.0.0:8200".into(),
+        tls_disable: true,
+        tls_cert_file: None,
+        tls_key_file: None,
+    };
+    let asked = app.ctx.answers.clone();
+    let cmds = update(&mut app, host_with(&asked, None, Some(listener.clone())));
+    let form = &app.screens.server.form;
+    assert_eq!(form.value(Q::Listen), "0.0.0.0:8200");
+    assert!(form.is_on(Q::PlainHttp), "TLS off, as the config has it");
+    assert!(form.field(Q::TlsCert).hidden && form.field(Q::TlsCert).error.is_none());
+    assert!(
+        form.field(Q::Listen)
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("/etc/vault.d/vault.hcl")
+    );
+    assert!(
+        matches!(&cmds[..], [Command::DiscoverHost(a)] if a.server.listen == "0.0.0.0:8200"),
+        "asked again where the server answers: {cmds:?}"
+    );
+    // Once only: a later report does not undo what the operator types.
+    app.screens.server.form.set_text(Q::Listen, "127.0.0.1:9200");
+    let mut asked = app.ctx.answers.clone();
+    asked.server.listen = "127.0.0.1:9200".into();
+    update(&mut app, host_with(&asked, None, Some(listener)));
+    assert_eq!(app.screens.server.form.value(Q::Listen), "127.0.0.1:9200");
+}

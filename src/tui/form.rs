@@ -150,7 +150,11 @@ impl Form {
     }
 
     pub fn set_hidden(&mut self, id: Q, hidden: bool) {
-        self.field_mut(id).hidden = hidden;
+        let i = self.index(id);
+        self.fields[i].hidden = hidden;
+        // A hidden field is not asked, so it has nothing to complain of; a shown one is
+        // checked as it stands.
+        self.revalidate(i);
     }
 
     pub fn set_text(&mut self, id: Q, value: &str) {
@@ -238,6 +242,8 @@ impl Form {
             }
             Kind::Text(_) => {}
         }
+        // A complaint about the old choice (set by the screen) goes with it.
+        self.fields[self.focus].error = None;
         self.fields[self.focus].id
     }
 

@@ -150,6 +150,8 @@ pub struct Host {
     /// The listener of the config the server reads now (the unit's, else the answers'
     /// when it is an operator's), where it has one: what the wizard starts from.
     pub listener: Option<Listener>,
+    /// The storage folder the answers name already holds data (a server's, stopped or not).
+    pub storage_has_data: bool,
 }
 
 /// A config's first `listener "tcp"`: where the server answers, and how.
@@ -227,7 +229,16 @@ impl Host {
             server: None,
             cluster_file: answers.cluster.join.as_deref().map(ClusterFile::load),
             listener: config.as_deref().and_then(Listener::of),
+            storage_has_data: storage_holds_data(&answers.server.storage_path),
         }
+    }
+
+    /// Whether a server with data is here to be kept: one answering initialised with a
+    /// Shamir seal, or (stopped) its storage folder holding data. Its seal migration is
+    /// then the choice to offer.
+    pub fn has_data_to_keep(&self) -> bool {
+        matches!(self.server, Some(ServerState::Shamir { .. }))
+            || (self.storage_has_data && matches!(self.server, Some(ServerState::Silent) | None))
     }
 
     /// Asks the configured address how the server there is sealed.
@@ -580,6 +591,7 @@ mod tests {
             server: None,
             cluster_file: None,
             listener: None,
+            storage_has_data: false,
         };
         let (a, taken) = host.fill(&Answers::default());
         assert_eq!(a.server.systemd_unit.as_deref(), Some("vault.service"));
@@ -616,6 +628,7 @@ mod tests {
             server: None,
             cluster_file: None,
             listener: None,
+            storage_has_data: false,
         };
         let (a, _) = host(Flavour::OpenBao).fill(&Answers::default());
         assert_eq!(a.output.vault_config, Path::new("/etc/openbao/openbao.hcl"));

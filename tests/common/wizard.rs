@@ -24,6 +24,7 @@ pub fn host_found(
             server: None,
             cluster_file,
             listener: None,
+            storage_has_data: false,
         },
         lines,
     }))

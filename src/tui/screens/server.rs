@@ -12,7 +12,7 @@ use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, always, back};
 use crate::tui::msg::Command;
 use crate::vault::VaultError;
-use crate::vault::discover::{Host, Listener, ServerState};
+use crate::vault::discover::{Host, Listener};
 use crate::vault::server::ServerBinary;
 
 pub const WHY: &str = "HashiCorp Vault or OpenBao (2.6; 2.7 moved awskms to a plugin), started by systemd, \
@@ -219,7 +219,7 @@ impl Server {
             self.host = Some(report);
             return Outcome::run(self.discover_host(ctx));
         }
-        let shamir = matches!(report.host.server, Some(ServerState::Shamir { .. }));
+        let shamir = report.host.has_data_to_keep();
         self.host = Some(report);
         self.show_existing(ctx, shamir);
         self.show_cluster_file(ctx);
@@ -255,8 +255,8 @@ impl Server {
         ));
     }
 
-    /// The choice of what to do with a Shamir server's data: shown when one answers
-    /// (or the answers already chose its migration).
+    /// The choice of what to do with a Shamir server's data: shown when one answers, or
+    /// its storage holds data (or the answers already chose its migration).
     fn show_existing(&mut self, ctx: &Ctx, shamir: bool) {
         let asked = shamir || ctx.answers.server.existing == ExistingServer::Migrate;
         self.form.set_hidden(Q::Existing, !asked);
@@ -270,8 +270,7 @@ impl Server {
             )
         } else {
             Some(
-                "a server with data answers here: a new setup is refused; choose the migration to keep its data"
-                    .to_string(),
+                "a server with data is here: a new setup is refused; choose the migration to keep its data".to_string(),
             )
         };
     }
