@@ -22,6 +22,12 @@ pub fn document_text(key_arn: &str) -> String {
     serde_json::to_string_pretty(&document(key_arn)).expect("a json value serialises")
 }
 
+/// The same document on one line, as a twin gives it (`--policy-document '{…}'`), so that
+/// the twin runs as printed, with no file to make first.
+pub fn document_line(key_arn: &str) -> String {
+    serde_json::to_string(&document(key_arn)).expect("a json value serialises")
+}
+
 /// The same document in four lines, for a screen of 80 columns. Every value is
 /// serialised by serde_json, so it is exactly the document, only laid out tighter.
 pub fn document_compact(key_arn: &str) -> String {
@@ -91,6 +97,9 @@ mod tests {
         check_least_privilege(&document(ARN), ARN).unwrap();
         let text = document_text(ARN);
         assert!(!text.contains('*'));
+        let line: Value = serde_json::from_str(&document_line(ARN)).unwrap();
+        assert_eq!(line, document(ARN));
+        assert_eq!(document_line(ARN).lines().count(), 1);
         for action in VAULT_KMS_ACTIONS {
             assert!(text.contains(action));
         }

@@ -269,6 +269,19 @@ pub fn bao_2_7() -> PathBuf {
     path
 }
 
+/// The AWS CLI (PyPI `awscli`, pinned by `scripts/test-env`), in a venv of its own so
+/// that its botocore is not moto's: the real `aws` an operator runs a twin with.
+pub fn aws_cli() -> PathBuf {
+    let path = tools_dir()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("tools-awscli/bin/aws");
+    assert!(path.exists(), "{} is missing: run scripts/test-env", path.display());
+    path
+}
+
 /// Answers for the whole flow: moto, OpenBao 2.6.2 in the background on a free port.
 pub fn server_answers(moto: &Moto, dir: &std::path::Path) -> Answers {
     let mut a = answers(moto, dir);

@@ -178,7 +178,7 @@ impl Provisioner<'_> {
                          choose another iam.policy_name"
                     )));
                 }
-                self.replace_policy_document(&arn, &wanted_text, record(origin)).await?;
+                self.replace_policy_document(&arn, &key_arn, record(origin)).await?;
                 Ok(record(origin))
             }
             Err(e) if is_not_found(&e) => {
@@ -190,7 +190,7 @@ impl Provisioner<'_> {
                     "--policy-name",
                     name,
                     "--policy-document",
-                    "file://policy.json",
+                    &policy::document_line(&key_arn),
                     "--description",
                     POLICY_DESCRIPTION,
                     "--tags",
@@ -251,8 +251,10 @@ impl Provisioner<'_> {
             .map_err(|e| RunError::Other(format!("the policy {arn} has a document that is not JSON: {e}")))
     }
 
-    /// A new default version; IAM keeps five at most, so the oldest spare one goes first.
-    async fn replace_policy_document(&self, arn: &str, document: &str, record: NamedRecord) -> Result<()> {
+    /// A new default version, the document for `key_arn`; IAM keeps five at most, so the
+    /// oldest spare one goes first.
+    async fn replace_policy_document(&self, arn: &str, key_arn: &str, record: NamedRecord) -> Result<()> {
+        let document = &policy::document_text(key_arn);
         let versions = self
             .ctx
             .iam
@@ -299,7 +301,7 @@ impl Provisioner<'_> {
             "--policy-arn",
             arn,
             "--policy-document",
-            "file://policy.json",
+            &policy::document_line(key_arn),
             "--set-as-default",
         ]);
         let create = |action| async move {

@@ -263,7 +263,7 @@ pub async fn policy(manifest: &Manifest, operator: &AwsContext, operator_ok: boo
         &policy.arn,
         "--set-as-default",
         "--policy-document",
-        &policy::document(&key.arn).to_string(),
+        &policy::document_line(&key.arn),
     ]);
     out.push(match default_document(operator, &policy.arn).await {
         Err(said) => Finding::fail(link, "least privilege", said, "run as an identity allowed to read IAM"),
