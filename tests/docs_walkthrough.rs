@@ -1,6 +1,9 @@
 //! docs/walkthrough.md shows each screen of the wizard as the reviewed snapshots draw
 //! it. This test rebuilds it from tests/snapshots and fails if the committed file is
 //! stale; `UPDATE_DOCS=1 cargo test --test docs_walkthrough` writes it anew.
+//!
+//! And no relative link of README.md, CONTRIBUTING.md or docs/*.md is dead: its file
+//! exists, and its `#anchor` is a heading of that file (GitHub's slugs).
 
 use std::path::Path;
 
@@ -188,4 +191,232 @@ fn the_walkthrough_shows_the_screens_as_they_are() {
         committed == fresh,
         "docs/walkthrough.md is stale: run UPDATE_DOCS=1 cargo test --test docs_walkthrough"
     );
+}
+
+/// README.md, CONTRIBUTING.md and every docs/*.md, relative to the crate's root.
+fn markdown_files() -> Vec<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md"), root.join("CONTRIBUTING.md")];
+    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/")
+        .map(|e| e.expect("a docs/ entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    files
+}
+
+/// The lines of a Markdown text outside fenced code blocks, with inline code spans cut
+/// out: what GitHub reads links and headings from.
+fn prose_lines(text: &str) -> Vec<String> {
+    let mut fence: Option<String> = None;
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let marker: String = trimmed.chars().take_while(|&c| c == '`' || c == '~').collect();
+        if marker.len() >= 3 && marker.chars().all(|c| c == marker.chars().next().unwrap()) {
+            match &fence {
+                None => fence = Some(marker),
+                Some(open) if marker.starts_with(open.as_str()) && trimmed.trim_end() == marker => fence = None,
+                Some(_) => {}
+            }
+            continue;
+        }
+        if fence.is_none() {
+            lines.push(without_code_spans(line));
+        }
+    }
+    lines
+}
+
+/// `line` with each code span (a run of backticks to the next run of the same length)
+/// replaced by its text without brackets and parentheses: no link can start in it, and
+/// a heading's slug (which drops them anyway) is unchanged.
+fn without_code_spans(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '`' {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let run = chars[i..].iter().take_while(|&&c| c == '`').count();
+        let close = (i + run..chars.len())
+            .find(|&j| chars[j..].iter().take_while(|&&c| c == '`').count() == run && (j == 0 || chars[j - 1] != '`'));
+        match close {
+            Some(j) => {
+                out.extend(chars[i + run..j].iter().filter(|c| !matches!(c, '[' | ']' | '(' | ')')));
+                i = j + run;
+            }
+            None => {
+                out.extend(&chars[i..i + run]);
+                i += run;
+            }
+        }
+    }
+    out
+}
+
+/// The targets of the inline links and images `[text](target)` and of the reference
+/// definitions `[label]: target` in a Markdown text.
+fn link_targets(text: &str) -> Vec<String> {
+    let mut targets = Vec::new();
+    for line in prose_lines(text) {
+        // `[label]: target`, the label up to the first `]`.
+        if let Some(label) = line.trim_start().strip_prefix('[')
+            && let Some((_, definition)) = label.split_once(']')
+            && let Some(definition) = definition.strip_prefix(':')
+        {
+            if let Some(target) = definition.split_whitespace().next() {
+                targets.push(target.trim_matches(['<', '>']).to_string());
+            }
+            continue;
+        }
+        let mut rest = line.as_str();
+        while let Some(at) = rest.find("](") {
+            let after = &rest[at + 2..];
+            let (target, tail) = match after.strip_prefix('<') {
+                Some(angled) => angled.split_once('>').unwrap_or((angled, "")),
+                None => {
+                    let end = after.find([')', ' ']).unwrap_or(after.len());
+                    (&after[..end], &after[end..])
+                }
+            };
+            targets.push(target.to_string());
+            rest = tail;
+        }
+    }
+    targets
+}
+
+/// GitHub's anchor for a heading: its text as rendered (links as their text, emphasis
+/// and code marks gone), lowercased, every character that is not a letter, a digit, a
+/// space, `-` or `_` dropped, and each space made `-`.
+fn github_slug(heading: &str) -> String {
+    let mut rendered = String::new();
+    let mut rest = heading;
+    // A link renders as its text.
+    while let Some(open) = rest.find('[') {
+        rendered.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find("](").zip(after.find(')')) {
+            Some((mid, close)) if mid < close => {
+                rendered.push_str(&after[..mid]);
+                rest = &after[close + 1..];
+            }
+            _ => {
+                rendered.push('[');
+                rest = after;
+            }
+        }
+    }
+    rendered.push_str(rest);
+    rendered
+        .replace(['*', '`'], "")
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|&c| c.is_alphanumeric() || c == ' ' || c == '-' || c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of a Markdown file's headings, a repeated one numbered as GitHub does
+/// (`name`, `name-1`, `name-2` …).
+fn anchors(text: &str) -> std::collections::BTreeSet<String> {
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    let mut found = std::collections::BTreeSet::new();
+    for line in prose_lines(text) {
+        let hashes = line.chars().take_while(|&c| c == '#').count();
+        if !(1..=6).contains(&hashes) || !line[hashes..].starts_with(' ') {
+            continue;
+        }
+        let slug = github_slug(line[hashes..].trim().trim_end_matches('#'));
+        let n = seen.entry(slug.clone()).or_insert(0);
+        found.insert(if *n == 0 { slug.clone() } else { format!("{slug}-{n}") });
+        *n += 1;
+    }
+    found
+}
+
+#[test]
+fn headings_slug_as_on_github() {
+    assert_eq!(github_slug("Day 2: `doctor` and `status`"), "day-2-doctor-and-status");
+    assert_eq!(github_slug("1. Welcome (demo)"), "1-welcome-demo");
+    assert_eq!(
+        github_slug("Seal migration: an existing Shamir server, and the way back"),
+        "seal-migration-an-existing-shamir-server-and-the-way-back"
+    );
+    assert_eq!(github_slug("`[cluster]`"), "cluster");
+    assert_eq!(
+        anchors("## The `[output]` table\n"),
+        ["the-output-table".to_string()].into()
+    );
+    assert_eq!(github_slug("The [answers](answers.md) file"), "the-answers-file");
+    assert_eq!(github_slug("Rotate: the plan → Enter"), "rotate-the-plan--enter");
+    let doubled = anchors("# Notes\n\n## Notes\n\n```\n# not a heading\n```\n");
+    assert_eq!(doubled.into_iter().collect::<Vec<_>>(), ["notes", "notes-1"]);
+}
+
+#[test]
+fn links_are_found_outside_code() {
+    let text = "See [the guide](docs/a.md#x) and ![a picture](img.png \"title\").\n\
+                `[not](a-link.md)` and\n```\n[nor](this.md)\n```\n[ref]: CONTRIBUTING.md\n\
+                [a link](x.md): not a definition\n";
+    assert_eq!(
+        link_targets(text),
+        ["docs/a.md#x", "img.png", "CONTRIBUTING.md", "x.md"]
+    );
+}
+
+/// Every relative link of the README and the docs leads to a file that exists, and its
+/// `#anchor`, if any, to a heading of that file.
+#[test]
+fn no_relative_link_is_dead() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dead = Vec::new();
+    let mut checked = 0;
+    for file in markdown_files() {
+        let shown = file.strip_prefix(root).unwrap_or(&file).display().to_string();
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            dead.push(format!("{shown}: the file itself is missing"));
+            continue;
+        };
+        for target in link_targets(&text) {
+            let lower = target.to_ascii_lowercase();
+            if lower.contains("://") || lower.starts_with("mailto:") || target.is_empty() {
+                continue;
+            }
+            checked += 1;
+            let (path, anchor) = match target.split_once('#') {
+                Some((path, anchor)) => (path, Some(anchor)),
+                None => (target.as_str(), None),
+            };
+            let resolved = if path.is_empty() {
+                file.clone()
+            } else {
+                file.parent().unwrap().join(path)
+            };
+            if !resolved.exists() {
+                dead.push(format!("{shown}: ({target}): no such file"));
+                continue;
+            }
+            let Some(anchor) = anchor else { continue };
+            if resolved.extension().is_none_or(|e| e != "md") {
+                continue;
+            }
+            let heads = anchors(&std::fs::read_to_string(&resolved).unwrap_or_default());
+            if !heads.contains(&anchor.to_lowercase()) {
+                dead.push(format!(
+                    "{shown}: ({target}): no heading of {path_shown} has the anchor #{anchor}",
+                    path_shown = resolved.strip_prefix(root).unwrap_or(&resolved).display()
+                ));
+            }
+        }
+    }
+    assert!(checked > 0, "no relative link found: the link finder is broken");
+    assert!(dead.is_empty(), "dead relative links:\n  {}", dead.join("\n  "));
 }
