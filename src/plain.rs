@@ -280,7 +280,7 @@ async fn ask_all(p: &mut Prompter, a: &mut Answers, state_dir: &Path) -> anyhow:
     a.endpoint_url = optional(&p.ask(Q::Endpoint, a.endpoint_url.as_deref().unwrap_or(""))?);
     p.keep(a);
     let default_region = if a.region.is_empty() { "us-east-1" } else { &a.region };
-    a.region = p.ask(Q::Region, &default_region.to_string())?;
+    a.region = p.ask(Q::Region, default_region)?;
     p.keep(a);
     a.kms.create = p.choose(Q::KeyMode, usize::from(!a.kms.create))? == 0;
     p.keep(a);

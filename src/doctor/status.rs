@@ -420,7 +420,7 @@ mod tests {
         };
         m.server = Some(server.clone());
         let left = left_open(&m);
-        assert_eq!(left.keys_waiting, [kept.clone()]);
+        assert_eq!(left.keys_waiting, std::slice::from_ref(&kept));
         assert!(
             left.proofs_missing.is_empty(),
             "an older manifest kept no proofs: nothing to say"

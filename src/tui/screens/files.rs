@@ -25,8 +25,6 @@ const IDS: [Q; 4] = [Q::Config, Q::Env, Q::SharedFile, Q::Csv];
 
 const CSV_NOTE: &str = "optional: also save the key as the AWS console's CSV";
 
-/// The credentials choice's options, in the order of [`CredentialsStyle::ALL`].
-
 /// Why one would choose the shared file, under the choice.
 const STYLE_NOTES: [&str; 2] = [
     "Vault's AWS secrets and auth engines also see the key",

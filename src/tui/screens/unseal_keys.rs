@@ -21,7 +21,7 @@ use crate::vault::migrate::UnsealKeys as Keys;
 /// `keys_base64`) or hex (`keys`). Its value only the server can judge.
 fn looks_like_a_key(key: &str) -> bool {
     use base64::Engine;
-    let hex = key.len() % 2 == 0 && key.chars().all(|c| c.is_ascii_hexdigit());
+    let hex = key.len().is_multiple_of(2) && key.chars().all(|c| c.is_ascii_hexdigit());
     let base64 = base64::engine::general_purpose::STANDARD
         .decode(key)
         .is_ok_and(|bytes| !bytes.is_empty());
