@@ -81,6 +81,26 @@ fn plan_apply_again_and_destroy_through_the_binary() {
         assert!(plan_text.contains(expected), "plan lacks {expected}:\n{plan_text}");
     }
     assert!(!dir.path().join("etc/vault.env").exists(), "plan wrote nothing");
+    // "In this order" is the order every time: the key's calls, then the user's.
+    for _ in 0..3 {
+        let again = with_operator_keys(autounseal(&state).args(["plan", "--answers"]).arg(&answers))
+            .output()
+            .unwrap();
+        let listed = text(&again);
+        let at = |action: &str| {
+            listed
+                .find(&format!(". {action} "))
+                .unwrap_or_else(|| panic!("{action}: {listed}"))
+        };
+        let order = [
+            at("kms:CreateKey"),
+            at("kms:EnableKeyRotation"),
+            at("kms:CreateAlias"),
+            at("iam:CreateUser"),
+            at("iam:CreatePolicy"),
+        ];
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{listed}");
+    }
 
     let apply = with_operator_keys(autounseal(&state).args(["apply", "--yes", "--answers"]).arg(&answers))
         .output()

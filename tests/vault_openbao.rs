@@ -64,6 +64,39 @@ async fn apply_ends_with_an_initialised_server_that_unseals_itself() {
         output.contains("ok   Restart check: restarted and unsealed itself"),
         "{output}"
     );
+    // Both proofs recorded; a re-run with nothing to change restarts nothing, and says why.
+    let server = ManifestStore::open(&dir.path().join("state"))
+        .unwrap()
+        .snapshot()
+        .server
+        .unwrap();
+    let proofs = server.proofs.clone().unwrap();
+    assert!(
+        proofs.seal_verified.is_some() && proofs.restart_checked.is_some(),
+        "{proofs:?}"
+    );
+    let again = run_apply(&a, dir.path());
+    let said = text(&again);
+    assert!(again.status.success(), "{said}");
+    assert!(
+        said.contains("Restart check: not restarted again: its restart check passed at"),
+        "{said}"
+    );
+    let after = ManifestStore::open(&dir.path().join("state"))
+        .unwrap()
+        .snapshot()
+        .server
+        .unwrap();
+    assert_eq!(after.pid, server.pid, "the same server process");
+    // A file it reads changed: the next run restarts it to read it, and proves it again.
+    let env = std::fs::read_to_string(&a.output.env_file).unwrap();
+    std::fs::write(&a.output.env_file, format!("{env}\n")).unwrap();
+    let changed = run_apply(&a, dir.path());
+    let said = text(&changed);
+    assert!(
+        said.contains("ok   Restart check: restarted and unsealed itself"),
+        "{said}"
+    );
 
     // The config parses and holds the seal stanza, with no credentials in it.
     let hcl_text = std::fs::read_to_string(&a.output.vault_config).unwrap();
@@ -432,13 +465,22 @@ fn pgp_public_key(dir: &Path) -> std::path::PathBuf {
         assert!(out.status.success(), "gpg {args:?}: {}", text(&out));
         out.stdout
     };
+    // An RSA key with an encryption subkey, as the server's OpenPGP library wants one.
     gpg(&[
         "--quick-gen-key",
         "autounseal test <test@example.invalid>",
         "rsa2048",
-        "default",
+        "sign",
         "never",
     ]);
+    let listed = String::from_utf8(gpg(&["--with-colons", "--list-keys", "test@example.invalid"])).unwrap();
+    let fingerprint = listed
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .and_then(|rest| rest.split(':').find(|f| !f.is_empty()))
+        .unwrap()
+        .to_string();
+    gpg(&["--quick-add-key", &fingerprint, "rsa2048", "encr", "never"]);
     let key = dir.join("operator.gpg");
     std::fs::write(&key, gpg(&["--export", "test@example.invalid"])).unwrap();
     let _ = Command::new("gpgconf")
@@ -473,7 +515,7 @@ async fn a_headless_run_that_fails_after_init_keeps_the_encrypted_keys() {
     std::fs::write(&file, a.to_toml()).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
     isolate(&mut cmd, &d.join("state"));
-    let child = cmd
+    let mut child = cmd
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AUTOUNSEAL_TEST_PAUSE", "initialized")
@@ -490,6 +532,9 @@ async fn a_headless_run_that_fails_after_init_keeps_the_encrypted_keys() {
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     while !stopped() {
+        if child.try_wait().unwrap().is_some() {
+            panic!("apply ended before init: {}", text(&child.wait_with_output().unwrap()));
+        }
         assert!(std::time::Instant::now() < deadline, "apply never reached init");
         std::thread::sleep(Duration::from_millis(50));
     }

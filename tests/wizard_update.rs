@@ -1774,3 +1774,120 @@ fn the_server_screen_starts_from_the_configs_listener() {
     update(&mut app, host_with(&asked, None, Some(listener)));
     assert_eq!(app.screens.server.form.value(Q::Listen), "127.0.0.1:9200");
 }
+
+/// A filter cleared (Ctrl-U, or typed away) leaves the selection on the chosen region
+/// (the answers', or one moved to), never on the list's first.
+#[test]
+fn clearing_the_region_filter_keeps_the_chosen_region() {
+    let mut app = app();
+    to_region(&mut app);
+    let on = |app: &App| app.screens.region.visible()[app.screens.region.selected].0;
+    assert_eq!(on(&app), "eu-west-1", "the answers' region");
+    typed(&mut app, "lond");
+    assert_eq!(on(&app), "eu-west-2", "the filter's match");
+    ctrl(&mut app, 'u');
+    assert_eq!(
+        on(&app),
+        "eu-west-1",
+        "cleared: the chosen region, not the list's first"
+    );
+    typed(&mut app, "eu-");
+    assert_eq!(on(&app), "eu-west-1", "still listed: still selected");
+    key(&mut app, KeyCode::Down);
+    let moved = on(&app);
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    assert_eq!(on(&app), moved, "a region moved to is the chosen one");
+}
+
+fn drawn(app: &App) {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| autounseal::tui::view::draw(f, app)).unwrap();
+}
+
+/// Review scrolls a line at a time (a config's diff is many lines of one change) and
+/// stops at its ends: after more Downs than lines, one Up moves at once.
+#[test]
+fn review_scrolls_by_line_and_stops_at_its_ends() {
+    let mut app = app();
+    app.go(ScreenId::Review);
+    let diff: String = (0..30).map(|i| format!("\n+line {i}")).collect();
+    let calls = vec![autounseal::run::Call {
+        action: "file:write".into(),
+        detail: format!("/etc/vault.d/vault.hcl (kept; seal \"awskms\" added){diff}"),
+        command: String::new(),
+    }];
+    let planned = Box::new(app.ctx.answers.clone());
+    update(&mut app, Msg::Plan(planned, Ok(calls)));
+    drawn(&app);
+    let furthest = app.screens.review.furthest.get();
+    assert!(furthest > 0 && furthest < 31, "{furthest}");
+    for _ in 0..60 {
+        key(&mut app, KeyCode::Down);
+        drawn(&app);
+    }
+    assert_eq!(app.screens.review.scroll, furthest, "clamped at the end");
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.screens.review.scroll, furthest - 1, "one Up moves at once");
+    for _ in 0..60 {
+        key(&mut app, KeyCode::Up);
+    }
+    assert_eq!(app.screens.review.scroll, 0);
+}
+
+/// The commands dialog (F2) stops at its ends too.
+#[test]
+fn the_commands_dialog_scrolls_to_its_ends_only() {
+    use autounseal::tui::app::Modal;
+    let mut app = app();
+    app.go(ScreenId::Iam);
+    key(&mut app, KeyCode::F(2));
+    drawn(&app);
+    let furthest = app.commands_furthest.get();
+    for _ in 0..40 {
+        key(&mut app, KeyCode::Down);
+        drawn(&app);
+    }
+    assert_eq!(app.modal, Some(Modal::Commands(furthest)));
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.modal, Some(Modal::Commands(furthest.saturating_sub(1))));
+}
+
+/// After a run, ↑ brings back the rows an 80x24 view scrolled out, ↓ returns.
+#[test]
+fn after_a_run_the_first_rows_can_be_read_again() {
+    use autounseal::run::{Event, Step};
+    let mut app = app();
+    app.go(ScreenId::Run);
+    for step in Step::APPLY {
+        update(
+            &mut app,
+            Msg::Engine(Event::Done(
+                step,
+                format!(
+                    "{} done: {}",
+                    step.label(),
+                    "news long enough to take a second row ".repeat(2)
+                ),
+            )),
+        );
+    }
+    update(&mut app, Msg::RunFinished(Err(RunError::Other("x".into()))));
+    app.screens.run.phase = autounseal::tui::screens::run::Phase::Finished;
+    drawn(&app);
+    let hidden = app.screens.run.furthest.get();
+    assert!(hidden > 0, "at 80x24 the first rows are out of view");
+    for _ in 0..(hidden + 5) {
+        key(&mut app, KeyCode::Up);
+    }
+    assert_eq!(app.screens.run.scroll, hidden, "back to the first row, and no further");
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| autounseal::tui::view::draw(f, &app)).unwrap();
+    assert!(
+        format!("{}", terminal.backend()).contains("Check AWS identity"),
+        "the first row is shown"
+    );
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.screens.run.scroll, hidden - 1);
+}

@@ -24,6 +24,9 @@ pub struct App {
     pub ctx: Ctx,
     pub screens: Screens,
     pub modal: Option<Modal>,
+    /// The furthest the commands dialog can scroll, as last drawn (see
+    /// `screens::scrolled_lines`).
+    pub commands_furthest: crate::tui::screens::Furthest,
 }
 
 impl App {
@@ -48,6 +51,7 @@ impl App {
                 ran: false,
             },
             modal: None,
+            commands_furthest: Default::default(),
         }
     }
 
@@ -252,8 +256,11 @@ fn on_key(app: &mut App, key: crossterm::event::KeyEvent) -> Vec<Command> {
         }
         Some(Modal::Commands(scroll)) => {
             app.modal = match key.code {
-                KeyCode::Down => Some(Modal::Commands(scroll + 1)),
-                KeyCode::Up => Some(Modal::Commands(scroll.saturating_sub(1))),
+                KeyCode::Up | KeyCode::Down => Some(Modal::Commands(crate::tui::screens::scroll_by_key(
+                    scroll,
+                    &key,
+                    app.commands_furthest.get(),
+                ))),
                 _ => None,
             };
             return vec![];

@@ -117,11 +117,23 @@ fn commands(frame: &mut Frame, area: Rect, app: &App, scroll: usize) {
     let inner = width.saturating_sub(2).max(1) as usize;
     // Rows left for commands: the screen less the borders and the hint line.
     let room = area.height.saturating_sub(3) as usize;
-    let scroll = scroll.min(all.len().saturating_sub(1));
+    let rows_of = |l: &String| l.chars().count().max(1).div_ceil(inner);
+    // The furthest scroll that still fills the dialog: its last command at the bottom.
+    let mut fits = 0;
+    let mut furthest = all.len().saturating_sub(1);
+    for (i, l) in all.iter().enumerate().rev() {
+        fits += rows_of(l);
+        if fits > room {
+            break;
+        }
+        furthest = i;
+    }
+    app.commands_furthest.set(furthest);
+    let scroll = scroll.min(furthest);
     let mut text: Vec<Line> = Vec::new();
     let mut rows = 0;
     for l in all.iter().skip(scroll) {
-        rows += l.chars().count().max(1).div_ceil(inner);
+        rows += rows_of(l);
         if rows > room {
             break;
         }

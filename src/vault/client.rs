@@ -325,7 +325,7 @@ impl VaultClient {
             return Err(VaultError::Http {
                 what: "PUT /v1/sys/init".into(),
                 status: status.as_u16(),
-                body: String::from_utf8_lossy(&body).into_owned(),
+                body: in_words(&String::from_utf8_lossy(&body)),
             });
         }
         InitSecrets::from_response(&body).map_err(|e| VaultError::Http {

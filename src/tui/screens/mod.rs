@@ -472,6 +472,57 @@ pub fn lines(frame: &mut Frame, area: Rect, lines: Vec<Line<'_>>) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
 
+/// Lines that scroll a line at a time: drawn from line `scroll` on, wrapped, in `area`.
+/// Returns the furthest scroll that still fills the area (the last line at the bottom),
+/// which the view leaves in its state's `Cell` for `update` to clamp the next key by, as
+/// ratatui's stateful widgets do.
+pub fn scrolled_lines(frame: &mut Frame, area: Rect, lines: Vec<Line<'_>>, scroll: usize) -> usize {
+    let width = area.width.max(1) as usize;
+    let rows = |l: &Line| word_wrapped_rows(&l.to_string(), width);
+    let mut fits = 0;
+    let mut furthest = lines.len();
+    for (i, line) in lines.iter().enumerate().rev() {
+        fits += rows(line);
+        if fits > area.height as usize {
+            break;
+        }
+        furthest = i;
+    }
+    let furthest = furthest.min(lines.len().saturating_sub(1));
+    let shown: Vec<Line> = lines.into_iter().skip(scroll.min(furthest)).collect();
+    frame.render_widget(Paragraph::new(shown).wrap(Wrap { trim: false }), area);
+    furthest
+}
+
+/// The furthest a scrolled view can go, as it was last drawn (set by the view, read by
+/// `update`); no limit until it is first drawn.
+#[derive(Debug)]
+pub struct Furthest(std::cell::Cell<usize>);
+
+impl Default for Furthest {
+    fn default() -> Furthest {
+        Furthest(std::cell::Cell::new(usize::MAX))
+    }
+}
+
+impl Furthest {
+    pub fn get(&self) -> usize {
+        self.0.get()
+    }
+
+    pub fn set(&self, furthest: usize) {
+        self.0.set(furthest);
+    }
+}
+
+/// One line up (↑) or down (↓), never past `furthest` (see [`scrolled_lines`]).
+pub fn scroll_by_key(scroll: usize, key: &crossterm::event::KeyEvent, furthest: usize) -> usize {
+    match key.code {
+        crossterm::event::KeyCode::Up => scroll.min(furthest).saturating_sub(1),
+        _ => (scroll + 1).min(furthest),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,9 @@ Choose the region closest to your Vault server. Type to filter.";
 pub struct Region {
     pub filter: TextArea<'static>,
     pub selected: usize,
+    /// The region the operator chose (the answers', or one moved to with ↑↓): a filter
+    /// that lists it keeps it selected, one that does not selects its first match.
+    chosen: Option<&'static str>,
 }
 
 impl Region {
@@ -26,8 +29,10 @@ impl Region {
         let mut s = Region {
             filter: TextArea::default(),
             selected: 0,
+            chosen: None,
         };
         s.select(&default_region(a));
+        s.chosen = s.on();
         s
     }
 
@@ -43,6 +48,20 @@ impl Region {
 
     fn select(&mut self, code: &str) {
         self.selected = self.visible().iter().position(|(c, _)| *c == code).unwrap_or(0);
+    }
+
+    /// The region the selection is on, if any is visible.
+    fn on(&self) -> Option<&'static str> {
+        self.visible().get(self.selected).map(|(code, _)| *code)
+    }
+
+    /// The filter changed: the chosen region stays selected while it is listed (an
+    /// emptied filter never jumps to the list's first region).
+    fn refiltered(&mut self) {
+        match self.chosen {
+            Some(code) => self.select(code),
+            None => self.selected = 0,
+        }
     }
 }
 
@@ -67,6 +86,7 @@ impl Region {
         } else {
             (self.selected + 1).min(count.saturating_sub(1))
         };
+        self.chosen = self.on();
         Outcome::stay()
     }
 
@@ -97,7 +117,7 @@ impl Screen for Region {
             when: |s, _| !s.filter.is_empty(),
             action: |s, _, _| {
                 s.filter = TextArea::default();
-                s.selected = 0;
+                s.refiltered();
                 Outcome::stay()
             },
         },
@@ -118,6 +138,7 @@ impl Screen for Region {
     fn enter(&mut self, ctx: &mut Ctx) -> Vec<Command> {
         let current = default_region(&ctx.answers);
         self.select(&current);
+        self.chosen = self.on();
         vec![]
     }
 
@@ -128,7 +149,7 @@ impl Screen for Region {
 
     fn typed(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
         if self.filter.input(key) {
-            self.selected = 0;
+            self.refiltered();
         }
         Outcome::stay()
     }

@@ -26,7 +26,10 @@ pub struct Review {
     pub plan: Lookup<Vec<Call>>,
     /// The answers `plan` is (being) made from: Enter runs exactly these, or plans again.
     pub planned_for: Option<Answers>,
+    /// The first line of the plan shown.
     pub scroll: usize,
+    /// The furthest `scroll` that still fills the screen, as last drawn.
+    pub furthest: super::Furthest,
     /// The "go back to…" menu, with its selected question.
     pub back_menu: Option<usize>,
     /// The answers changed since the plan last made: said while it is made again.
@@ -86,12 +89,9 @@ impl Review {
         Outcome::go(Nav::Go(ScreenId::questions()[selected]))
     }
 
+    /// A line at a time (a config's diff is many lines of one change), to its ends.
     fn scroll(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
-        self.scroll = if key.code == KeyCode::Up {
-            self.scroll.saturating_sub(1)
-        } else {
-            self.scroll + 1
-        };
+        self.scroll = super::scroll_by_key(self.scroll, &key, self.furthest.get());
         Outcome::stay()
     }
 
@@ -355,7 +355,6 @@ fn view(review: &Review, frame: &mut Frame, area: Rect, ctx: &Ctx) {
             let items: Vec<Line> = calls
                 .iter()
                 .enumerate()
-                .skip(review.scroll.min(calls.len().saturating_sub(1)))
                 .flat_map(|(i, c)| {
                     let mut detail = c.detail.lines();
                     let head = Line::from(vec![
@@ -374,7 +373,9 @@ fn view(review: &Review, frame: &mut Frame, area: Rect, ctx: &Ctx) {
                     std::iter::once(head).chain(diff)
                 })
                 .collect();
-            frame.render_widget(Paragraph::new(items).wrap(Wrap { trim: false }), body);
+            review
+                .furthest
+                .set(super::scrolled_lines(frame, body, items, review.scroll));
         }
     }
     if let Some(selected) = review.back_menu {

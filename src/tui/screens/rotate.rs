@@ -40,7 +40,9 @@ pub struct Rotate {
     pub rows: Vec<(Step, Status)>,
     pub warnings: Vec<String>,
     /// How far the text under the rows is scrolled (a failure's is long).
-    pub scroll: u16,
+    pub scroll: usize,
+    /// The furthest `scroll` goes, as last drawn.
+    pub furthest: super::Furthest,
     /// A cluster's node the rows are for ("node autounseal-2 (2 of 3)").
     pub node: Option<String>,
 }
@@ -129,7 +131,7 @@ impl Rotate {
     }
 
     fn scroll(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
-        self.scroll = steps::scrolled(self.scroll, &key);
+        self.scroll = steps::scrolled(self.scroll, &key, self.furthest.get(), self.failed());
         Outcome::stay()
     }
 }
@@ -232,7 +234,15 @@ impl Screen for Rotate {
             }
             Phase::Plan | Phase::Running => {}
         }
-        steps::view(frame, rest, ctx, &self.rows, text, self.scroll, self.failed());
+        self.furthest.set(steps::view(
+            frame,
+            rest,
+            ctx,
+            &self.rows,
+            text,
+            self.scroll,
+            self.failed(),
+        ));
     }
 }
 

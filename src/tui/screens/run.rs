@@ -42,7 +42,9 @@ pub struct Run {
     pub phase: Phase,
     pub warnings: Vec<String>,
     /// How far the failure's text is scrolled (a server's log tail is long).
-    pub scroll: u16,
+    pub scroll: usize,
+    /// The furthest `scroll` goes, as last drawn.
+    pub furthest: super::Furthest,
     /// The failure was the access key limit: which key to replace.
     pub replace: Option<KeyToReplace>,
 }
@@ -149,7 +151,7 @@ impl Run {
     }
 
     fn scroll(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
-        self.scroll = steps::scrolled(self.scroll, &key);
+        self.scroll = steps::scrolled(self.scroll, &key, self.furthest.get(), self.failed());
         Outcome::stay()
     }
 }
@@ -224,7 +226,8 @@ impl Screen for Run {
             keys: &[UP, DOWN],
             label: "↑↓",
             what: "scroll",
-            when: |s, _| s.failed() && !s.choosing_key(),
+            // After a run, the rows that scrolled out of an 80x24 view can be read again.
+            when: |s, _| (s.failed() && !s.choosing_key()) || matches!(s.phase, Phase::Finished),
             action: Run::scroll,
         },
         Binding {
@@ -314,5 +317,13 @@ fn view(run: &Run, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         (Phase::Finished, _) => text.push(Line::styled("All done. Enter to continue.", t.ok)),
         _ => {}
     }
-    steps::view(frame, rest, ctx, &run.rows, text, run.scroll, failure.is_some());
+    run.furthest.set(steps::view(
+        frame,
+        rest,
+        ctx,
+        &run.rows,
+        text,
+        run.scroll,
+        failure.is_some(),
+    ));
 }

@@ -92,12 +92,16 @@ pub fn tick(rows: &mut [(Step, Status)]) {
     }
 }
 
-/// The text under the rows scrolled a line up or down by `key` (↑ or ↓).
-pub fn scrolled(scroll: u16, key: &KeyEvent) -> u16 {
-    if key.code == KeyCode::Up {
-        scroll.saturating_sub(1)
+/// ↑ or ↓ on a screen of rows (see [`view`]): after a failure the text under the rows
+/// scrolls, a line at a time; otherwise the rows do, ↑ showing earlier ones. Never past
+/// `furthest`, as the view last found it.
+pub fn scrolled(scroll: usize, key: &KeyEvent, furthest: usize, failed: bool) -> usize {
+    let earlier = (key.code == KeyCode::Up) != failed;
+    let scroll = scroll.min(furthest);
+    if earlier {
+        (scroll + 1).min(furthest)
     } else {
-        scroll.saturating_add(1)
+        scroll.saturating_sub(1)
     }
 }
 
@@ -131,17 +135,19 @@ fn row_lines(ctx: &Ctx, step: Step, status: &Status, label_width: usize, width: 
     super::hanging(head, &[(text.as_str(), t.dim)], width)
 }
 
-/// The rows, then `text` below them scrolled by `scroll`. On failure (`failed`) the rows
-/// after the last one that moved are only waiting: the text gets their room.
+/// The rows, then `text` below them. On failure (`failed`) the rows after the last one
+/// that moved are only waiting, the text gets their room and `scroll` scrolls it;
+/// otherwise the newest rows are in view and `scroll` goes back that many rows. Returns
+/// the furthest scroll that shows anything new (see [`scrolled`]).
 pub fn view(
     frame: &mut Frame,
     area: Rect,
     ctx: &Ctx,
     rows: &[(Step, Status)],
     text: Vec<Line>,
-    scroll: u16,
+    scroll: usize,
     failed: bool,
-) {
+) -> usize {
     let last = rows.iter().rposition(|(_, s)| *s != Status::Waiting).unwrap_or(0);
     let width = area.width.max(1) as usize;
     // The labels a column as wide as the longest and a space (22 at least: the apply's).
@@ -160,18 +166,29 @@ pub fn view(
     let below_rows = text.iter().map(wrapped).sum::<usize>().min(area.height as usize / 2);
     let room = (area.height as usize).saturating_sub(below_rows).max(1);
     let heights: Vec<usize> = shown.iter().map(Vec::len).collect();
-    let mut skip = 0;
-    while heights[skip..].iter().sum::<usize>() > room && skip + 1 < shown.len() {
-        skip += 1;
+    let mut hidden = 0;
+    while heights[hidden..].iter().sum::<usize>() > room && hidden + 1 < shown.len() {
+        hidden += 1;
     }
+    let skip = if failed { hidden } else { hidden - scroll.min(hidden) };
     let rows_height = (heights[skip..].iter().sum::<usize>() as u16).min(area.height);
     let [rows, below] = Layout::vertical([Constraint::Length(rows_height), Constraint::Min(0)]).areas(area);
     frame.render_widget(
         Paragraph::new(shown.into_iter().skip(skip).flatten().collect::<Vec<_>>()),
         rows,
     );
+    let text_rows: usize = text.iter().map(wrapped).sum();
+    let furthest = if failed {
+        text_rows.saturating_sub(below.height as usize)
+    } else {
+        hidden
+    };
+    let text_scroll = if failed { scroll.min(furthest) } else { 0 };
     frame.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: false }).scroll((scroll, 0)),
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .scroll((text_scroll as u16, 0)),
         below,
     );
+    furthest
 }
