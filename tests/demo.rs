@@ -59,7 +59,18 @@ fn a_kept_demo_runs_on_until_torn_down() {
     let state = dir.path().join("state");
     let out = demo(&state, &["--yes", "--keep"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("autounseal demo --teardown"), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("autounseal demo --teardown"), "{said}");
+    // How to reach what was kept: the emulator with its credentials, the server, the setup.
+    for expected in [
+        "export AWS_ENDPOINT_URL=http://127.0.0.1:",
+        "AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo-secret",
+        "Its server: ",
+        " status -address=http://127.0.0.1:",
+        "Its setup: autounseal status --state-dir",
+    ] {
+        assert!(said.contains(expected), "{expected}: {said}");
+    }
     assert!(state.join("demo/state/manifest.json").exists());
     assert!(
         !processes_mentioning(&state.to_string_lossy()).is_empty(),
@@ -135,4 +146,92 @@ fn demo_cluster_runs_three_nodes_that_unseal_themselves_and_leaves_nothing_behin
     assert_eq!(summary.matches(": standby").count(), 2, "{output}");
     assert!(!output.contains("rotation not asked for"), "{output}");
     common::assert_demo_gone(&state);
+}
+
+/// The demo in line prompts (`--plain`, as `TERM=dumb` gets): marked DEMO, Enter through
+/// every question runs the story; a Ctrl-C at a prompt tears it down as the full-screen
+/// demo does (no emulator left, no folder), and a demo folder an earlier one left behind
+/// is cleared with its emulator before a new one starts.
+#[test]
+fn the_plain_demo_is_marked_runs_on_enter_and_tears_down_on_ctrl_c() {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let start = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+        isolate(&mut cmd, &state);
+        cmd.env("AUTOUNSEAL_TOOLS", tools_dir())
+            .args(["demo", "--plain"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Ctrl-C at the first prompt.
+    let mut child = start();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !String::from_utf8_lossy(&seen).contains("1. AWS profile") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no prompt: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        let mut buf = [0u8; 4096];
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "ended before the prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        String::from_utf8_lossy(&seen).starts_with("DEMO:"),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(!status.success());
+    assert!(err.contains("SIGINT at a prompt"), "{rest}{err}");
+    assert!(rest.contains("Tearing the demo down"), "{rest}{err}");
+    assert!(!state.join("demo").exists(), "the demo folder is gone");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !processes_mentioning(&state.to_string_lossy()).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(processes_mentioning(&state.to_string_lossy()), Vec::<String>::new());
+
+    // A demo folder left by one that died at a prompt (its emulator still running):
+    // the next demo stops that emulator and starts clean. Then Enter through it all.
+    let mut moto = common::Moto::start();
+    std::fs::create_dir_all(state.join("demo")).unwrap();
+    std::fs::write(state.join("demo/moto.pid"), format!("{}\n", moto.pid())).unwrap();
+    let mut child = start();
+    let mut stdin = child.stdin.take().unwrap();
+    for _ in 0..40 {
+        writeln!(stdin).unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("ended before it made anything: its emulator is stopped"),
+        "{said}"
+    );
+    assert!(
+        said.contains("ok   Restart check: restarted and unsealed itself"),
+        "{said}"
+    );
+    assert!(!state.join("demo").exists(), "torn down at the end");
+    assert!(!moto.running(), "the leaked emulator was stopped");
 }

@@ -1891,3 +1891,102 @@ fn after_a_run_the_first_rows_can_be_read_again() {
     key(&mut app, KeyCode::Down);
     assert_eq!(app.screens.run.scroll, hidden - 1);
 }
+
+fn screen_text(app: &App) -> String {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| autounseal::tui::view::draw(f, app)).unwrap();
+    format!("{}", terminal.backend())
+}
+
+/// Words that must match what is so: Welcome names the user the answers name; Done
+/// gives the status command with the binary as found and says what destroy will need;
+/// an endpoint that does not answer is not told to run `aws configure`; Review after a
+/// run no longer says nothing has changed.
+#[test]
+fn the_words_say_what_is_so() {
+    let mut app = app();
+    app.ctx.answers.iam.user_name = "unseal-bot".into();
+    app.go(ScreenId::Welcome);
+    let shown = screen_text(&app);
+    assert!(
+        shown.contains("IAM user unseal-bot, its access key") && shown.contains("│ unseal-bot "),
+        "{shown}"
+    );
+    assert!(!shown.contains("vault-auto-unseal"), "{shown}");
+
+    app.go(ScreenId::Account);
+    let checked = autounseal::tui::screens::account::checked_key(&app.ctx.answers);
+    let closed = RunError::Unreachable {
+        action: "sts:GetCallerIdentity",
+        endpoint: "http://127.0.0.1:9".into(),
+        message: "connection refused".into(),
+    };
+    update(&mut app, Msg::Identity(checked, Err(closed)));
+    let shown = screen_text(&app);
+    assert!(
+        shown.contains("Check the endpoint above") && !shown.contains("aws configure"),
+        "{shown}"
+    );
+
+    app.go(ScreenId::Review);
+    assert!(screen_text(&app).contains("Nothing has changed yet"));
+    update(
+        &mut app,
+        Msg::RunFinished(Err(RunError::Other("failed half-way".into()))),
+    );
+    app.go(ScreenId::Review);
+    let shown = screen_text(&app);
+    assert!(
+        !shown.contains("Nothing has changed yet") && shown.contains("or part of one"),
+        "{shown}"
+    );
+
+    let report = RunReport {
+        key_arn: "arn:aws:kms:eu-west-1:1:key/k".into(),
+        user_arn: "arn:aws:iam::1:user/unseal-bot".into(),
+        address: "http://127.0.0.1:8200".into(),
+        status: Some(autounseal::vault::client::SealStatus {
+            seal_type: "awskms".into(),
+            initialized: true,
+            sealed: false,
+            recovery_seal: true,
+            version: "2.6.2".into(),
+            migration: false,
+            t: 2,
+            progress: 0,
+        }),
+        server_command: String::new(),
+        status_command: "/opt/openbao/bin/bao status -address=http://127.0.0.1:8200".into(),
+        secrets: None,
+        left_open: vec!["Restart check never ran: set up again".into()],
+    };
+    app.go(ScreenId::Run);
+    update(&mut app, Msg::RunFinished(Ok(report)));
+    let lines = autounseal::tui::screens::done::summary(&app.ctx).join("\n");
+    assert!(
+        lines.contains("  /opt/openbao/bin/bao status -address=http://127.0.0.1:8200"),
+        "{lines}"
+    );
+    assert!(
+        lines.contains("destroy first moves the server back to Shamir"),
+        "{lines}"
+    );
+    assert!(lines.contains("Restart check never ran"), "{lines}");
+}
+
+/// The start menu names what the last run left open, above its choices.
+#[test]
+fn the_start_menu_names_what_was_left_open() {
+    let mut app = app();
+    app.open_on_menu(vec![
+        "Recovery keys and a root token wait in /s/recovery-keys-2026-12-06T16-21-07Z.txt (0600): store them \
+         offline, then delete the file."
+            .into(),
+    ]);
+    let shown = screen_text(&app);
+    assert!(shown.contains("! Recovery keys and a root token wait in"), "{shown}");
+    assert!(
+        shown.contains("Check the setup (doctor)"),
+        "the menu still fits: {shown}"
+    );
+}

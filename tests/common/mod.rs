@@ -77,6 +77,15 @@ impl Moto {
         Moto::start_with_env(&[("INITIAL_NO_AUTH_ACTION_COUNT", requests.to_string())])
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the emulator still runs (not stopped by someone else).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     fn start_with_env(env: &[(&str, String)]) -> Moto {
         let port = free_port();
         let mut cmd = Command::new(tools_dir().join("moto_server"));
