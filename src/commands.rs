@@ -216,47 +216,50 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
         if unseal_keys.is_some() {
             bail!("a seal migration is for one server; a cluster is set up new (cluster.nodes = 1 to migrate)");
         }
-        let gate = InitGate::default();
-        let outcome = with_printer(Mode::Run, async |rep| {
-            let rep = rep.with_stop(stop);
-            cluster::apply(&answers, state_dir, APPLY, keys, &rep, gate.clone()).await
+        let outcome = keeping_handed_back_keys(&answers, state_dir, async |gate| {
+            with_printer(Mode::Run, async |rep| {
+                let rep = rep.with_stop(stop);
+                cluster::apply(&answers, state_dir, APPLY, keys, &rep, gate).await
+            })
+            .await
         })
-        .await;
-        let outcome = match outcome {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                keep_handed_back_keys(&gate, &answers, state_dir).await;
-                return Err(e.into());
-            }
-        };
+        .await?;
         print_summary(&outcome.first_answers, state_dir, &outcome.first);
         print_cluster(&outcome, state_dir);
         drop(outcome);
         crate::pause::point("finished");
         return Ok(());
     }
-    let gate = InitGate::default();
-    let outcome = with_printer(Mode::Run, async |rep| {
-        let rep = rep.with_stop(stop);
-        flow::run_with(&answers, state_dir, APPLY, keys, &rep, gate.clone(), unseal_keys).await
+    let outcome = keeping_handed_back_keys(&answers, state_dir, async |gate| {
+        with_printer(Mode::Run, async |rep| {
+            let rep = rep.with_stop(stop);
+            flow::run_with(&answers, state_dir, APPLY, keys, &rep, gate, unseal_keys).await
+        })
+        .await
     })
-    .await;
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            keep_handed_back_keys(&gate, &answers, state_dir).await;
-            return Err(e.into());
-        }
-    };
+    .await?;
     print_summary(&answers, state_dir, &outcome);
     drop(outcome);
     crate::pause::point("finished");
     Ok(())
 }
 
-/// Keys init handed back (encrypted to the operator's PGP keys) to a run that failed
-/// later: they exist nowhere else, so they go to a new 0600 file in the state folder,
-/// named here.
+/// Runs `work` with an init gate of its own. Keys init handed back (encrypted to the
+/// operator's PGP keys) to a run that then failed exist nowhere else: they go to a new
+/// 0600 file in the state folder, named here.
+async fn keeping_handed_back_keys<T>(
+    answers: &Answers,
+    state_dir: &Path,
+    work: impl AsyncFnOnce(InitGate) -> crate::run::Result<T>,
+) -> anyhow::Result<T> {
+    let gate = InitGate::default();
+    let result = work(gate.clone()).await;
+    if result.is_err() {
+        keep_handed_back_keys(&gate, answers, state_dir).await;
+    }
+    Ok(result?)
+}
+
 async fn keep_handed_back_keys(gate: &InitGate, answers: &Answers, state_dir: &Path) {
     let Some(secrets) = gate.take_keys() else { return };
     let address = crate::vault::config::api_addr(answers);

@@ -129,18 +129,27 @@ impl Prompter {
     }
 }
 
-/// One line of standard input, or `None` at its end. It waits in short polls, so that
-/// a stop request ends a prompt at once (a blocked read would wait for Enter), and
-/// reads a byte at a time, so that nothing past the line is taken from later reads.
+/// One line of standard input, or `None` at its end.
 fn read_line(stop: &StopRequest) -> anyhow::Result<Option<String>> {
+    let mut bytes = Vec::new();
+    let got = read_line_into(stop, &mut bytes, usize::MAX, "at a prompt")?;
+    Ok(got.then(|| String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// Reads one line of standard input onto `into` (and nowhere else: a secret read so
+/// leaves no copy behind), at most `limit` bytes in all; false at the input's end with
+/// nothing read. It waits in short polls, so that a stop request ends the wait at once
+/// (a blocked read would wait for Enter; `waiting` says for what), and reads a byte at a
+/// time, so that nothing past the line is taken from later reads.
+fn read_line_into(stop: &StopRequest, into: &mut Vec<u8>, limit: usize, waiting: &str) -> anyhow::Result<bool> {
     use nix::errno::Errno;
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::os::fd::AsFd;
     let stdin = std::io::stdin();
-    let mut bytes = Vec::new();
+    let start = into.len();
     loop {
         if let Some(signal) = stop.requested() {
-            bail!("{signal} at a prompt: stopped, nothing was changed");
+            bail!("{signal} {waiting}: stopped, nothing was changed");
         }
         let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::from(100u16)) {
@@ -149,11 +158,15 @@ fn read_line(stop: &StopRequest) -> anyhow::Result<Option<String>> {
             Err(e) => bail!("cannot read standard input: {e}"),
         }
         let mut byte = [0u8; 1];
-        match nix::unistd::read(stdin.as_fd(), &mut byte) {
+        let read = nix::unistd::read(stdin.as_fd(), &mut byte);
+        let got = byte[0];
+        zeroize::Zeroize::zeroize(&mut byte);
+        match read {
             // The end of the input (a closed pipe, a terminal that hung up).
-            Ok(0) => return Ok((!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned())),
-            Ok(_) if byte[0] == b'\n' => return Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
-            Ok(_) => bytes.push(byte[0]),
+            Ok(0) => return Ok(into.len() > start),
+            Ok(_) if got == b'\n' => return Ok(true),
+            Ok(_) if into.len() < limit => into.push(got),
+            Ok(_) => bail!("the line typed is longer than any answer"),
             Err(Errno::EINTR | Errno::EAGAIN) => continue,
             Err(e) => bail!("cannot read standard input: {e}"),
         }
@@ -216,9 +229,11 @@ pub fn read_hidden_keys(what: &str, stop: &StopRequest) -> anyhow::Result<crate:
     for n in 1.. {
         print!("{what} {n} (hidden; an empty line ends): ");
         std::io::stdout().flush()?;
-        let line = read_secret_line(stop, &mut typed)?;
+        let start = typed.len();
+        let limit = typed.capacity();
+        let got = read_line_into(stop, &mut typed, limit, "while the keys were typed")?;
         println!();
-        if !line {
+        if !got || typed.len() == start {
             break;
         }
         typed.push(b'\n');
@@ -227,39 +242,6 @@ pub fn read_hidden_keys(what: &str, stop: &StopRequest) -> anyhow::Result<crate:
         &typed[..],
         "the terminal",
     )?)
-}
-
-/// One line of standard input appended to `into` (no copy elsewhere); false when it was
-/// empty or the input ended.
-fn read_secret_line(stop: &StopRequest, into: &mut Vec<u8>) -> anyhow::Result<bool> {
-    use nix::errno::Errno;
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    use std::os::fd::AsFd;
-    let stdin = std::io::stdin();
-    let start = into.len();
-    loop {
-        if let Some(signal) = stop.requested() {
-            bail!("{signal} while the keys were typed: stopped, nothing was changed");
-        }
-        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(100u16)) {
-            Ok(0) | Err(Errno::EINTR) => continue,
-            Ok(_) => {}
-            Err(e) => bail!("cannot read standard input: {e}"),
-        }
-        let mut byte = [0u8; 1];
-        let read = nix::unistd::read(stdin.as_fd(), &mut byte);
-        let got = byte[0];
-        zeroize::Zeroize::zeroize(&mut byte);
-        match read {
-            Ok(0) => return Ok(into.len() > start),
-            Ok(_) if got == b'\n' => return Ok(into.len() > start),
-            Ok(_) if into.len() < into.capacity() => into.push(got),
-            Ok(_) => bail!("the keys typed are longer than any unseal keys"),
-            Err(Errno::EINTR | Errno::EAGAIN) => continue,
-            Err(e) => bail!("cannot read standard input: {e}"),
-        }
-    }
 }
 
 fn optional(v: &str) -> Option<String> {

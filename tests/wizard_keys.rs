@@ -440,6 +440,8 @@ fn every_listed_key_is_handled_and_every_handled_key_is_listed() {
     for (name, build) in cases() {
         let app = build();
         let screen = app.screen;
+        // Drawn first, as on a terminal: what scrolls knows then how far it can.
+        seen(&app);
         let bindings = app.screens.bindings_now(screen, &app.ctx);
         assert!(!bindings.is_empty(), "{name}: no keys at all");
         let listed: Vec<Key> = bindings.iter().flat_map(|(_, keys)| keys.iter().copied()).collect();

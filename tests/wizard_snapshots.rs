@@ -319,16 +319,7 @@ fn migration_review_and_unseal_keys() {
     snapshot!("09_review_migration", app);
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::UnsealKeys);
-    let status = autounseal::vault::client::SealStatus {
-        seal_type: "shamir".into(),
-        initialized: true,
-        sealed: false,
-        recovery_seal: false,
-        version: "2.6.2".into(),
-        migration: false,
-        t: 2,
-        progress: 0,
-    };
+    let status = common::wizard::seal_status("shamir", 2);
     let address = autounseal::vault::config::api_addr(&app.ctx.answers);
     update(&mut app, Msg::SealRead(address, Ok(status)));
     let typed = "Zq8vKEYSECRETNEVERSHOWN4xAA=";

@@ -976,16 +976,7 @@ fn a_migration_asks_for_the_unseal_keys_before_each_run() {
         "{cmds:?}"
     );
     assert_eq!(app.screen, ScreenId::UnsealKeys);
-    let status = autounseal::vault::client::SealStatus {
-        seal_type: "shamir".into(),
-        initialized: true,
-        sealed: false,
-        recovery_seal: false,
-        version: "2.6.2".into(),
-        migration: false,
-        t: 2,
-        progress: 0,
-    };
+    let status = common::wizard::seal_status("shamir", 2);
     update(&mut app, Msg::SealRead(address, Ok(status)));
     // Enter with nothing typed does not start a run.
     key(&mut app, KeyCode::Enter);
@@ -1945,16 +1936,7 @@ fn the_words_say_what_is_so() {
         key_arn: "arn:aws:kms:eu-west-1:1:key/k".into(),
         user_arn: "arn:aws:iam::1:user/unseal-bot".into(),
         address: "http://127.0.0.1:8200".into(),
-        status: Some(autounseal::vault::client::SealStatus {
-            seal_type: "awskms".into(),
-            initialized: true,
-            sealed: false,
-            recovery_seal: true,
-            version: "2.6.2".into(),
-            migration: false,
-            t: 2,
-            progress: 0,
-        }),
+        status: Some(common::wizard::seal_status("awskms", 2)),
         server_command: String::new(),
         status_command: "/opt/openbao/bin/bao status -address=http://127.0.0.1:8200".into(),
         secrets: None,

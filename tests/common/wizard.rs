@@ -49,3 +49,18 @@ pub fn cluster_file(first: &str, region: &str) -> ClusterFile {
         }],
     }
 }
+
+/// A server's seal status as `sys/seal-status` answers: initialised, unsealed, this seal,
+/// threshold `t`.
+pub fn seal_status(seal_type: &str, t: u16) -> autounseal::vault::client::SealStatus {
+    autounseal::vault::client::SealStatus {
+        seal_type: seal_type.into(),
+        initialized: true,
+        sealed: false,
+        recovery_seal: seal_type != "shamir",
+        version: "2.6.2".into(),
+        migration: false,
+        t,
+        progress: 0,
+    }
+}

@@ -160,7 +160,8 @@ impl Screen for Review {
             keys: &[UP, DOWN],
             label: "↑↓",
             what: "scroll",
-            when: |s, _| s.planned(),
+            // Only when the plan is longer than the screen.
+            when: |s, _| s.planned() && s.furthest.get() > 0,
             action: Review::scroll,
         },
         Binding {

@@ -227,7 +227,9 @@ impl Screen for Run {
             label: "↑↓",
             what: "scroll",
             // After a run, the rows that scrolled out of an 80x24 view can be read again.
-            when: |s, _| (s.failed() && !s.choosing_key()) || matches!(s.phase, Phase::Finished),
+            when: |s, _| {
+                (s.failed() && !s.choosing_key()) || (matches!(s.phase, Phase::Finished) && s.furthest.get() > 0)
+            },
             action: Run::scroll,
         },
         Binding {
