@@ -428,7 +428,7 @@ async fn write_cluster_file(state_dir: &Path, path: &Path, file: &ClusterFile, r
     recorder
         .mutate(
             Change::new(
-                Step::VaultConfig,
+                Step::ClusterFile,
                 "file:write",
                 format!("{shown}: the cluster file (no secret)"),
                 format!("install -m 0644 /dev/stdin {}", quote(&shown)),
@@ -694,7 +694,9 @@ pub async fn undo_all(
     rep: &Reporter,
     opts: DestroyOptions,
 ) -> Result<()> {
-    for dir in node_state_dirs(state_dir).into_iter().rev() {
+    let nodes = node_state_dirs(state_dir);
+    let had_nodes = !nodes.is_empty();
+    for dir in nodes.into_iter().rev() {
         rep.note(format!(
             "Node {}",
             dir.file_name().unwrap_or_default().to_string_lossy()
@@ -709,6 +711,12 @@ pub async fn undo_all(
         }
     }
     let _ = std::fs::remove_dir(state_dir.join(NODES_FOLDER));
+    if had_nodes {
+        rep.note(format!(
+            "Node {} (with the cluster's key and policy, last)",
+            node_name(state_dir, &store.snapshot())
+        ));
+    }
     flow::undo(ctx, store, rep, opts).await
 }
 

@@ -137,6 +137,8 @@ fn demo_cluster_runs_three_nodes_that_unseal_themselves_and_leaves_nothing_behin
         "--   Initialize: this node joins the cluster (retry_join): a cluster is initialised once, on its first node",
         "--   Key rotation: a reused key: its rotation is left as its owner set it",
         "The demo cluster: every node unsealed by KMS",
+        "Cluster file: the cluster file for `autounseal join`",
+        "Node autounseal-1 (with the cluster's key and policy, last)",
         "ok   Schedule key deletion",
     ] {
         assert!(output.contains(step), "missing {step:?}:\n{output}");
@@ -145,6 +147,11 @@ fn demo_cluster_runs_three_nodes_that_unseal_themselves_and_leaves_nothing_behin
     assert_eq!(summary.matches(": active").count(), 1, "{output}");
     assert_eq!(summary.matches(": standby").count(), 2, "{output}");
     assert!(!output.contains("rotation not asked for"), "{output}");
+    assert!(!output.contains("Vault config: the cluster file"), "{output}");
+    let arn_twice = output
+        .lines()
+        .any(|l| l.contains("reusing arn:") && l.matches("arn:aws:kms").count() > 1);
+    assert!(!arn_twice, "a reused key's ARN is said once: {output}");
     common::assert_demo_gone(&state);
 }
 

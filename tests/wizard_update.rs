@@ -1972,3 +1972,37 @@ fn the_start_menu_names_what_was_left_open() {
         "the menu still fits: {shown}"
     );
 }
+
+/// The operator's own config is kept (its seal stanza added), and Files says so, not
+/// that it will be replaced; another file there is backed up, then replaced.
+#[test]
+fn files_says_an_operators_config_is_kept() {
+    use autounseal::files::PathCheck;
+    let mut app = app();
+    app.ctx.answers.output.vault_config = "/tmp/a/vault.hcl".into();
+    app.ctx.answers.output.env_file = "/tmp/a/vault.env".into();
+    app.screens.files = autounseal::tui::screens::files::Files::new(&app.ctx.answers);
+    app.go(ScreenId::Files);
+    update(
+        &mut app,
+        Msg::PathChecked("/tmp/a/vault.hcl".into(), Ok(PathCheck::OperatorsConfig)),
+    );
+    update(
+        &mut app,
+        Msg::PathChecked("/tmp/a/vault.env".into(), Ok(PathCheck::WillBackUp)),
+    );
+    let note = |id| {
+        app.screens
+            .files
+            .form
+            .probe_of(id)
+            .and_then(|p| p.note.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        note(Q::Config).contains("kept as it is, with only its seal stanza added"),
+        "{}",
+        note(Q::Config)
+    );
+    assert!(note(Q::Env).contains("backed up, then replaced"), "{}", note(Q::Env));
+}

@@ -22,6 +22,8 @@ pub enum Step {
     SaveCredentials,
     VerifyCredentials,
     VaultConfig,
+    /// The cluster file the other hosts join with (a cluster's first node only).
+    ClusterFile,
     LaunchServer,
     WaitForServer,
     InitServer,
@@ -95,6 +97,7 @@ impl Step {
             Step::SaveCredentials => "Save credentials",
             Step::VerifyCredentials => "Verify credentials",
             Step::VaultConfig => "Vault config",
+            Step::ClusterFile => "Cluster file",
             Step::LaunchServer => "Start server",
             Step::WaitForServer => "Wait for server",
             Step::InitServer => "Initialize",
