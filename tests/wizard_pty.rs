@@ -108,8 +108,9 @@ fn a_person_goes_through_every_screen_to_an_unsealed_server() {
     t.wait_for("9/13 Review", SHORT);
     let review = t.wait_for("iam:CreateAccessKey", Duration::from_secs(30));
     assert!(review.contains("kms:CreateKey"), "{review}");
-    // The last change of the plan is below the fold at 80x24: scroll to it.
-    t.type_keys(&[DOWN, DOWN, DOWN, DOWN]);
+    // The last change of the plan is below the fold at 80x24: scroll to it, a line at a
+    // time (more Downs than lines stop at the end).
+    t.type_keys(&[DOWN; 12]);
     t.wait_for("vault:init", SHORT);
     t.type_keys(&[ENTER]);
     t.wait_for("11/13 Run", SHORT);
@@ -228,7 +229,9 @@ fn the_demo_wizard_shows_its_banner_and_commands_and_tears_down_on_quit() {
     t.type_keys(&["\x1bOQ"]); // F2
     let commands = t.wait_for("AWS account: the commands", SHORT);
     assert!(
-        commands.contains("aws sts get-caller-identity --endpoint-url http://127.0.0.1:"),
+        // Wrapped in the dialog at 80 columns: the endpoint on the next row.
+        commands.contains("aws sts get-caller-identity --region eu-west-1 --endpoint-url")
+            && commands.contains("│http://127.0.0.1:"),
         "{commands}"
     );
     t.type_keys(&["x", "\x03"]);

@@ -477,8 +477,12 @@ pub fn lines(frame: &mut Frame, area: Rect, lines: Vec<Line<'_>>) {
 /// which the view leaves in its state's `Cell` for `update` to clamp the next key by, as
 /// ratatui's stateful widgets do.
 pub fn scrolled_lines(frame: &mut Frame, area: Rect, lines: Vec<Line<'_>>, scroll: usize) -> usize {
-    let width = area.width.max(1) as usize;
-    let rows = |l: &Line| word_wrapped_rows(&l.to_string(), width);
+    // The rows each line takes, wrapped exactly as the paragraph below wraps it.
+    let rows = |l: &Line| {
+        Paragraph::new(l.clone())
+            .wrap(Wrap { trim: false })
+            .line_count(area.width.max(1))
+    };
     let mut fits = 0;
     let mut furthest = lines.len();
     for (i, line) in lines.iter().enumerate().rev() {

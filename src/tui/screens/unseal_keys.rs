@@ -184,10 +184,14 @@ impl Screen for UnsealKeys {
                     self.entered.len()
                 ),
                 (None, Some(why)) => format!(
-                    "The server at {address} did not say how many keys it needs ({why}): type its threshold of \
-                     them, then Enter on an empty field starts the run."
+                    "{} entered. The server at {address} does not answer now ({why}), so it cannot say how many \
+                     keys it needs: type as many as its unseal needs, then Enter on an empty field starts the run.",
+                    self.entered.len()
                 ),
-                (None, None) => format!("Asking the server at {address} how many keys it needs…"),
+                (None, None) => format!(
+                    "{} entered. Asking the server at {address} how many keys it needs…",
+                    self.entered.len()
+                ),
             },
             t.dim,
         ));
