@@ -160,6 +160,9 @@ impl Server {
         let mut a = ctx.answers.clone();
         a.server.binary = self.named().trim().into();
         a.server.listen = self.form.value(Q::Listen).trim().into();
+        // The server is asked over HTTP or HTTPS as the screen says (a config's listener
+        // with `tls_disable = 1` answers on plain HTTP only).
+        a.server.tls_disable = self.form.is_on(Q::PlainHttp);
         a.server.storage_path = self.form.value(Q::Storage).trim().into();
         a.cluster.join = join_path(&self.form);
         a
@@ -436,7 +439,11 @@ impl FormScreen for Server {
 
     fn changed(&mut self, ctx: &mut Ctx, id: Q) -> Outcome {
         match id {
-            Q::PlainHttp | Q::Listen => show_tls(&mut self.form),
+            Q::Listen => show_tls(&mut self.form),
+            Q::PlainHttp => {
+                show_tls(&mut self.form);
+                return Outcome::run(self.discover_host(ctx));
+            }
             Q::Launch => self.show_probe(),
             Q::Existing => {
                 let shown = !self.form.field(Q::Existing).hidden;
