@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod journey;
 pub mod proxy;
 pub mod sandbox;
 pub mod shamir;
