@@ -1755,7 +1755,7 @@ fn the_server_screen_starts_from_the_configs_listener() {
             .contains("/etc/vault.d/vault.hcl")
     );
     assert!(
-        matches!(&cmds[..], [Command::DiscoverHost(a)] if a.server.listen == "0.0.0.0:8200"),
+        matches!(&cmds[..], [Command::DiscoverHost(a)] if a.server.listen == "0.0.0.0:8200" && a.server.tls_disable),
         "asked again where the server answers: {cmds:?}"
     );
     // Once only: a later report does not undo what the operator types.
