@@ -1644,6 +1644,7 @@ fn host_with(
             cluster_file: None,
             listener,
             storage_has_data: false,
+            storage: None,
         },
         lines: vec![],
     }))
@@ -1742,9 +1743,18 @@ fn the_server_screen_starts_from_the_configs_listener() {
         tls_key_file: None,
     };
     let asked = app.ctx.answers.clone();
-    let cmds = update(&mut app, host_with(&asked, None, Some(listener.clone())));
+    let mut found = host_with(&asked, None, Some(listener.clone()));
+    if let Msg::HostFound(report) = &mut found {
+        report.host.storage = Some("/srv/vault/raft".into());
+    }
+    let cmds = update(&mut app, found);
     let form = &app.screens.server.form;
     assert_eq!(form.value(Q::Listen), "0.0.0.0:8200");
+    assert_eq!(
+        form.value(Q::Storage),
+        "/srv/vault/raft",
+        "where the config keeps the data"
+    );
     assert!(form.is_on(Q::PlainHttp), "TLS off, as the config has it");
     assert!(form.field(Q::TlsCert).hidden && form.field(Q::TlsCert).error.is_none());
     assert!(
@@ -1755,7 +1765,8 @@ fn the_server_screen_starts_from_the_configs_listener() {
             .contains("/etc/vault.d/vault.hcl")
     );
     assert!(
-        matches!(&cmds[..], [Command::DiscoverHost(a)] if a.server.listen == "0.0.0.0:8200" && a.server.tls_disable),
+        matches!(&cmds[..], [Command::DiscoverHost(a)]
+            if a.server.listen == "0.0.0.0:8200" && a.server.tls_disable && a.server.storage_path.ends_with("raft")),
         "asked again where the server answers: {cmds:?}"
     );
     // Once only: a later report does not undo what the operator types.

@@ -150,8 +150,11 @@ pub struct Host {
     /// The listener of the config the server reads now (the unit's, else the answers'
     /// when it is an operator's), where it has one: what the wizard starts from.
     pub listener: Option<Listener>,
-    /// The storage folder the answers name already holds data (a server's, stopped or not).
+    /// The storage folder of the server (the config's, else the answers') already holds
+    /// data (a server's, stopped or not).
     pub storage_has_data: bool,
+    /// The storage folder the config the server reads now names, if it names one.
+    pub storage: Option<PathBuf>,
 }
 
 /// A config's first `listener "tcp"`: where the server answers, and how.
@@ -221,6 +224,8 @@ impl Host {
             let ours = &answers.output.vault_config;
             matches!(config::Base::of(ours), config::Base::Operator(_)).then(|| ours.clone())
         });
+        // The storage that config names: where the server's data is, whatever the answers say.
+        let config_storage = config.as_deref().and_then(config::kept_storage);
         Host {
             binaries: binaries(),
             chosen,
@@ -229,7 +234,8 @@ impl Host {
             server: None,
             cluster_file: answers.cluster.join.as_deref().map(ClusterFile::load),
             listener: config.as_deref().and_then(Listener::of),
-            storage_has_data: storage_holds_data(&answers.server.storage_path),
+            storage_has_data: storage_holds_data(config_storage.as_deref().unwrap_or(&answers.server.storage_path)),
+            storage: config_storage,
         }
     }
 
@@ -592,6 +598,7 @@ mod tests {
             cluster_file: None,
             listener: None,
             storage_has_data: false,
+            storage: None,
         };
         let (a, taken) = host.fill(&Answers::default());
         assert_eq!(a.server.systemd_unit.as_deref(), Some("vault.service"));
@@ -629,6 +636,7 @@ mod tests {
             cluster_file: None,
             listener: None,
             storage_has_data: false,
+            storage: None,
         };
         let (a, _) = host(Flavour::OpenBao).fill(&Answers::default());
         assert_eq!(a.output.vault_config, Path::new("/etc/openbao/openbao.hcl"));

@@ -25,6 +25,7 @@ pub fn host_found(
             cluster_file,
             listener: None,
             storage_has_data: false,
+            storage: None,
         },
         lines,
     }))

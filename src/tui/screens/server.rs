@@ -219,6 +219,13 @@ impl Server {
         if let Some(listener) = report.host.listener.clone().filter(|_| self.listener_untouched(ctx)) {
             self.listener_taken = true;
             self.take_listener(&listener);
+            // Its data is where that config keeps it.
+            if let Some(storage) = &report.host.storage
+                && self.form.value(Q::Storage).trim() == ctx.answers.server.storage_path.to_string_lossy()
+            {
+                self.form.set_text(Q::Storage, &storage.to_string_lossy());
+                self.form.field_mut(Q::Storage).note = Some(format!("from {}", listener.config.display()));
+            }
             self.host = Some(report);
             return Outcome::run(self.discover_host(ctx));
         }
