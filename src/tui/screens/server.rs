@@ -15,8 +15,8 @@ use crate::vault::VaultError;
 use crate::vault::discover::{Host, Listener};
 use crate::vault::server::ServerBinary;
 
-pub const WHY: &str = "HashiCorp Vault or OpenBao (2.6; 2.7 moved awskms to a plugin), started by systemd, \
-in the background by autounseal, or by you. Storage is integrated (raft).";
+pub const WHY: &str = "Vault or OpenBao (2.6; 2.7 moved awskms to a plugin), started by systemd, by \
+autounseal in the background, or by you; raft storage.";
 
 /// The server binary named so, looked for and its version read (in the background).
 pub struct BinaryProbe {
@@ -529,12 +529,14 @@ fn view(server: &Server, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         1 => "background: autounseal starts it; log and pid go to its state folder.",
         _ => "none: autounseal writes the files and shows the command; no init.",
     };
-    let mut text = vec![Line::styled(hint, t.dim)];
+    // What the host has comes first: at 80x24 the room below the form is short.
+    let mut text = Vec::new();
     if server.submitting {
         text.push(Line::styled(super::WAITING, t.accent));
     }
     if let Some(report) = &server.host {
         text.extend(report.lines.iter().map(|line| Line::raw(line.as_str())));
     }
+    text.push(Line::styled(hint, t.dim));
     super::lines(frame, below, text);
 }
