@@ -1634,6 +1634,7 @@ fn host_with(
     use autounseal::tui::screens::server::HostReport;
     use autounseal::vault::discover::{Host, Systemd};
     Msg::HostFound(Box::new(HostReport {
+        filled: asked.clone(),
         asked: asked.clone(),
         host: Host {
             binaries: vec![],
@@ -2016,4 +2017,52 @@ fn files_says_an_operators_config_is_kept() {
         note(Q::Config)
     );
     assert!(note(Q::Env).contains("backed up, then replaced"), "{}", note(Q::Env));
+}
+
+/// On OpenBao's package layout, what discovery found for what was left unset (the unit,
+/// its user, the package's config and env file) goes into the answers when the Server
+/// screen moves on: Review then names the files the run writes, not /etc/vault.d's.
+#[test]
+fn the_packages_files_found_are_the_ones_review_names() {
+    let mut app = on_server_with("/nonexistent/vault");
+    let asked = app.ctx.answers.clone();
+    let mut found = host_with(&asked, None, None);
+    if let Msg::HostFound(report) = &mut found {
+        report.filled.output.vault_config = "/etc/openbao/openbao.hcl".into();
+        report.filled.output.env_file = "/etc/openbao/openbao.env".into();
+        report.filled.server.systemd_unit = Some("openbao.service".into());
+        report.filled.server.user = Some("openbao".into());
+    }
+    update(&mut app, found);
+    key(&mut app, KeyCode::Enter);
+    update(
+        &mut app,
+        Msg::BinaryProbed(
+            "/nonexistent/vault".into(),
+            autounseal::vault::server::find("/nonexistent/vault"),
+        ),
+    );
+    assert_eq!(
+        app.screen,
+        ScreenId::Init,
+        "{:?}",
+        app.screens
+            .server
+            .form
+            .fields
+            .iter()
+            .map(|f| &f.error)
+            .collect::<Vec<_>>()
+    );
+    let a = &app.ctx.answers;
+    assert_eq!(a.output.vault_config, std::path::Path::new("/etc/openbao/openbao.hcl"));
+    assert_eq!(a.output.env_file, std::path::Path::new("/etc/openbao/openbao.env"));
+    assert_eq!(a.server.systemd_unit.as_deref(), Some("openbao.service"));
+    assert_eq!(a.server.user.as_deref(), Some("openbao"));
+    app.go(ScreenId::Review);
+    let shown = screen_text(&app);
+    assert!(
+        shown.contains("/etc/openbao/openbao.env") && !shown.contains("/etc/vault.d"),
+        "{shown}"
+    );
 }

@@ -300,7 +300,13 @@ fn spawn(
                     Ok(host) => {
                         let host = host.probe_server(&a).await;
                         let lines = host.report(&a);
-                        Msg::HostFound(Box::new(HostReport { asked: *a, host, lines }))
+                        let (filled, _) = host.fill(&a);
+                        Msg::HostFound(Box::new(HostReport {
+                            asked: *a,
+                            host,
+                            lines,
+                            filled,
+                        }))
                     }
                     Err(_) => return,
                 }

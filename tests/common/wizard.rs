@@ -15,6 +15,7 @@ pub fn host_found(
     lines: Vec<String>,
 ) -> Msg {
     Msg::HostFound(Box::new(HostReport {
+        filled: asked.clone(),
         asked,
         host: Host {
             binaries: vec![],

@@ -30,6 +30,10 @@ pub struct HostReport {
     pub asked: Answers,
     pub host: Host,
     pub lines: Vec<String>,
+    /// `asked` with what the host has in place of what was left unset (see
+    /// `Host::fill`): the unit, user, group, the package's config and env file paths, as
+    /// the run will take them, so that Review shows the files the run writes.
+    pub filled: Answers,
 }
 
 pub struct Server {
@@ -381,7 +385,27 @@ impl Server {
         if let Some(Ok(file)) = self.cluster_file().cloned() {
             return self.store_join(ctx, &file);
         }
+        self.take_what_was_found(ctx);
         true
+    }
+
+    /// What discovery found for what was left unset, as the run will take it: the
+    /// answers Review shows are then the files and unit the run really uses.
+    fn take_what_was_found(&self, ctx: &mut Ctx) {
+        let Some(report) = self.host.as_ref().filter(|r| r.asked == self.asking(ctx)) else {
+            return;
+        };
+        let (filled, asked) = (&report.filled, &report.asked);
+        let (o, s) = (&mut ctx.answers.output, &mut ctx.answers.server);
+        if o.vault_config == asked.output.vault_config {
+            o.vault_config = filled.output.vault_config.clone();
+        }
+        if o.env_file == asked.output.env_file {
+            o.env_file = filled.output.env_file.clone();
+        }
+        s.systemd_unit = s.systemd_unit.take().or_else(|| filled.server.systemd_unit.clone());
+        s.user = s.user.take().or_else(|| filled.server.user.clone());
+        s.group = s.group.take().or_else(|| filled.server.group.clone());
     }
 
     /// This host as one more node of the cluster `file` describes: its key, region,
