@@ -585,7 +585,14 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
     for line in flow::undo_plan(&manifest, recovery_keys.is_some()) {
         println!("  - {line}");
     }
-    if deletes_key {
+    if deletes_key && recovery_keys.is_some() {
+        // The way back comes first: by the time the key goes, no data is sealed by it.
+        println!(
+            "\nThe KMS key is scheduled for deletion only once the server is back on Shamir; KMS then waits {} \
+             days before it is really gone.",
+            args.deletion_window_days
+        );
+    } else if deletes_key {
         println!("\nWARNING: {KEY_DELETION_WARNING}");
         println!(
             "KMS waits {} days before the key is really gone.",
@@ -631,7 +638,11 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
     })
     .await?;
     store.remove_if_empty()?;
-    println!("\nDestroyed. Nothing autounseal created is left but the key awaiting deletion.");
+    println!(
+        "\nDestroyed. Nothing autounseal created is left but the key awaiting deletion (and, in {}, its own log \
+         and the answers a wizard session kept).",
+        state_dir.display()
+    );
     Ok(())
 }
 

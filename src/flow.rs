@@ -242,6 +242,12 @@ pub async fn remove_files(
             if let Some(backup) = &backup {
                 std::fs::rename(backup, &record.path).map_err(io)?;
             }
+            // The drop-in's folder (`vault.service.d`) was made for it: gone when empty.
+            if record.role == FileRole::SystemdDropIn
+                && let Some(folder) = record.path.parent()
+            {
+                let _ = std::fs::remove_dir(folder);
+            }
             Ok(())
         };
         let said = match &backup {

@@ -707,7 +707,7 @@ async fn aws_is_clean(moto: &Moto, d: &Path, key_arn: &str) {
 /// for byte, still `root:GROUP 0640`; AWS keeps nothing of the setup.
 fn a_packaged_shamir_host_in_the_wizard_and_back(layout: &Layout) {
     use common::journey::{says, wait_for_all, wizard_in_sandbox};
-    use common::pty::{CLEAR, DOWN, ENTER, ESC, RIGHT, TAB, Terminal, UP, rotate_from_the_menu};
+    use common::pty::{CLEAR, DOWN, ENTER, ESC, TAB, Terminal, UP, rotate_from_the_menu};
     use common::shamir::SECRET;
     let host_before = host_etc();
     let moto = Moto::start();
@@ -768,8 +768,9 @@ fn a_packaged_shamir_host_in_the_wizard_and_back(layout: &Layout) {
             &format!("from {config}, the config the server reads now"),
             &format!("Listen on       {listen}"),
             "Plain HTTP      [x] yes",
-            "Its data        ● set up a new server  ○ move it to AWS KMS (seal migration)",
-            "a server with data is here: a new setup is refused; choose",
+            // Proposed, as a new setup over its data would be refused.
+            "Its data        ○ set up a new server  ● move it to AWS KMS (seal migration)",
+            "the seal stanza is added and the server restarted",
         ],
         SCREEN,
     );
@@ -780,9 +781,12 @@ fn a_packaged_shamir_host_in_the_wizard_and_back(layout: &Layout) {
         ),
         "{found}"
     );
-    // From Start with, past Servers, to Its data: the migration.
-    t.type_keys(&[TAB, TAB, RIGHT]);
-    t.wait_for("○ set up a new server  ● move it to AWS KMS (seal migration)", SCREEN);
+    // From Start with, past Servers, to Its data: the migration, as proposed.
+    t.type_keys(&[TAB, TAB]);
+    t.wait_for(
+        "› Its data        ○ set up a new server  ● move it to AWS KMS (seal migration)",
+        SCREEN,
+    );
     t.type_keys(&[ENTER]);
     t.wait_for("A seal migration hands out no new keys", SCREEN);
     t.type_keys(&[ENTER]);

@@ -1670,20 +1670,51 @@ fn a_shamir_server_is_offered_its_migration_and_init_asks_nothing() {
     );
     let existing = app.screens.server.form.field(Q::Existing);
     assert!(!existing.hidden);
-    assert!(
-        existing.note.as_deref().unwrap().contains("a new setup is refused"),
-        "{:?}",
-        existing.note
+    assert_eq!(
+        app.screens.server.form.choice_index(Q::Existing),
+        1,
+        "the migration is proposed"
     );
-    while app.screens.server.form.focused_id() != Q::Existing {
-        key(&mut app, KeyCode::Tab);
-    }
-    key(&mut app, KeyCode::Right);
-    let note = app.screens.server.form.field(Q::Existing).note.clone().unwrap();
+    let note = existing.note.clone().unwrap();
     assert!(
         note.contains("they become its recovery keys") && note.contains("The data stays"),
         "{note}"
     );
+    // A new setup over its data is refused here, not first at Review.
+    while app.screens.server.form.focused_id() != Q::Existing {
+        key(&mut app, KeyCode::Tab);
+    }
+    key(&mut app, KeyCode::Left);
+    assert!(
+        app.screens
+            .server
+            .form
+            .field(Q::Existing)
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("a new setup is refused")
+    );
+    key(&mut app, KeyCode::Enter);
+    update(
+        &mut app,
+        Msg::BinaryProbed(
+            "/nonexistent/vault".into(),
+            autounseal::vault::server::find("/nonexistent/vault"),
+        ),
+    );
+    assert_eq!(app.screen, ScreenId::Server);
+    let error = app
+        .screens
+        .server
+        .form
+        .field(Q::Existing)
+        .error
+        .clone()
+        .unwrap_or_default();
+    assert!(error.contains("Choose its seal migration"), "{error}");
+    app.screens.server.form.focus_on(Q::Existing);
+    key(&mut app, KeyCode::Right);
     // Not for a cluster of this machine.
     app.screens.server.form.focus_on(Q::Layout);
     key(&mut app, KeyCode::Right);

@@ -403,8 +403,10 @@ impl Destroyer<'_> {
                 |m, _| m.kms_key = None,
                 |_| {
                     format!(
-                        "{} is deleted in {window_days} days; until then `aws kms cancel-key-deletion --key-id {}` brings it back",
-                        key.arn, key.key_id
+                        "{} is deleted in {window_days} days; until then `{}` brings it back",
+                        key.arn,
+                        self.ctx
+                            .aws_cli(&["kms", "cancel-key-deletion", "--key-id", &key.key_id])
                     )
                 },
             )

@@ -108,6 +108,15 @@ impl Form {
         &self.fields[self.index(id)]
     }
 
+    /// Chooses option `index` of a choice field.
+    pub fn set_choice(&mut self, id: Q, chosen: usize) {
+        let i = self.index(id);
+        if let Kind::Choice { options, index } = &mut self.fields[i].kind {
+            *index = chosen.min(options.len().saturating_sub(1));
+        }
+        self.fields[i].error = None;
+    }
+
     /// Sets a yes/no field.
     pub fn set_on(&mut self, id: Q, on: bool) {
         let i = self.index(id);

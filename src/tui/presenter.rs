@@ -13,7 +13,9 @@ use crate::vault::{config, server::Flavour};
 /// Every twin names the region, as the run's own do (see `AwsContext::aws_cli`).
 fn aws(app: &App, args: &[&str]) -> String {
     let a = &app.ctx.answers;
-    aws_command(args, Some(a.region.as_str()), a.endpoint_url.as_deref())
+    // Before the region is chosen (the Account screen) there is none to name.
+    let region = Some(a.region.as_str()).filter(|r| !r.is_empty());
+    aws_command(args, region, a.endpoint_url.as_deref())
 }
 
 fn flavour(app: &App) -> Flavour {
@@ -187,6 +189,16 @@ pub fn commands(app: &App) -> Vec<String> {
                 )),
             }
         }
+        // A migration initialises nothing: its keys are submitted with `migrate`.
+        ScreenId::Init if a.server.existing == crate::answers::ExistingServer::Migrate => out.extend([
+            "# A seal migration runs no init: the server keeps its unseal keys, which become its recovery keys."
+                .to_string(),
+            format!(
+                "{} operator unseal -migrate -address={}   # once restarted with the seal stanza, per key",
+                cli(app),
+                config::api_addr(a)
+            ),
+        ]),
         ScreenId::Init => out.push(format!(
             "{} operator init -recovery-shares={} -recovery-threshold={} -address={}",
             cli(app),

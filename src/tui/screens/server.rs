@@ -273,6 +273,10 @@ impl Server {
     /// its storage holds data (or the answers already chose its migration).
     fn show_existing(&mut self, ctx: &Ctx, shamir: bool) {
         let asked = shamir || ctx.answers.server.existing == ExistingServer::Migrate;
+        // Asked for the first time: the migration is proposed, as a new setup is refused.
+        if asked && self.form.field(Q::Existing).hidden {
+            self.form.set_choice(Q::Existing, 1);
+        }
         self.form.set_hidden(Q::Existing, !asked);
         self.form.field_mut(Q::Existing).note = if !asked {
             None
@@ -355,11 +359,26 @@ impl Server {
         };
         s.tls_cert_file = path(Q::TlsCert);
         s.tls_key_file = path(Q::TlsKey);
-        s.existing = if !f.field(Q::Existing).hidden && f.choice_index(Q::Existing) == 1 {
+        let asked = !f.field(Q::Existing).hidden;
+        s.existing = if asked && f.choice_index(Q::Existing) == 1 {
             ExistingServer::Migrate
         } else {
             ExistingServer::New
         };
+        // A server with data answers: a new setup would be refused at Review; said here.
+        let shamir = self
+            .host
+            .as_ref()
+            .is_some_and(|r| matches!(r.host.server, Some(crate::vault::discover::ServerState::Shamir { .. })));
+        if asked && shamir && s.existing == ExistingServer::New {
+            self.form.field_mut(Q::Existing).error = Some(
+                "this server holds data under a Shamir seal: a new setup is refused. Choose its seal migration \
+                 to keep the data"
+                    .to_string(),
+            );
+            self.form.focus_on(Q::Existing);
+            return false;
+        }
         // autounseal initialises only a server it starts.
         ctx.answers.init.enabled = s.launch != Launch::None;
         ctx.answers.cluster.nodes = LAYOUTS.get(f.choice_index(Q::Layout)).map_or(1, |l| l.1);

@@ -106,7 +106,7 @@ impl Screen for UnsealKeys {
         Binding {
             keys: &[ENTER],
             label: "Enter",
-            what: "add the key; on an empty field, run",
+            what: "add the key (empty: run)",
             when: |_, _| true,
             action: UnsealKeys::enter,
         },
@@ -140,6 +140,8 @@ impl Screen for UnsealKeys {
     }
 
     fn typed(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
+        // A complaint about the last Enter goes once the next key is typed.
+        self.nudge = None;
         match key.code {
             KeyCode::Char(c) if self.typing.len() + c.len_utf8() <= KEY_ROOM => self.typing.push(c),
             KeyCode::Backspace => {
