@@ -2097,3 +2097,34 @@ fn the_packages_files_found_are_the_ones_review_names() {
         "{shown}"
     );
 }
+
+/// On a host with OpenBao alone, the default `vault` is not found: the binary the host
+/// has is proposed (asked about, and the host asked again for it), once, and never over
+/// what the operator typed.
+#[test]
+fn the_binary_the_host_has_is_proposed_when_the_one_named_is_missing() {
+    use autounseal::vault::server::{Flavour, ServerBinary};
+    let mut app = on_server_with("vault");
+    let asked = app.ctx.answers.clone();
+    let mut found = host_with(&asked, None, None);
+    if let Msg::HostFound(report) = &mut found {
+        report.host.binaries = vec![ServerBinary {
+            path: "/usr/local/bin/bao".into(),
+            flavour: Flavour::OpenBao,
+            version: (2, 6, 2),
+        }];
+    }
+    let cmds = update(&mut app, found);
+    assert_eq!(app.screens.server.form.value(Q::Binary), "/usr/local/bin/bao");
+    assert!(
+        matches!(&cmds[..], [Command::ProbeBinary(b), Command::DiscoverHost(a)]
+            if b == "/usr/local/bin/bao" && a.server.binary == "/usr/local/bin/bao"),
+        "{cmds:?}"
+    );
+    // Typed over: a later report proposes nothing.
+    app.screens.server.form.set_text(Q::Binary, "/opt/mine/vault");
+    let mut asked = app.ctx.answers.clone();
+    asked.server.binary = "/opt/mine/vault".into();
+    update(&mut app, host_with(&asked, None, None));
+    assert_eq!(app.screens.server.form.value(Q::Binary), "/opt/mine/vault");
+}

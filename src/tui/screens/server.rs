@@ -51,6 +51,8 @@ pub struct Server {
     submitting: bool,
     /// The fields were filled from the listener of the config the server reads.
     listener_taken: bool,
+    /// The binary field was filled with one the host has (once).
+    binary_proposed: bool,
 }
 
 impl Server {
@@ -91,6 +93,7 @@ impl Server {
             strict: false,
             submitting: false,
             listener_taken: false,
+            binary_proposed: false,
         }
     }
 }
@@ -218,6 +221,17 @@ impl Server {
         if report.asked != self.asking(ctx) {
             return Outcome::stay();
         }
+        // The binary named is not here but the host has one (an OpenBao-only host and the
+        // default `vault`): proposed, while the operator has not typed another.
+        if let Some(found) = self.binary_to_propose(ctx, &report.host) {
+            self.binary_proposed = true;
+            self.form.set_text(Q::Binary, &found);
+            self.form.field_mut(Q::Binary).note = Some("found on this host".to_string());
+            self.host = Some(report);
+            let mut commands = self.probe_binary();
+            commands.extend(self.discover_host(ctx));
+            return Outcome::run(commands);
+        }
         // The config's listener, once, while the operator has not changed these fields:
         // the server is asked again where (and how) it really answers.
         if let Some(listener) = report.host.listener.clone().filter(|_| self.listener_untouched(ctx)) {
@@ -241,6 +255,21 @@ impl Server {
             return self.submit(ctx, ENTER.event());
         }
         Outcome::stay()
+    }
+
+    /// The path of a server binary the host has, when the one named is not found and
+    /// the field still holds the answers' value; one with awskms built in first.
+    fn binary_to_propose(&self, ctx: &Ctx, host: &Host) -> Option<String> {
+        let untouched = self.named().trim() == ctx.answers.server.binary;
+        if !untouched || host.chosen.is_some() || self.binary_proposed {
+            return None;
+        }
+        let best = host
+            .binaries
+            .iter()
+            .find(|b| b.has_builtin_awskms())
+            .or(host.binaries.first())?;
+        Some(best.path.to_string_lossy().into_owned())
     }
 
     /// The listen and TLS fields are as the screen opened with them.
