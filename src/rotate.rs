@@ -501,9 +501,7 @@ impl<'a> Rotation<'a> {
 
     /// The server runs on the new key alone: the manifest records it, then the old key goes.
     async fn finish(&self, old_id: &str, new_id: &str) -> Result<()> {
-        let created_at = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let created_at = crate::run::manifest::now_rfc3339();
         self.store.update(|m| {
             m.access_key = Some(AccessKeyRecord {
                 id: new_id.to_string(),

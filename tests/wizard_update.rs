@@ -1695,46 +1695,18 @@ fn a_shamir_server_is_offered_its_migration_and_init_asks_nothing() {
             .unwrap()
             .contains("a new setup is refused")
     );
-    key(&mut app, KeyCode::Enter);
-    update(
-        &mut app,
-        Msg::BinaryProbed(
-            "/nonexistent/vault".into(),
-            autounseal::vault::server::find("/nonexistent/vault"),
-        ),
-    );
+    enter_on_server(&mut app);
     assert_eq!(app.screen, ScreenId::Server);
-    let error = app
-        .screens
-        .server
-        .form
-        .field(Q::Existing)
-        .error
-        .clone()
-        .unwrap_or_default();
+    let error = server_error(&app, Q::Existing);
     assert!(error.contains("Choose its seal migration"), "{error}");
     app.screens.server.form.focus_on(Q::Existing);
     key(&mut app, KeyCode::Right);
     // Not for a cluster of this machine.
     app.screens.server.form.focus_on(Q::Layout);
     key(&mut app, KeyCode::Right);
-    key(&mut app, KeyCode::Enter);
-    update(
-        &mut app,
-        Msg::BinaryProbed(
-            "/nonexistent/vault".into(),
-            autounseal::vault::server::find("/nonexistent/vault"),
-        ),
-    );
+    enter_on_server(&mut app);
     assert_eq!(app.screen, ScreenId::Server);
-    let error = app
-        .screens
-        .server
-        .form
-        .field(Q::Layout)
-        .error
-        .clone()
-        .unwrap_or_default();
+    let error = server_error(&app, Q::Layout);
     assert!(error.contains("a seal migration moves this one server"), "{error}");
     app.screens.server.form.focus_on(Q::Layout);
     key(&mut app, KeyCode::Left);
@@ -2065,14 +2037,7 @@ fn the_packages_files_found_are_the_ones_review_names() {
         report.filled.server.user = Some("openbao".into());
     }
     update(&mut app, found);
-    key(&mut app, KeyCode::Enter);
-    update(
-        &mut app,
-        Msg::BinaryProbed(
-            "/nonexistent/vault".into(),
-            autounseal::vault::server::find("/nonexistent/vault"),
-        ),
-    );
+    enter_on_server(&mut app);
     assert_eq!(
         app.screen,
         ScreenId::Init,
@@ -2127,4 +2092,16 @@ fn the_binary_the_host_has_is_proposed_when_the_one_named_is_missing() {
     asked.server.binary = "/opt/mine/vault".into();
     update(&mut app, host_with(&asked, None, None));
     assert_eq!(app.screens.server.form.value(Q::Binary), "/opt/mine/vault");
+}
+
+/// Enter on the Server screen, with the answer of the probe of its (missing) binary.
+fn enter_on_server(app: &mut App) {
+    key(app, KeyCode::Enter);
+    let missing = autounseal::vault::server::find("/nonexistent/vault");
+    update(app, Msg::BinaryProbed("/nonexistent/vault".into(), missing));
+}
+
+/// What the Server screen says is wrong with field `id`.
+fn server_error(app: &App, id: Q) -> String {
+    app.screens.server.form.field(id).error.clone().unwrap_or_default()
 }

@@ -123,6 +123,13 @@ impl Proofs {
     }
 }
 
+/// Now, as the manifest records a time: RFC 3339, UTC.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// A seal migration autounseal made: what, where and when; never a key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MigrationRecord {

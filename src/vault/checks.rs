@@ -4,7 +4,6 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::Command;
 
 use base64::Engine;
 use rustls::pki_types::pem::PemObject;
@@ -168,20 +167,12 @@ pub fn pgp_public_key(path: &Path) -> Result {
 
 /// The systemd unit to restart exists. Without systemd at all, says what to use instead.
 pub fn systemd_unit(unit: &str) -> Result {
-    let out = crate::child::output(
-        crate::child_env::clean(&mut Command::new("systemctl"), &[]).args([
-            "show",
-            "--property=LoadState",
-            "--value",
-            unit,
-        ]),
-        crate::child::Limits::PROBE,
-    )
-    .map_err(|e| {
-        refused(format!(
-            "{e}: this host may have no systemd; choose server.launch = \"background\" or \"none\""
-        ))
-    })?;
+    let out =
+        crate::vault::launch::systemctl_probe(&["show", "--property=LoadState", "--value", unit]).map_err(|e| {
+            refused(format!(
+                "{e}: this host may have no systemd; choose server.launch = \"background\" or \"none\""
+            ))
+        })?;
     let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() {
         return Err(refused(format!(

@@ -818,9 +818,7 @@ impl<'a> Deployer<'a> {
 
     /// Records a proof step that passed, with when.
     fn record_proof(&self, proof: impl FnOnce(&mut crate::run::manifest::Proofs, String)) -> Result<()> {
-        let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let now = crate::run::manifest::now_rfc3339();
         self.store.update(|m| {
             if let Some(server) = m.server.as_mut() {
                 proof(server.proofs.get_or_insert_default(), now);

@@ -4,7 +4,6 @@
 //! nothing is a finding too: a host without systemd is normal, never an error.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::answers::{Answers, ClusterFile, DEFAULT_ENV_FILE, DEFAULT_STORAGE_PATH, DEFAULT_VAULT_CONFIG};
 use crate::vault::config::{self, SEAL_FRAGMENT};
@@ -465,15 +464,7 @@ fn systemd_units(given: Option<&str>) -> Systemd {
         if units.iter().any(|u: &Unit| u.id == name) {
             continue;
         }
-        let out = crate::child::output(
-            crate::child_env::clean(&mut Command::new("systemctl"), &[]).args([
-                "show",
-                "-p",
-                "Id,LoadState,ExecStart,User,Group",
-                name,
-            ]),
-            crate::child::Limits::PROBE,
-        );
+        let out = crate::vault::launch::systemctl_probe(&["show", "-p", "Id,LoadState,ExecStart,User,Group", name]);
         match out {
             Ok(out) if out.status.success() => {
                 let mut unit = Unit::parse_show(&String::from_utf8_lossy(&out.stdout));

@@ -207,6 +207,15 @@ fn systemctl(args: &[&str], unit: &str, limit: Duration) -> Result<String, Vault
     Ok(text)
 }
 
+/// A read-only `systemctl ARGS…` (`show`): bounded as a probe, so a stop request ends it
+/// at once; the output is the caller's to read.
+pub fn systemctl_probe(args: &[&str]) -> Result<std::process::Output, crate::child::ChildError> {
+    crate::child::output(
+        crate::child_env::clean(&mut Command::new("systemctl"), &[]).args(args),
+        crate::child::Limits::PROBE,
+    )
+}
+
 /// `systemctl reset-failed UNIT`: a unit that failed to start too often in a row is
 /// refused further starts until this is said (a rollback must start it all the same).
 pub fn systemd_reset_failed(unit: &str) {

@@ -362,7 +362,7 @@ async fn submit(
                             from: from.into(),
                             to: to.into(),
                             address: client.address.clone(),
-                            at: now_rfc3339(),
+                            at: crate::run::manifest::now_rfc3339(),
                             keys_submitted: number as u16,
                         });
                     }
@@ -427,12 +427,6 @@ async fn migration_through(client: &VaultClient, direction: Direction) -> Result
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// The state of the seal stanza in a config file.

@@ -47,15 +47,7 @@ pub fn unit(manifest: &Manifest, out: &mut Vec<Finding>) {
         ));
         return;
     };
-    let shown = crate::child::output(
-        crate::child_env::clean(&mut std::process::Command::new("systemctl"), &[]).args([
-            "show",
-            "-p",
-            "LoadState,ActiveState,EnvironmentFiles",
-            &unit,
-        ]),
-        crate::child::Limits::PROBE,
-    );
+    let shown = crate::vault::launch::systemctl_probe(&["show", "-p", "LoadState,ActiveState,EnvironmentFiles", &unit]);
     let show = match shown {
         Ok(o) if o.status.success() => parse_unit_show(&String::from_utf8_lossy(&o.stdout)),
         Ok(o) => {
