@@ -8,18 +8,20 @@ use anyhow::{Context, bail};
 use crate::answers::Answers;
 use crate::answers::ExistingServer;
 use crate::aws::destroy::{DestroyOptions, KEY_DELETION_WARNING};
-use crate::aws::{AwsContext, Connection};
 use crate::cli::{ApplyArgs, DemoArgs, DestroyArgs, DoctorArgs, JoinArgs, PlanArgs, RotateArgs, StatusArgs};
-use crate::cluster::{self, ClusterFile, ClusterOutcome};
 use crate::demo::{self, Demo};
 use crate::frontend::{FrontEnd, choose};
 use crate::headless::{Mode, with_printer};
 use crate::headless::{kms_endpoint_line, print_findings, print_plan, print_status};
+use crate::ops::destroy::{self, Destroying, WayBack};
+use crate::ops::join::Joining;
+use crate::ops::run::{APPLY, ClusterOutcome, FlowOutcome, Ran};
+use crate::ops::setup::Setup;
+use crate::ops::{self, OpsError};
 use crate::run::events::StopRequest;
-use crate::run::{ApplyOptions, ManifestStore, Origin};
 use crate::vault::deploy::{InitGate, KeysDestination};
 use crate::vault::migrate::{self, KeysSource, UnsealKeys};
-use crate::{flow, regions, rotate};
+use crate::{regions, rotate};
 
 /// The state folder: `--state-dir`, or the user's data folder.
 pub fn state_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -151,12 +153,6 @@ fn keys_source(file: Option<&Path>, stdin: bool) -> Option<KeysSource> {
     }
 }
 
-/// What `apply` and `join` do: go ahead, replacing existing files (a backup is kept).
-const APPLY: ApplyOptions = ApplyOptions {
-    overwrite_files: true,
-    dry_run: false,
-};
-
 /// The question before a run changes anything; no is an error that says how to skip it.
 fn go_ahead(question: &str) -> anyhow::Result<()> {
     if confirm(question, None)? {
@@ -212,34 +208,22 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
         state_dir.display()
     );
     let stop = stop_on_signals()?;
-    if answers.cluster.is_cluster() {
-        if unseal_keys.is_some() {
-            bail!("a seal migration is for one server; a cluster is set up new (cluster.nodes = 1 to migrate)");
-        }
-        let outcome = keeping_handed_back_keys(&answers, state_dir, async |gate| {
-            with_printer(Mode::Run, async |rep| {
-                let rep = rep.with_stop(stop);
-                cluster::apply(&answers, state_dir, APPLY, keys, &rep, gate).await
-            })
-            .await
-        })
-        .await?;
-        print_summary(&outcome.first_answers, state_dir, &outcome.first);
-        print_cluster(&outcome, state_dir);
-        drop(outcome);
-        crate::pause::point("finished");
-        return Ok(());
-    }
-    let outcome = keeping_handed_back_keys(&answers, state_dir, async |gate| {
+    let ran = keeping_handed_back_keys(&answers, state_dir, async |gate| {
         with_printer(Mode::Run, async |rep| {
             let rep = rep.with_stop(stop);
-            flow::run_with(&answers, state_dir, APPLY, keys, &rep, gate, unseal_keys).await
+            ops::run::apply(&answers, state_dir, APPLY, keys, &rep, gate, unseal_keys).await
         })
         .await
     })
     .await?;
-    print_summary(&answers, state_dir, &outcome);
-    drop(outcome);
+    match &ran {
+        Ran::Cluster(outcome) => {
+            print_summary(&outcome.first_answers, state_dir, &outcome.first);
+            print_cluster(outcome, state_dir);
+        }
+        _ => print_summary(&answers, state_dir, ran.first()),
+    }
+    drop(ran);
     crate::pause::point("finished");
     Ok(())
 }
@@ -274,7 +258,7 @@ async fn keep_handed_back_keys(gate: &InitGate, answers: &Answers, state_dir: &P
     }
 }
 
-fn print_summary(answers: &Answers, state_dir: &Path, outcome: &flow::FlowOutcome) {
+fn print_summary(answers: &Answers, state_dir: &Path, outcome: &FlowOutcome) {
     let aws = &outcome.aws;
     let vault = &outcome.vault;
     println!();
@@ -346,7 +330,6 @@ fn print_cluster(outcome: &ClusterOutcome, state_dir: &Path) {
 
 /// `join`: this host becomes one more node of the cluster the file describes.
 pub async fn join(args: JoinArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
-    let file = ClusterFile::load(&args.cluster).map_err(anyhow::Error::msg)?;
     // This host's answers: its server and files; the cluster's key, region and policy win.
     let mut own = match &args.answers {
         Some(path) => {
@@ -360,26 +343,20 @@ pub async fn join(args: JoinArgs, state_dir: &Path, profile: Option<&str>) -> an
     if let Some(profile) = profile {
         own.profile = Some(profile.to_string());
     }
-    let member = file.member_answers(&own).map_err(anyhow::Error::msg)?;
+    let joining = Joining::of(&own, &args.cluster, state_dir)?;
     let token = args
         .raft_token_file
         .as_deref()
-        .map(cluster::read_token)
+        .map(ops::join::read_token)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let recorded = ManifestStore::open(state_dir)?.snapshot();
-    if recorded.kms_key.as_ref().is_some_and(|k| k.arn != file.kms_key_arn) {
-        bail!(
-            "{} already tracks a setup with another KMS key; give this node its own --state-dir",
-            state_dir.display()
-        );
-    }
+    let (member, nodes) = (joining.member.clone(), joining.file.nodes.len());
     if !args.yes {
         let question = format!(
-            "This joins {} to the cluster of {} node(s): it creates the IAM user {} with the cluster's policy and an \
-             access key, writes {} and {}, and starts the server as \"{}\" to join and unseal through KMS. Go ahead?",
+            "This joins {} to the cluster of {nodes} node(s): it creates the IAM user {} with the cluster's policy \
+             and an access key, writes {} and {}, and starts the server as \"{}\" to join and unseal through KMS. \
+             Go ahead?",
             member.server.node_id,
-            file.nodes.len(),
             member.iam.user_name,
             member.output.env_file.display(),
             member.output.vault_config.display(),
@@ -394,40 +371,25 @@ pub async fn join(args: JoinArgs, state_dir: &Path, profile: Option<&str>) -> an
         state_dir.display()
     );
     let stop = stop_on_signals()?;
-    let (outcome, leader) = with_printer(Mode::Run, async |rep| {
+    let joined = with_printer(Mode::Run, async |rep| {
         let rep = rep.with_stop(stop);
-        cluster::join(&file, &member, state_dir, APPLY, &rep).await
+        joining.run(state_dir, APPLY, &rep, token.as_ref()).await
     })
     .await?;
-    if let Some(token) = &token {
-        let address = crate::vault::config::api_addr(&member);
-        match cluster::raft_member(
-            &address,
-            member.server.ca_cert.as_deref(),
-            token,
-            &member.server.node_id,
-        )
-        .await?
-        {
-            Some(peer) => println!(
-                "In the raft peer set as the leader has it: {} at {}, {}",
-                peer.node_id,
-                peer.address,
-                if peer.voter {
-                    "a voter"
-                } else {
-                    "a non-voter until autopilot promotes it (once stable, 10 s)"
-                }
-            ),
-            None => bail!(
-                "the node answers unsealed, but the leader's raft peer set does not hold {}: check its log in {}",
-                member.server.node_id,
-                state_dir.display()
-            ),
-        }
+    if let Some(peer) = &joined.peer {
+        println!(
+            "In the raft peer set as the leader has it: {} at {}, {}",
+            peer.node_id,
+            peer.address,
+            if peer.voter {
+                "a voter"
+            } else {
+                "a non-voter until autopilot promotes it (once stable, 10 s)"
+            }
+        );
     }
-    print_summary(&member, state_dir, &outcome);
-    if let Some(leader) = leader {
+    print_summary(&member, state_dir, &joined.outcome);
+    if let Some(leader) = &joined.leader {
         println!(
             "  raft:         joined; {} ({})",
             if leader.is_self { "active" } else { "standby" },
@@ -438,89 +400,58 @@ pub async fn join(args: JoinArgs, state_dir: &Path, profile: Option<&str>) -> an
         "  leaving the cluster: `{}` takes this node out of the raft peer set, then removes its user, key and \
          files (or, without a token, `{} operator raft remove-peer {}` on the active node)",
         crate::cli::command_hint("destroy --raft-token-file FILE", state_dir),
-        file.flavour,
-        member.server.node_id
+        joined.flavour,
+        joined.node_id
     );
     Ok(())
 }
 
 pub async fn plan(args: PlanArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
     let answers = load_answers(&args.answers, profile)?;
-    // As `apply` will: files it replaces are kept as backups.
-    let opts = ApplyOptions {
-        overwrite_files: true,
-        dry_run: true,
-    };
     println!(
         "autounseal plan: {} (read-only: nothing is changed)",
         args.answers.display()
     );
-    if let Some(cluster) = &answers.cluster.join {
-        let (file, member) = cluster::joining(&answers, cluster)?;
-        let (outcome, _) = with_printer(Mode::Plan, async |rep| {
-            cluster::join(&file, &member, state_dir, opts, &rep).await
-        })
-        .await?;
-        print_plan(&member, &outcome);
-        return Ok(());
-    }
-    if answers.cluster.is_cluster() {
-        // The first node in full; the others follow the same steps as a node that joins.
-        let outcome = with_printer(Mode::Plan, async |rep| {
-            cluster::apply(
-                &answers,
-                state_dir,
-                opts,
-                KeysDestination::HandBack,
-                &rep,
-                Default::default(),
-            )
-            .await
-        })
-        .await?;
-        print_plan(&outcome.first_answers, &outcome.first);
-        return Ok(());
-    }
     // Where apply would put the keys: a plan checks that file as apply does.
-    let keys = KeysDestination::headless(&answers)?;
-    let outcome = with_printer(Mode::Plan, async |rep| {
-        flow::run(&answers, state_dir, opts, keys, &rep).await
+    let keys = if answers.cluster.join.is_some() || answers.cluster.is_cluster() {
+        KeysDestination::HandBack
+    } else {
+        KeysDestination::headless(&answers)?
+    };
+    let ran = with_printer(Mode::Plan, async |rep| {
+        ops::run::plan(&answers, state_dir, keys, &rep).await
     })
     .await?;
-    print_plan(&answers, &outcome);
-    if answers.server.existing == ExistingServer::Migrate {
-        println!();
-        for line in migrate::explanation(&answers) {
-            println!("{line}");
+    match &ran {
+        // The first node in full; the others follow the same steps as a node that joins.
+        Ran::Cluster(outcome) => print_plan(&outcome.first_answers, &outcome.first),
+        Ran::Joined(joined) => print_plan(&joined.member, &joined.outcome),
+        Ran::Single(outcome) => {
+            print_plan(&answers, outcome);
+            if answers.server.existing == ExistingServer::Migrate {
+                println!();
+                for line in migrate::explanation(&answers) {
+                    println!("{line}");
+                }
+            }
         }
     }
     Ok(())
 }
 
 pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
-    let store = ManifestStore::open(state_dir)?;
-    let manifest = store.snapshot();
-    if manifest.is_empty() {
+    let Some(destroying) = Destroying::open(state_dir, args.raft_token_file.is_some()).await? else {
         println!("Nothing to destroy: {} records nothing.", state_dir.display());
         return Ok(());
-    }
-    let nodes = cluster::node_state_dirs(state_dir);
+    };
     let raft_token = match &args.raft_token_file {
-        Some(_) if !nodes.is_empty() => bail!(
-            "{} holds a whole local cluster, which goes as one: no peer to take out of it. Leave out --raft-token-file",
-            state_dir.display()
-        ),
-        Some(path) => Some(cluster::read_token(path).map_err(anyhow::Error::msg)?),
+        Some(path) => Some(ops::join::read_token(path).map_err(anyhow::Error::msg)?),
         None => None,
     };
-    let deletes_key = manifest.kms_key.as_ref().is_some_and(|k| k.origin == Origin::Created);
-    let sealed_data = if deletes_key {
-        migrate::data_sealed_by_key(&manifest).await
-    } else {
-        None
-    };
-    let recovery_keys = match &sealed_data {
-        Some(_) if args.migrate_back => Some(
+    let can_ask = !args.yes && std::io::stdin().is_terminal();
+    let recovery_keys = match destroy::decide(destroying.sealed.clone(), args.migrate_back, args.force, can_ask) {
+        WayBack::NotNeeded => None,
+        WayBack::MigrateBack => Some(
             keys_source(args.recovery_keys_file.as_deref(), args.recovery_keys_stdin)
                 .context(
                     "--migrate-back needs the recovery keys: --recovery-keys-file FILE (mode 0600) or \
@@ -528,14 +459,14 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
                 )?
                 .read()?,
         ),
-        Some(data) if args.force => {
+        WayBack::Forced { data } => {
             println!("\nFORCED: {data} will be lost for good once the key is deleted.");
             if !args.yes && !confirm("", Some("lose the data"))? {
                 bail!("nothing was removed");
             }
             None
         }
-        Some(data) if !args.yes && std::io::stdin().is_terminal() => {
+        WayBack::Ask { data } => {
             println!(
                 "\nThe KMS key still seals {data}: deleting it loses that data for good. The way back to Shamir \
                  first: disabled = \"true\" in the seal stanza, a restart, the recovery keys submitted with migrate \
@@ -552,47 +483,26 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
                 _ => bail!("nothing was removed"),
             }
         }
-        Some(data) => bail!(
+        WayBack::Refuse { data } => bail!(
             "destroy refuses to schedule the deletion of the KMS key: it still seals {data}, which would be lost \
              for good. Move the server back to Shamir first: `{}` (the recovery keys then become its unseal keys), \
              or, if that data is not needed, pass --force",
             crate::cli::command_hint("destroy --migrate-back --recovery-keys-file FILE", state_dir)
         ),
-        None => None,
     };
     // The plan once the way back is decided: it keeps the config rather than removing it.
     println!("\nautounseal destroy will:");
-    if recovery_keys.is_some() {
-        println!(
-            "  - first, the way back to Shamir: disabled = \"true\" in the seal stanza, a restart, the recovery \
-             keys submitted with migrate (they then become the unseal keys), the stanza removed, a restart, and a \
-             check that the same keys unseal the server"
-        );
+    for line in destroying.plan(recovery_keys.is_some(), raft_token.is_some())? {
+        println!("  {line}");
     }
-    if let Some(server) = raft_token.as_ref().and(manifest.server.as_ref()) {
-        println!(
-            "  - take {} out of the raft peer set (through {})",
-            cluster::node_name(state_dir, &manifest),
-            server.address
-        );
-    }
-    for dir in nodes.iter().rev() {
-        println!("  node {}:", dir.file_name().unwrap_or_default().to_string_lossy());
-        for line in flow::undo_plan(&ManifestStore::open(dir)?.snapshot(), recovery_keys.is_some()) {
-            println!("    - {line}");
-        }
-    }
-    for line in flow::undo_plan(&manifest, recovery_keys.is_some()) {
-        println!("  - {line}");
-    }
-    if deletes_key && recovery_keys.is_some() {
+    if destroying.deletes_key && recovery_keys.is_some() {
         // The way back comes first: by the time the key goes, no data is sealed by it.
         println!(
             "\nThe KMS key is scheduled for deletion only once the server is back on Shamir; KMS then waits {} \
              days before it is really gone.",
             args.deletion_window_days
         );
-    } else if deletes_key {
+    } else if destroying.deletes_key {
         println!("\nWARNING: {KEY_DELETION_WARNING}");
         println!(
             "KMS waits {} days before the key is really gone.",
@@ -602,42 +512,16 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
     if !args.yes && !confirm("", Some("destroy"))? {
         bail!("nothing was removed. To destroy without the typed confirmation, pass --yes");
     }
-    let region = manifest
-        .region
-        .clone()
-        .context("the manifest has no region; it is damaged")?;
-    let conn = Connection {
-        region,
-        endpoint_url: manifest.endpoint_url.clone(),
-        profile: profile.map(str::to_string),
-        timing: Default::default(),
-    };
-    let ctx = AwsContext::connect(conn).await;
     let opts = DestroyOptions {
         deletion_window_days: args.deletion_window_days,
     };
     let stop = stop_on_signals()?;
     with_printer(Mode::Run, async |rep| {
         let rep = rep.with_stop(stop);
-        if let Some(keys) = &recovery_keys {
-            migrate::MigrateBack::new(&store, rep.clone(), state_dir)
-                .run(keys)
-                .await?;
-        }
-        if let Some(token) = &raft_token {
-            // Only the id the node's own config gives: a guess could take another node out.
-            match cluster::node_id_in_config(&store.snapshot()) {
-                Some(node_id) => cluster::leave(&store, &node_id, args.ca_cert.as_deref(), token, &rep).await?,
-                None => rep.warn(
-                    "this node's config, which names its raft node id, is gone: no peer was removed. Take it out \
-                     of the cluster by hand (`operator raft list-peers`, then `operator raft remove-peer ID`)",
-                ),
-            }
-        }
-        cluster::undo_all(&ctx, &store, state_dir, &rep, opts).await
+        let (keys, token, ca) = (recovery_keys.as_ref(), raft_token.as_ref(), args.ca_cert.as_deref());
+        destroying.run(profile, opts, keys, token, ca, &rep).await
     })
     .await?;
-    store.remove_if_empty()?;
     println!(
         "\nDestroyed. Nothing autounseal created is left but the key awaiting deletion (and, in {}, its own log \
          and the answers a wizard session kept).",
@@ -695,37 +579,31 @@ pub async fn demo(args: DemoArgs, state_dir: &Path, plain: bool) -> anyhow::Resu
                     .clone()
                     .expect("the demo sets a keys file"),
             );
-            let opts = APPLY;
-            if answers.cluster.is_cluster() {
-                with_printer(Mode::Run, async |rep| {
-                    cluster::apply(&answers, &demo_state, opts, keys, &rep, Default::default()).await
-                })
-                .await
-                .map(|o| {
-                    println!("\nThe demo cluster: every node unsealed by KMS, no key typed:");
-                    for node in &o.nodes {
-                        println!("  {} at {}: {}", node.id, node.address, node.role.unwrap_or("?"));
+            let ran = with_printer(Mode::Run, async |rep| {
+                ops::run::apply(&answers, &demo_state, APPLY, keys, &rep, Default::default(), None).await
+            })
+            .await;
+            ran.map(|ran| {
+                match &ran {
+                    Ran::Cluster(o) => {
+                        println!("\nThe demo cluster: every node unsealed by KMS, no key typed:");
+                        for node in &o.nodes {
+                            println!("  {} at {}: {}", node.id, node.address, node.role.unwrap_or("?"));
+                        }
                     }
-                    false
-                })
-                .map_err(Into::into)
-            } else {
-                let outcome = with_printer(Mode::Run, async |rep| {
-                    flow::run(&answers, &demo_state, opts, keys, &rep).await
-                })
-                .await;
-                outcome
-                    .map(|o| {
+                    _ => {
+                        let o = ran.first();
                         let sealed = o.vault.status.as_ref().is_some_and(|s| s.sealed);
                         println!(
                             "\nThe demo server at {} is initialised and {}.",
                             o.vault.address,
                             if sealed { "sealed" } else { "unsealed by KMS" }
                         );
-                        false
-                    })
-                    .map_err(Into::into)
-            }
+                    }
+                }
+                false
+            })
+            .map_err(Into::into)
         }
     };
     // After a hangup the terminal is gone: these lines may go nowhere, the teardown
@@ -743,106 +621,46 @@ pub async fn demo(args: DemoArgs, state_dir: &Path, plain: bool) -> anyhow::Resu
     result.map(|_| ())
 }
 
-/// The manifest of `state_dir` and the operator's clients for its region and endpoint;
-/// `None` when the folder records no setup.
-async fn recorded_setup(
-    state_dir: &Path,
-    profile: Option<&str>,
-) -> anyhow::Result<Option<(crate::run::Manifest, AwsContext)>> {
-    crate::doctor::status::recorded_setup(state_dir, profile).await
-}
-
-/// `doctor`: prints the findings (or their JSON) and returns the exit code they make.
+/// `doctor`: prints the findings (or their JSON) and returns the exit code they make:
+/// a single server's, or every node's of a local cluster, each under its name.
 pub async fn doctor(args: DoctorArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<u8> {
-    let Some((manifest, ctx)) = recorded_setup(state_dir, profile).await? else {
-        bail!(
+    let setup = Setup::open(state_dir, profile).await?;
+    let nodes = match ops::check::doctor(&setup, args.ca_cert.as_deref()).await {
+        Err(OpsError::NothingRecorded { state_dir }) => bail!(
             "{} records no setup to check: run `autounseal` or `autounseal apply` first, or pass --state-dir",
             state_dir.display()
-        );
+        ),
+        other => other?,
     };
-    let findings = crate::doctor::examine(&manifest, &ctx, args.ca_cert.as_deref()).await;
-    let nodes = cluster::node_state_dirs(state_dir);
-    if nodes.is_empty() {
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&findings)?);
-        } else {
-            print_findings(&findings);
-        }
-        return Ok(crate::doctor::exit_code(&findings));
-    }
-    // A local cluster: the first node, then every other node, each checked on its own.
-    let mut per_node = vec![(
-        cluster::node_name(state_dir, &manifest),
-        state_dir.to_path_buf(),
-        findings,
-    )];
-    for dir in nodes {
-        if let Some((manifest, ctx)) = recorded_setup(&dir, profile).await? {
-            let findings = crate::doctor::examine(&manifest, &ctx, args.ca_cert.as_deref()).await;
-            per_node.push((cluster::node_name(&dir, &manifest), dir, findings));
+    match (setup.is_cluster(), args.json) {
+        (false, true) => println!("{}", serde_json::to_string_pretty(&nodes[0].findings)?),
+        (false, false) => print_findings(&nodes[0].findings),
+        (true, true) => println!("{}", serde_json::to_string_pretty(&nodes)?),
+        (true, false) => {
+            for node in &nodes {
+                crate::say!("\nNode {} (state in {}):", node.node, node.state_dir.display());
+                print_findings(&node.findings);
+            }
         }
     }
-    let code = per_node
-        .iter()
-        .map(|(_, _, f)| crate::doctor::exit_code(f))
-        .max()
-        .unwrap_or(0);
-    if args.json {
-        let nodes: Vec<_> = per_node
-            .iter()
-            .map(|(node, dir, findings)| serde_json::json!({"node": node, "state_dir": dir, "findings": findings}))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&nodes)?);
-    } else {
-        for (node, dir, findings) in &per_node {
-            crate::say!("\nNode {node} (state in {}):", dir.display());
-            print_findings(findings);
-        }
-    }
-    Ok(code)
+    Ok(ops::check::exit_code(&nodes))
 }
 
-/// `status`: a few lines (or JSON): what exists, the server, the next thing to do.
+/// `status`: a few lines (or JSON): what exists, the server, the next thing to do; a
+/// local cluster's, node by node with what each is in the cluster.
 pub async fn status(args: StatusArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
-    let (status, name, role) = match recorded_setup(state_dir, profile).await? {
-        Some((manifest, ctx)) => (
-            crate::doctor::status::gather(&manifest, &ctx, args.ca_cert.as_deref()).await,
-            cluster::node_name(state_dir, &manifest),
-            cluster::role(&manifest, args.ca_cert.as_deref()).await,
-        ),
-        None => (crate::doctor::status::nothing(), String::new(), None),
-    };
-    let nodes = cluster::node_state_dirs(state_dir);
-    if nodes.is_empty() {
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&status)?);
-        } else {
-            print_status(&status);
-        }
-        return Ok(());
-    }
-    // A local cluster: each node's status, and what it is in the cluster.
-    let mut per_node = vec![(name, role, state_dir.to_path_buf(), status)];
-    for dir in nodes {
-        if let Some((manifest, ctx)) = recorded_setup(&dir, profile).await? {
-            let status = crate::doctor::status::gather(&manifest, &ctx, args.ca_cert.as_deref()).await;
-            let role = cluster::role(&manifest, args.ca_cert.as_deref()).await;
-            per_node.push((cluster::node_name(&dir, &manifest), role, dir, status));
-        }
-    }
-    if args.json {
-        let nodes: Vec<_> = per_node
-            .iter()
-            .map(|(node, role, dir, status)| {
-                serde_json::json!({"node": node, "role": role, "state_dir": dir, "status": status})
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&nodes)?);
-    } else {
-        for (node, role, dir, status) in &per_node {
-            let role = role.map(|r| format!(", {r}")).unwrap_or_default();
-            crate::say!("\nNode {node}{role} (state in {}):", dir.display());
-            print_status(status);
+    let setup = Setup::open(state_dir, profile).await?;
+    let nodes = ops::check::status(&setup, args.ca_cert.as_deref()).await;
+    match (setup.is_cluster(), args.json) {
+        (false, true) => println!("{}", serde_json::to_string_pretty(&nodes[0].status)?),
+        (false, false) => print_status(&nodes[0].status),
+        (true, true) => println!("{}", serde_json::to_string_pretty(&nodes)?),
+        (true, false) => {
+            for node in &nodes {
+                let role = node.role.map(|r| format!(", {r}")).unwrap_or_default();
+                crate::say!("\nNode {}{role} (state in {}):", node.node, node.state_dir.display());
+                print_status(&node.status);
+            }
         }
     }
     Ok(())
@@ -853,40 +671,24 @@ pub async fn status(args: StatusArgs, state_dir: &Path, profile: Option<&str>) -
 /// every node in turn (a rolling rotation: each node is back, unsealed on its new key,
 /// before the next restarts, so a majority always serves), or of `--node ID` alone.
 pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
-    let mut nodes = Vec::new();
-    for dir in std::iter::once(state_dir.to_path_buf()).chain(cluster::node_state_dirs(state_dir)) {
-        let Some((manifest, ctx)) = recorded_setup(&dir, profile).await? else {
-            bail!(
-                "{} records no setup: nothing to rotate. Run `autounseal` or `autounseal apply` first, or pass --state-dir",
-                dir.display()
-            );
-        };
-        nodes.push((cluster::node_name(&dir, &manifest), dir, manifest, ctx));
-    }
-    let cluster = nodes.len() > 1;
-    if let Some(id) = &args.node {
-        let names: Vec<String> = nodes.iter().map(|n| n.0.clone()).collect();
-        nodes.retain(|n| &n.0 == id);
-        if nodes.is_empty() {
-            bail!(
-                "{} records no node {id}: its nodes are {}. Pass one of them to --node",
-                state_dir.display(),
-                names.join(", ")
-            );
-        }
-    } else if cluster {
+    let opened = Setup::open_recorded(state_dir, profile).await;
+    let setup = nothing_to(opened, "rotate")?;
+    let cluster = setup.is_cluster();
+    let setup = setup.only(args.node.as_deref())?;
+    let plan = nothing_to(ops::rotate::plan(&setup), "rotate")?;
+    if cluster && args.node.is_none() {
         println!(
             "A cluster of {} nodes: each is rotated in turn, the next only once the one before is unsealed on its new \
              key (--node ID rotates one).",
-            nodes.len()
+            plan.len()
         );
     }
     println!("autounseal rotate will:");
-    for (name, _, manifest, _) in &nodes {
+    for node in &plan {
         if cluster {
-            println!("  Node {name}:");
+            println!("  Node {}:", node.node);
         }
-        for line in rotate::rotate_plan(manifest) {
+        for line in &node.lines {
             println!("  - {line}");
         }
     }
@@ -895,33 +697,44 @@ pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -
     }
     // The first Ctrl-C (or SIGTERM) stops after the step in flight and rolls back.
     let stop = stop_on_signals()?;
-    for (name, dir, _, ctx) in &nodes {
-        let title = if cluster {
-            format!("node {name}, ")
-        } else {
-            String::new()
-        };
-        println!("autounseal rotate ({title}state in {})", dir.display());
-        let store = ManifestStore::open(dir)?;
-        let opts = rotate::RotateOptions {
-            ca_cert: args.ca_cert.clone(),
-            restarted: args.restarted,
-        };
-        let outcome = with_printer(Mode::Run, async |rep| {
-            rotate::rotate(ctx, &store, &rep.with_stop(stop.clone()), opts).await
-        })
-        .await?;
-        if !rotated(outcome, state_dir) {
-            // The server must be restarted by hand: the next node waits for it.
-            break;
+    println!("autounseal rotate (state in {})", state_dir.display());
+    let opts = rotate::RotateOptions {
+        ca_cert: args.ca_cert.clone(),
+        restarted: args.restarted,
+    };
+    let rotation = with_printer(Mode::Run, async |rep| {
+        ops::rotate::rotate(&setup, opts, &rep.with_stop(stop.clone())).await
+    })
+    .await?;
+    for node in &rotation.nodes {
+        if cluster {
+            println!("\nNode {}:", node.node);
         }
+        rotated(&node.outcome, state_dir);
+    }
+    if !rotation.not_reached.is_empty() {
+        println!(
+            "\nNot rotated yet: {}. They follow once the node above is restarted: run rotate again then.",
+            rotation.not_reached.join(", ")
+        );
     }
     crate::pause::point("finished");
     Ok(())
 }
 
-/// Says how a rotation ended; true when it finished (the old key deleted).
-fn rotated(outcome: rotate::RotateOutcome, state_dir: &Path) -> bool {
+/// A folder that records nothing, said as the CLI says it.
+fn nothing_to<T>(result: Result<T, OpsError>, what: &str) -> anyhow::Result<T> {
+    match result {
+        Err(OpsError::NothingRecorded { state_dir }) => bail!(
+            "{} records no setup: nothing to {what}. Run `autounseal` or `autounseal apply` first, or pass --state-dir",
+            state_dir.display()
+        ),
+        other => Ok(other?),
+    }
+}
+
+/// Says how a node's rotation ended.
+fn rotated(outcome: &rotate::RotateOutcome, state_dir: &Path) {
     match outcome {
         rotate::RotateOutcome::Rotated {
             old_key_id, new_key_id, ..
@@ -933,7 +746,6 @@ fn rotated(outcome: rotate::RotateOutcome, state_dir: &Path) -> bool {
                 rotate::next_due(),
                 crate::cli::command_hint("rotate", state_dir)
             );
-            true
         }
         rotate::RotateOutcome::WaitingForRestart { new_key_id, restart } => {
             println!("\nThe new access key {new_key_id} is saved and works; the old one is still active.");
@@ -942,7 +754,6 @@ fn rotated(outcome: rotate::RotateOutcome, state_dir: &Path) -> bool {
                 "Then run `{}`: it checks that the server unsealed and retires the old key.",
                 crate::cli::command_hint("rotate --restarted", state_dir)
             );
-            false
         }
     }
 }

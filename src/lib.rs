@@ -15,6 +15,7 @@ pub mod files;
 pub mod flow;
 pub mod frontend;
 pub mod headless;
+pub mod ops;
 pub mod pause;
 pub mod plain;
 pub mod questions;

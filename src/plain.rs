@@ -11,8 +11,8 @@ use anyhow::{Context, bail};
 use crate::answers::{self, Answers, ClusterFile, CredentialsStyle, ExistingServer, Launch};
 use crate::aws::{AwsContext, Connection};
 use crate::headless::{Mode, with_printer};
+use crate::ops;
 use crate::questions::{LAYOUTS, Q, launch_index, style_index};
-use crate::run::ApplyOptions;
 use crate::run::events::StopRequest;
 use crate::vault::deploy::KeysDestination;
 use crate::vault::discover::Host;
@@ -450,24 +450,11 @@ pub async fn run(mut a: Answers, state_dir: &Path, demo: bool) -> anyhow::Result
         .await?;
     println!("\nAWS account {} as {}", identity.account, identity.arn);
     // What will happen, exactly, before the question: the plan and the policy.
-    let plan_opts = ApplyOptions {
-        overwrite_files: true,
-        dry_run: true,
-    };
     let plan = with_printer(Mode::Plan, async |rep| {
-        crate::cluster::run_any(
-            &a,
-            state_dir,
-            plan_opts,
-            KeysDestination::HandBack,
-            &rep,
-            Default::default(),
-            None,
-        )
-        .await
+        ops::run::plan(&a, state_dir, KeysDestination::HandBack, &rep).await
     })
     .await?;
-    crate::headless::print_plan(&a, &plan);
+    crate::headless::print_plan(&a, plan.first());
     // In the demo, Enter all the way through runs the story.
     if !p.go_ahead(demo)? {
         println!(
@@ -482,17 +469,23 @@ pub async fn run(mut a: Answers, state_dir: &Path, demo: bool) -> anyhow::Result
         ExistingServer::Migrate => Some(read_hidden_keys("Unseal key", &stop)?),
         ExistingServer::New => None,
     };
-    let opts = ApplyOptions {
-        overwrite_files: true,
-        dry_run: false,
-    };
     let result = with_printer(Mode::Run, async |rep| {
         let rep = rep.with_stop(stop.clone());
-        crate::cluster::run_any(&a, state_dir, opts, keys, &rep, Default::default(), unseal_keys).await
+        ops::run::apply(
+            &a,
+            state_dir,
+            ops::run::APPLY,
+            keys,
+            &rep,
+            Default::default(),
+            unseal_keys,
+        )
+        .await
     })
     .await;
-    let outcome =
-        result.context("the run stopped; what was made is in the manifest, and running again goes on from there")?;
+    let outcome = result
+        .context("the run stopped; what was made is in the manifest, and running again goes on from there")?
+        .into_first();
     println!("\nDone: {} (key {}).", outcome.vault.address, outcome.aws.key.arn);
     if let Some(file) = &a.init.recovery_keys_file {
         println!(

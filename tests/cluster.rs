@@ -14,7 +14,15 @@ use autounseal::credentials_file;
 use autounseal::run::ManifestStore;
 use autounseal::vault::client::{LeaderStatus, VaultClient};
 use autounseal::vault::launch;
+use common::pty::{DOWN, ENTER, ESC, SCREEN, Terminal};
 use common::{Moto, cluster_answers, context, processes_mentioning, server_answers};
+
+/// The wizard on the cluster's state folder, as the operator, opened on its start menu.
+fn cluster_wizard(home: &Path, state: &Path) -> Terminal {
+    let mut cmd = common::pty::wizard_command(home);
+    cmd.args(["--state-dir", &state.to_string_lossy()]);
+    Terminal::start(cmd)
+}
 
 fn autounseal(state: &Path, args: &[&str]) -> Output {
     common::autounseal_output(state, args)
@@ -452,6 +460,56 @@ async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_
     }
     assert_eq!(said.matches(", active (state in").count(), 1, "{said}");
     assert_eq!(said.matches(", standby (state in").count(), 2, "{said}");
+
+    // 7b. The wizard's Status lists every node, its role with it, as `status` does.
+    let mut t = cluster_wizard(dir.path(), &state);
+    t.wait_for("Check the setup (doctor)", SCREEN);
+    t.type_keys(&[DOWN, ENTER]);
+    let mut seen = t.wait_for("Node autounseal-1", Duration::from_secs(60));
+    for _ in 0..40 {
+        if seen.contains("Node autounseal-3") {
+            break;
+        }
+        t.type_keys(&[DOWN]);
+        seen.push_str(&t.contents());
+    }
+    for node in ["Node autounseal-1, ", "Node autounseal-2, ", "Node autounseal-3, "] {
+        assert!(seen.contains(node), "{node} missing from the Status screen:\n{seen}");
+    }
+    assert!(seen.contains("active (1 of 3)") || seen.contains("active (2 of 3)") || seen.contains("active (3 of 3)"));
+    t.type_keys(&[ESC, "q", "y"]);
+    assert!(t.child.wait().unwrap().success());
+
+    // 7c. A node whose folder records nothing (as a destroy stopped between two nodes
+    // leaves it): a failure with its fix in `doctor` and on the wizard's Doctor screen alike.
+    let manifest3 = dirs[2].join(autounseal::run::manifest::MANIFEST_FILE);
+    let kept = std::fs::read(&manifest3).unwrap();
+    std::fs::write(&manifest3, b"{}").unwrap();
+    let out = autounseal(&state, &["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "a failure: {}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let third = &report.as_array().unwrap()[2];
+    let finding = &third["findings"][0];
+    assert_eq!(
+        (&finding["link"], &finding["check"], &finding["verdict"]),
+        (&"state".into(), &"setup recorded".into(), &"fail".into()),
+        "{third:#}"
+    );
+    let fix = finding["fix"].as_str().unwrap().to_string();
+    let mut t = cluster_wizard(dir.path(), &state);
+    t.wait_for("Check the setup (doctor)", SCREEN);
+    t.type_keys(&[ENTER]);
+    let mut seen = t.wait_for("exit code", Duration::from_secs(60));
+    for _ in 0..20 {
+        t.type_keys(&["\x1b[6~"]); // PgDn
+        seen.push_str(&t.contents());
+    }
+    assert!(seen.contains("[FAIL] setup recorded"), "{seen}");
+    assert!(seen.contains("records no setup for node"), "{seen}");
+    assert!(seen.contains(&fix[..30]), "the same fix as the CLI's:\n{seen}");
+    t.type_keys(&[ESC, "q", "y"]);
+    assert!(t.child.wait().unwrap().success());
+    std::fs::write(&manifest3, kept).unwrap();
 
     // 8. destroy: the fourth node alone first, then the cluster, nodes before the shared part.
     let out = autounseal(

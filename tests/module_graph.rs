@@ -43,7 +43,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "demo",
         &["answers", "run", "aws", "vault", "flow", "cluster", "headless"],
     ),
-    // The front ends, on top.
+    // The operations, once, under every front end: a recorded setup and its nodes,
+    // apply, plan, join, rotate, doctor, status, destroy.
+    (
+        "ops",
+        &["answers", "run", "aws", "vault", "flow", "cluster", "rotate", "doctor"],
+    ),
+    // The front ends, on top: they ask and render, and reach the flow and the cluster
+    // only through `ops` (see FORBIDDEN_CALLS for what they may not call by name).
     (
         "tui",
         &[
@@ -52,8 +59,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "run",
             "aws",
             "vault",
-            "flow",
-            "cluster",
+            "ops",
             "doctor",
             "rotate",
             "headless",
@@ -61,16 +67,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "plain",
-        &[
-            "answers",
-            "questions",
-            "run",
-            "aws",
-            "vault",
-            "flow",
-            "cluster",
-            "headless",
-        ],
+        &["answers", "questions", "run", "aws", "vault", "ops", "headless"],
     ),
     (
         "commands",
@@ -80,8 +77,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "run",
             "aws",
             "vault",
-            "flow",
-            "cluster",
+            "ops",
             "rotate",
             "doctor",
             "headless",
@@ -99,8 +95,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "run",
             "aws",
             "vault",
-            "flow",
-            "cluster",
+            "ops",
             "rotate",
             "doctor",
             "headless",
@@ -111,6 +106,23 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "commands",
         ],
     ),
+];
+
+/// The front ends and what they never call themselves: the node listers, the runs and
+/// the per-node checks belong to `ops`, which loops over the nodes once for all of them.
+const FRONT_ENDS: &[&str] = &["tui", "plain", "commands", "main"];
+const FORBIDDEN_CALLS: &[&str] = &[
+    "node_state_dirs(",
+    "nodes_of(",
+    "local_nodes(",
+    "recorded_setup(",
+    "run_any(",
+    "flow::run",
+    "cluster::apply(",
+    "cluster::join(",
+    "rotate::rotate(",
+    "doctor::examine(",
+    "status::gather(",
 ];
 
 /// Items at the crate's root that are not modules, by the module that defines them.
@@ -273,6 +285,43 @@ fn sources(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
     }
 }
 
+/// Inside each top-level module with a folder: which of its parts (a file or a folder
+/// under `src/M/`) uses which, through `crate::M::part` or, from a file right in the
+/// folder, `super::part`. `mod.rs` declares the parts and is no part itself.
+fn inner_graphs(files: &[(String, String)]) -> BTreeMap<String, Graph> {
+    let part_of = |path: &str| -> Option<(String, String)> {
+        let mut parts = path.split('/');
+        let (module, second) = (parts.next()?, parts.next()?);
+        let part = second.strip_suffix(".rs").unwrap_or(second);
+        (part != "mod").then(|| (module.to_string(), part.to_string()))
+    };
+    let mut all: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (path, _) in files {
+        if let Some((module, part)) = part_of(path) {
+            all.entry(module).or_default().insert(part);
+        }
+    }
+    let mut graphs: BTreeMap<String, Graph> = BTreeMap::new();
+    for (path, source) in files {
+        let Some((module, part)) = part_of(path) else { continue };
+        let mut used = references(source, &format!("crate::{module}::"));
+        if path.matches('/').count() == 1 {
+            used.extend(references(source, "super::"));
+        }
+        let parts = &all[&module];
+        let edges = graphs.entry(module).or_default().entry(part.clone()).or_default();
+        edges.extend(used.into_iter().filter(|u| *u != part && parts.contains(u)));
+    }
+    graphs
+}
+
+fn crate_files() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, &root, &mut files);
+    files
+}
+
 fn crate_graph() -> Graph {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
@@ -294,8 +343,84 @@ fn every_module_uses_only_what_its_layer_allows() {
 }
 
 #[test]
+fn the_front_ends_go_through_ops_for_every_operation() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, &root, &mut files);
+    let mut wrong = Vec::new();
+    for (path, source) in &files {
+        let module = module_of(Path::new(path));
+        if !module.is_some_and(|m| FRONT_ENDS.contains(&m.as_str())) {
+            continue;
+        }
+        for call in FORBIDDEN_CALLS.iter().filter(|c| calls(&code_of(source), c)) {
+            wrong.push(format!("{path} calls {call}"));
+        }
+    }
+    assert!(files.len() > 40, "the sources were read: {}", files.len());
+    assert!(calls("x = crate::rotate::rotate(&a)", "rotate::rotate("));
+    assert!(!calls(
+        &code_of("x = ops::rotate::rotate(&a); // rotate::rotate("),
+        "rotate::rotate("
+    ));
+    assert_eq!(wrong, Vec::<String>::new());
+}
+
+/// Whether `code` calls `call` itself, not the operation of the same name in `ops`
+/// (`ops::rotate::rotate(` is the way, `rotate::rotate(` is not).
+fn calls(code: &str, call: &str) -> bool {
+    code.match_indices(call).any(|(at, _)| !code[..at].ends_with("ops::"))
+}
+
+/// A source without its comments, so that a doc line may name what the code may not call.
+fn code_of(source: &str) -> String {
+    source
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
 fn the_modules_form_no_cycle() {
     assert_eq!(cycle(&crate_graph()), None);
+}
+
+#[test]
+fn the_parts_of_each_module_form_no_cycle() {
+    let graphs = inner_graphs(&crate_files());
+    assert!(
+        graphs["tui"]["screens"].contains("keys") && graphs["aws"]["provision"].contains("adopt"),
+        "{graphs:?}"
+    );
+    for (module, graph) in &graphs {
+        assert_eq!(cycle(graph), None, "inside {module}");
+    }
+}
+
+#[test]
+fn a_cycle_inside_a_module_is_named() {
+    let graphs = inner_graphs(&files(&[
+        (
+            "aws/adopt.rs",
+            "fn f() { crate::aws::destroy::DestroyOptions::default(); }",
+        ),
+        ("aws/destroy.rs", "use super::adopt::resolve_pending;"),
+        ("aws/mod.rs", "pub mod adopt;\npub mod destroy;"),
+        (
+            "tui/screens/status.rs",
+            "use super::Ctx; use crate::tui::keys::Binding;",
+        ),
+        ("tui/keys.rs", "use super::theme::Theme;"),
+        ("tui/theme.rs", ""),
+    ]));
+    let aws = cycle(&graphs["aws"]).expect("adopt and destroy use each other");
+    assert!(
+        aws.contains(&"adopt".into()) && aws.contains(&"destroy".into()),
+        "{aws:?}"
+    );
+    assert_eq!(graphs["tui"]["screens"], ["keys"].map(String::from).into());
+    assert_eq!(cycle(&graphs["tui"]), None);
 }
 
 fn files(list: &[(&str, &str)]) -> Vec<(String, String)> {

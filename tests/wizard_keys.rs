@@ -195,7 +195,7 @@ fn status(next: Next) -> App {
     let mut app = on(ScreenId::Status);
     let mut status = nothing();
     status.next = next;
-    update(&mut app, Msg::Status(1, Ok(Box::new(status))));
+    update(&mut app, Msg::Status(1, Ok(common::wizard::one_node(status))));
     app
 }
 

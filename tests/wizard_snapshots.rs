@@ -636,7 +636,10 @@ fn start_doctor_and_status() {
     press(&mut app, KeyCode::Down);
     let reading = press(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Status);
-    update(&mut app, Msg::Status(asked(&reading), Ok(Box::new(status()))));
+    update(
+        &mut app,
+        Msg::Status(asked(&reading), Ok(common::wizard::one_node(status()))),
+    );
     snapshot!("15_status", app);
     insta::assert_snapshot!("15_status_large", draw_sized(&app, 120, 40).backend());
 
@@ -644,7 +647,10 @@ fn start_doctor_and_status() {
     broken.server.as_mut().unwrap().sealed = Some(true);
     broken.next = Next::Broken;
     let again = press(&mut app, KeyCode::Char('r'));
-    update(&mut app, Msg::Status(asked(&again), Ok(Box::new(broken))));
+    update(
+        &mut app,
+        Msg::Status(asked(&again), Ok(common::wizard::one_node(broken))),
+    );
     snapshot!("15_status_broken", app);
 }
 

@@ -1151,7 +1151,7 @@ fn status_offers_the_next_thing_to_do_when_the_wizard_does_it() {
         let read = setup_read(&key(&mut app, KeyCode::Enter));
         let mut status = nothing();
         status.next = next;
-        update(&mut app, Msg::Status(read.asked, Ok(Box::new(status))));
+        update(&mut app, Msg::Status(read.asked, Ok(common::wizard::one_node(status))));
         app
     };
     let mut broken = with_next(Next::Broken);
@@ -1193,7 +1193,7 @@ fn status_with_key_age(days: u64) -> App {
         status: "Active".into(),
         age_days: Some(days),
     });
-    update(&mut app, Msg::Status(read.asked, Ok(Box::new(status))));
+    update(&mut app, Msg::Status(read.asked, Ok(common::wizard::one_node(status))));
     app
 }
 

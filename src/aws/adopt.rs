@@ -201,7 +201,7 @@ impl Finder<'_> {
                 .kms
                 .schedule_key_deletion()
                 .key_id(&meta.key_id)
-                .pending_window_in_days(crate::aws::destroy::DestroyOptions::default().deletion_window_days)
+                .pending_window_in_days(crate::aws::KEY_DELETION_WINDOW_DAYS)
                 .send()
                 .await;
             match r {

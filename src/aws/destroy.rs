@@ -23,7 +23,7 @@ pub struct DestroyOptions {
 impl Default for DestroyOptions {
     fn default() -> Self {
         DestroyOptions {
-            deletion_window_days: 30,
+            deletion_window_days: crate::aws::KEY_DELETION_WINDOW_DAYS,
         }
     }
 }

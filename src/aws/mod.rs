@@ -12,4 +12,8 @@ pub mod provision;
 pub mod verify;
 
 pub use context::{AwsContext, Connection, Identity};
+
+/// The days KMS waits before a key scheduled for deletion is gone, unless told otherwise
+/// (`destroy --deletion-window-days`): AWS's own default, the longest it allows.
+pub const KEY_DELETION_WINDOW_DAYS: i32 = 30;
 pub use provision::{Provisioned, Provisioner};

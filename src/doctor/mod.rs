@@ -17,6 +17,8 @@ use crate::run::Manifest;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Link {
+    /// The state folder: what autounseal recorded of the setup.
+    State,
     EnvFile,
     /// The AWS shared credentials file of the `shared-file` style.
     SharedCredentials,
@@ -32,6 +34,7 @@ pub enum Link {
 impl Link {
     pub fn label(self) -> &'static str {
         match self {
+            Link::State => "state folder",
             Link::EnvFile => "env file",
             Link::SharedCredentials => "credentials file",
             Link::Config => "config",

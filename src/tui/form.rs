@@ -13,8 +13,8 @@ use ratatui::widgets::Paragraph;
 use ratatui_textarea::TextArea;
 
 use crate::questions::Q;
+use crate::tui::ctx::{Ctx, Outcome};
 use crate::tui::keys::{self, BACKTAB, Binding, DOWN, Key, LEFT, RIGHT, SPACE, TAB, UP};
-use crate::tui::screens::{Ctx, Outcome};
 use crate::tui::theme::Theme;
 
 pub enum Kind {
@@ -333,7 +333,7 @@ impl Form {
         let text_width = width.saturating_sub(self.label_width()).max(1) as usize;
         // By words, as the paragraph wraps it: a count by characters comes a row short.
         self.below(field).map_or(0, |(text, _)| {
-            crate::tui::screens::word_wrapped_rows(&text, text_width) as u16
+            crate::tui::wrap::word_wrapped_rows(&text, text_width) as u16
         })
     }
 

@@ -5,7 +5,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::tui::screens::{Ctx, Nav, Outcome};
+use crate::tui::ctx::{Ctx, Nav, Outcome};
 
 /// One key a binding answers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! feeds keys, engine progress and background results into `app::update` as messages.
 
 pub mod app;
+pub mod ctx;
 pub mod form;
 pub mod keys;
 pub mod msg;
@@ -10,6 +11,7 @@ pub mod screens;
 pub mod terminal;
 pub mod theme;
 pub mod view;
+pub mod wrap;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,10 +24,12 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 use crate::answers::Answers;
 use crate::aws::{AwsContext, Connection};
 use crate::doctor::Finding;
-use crate::doctor::status::{self, Status, recorded_setup};
-use crate::rotate::{self, RotateOptions, RotateOutcome};
+use crate::ops::check::NodeStatus;
+use crate::ops::setup::Setup;
+use crate::ops::{self, OpsError};
+use crate::rotate::{self, RotateOptions};
 use crate::run::events::StopRequest;
-use crate::run::{ApplyOptions, Event, ManifestStore, Reporter, RunError};
+use crate::run::{Event, ManifestStore, Reporter, RunError};
 use crate::tui::app::App;
 use crate::tui::msg::{Command, KeyChoice, Msg, RotationEnd, RunReport, SetupRead};
 use crate::tui::screens::server::HostReport;
@@ -262,17 +266,12 @@ fn spawn(
             }
             Command::LoadKeys(a) => Msg::Keys(screens::kms::KeyListFor::of(&a), list_keys(&a).await),
             Command::Plan(a) => {
-                let opts = ApplyOptions {
-                    overwrite_files: true,
-                    dry_run: true,
-                };
                 let (keys, silent) = (KeysDestination::HandBack, Reporter::silent());
-                let result =
-                    crate::cluster::run_any(&a, &state_dir, opts, keys, &silent, Default::default(), None).await;
-                Msg::Plan(Box::new(a), result.map(|o| o.calls))
+                let result = ops::run::plan(&a, &state_dir, keys, &silent).await;
+                Msg::Plan(Box::new(a), result.map(|ran| ran.into_first().calls))
             }
             Command::Run(a) => Msg::RunFinished(run_flow(&a, &state_dir, &tx, control, unseal_keys).await),
-            Command::RotatePlan(read) => Msg::RotatePlan(read.asked, rotation_plan(&state_dir)),
+            Command::RotatePlan(read) => Msg::RotatePlan(read.asked, rotation_plan(&read, &state_dir).await),
             Command::Rotate(read) => {
                 let asked = read.asked;
                 Msg::Rotated(asked, rotate_setup(&read, &state_dir, &tx, control.1).await)
@@ -342,7 +341,7 @@ fn spawn(
                 Msg::PgpChecked(listed, read)
             }
             Command::Doctor(read) => Msg::Findings(read.asked, examine_setup(&read, &state_dir).await),
-            Command::Status(read) => Msg::Status(read.asked, setup_status(&read, &state_dir).await.map(Box::new)),
+            Command::Status(read) => Msg::Status(read.asked, setup_status(&read, &state_dir).await),
             Command::SaveAnswers(_)
             | Command::ClearScreen
             | Command::HoldInit
@@ -371,28 +370,16 @@ async fn run_flow(
 ) -> Result<RunReport, RunError> {
     let (rep, forward) = forwarded(tx, Msg::Engine);
     let rep = rep.with_stop(stop);
-    let opts = ApplyOptions {
-        overwrite_files: true,
-        dry_run: false,
-    };
     // A cluster's Run rows show each node's steps in turn; the first node's outcome is the report.
-    let result = crate::cluster::run_any(
-        a,
-        state_dir,
-        opts,
-        KeysDestination::HandBack,
-        &rep,
-        gate.clone(),
-        unseal_keys,
-    )
-    .await;
+    let keys = KeysDestination::HandBack;
+    let result = ops::run::apply(a, state_dir, ops::run::APPLY, keys, &rep, gate.clone(), unseal_keys).await;
     drop(rep);
     let _ = forward.await;
     // A failure after init still hands the keys over: they exist nowhere else.
     if let Some(secrets) = gate.take_keys() {
         let _ = tx.send(Msg::KeysHandedBack(secrets));
     }
-    let outcome = result?;
+    let outcome = result?.into_first();
     let left_open = ManifestStore::open(state_dir)
         .map(|store| crate::doctor::status::left_open(&store.snapshot()).lines())
         .unwrap_or_default();
@@ -425,28 +412,42 @@ fn forwarded(
     (Reporter::new(etx), forward)
 }
 
+/// What the wizard says where the CLI names a command: how to make a setup here.
+const SET_UP_AGAIN: &str = "Esc, then \"Set up again\" on the menu, makes one";
+
+/// An operation's error in the wizard's words.
+fn said(e: OpsError) -> String {
+    match e {
+        OpsError::NothingRecorded { state_dir } => {
+            format!("{} records no setup: {SET_UP_AGAIN}", state_dir.display())
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The setup the state folder records, every node of it, as `read` asks.
+async fn open_setup(read: &SetupRead, state_dir: &Path) -> Result<Setup, String> {
+    Setup::open(state_dir, read.profile.as_deref())
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// What `rotate` would do for the setup the state folder records; for a cluster, every
 /// node in turn (as `autounseal rotate` does).
-fn rotation_plan(state_dir: &Path) -> Result<Vec<String>, String> {
-    let manifest = ManifestStore::open(state_dir).map_err(|e| e.to_string())?.snapshot();
-    if manifest.is_empty() {
-        return Err(format!(
-            "{} records no setup: nothing to rotate. Esc, then \"Set up again\" on the menu, makes one",
-            state_dir.display()
-        ));
-    }
-    let nodes = crate::cluster::nodes_of(state_dir);
+async fn rotation_plan(read: &SetupRead, state_dir: &Path) -> Result<Vec<String>, String> {
+    let setup = open_setup(read, state_dir).await?;
+    let nodes = ops::rotate::plan(&setup).map_err(said)?;
     let mut plan = Vec::new();
-    if nodes.len() > 1 {
-        let names: Vec<&str> = nodes.iter().map(|(name, _)| name.as_str()).collect();
+    if setup.is_cluster() {
         plan.push(format!(
             "rotate each of the {} nodes in turn, the next only once the one before is unsealed on its new key: {}; \
              for each (`autounseal rotate --node ID` rotates one):",
             nodes.len(),
-            names.join(", ")
+            setup.names().join(", ")
         ));
     }
-    plan.extend(rotate::rotate_plan(&manifest));
+    // Every node's plan reads the same but for its key: the first one says it.
+    plan.extend(nodes.into_iter().next().map(|n| n.lines).unwrap_or_default());
     Ok(plan)
 }
 
@@ -459,99 +460,56 @@ async fn rotate_setup(
     tx: &UnboundedSender<Msg>,
     stop: StopRequest,
 ) -> Result<RotationEnd, String> {
-    let nodes = crate::cluster::nodes_of(state_dir);
-    let cluster = nodes.len() > 1;
-    let mut rotated_before = Vec::new();
-    let mut last = None;
-    for (i, (name, dir)) in nodes.iter().enumerate() {
-        let Some((_, ctx)) = recorded_setup(dir, read.profile.as_deref())
-            .await
-            .map_err(|e| format!("{e:#}"))?
-        else {
-            return Err(rotation_plan(dir).err().unwrap_or_default());
-        };
-        let store = ManifestStore::open(dir).map_err(|e| e.to_string())?;
-        let asked = read.asked;
-        let (rep, forward) = forwarded(tx, move |event| Msg::Rotation(asked, event));
-        if cluster {
-            rep.note(format!("node {name} ({} of {})", i + 1, nodes.len()));
-        }
-        // Enter on a plan that says "only if you restarted the server" is the operator's word.
-        let opts = RotateOptions {
-            ca_cert: read.ca_cert.clone(),
-            restarted: true,
-        };
-        let result = rotate::rotate(&ctx, &store, &rep.with_stop(stop.clone()), opts).await;
-        let _ = forward.await;
-        let outcome = result.map_err(|e| {
-            let earlier = if rotated_before.is_empty() {
-                String::new()
-            } else {
-                format!(" (rotated before it: {})", rotated_before.join("; "))
-            };
-            if cluster {
-                format!("node {name}: {e}{earlier}")
-            } else {
-                e.to_string()
-            }
-        })?;
-        let finished = matches!(outcome, RotateOutcome::Rotated { .. });
-        if let (true, RotateOutcome::Rotated { new_key_id, .. }) = (cluster, &outcome) {
-            rotated_before.push(format!("node {name} now uses {new_key_id}"));
-        }
-        last = Some(outcome);
-        // Launch none: the operator restarts this node first; the next waits for that.
-        if !finished || stop.requested().is_some() {
-            break;
-        }
-    }
-    let outcome = last.ok_or("the state folder records no node to rotate")?;
-    // The last node's own line says its key: the earlier ones are listed above it.
-    if matches!(outcome, RotateOutcome::Rotated { .. }) {
-        rotated_before.pop();
-    }
+    let setup = open_setup(read, state_dir).await?;
+    let asked = read.asked;
+    let (rep, forward) = forwarded(tx, move |event| Msg::Rotation(asked, event));
+    // Enter on a plan that says "only if you restarted the server" is the operator's word.
+    let opts = RotateOptions {
+        ca_cert: read.ca_cert.clone(),
+        restarted: true,
+    };
+    let rep = rep.with_stop(stop);
+    let result = ops::rotate::rotate(&setup, opts, &rep).await;
+    drop(rep);
+    let _ = forward.await;
+    let mut rotation = result.map_err(said)?;
+    let last = rotation
+        .nodes
+        .pop()
+        .ok_or("the state folder records no node to rotate")?;
     Ok(RotationEnd {
-        outcome,
+        // The last node's own line says its key: the earlier ones are listed above it.
+        rotated_before: rotation.nodes.iter().map(ops::rotate::rotated_line).collect(),
+        outcome: last.outcome,
         next_due: rotate::next_due().to_string(),
-        rotated_before,
     })
 }
 
-/// Doctor's findings for the setup the state folder records.
+/// Doctor's findings for the setup the state folder records; a cluster's say their
+/// node, as `doctor` does node by node.
 async fn examine_setup(read: &SetupRead, state_dir: &Path) -> Result<Vec<Finding>, String> {
-    let nodes = crate::cluster::nodes_of(state_dir);
-    let mut all = Vec::new();
-    for (name, dir) in &nodes {
-        match recorded_setup(dir, read.profile.as_deref()).await {
-            Ok(Some((manifest, operator))) => {
-                let findings = crate::doctor::examine(&manifest, &operator, read.ca_cert.as_deref()).await;
-                // A cluster's findings say their node, as `doctor` does node by node.
-                all.extend(findings.into_iter().map(|mut f| {
-                    if nodes.len() > 1 {
-                        f.evidence = format!("{name}: {}", f.evidence);
-                    }
-                    f
-                }));
-            }
-            Ok(None) => {
-                return Err(format!(
-                    "{} records no setup to check: Esc, then \"Set up again\" on the menu, makes one",
-                    dir.display()
-                ));
-            }
-            Err(e) => return Err(format!("{e:#}")),
-        }
-    }
-    Ok(all)
+    let setup = open_setup(read, state_dir).await?;
+    let nodes = ops::check::doctor(&setup, read.ca_cert.as_deref())
+        .await
+        .map_err(said)?;
+    let cluster = setup.is_cluster();
+    Ok(nodes
+        .into_iter()
+        .flat_map(|node| {
+            node.findings.into_iter().map(move |mut f| {
+                if cluster {
+                    f.evidence = format!("{}: {}", node.node, f.evidence);
+                }
+                f
+            })
+        })
+        .collect())
 }
 
-/// The status of the setup the state folder records (nothing, when it records none).
-async fn setup_status(read: &SetupRead, state_dir: &Path) -> Result<Status, String> {
-    match recorded_setup(state_dir, read.profile.as_deref()).await {
-        Ok(Some((manifest, operator))) => Ok(status::gather(&manifest, &operator, read.ca_cert.as_deref()).await),
-        Ok(None) => Ok(status::nothing()),
-        Err(e) => Err(format!("{e:#}")),
-    }
+/// The status of every node the state folder records (nothing, when it records none).
+async fn setup_status(read: &SetupRead, state_dir: &Path) -> Result<Vec<NodeStatus>, String> {
+    let setup = open_setup(read, state_dir).await?;
+    Ok(ops::check::status(&setup, read.ca_cert.as_deref()).await)
 }
 
 /// Customer managed keys of the region, by alias (every page), for the KMS screen.

@@ -8,16 +8,45 @@ use crossterm::event::KeyEvent;
 use crate::answers::Answers;
 use crate::aws::Identity;
 use crate::doctor::Finding;
-use crate::doctor::status::Status;
 use crate::files::{FileError, PathCheck};
+use crate::ops::check::NodeStatus;
 use crate::rotate::RotateOutcome;
 use crate::run::{Call, Event, RunError};
-use crate::tui::screens::kms::KeyListFor;
-use crate::tui::screens::server::HostReport;
 use crate::vault::VaultError;
 use crate::vault::client::SealStatus;
+use crate::vault::discover::Host;
 use crate::vault::recovery::InitSecrets;
 use crate::vault::server::ServerBinary;
+
+/// The account and region a key list was asked for: an answer for any other is stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyListFor {
+    region: String,
+    endpoint_url: Option<String>,
+    profile: Option<String>,
+}
+
+impl KeyListFor {
+    pub fn of(a: &Answers) -> KeyListFor {
+        KeyListFor {
+            region: a.region.clone(),
+            endpoint_url: a.endpoint_url.clone(),
+            profile: a.profile.clone(),
+        }
+    }
+}
+
+/// What the host has for the answers it was asked for, and the lines that say it
+/// (see `Host::report`): typed, for what a later screen decides on it.
+pub struct HostReport {
+    pub asked: Answers,
+    pub host: Host,
+    pub lines: Vec<String>,
+    /// `asked` with what the host has in place of what was left unset (see
+    /// `Host::fill`): the unit, user, group, the package's config and env file paths, as
+    /// the run will take them, so that Review shows the files the run writes.
+    pub filled: Answers,
+}
 
 /// A customer-managed key found in the account, for the KMS screen's list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +124,7 @@ pub enum Msg {
     /// Doctor's findings for the request so numbered, or why it could not check.
     Findings(u64, Result<Vec<Finding>, String>),
     /// The status for the request so numbered, or why it could not be read.
-    Status(u64, Result<Box<Status>, String>),
+    Status(u64, Result<Vec<NodeStatus>, String>),
     Engine(Event),
     /// What rotating would do, for the request so numbered (or why it cannot be read).
     RotatePlan(u64, Result<Vec<String>, String>),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 /// How long a screen may take to appear after a key.
-const SCREEN: Duration = Duration::from_secs(15);
+pub const SCREEN: Duration = Duration::from_secs(15);
 
 pub const ENTER: &str = "\r";
 pub const TAB: &str = "\t";

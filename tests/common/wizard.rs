@@ -66,3 +66,13 @@ pub fn seal_status(seal_type: &str, t: u16) -> autounseal::vault::client::SealSt
         progress: 0,
     }
 }
+
+/// A single server's status, as the Status screen receives it.
+pub fn one_node(status: autounseal::doctor::status::Status) -> Vec<autounseal::ops::check::NodeStatus> {
+    vec![autounseal::ops::check::NodeStatus {
+        node: "autounseal-1".into(),
+        role: None,
+        state_dir: std::path::PathBuf::from("/state"),
+        status,
+    }]
+}

@@ -12,28 +12,11 @@ use crate::questions::Q;
 use crate::run::RunError;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{BACKTAB, Binding, DOWN, ENTER, ESC, TAB, UP, back};
+pub use crate::tui::msg::KeyListFor;
 use crate::tui::msg::{Command, KeyChoice};
 
 pub const WHY: &str = "Vault's seal encrypts its root key with this key. It must be symmetric, for ENCRYPT_DECRYPT, \
 in the region chosen. A new key gets yearly rotation; deleting it later makes Vault's data unreadable.";
-
-/// The account and region a key list was asked for: an answer for any other is stale.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyListFor {
-    region: String,
-    endpoint_url: Option<String>,
-    profile: Option<String>,
-}
-
-impl KeyListFor {
-    pub fn of(a: &Answers) -> KeyListFor {
-        KeyListFor {
-            region: a.region.clone(),
-            endpoint_url: a.endpoint_url.clone(),
-            profile: a.profile.clone(),
-        }
-    }
-}
 
 pub struct Kms {
     pub form: Form,

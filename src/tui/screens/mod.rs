@@ -1,6 +1,6 @@
 //! One module per screen: its state, its key table, what it does on arrival and its
-//! view. The screens are listed once, in [`registry!`] below: adding a screen is its
-//! module and one line there. A screen sees only its own state and the narrow
+//! view. The screens are listed once, in `crate::tui::ctx`'s `screen_list!`: adding a
+//! screen is its module and one line there. A screen sees only its own state and the narrow
 //! context ([`Ctx`]), never another screen's state.
 
 pub mod account;
@@ -22,92 +22,18 @@ pub mod steps;
 pub mod unseal_keys;
 pub mod welcome;
 
-use std::path::PathBuf;
-
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::answers::Answers;
-use crate::aws::Identity;
+pub use crate::tui::ctx::{Ctx, Nav, Outcome, Place, ScreenId};
 use crate::tui::keys::{self, Binding, Hint, Key};
-use crate::tui::msg::{Command, RunReport};
+use crate::tui::msg::Command;
 use crate::tui::theme::Theme;
-use crate::vault::recovery::InitSecrets;
-
-/// What every screen may see and change besides its own state: the answers, facts
-/// found on the way that later screens show, and how to draw.
-pub struct Ctx {
-    pub answers: Answers,
-    pub theme: Theme,
-    pub state_dir: PathBuf,
-    pub demo: bool,
-    /// Advances while something is in flight; drives the spinners.
-    pub frame: usize,
-    /// Found on the Account screen; IAM shows the key's ARN with it, Review where KMS is.
-    pub identity: Option<Identity>,
-    /// Keys init handed back, held until the operator stores them (or saved on quit).
-    pub secrets: Option<InitSecrets>,
-    /// What the finished run made, for Done and the farewell.
-    pub report: Option<RunReport>,
-    /// Demo only: leave it running at the end instead of tearing it down.
-    pub keep_demo: bool,
-    /// Quit was confirmed while the server was being initialised: waiting for its keys.
-    pub stopping: bool,
-    /// The unseal keys of a seal migration, typed on their screen, until the run takes them.
-    pub unseal_keys: Option<crate::vault::migrate::UnsealKeys>,
-    /// The state folder's manifest recorded a setup when the wizard opened: it opened on
-    /// the start menu, and Welcome's Esc leads back there.
-    pub setup_recorded: bool,
-    /// What the last run left for the operator (a saved keys file still there, a proof
-    /// step that never ran; see `doctor::status::LeftOpen`), read when the wizard opens
-    /// and after each run: the start menu and Done say it.
-    pub left_open: Vec<String>,
-    /// A run of this session finished, well or not: it may have made something.
-    pub ran: bool,
-}
-
-/// Where the wizard goes after a key or an answer: the app owns the order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Nav {
-    #[default]
-    Stay,
-    /// The screen before, answers kept.
-    Back,
-    /// The screen after; a question screen's answers are saved first.
-    Forward,
-    Go(ScreenId),
-    /// The quit question.
-    AskQuit,
-}
-
-/// What a key or a background answer did: where to go, and what to run.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Outcome {
-    pub nav: Nav,
-    pub commands: Vec<Command>,
-}
-
-impl Outcome {
-    /// Handled, with nothing more to do than the state change.
-    pub fn stay() -> Outcome {
-        Outcome::default()
-    }
-
-    pub fn go(nav: Nav) -> Outcome {
-        Outcome { nav, commands: vec![] }
-    }
-
-    pub fn run(commands: Vec<Command>) -> Outcome {
-        Outcome {
-            nav: Nav::Stay,
-            commands,
-        }
-    }
-}
+pub use crate::tui::wrap::{hanging, word_wrap, word_wrapped_rows};
 
 /// A screen: its state is `Self`.
 pub trait Screen: Sized + 'static {
@@ -154,42 +80,10 @@ fn bindings_now<S: Screen>(screen: &S, ctx: &Ctx) -> Vec<(&'static str, &'static
         .collect()
 }
 
-/// Where a screen stands in the wizard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Place {
-    /// A step of the walk that asks a question Review can go back to.
-    Question,
-    /// A step of the walk that asks nothing.
-    Step,
-    /// Beside the walk, reached from the start menu: not numbered, never in its order.
-    Aside,
-}
-
-/// The screens, the walk's in the order the wizard walks them: each one's id, state
-/// (its module's type), title, and its place.
+/// Every screen's state and what the app asks of it, by id, from the one list in
+/// `crate::tui::ctx` (`ScreenId`, the titles and places are made there).
 macro_rules! registry {
     ($($id:ident => $field:ident: $ty:ty, $title:literal, $place:ident;)*) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-        pub enum ScreenId {
-            $($id),*
-        }
-
-        impl ScreenId {
-            pub const ALL: &'static [ScreenId] = &[$(ScreenId::$id),*];
-
-            pub fn title(self) -> &'static str {
-                match self {
-                    $(ScreenId::$id => $title),*
-                }
-            }
-
-            pub fn place(self) -> Place {
-                match self {
-                    $(ScreenId::$id => Place::$place),*
-                }
-            }
-        }
-
         /// Every screen's own state.
         pub struct Screens {
             $(pub $field: $ty),*
@@ -247,66 +141,7 @@ macro_rules! registry {
     };
 }
 
-registry! {
-    Welcome => welcome: welcome::Welcome, "Welcome", Step;
-    Account => account: account::Account, "AWS account", Question;
-    Region => region: region::Region, "Region", Question;
-    Kms => kms: kms::Kms, "KMS key", Question;
-    Iam => iam: iam::Iam, "IAM user and policy", Question;
-    Files => files: files::Files, "Files", Question;
-    Server => server: server::Server, "Server", Question;
-    Init => init: init::Init, "Init", Question;
-    Review => review: review::Review, "Review", Step;
-    UnsealKeys => unseal_keys: unseal_keys::UnsealKeys, "Unseal keys", Step;
-    Run => run: run::Run, "Run", Step;
-    Recovery => recovery: recovery::Recovery, "Recovery keys", Step;
-    Done => done: done::Done, "Done", Step;
-    Start => start: start::Start, "Start", Aside;
-    Doctor => doctor: doctor::Doctor, "Doctor: every link checked", Aside;
-    Status => status: status::Status, "Status", Aside;
-    Rotate => rotate: rotate::Rotate, "Rotate the access key", Aside;
-}
-
-impl ScreenId {
-    /// The screens of the walk, in its order.
-    pub fn walk() -> Vec<ScreenId> {
-        ScreenId::ALL
-            .iter()
-            .copied()
-            .filter(|s| s.place() != Place::Aside)
-            .collect()
-    }
-
-    /// Its number in the walk; `None` beside it.
-    pub fn number(self) -> Option<usize> {
-        ScreenId::walk().iter().position(|s| *s == self).map(|i| i + 1)
-    }
-
-    /// The walk's next screen; a screen beside the walk stays.
-    pub fn next(self) -> ScreenId {
-        match self.number() {
-            Some(n) => ScreenId::walk().get(n).copied().unwrap_or(self),
-            None => self,
-        }
-    }
-
-    /// The walk's screen before; a screen beside the walk came from the start menu.
-    pub fn previous(self) -> ScreenId {
-        match self.number() {
-            Some(n) => ScreenId::walk()[n.saturating_sub(2)],
-            None => ScreenId::Start,
-        }
-    }
-
-    pub fn is_question(self) -> bool {
-        self.place() == Place::Question
-    }
-
-    /// The screens of questions, which Review can go back to.
-    pub fn questions() -> Vec<ScreenId> {
-        ScreenId::ALL.iter().copied().filter(|s| s.is_question()).collect()
-    }
-}
+crate::tui::ctx::screen_list!(registry);
 
 /// Something loaded in the background (`ratatui`'s async example calls it LoadingState).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -391,82 +226,6 @@ pub fn why(frame: &mut Frame, area: Rect, text: &str, theme: &Theme) -> Rect {
     rest
 }
 
-/// How many rows `line` takes when wrapped at word boundaries to `width` columns, as
-/// `Paragraph` with `Wrap` does: a count by characters alone comes short by a row when
-/// words are pushed to the next one, and the paragraph's end is then cut off.
-pub fn word_wrapped_rows(line: &str, width: usize) -> usize {
-    word_wrap(line, width).len()
-}
-
-/// `line` wrapped at word boundaries to `width` columns (a word longer than a row is
-/// broken across rows): the rows, for text a screen lays out itself (indented, scrolled).
-pub fn word_wrap(line: &str, width: usize) -> Vec<String> {
-    wrap_words(line.split_whitespace().map(|w| (w, ())), width)
-        .into_iter()
-        .map(|row| row.into_iter().map(|(w, ())| w).collect::<Vec<_>>().join(" "))
-        .collect()
-}
-
-/// Words, each with its mark (a style), filled into rows of `width` columns.
-fn wrap_words<'w, T: Copy>(words: impl Iterator<Item = (&'w str, T)>, width: usize) -> Vec<Vec<(String, T)>> {
-    let width = width.max(1);
-    let mut rows: Vec<Vec<(String, T)>> = vec![vec![]];
-    let mut used = 0;
-    for (word, mark) in words {
-        let len = word.chars().count();
-        let needed = if used == 0 { len } else { used + 1 + len };
-        if needed <= width {
-            rows.last_mut()
-                .expect("one row at least")
-                .push((word.to_string(), mark));
-            used = needed;
-        } else if len > width {
-            // Broken across rows, starting on a row of its own.
-            if used > 0 {
-                rows.push(vec![]);
-            }
-            let chars: Vec<char> = word.chars().collect();
-            for (i, chunk) in chars.chunks(width).enumerate() {
-                if i > 0 {
-                    rows.push(vec![]);
-                }
-                rows.last_mut()
-                    .expect("one row at least")
-                    .push((chunk.iter().collect(), mark));
-            }
-            used = (len - 1) % width + 1;
-        } else {
-            rows.push(vec![(word.to_string(), mark)]);
-            used = len;
-        }
-    }
-    rows
-}
-
-/// `pieces` (text, each in its style) wrapped to `width` under a hanging indent: the
-/// first row after `head` (a label, a badge), the others under the first, so that a
-/// column of labels or badges stays clear at 80 columns.
-pub fn hanging(head: Vec<Span<'static>>, pieces: &[(&str, Style)], width: usize) -> Vec<Line<'static>> {
-    let indent: usize = head.iter().map(|s| s.width()).sum();
-    let words = pieces
-        .iter()
-        .flat_map(|(text, style)| text.split_whitespace().map(move |w| (w, *style)));
-    let mut head = Some(head);
-    wrap_words(words, width.saturating_sub(indent))
-        .into_iter()
-        .map(|row| {
-            let mut spans = head.take().unwrap_or_else(|| vec![Span::raw(" ".repeat(indent))]);
-            for (i, (word, style)) in row.into_iter().enumerate() {
-                if i > 0 {
-                    spans.push(Span::raw(" "));
-                }
-                spans.push(Span::styled(word, style));
-            }
-            Line::from(spans)
-        })
-        .collect()
-}
-
 /// Lines of text, wrapped, in the given area.
 pub fn lines(frame: &mut Frame, area: Rect, lines: Vec<Line<'_>>) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
@@ -524,44 +283,5 @@ pub fn scroll_by_key(scroll: usize, key: &crossterm::event::KeyEvent, furthest: 
     match key.code {
         crossterm::event::KeyCode::Up => scroll.min(furthest).saturating_sub(1),
         _ => (scroll + 1).min(furthest),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wrapped_rows_count_words_pushed_to_the_next_row() {
-        assert_eq!(word_wrapped_rows("", 10), 1);
-        assert_eq!(word_wrapped_rows("aaaa bbbb", 9), 1);
-        assert_eq!(word_wrapped_rows("aaaa bbbb", 8), 2);
-        // 20 characters fit two rows of 10 by count, but not by words.
-        assert_eq!(word_wrapped_rows("aaaaaa bbbbbb cccccc", 10), 3);
-        assert_eq!(word_wrapped_rows("x aaaaaaaaaaaaaaaaaaaaaaaaa", 10), 4);
-    }
-
-    #[test]
-    fn wrapped_rows_keep_every_word_in_order() {
-        assert_eq!(word_wrap("aaaaaa bbbbbb cccccc", 10), ["aaaaaa", "bbbbbb", "cccccc"]);
-        assert_eq!(word_wrap("aa bb cc", 5), ["aa bb", "cc"]);
-        assert_eq!(
-            word_wrap("x aaaaaaaaaaaaaaaaaaaaaaaaa", 10),
-            ["x", "aaaaaaaaaa", "aaaaaaaaaa", "aaaaa"]
-        );
-        assert_eq!(word_wrap("", 10), [""]);
-    }
-
-    #[test]
-    fn a_hanging_indent_keeps_the_head_column_clear() {
-        let bold = Style::default().add_modifier(ratatui::style::Modifier::BOLD);
-        let rows = hanging(
-            vec![Span::raw("Key   ")],
-            &[("aaaa bbbb", Style::default()), ("Enabled", bold)],
-            16,
-        );
-        let text: Vec<String> = rows.iter().map(|l| l.to_string()).collect();
-        assert_eq!(text, ["Key   aaaa bbbb", "      Enabled"]);
-        assert_eq!(rows[1].spans.last().unwrap().style, bold, "each word keeps its style");
     }
 }

@@ -287,7 +287,7 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
 /// A cluster's nodes, one line each: its id (which names its user and files), where
 /// it listens, and whether it is initialised or joins.
 fn nodes_block(ctx: &Ctx) -> Vec<Line<'static>> {
-    let nodes = crate::cluster::local_nodes(&ctx.answers, &ctx.state_dir);
+    let nodes = crate::ops::setup::planned_nodes(&ctx.answers, &ctx.state_dir);
     nodes
         .iter()
         .enumerate()

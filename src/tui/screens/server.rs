@@ -11,6 +11,7 @@ use crate::questions::{LAYOUTS, Q};
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, always, back};
 use crate::tui::msg::Command;
+pub use crate::tui::msg::HostReport;
 use crate::vault::VaultError;
 use crate::vault::discover::{Host, Listener};
 use crate::vault::server::ServerBinary;
@@ -22,18 +23,6 @@ autounseal in the background, or by you; raft storage.";
 pub struct BinaryProbe {
     pub named: String,
     pub found: Result<ServerBinary, VaultError>,
-}
-
-/// What the host has for the answers it was asked for, and the lines that say it
-/// (see `Host::report`): typed, for what a later screen decides on it.
-pub struct HostReport {
-    pub asked: Answers,
-    pub host: Host,
-    pub lines: Vec<String>,
-    /// `asked` with what the host has in place of what was left unset (see
-    /// `Host::fill`): the unit, user, group, the package's config and env file paths, as
-    /// the run will take them, so that Review shows the files the run writes.
-    pub filled: Answers,
 }
 
 pub struct Server {

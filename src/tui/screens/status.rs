@@ -1,6 +1,7 @@
 //! Status: `autounseal status` on a screen. What exists (the manifest, read live as the
 //! operator), the server's seal, the access key's age, and the next thing to do, with
-//! Enter to do it when it is a screen of this wizard (Doctor, Rotate, the wizard).
+//! Enter to do it when it is a screen of this wizard (Doctor, Rotate, the wizard). A
+//! local cluster's every node, each under its name and role, scrolled with ↑↓.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -11,7 +12,8 @@ use super::{Ctx, Lookup, Nav, Outcome, Screen, ScreenId};
 use crate::answers::Answers;
 use crate::doctor::checks::MAX_KEY_AGE_DAYS;
 use crate::doctor::status::{self as setup, Next};
-use crate::tui::keys::{Binding, ENTER, char, to_menu};
+use crate::ops::check::NodeStatus;
+use crate::tui::keys::{Binding, DOWN, ENTER, UP, char, to_menu};
 use crate::tui::msg::{Command, SetupRead};
 use crate::tui::theme::Theme;
 
@@ -24,7 +26,11 @@ pub const WHY: &str = "What this folder's setup made, as AWS and the server say 
 pub struct Status {
     /// Requests made so far: only the answer to the last one is kept.
     asked: u64,
-    pub status: Lookup<setup::Status>,
+    /// Every node's status, the first node's first (one for a single server).
+    pub status: Lookup<Vec<NodeStatus>>,
+    /// How far the facts are scrolled, and the furthest they go as last drawn.
+    pub scroll: usize,
+    pub furthest: super::Furthest,
 }
 
 impl Status {
@@ -33,35 +39,73 @@ impl Status {
         vec![Command::Status(SetupRead::next(&mut self.asked, &ctx.answers))]
     }
 
-    pub fn on_status(&mut self, asked: u64, result: Result<Box<setup::Status>, String>) {
+    pub fn on_status(&mut self, asked: u64, result: Result<Vec<NodeStatus>, String>) {
         if asked != self.asked {
             return;
         }
+        self.scroll = 0;
         self.status = match result {
-            Ok(status) => Lookup::Loaded(*status),
+            Ok(nodes) => Lookup::Loaded(nodes),
             Err(e) => Lookup::Failed(e),
         };
     }
 
+    /// The next thing to do: the first node's that is not all good (Enter does it).
     fn next(&self) -> Option<Next> {
-        match &self.status {
-            Lookup::Loaded(status) => Some(status.next.clone()),
-            _ => None,
-        }
+        let Lookup::Loaded(nodes) = &self.status else {
+            return None;
+        };
+        let next = |n: &NodeStatus| n.status.next.clone();
+        Some(
+            nodes
+                .iter()
+                .map(next)
+                .find(|n| *n != Next::AllGood)
+                .unwrap_or(Next::AllGood),
+        )
     }
 
-    /// The key is past its age, or all else is good and it soon will be.
+    /// A key is past its age, or all else is good and one soon will be.
     fn rotation_due(&self) -> bool {
-        let Lookup::Loaded(status) = &self.status else {
+        let Lookup::Loaded(nodes) = &self.status else {
             return false;
         };
-        let age = status.access_key.as_ref().and_then(|k| k.age_days);
-        match status.next {
-            Next::Rotate { .. } => true,
-            Next::AllGood => age.is_some_and(|days| days + ROTATE_SOON_DAYS > MAX_KEY_AGE_DAYS),
-            _ => false,
-        }
+        let all_good = self.next() == Some(Next::AllGood);
+        nodes.iter().any(|n| {
+            let age = n.status.access_key.as_ref().and_then(|k| k.age_days);
+            match n.status.next {
+                Next::Rotate { .. } => true,
+                Next::AllGood => all_good && age.is_some_and(|days| days + ROTATE_SOON_DAYS > MAX_KEY_AGE_DAYS),
+                _ => false,
+            }
+        })
     }
+
+    fn scroll(&mut self, _: &mut Ctx, key: crossterm::event::KeyEvent) -> Outcome {
+        self.scroll = super::scroll_by_key(self.scroll, &key, self.furthest.get());
+        Outcome::stay()
+    }
+}
+
+/// Every node's facts: a single server's alone, a cluster's each under its node's
+/// name, role and state folder.
+pub fn node_facts(nodes: &[NodeStatus], width: usize, t: &Theme) -> Vec<Line<'static>> {
+    if let [only] = nodes {
+        return facts(&only.status, width, t);
+    }
+    let mut lines = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        if i > 0 {
+            lines.push(Line::default());
+        }
+        let role = node.role.map(|r| format!(", {r}")).unwrap_or_default();
+        lines.push(Line::styled(
+            format!("Node {}{role} ({} of {})", node.node, i + 1, nodes.len()),
+            t.title,
+        ));
+        lines.extend(facts(&node.status, width, t));
+    }
+    lines
 }
 
 /// The facts `autounseal status` prints, `width` columns wide, each value in the style
@@ -187,6 +231,13 @@ impl Screen for Status {
             when: |s, _| !s.status.is_loading(),
             action: |s, ctx, _| Outcome::run(s.read(ctx)),
         },
+        Binding {
+            keys: &[UP, DOWN],
+            label: "↑↓",
+            what: "scroll",
+            when: |s, _| s.furthest.get() > 0 && matches!(s.status, Lookup::Loaded(ref n) if n.len() > 1),
+            action: Status::scroll,
+        },
         to_menu(),
     ];
 
@@ -206,10 +257,12 @@ impl Screen for Status {
         let t = &ctx.theme;
         let rest = super::why(frame, area, WHY, t);
         let doing = "Reading the key, the user and its access key, and the server's seal…";
-        let text = match super::pending(&self.status, doing, "The status could not be read:", ctx) {
-            Ok(status) => facts(status, rest.width as usize, t),
-            Err(lines) => lines,
-        };
-        super::lines(frame, rest, text);
+        match super::pending(&self.status, doing, "The status could not be read:", ctx) {
+            Ok(nodes) => {
+                let text = node_facts(nodes, rest.width as usize, t);
+                self.furthest.set(super::scrolled_lines(frame, rest, text, self.scroll));
+            }
+            Err(lines) => super::lines(frame, rest, lines),
+        }
     }
 }
