@@ -97,9 +97,9 @@ pub async fn run_with(
         (aws, provisioner.calls(), ctx.kms_endpoint())
     };
     if gate.stopped() {
-        return Err(RunError::Other(
-            "stopped on request after the AWS part: the server was not touched; run again to go on".into(),
-        ));
+        return Err(RunError::StoppedOnRequest {
+            when: "after the AWS part: the server was not touched",
+        });
     }
     // The server's seal must reach KMS where autounseal's own calls did (an emulator, a
     // VPC endpoint), even when that came from AWS_ENDPOINT_URL(_KMS) or the profile.

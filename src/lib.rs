@@ -18,6 +18,7 @@ pub mod headless;
 pub mod ops;
 pub mod pause;
 pub mod plain;
+pub mod prompt;
 pub mod questions;
 pub mod regions;
 pub mod rotate;

@@ -7,6 +7,8 @@ use clap::Parser;
 use autounseal::cli::{Cli, Command};
 use autounseal::commands;
 use autounseal::frontend::{FrontEnd, choose};
+use autounseal::ops::OpsError;
+use autounseal::run::RunError;
 
 /// Logs go to a file in the state folder, never to the terminal the wizard draws on.
 /// Nothing secret is ever passed to a log call.
@@ -137,7 +139,9 @@ async fn run(cli: Cli) -> ExitCode {
     finish(result.map(|()| ExitCode::SUCCESS), ExitCode::FAILURE)
 }
 
-/// The exit code of a command; an error is said (and logged) first.
+/// The exit code of a command; an error is said (and logged) first. A stop the
+/// operator asked for (a signal) exits 130, as a shell reports an interrupt, so that a
+/// script tells it from a failure.
 fn finish(result: anyhow::Result<ExitCode>, on_error: ExitCode) -> ExitCode {
     match result {
         Ok(code) => code,
@@ -146,7 +150,19 @@ fn finish(result: anyhow::Result<ExitCode>, on_error: ExitCode) -> ExitCode {
             tracing::error!("{message}");
             // Not eprintln!: with the terminal gone it would panic instead of exiting.
             let _ = writeln!(std::io::stderr(), "error: {message}");
-            on_error
+            if stopped_on_request(&e) {
+                ExitCode::from(130)
+            } else {
+                on_error
+            }
         }
     }
+}
+
+/// Whether `e` is a stop asked for, however deep in its chain.
+fn stopped_on_request(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.downcast_ref::<RunError>().is_some_and(RunError::is_stop)
+            || cause.downcast_ref::<OpsError>().is_some_and(OpsError::is_stop)
+    })
 }

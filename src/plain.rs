@@ -11,11 +11,11 @@ use anyhow::{Context, bail};
 use crate::answers::{self, Answers, ClusterFile, CredentialsStyle, ExistingServer, Launch};
 use crate::aws::{AwsContext, Connection};
 use crate::headless::{Mode, with_printer};
-use crate::ops;
 use crate::questions::{LAYOUTS, Q, launch_index, style_index};
 use crate::run::events::StopRequest;
 use crate::vault::deploy::KeysDestination;
 use crate::vault::discover::Host;
+use crate::{ops, prompt};
 
 struct Prompter {
     number: usize,
@@ -54,7 +54,7 @@ impl Prompter {
             };
             print!("{:>2}. {}{options}{shown}: ", self.number, question.label);
             std::io::stdout().flush()?;
-            let Some(line) = read_line(&self.stop)? else {
+            let Some(line) = prompt::read_line(&self.stop)? else {
                 bail!("the input ended before every question was answered; nothing was changed");
             };
             if self.echo {
@@ -111,137 +111,10 @@ impl Prompter {
     /// The last question, before anything is changed (no question of the table: it
     /// asks to go ahead with the plan just shown).
     fn go_ahead(&mut self, default: bool) -> anyhow::Result<bool> {
-        print!(
-            "Create and start everything now (autounseal plan shows each call)? [{}]: ",
-            if default { "yes" } else { "no" }
-        );
-        std::io::stdout().flush()?;
-        let Some(line) = read_line(&self.stop)? else {
-            bail!("the input ended before every question was answered; nothing was changed");
-        };
-        if self.echo {
-            println!("{}", line.trim_end());
-        }
-        Ok(match line.trim() {
-            "" => default,
-            answer => answer.starts_with('y'),
-        })
+        let question = "Create and start everything now (autounseal plan shows each call)?";
+        prompt::yes_or_no(question, default, self.echo, &self.stop)?
+            .context("the input ended before every question was answered; nothing was changed")
     }
-}
-
-/// One line of standard input, or `None` at its end.
-fn read_line(stop: &StopRequest) -> anyhow::Result<Option<String>> {
-    let mut bytes = Vec::new();
-    let got = read_line_into(stop, &mut bytes, usize::MAX, "at a prompt")?;
-    Ok(got.then(|| String::from_utf8_lossy(&bytes).into_owned()))
-}
-
-/// Reads one line of standard input onto `into` (and nowhere else: a secret read so
-/// leaves no copy behind), at most `limit` bytes in all; false at the input's end with
-/// nothing read. It waits in short polls, so that a stop request ends the wait at once
-/// (a blocked read would wait for Enter; `waiting` says for what), and reads a byte at a
-/// time, so that nothing past the line is taken from later reads.
-fn read_line_into(stop: &StopRequest, into: &mut Vec<u8>, limit: usize, waiting: &str) -> anyhow::Result<bool> {
-    use nix::errno::Errno;
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    use std::os::fd::AsFd;
-    let stdin = std::io::stdin();
-    let start = into.len();
-    loop {
-        if let Some(signal) = stop.requested() {
-            bail!("{signal} {waiting}: stopped, nothing was changed");
-        }
-        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(100u16)) {
-            Ok(0) | Err(Errno::EINTR) => continue,
-            Ok(_) => {}
-            Err(e) => bail!("cannot read standard input: {e}"),
-        }
-        let mut byte = [0u8; 1];
-        let read = nix::unistd::read(stdin.as_fd(), &mut byte);
-        let got = byte[0];
-        zeroize::Zeroize::zeroize(&mut byte);
-        match read {
-            // The end of the input (a closed pipe, a terminal that hung up).
-            Ok(0) => return Ok(into.len() > start),
-            Ok(_) if got == b'\n' => return Ok(true),
-            Ok(_) if into.len() < limit => into.push(got),
-            Ok(_) => bail!("the line typed is longer than any answer"),
-            Err(Errno::EINTR | Errno::EAGAIN) => continue,
-            Err(e) => bail!("cannot read standard input: {e}"),
-        }
-    }
-}
-
-/// The first SIGINT, SIGTERM or SIGHUP: a prompt ends at once, a run stops after the
-/// step in flight (and the demo is torn down); a second signal stops at once.
-fn stop_on_signals() -> anyhow::Result<StopRequest> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let stop = StopRequest::default();
-    let mut signals = [
-        (signal(SignalKind::interrupt())?, "SIGINT"),
-        (signal(SignalKind::terminate())?, "SIGTERM"),
-        (signal(SignalKind::hangup())?, "SIGHUP"),
-    ];
-    let request = stop.clone();
-    tokio::spawn(async move {
-        loop {
-            let [(int, _), (term, _), (hup, _)] = &mut signals;
-            let name = tokio::select! {
-                _ = int.recv() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-                _ = hup.recv() => "SIGHUP",
-            };
-            if !request.request(name) {
-                crate::say!("\n{name} again: stopping now.");
-                std::process::exit(130);
-            }
-            crate::child::stop_probes(name);
-        }
-    });
-    Ok(stop)
-}
-
-/// Keys typed one a line, an empty line (or the input's end) to finish: on a terminal
-/// with echo off; read from the descriptor a byte at a time into zeroizing memory (std's
-/// stdin buffer would keep a copy). Echo is restored whatever happens.
-pub fn read_hidden_keys(what: &str, stop: &StopRequest) -> anyhow::Result<crate::vault::migrate::UnsealKeys> {
-    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
-    use std::os::fd::AsFd;
-    let stdin = std::io::stdin();
-    // On a terminal, echo off until the keys are in; from a pipe there is no echo.
-    let saved = tcgetattr(stdin.as_fd()).ok();
-    if let Some(saved) = &saved {
-        let mut hidden = saved.clone();
-        hidden.local_flags.remove(LocalFlags::ECHO);
-        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &hidden).context("cannot turn echo off")?;
-    }
-    struct Restore(Option<nix::sys::termios::Termios>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            if let Some(saved) = &self.0 {
-                let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, saved);
-            }
-        }
-    }
-    let _restore = Restore(saved);
-    let mut typed = zeroize::Zeroizing::new(Vec::with_capacity(64 * 1024));
-    for n in 1.. {
-        print!("{what} {n} (hidden; an empty line ends): ");
-        std::io::stdout().flush()?;
-        let start = typed.len();
-        let limit = typed.capacity();
-        let got = read_line_into(stop, &mut typed, limit, "while the keys were typed")?;
-        println!();
-        if !got || typed.len() == start {
-            break;
-        }
-        typed.push(b'\n');
-    }
-    Ok(crate::vault::migrate::UnsealKeys::from_reader(
-        &typed[..],
-        "the terminal",
-    )?)
 }
 
 fn optional(v: &str) -> Option<String> {
@@ -257,6 +130,17 @@ fn text_of(p: &Option<PathBuf>) -> String {
 /// Every question, in the wizard's order, into `a`; each from the question table.
 async fn ask_all(p: &mut Prompter, a: &mut Answers, state_dir: &Path) -> anyhow::Result<()> {
     println!("Answer each question; Enter keeps the value in brackets, \"-\" leaves an optional one empty.\n");
+    ask_aws(p, a)?;
+    ask_files(p, a)?;
+    if let Some(cluster_file) = ask_server(p, a)? {
+        return join(p, a, cluster_file);
+    }
+    ask_existing(p, a).await?;
+    ask_init(p, a, state_dir)
+}
+
+/// The account, the region, the key, the IAM user and policy.
+fn ask_aws(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<()> {
     a.profile = optional(&p.ask(Q::Profile, a.profile.as_deref().unwrap_or(""))?);
     p.keep(a);
     a.endpoint_url = optional(&p.ask(Q::Endpoint, a.endpoint_url.as_deref().unwrap_or(""))?);
@@ -280,6 +164,11 @@ async fn ask_all(p: &mut Prompter, a: &mut Answers, state_dir: &Path) -> anyhow:
     a.iam.user_name = p.ask(Q::User, &a.iam.user_name.clone())?;
     a.iam.policy_name = p.ask(Q::Policy, &a.iam.policy_name.clone())?;
     p.keep(a);
+    Ok(())
+}
+
+/// The files written, and the style the key is kept in.
+fn ask_files(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<()> {
     a.output.vault_config = p.ask(Q::Config, &a.output.vault_config.to_string_lossy())?.into();
     a.output.env_file = p.ask(Q::Env, &a.output.env_file.to_string_lossy())?.into();
     a.output.credentials = CredentialsStyle::ALL[p.choose(Q::Credentials, style_index(a.output.credentials))?];
@@ -291,6 +180,12 @@ async fn ask_all(p: &mut Prompter, a: &mut Answers, state_dir: &Path) -> anyhow:
     }
     a.output.credentials_csv = optional(&p.ask(Q::Csv, &text_of(&a.output.credentials_csv))?).map(Into::into);
     p.keep(a);
+    Ok(())
+}
+
+/// The server: binary, launch, layout, listener, storage, TLS. `Some(cluster file)`
+/// when the layout is a join (asked on its own, see [`join`]).
+fn ask_server(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<Option<PathBuf>> {
     a.server.binary = p.ask(Q::Binary, &a.server.binary.clone())?;
     a.server.launch = Launch::ALL[p.choose(Q::Launch, launch_index(a.server.launch))?];
     p.keep(a);
@@ -303,7 +198,7 @@ async fn ask_all(p: &mut Prompter, a: &mut Answers, state_dir: &Path) -> anyhow:
     a.cluster.join = None;
     if layout == LAYOUTS.len() {
         let file = p.ask_with(Q::ClusterFile, "", |v| ClusterFile::load(v.trim().as_ref()).map(drop))?;
-        return join(p, a, file.trim().into());
+        return Ok(Some(file.trim().into()));
     }
     p.keep(a);
     a.server.listen = p.ask(Q::Listen, &a.server.listen.clone())?;
@@ -315,6 +210,11 @@ async fn ask_all(p: &mut Prompter, a: &mut Answers, state_dir: &Path) -> anyhow:
         a.server.tls_key_file = Some(p.ask(Q::TlsKey, &text_of(&a.server.tls_key_file))?.into());
         p.keep(a);
     }
+    Ok(None)
+}
+
+/// What to do with a server that has data here: a seal migration or a new setup.
+async fn ask_existing(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<()> {
     // A server with data is here (a Shamir one answers, or its storage holds data): keep
     // its data through a seal migration, or set up anew.
     let host = Host::discover(a).probe_server(a).await;
@@ -331,6 +231,11 @@ async fn ask_all(p: &mut Prompter, a: &mut Answers, state_dir: &Path) -> anyhow:
             println!("    {}", crate::questions::NO_NEW_KEYS);
         }
     }
+    Ok(())
+}
+
+/// Init's recovery keys: how many, the threshold, PGP keys, where they are saved.
+fn ask_init(p: &mut Prompter, a: &mut Answers, state_dir: &Path) -> anyhow::Result<()> {
     a.init.enabled = a.server.launch != Launch::None && a.server.existing == ExistingServer::New;
     p.keep(a);
     if a.init.enabled {
@@ -434,7 +339,7 @@ pub async fn run(mut a: Answers, state_dir: &Path, demo: bool) -> anyhow::Result
         );
     }
     println!("autounseal: set up a Vault server that unseals itself with AWS KMS.");
-    let stop = stop_on_signals()?;
+    let stop = prompt::stop_on_signals()?;
     let mut p = Prompter {
         number: 0,
         state_dir: state_dir.to_path_buf(),
@@ -466,7 +371,7 @@ pub async fn run(mut a: Answers, state_dir: &Path, demo: bool) -> anyhow::Result
     let keys = KeysDestination::headless(&a)?;
     // A migration's unseal keys, once: never echoed, never kept.
     let unseal_keys = match a.server.existing {
-        ExistingServer::Migrate => Some(read_hidden_keys("Unseal key", &stop)?),
+        ExistingServer::Migrate => Some(prompt::read_hidden_keys("Unseal key", &stop)?),
         ExistingServer::New => None,
     };
     let result = with_printer(Mode::Run, async |rep| {

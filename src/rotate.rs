@@ -27,9 +27,10 @@ use crate::run::manifest::{
 use crate::run::mutate::nothing_to_record;
 use crate::run::{Change, Recorder, Reporter, Result, RunError, Step};
 use crate::secrets::AccessKey;
-use crate::twins::{self, quote, server_command};
+use crate::twins::{quote, server_command};
 use crate::vault::client::{SealStatus, VaultClient};
 use crate::vault::deploy::{Watch, wait_until};
+use crate::vault::lifecycle::{self, unit_of};
 use crate::vault::{VaultError, config, launch};
 
 /// How long a rotated key may serve before the next rotation is due (the advice is 30
@@ -181,10 +182,6 @@ fn saved_key_id(files: &KeyFiles) -> Option<String> {
     files.read_key_id()
 }
 
-fn unit_of(server: &crate::run::manifest::ServerRecord) -> String {
-    server.unit.clone().unwrap_or_else(|| "vault.service".into())
-}
-
 /// The server to restart, from the manifest's record of it.
 struct Server {
     launch: Launch,
@@ -232,15 +229,11 @@ impl<'a> Rotation<'a> {
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         let server = match &m.server {
             Some(s) => Some(Server {
-                launch: match s.launch.as_str() {
-                    "systemd" => Launch::Systemd,
-                    "background" => Launch::Background,
-                    _ => Launch::None,
-                },
+                launch: lifecycle::launch_of(s),
                 address: s.address.clone(),
                 binary: s.binary.clone(),
                 config: s.config.clone(),
-                unit: unit_of(s),
+                unit: lifecycle::unit_of(s),
             }),
             None => m.file(FileRole::VaultConfig).and_then(|f| {
                 Some(Server {
@@ -599,65 +592,17 @@ impl<'a> Rotation<'a> {
     /// Restarts the server through its launch mode (it reads the env file as it is now)
     /// and waits until it has unsealed itself.
     async fn restart(&self, step: Step) -> Result<()> {
-        let Some(server) = self.server.as_ref().filter(|s| s.launch != Launch::None) else {
+        let recorded = self.store.snapshot().server;
+        let Some(server) = recorded.as_ref().filter(|_| self.launch() != Launch::None) else {
             self.rep.skipped(step, "the server is not autounseal's to restart");
             return Ok(());
         };
         let started = std::time::Instant::now();
-        let pid = match server.launch {
-            Launch::Background => {
-                let old_pid = self.store.snapshot().server.and_then(|s| s.pid);
-                let command = server_command(&server.binary, &config::server_reads(&server.config));
-                let twin = match old_pid {
-                    Some(pid) => format!("kill {pid}; {command}"),
-                    None => command,
-                };
-                let restart = |_| async move {
-                    if let Some(pid) = old_pid {
-                        launch::stop_background(pid, Duration::from_secs(15));
-                    }
-                    Ok(launch::start_background(
-                        &server.binary,
-                        &config::server_reads(&server.config),
-                        &self.key_files.env_file,
-                        &self.state_dir,
-                    )?)
-                };
-                let bg = self
-                    .recorder
-                    .mutate(
-                        Change::new(step, "server:restart", "in the background, with the env file", twin).on_the_way(),
-                        restart,
-                        |m, bg: &launch::Background| {
-                            if let Some(s) = m.server.as_mut() {
-                                s.pid = Some(bg.pid);
-                                s.pid_file = Some(bg.pid_file.clone());
-                                s.log_file = Some(bg.log.clone());
-                            }
-                        },
-                        |bg| format!("started again, pid {}", bg.pid),
-                    )
-                    .await?;
-                bg.done().map(|bg| bg.pid)
-            }
-            _ => {
-                let unit = &server.unit;
-                self.recorder
-                    .mutate(
-                        Change::new(step, "systemd:restart", unit.clone(), twins::systemd_restart(unit)).on_the_way(),
-                        |_| async move {
-                            if step == Step::RollBack {
-                                // Failed starts on the new key may have hit the unit's start limit.
-                                launch::systemd_reset_failed(unit);
-                            }
-                            Ok(launch::systemd_restart(unit)?)
-                        },
-                        nothing_to_record,
-                        |state| format!("{unit} is {state}"),
-                    )
-                    .await?;
-                None
-            }
+        let restarted =
+            lifecycle::restart(&self.recorder, step, server, &self.key_files.env_file, &self.state_dir).await?;
+        let pid = match restarted {
+            lifecycle::Restarted::Background { pid } => pid,
+            lifecycle::Restarted::Unit | lifecycle::Restarted::NotOurs => None,
         };
         self.wait_unsealed(pid).await?;
         self.rep.done(

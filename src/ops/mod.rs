@@ -49,10 +49,10 @@ pub enum OpsError {
 
 impl OpsError {
     /// A stop the operator asked for (Ctrl-C, a confirmed quit), wherever it happened.
-    pub fn is_interrupted(&self) -> bool {
+    pub fn is_stop(&self) -> bool {
         match self {
-            OpsError::Run(e) => matches!(e, RunError::Interrupted { .. }),
-            OpsError::Node { error, .. } => matches!(**error, RunError::Interrupted { .. }),
+            OpsError::Run(e) => e.is_stop(),
+            OpsError::Node { error, .. } => error.is_stop(),
             _ => false,
         }
     }

@@ -81,11 +81,19 @@ pub enum RunError {
          again to go on from there, or `autounseal destroy` to remove what exists"
     )]
     Interrupted { signal: &'static str },
+    /// The wizard's quit, confirmed while a run went on: it stopped at a safe point.
+    #[error("stopped on request {when}; run again to go on")]
+    StoppedOnRequest { when: &'static str },
     #[error("{0}")]
     Other(String),
 }
 
 impl RunError {
+    /// A stop the operator asked for (a signal, a confirmed quit), not a failure.
+    pub fn is_stop(&self) -> bool {
+        matches!(self, RunError::Interrupted { .. } | RunError::StoppedOnRequest { .. })
+    }
+
     /// A create that failed this way may have been carried out all the same (no answer,
     /// a dropped connection, a server fault), or was refused for now (throttling): look
     /// for what it made, and only then send it again.

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use crate::answers::Answers;
-use crate::tui::keys::{self, Global, Hint};
+use crate::tui::keys::{self, DOWN, ESC, Global, Hint, Key, UP, char};
 use crate::tui::msg::{Command, Msg};
 use crate::tui::screens::{Ctx, Nav, Outcome, ScreenId, Screens};
 use crate::tui::theme::Theme;
@@ -17,6 +17,75 @@ pub enum Modal {
     ConfirmQuit,
     /// The presenter's aid, scrolled this far.
     Commands(usize),
+}
+
+/// One row of a dialog's key table: its keys, the hint the dialog shows, the action.
+pub struct ModalBinding {
+    pub keys: &'static [Key],
+    pub label: &'static str,
+    pub what: &'static str,
+    pub action: fn(&mut App, crossterm::event::KeyEvent) -> Vec<Command>,
+}
+
+/// A dialog's keys: its table, and whether any other key closes it.
+pub struct ModalKeys {
+    pub bindings: &'static [ModalBinding],
+    pub others_close: bool,
+}
+
+/// The quit question: y quits, n or Esc stays; nothing else answers it.
+const QUIT_KEYS: ModalKeys = ModalKeys {
+    bindings: &[
+        ModalBinding {
+            keys: &[char('y'), char('Y')],
+            label: "y",
+            what: "quit",
+            action: |app, _| answer_quit(app, true),
+        },
+        ModalBinding {
+            keys: &[char('n'), char('N'), ESC],
+            label: "n",
+            what: "stay",
+            action: |app, _| answer_quit(app, false),
+        },
+    ],
+    others_close: false,
+};
+
+/// The help: any key closes it.
+const HELP_KEYS: ModalKeys = ModalKeys {
+    bindings: &[],
+    others_close: true,
+};
+
+/// F2's commands: ↑↓ scroll, any other key closes them.
+const COMMANDS_KEYS: ModalKeys = ModalKeys {
+    bindings: &[ModalBinding {
+        keys: &[UP, DOWN],
+        label: "↑↓",
+        what: "scroll",
+        action: |app, key| {
+            if let Some(Modal::Commands(scroll)) = app.modal {
+                let furthest = app.commands_furthest.get();
+                app.modal = Some(Modal::Commands(crate::tui::screens::scroll_by_key(
+                    scroll, &key, furthest,
+                )));
+            }
+            vec![]
+        },
+    }],
+    others_close: true,
+};
+
+impl Modal {
+    /// This dialog's key table (dispatch and the dialog's own hints read it).
+    pub fn keys(&self) -> &'static ModalKeys {
+        match self {
+            Modal::Help => &HELP_KEYS,
+            Modal::ConfirmQuit => &QUIT_KEYS,
+            Modal::Commands(_) => &COMMANDS_KEYS,
+        }
+    }
 }
 
 pub struct App {
@@ -225,7 +294,6 @@ fn answer_quit(app: &mut App, quit: bool) -> Vec<Command> {
 }
 
 fn on_key(app: &mut App, key: crossterm::event::KeyEvent) -> Vec<Command> {
-    use crossterm::event::KeyCode;
     let global = keys::global(&key);
     if app.ctx.stopping {
         // Only a second Ctrl-C leaves before the keys are back (and then they are lost).
@@ -242,30 +310,16 @@ fn on_key(app: &mut App, key: crossterm::event::KeyEvent) -> Vec<Command> {
         }
         return ask_quit(app);
     }
-    match app.modal {
-        Some(Modal::ConfirmQuit) => {
-            return match key.code {
-                KeyCode::Char('y' | 'Y') => answer_quit(app, true),
-                KeyCode::Char('n' | 'N') | KeyCode::Esc => answer_quit(app, false),
-                _ => vec![],
-            };
-        }
-        Some(Modal::Help) => {
-            app.modal = None;
-            return vec![];
-        }
-        Some(Modal::Commands(scroll)) => {
-            app.modal = match key.code {
-                KeyCode::Up | KeyCode::Down => Some(Modal::Commands(crate::tui::screens::scroll_by_key(
-                    scroll,
-                    &key,
-                    app.commands_furthest.get(),
-                ))),
-                _ => None,
-            };
-            return vec![];
-        }
-        None => {}
+    if let Some(modal) = &app.modal {
+        let table = modal.keys();
+        return match table.bindings.iter().find(|b| b.keys.iter().any(|k| k.matches(&key))) {
+            Some(binding) => (binding.action)(app, key),
+            None if table.others_close => {
+                app.modal = None;
+                vec![]
+            }
+            None => vec![],
+        };
     }
     match global {
         Some(Global::Help) => app.modal = Some(Modal::Help),

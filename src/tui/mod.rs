@@ -2,6 +2,7 @@
 //! feeds keys, engine progress and background results into `app::update` as messages.
 
 pub mod app;
+pub mod by_hand;
 pub mod ctx;
 pub mod form;
 pub mod keys;
@@ -91,6 +92,8 @@ pub async fn run(answers: Answers, state_dir: PathBuf, demo: bool) -> anyhow::Re
     result
 }
 
+/// The loop: draw, then wait for a key, a signal, a tick or a background answer, and
+/// carry out what `update` returns. Long, on purpose: one `select!` over every source.
 async fn event_loop(
     terminal: &mut terminal::Term,
     answers: Answers,
@@ -250,6 +253,7 @@ async fn hand_over_keys(ctx: &screens::Ctx, secrets: &crate::vault::recovery::In
 
 /// Runs a command's work on a tokio task; its result comes back as a message. A panic
 /// in the task does not stop the loop by itself, so it is reported as a message too.
+/// Long, on purpose: one arm per command, each a call into `ops` or the core.
 fn spawn(
     command: Command,
     tx: UnboundedSender<Msg>,

@@ -218,12 +218,13 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
         tail.push(Line::raw(format!("Your answers are saved in {}.", saved.display())));
     }
     tail.push(Line::raw(""));
-    tail.push(Line::from(vec![
-        Span::styled(" y ", t.selected),
-        Span::raw(" quit   "),
-        Span::styled(" n ", t.selected),
-        Span::raw(" stay"),
-    ]));
+    // The answer keys, from the question's key table.
+    let mut answers = Vec::new();
+    for b in Modal::ConfirmQuit.keys().bindings {
+        answers.push(Span::styled(format!(" {} ", b.label), t.selected));
+        answers.push(Span::raw(format!(" {}   ", b.what)));
+    }
+    tail.push(Line::from(answers));
     // The steps done get the room the rest leaves, newest last; the answer keys always show.
     let width = 70.min(area.width);
     let inner = width.saturating_sub(2).max(1) as usize;

@@ -906,10 +906,9 @@ impl<'a> Deployer<'a> {
         let pgp_encrypted = !request.recovery_pgp_keys.is_empty();
         let make = |_| async move {
             if !self.gate.pass_to_init().await {
-                return Err(RunError::Other(
-                    "stopped on request before the server was initialised: no keys exist yet; run again to go on"
-                        .into(),
-                ));
+                return Err(RunError::StoppedOnRequest {
+                    when: "before the server was initialised: no keys exist yet",
+                });
             }
             // Recorded before the call: if its answer is lost, a re-run can say what happened.
             self.store.update(|m| {

@@ -283,7 +283,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let env = dir.path().join("vault.env");
         std::fs::write(&env, "AWS_REGION=eu-west-1\n").unwrap();
-        // Process handling only; the real server is started in tests/vault_openbao.rs.
+        // Process handling only; the real server is started in tests/server/vault_openbao.rs.
         let script = dir.path().join("fake-server");
         std::fs::write(
             &script,

@@ -22,7 +22,8 @@ use crate::run::mutate::nothing_to_record;
 use crate::run::{Change, Recorder, Reporter, RunError, Step};
 use crate::twins::quote;
 use crate::vault::client::{SealStatus, VaultClient};
-use crate::vault::{VaultError, config, launch};
+use crate::vault::lifecycle::{self, Restarted};
+use crate::vault::{VaultError, config};
 
 type Result<T> = std::result::Result<T, RunError>;
 
@@ -697,69 +698,20 @@ impl<'a> MigrateBack<'a> {
     async fn restart(&self) -> Result<()> {
         // The record as it is now: an earlier restart changed its pid.
         let server = &self.server()?;
-        match server.launch.as_str() {
-            "background" => {
-                let env_file = self
-                    .store
-                    .snapshot()
-                    .file(FileRole::EnvFile)
-                    .map(|f| f.path.clone())
-                    .unwrap_or_default();
-                let restart = |_| async {
-                    if let Some(pid) = server.pid.filter(|p| launch::is_running(*p)) {
-                        launch::stop_background(pid, Duration::from_secs(15));
-                    }
-                    let bg = launch::start_background(&server.binary, &server.config, &env_file, self.state_dir)?;
-                    self.store.update(|m| {
-                        if let Some(s) = m.server.as_mut() {
-                            s.pid = Some(bg.pid);
-                            s.pid_file = Some(bg.pid_file.clone());
-                            s.log_file = Some(bg.log.clone());
-                        }
-                    })?;
-                    Ok(bg.pid)
-                };
-                self.recorder
-                    .mutate(
-                        Change::new(
-                            Step::MigrateBack,
-                            "server:restart",
-                            "in the background",
-                            crate::twins::server_command(&server.binary, &server.config),
-                        )
-                        .on_the_way(),
-                        restart,
-                        nothing_to_record,
-                        |pid| format!("restarted (pid {pid})"),
-                    )
-                    .await?;
-            }
-            "systemd" => {
-                let unit = server.unit.clone().unwrap_or_default();
-                let restart = |_| async { Ok(launch::systemd_restart(&unit)?) };
-                self.recorder
-                    .mutate(
-                        Change::new(
-                            Step::MigrateBack,
-                            "systemd:restart",
-                            unit.clone(),
-                            crate::twins::systemd_restart(&unit),
-                        )
-                        .on_the_way(),
-                        restart,
-                        nothing_to_record,
-                        |state| format!("{unit} is {state}"),
-                    )
-                    .await?;
-            }
-            _ => {
-                return Err(RunError::Other(format!(
-                    "restart the server at {} yourself so that it reads {}, then run `destroy --migrate-back` again: \
-                     it goes on from there",
-                    server.address,
-                    server.config.display()
-                )));
-            }
+        let manifest = self.store.snapshot();
+        let env_file = manifest
+            .file(FileRole::EnvFile)
+            .map(|f| f.path.clone())
+            .unwrap_or_default();
+        let restarted =
+            lifecycle::restart(&self.recorder, Step::MigrateBack, server, &env_file, self.state_dir).await?;
+        if restarted == Restarted::NotOurs {
+            return Err(RunError::Other(format!(
+                "restart the server at {} yourself so that it reads {}, then run `destroy --migrate-back` again: it \
+                 goes on from there",
+                server.address,
+                server.config.display()
+            )));
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod deploy;
 pub mod discover;
 pub mod launch;
+pub mod lifecycle;
 pub mod migrate;
 pub mod recovery;
 pub mod server;

@@ -399,16 +399,25 @@ pub fn assert_demo_gone(state: &std::path::Path) {
     assert_eq!(processes_mentioning(&state.to_string_lossy()), Vec::<String>::new());
 }
 
-/// Waits (up to 30 s) until the server answers initialised and unsealed.
+/// The one wait for a server: until it answers initialised and unsealed (up to 60 s,
+/// as a node of a cluster may take while raft elects a leader); its seal status.
 pub async fn wait_unsealed(client: &autounseal::vault::client::VaultClient) -> autounseal::vault::client::SealStatus {
-    for _ in 0..120 {
-        if let Ok(s) = client.seal_status().await
-            && s.initialized
-            && !s.sealed
-        {
-            return s;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match client.seal_status().await {
+            Ok(s) if s.initialized && !s.sealed => return s,
+            other => assert!(
+                Instant::now() < deadline,
+                "{} never came up unsealed: {other:?}",
+                client.address
+            ),
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    panic!("the server never came up unsealed");
+}
+
+/// The server the answers set up (plain HTTP), once it is unsealed: see [`wait_unsealed`].
+pub async fn server_of_unsealed(a: &Answers) -> autounseal::vault::client::SealStatus {
+    let address = autounseal::vault::config::api_addr(a);
+    wait_unsealed(&autounseal::vault::client::VaultClient::new(&address, None).unwrap()).await
 }

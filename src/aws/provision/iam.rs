@@ -130,6 +130,8 @@ impl Provisioner<'_> {
 
     /// The policy names the key's ARN; a key a plan would create has none yet, so the
     /// policy is shown with the ARN's placeholder (see [`super::Provisioned::summary`]).
+    /// Long, on purpose: an existing policy is read, compared with the one document and
+    /// kept, refused or given a new version, else created, top to bottom.
     pub(super) async fn ensure_policy(&self, identity: &Identity, key: &Applied<KeyRecord>) -> Result<NamedRecord> {
         let name = &self.answers.iam.policy_name;
         let arn = format!(

@@ -30,6 +30,9 @@ impl Provisioner<'_> {
         Ok(out.key_metadata.expect("DescribeKey always returns metadata"))
     }
 
+    /// The key. Long, on purpose: the ways to it read top to bottom, each returning as
+    /// soon as it holds (the operator's own, one a run recorded, one the alias already
+    /// names, one an interrupted create made, a new one).
     async fn ensure_key(&self) -> Result<Applied<KeyRecord>> {
         let kms = &self.answers.kms;
         if !kms.create {

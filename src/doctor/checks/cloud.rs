@@ -14,6 +14,7 @@ pub const MAX_KEY_AGE_DAYS: u64 = 90;
 
 /// Who the env file's key is (as the key itself), and its status and age (as the
 /// operator, whose own identity `operator_identity` is: without it, IAM cannot be read).
+/// Long, on purpose: one check after another, each a finding.
 pub async fn credentials(
     manifest: &Manifest,
     operator: &AwsContext,

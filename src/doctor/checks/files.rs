@@ -29,6 +29,7 @@ pub const SHARED_STYLE_VARIABLES: [&str; 1] = ["AWS_REGION"];
 /// Exists, 0600, owned by the service user, parses, holds the variables of its style,
 /// and names the key's region; with the `shared-file` style, the same of the shared
 /// credentials file it names. Returns the key they hold (the secret in zeroizing memory).
+/// Long, on purpose: one check after another, each a finding, in the order a start reads.
 pub fn env_file(manifest: &Manifest, region: &str, out: &mut Vec<Finding>) -> Option<AccessKey> {
     let link = Link::EnvFile;
     let Some(files) = manifest.key_files() else {
@@ -237,7 +238,8 @@ fn service_account(manifest: &Manifest) -> ServiceAccount {
 }
 
 /// Parses, has the awskms seal stanza, names the manifest's key and region, holds no
-/// credentials, and has an endpoint exactly when the setup used one.
+/// credentials, and has an endpoint exactly when the setup used one. Long, on purpose:
+/// one check after another, each a finding, in the order a start reads the file.
 pub fn config(manifest: &Manifest, out: &mut Vec<Finding>) {
     let link = Link::Config;
     let Some(path) = config_path(manifest) else {

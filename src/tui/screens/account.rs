@@ -10,6 +10,7 @@ use crate::answers::Answers;
 use crate::aws::Identity;
 use crate::questions::Q;
 use crate::run::RunError;
+use crate::tui::by_hand;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, back};
 use crate::tui::msg::Command;
@@ -168,6 +169,10 @@ impl Screen for Account {
 
     fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         view(self, frame, area, ctx)
+    }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        vec![by_hand::aws(ctx, &["sts", "get-caller-identity"])]
     }
 }
 

@@ -15,6 +15,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::{Ctx, Lookup, Outcome, Screen};
 use crate::answers::Answers;
 use crate::doctor::{Finding, Verdict, exit_code};
+use crate::tui::by_hand;
 use crate::tui::keys::{Binding, DOWN, PAGE_DOWN, PAGE_UP, UP, char, to_menu};
 use crate::tui::msg::{Command, SetupRead};
 use crate::tui::theme::Theme;
@@ -210,5 +211,9 @@ impl Screen for Doctor {
             t.dim,
         ));
         super::lines(frame, list, visible);
+    }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        by_hand::setup_commands(ctx)
     }
 }

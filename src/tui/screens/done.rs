@@ -6,6 +6,7 @@ use ratatui::text::Line;
 
 use super::{Ctx, Outcome, Screen};
 use crate::answers::Answers;
+use crate::tui::by_hand;
 use crate::tui::keys::{Binding, ENTER, char};
 use crate::tui::msg::Command;
 
@@ -65,6 +66,10 @@ impl Screen for Done {
         }
         // Wrapped: a key ARN is longer than an 80-column row.
         super::lines(frame, area, text);
+    }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        by_hand::finished_commands(ctx)
     }
 }
 

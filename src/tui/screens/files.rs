@@ -256,4 +256,38 @@ impl Screen for Files {
         }
         super::lines(frame, below, text);
     }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        let a = &ctx.answers;
+        let files = a.output.key_files();
+        let owner = a.server.service_account().install_flags();
+        let mut out = Vec::new();
+        for (_, path) in files.paths() {
+            out.push(format!("install -m 0600 {owner} /dev/null {}", path.display()));
+        }
+        if let Some(shared) = &files.shared {
+            out.push(String::new());
+            out.push(format!("# {}", shared.path.display()));
+            out.push(format!("[{}]", shared.profile));
+            out.push("aws_access_key_id = AKIA…".into());
+            out.push("aws_secret_access_key = …   # the secret, shown once by create-access-key".into());
+        }
+        out.push(String::new());
+        out.push(format!("# {}", files.env_file.display()));
+        match &files.shared {
+            None => {
+                out.push("AWS_ACCESS_KEY_ID=AKIA…".into());
+                out.push("AWS_SECRET_ACCESS_KEY=…   # the secret, shown once by create-access-key".into());
+                out.push(format!("AWS_DEFAULT_REGION={}", a.region));
+                out.push(format!("AWS_REGION={}", a.region));
+            }
+            Some(shared) => out.extend(
+                crate::credentials_file::render_env_pointer(shared, &a.region)
+                    .lines()
+                    .filter(|l| !l.starts_with('#'))
+                    .map(String::from),
+            ),
+        }
+        out
+    }
 }

@@ -11,6 +11,7 @@ use crate::answers::Answers;
 use crate::aws::policy;
 use crate::questions::Q;
 use crate::regions::partition;
+use crate::tui::by_hand;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, back, submit};
 
@@ -85,6 +86,43 @@ impl Screen for Iam {
 
     fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         view(self, frame, area, ctx)
+    }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        let a = &ctx.answers;
+        let (user, policy_name) = (a.iam.user_name.as_str(), a.iam.policy_name.as_str());
+        let policy_document = ["--policy-document", "file://policy.json"];
+        let mut out = vec![
+            by_hand::aws(ctx, &["iam", "create-user", "--user-name", user]),
+            by_hand::aws(
+                ctx,
+                &[
+                    &["iam", "create-policy", "--policy-name", policy_name][..],
+                    &policy_document[..],
+                ]
+                .concat(),
+            ),
+            by_hand::aws(
+                ctx,
+                &[
+                    "iam",
+                    "attach-user-policy",
+                    "--user-name",
+                    user,
+                    "--policy-arn",
+                    "POLICY_ARN",
+                ],
+            ),
+            by_hand::aws(ctx, &["iam", "create-access-key", "--user-name", user]),
+            String::new(),
+            "# policy.json".into(),
+        ];
+        out.extend(
+            crate::aws::policy::document_text(&key_arn(ctx))
+                .lines()
+                .map(String::from),
+        );
+        out
     }
 }
 

@@ -9,6 +9,7 @@ use ratatui::text::Line;
 use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::{Answers, Launch, validate_pgp_key_count, validate_recovery};
 use crate::questions::Q;
+use crate::tui::by_hand;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, back, submit};
 use crate::tui::msg::Command;
@@ -207,5 +208,24 @@ impl Screen for Init {
             ));
         }
         super::lines(frame, below, text);
+    }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        let a = &ctx.answers;
+        let (cli, address) = (by_hand::cli(ctx), crate::vault::config::api_addr(a));
+        // A migration initialises nothing: its keys are submitted with `migrate`.
+        if a.server.existing == crate::answers::ExistingServer::Migrate {
+            return vec![
+                "# A seal migration runs no init: the server keeps its unseal keys, which become its recovery keys."
+                    .to_string(),
+                format!(
+                    "{cli} operator unseal -migrate -address={address}   # once restarted with the seal stanza, per key"
+                ),
+            ];
+        }
+        vec![format!(
+            "{cli} operator init -recovery-shares={} -recovery-threshold={} -address={address}",
+            a.init.recovery_shares, a.init.recovery_threshold
+        )]
     }
 }

@@ -10,6 +10,7 @@ use super::{Ctx, Lookup, Nav, Outcome, Screen};
 use crate::answers::{Answers, validate_key_reference};
 use crate::questions::Q;
 use crate::run::RunError;
+use crate::tui::by_hand;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{BACKTAB, Binding, DOWN, ENTER, ESC, TAB, UP, back};
 pub use crate::tui::msg::KeyListFor;
@@ -257,6 +258,29 @@ impl Screen for Kms {
 
     fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         view(self, frame, area, ctx)
+    }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        let a = &ctx.answers;
+        if !a.kms.create {
+            let key = a.kms.key_id.as_deref().unwrap_or("KEY");
+            return vec![by_hand::aws(ctx, &["kms", "describe-key", "--key-id", key])];
+        }
+        vec![
+            crate::twins::create_key_command(&a.kms.description, &a.region, a.endpoint_url.as_deref()),
+            by_hand::aws(ctx, &["kms", "enable-key-rotation", "--key-id", "KEY_ID"]),
+            by_hand::aws(
+                ctx,
+                &[
+                    "kms",
+                    "create-alias",
+                    "--alias-name",
+                    &a.kms.alias,
+                    "--target-key-id",
+                    "KEY_ID",
+                ],
+            ),
+        ]
     }
 }
 

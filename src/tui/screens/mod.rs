@@ -63,6 +63,12 @@ pub trait Screen: Sized + 'static {
     }
 
     fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx);
+
+    /// F2's lines: the commands that do by hand what this screen does, and the files as
+    /// they will be written, from the renderers the run uses (see `tui::by_hand`).
+    fn commands(&self, _ctx: &Ctx) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A key for `screen`: its table first, then typing into a focused text field.
@@ -130,6 +136,12 @@ macro_rules! registry {
 
             pub fn busy(&self) -> bool {
                 false $(|| self.$field.busy())*
+            }
+
+            pub fn commands(&self, id: ScreenId, ctx: &Ctx) -> Vec<String> {
+                match id {
+                    $(ScreenId::$id => self.$field.commands(ctx)),*
+                }
             }
 
             pub fn view(&self, id: ScreenId, frame: &mut Frame, area: Rect, ctx: &Ctx) {

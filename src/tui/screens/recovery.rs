@@ -11,6 +11,7 @@ use secrecy::ExposeSecret;
 use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::Answers;
 use crate::secrets::MASK;
+use crate::tui::by_hand;
 use crate::tui::keys::{BACKTAB, Binding, DOWN, ENTER, SPACE, TAB, UP, always, char};
 use crate::tui::msg::Command;
 
@@ -131,6 +132,10 @@ impl Screen for Recovery {
 
     fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         view(self, frame, area, ctx)
+    }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        by_hand::finished_commands(ctx)
     }
 }
 

@@ -10,6 +10,7 @@ use ratatui_textarea::TextArea;
 use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::Answers;
 use crate::regions::KMS_REGIONS;
+use crate::tui::by_hand;
 use crate::tui::keys::{Binding, DOWN, ENTER, Key, UP, back};
 use crate::tui::msg::Command;
 
@@ -156,6 +157,17 @@ impl Screen for Region {
 
     fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         view(self, frame, area, ctx)
+    }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        let region = &ctx.answers.region;
+        vec![
+            format!(
+                "export AWS_REGION={}",
+                if region.is_empty() { "eu-west-1" } else { region }
+            ),
+            by_hand::aws(ctx, &["kms", "list-keys"]),
+        ]
     }
 }
 

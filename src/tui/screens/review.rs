@@ -185,6 +185,13 @@ impl Screen for Review {
     fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         view(self, frame, area, ctx)
     }
+
+    fn commands(&self, _ctx: &Ctx) -> Vec<String> {
+        match &self.plan {
+            Lookup::Loaded(calls) if !calls.is_empty() => calls.iter().map(|c| c.command.clone()).collect(),
+            _ => vec!["# The plan lists the commands once it is made.".into()],
+        }
+    }
 }
 
 fn summary(ctx: &Ctx) -> Vec<Line<'static>> {

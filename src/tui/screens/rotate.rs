@@ -244,6 +244,19 @@ impl Screen for Rotate {
             self.failed(),
         ));
     }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        let state_dir = &ctx.state_dir;
+        vec![
+            "# The same, without the wizard (it shows the plan and asks first):".to_string(),
+            crate::cli::command_hint("rotate", state_dir),
+            format!(
+                "{}   # no question: for a scheduled rotation",
+                crate::cli::command_hint("rotate --yes", state_dir)
+            ),
+            "# Every change it makes, with its AWS CLI twin, is in the manifest and the log.".to_string(),
+        ]
+    }
 }
 
 /// The plan, a bullet a line wrapped under its text, and what Enter does.

@@ -8,6 +8,7 @@ use ratatui::text::Line;
 use super::{Ctx, Nav, Outcome, Screen};
 use crate::answers::{Answers, ClusterFile, ExistingServer, Launch, validate_cluster, validate_listen, validate_tls};
 use crate::questions::{LAYOUTS, Q};
+use crate::tui::by_hand;
 use crate::tui::form::{self, Form, FormScreen};
 use crate::tui::keys::{Binding, ENTER, always, back};
 use crate::tui::msg::Command;
@@ -578,6 +579,36 @@ impl Screen for Server {
 
     fn view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         view(self, frame, area, ctx)
+    }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        let a = &ctx.answers;
+        let flavour = by_hand::flavour(ctx);
+        let mut out = vec![format!("# {}", a.output.vault_config.display())];
+        out.extend(
+            crate::vault::config::render(a, &super::iam::key_arn(ctx), flavour)
+                .lines()
+                .skip(1)
+                .map(String::from),
+        );
+        match a.server.launch {
+            Launch::Systemd => {
+                out.push(format!("# /etc/systemd/system/{}.d/autounseal.conf", flavour.unit()));
+                out.extend(
+                    crate::vault::config::systemd_drop_in(&a.output.env_file)
+                        .lines()
+                        .skip(1)
+                        .map(String::from),
+                );
+            }
+            _ => out.push(format!(
+                "set -a; . {}; set +a; {} server -config={}",
+                a.output.env_file.display(),
+                flavour.cli(),
+                a.output.vault_config.display()
+            )),
+        }
+        out
     }
 }
 

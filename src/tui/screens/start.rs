@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 
 use super::{Ctx, Nav, Outcome, Screen, ScreenId};
 use crate::answers::Answers;
+use crate::tui::by_hand;
 use crate::tui::keys::{Binding, DOWN, ENTER, ESC, UP, always, char};
 
 pub const WHY: &str = "This folder records a setup. Check that every link still works, read its status, \
@@ -125,5 +126,11 @@ impl Screen for Start {
             text.push(Line::styled(format!("     {what}"), t.dim));
         }
         super::lines(frame, rest, text);
+    }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        let mut out = by_hand::setup_commands(ctx);
+        out.push(crate::cli::command_hint("rotate", &ctx.state_dir));
+        out
     }
 }

@@ -13,6 +13,7 @@ use crate::answers::Answers;
 use crate::doctor::checks::MAX_KEY_AGE_DAYS;
 use crate::doctor::status::{self as setup, Next};
 use crate::ops::check::NodeStatus;
+use crate::tui::by_hand;
 use crate::tui::keys::{Binding, DOWN, ENTER, UP, char, to_menu};
 use crate::tui::msg::{Command, SetupRead};
 use crate::tui::theme::Theme;
@@ -264,5 +265,9 @@ impl Screen for Status {
             }
             Err(lines) => super::lines(frame, rest, lines),
         }
+    }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        by_hand::setup_commands(ctx)
     }
 }

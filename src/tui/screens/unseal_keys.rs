@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use super::{Ctx, Nav, Outcome, Screen, ScreenId};
 use crate::answers::Answers;
 use crate::secrets::MASK;
+use crate::tui::by_hand;
 use crate::tui::keys::{Binding, ENTER, ESC};
 use crate::tui::msg::Command;
 use crate::vault::client::SealStatus;
@@ -201,5 +202,16 @@ impl Screen for UnsealKeys {
             text.push(Line::styled(nudge, t.warn));
         }
         super::lines(frame, rest, text);
+    }
+
+    fn commands(&self, ctx: &Ctx) -> Vec<String> {
+        vec![
+            "# Once the server restarted with the seal \"awskms\" stanza, for each unseal key:".into(),
+            format!(
+                "{} operator unseal -migrate -address={}   # prompts for the key, hidden",
+                by_hand::cli(ctx),
+                crate::vault::config::api_addr(&ctx.answers)
+            ),
+        ]
     }
 }

@@ -80,4 +80,17 @@ impl Screen for Welcome {
         }
         super::lines(frame, rest, text);
     }
+
+    fn commands(&self, _ctx: &Ctx) -> Vec<String> {
+        [
+            "# By hand, the same job is:",
+            "aws kms create-key …; aws kms enable-key-rotation …; aws kms create-alias …",
+            "aws iam create-user …; aws iam create-policy …; aws iam attach-user-policy …",
+            "aws iam create-access-key …   # then write vault.env, 0600",
+            "vault server -config=vault.hcl; vault operator init -recovery-shares=…",
+            "# F2 on each screen shows that step's commands.",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
 }

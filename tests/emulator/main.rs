@@ -1,0 +1,9 @@
+//! The emulator tier: the AWS side against the real moto server, no Vault server.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod engine_moto;
+mod faults;
+mod preflight;
+mod twins;
