@@ -192,7 +192,9 @@ impl ClusterFile {
                 node_id(id, self.nodes.len() as u16 + 1)
             ));
         }
-        if self.nodes.iter().any(|n| n.api_addr == addr) {
+        // A peer the first host named in advance (`[cluster] peers`) is this host's slot:
+        // an address with no node id yet. A node that already joined there is not.
+        if self.nodes.iter().any(|n| n.api_addr == addr && n.node_id.is_some()) {
             return Err(format!(
                 "the cluster already has a node at {addr}: give this one its own server.listen"
             ));
@@ -207,7 +209,13 @@ impl ClusterFile {
         a.cluster.nodes = 1;
         a.cluster.export_file = None;
         a.cluster.join = None;
-        a.cluster.peers = self.nodes.iter().map(|n| n.api_addr.clone()).collect();
+        // Every other node, the peers not yet joined included: retry_join waits for them.
+        a.cluster.peers = self
+            .nodes
+            .iter()
+            .map(|n| n.api_addr.clone())
+            .filter(|p| *p != addr)
+            .collect();
         let a = as_member(&a, &self.kms_key_arn, &self.policy_name);
         a.check().map_err(|e| e.to_string())?;
         Ok(a)
@@ -807,6 +815,49 @@ mod tests {
         assert_eq!(a.cluster.peers, ["http://127.0.0.1:8200"]);
         assert_eq!(a.endpoint_url, file.endpoint_url);
         assert_eq!(ClusterFile::load_text(&file.to_text()), Ok(file));
+    }
+
+    /// The documented multi-host path: host 1 names the others in `[cluster] peers`, so
+    /// its cluster file lists them by address alone; each of them joins into its slot.
+    #[test]
+    fn a_host_named_as_a_peer_joins_into_its_slot_and_a_joined_address_stays_taken() {
+        let mut file = ClusterFile {
+            flavour: "bao".into(),
+            region: "eu-west-1".into(),
+            endpoint_url: None,
+            kms_key_arn: "arn:aws:kms:eu-west-1:123456789012:key/k".into(),
+            policy_arn: "arn:aws:iam::123456789012:policy/p".into(),
+            policy_name: "p".into(),
+            user_prefix: "vault-auto-unseal".into(),
+            tls: false,
+            ca_cert: None,
+            nodes: [
+                "http://10.231.0.11:8200",
+                "http://10.231.0.12:8200",
+                "http://10.231.0.13:8200",
+            ]
+            .iter()
+            .zip([Some("autounseal-1".to_string()), None, None])
+            .map(|(addr, id)| ClusterNode {
+                node_id: id,
+                api_addr: addr.to_string(),
+            })
+            .collect(),
+        };
+        let mut own = answers();
+        own.cluster.nodes = 1;
+        own.server.node_id = "autounseal-2".into();
+        own.server.listen = "10.231.0.12:8200".into();
+        let a = file.member_answers(&own).unwrap();
+        assert_eq!(a.cluster.peers, ["http://10.231.0.11:8200", "http://10.231.0.13:8200"]);
+        // Once a node joined there, the address is taken.
+        file.nodes[1].node_id = Some("autounseal-2".into());
+        own.server.node_id = "autounseal-5".into();
+        let taken = file.member_answers(&own).unwrap_err();
+        assert!(
+            taken.contains("already has a node at http://10.231.0.12:8200"),
+            "{taken}"
+        );
     }
 
     #[test]

@@ -95,6 +95,53 @@ pub fn ca_bundle(path: &Path) -> Result {
     Ok(())
 }
 
+/// The server's certificate is one the CA bundle `ca` vouches for, for `host` (the
+/// address autounseal and the other nodes call): what a client checks at its first
+/// call, checked here before AWS, so that a wrong CA or a certificate without the
+/// host's IP or name costs nothing.
+pub fn ca_verifies(cert: &Path, ca: &Path, host: &str) -> Result {
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::{ServerName, UnixTime};
+    let certs = |path: &Path, what: &str| {
+        CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| refused(format!("the {what} {} cannot be read as PEM: {e}", path.display())))
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for root in certs(ca, "CA bundle")? {
+        roots.add(root).map_err(|e| {
+            refused(format!(
+                "the CA bundle {} holds a certificate that is no CA: {e}",
+                ca.display()
+            ))
+        })?;
+    }
+    let chain = certs(cert, "TLS certificate")?;
+    let Some((end_entity, intermediates)) = chain.split_first() else {
+        return Err(refused(format!(
+            "the TLS certificate {} holds no certificate",
+            cert.display()
+        )));
+    };
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(roots.into(), provider)
+        .build()
+        .map_err(|e| refused(format!("the CA bundle {} cannot verify anything: {e}", ca.display())))?;
+    let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
+        .map_err(|e| refused(format!("{host} is no name or address a certificate can hold: {e}")))?;
+    verifier
+        .verify_server_cert(end_entity, intermediates, &name, &[], UnixTime::now())
+        .map(drop)
+        .map_err(|e| {
+            refused(format!(
+                "the CA bundle {} does not vouch for the TLS certificate {} as {host} ({e}). Give server.ca_cert \
+                 the CA that issued it, or a certificate whose subject alternative names hold {host}",
+                ca.display(),
+                cert.display()
+            ))
+        })
+}
+
 /// The storage folder: a folder (or one that can be made) that is writable. Its
 /// contents are judged by [`storage_in_use`].
 pub fn storage_folder(path: &Path) -> Result {
@@ -285,6 +332,43 @@ pub fn storage_usable_by(path: &Path, owner: Option<&Owner>, user: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A CA and a certificate it issued for `sans`, written as PEM into `dir`.
+    fn issued(dir: &Path, name: &str, sans: &[&str]) -> (std::path::PathBuf, std::path::PathBuf) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+        let (ca_path, cert_path) = (dir.join(format!("{name}-ca.pem")), dir.join(format!("{name}.pem")));
+        std::fs::write(&ca_path, ca.pem()).unwrap();
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        (ca_path, cert_path)
+    }
+
+    #[test]
+    fn a_certificate_must_be_vouched_for_by_the_ca_given_for_the_address_clients_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, cert) = issued(dir.path(), "host1", &["10.231.0.11", "vault1.example"]);
+        ca_verifies(&cert, &ca, "10.231.0.11").unwrap();
+        ca_verifies(&cert, &ca, "vault1.example").unwrap();
+        // Another CA: refused, with what to give instead.
+        let (other_ca, _) = issued(dir.path(), "other", &["10.231.0.11"]);
+        let wrong = ca_verifies(&cert, &other_ca, "10.231.0.11").unwrap_err().to_string();
+        assert!(
+            wrong.contains("does not vouch for") && wrong.contains("server.ca_cert"),
+            "{wrong}"
+        );
+        // The address clients call is not in the certificate (a wildcard listener is
+        // called on loopback).
+        let elsewhere = ca_verifies(&cert, &ca, "127.0.0.1").unwrap_err().to_string();
+        assert!(
+            elsewhere.contains("subject alternative names hold 127.0.0.1"),
+            "{elsewhere}"
+        );
+    }
 
     #[test]
     fn pgp_packets_are_told_from_other_base64() {

@@ -218,6 +218,11 @@ fn host_checks(answers: &Answers, store: &ManifestStore, host: &Host) -> Result<
     }
     if let Some(ca) = &server.ca_cert {
         checks::ca_bundle(ca)?;
+        // The server's own certificate, as its clients will check it.
+        if let (false, Some(cert)) = (server.tls_disable, &server.tls_cert_file) {
+            let (host, _) = config::client_host(&server.listen);
+            checks::ca_verifies(cert, ca, &host)?;
+        }
     }
     checks::storage_folder(&server.storage_path)?;
     let ours = store.snapshot().storage_path.as_ref() == Some(&server.storage_path)

@@ -69,25 +69,31 @@ fn needles(secret: &Secret) -> Vec<Needle> {
     all
 }
 
-/// How often each form of each secret occurs in `core`; only the non-zero counts.
-/// One pass over the dump, whatever the number of forms (tests are not optimised).
+/// How often each form of each secret occurs in `core`; only the non-zero counts. The
+/// plain forms by `memmem` (memchr is built optimised even in tests); the spread-out
+/// forms (screen cells, UTF-16, UTF-32) where their first byte is, one pass per first
+/// byte whatever the number of forms that start with it.
 fn search(core: &[u8], secrets: &[Secret]) -> Vec<(String, usize)> {
     let needles: Vec<Needle> = secrets.iter().flat_map(needles).collect();
+    let mut counts = vec![0usize; needles.len()];
     let mut by_first: Vec<Vec<usize>> = vec![Vec::new(); 256];
     for (k, n) in needles.iter().enumerate() {
-        by_first[n.bytes[0] as usize].push(k);
+        if n.stride == 1 {
+            counts[k] = memchr::memmem::find_iter(core, &n.bytes).count();
+        } else {
+            by_first[n.bytes[0] as usize].push(k);
+        }
     }
-    let mut counts = vec![0usize; needles.len()];
-    let mut i = 0;
-    while i < core.len() {
-        for &k in &by_first[core[i] as usize] {
-            let n = &needles[k];
-            let last = i + (n.bytes.len() - 1) * n.stride;
-            if last < core.len() && n.bytes.iter().enumerate().all(|(j, b)| core[i + j * n.stride] == *b) {
-                counts[k] += 1;
+    for (first, spread) in by_first.iter().enumerate().filter(|(_, ks)| !ks.is_empty()) {
+        for i in memchr::memchr_iter(first as u8, core) {
+            for &k in spread {
+                let n = &needles[k];
+                let last = i + (n.bytes.len() - 1) * n.stride;
+                if last < core.len() && n.bytes.iter().enumerate().all(|(j, b)| core[i + j * n.stride] == *b) {
+                    counts[k] += 1;
+                }
             }
         }
-        i += 1;
     }
     needles
         .into_iter()

@@ -370,10 +370,10 @@ async fn an_interactive_destroy_offers_the_way_back_and_hides_the_keys() {
     t.type_keys(&["migrate back", ENTER]);
     t.wait_for("Recovery key 1 (hidden", wait);
     t.type_keys(&[&keys[0], ENTER]);
-    let asked = t.wait_for("recovery key 2 (hidden", wait);
+    let asked = t.wait_for("Recovery key 2 (hidden", wait);
     assert!(!asked.contains(keys[0].as_str()), "the key was echoed:\n{asked}");
     t.type_keys(&[&keys[1], ENTER]);
-    let asked = t.wait_for("recovery key 3 (hidden", wait);
+    let asked = t.wait_for("Recovery key 3 (hidden", wait);
     assert!(!asked.contains(keys[1].as_str()), "the key was echoed:\n{asked}");
     t.type_keys(&[ENTER]);
     t.wait_for("Type \"destroy\" to go on", wait);
