@@ -346,29 +346,6 @@ pub async fn apply(
     })
 }
 
-/// The run the answers ask for: a node joining a cluster ([`join`], with the cluster
-/// file `cluster.join` names), a cluster ([`apply`], the first node's outcome) or a
-/// single server ([`flow::run_with`], with a migration's unseal keys). What the
-/// front ends that show one outcome call.
-pub async fn run_any(
-    answers: &Answers,
-    state_dir: &Path,
-    opts: ApplyOptions,
-    keys: KeysDestination,
-    rep: &Reporter,
-    gate: InitGate,
-    unseal_keys: Option<crate::vault::migrate::UnsealKeys>,
-) -> Result<FlowOutcome> {
-    if let Some(path) = &answers.cluster.join {
-        let (file, member) = joining(answers, path)?;
-        Ok(join(&file, &member, state_dir, opts, rep).await?.0)
-    } else if answers.cluster.is_cluster() {
-        Ok(apply(answers, state_dir, opts, keys, rep, gate).await?.first)
-    } else {
-        flow::run_with(answers, state_dir, opts, keys, rep, gate, unseal_keys).await
-    }
-}
-
 /// The cluster file at `path` and the answers of this host as one more node of it.
 pub fn joining(answers: &Answers, path: &Path) -> Result<(ClusterFile, Answers)> {
     let file = ClusterFile::load(path).map_err(RunError::Other)?;
@@ -657,19 +634,6 @@ pub fn node_id_in_config(manifest: &crate::run::Manifest) -> Option<String> {
 /// A node's name, for what is shown: its raft node id, else its folder's name.
 pub fn node_name(dir: &Path, manifest: &crate::run::Manifest) -> String {
     node_id_in_config(manifest).unwrap_or_else(|| dir.file_name().unwrap_or_default().to_string_lossy().into_owned())
-}
-
-/// Every node's (name, state folder), the first node's first: one entry for a single server.
-pub fn nodes_of(state_dir: &Path) -> Vec<(String, PathBuf)> {
-    std::iter::once(state_dir.to_path_buf())
-        .chain(node_state_dirs(state_dir))
-        .map(|dir| {
-            let manifest = crate::run::ManifestStore::open(&dir)
-                .map(|s| s.snapshot())
-                .unwrap_or_default();
-            (node_name(&dir, &manifest), dir)
-        })
-        .collect()
 }
 
 /// The state folders of the other nodes of a local cluster whose first node keeps its

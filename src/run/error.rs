@@ -162,6 +162,10 @@ pub enum VaultError {
     },
     #[error("the server at {address} did not answer within {secs} s{hint}")]
     NoAnswer { address: String, secs: u64, hint: String },
+    #[error(
+        "{unit} failed: its server exited and systemd restarts it no more. The end of `journalctl -u {unit}`:\n{tail}{hint}"
+    )]
+    UnitFailed { unit: String, tail: String, hint: String },
     #[error("the server answered {status} to {what}: {body}")]
     Http { what: String, status: u16, body: String },
     #[error("cannot reach the server at {address}: {detail}")]

@@ -1097,6 +1097,17 @@ pub(crate) async fn wait_until(watch: &Watch<'_>, ready: impl Fn(&SealStatus) ->
         {
             return Ok(status);
         }
+        // A unit systemd gave up on will not answer: said now, not at the deadline.
+        if watch.launch == Launch::Systemd && !watch.unit.is_empty() && launch::systemd_failed(&watch.unit) {
+            let tail = launch::journal_tail(&watch.unit, 15);
+            let hint = seal_hint(watch.env_file, &tail);
+            return Err(VaultError::UnitFailed {
+                unit: watch.unit.clone(),
+                tail,
+                hint,
+            }
+            .into());
+        }
         if Instant::now() > deadline {
             // Where to look depends on who runs the server.
             let hint = match watch.launch {

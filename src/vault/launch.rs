@@ -222,6 +222,22 @@ pub fn systemd_reset_failed(unit: &str) {
     let _ = systemctl(&["reset-failed", unit], unit, SYSTEMCTL_LIMIT);
 }
 
+/// Whether systemd gave up on `unit` (`systemctl is-failed`): its server exited and it
+/// restarts it no more (no `Restart=`, or the start limit hit). A bounded probe.
+pub fn systemd_failed(unit: &str) -> bool {
+    systemctl_probe(&["is-failed", "--quiet", unit]).is_ok_and(|out| out.status.success())
+}
+
+/// The last `lines` lines of `unit`'s journal (empty when journalctl cannot say).
+pub fn journal_tail(unit: &str, lines: u16) -> String {
+    let lines = lines.to_string();
+    let mut cmd = Command::new("journalctl");
+    crate::child_env::clean(&mut cmd, &[]).args(["-u", unit, "-n", &lines, "--no-pager", "-o", "cat"]);
+    crate::child::output(&mut cmd, crate::child::Limits::PROBE)
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+        .unwrap_or_default()
+}
+
 /// `systemctl daemon-reload`: after a drop-in is written or removed, so that the unit's
 /// next start reads what is on disk (a removed `EnvironmentFile=` otherwise still counts,
 /// and the start fails on the missing file).

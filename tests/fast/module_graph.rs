@@ -126,10 +126,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
 const FRONT_ENDS: &[&str] = &["tui", "plain", "commands", "main"];
 const FORBIDDEN_CALLS: &[&str] = &[
     "node_state_dirs(",
-    "nodes_of(",
     "local_nodes(",
     "recorded_setup(",
-    "run_any(",
     "flow::run",
     "cluster::apply(",
     "cluster::join(",
