@@ -8,6 +8,7 @@ mod common;
 mod docs_walkthrough;
 mod mocks;
 mod module_graph;
+mod version;
 mod wizard_keys;
 mod wizard_snapshots;
 mod wizard_update;
