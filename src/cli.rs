@@ -70,6 +70,14 @@ pub enum Command {
     Demo(DemoArgs),
     /// List the AWS regions that offer KMS
     Regions,
+    /// Print the completion script of SHELL (bash, zsh, fish, elvish, powershell): for
+    /// bash, `autounseal completions bash > /etc/bash_completion.d/autounseal`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `autounseal man | man -l -`
+    Man,
     /// Check every link of the setup (env file, config, credentials, policy, key, a KMS
     /// round trip, unit, server); exit 0 all ok, 1 some warning, 2 some failure
     Doctor(DoctorArgs),

@@ -108,6 +108,15 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
+    // What only prints needs no state folder and writes no log (a package's build runs them).
+    match cli.command {
+        Some(Command::Completions { shell }) => {
+            commands::completions(shell);
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man) => return finish(commands::man().map(|()| ExitCode::SUCCESS), ExitCode::FAILURE),
+        _ => {}
+    }
     let state_dir = match commands::state_dir(cli.global.state_dir.clone()) {
         Ok(dir) => dir,
         Err(e) => {
@@ -134,6 +143,8 @@ async fn run(cli: Cli) -> ExitCode {
             commands::list_regions();
             Ok(())
         }
+        // Answered before the state folder and the log: see above.
+        Some(Command::Completions { .. } | Command::Man) => Ok(()),
         None => wizard(cli.answers.as_deref(), cli.global.plain, &state_dir, profile).await,
     };
     finish(result.map(|()| ExitCode::SUCCESS), ExitCode::FAILURE)

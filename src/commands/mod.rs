@@ -66,6 +66,24 @@ pub(super) fn go_ahead(question: &str) -> anyhow::Result<()> {
     }
 }
 
+/// The completion script of `shell`, from the command line's own definitions.
+pub fn completions(shell: clap_complete::Shell) {
+    use clap::CommandFactory;
+    clap_complete::generate(
+        shell,
+        &mut crate::cli::Cli::command(),
+        "autounseal",
+        &mut std::io::stdout(),
+    );
+}
+
+/// The manual page (roff), from the command line's own definitions.
+pub fn man() -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    clap_mangen::Man::new(crate::cli::Cli::command()).render(&mut std::io::stdout())?;
+    Ok(())
+}
+
 pub fn list_regions() {
     for (code, name) in regions::KMS_REGIONS {
         println!("{code:<16} {name}");

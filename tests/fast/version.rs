@@ -32,3 +32,52 @@ fn the_version_names_the_commit_and_the_servers_it_is_tested_with() {
         assert!(long.contains(said), "{said}: {long}");
     }
 }
+
+/// The completion scripts and the man page come from the same clap definitions as the
+/// help: every command is in them. Neither needs (or makes) a state folder.
+#[test]
+fn completions_and_the_man_page_name_every_command() {
+    let home = tempfile::tempdir().unwrap();
+    let run_in = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_autounseal"))
+            .args(args)
+            .env_clear()
+            .env("HOME", home.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for shell in ["bash", "zsh", "fish"] {
+        let script = run_in(&["completions", shell]);
+        for command in ["apply", "plan", "rotate", "doctor", "destroy", "join"] {
+            assert!(script.contains(command), "{shell}: {command}");
+        }
+    }
+    // Bash itself completes `autounseal ro` to `rotate` with the script.
+    let script = home.path().join("autounseal.bash");
+    std::fs::write(&script, run_in(&["completions", "bash"])).unwrap();
+    let completed = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source '{}'; COMP_WORDS=(autounseal ro); COMP_CWORD=1; COMP_LINE='autounseal ro'; COMP_POINT=13; \
+             _autounseal autounseal ro autounseal; echo \"${{COMPREPLY[@]}}\"",
+            script.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&completed.stdout).trim(), "rotate");
+    std::fs::remove_file(&script).unwrap();
+    let man = run_in(&["man"]);
+    assert!(man.starts_with(".ie") || man.contains(".TH autounseal"), "{man}");
+    assert!(man.contains("rotate") && man.contains("\\-\\-state\\-dir"), "{man}");
+    assert_eq!(
+        std::fs::read_dir(home.path()).unwrap().count(),
+        0,
+        "nothing written in HOME"
+    );
+}
