@@ -58,7 +58,8 @@ async fn wizard(
 
 /// `autounseal regions | head -3`: once the reader is gone, a print fails with a
 /// broken pipe and std panics. Leave quietly instead, as a tool killed by SIGPIPE does
-/// (status 141). Runs print nothing while they change things (progress lines ignore
+/// (status 141); the same after a hang-up, whose terminal answers every write with EIO
+/// (status 129). Runs print nothing while they change things (progress lines ignore
 /// write errors), so this only ever ends a listing or a summary.
 fn exit_quietly_on_closed_stdout() {
     let default = std::panic::take_hook();
@@ -71,6 +72,11 @@ fn exit_quietly_on_closed_stdout() {
             .unwrap_or("");
         if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
             std::process::exit(141);
+        }
+        // The terminal hung up (a dropped SSH session): the run that SIGHUP stopped is
+        // recorded, and there is no one left to tell. 129, as a shell reports a SIGHUP.
+        if message.starts_with("failed printing to stdout") && message.contains("Input/output error") {
+            std::process::exit(129);
         }
         default(info);
     }));

@@ -57,8 +57,12 @@ pub async fn rotate(args: RotateArgs, state_dir: &Path, profile: Option<&str>) -
         rotated(&node.outcome, state_dir);
     }
     if !rotation.not_reached.is_empty() {
+        let why = match stop.requested() {
+            Some(signal) => format!("{signal} stopped the rotation before them"),
+            None => "they follow once the node above is restarted".to_string(),
+        };
         println!(
-            "\nNot rotated yet: {}. They follow once the node above is restarted: run rotate again then.",
+            "\nNot rotated yet: {} ({why}). Run rotate again to rotate them.",
             rotation.not_reached.join(", ")
         );
     }

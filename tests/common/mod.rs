@@ -399,6 +399,16 @@ pub fn assert_demo_gone(state: &std::path::Path) {
     assert_eq!(processes_mentioning(&state.to_string_lossy()), Vec::<String>::new());
 }
 
+/// Held by each test that forms a raft cluster of three nodes or more: two of them at
+/// once on these 2-core machines (six servers, their elections and joins, beside the
+/// other test thread's work) starve raft's timing. One at a time, they never wait on
+/// each other's CPU; the other test thread still runs everything else.
+pub fn one_cluster_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static CLUSTERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed while holding it poisons it; the next one may still run.
+    CLUSTERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The one wait for a server: until it answers initialised and unsealed (up to 60 s,
 /// as a node of a cluster may take while raft elects a leader); its seal status.
 pub async fn wait_unsealed(client: &autounseal::vault::client::VaultClient) -> autounseal::vault::client::SealStatus {

@@ -216,6 +216,7 @@ fn root_token(keys_file: &Path) -> String {
 
 #[tokio::test]
 async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_takes_a_fourth_node() {
+    let _one_cluster = common::one_cluster_at_a_time();
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");

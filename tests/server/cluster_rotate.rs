@@ -44,6 +44,7 @@ async fn get(http: &reqwest::Client, addr: &str, token: &str, path: &str) -> Opt
 
 #[tokio::test]
 async fn rotating_one_node_keeps_the_cluster_serving_and_leaves_the_others_keys() {
+    let _one_cluster = common::one_cluster_at_a_time();
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");

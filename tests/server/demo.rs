@@ -125,6 +125,7 @@ fn without_its_tools_the_demo_says_how_to_get_them() {
 
 #[test]
 fn demo_cluster_runs_three_nodes_that_unseal_themselves_and_leaves_nothing_behind() {
+    let _one_cluster = common::one_cluster_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let out = demo(&state, &["--cluster", "3", "--yes"]);
