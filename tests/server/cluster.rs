@@ -214,6 +214,9 @@ fn root_token(keys_file: &Path) -> String {
         .to_string()
 }
 
+// The guard of `one_cluster_at_a_time` keeps the other test threads out; this test's
+// runtime is its own, so holding it across awaits blocks nothing but them.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test]
 async fn a_three_node_cluster_unseals_itself_survives_restarts_and_failover_and_takes_a_fourth_node() {
     let _one_cluster = common::one_cluster_at_a_time();
