@@ -28,13 +28,6 @@ pub struct Rotation {
     pub not_reached: Vec<String>,
 }
 
-impl Rotation {
-    /// The last node's outcome (the one a single server's front end shows).
-    pub fn last(&self) -> Option<&RotateOutcome> {
-        self.nodes.last().map(|n| &n.outcome)
-    }
-}
-
 /// What rotating each node of `setup` will do. Every node must record a setup.
 pub fn plan(setup: &Setup) -> Result<Vec<NodePlan>, OpsError> {
     setup

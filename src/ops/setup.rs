@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::answers::Answers;
 use crate::aws::AwsContext;
-use crate::run::{Manifest, ManifestStore, RunError};
+use crate::run::{Manifest, RunError};
 
 use super::OpsError;
 
@@ -92,11 +92,6 @@ impl Setup {
         }
         Ok(self)
     }
-}
-
-/// The manifest a state folder records, empty when it records none (read without AWS).
-pub fn manifest_of(state_dir: &Path) -> Result<Manifest, RunError> {
-    Ok(ManifestStore::open(state_dir)?.snapshot())
 }
 
 /// The nodes a layout would make on this host, in order (for Review's table).
