@@ -129,6 +129,20 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// A free port for the first server whose neighbours are free too: a cluster's nodes
+/// take every 10th port from it, each with the next one for raft (see `cluster`).
+fn free_base_port() -> anyhow::Result<u16> {
+    let nodes = crate::answers::MAX_CLUSTER_NODES;
+    for _ in 0..100 {
+        let base = free_port()?;
+        let free = |port: u32| u16::try_from(port).is_ok_and(|p| TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if (0..u32::from(nodes)).all(|i| free(u32::from(base) + 10 * i) && free(u32::from(base) + 10 * i + 1)) {
+            return Ok(base);
+        }
+    }
+    anyhow::bail!("no free ports for the demo's servers on 127.0.0.1")
+}
+
 /// A running demo: the emulator, and the folder everything goes into.
 pub struct Demo {
     moto: Child,
@@ -207,7 +221,7 @@ impl Demo {
         a.output.vault_config = f.join("etc/vault.hcl");
         a.server.binary = self.tools.bao.to_string_lossy().into_owned();
         a.server.launch = Launch::Background;
-        a.server.listen = format!("127.0.0.1:{}", free_port()?);
+        a.server.listen = format!("127.0.0.1:{}", free_base_port()?);
         a.server.storage_path = f.join("data");
         a.server.tls_disable = true;
         a.init.recovery_shares = 3;
