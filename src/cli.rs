@@ -186,6 +186,7 @@ pub struct DestroyArgs {
     #[arg(long, value_name = "FILE")]
     pub raft_token_file: Option<PathBuf>,
     /// With --raft-token-file: the CA bundle that verifies the cluster's HTTPS certificate
+    /// (default: the setup's `server.ca_cert`)
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 }
@@ -195,7 +196,8 @@ pub struct DoctorArgs {
     /// Print the findings as a JSON array (for monitoring)
     #[arg(long)]
     pub json: bool,
-    /// The CA bundle that verifies the server's HTTPS certificate
+    /// The CA bundle that verifies the server's HTTPS certificate (default: the setup's
+    /// `server.ca_cert`)
     #[arg(long, value_name = "FILE", env = "VAULT_CACERT")]
     pub ca_cert: Option<PathBuf>,
 }
@@ -205,7 +207,8 @@ pub struct StatusArgs {
     /// Print the status as a JSON object
     #[arg(long)]
     pub json: bool,
-    /// The CA bundle that verifies the server's HTTPS certificate
+    /// The CA bundle that verifies the server's HTTPS certificate (default: the setup's
+    /// `server.ca_cert`)
     #[arg(long, value_name = "FILE", env = "VAULT_CACERT")]
     pub ca_cert: Option<PathBuf>,
 }
@@ -219,7 +222,8 @@ pub struct RotateArgs {
     /// every node in turn, one at a time
     #[arg(long, value_name = "ID")]
     pub node: Option<String>,
-    /// The CA bundle that verifies the server's HTTPS certificate
+    /// The CA bundle that verifies the server's HTTPS certificate (default: the setup's
+    /// `server.ca_cert`)
     #[arg(long, value_name = "FILE", env = "VAULT_CACERT")]
     pub ca_cert: Option<PathBuf>,
     /// Launch `none`, after a first run saved the new key: you restarted the server since,

@@ -579,7 +579,7 @@ pub async fn leave(
     };
     let cli = crate::vault::server::Flavour::from_binary_name(&server.binary.to_string_lossy()).cli();
     let recorder = Recorder::new(rep.clone(), store, false);
-    let client = VaultClient::new(&server.address, ca_cert)?;
+    let client = VaultClient::new(&server.address, server.ca_cert_or(ca_cert))?;
     let remove = |_| async {
         client.remove_raft_peer(token.expose_secret(), node_id).await?;
         Ok(())
@@ -609,7 +609,11 @@ pub async fn leave(
 /// `active`, `standby`, `no leader`; none when it does not answer or runs no HA.
 pub async fn role(manifest: &crate::run::Manifest, ca_cert: Option<&Path>) -> Option<&'static str> {
     let server = manifest.server.as_ref()?;
-    let leader = VaultClient::new(&server.address, ca_cert).ok()?.leader().await.ok()?;
+    let leader = VaultClient::new(&server.address, server.ca_cert_or(ca_cert))
+        .ok()?
+        .leader()
+        .await
+        .ok()?;
     leader
         .ha_enabled
         .then_some(match (leader.is_self, leader.leader_address.is_empty()) {

@@ -189,6 +189,8 @@ struct Server {
     binary: PathBuf,
     config: PathBuf,
     unit: String,
+    /// The CA the setup recorded for the server's certificate.
+    ca_cert: Option<PathBuf>,
 }
 
 struct Rotation<'a> {
@@ -234,6 +236,7 @@ impl<'a> Rotation<'a> {
                 binary: s.binary.clone(),
                 config: s.config.clone(),
                 unit: lifecycle::unit_of(s),
+                ca_cert: s.ca_cert.clone(),
             }),
             None => m.file(FileRole::VaultConfig).and_then(|f| {
                 Some(Server {
@@ -242,6 +245,7 @@ impl<'a> Rotation<'a> {
                     binary: PathBuf::from("vault"),
                     config: f.path.clone(),
                     unit: String::new(),
+                    ca_cert: None,
                 })
             }),
         };
@@ -560,8 +564,12 @@ impl<'a> Rotation<'a> {
     }
 
     fn client(&self) -> Result<VaultClient> {
-        let address = self.server.as_ref().map_or("", |s| s.address.as_str());
-        Ok(VaultClient::new(address, self.opts.ca_cert.as_deref())?)
+        let given = self.opts.ca_cert.as_deref();
+        let (address, ca_cert) = match &self.server {
+            Some(s) => (s.address.as_str(), given.or(s.ca_cert.as_deref())),
+            None => ("", given),
+        };
+        Ok(VaultClient::new(address, ca_cert)?)
     }
 
     fn watch(&self, pid: Option<u32>) -> Result<Watch<'_>> {
@@ -871,6 +879,7 @@ mod tests {
             initialized_by_us: true,
             init_started: true,
             proofs: Default::default(),
+            ca_cert: None,
         });
         let plan = rotate_plan(&m).join("\n");
         assert!(plan.contains("/etc/vault.d/vault.env and /root/key.csv"), "{plan}");

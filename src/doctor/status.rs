@@ -241,6 +241,7 @@ pub async fn gather(manifest: &Manifest, operator: &AwsContext, ca_cert: Option<
     let server = match server_address(manifest) {
         None => None,
         Some((address, launch)) => {
+            let ca_cert = ca_cert.or(manifest.server.as_ref().and_then(|r| r.ca_cert.as_deref()));
             let read = match VaultClient::new(&address, ca_cert) {
                 Ok(client) => client.seal_status().await.ok(),
                 Err(_) => None,
@@ -417,6 +418,7 @@ mod tests {
             initialized_by_us: true,
             init_started: true,
             proofs: None,
+            ca_cert: None,
         };
         m.server = Some(server.clone());
         let left = left_open(&m);

@@ -96,6 +96,18 @@ pub struct ServerRecord {
     /// in a manifest of an autounseal that kept no such record.
     #[serde(default)]
     pub proofs: Option<Proofs>,
+    /// The CA bundle that vouches for the server's certificate (`server.ca_cert` of a
+    /// TLS setup): day-2 commands trust it without being told again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl ServerRecord {
+    /// The CA to verify the server with: the one given now (`--ca-cert`, `VAULT_CACERT`),
+    /// else the one the setup recorded.
+    pub fn ca_cert_or<'a>(&'a self, given: Option<&'a Path>) -> Option<&'a Path> {
+        given.or(self.ca_cert.as_deref())
+    }
 }
 
 /// The proof steps a run made of the server, each with when it passed (RFC 3339, UTC).

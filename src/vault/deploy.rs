@@ -817,6 +817,9 @@ impl<'a> Deployer<'a> {
             init_started,
             // (Re)started now: what was proved of it before no longer counts.
             proofs: Some(Default::default()),
+            ca_cert: (!self.answers.server.tls_disable)
+                .then(|| self.answers.server.ca_cert.clone())
+                .flatten(),
         };
         self.store.update(|m| m.server = Some(record))
     }

@@ -473,7 +473,7 @@ pub async fn data_sealed_by_key(m: &Manifest) -> Option<String> {
         "all the data of the server at {}{storage}, sealed by KMS key {}",
         server.address, key.key_id
     );
-    let live = match VaultClient::new(&server.address, None) {
+    let live = match VaultClient::new(&server.address, server.ca_cert.as_deref()) {
         Ok(client) => client.seal_status().await.ok(),
         Err(_) => None,
     };
@@ -523,7 +523,7 @@ impl<'a> MigrateBack<'a> {
         let step = Step::MigrateBack;
         self.rep.started(step);
         let server = self.server()?;
-        let client = VaultClient::new(&server.address, None)?;
+        let client = VaultClient::new(&server.address, server.ca_cert.as_deref())?;
         let cli = cli_name(&server.binary);
         let status = client.seal_status().await?;
         let initial_stanza = stanza(&server.config)?;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod hosts;
 pub mod journey;
 pub mod proxy;
 pub mod sandbox;
@@ -49,8 +50,12 @@ pub fn free_port() -> u16 {
 }
 
 pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    wait_for(([127, 0, 0, 1], port).into(), timeout)
+}
+
+/// Whether something listens on `addr` within `timeout`.
+pub fn wait_for(addr: SocketAddr, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     while Instant::now() < deadline {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
             return true;
@@ -69,13 +74,18 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
-        Moto::start_with_env(&[])
+        Moto::start_with_env("127.0.0.1", &[])
+    }
+
+    /// On `ip` (a test network's observer address, where its hosts reach it).
+    pub fn start_on(ip: &str) -> Moto {
+        Moto::start_with_env(ip, &[])
     }
 
     /// `INITIAL_NO_AUTH_ACTION_COUNT=N` makes moto check credentials and IAM policies
     /// after its first N requests: real rejections and real AccessDenied answers.
     pub fn with_auth_after(requests: u32) -> Moto {
-        Moto::start_with_env(&[("INITIAL_NO_AUTH_ACTION_COUNT", requests.to_string())])
+        Moto::start_with_env("127.0.0.1", &[("INITIAL_NO_AUTH_ACTION_COUNT", requests.to_string())])
     }
 
     pub fn pid(&self) -> u32 {
@@ -87,10 +97,10 @@ impl Moto {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    fn start_with_env(env: &[(&str, String)]) -> Moto {
+    fn start_with_env(ip: &str, env: &[(&str, String)]) -> Moto {
         let port = free_port();
         let mut cmd = Command::new(tools_dir().join("moto_server"));
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        cmd.args(["-H", ip, "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         for (k, v) in env {
@@ -99,11 +109,11 @@ impl Moto {
         let child = cmd.spawn().expect("moto_server starts");
         let moto = Moto {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("http://{ip}:{port}"),
             port,
         };
         assert!(
-            wait_for_port(port, Duration::from_secs(30)),
+            wait_for(format!("{ip}:{port}").parse().unwrap(), Duration::from_secs(30)),
             "moto_server did not listen on {port}"
         );
         moto

@@ -1,7 +1,7 @@
 //! A Shamir-initialised OpenBao 2.6.2 as an operator has it (data, a secret), for the
 //! seal migration tests; and a small client of its HTTP API.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -50,14 +50,61 @@ pub fn start_bao(config: &Path, dir: &Path) -> Process {
 pub struct Api {
     pub http: reqwest::Client,
     pub address: String,
+    /// The CA that vouches for the server's certificate, on HTTPS.
+    pub ca: Option<PathBuf>,
 }
 
 impl Api {
     pub fn new(address: &str) -> Api {
-        Api {
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
-            address: address.to_string(),
+        Api::with_ca(address, None)
+    }
+
+    /// A client of a server on HTTPS whose certificate `ca` issued.
+    pub fn with_ca(address: &str, ca: Option<&Path>) -> Api {
+        let mut http = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(60));
+        if let Some(ca) = ca {
+            let pem = std::fs::read(ca).unwrap();
+            for cert in reqwest::Certificate::from_pem_bundle(&pem).unwrap() {
+                http = http.add_root_certificate(cert);
+            }
         }
+        Api {
+            http: http.build().unwrap(),
+            address: address.to_string(),
+            ca: ca.map(Path::to_path_buf),
+        }
+    }
+
+    /// The project's own client of the same server.
+    pub fn client(&self) -> VaultClient {
+        VaultClient::new(&self.address, self.ca.as_deref()).unwrap()
+    }
+
+    /// `path` with `token`: the answer's body when it succeeded, else what went wrong.
+    pub async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
+        let mut req = self
+            .http
+            .request(method, format!("{}/v1/{path}", self.address))
+            .header("X-Vault-Token", token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.map_err(|e| format!("{e:?}"))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("{status}: {text}"));
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     pub async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Value {
@@ -76,15 +123,11 @@ impl Api {
     }
 
     pub async fn status(&self) -> SealStatus {
-        VaultClient::new(&self.address, None)
-            .unwrap()
-            .seal_status()
-            .await
-            .unwrap()
+        self.client().seal_status().await.unwrap()
     }
 
     pub async fn wait_for(&self, what: &str, ready: impl Fn(&SealStatus) -> bool) -> SealStatus {
-        let client = VaultClient::new(&self.address, None).unwrap();
+        let client = self.client();
         for _ in 0..200 {
             if let Ok(s) = client.seal_status().await
                 && ready(&s)

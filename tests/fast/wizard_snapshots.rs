@@ -716,6 +716,7 @@ fn recorded_setup() -> autounseal::run::Manifest {
             initialized_by_us: true,
             init_started: true,
             proofs: Default::default(),
+            ca_cert: None,
         }),
         ..Default::default()
     };

@@ -49,6 +49,7 @@ fn the_unit_must_load_the_env_file_and_be_active() {
                 initialized_by_us: false,
                 init_started: false,
                 proofs: Default::default(),
+                ca_cert: None,
             });
         })
         .unwrap();

@@ -5,5 +5,6 @@
 mod common;
 
 mod doctor_systemd;
+mod hosts;
 mod journeys;
 mod rotate_systemd;

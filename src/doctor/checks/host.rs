@@ -138,6 +138,7 @@ pub async fn server(manifest: &Manifest, ca_cert: Option<&Path>, out: &mut Vec<F
             config.display()
         ),
     };
+    let ca_cert = ca_cert.or(record.and_then(|r| r.ca_cert.as_deref()));
     let status = match VaultClient::new(&address, ca_cert) {
         Ok(client) => client.seal_status().await,
         Err(e) => Err(e),
