@@ -18,6 +18,7 @@ use crate::vault::client::{LeaderStatus, RaftServer, VaultClient};
 use crate::vault::config;
 use crate::vault::deploy::{InitGate, KeysDestination};
 use crate::vault::launch;
+use crate::vault::migrate::UnsealKeys;
 
 /// The folder of the first node's state folder that holds the other local nodes' own.
 pub const NODES_FOLDER: &str = "nodes";
@@ -148,6 +149,7 @@ async fn run_member(
     policy: &NamedRecord,
     opts: ApplyOptions,
     rep: &Reporter,
+    unseal_keys: Option<UnsealKeys>,
 ) -> Result<FlowOutcome> {
     if !opts.dry_run {
         ManifestStore::open(state_dir)?.update(|m| {
@@ -160,7 +162,7 @@ async fn run_member(
         })?;
     }
     let keys = KeysDestination::HandBack;
-    flow::run_with(member, state_dir, opts, keys, rep, InitGate::default(), None).await
+    flow::run_with(member, state_dir, opts, keys, rep, InitGate::default(), unseal_keys).await
 }
 
 pub use crate::answers::{ClusterFile, ClusterNode};
@@ -254,6 +256,7 @@ pub async fn apply(
     keys: KeysDestination,
     rep: &Reporter,
     gate: InitGate,
+    unseal_keys: Option<UnsealKeys>,
 ) -> Result<ClusterOutcome> {
     answers.check()?;
     if let Some(warning) = answers.cluster.even_warning() {
@@ -268,8 +271,21 @@ pub async fn apply(
     let count = nodes.len();
     let mut outcomes = Vec::new();
     let (first_node, others) = nodes.split_first().expect("a cluster has a first node");
-    rep.note(heading(first_node, 1, count));
-    let first = flow::run_with(&first_node.answers, &first_node.state_dir, opts, keys, rep, gate, None).await?;
+    if count > 1 {
+        rep.note(heading(first_node, 1, count));
+    }
+    // A migration's keys are the first node's: a host migrating its node names the
+    // others as peers, with one node here.
+    let first = flow::run_with(
+        &first_node.answers,
+        &first_node.state_dir,
+        opts,
+        keys,
+        rep,
+        gate,
+        unseal_keys,
+    )
+    .await?;
     outcomes.push(node_outcome(first_node, &first));
     if opts.dry_run {
         for (i, node) in others.iter().enumerate() {
@@ -301,7 +317,7 @@ pub async fn apply(
             answers: as_member(&node.answers, &key_arn, &policy.name),
             ..node.clone()
         };
-        let outcome = run_member(&member.answers, &member.state_dir, &policy, opts, rep).await?;
+        let outcome = run_member(&member.answers, &member.state_dir, &policy, opts, rep, None).await?;
         outcomes.push(node_outcome(&member, &outcome));
     }
     let file = ClusterFile {
@@ -484,13 +500,14 @@ pub async fn join(
     state_dir: &Path,
     opts: ApplyOptions,
     rep: &Reporter,
+    unseal_keys: Option<UnsealKeys>,
 ) -> Result<(FlowOutcome, Option<LeaderStatus>)> {
     let policy = NamedRecord {
         name: file.policy_name.clone(),
         arn: file.policy_arn.clone(),
         origin: Origin::Reused,
     };
-    let outcome = run_member(member, state_dir, &policy, opts, rep).await?;
+    let outcome = run_member(member, state_dir, &policy, opts, rep, unseal_keys).await?;
     if opts.dry_run || outcome.vault.status.is_none() {
         return Ok((outcome, None));
     }
@@ -500,8 +517,13 @@ pub async fn join(
         if let Ok(leader) = client.leader().await
             && !leader.leader_address.is_empty()
         {
+            let how = if member.server.existing.is_new() {
+                "joined"
+            } else {
+                "in the cluster"
+            };
             rep.note(format!(
-                "joined: {} is {} of the cluster led by {}",
+                "{how}: {} is {} of the cluster led by {}",
                 member.server.node_id,
                 if leader.is_self { "the active node" } else { "a standby" },
                 leader.leader_address

@@ -17,7 +17,10 @@ use crate::vault::migrate::{self, UnsealKeys};
 pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> anyhow::Result<()> {
     let answers = load_answers(&args.answers, profile)?;
     // `[cluster] join`: this host joins the cluster that file describes, as `join` does.
-    if let Some(cluster) = answers.cluster.join.clone() {
+    // A join; a node of a Shamir cluster moving to the cluster's key runs below, with its keys.
+    if let Some(cluster) = answers.cluster.join.clone()
+        && answers.server.existing != ExistingServer::Migrate
+    {
         if args.unseal_keys_file.is_some() || args.unseal_keys_stdin {
             bail!("unseal keys were given, but cluster.join sets up a new node that unseals through the cluster's key");
         }
@@ -37,9 +40,11 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
     }
     // Read at once, before anything changes: a wrong file fails here.
     let unseal_keys: Option<UnsealKeys> = source.map(|s| s.read()).transpose()?;
+    // Said with the paths the host fills in (a packaged unit's config), as the run uses them.
+    let (filled, _) = crate::vault::discover::Host::discover(&answers).fill(&answers);
     if answers.server.existing == ExistingServer::Migrate {
         println!();
-        for line in migrate::explanation(&answers) {
+        for line in migrate::explanation(&filled) {
             println!("{line}");
         }
     }
@@ -48,8 +53,8 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
             "This creates a KMS key, an IAM user, a policy and an access key in {}, writes {} and {}, \
              and starts the server as \"{}\" (run `autounseal plan` to see every call). Go ahead?",
             answers.region,
-            answers.output.env_file.display(),
-            answers.output.vault_config.display(),
+            filled.output.env_file.display(),
+            filled.output.vault_config.display(),
             answers.server.launch.as_str()
         );
         go_ahead(&question)?;

@@ -19,6 +19,7 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
         println!("Nothing to destroy: {} records nothing.", state_dir.display());
         return Ok(());
     };
+    destroying.refuse_a_migrated_member(args.migrate_back, args.force)?;
     let raft_token = match &args.raft_token_file {
         Some(path) => Some(ops::join::read_token(path).map_err(anyhow::Error::msg)?),
         None => None,

@@ -56,7 +56,7 @@ pub async fn join(args: JoinArgs, state_dir: &Path, profile: Option<&str>) -> an
     let stop = stop_on_signals()?;
     let joined = with_printer(Mode::Run, async |rep| {
         let rep = rep.with_stop(stop);
-        joining.run(state_dir, APPLY, &rep, token.as_ref()).await
+        joining.run(state_dir, APPLY, &rep, token.as_ref(), None).await
     })
     .await?;
     if let Some(peer) = &joined.peer {

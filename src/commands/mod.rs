@@ -91,6 +91,9 @@ pub fn list_regions() {
 }
 
 pub(super) fn print_summary(answers: &Answers, state_dir: &Path, outcome: &FlowOutcome) {
+    // The paths the run used: the host filled what the answers left unset.
+    let (answers, _) = outcome.host.fill(answers);
+    let answers = &answers;
     let aws = &outcome.aws;
     let vault = &outcome.vault;
     println!();

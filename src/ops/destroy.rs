@@ -84,6 +84,39 @@ impl Destroying {
         }))
     }
 
+    /// Refuses a node of a cluster that autounseal moved to the awskms seal with a key
+    /// another host made (this one only reuses it): its destroy would put back the node's
+    /// Shamir config under a cluster the key still seals, and it would not start again.
+    /// `--force` takes it anyway (the node is leaving the cluster for good).
+    pub fn refuse_a_migrated_member(&self, migrate_back: bool, force: bool) -> Result<(), RunError> {
+        let Some(server) = self.manifest.server.as_ref() else {
+            return Ok(());
+        };
+        if self.deletes_key || !crate::vault::migrate::migrated_before(&self.manifest, &server.address) {
+            return Ok(());
+        }
+        let why = format!(
+            "the server at {} is a node of a cluster autounseal moved to the awskms seal, with the key another \
+             host made: the cluster's data stays sealed by that key. Destroying this node alone would put back its \
+             Shamir config, with which it cannot start again",
+            server.address
+        );
+        if migrate_back {
+            return Err(RunError::Unsuitable(format!(
+                "{why}; and the way back goes through the whole cluster, node by node, which autounseal does not do \
+                 yet. Keep the key, or take the cluster back by hand (each standby with disabled = \"true\" in its \
+                 seal stanza, restarted and unsealed with `-migrate` and the recovery keys, then the active node)"
+            )));
+        }
+        if !force {
+            return Err(RunError::Unsuitable(format!(
+                "{why}. To take this node out of the cluster for good: remove it from the raft peer set \
+                 (--raft-token-file) and pass --force"
+            )));
+        }
+        Ok(())
+    }
+
     /// What destroy will do, a line each (indented under a node's name in a cluster).
     pub fn plan(&self, migrating_back: bool, leaving: bool) -> Result<Vec<String>, RunError> {
         let mut lines = Vec::new();

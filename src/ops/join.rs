@@ -49,15 +49,17 @@ impl Joining {
     }
 
     /// Joins (or plans it). With `token`, the node must then be in the leader's raft
-    /// peer set.
+    /// peer set. With `unseal_keys`, a node of the cluster on Shamir moves to its key.
     pub async fn run(
         self,
         state_dir: &Path,
         opts: ApplyOptions,
         rep: &Reporter,
         token: Option<&SecretString>,
+        unseal_keys: Option<crate::vault::migrate::UnsealKeys>,
     ) -> Result<Joined, RunError> {
-        let (outcome, leader) = crate::cluster::join(&self.file, &self.member, state_dir, opts, rep).await?;
+        let (outcome, leader) =
+            crate::cluster::join(&self.file, &self.member, state_dir, opts, rep, unseal_keys).await?;
         let node_id = self.member.server.node_id.clone();
         let peer = match token.filter(|_| !opts.dry_run) {
             Some(token) => {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::answers::Answers;
+use crate::answers::{Answers, ExistingServer};
 pub use crate::cluster::ClusterOutcome;
 pub use crate::flow::FlowOutcome;
 use crate::run::ApplyOptions;
@@ -62,23 +62,31 @@ pub async fn apply(
     gate: InitGate,
     unseal_keys: Option<UnsealKeys>,
 ) -> Result<Ran, RunError> {
+    let migrating = answers.server.existing == ExistingServer::Migrate;
     if let Some(path) = &answers.cluster.join {
-        if unseal_keys.is_some() {
+        if unseal_keys.is_some() && !migrating {
             return Err(RunError::Unsuitable(
                 "unseal keys were given, but cluster.join sets up a new node that unseals through the cluster's key"
                     .into(),
             ));
         }
+        // With server.existing = "migrate": a node of a Shamir cluster moves to the key
+        // a node migrated before it made (see `vault::migrate_cluster`).
         let joining = Joining::of(answers, path, state_dir)?;
-        return Ok(Ran::Joined(Box::new(joining.run(state_dir, opts, rep, None).await?)));
+        return Ok(Ran::Joined(Box::new(
+            joining.run(state_dir, opts, rep, None, unseal_keys).await?,
+        )));
     }
     if answers.cluster.is_cluster() {
-        if unseal_keys.is_some() {
+        if unseal_keys.is_some() && answers.cluster.nodes > 1 {
             return Err(RunError::Unsuitable(
-                "a seal migration is for one server; a cluster is set up new (cluster.nodes = 1 to migrate)".into(),
+                "a seal migration moves the servers that exist, one host at a time; a local cluster \
+                 (cluster.nodes > 1) is set up new. On each host of a cluster, migrate its node with \
+                 cluster.nodes = 1 (see docs/cluster.md)"
+                    .into(),
             ));
         }
-        let outcome = crate::cluster::apply(answers, state_dir, opts, keys, rep, gate).await?;
+        let outcome = crate::cluster::apply(answers, state_dir, opts, keys, rep, gate, unseal_keys).await?;
         return Ok(Ran::Cluster(Box::new(outcome)));
     }
     let outcome = crate::flow::run_with(answers, state_dir, opts, keys, rep, gate, unseal_keys).await?;

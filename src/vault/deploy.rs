@@ -13,6 +13,7 @@ use crate::twins::{self, quote, server_command};
 use crate::vault::client::{InitRequest, SealStatus, VaultClient};
 use crate::vault::discover::Host;
 use crate::vault::migrate::{self, Direction, UnsealKeys};
+use crate::vault::migrate_cluster;
 use crate::vault::recovery::{InitSecrets, load_pgp_key};
 use crate::vault::server::{self, Flavour, ServerBinary};
 use crate::vault::{VaultError, checks, config, launch};
@@ -408,10 +409,24 @@ impl<'a> Deployer<'a> {
                 Step::SaveRecoveryKeys,
                 "no new keys: the unseal keys given are now the recovery keys",
             );
-            outcome.status = Some(self.rep.step(Step::VerifySeal, self.verify(pid)).await?);
-            self.rep
-                .step(Step::RestartCheck, self.restart_check(pid, settled.as_deref()))
-                .await?;
+            let client = self.client()?;
+            if migrate_cluster::waits_for_the_active(&client).await {
+                // A standby on its new seal: restarted now, it would need the keys again.
+                let why = "a standby of a cluster whose seal has not moved yet: unsealed on the awskms stanza, it \
+                           waits for the active node, migrated last, to move the cluster's seal; `autounseal apply` \
+                           here again afterwards proves it";
+                for step in [Step::VerifySeal, Step::RestartCheck] {
+                    self.rep.skipped(step, why);
+                }
+            } else {
+                outcome.status = Some(self.rep.step(Step::VerifySeal, self.verify(pid)).await?);
+                self.rep
+                    .step(Step::RestartCheck, self.restart_check(pid, settled.as_deref()))
+                    .await?;
+            }
+            if let Some(next) = migrate_cluster::next_step(self.answers, &client.address).await {
+                self.rep.note(format!("Cluster seal migration: {next}"));
+            }
             return Ok(outcome);
         }
         let secrets = self.rep.step(Step::InitServer, self.init()).await?;

@@ -171,8 +171,8 @@ pub fn explanation(answers: &Answers) -> Vec<String> {
     ]
 }
 
-/// Refuses a server that is one node of a cluster: a cluster is migrated node by node
-/// (standbys first, then the active node steps down), which autounseal does not do yet.
+/// Refuses the way back for a server that is one node of a cluster: it would go node by
+/// node in the reverse order, which autounseal does not do yet.
 pub async fn refuse_cluster(client: &VaultClient, config: Option<&Path>) -> std::result::Result<(), VaultError> {
     let cluster = match client.leader().await {
         Ok(leader) if leader.ha_enabled && !leader.is_self && !leader.leader_address.is_empty() => {
@@ -187,9 +187,10 @@ pub async fn refuse_cluster(client: &VaultClient, config: Option<&Path>) -> std:
     let cluster = cluster.or(joins.then(|| "its config joins other raft nodes (retry_join)".to_string()));
     match cluster {
         Some(why) => Err(VaultError::Refused(format!(
-            "the server at {} is one node of a cluster ({why}). A cluster is migrated node by node: the standbys \
-             first, then the active node steps down (`operator step-down`) and is migrated last. autounseal \
-             refuses to half-migrate a cluster; it will do this when cluster support lands",
+            "the server at {} is one node of a cluster ({why}). A cluster goes back to Shamir node by node, which \
+             autounseal does not do yet: it refuses to half-migrate a cluster. Take the cluster back by hand (each \
+             standby with `disabled = \"true\"` in its seal stanza, restarted and unsealed with `-migrate` and the \
+             recovery keys, then the active node), or keep the key",
             client.address
         ))),
         None => Ok(()),
@@ -233,7 +234,7 @@ pub async fn preflight(answers: &Answers, m: &Manifest, keys: Option<&UnsealKeys
         Some(s) if s.seal_type == "awskms" && !s.migration => Ok(()),
         Some(s) => {
             if !s.sealed {
-                refuse_cluster(&client, Some(&answers.output.vault_config)).await?;
+                crate::vault::migrate_cluster::check_turn(&client, answers).await?;
             }
             enough_keys(keys, s.t, plan)
         }
@@ -384,7 +385,7 @@ async fn submit(
         };
         if !status.sealed {
             return match migration {
-                Some(direction) => migration_through(client, direction).await,
+                Some(direction) => migration_through(client, direction, status).await,
                 None => Ok(status),
             };
         }
@@ -400,11 +401,20 @@ async fn submit(
 }
 
 /// Waits for the server to finish a migration: it moves the seal only once it is the
-/// active node, a moment after the last key; a restart before that would undo it.
-async fn migration_through(client: &VaultClient, direction: Direction) -> Result<SealStatus> {
+/// active node, a moment after the last key; a restart before that would undo it. A
+/// standby of a cluster never moves it: unsealed on its new seal (`unsealed`), it is
+/// through, and the cluster's seal moves when a migrated node becomes active.
+async fn migration_through(client: &VaultClient, direction: Direction, unsealed: SealStatus) -> Result<SealStatus> {
     let (_, to) = direction.seals();
     let deadline = Instant::now() + MIGRATION_TIMEOUT;
     loop {
+        if client
+            .leader()
+            .await
+            .is_ok_and(|l| l.ha_enabled && !l.is_self && !l.leader_address.is_empty())
+        {
+            return Ok(unsealed);
+        }
         // While it moves the seal, the server may answer with an error for a moment.
         let status = client.seal_status().await;
         if let Ok(s) = &status
@@ -783,7 +793,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_node_that_joins_others_is_refused_with_the_node_by_node_way() {
+    async fn the_way_back_of_a_node_that_joins_others_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("vault.hcl");
         std::fs::write(
@@ -795,7 +805,7 @@ mod tests {
         let client = VaultClient::new("http://127.0.0.1:9", None).unwrap();
         let err = refuse_cluster(&client, Some(&config)).await.unwrap_err().to_string();
         assert!(err.contains("one node of a cluster"), "{err}");
-        assert!(err.contains("standbys"), "{err}");
+        assert!(err.contains("node by node"), "{err}");
         std::fs::write(&config, "storage \"raft\" {\n  path = \"/d\"\n}\n").unwrap();
         assert!(refuse_cluster(&client, Some(&config)).await.is_ok());
     }

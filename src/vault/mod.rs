@@ -9,6 +9,7 @@ pub mod discover;
 pub mod launch;
 pub mod lifecycle;
 pub mod migrate;
+pub mod migrate_cluster;
 pub mod recovery;
 pub mod server;
 

@@ -245,3 +245,41 @@ pub fn migration_answers(moto: &Moto, dir: &Path) -> Answers {
     a.server.existing = ExistingServer::Migrate;
     a
 }
+
+/// `generate-root` completes with `keys`: they are the server's recovery keys. OpenBao
+/// 2.6 turned the unauthenticated `sys/generate-root` off; its replacement,
+/// `sys/generate-root-token`, takes a token and the keys. The token it hands back works.
+pub async fn generate_root_with(api: &Api, token: &str, keys: &[String]) {
+    let attempt = api
+        .call(
+            reqwest::Method::PUT,
+            "sys/generate-root-token/attempt",
+            Some(token),
+            Some(json!({})),
+        )
+        .await;
+    let nonce = attempt["data"]["nonce"].as_str().unwrap().to_string();
+    let otp = attempt["data"]["otp"].as_str().unwrap().to_string();
+    let mut last = Value::Null;
+    for key in keys {
+        last = api
+            .call(
+                reqwest::Method::PUT,
+                "sys/generate-root-token/update",
+                Some(token),
+                Some(json!({"key": key, "nonce": nonce})),
+            )
+            .await;
+        if last["data"]["complete"] == true {
+            break;
+        }
+    }
+    assert_eq!(last["data"]["complete"], true, "{last}");
+    let encoded = last["data"]["encoded_token"].as_str().unwrap();
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let xored = engine.decode(encoded.trim_end_matches('=')).unwrap();
+    let new_token: String = xored.iter().zip(otp.as_bytes()).map(|(a, b)| (a ^ b) as char).collect();
+    assert_ne!(new_token, token);
+    assert_eq!(api.read_secret(&new_token).await, SECRET, "the new root token works");
+}

@@ -13,10 +13,9 @@ use autounseal::answers::Answers;
 use autounseal::run::ManifestStore;
 use autounseal::vault::launch;
 use aws_sdk_kms::types::KeyState;
-use base64::Engine;
 use common::shamir::{Api, SECRET, migration_answers, shamir_server_with_data, start_bao};
 use common::{Moto, ServerGuard, context, isolate, server_answers};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn write_keys(path: &Path, keys: &[String], mode: u32) {
     let text: String = keys
@@ -56,43 +55,6 @@ fn text(out: &Output) -> String {
 fn server_pid(dir: &Path) -> u32 {
     let record = ManifestStore::open(&dir.join("state")).unwrap().snapshot().server;
     record.and_then(|s| s.pid).expect("a background server is recorded")
-}
-
-/// `generate-root` completes with `keys`: they are the server's recovery keys. OpenBao
-/// 2.6 turned the unauthenticated `sys/generate-root` off; its replacement,
-/// `sys/generate-root-token`, takes a token and the keys. The token it hands back works.
-async fn generate_root_with(api: &Api, token: &str, keys: &[String]) {
-    let attempt = api
-        .call(
-            reqwest::Method::PUT,
-            "sys/generate-root-token/attempt",
-            Some(token),
-            Some(json!({})),
-        )
-        .await;
-    let nonce = attempt["data"]["nonce"].as_str().unwrap().to_string();
-    let otp = attempt["data"]["otp"].as_str().unwrap().to_string();
-    let mut last = Value::Null;
-    for key in keys {
-        last = api
-            .call(
-                reqwest::Method::PUT,
-                "sys/generate-root-token/update",
-                Some(token),
-                Some(json!({"key": key, "nonce": nonce})),
-            )
-            .await;
-        if last["data"]["complete"] == true {
-            break;
-        }
-    }
-    assert_eq!(last["data"]["complete"], true, "{last}");
-    let encoded = last["data"]["encoded_token"].as_str().unwrap();
-    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
-    let xored = engine.decode(encoded.trim_end_matches('=')).unwrap();
-    let new_token: String = xored.iter().zip(otp.as_bytes()).map(|(a, b)| (a ^ b) as char).collect();
-    assert_ne!(new_token, token);
-    assert_eq!(api.read_secret(&new_token).await, SECRET, "the new root token works");
 }
 
 async fn key_state(a: &Answers, dir: &Path) -> KeyState {
@@ -257,7 +219,7 @@ async fn apply_migrates_a_shamir_server_with_data_to_awskms() {
     assert_eq!(api.read_secret(&root).await, SECRET);
 
     // The old unseal keys are the recovery keys now.
-    generate_root_with(&api, &root, &keys[1..]).await;
+    common::shamir::generate_root_with(&api, &root, &keys[1..]).await;
 }
 
 #[tokio::test]
@@ -477,5 +439,5 @@ async fn the_line_prompts_migrate_a_shamir_server() {
     let status = api.wait_for("unsealed", |s| s.initialized && !s.sealed).await;
     assert_eq!(status.seal_type, "awskms");
     assert_eq!(api.read_secret(&root).await, SECRET);
-    generate_root_with(&api, &root, &keys[1..]).await;
+    common::shamir::generate_root_with(&api, &root, &keys[1..]).await;
 }

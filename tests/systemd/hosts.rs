@@ -533,3 +533,279 @@ async fn story(hosts: &[Host], d: &Path) {
         Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
     );
 }
+
+/// The config an operator wrote for a Shamir raft node of three on TLS.
+fn shamir_config(host: &Host, n: u8, hosts: &[Host]) -> String {
+    let joins: String = hosts
+        .iter()
+        .filter(|h| h.ip != host.ip)
+        .map(|h| {
+            format!(
+                "  retry_join {{\n    leader_api_addr = \"https://{}:8200\"\n    leader_ca_cert_file = \"{CA}\"\n  }}\n",
+                h.ip
+            )
+        })
+        .collect();
+    format!(
+        "# The operator's own config\ndisable_mlock = true\napi_addr = \"https://{ip}:8200\"\n\
+         cluster_addr = \"https://{ip}:8201\"\n\
+         listener \"tcp\" {{\n  address = \"{ip}:8200\"\n  tls_cert_file = \"/etc/openbao/tls/server.pem\"\n  \
+         tls_key_file = \"/etc/openbao/tls/server-key.pem\"\n}}\n\
+         storage \"raft\" {{\n  path = \"/opt/openbao/data\"\n  node_id = \"autounseal-{n}\"\n  \
+         performance_multiplier = 1\n{joins}}}\n",
+        ip = host.ip
+    )
+}
+
+/// A Shamir cluster of three hosts as operators run one today: each host's own config
+/// (TLS, raft with retry_join naming the others), host 1 initialised with three unseal
+/// keys (threshold 2) and a secret written, hosts 2 and 3 joined and unsealed by hand.
+async fn shamir_cluster(hosts: &[Host], apis: &[Api]) -> (Vec<String>, String) {
+    for (i, host) in hosts.iter().enumerate() {
+        std::fs::write(
+            host.file("/etc/openbao/openbao.hcl"),
+            shamir_config(host, i as u8 + 1, hosts),
+        )
+        .unwrap();
+        host.sh(&format!(
+            "chown root:openbao /etc/openbao/openbao.hcl && chmod 0640 /etc/openbao/openbao.hcl\n\
+             systemctl start {UNIT}"
+        ));
+    }
+    let (keys, root) = common::shamir::init_with_data(&apis[0]).await;
+    for api in &apis[1..] {
+        // Joined through retry_join first (initialised), then unsealed with the keys.
+        api.wait_for("joined", |s| s.initialized).await;
+        api.unseal(&keys[..2]).await;
+    }
+    (keys, root)
+}
+
+/// Issue 20's cluster seal migration on three TLS hosts with data: the active node is
+/// refused while a standby is on Shamir, and any node while the others would lose the
+/// quorum; standby 2 (naming the others as peers, which makes the key and the cluster
+/// file), standby 3 (with the cluster file), then the active node 1 last; each run says
+/// what comes next. Afterwards every node is on awskms with the data, all three
+/// restarted at once unseal with no key, the old unseal keys generate a root token as
+/// recovery keys, doctor is all ok on each host, and the way back is refused for a cluster.
+#[test]
+fn a_shamir_cluster_on_three_hosts_moves_to_awskms_standbys_first_and_the_active_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let network = Network::new();
+    let pki = Pki::new();
+    let hosts: Vec<Host> = (1..=3)
+        .map(|n| Host::boot(&network, n, &dir.path().join(format!("host{n}"))))
+        .collect();
+    for host in &hosts {
+        install_openbao(host, &pki);
+    }
+    let d = dir.path().to_path_buf();
+    network.run(|| block_on(migration_story(&hosts, &d)));
+    drop(hosts);
+    drop(network);
+    assert_eq!(common::processes_mentioning(&d.to_string_lossy()), Vec::<String>::new());
+}
+
+async fn migration_story(hosts: &[Host], d: &Path) {
+    let moto = common::Moto::start_on(Network::OBSERVER);
+    let apis: Vec<Api> = hosts
+        .iter()
+        .map(|h| Api::with_ca(&format!("https://{}:8200", h.ip), Some(&h.file(CA))))
+        .collect();
+    let (keys, root) = shamir_cluster(hosts, &apis).await;
+    assert!(apis[0].client().leader().await.unwrap().is_self, "host 1 is active");
+    let keys_file = d.join("unseal-keys");
+    std::fs::write(&keys_file, keys[..2].join("\n")).unwrap();
+    std::fs::set_permissions(&keys_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let keys_arg = keys_file.to_str().unwrap();
+    let operators: Vec<Operator> = hosts
+        .iter()
+        .zip(apis)
+        .enumerate()
+        .map(|(i, (host, api))| {
+            let n = i as u8 + 1;
+            let state = d.join(format!("operator{n}"));
+            std::fs::create_dir_all(&state).unwrap();
+            let mut a = host_answers(host, n, &moto.url, &state);
+            a.server.existing = autounseal::answers::ExistingServer::Migrate;
+            a.init.enabled = false;
+            a.init.recovery_keys_file = None;
+            a.cluster.peers = hosts
+                .iter()
+                .filter(|h| h.ip != host.ip)
+                .map(|h| format!("https://{}:8200", h.ip))
+                .collect();
+            let answers_file = state.join("answers.toml");
+            std::fs::write(&answers_file, a.to_toml()).unwrap();
+            Operator {
+                host,
+                api,
+                state,
+                answers_file,
+            }
+        })
+        .collect();
+    let [one, two, three] = [&operators[0], &operators[1], &operators[2]];
+    let ctx = common::context(&host_answers(one.host, 1, &moto.url, &one.state)).await;
+    let nothing_in_aws = async || {
+        assert!(ctx.kms.list_keys().send().await.unwrap().keys().is_empty());
+        assert!(ctx.iam.list_users().send().await.unwrap().users().is_empty());
+    };
+    let migrate = |op: &Operator| -> Output {
+        op.run(&[
+            "apply",
+            "--yes",
+            "--answers",
+            op.answers_file.to_str().unwrap(),
+            "--unseal-keys-file",
+            keys_arg,
+        ])
+    };
+
+    // The active node first: refused, naming the standbys to do before it.
+    let refused = migrate(one);
+    let said = common::output_text(&refused);
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("is the cluster's active node, and it goes last")
+            && said.contains("https://10.231.0.12:8200, https://10.231.0.13:8200"),
+        "{said}"
+    );
+    nothing_in_aws().await;
+    // A standby while another node is down: the cluster would lose its quorum.
+    three.host.sh(&format!("systemctl stop {UNIT}"));
+    let refused = migrate(two);
+    let said = common::output_text(&refused);
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("keeps its quorum only while 2 of its 3 nodes are unsealed: without this one, only 1")
+            && said.contains("https://10.231.0.13:8200 ("),
+        "{said}"
+    );
+    nothing_in_aws().await;
+    three.host.sh(&format!("systemctl start {UNIT}"));
+    three.api.wait_for("answering", |_| true).await;
+    three.api.unseal(&keys[..2]).await;
+
+    // Standby 2 makes the key, the policy and the cluster file; then standby 3 with the
+    // file; then the active node 1. Each says what comes next.
+    let said = two.ok(&[
+        "apply",
+        "--yes",
+        "--answers",
+        two.answers_file.to_str().unwrap(),
+        "--unseal-keys-file",
+        keys_arg,
+    ]);
+    assert!(
+        said.contains("next: migrate the standby https://10.231.0.13:8200")
+            && said.contains("the active node https://10.231.0.11:8200 last"),
+        "{said}"
+    );
+    // Said with the paths the packaged unit gave, before and after.
+    assert!(
+        said.contains("stanza into /etc/openbao/openbao.hcl")
+            && said.contains("credentials:  /etc/openbao/openbao.env (mode 0600)"),
+        "{said}"
+    );
+    // Standby 3 with its own answers, which would make a second key: refused.
+    let refused = migrate(three);
+    let said = common::output_text(&refused);
+    assert!(
+        !refused.status.success()
+            && said.contains("https://10.231.0.12:8200 is already on the awskms seal, with the cluster's KMS key"),
+        "{said}"
+    );
+    assert_eq!(ctx.kms.list_keys().send().await.unwrap().keys().len(), 1);
+    let cluster_file = two.state.join("cluster.toml");
+    for op in [three, one] {
+        let copied = op.state.join("cluster.toml");
+        std::fs::copy(&cluster_file, &copied).unwrap();
+        let mut a: Answers = toml::from_str(&std::fs::read_to_string(&op.answers_file).unwrap()).unwrap();
+        a.cluster.peers.clear();
+        a.cluster.join = Some(copied);
+        std::fs::write(&op.answers_file, a.to_toml()).unwrap();
+    }
+    let said = three.ok(&[
+        "apply",
+        "--yes",
+        "--answers",
+        three.answers_file.to_str().unwrap(),
+        "--unseal-keys-file",
+        keys_arg,
+    ]);
+    assert!(
+        said.contains("next: migrate the active node https://10.231.0.11:8200, last"),
+        "{said}"
+    );
+    let said = one.ok(&[
+        "apply",
+        "--yes",
+        "--answers",
+        one.answers_file.to_str().unwrap(),
+        "--unseal-keys-file",
+        keys_arg,
+    ]);
+    assert!(
+        said.contains("every node of the cluster is on the awskms seal"),
+        "{said}"
+    );
+
+    let all = [one, two, three];
+    for op in &all {
+        let status = common::wait_unsealed(&op.api.client()).await;
+        assert!(status.seal_type == "awskms" && status.recovery_seal, "{status:?}");
+    }
+    let active = the_active(&all).await;
+    assert_eq!(
+        all[active].api.read_secret(&root).await,
+        common::shamir::SECRET,
+        "the data came along"
+    );
+    // Every host rebooted at once: all unsealed through KMS, no key typed.
+    for op in &all {
+        op.host.sh(&format!("systemctl stop {UNIT}"));
+    }
+    for op in &all {
+        op.host.sh(&format!("systemctl start --no-block {UNIT}"));
+    }
+    for op in &all {
+        let status = common::wait_unsealed(&op.api.client()).await;
+        assert_eq!(status.seal_type, "awskms");
+    }
+    let active = the_active(&all).await;
+    assert_eq!(all[active].api.read_secret(&root).await, common::shamir::SECRET);
+    // The old unseal keys are the recovery keys now: they complete generate-root.
+    common::shamir::generate_root_with(&all[active].api, &root, &keys[..2]).await;
+
+    // The standbys' proofs waited for the cluster's seal to move: a second run, with no
+    // key, makes them; then doctor is all ok on every host.
+    for op in [two, three] {
+        let said = op.ok(&["apply", "--yes", "--answers", op.answers_file.to_str().unwrap()]);
+        assert!(said.contains("Restart check"), "{said}");
+    }
+    for op in &all {
+        let out = op.run(&["doctor"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            op.api.address,
+            common::output_text(&out)
+        );
+    }
+    // The way back is node by node in the reverse order: not done yet, and refused so.
+    let back = one.run(&["destroy", "--yes", "--migrate-back", "--recovery-keys-file", keys_arg]);
+    let said = common::output_text(&back);
+    assert!(!back.status.success() && said.contains("node by node"), "{said}");
+    // Nor is one node destroyed alone, which would put back its Shamir config, unless
+    // it leaves the cluster for good (--force).
+    let alone = one.run(&["destroy", "--yes"]);
+    let said = common::output_text(&alone);
+    assert!(
+        !alone.status.success() && said.contains("Shamir config, with which it cannot start again"),
+        "{said}"
+    );
+    assert!(one.host.file("/etc/openbao/openbao.env").exists());
+    assert_eq!(common::wait_unsealed(&one.api.client()).await.seal_type, "awskms");
+}
