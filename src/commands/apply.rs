@@ -40,8 +40,13 @@ pub async fn apply(args: ApplyArgs, state_dir: &Path, profile: Option<&str>) -> 
     }
     // Read at once, before anything changes: a wrong file fails here.
     let unseal_keys: Option<UnsealKeys> = source.map(|s| s.read()).transpose()?;
-    // Said with the paths the host fills in (a packaged unit's config), as the run uses them.
-    let (filled, _) = crate::vault::discover::Host::discover(&answers).fill(&answers);
+    // Said with the paths the host fills in (a packaged unit's config), as the run uses
+    // them; looked up only when something is said before the run (it runs the binary).
+    let filled = if answers.server.existing == ExistingServer::Migrate || !args.yes {
+        crate::vault::discover::Host::discover(&answers).fill(&answers).0
+    } else {
+        answers.clone()
+    };
     if answers.server.existing == ExistingServer::Migrate {
         println!();
         for line in migrate::explanation(&filled) {

@@ -130,4 +130,7 @@ pub(super) fn print_summary(answers: &Answers, state_dir: &Path, outcome: &FlowO
     );
     println!("  undo:         {}", crate::cli::command_hint("destroy", state_dir));
     println!("Rotate the access key every 30 to 90 days.");
+    if let Some(next) = &vault.cluster_next {
+        println!("Cluster seal migration: {next}.");
+    }
 }

@@ -396,6 +396,7 @@ async fn run_flow(
         status_command: outcome.vault.status_command,
         secrets: outcome.vault.secrets,
         left_open,
+        cluster_next: outcome.vault.cluster_next,
     })
 }
 

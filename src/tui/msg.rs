@@ -68,6 +68,8 @@ pub struct RunReport {
     pub secrets: Option<InitSecrets>,
     /// What is left for the operator after this run (see `Ctx::left_open`).
     pub left_open: Vec<String>,
+    /// A node of a cluster that moved its seal: the next node to migrate, or that all did.
+    pub cluster_next: Option<String>,
 }
 
 /// A read of the setup the state folder records (doctor's checks, status), as the

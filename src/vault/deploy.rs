@@ -152,6 +152,9 @@ pub struct DeployOutcome {
     /// `bao status -address=…` or `vault status …`, with the binary as found: its
     /// name when that name on PATH is it, else its path.
     pub status_command: String,
+    /// After a node of a cluster moved its seal: what its operator does next (the next
+    /// node to migrate, or that every node is on awskms).
+    pub cluster_next: Option<String>,
 }
 
 /// Checks the Vault side before anything is created in AWS: the binary, its awskms
@@ -424,9 +427,7 @@ impl<'a> Deployer<'a> {
                     .step(Step::RestartCheck, self.restart_check(pid, settled.as_deref()))
                     .await?;
             }
-            if let Some(next) = migrate_cluster::next_step(self.answers, &client.address).await {
-                self.rep.note(format!("Cluster seal migration: {next}"));
-            }
+            outcome.cluster_next = migrate_cluster::next_step(self.answers, &client.address).await;
             return Ok(outcome);
         }
         let secrets = self.rep.step(Step::InitServer, self.init()).await?;

@@ -222,6 +222,16 @@ impl Host {
         child.wait_with_output().unwrap()
     }
 
+    /// The wizard on the host (`autounseal ARGS`), for a pseudo-terminal: the
+    /// environment of [`super::pty::wizard_command`], as an operator's SSH session.
+    pub fn wizard(&self, home: &Path, args: &[&str]) -> portable_pty::CommandBuilder {
+        let mut cmd = super::pty::wizard_command(home);
+        let argv = cmd.get_argv_mut();
+        argv.splice(0..0, [tool().into(), "run".into(), self.pid.clone().into()]);
+        argv.extend(args.iter().map(Into::into));
+        cmd
+    }
+
     /// The host's path `path` (absolute, as the host sees it) as the machine sees it,
     /// for the folders the host has privately.
     pub fn file(&self, path: &str) -> PathBuf {

@@ -224,6 +224,35 @@ pub fn answers(moto: &Moto, dir: &std::path::Path) -> Answers {
     a
 }
 
+/// The AWS side a destroy leaves: no user, no policy or alias of ours, the key
+/// `key_arn` pending deletion.
+pub async fn aws_is_clean(ctx: &AwsContext, key_arn: &str) {
+    let users = ctx.iam.list_users().send().await.unwrap();
+    assert!(users.users().is_empty(), "no IAM user: {:?}", users.users());
+    let policies = ctx
+        .iam
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .send()
+        .await
+        .unwrap();
+    assert!(policies.policies().is_empty(), "no policy: {:?}", policies.policies());
+    let aliases = ctx.kms.list_aliases().send().await.unwrap();
+    assert!(
+        aliases
+            .aliases()
+            .iter()
+            .all(|a| a.alias_name().unwrap_or_default().starts_with("alias/aws/")),
+        "no alias of ours: {:?}",
+        aliases.aliases()
+    );
+    let key = ctx.kms.describe_key().key_id(key_arn).send().await.unwrap();
+    assert_eq!(
+        key.key_metadata().and_then(|m| m.key_state()),
+        Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
+    );
+}
+
 /// An engine context acting as moto's default account with the given access key.
 pub async fn context_as(answers: &Answers, access_key: &str, secret: &str) -> AwsContext {
     let conn = Connection::from_answers(answers);

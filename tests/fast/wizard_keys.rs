@@ -73,6 +73,7 @@ fn report() -> RunReport {
         status_command: "bao status -address=http://127.0.0.1:8200".into(),
         secrets: None,
         left_open: Vec::new(),
+        cluster_next: None,
     }
 }
 

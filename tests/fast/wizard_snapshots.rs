@@ -370,6 +370,7 @@ fn finished() -> App {
         status_command: "bao status -address=http://127.0.0.1:8200".into(),
         secrets: Some(InitSecrets::from_response(body).unwrap()),
         left_open: Vec::new(),
+        cluster_next: None,
     };
     for step in autounseal::tui::screens::run::STEPS {
         update(&mut app, Msg::Engine(Event::Done(step, "ok".into())));

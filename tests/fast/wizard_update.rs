@@ -624,6 +624,7 @@ fn recovery_keys_are_masked_revealed_one_at_a_time_and_wiped() {
         status_command: "bao status -address=http://127.0.0.1:8200".into(),
         secrets: Some(InitSecrets::from_response(body).unwrap()),
         left_open: Vec::new(),
+        cluster_next: None,
     };
     update(&mut app, Msg::RunFinished(Ok(report)));
     key(&mut app, KeyCode::Enter);
@@ -680,6 +681,7 @@ fn a_quit_during_init_takes_the_keys_before_leaving() {
         status_command: "bao status -address=http://127.0.0.1:8200".into(),
         secrets: Some(secrets),
         left_open: Vec::new(),
+        cluster_next: None,
     };
     let commands = update(&mut app, Msg::RunFinished(Ok(report)));
     assert_eq!(
@@ -811,6 +813,7 @@ fn keys_handed_back_before_a_failure_are_offered_and_kept() {
         status_command: "bao status -address=http://127.0.0.1:8200".into(),
         secrets: None,
         left_open: Vec::new(),
+        cluster_next: None,
     };
     update(&mut app, Msg::RunFinished(Ok(report)));
     assert!(app.ctx.secrets.is_some());
@@ -1707,7 +1710,7 @@ fn a_shamir_server_is_offered_its_migration_and_init_asks_nothing() {
     enter_on_server(&mut app);
     assert_eq!(app.screen, ScreenId::Server);
     let error = server_error(&app, Q::Layout);
-    assert!(error.contains("a seal migration moves this one server"), "{error}");
+    assert!(error.contains("a seal migration moves the server that is here"), "{error}");
     app.screens.server.form.focus_on(Q::Layout);
     key(&mut app, KeyCode::Left);
     key(&mut app, KeyCode::Enter);
@@ -1956,6 +1959,7 @@ fn the_words_say_what_is_so() {
         status_command: "/opt/openbao/bin/bao status -address=http://127.0.0.1:8200".into(),
         secrets: None,
         left_open: vec!["Restart check never ran: set up again".into()],
+        cluster_next: None,
     };
     app.go(ScreenId::Run);
     update(&mut app, Msg::RunFinished(Ok(report)));

@@ -238,6 +238,20 @@ impl Reader {
     }
 }
 
+/// Three test hosts on a network of their own, each with the OpenBao package installed
+/// and a certificate for its address from one test CA; their folders under `d`.
+fn three_openbao_hosts(d: &Path) -> (Network, Vec<Host>) {
+    let network = Network::new();
+    let pki = Pki::new();
+    let hosts: Vec<Host> = (1..=3)
+        .map(|n| Host::boot(&network, n, &d.join(format!("host{n}"))))
+        .collect();
+    for host in &hosts {
+        install_openbao(host, &pki);
+    }
+    (network, hosts)
+}
+
 /// Issue 20's story on three TLS hosts: host 1 applies with the others named as peers
 /// and writes the cluster file; hosts 2 and 3 join with it; the active server is killed
 /// and a standby takes over while systemd brings the killed one back; all three are
@@ -246,15 +260,8 @@ impl Reader {
 #[test]
 fn three_tls_hosts_join_fail_over_reboot_rotate_and_go_away_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let network = Network::new();
-    let pki = Pki::new();
-    let hosts: Vec<Host> = (1..=3)
-        .map(|n| Host::boot(&network, n, &dir.path().join(format!("host{n}"))))
-        .collect();
-    for host in &hosts {
-        install_openbao(host, &pki);
-    }
     let d = dir.path().to_path_buf();
+    let (network, hosts) = three_openbao_hosts(&d);
     network.run(|| block_on(story(&hosts, &d)));
     drop(hosts);
     drop(network);
@@ -500,38 +507,11 @@ async fn story(hosts: &[Host], d: &Path) {
             assert!(!op.host.file(&file).exists(), "{} {file}", op.host.ip);
         }
     }
-    let users = ctx.iam.list_users().send().await.unwrap();
-    assert!(users.users().is_empty(), "{:?}", users.users());
-    let policies = ctx
-        .iam
-        .list_policies()
-        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
-        .send()
-        .await
-        .unwrap();
-    assert!(policies.policies().is_empty(), "{:?}", policies.policies());
-    let aliases = ctx.kms.list_aliases().send().await.unwrap();
-    assert!(
-        aliases
-            .aliases()
-            .iter()
-            .all(|a| a.alias_name().unwrap_or_default().starts_with("alias/aws/")),
-        "{:?}",
-        aliases.aliases()
-    );
     let keys = ctx.kms.list_keys().send().await.unwrap();
-    assert_eq!(keys.keys().len(), 1);
-    let key = ctx
-        .kms
-        .describe_key()
-        .key_id(keys.keys()[0].key_id().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        key.key_metadata().unwrap().key_state(),
-        Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
-    );
+    let [key] = keys.keys() else {
+        panic!("one key: {:?}", keys.keys())
+    };
+    common::aws_is_clean(&ctx, key.key_arn().unwrap()).await;
 }
 
 /// The config an operator wrote for a Shamir raft node of three on TLS.
@@ -555,6 +535,51 @@ fn shamir_config(host: &Host, n: u8, hosts: &[Host]) -> String {
          performance_multiplier = 1\n{joins}}}\n",
         ip = host.ip
     )
+}
+
+/// The wizard on `op`'s host migrating its node with the answers file (the cluster file
+/// in `[cluster] join`): every question as given, the keys typed, never on the screen.
+fn wizard_migrates(op: &Operator, keys: &[String]) {
+    use common::pty::{ENTER, SCREEN, Terminal, answer_every_question};
+    let state = op.state.to_string_lossy().into_owned();
+    let answers = op.answers_file.to_string_lossy().into_owned();
+    let home = op.state.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut t = Terminal::start(op.host.wizard(&home, &["--state-dir", &state, "--answers", &answers]));
+    answer_every_question(&mut t);
+    let review = t.wait_for("9/13 Review", SCREEN);
+    assert!(
+        review.contains("Cluster https://10.231.0.12:8200 · node autounseal-3 moves to its key"),
+        "{review}"
+    );
+    t.wait_for("Enter  run it", Duration::from_secs(60));
+    t.type_keys(&[ENTER]);
+    t.wait_for("10/13 Unseal keys", SCREEN);
+    for key in keys {
+        t.type_keys(&[key, ENTER]);
+    }
+    t.wait_for(&format!("{} keys entered", keys.len()), SCREEN);
+    t.type_keys(&[ENTER]);
+    let done = t.wait_for("All done. Enter to continue.", Duration::from_secs(120));
+    let screen = t.contents();
+    for key in keys {
+        assert!(
+            !screen.contains(key.as_str()),
+            "an unseal key is on the screen:\n{screen}"
+        );
+    }
+    assert!(done.contains("migrated from Shamir"), "{done}");
+    t.type_keys(&[ENTER]);
+    let summary = t.wait_for("13/13 Done", SCREEN);
+    for said in [
+        "Env file  /etc/openbao/openbao.env (0600)",
+        "cluster seal migration: next: migrate the active node",
+    ] {
+        assert!(summary.contains(said), "{said}\n{summary}");
+    }
+    assert!(!summary.contains("start the server"), "it runs:\n{summary}");
+    t.type_keys(&[ENTER]);
+    assert!(t.child.wait().unwrap().success());
 }
 
 /// A Shamir cluster of three hosts as operators run one today: each host's own config
@@ -591,15 +616,8 @@ async fn shamir_cluster(hosts: &[Host], apis: &[Api]) -> (Vec<String>, String) {
 #[test]
 fn a_shamir_cluster_on_three_hosts_moves_to_awskms_standbys_first_and_the_active_last() {
     let dir = tempfile::tempdir().unwrap();
-    let network = Network::new();
-    let pki = Pki::new();
-    let hosts: Vec<Host> = (1..=3)
-        .map(|n| Host::boot(&network, n, &dir.path().join(format!("host{n}"))))
-        .collect();
-    for host in &hosts {
-        install_openbao(host, &pki);
-    }
     let d = dir.path().to_path_buf();
+    let (network, hosts) = three_openbao_hosts(&d);
     network.run(|| block_on(migration_story(&hosts, &d)));
     drop(hosts);
     drop(network);
@@ -651,16 +669,18 @@ async fn migration_story(hosts: &[Host], d: &Path) {
         assert!(ctx.kms.list_keys().send().await.unwrap().keys().is_empty());
         assert!(ctx.iam.list_users().send().await.unwrap().users().is_empty());
     };
-    let migrate = |op: &Operator| -> Output {
-        op.run(&[
-            "apply",
-            "--yes",
-            "--answers",
-            op.answers_file.to_str().unwrap(),
-            "--unseal-keys-file",
-            keys_arg,
-        ])
+    let migration = |op: &Operator| {
+        [
+            "apply".to_string(),
+            "--yes".into(),
+            "--answers".into(),
+            op.answers_file.to_string_lossy().into_owned(),
+            "--unseal-keys-file".into(),
+            keys_arg.into(),
+        ]
     };
+    let migrate = |op: &Operator| op.run(&migration(op).each_ref().map(String::as_str));
+    let migrated = |op: &Operator| op.ok(&migration(op).each_ref().map(String::as_str));
 
     // The active node first: refused, naming the standbys to do before it.
     let refused = migrate(one);
@@ -689,14 +709,7 @@ async fn migration_story(hosts: &[Host], d: &Path) {
 
     // Standby 2 makes the key, the policy and the cluster file; then standby 3 with the
     // file; then the active node 1. Each says what comes next.
-    let said = two.ok(&[
-        "apply",
-        "--yes",
-        "--answers",
-        two.answers_file.to_str().unwrap(),
-        "--unseal-keys-file",
-        keys_arg,
-    ]);
+    let said = migrated(two);
     assert!(
         said.contains("next: migrate the standby https://10.231.0.13:8200")
             && said.contains("the active node https://10.231.0.11:8200 last"),
@@ -726,26 +739,10 @@ async fn migration_story(hosts: &[Host], d: &Path) {
         a.cluster.join = Some(copied);
         std::fs::write(&op.answers_file, a.to_toml()).unwrap();
     }
-    let said = three.ok(&[
-        "apply",
-        "--yes",
-        "--answers",
-        three.answers_file.to_str().unwrap(),
-        "--unseal-keys-file",
-        keys_arg,
-    ]);
-    assert!(
-        said.contains("next: migrate the active node https://10.231.0.11:8200, last"),
-        "{said}"
-    );
-    let said = one.ok(&[
-        "apply",
-        "--yes",
-        "--answers",
-        one.answers_file.to_str().unwrap(),
-        "--unseal-keys-file",
-        keys_arg,
-    ]);
+    // Standby 3's operator uses the wizard, at 80x24: "join a cluster" with the file,
+    // "move it to AWS KMS", the keys typed into masked fields.
+    wizard_migrates(three, &keys[..2]);
+    let said = migrated(one);
     assert!(
         said.contains("every node of the cluster is on the awskms seal"),
         "{said}"

@@ -661,28 +661,6 @@ async fn a_packaged_shamir_host_goes_to_awskms_and_back_with_its_config_as_it_wa
 /// How long a screen may take to follow a key.
 const SCREEN: Duration = Duration::from_secs(15);
 
-/// The AWS side a destroy leaves: no user, no policy of ours, the key pending deletion.
-async fn aws_is_clean(moto: &Moto, d: &Path, key_arn: &str) {
-    let ctx = context(&common::answers(moto, d)).await;
-    assert!(
-        ctx.iam.list_users().send().await.unwrap().users().is_empty(),
-        "no IAM user"
-    );
-    let policies = ctx
-        .iam
-        .list_policies()
-        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
-        .send()
-        .await
-        .unwrap();
-    assert!(policies.policies().is_empty(), "no policy: {policies:?}");
-    let key = ctx.kms.describe_key().key_id(key_arn).send().await.unwrap();
-    assert_eq!(
-        key.key_metadata().and_then(|m| m.key_state()),
-        Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
-    );
-}
-
 /// Journey 1 of issue 18, on `layout`: a packaged host (the real systemd of a sandbox,
 /// the operator's `root:GROUP 0640` config with `tls_disable = 1`, a Shamir server with
 /// data started by systemd) met by a new operator in an 80x24 terminal. `autounseal`
@@ -951,7 +929,7 @@ fn a_packaged_shamir_host_in_the_wizard_and_back(layout: &Layout) {
         assert_eq!(status.seal_type, "shamir");
         host.api.unseal(&host.keys[1..]).await;
         assert_eq!(host.api.read_secret(&host.root).await, SECRET);
-        aws_is_clean(&moto, d, &key_arn).await;
+        common::aws_is_clean(&context(&common::answers(&moto, d)).await, &key_arn).await;
     });
     drop(sandbox);
     assert_eq!(

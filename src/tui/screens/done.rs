@@ -100,8 +100,13 @@ pub fn summary(ctx: &Ctx) -> Vec<String> {
     ));
     text.push(String::new());
     text.push("Next:".to_string());
-    if r.status.is_none() {
+    // With launch `none` the operator starts it; otherwise it runs (a standby whose
+    // cluster's seal has not moved yet has no status to show, and runs).
+    if r.status.is_none() && a.server.launch == crate::answers::Launch::None {
         text.push(format!("  start the server: {}", r.server_command));
+    }
+    if let Some(next) = &r.cluster_next {
+        text.push(format!("  cluster seal migration: {next}"));
     }
     text.push(format!("  {}", r.status_command));
     if a.server.launch == crate::answers::Launch::Background && !ctx.demo {

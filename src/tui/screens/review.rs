@@ -275,11 +275,13 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
     if a.cluster.join.is_some() {
         // The Server screen put the cluster file's nodes in the peers, the first node first.
         // The node's user and files are named above: one row, so that the plan keeps its room.
-        lines.push(Line::raw(format!(
-            "Join    cluster {} as node {}",
-            a.cluster.peers.first().map_or("", String::as_str),
-            a.server.node_id,
-        )));
+        let first = a.cluster.peers.first().map_or("", String::as_str);
+        lines.push(Line::raw(if migrating {
+            // A node of a Shamir cluster is in it already: it moves to the cluster's key.
+            format!("Cluster {first} · node {} moves to its key", a.server.node_id)
+        } else {
+            format!("Join    cluster {first} as node {}", a.server.node_id)
+        }));
     }
     if migrating {
         lines.extend(

@@ -107,6 +107,24 @@ fn show_layout(form: &mut Form) {
     };
 }
 
+/// Whether discovery asked about the same server and files: what it looks at (this
+/// screen's answers already stored, such as init, do not change what it found).
+fn same_discovery(a: &Answers, b: &Answers) -> bool {
+    let key = |x: &Answers| {
+        (
+            x.server.binary.clone(),
+            x.server.listen.clone(),
+            x.server.tls_disable,
+            x.server.storage_path.clone(),
+            x.server.systemd_unit.clone(),
+            x.output.vault_config.clone(),
+            x.output.env_file.clone(),
+            x.cluster.join.clone(),
+        )
+    };
+    key(a) == key(b)
+}
+
 /// The cluster file field's value as a path, when this host joins and one is typed.
 fn join_path(form: &Form) -> Option<std::path::PathBuf> {
     let typed = form.value(Q::ClusterFile);
@@ -234,8 +252,12 @@ impl Server {
                 self.form.set_text(Q::Storage, &storage.to_string_lossy());
                 self.form.field_mut(Q::Storage).note = Some(format!("from {}", listener.config.display()));
             }
-            self.host = Some(report);
-            return Outcome::run(self.discover_host(ctx));
+            // Asked again only when that changed where or how: otherwise this report is
+            // the answer, and a submit waiting for it goes on below.
+            if report.asked != self.asking(ctx) {
+                self.host = Some(report);
+                return Outcome::run(self.discover_host(ctx));
+            }
         }
         let shamir = report.host.has_data_to_keep();
         self.host = Some(report);
@@ -405,11 +427,14 @@ impl Server {
             // The peers were the cluster file's nodes.
             ctx.answers.cluster.peers.clear();
         }
-        if ctx.answers.server.existing == ExistingServer::Migrate
-            && (ctx.answers.cluster.nodes > 1 || joining(&self.form))
-        {
-            self.form.field_mut(Q::Layout).error =
-                Some("a seal migration moves this one server: choose single server".to_string());
+        // A node of a Shamir cluster moves with the cluster file ("join a cluster"): the
+        // key a node migrated before it made. A local cluster is set up new.
+        if ctx.answers.server.existing == ExistingServer::Migrate && ctx.answers.cluster.nodes > 1 {
+            self.form.field_mut(Q::Layout).error = Some(
+                "a seal migration moves the server that is here: choose single server, or join a cluster \
+                 (the cluster file of a node migrated before this one)"
+                    .to_string(),
+            );
             return false;
         }
         if let Err(e) = validate_cluster(&ctx.answers.cluster, ctx.answers.server.launch) {
@@ -420,17 +445,21 @@ impl Server {
             self.form.field_mut(Q::TlsCert).error = Some(e);
             return false;
         }
+        self.take_what_was_found(ctx);
         if let Some(Ok(file)) = self.cluster_file().cloned() {
             return self.store_join(ctx, &file);
         }
-        self.take_what_was_found(ctx);
         true
     }
 
     /// What discovery found for what was left unset, as the run will take it: the
     /// answers Review shows are then the files and unit the run really uses.
     fn take_what_was_found(&self, ctx: &mut Ctx) {
-        let Some(report) = self.host.as_ref().filter(|r| r.asked == self.asking(ctx)) else {
+        let Some(report) = self
+            .host
+            .as_ref()
+            .filter(|r| same_discovery(&r.asked, &self.asking(ctx)))
+        else {
             return;
         };
         let (filled, asked) = (&report.filled, &report.asked);
