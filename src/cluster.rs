@@ -286,7 +286,12 @@ pub async fn apply(
         unseal_keys,
     )
     .await?;
-    outcomes.push(node_outcome(first_node, &first));
+    // The first node's id as its run took it (a kept config's raft node_id).
+    let first_id = first.host.fill(&first_node.answers).0.server.node_id;
+    outcomes.push(NodeOutcome {
+        id: first_id.clone(),
+        ..node_outcome(first_node, &first)
+    });
     if opts.dry_run {
         for (i, node) in others.iter().enumerate() {
             rep.note(format!(
@@ -332,8 +337,9 @@ pub async fn apply(
         ca_cert: answers.server.ca_cert.clone(),
         nodes: nodes
             .iter()
-            .map(|n| ClusterNode {
-                node_id: Some(n.id.clone()),
+            .enumerate()
+            .map(|(i, n)| ClusterNode {
+                node_id: Some(if i == 0 { first_id.clone() } else { n.id.clone() }),
                 api_addr: n.api_addr(),
             })
             .chain(answers.cluster.peers.iter().map(|p| ClusterNode {

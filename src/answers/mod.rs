@@ -32,6 +32,7 @@ pub const DEFAULT_CREDENTIALS_PROFILE: &str = "vault-auto-unseal";
 pub const DEFAULT_VAULT_CONFIG: &str = "/etc/vault.d/vault.hcl";
 pub const DEFAULT_STORAGE_PATH: &str = "/opt/vault/data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
+pub const DEFAULT_NODE_ID: &str = "autounseal-1";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -389,7 +390,7 @@ impl Default for ServerAnswers {
             existing: ExistingServer::New,
             listen: DEFAULT_LISTEN.into(),
             storage_path: DEFAULT_STORAGE_PATH.into(),
-            node_id: "autounseal-1".into(),
+            node_id: DEFAULT_NODE_ID.into(),
             tls_disable: false,
             tls_cert_file: None,
             tls_key_file: None,

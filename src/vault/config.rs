@@ -332,6 +332,21 @@ pub fn kept_storage(config: &Path) -> Option<PathBuf> {
     }
 }
 
+/// The raft `node_id` the operator's kept config names: a node of a cluster keeps it.
+pub fn kept_node_id(config: &Path) -> Option<String> {
+    let named = |text: &str| {
+        let parsed: serde_json::Value = hcl::from_str(text).ok()?;
+        parsed["storage"]["raft"]["node_id"].as_str().map(str::to_string)
+    };
+    match Base::of(config) {
+        Base::Ours => None,
+        Base::Operator(text) => named(&text),
+        Base::Fragment => sibling_configs(config)
+            .iter()
+            .find_map(|f| named(&std::fs::read_to_string(f).ok()?)),
+    }
+}
+
 /// Whether the operator's kept config keeps its storage at `storage`: then the data
 /// there is theirs on purpose.
 pub fn operator_names_storage(config: &Path, storage: &Path) -> bool {
@@ -534,6 +549,22 @@ mod tests {
         assert!(v["listener"]["tcp"].get("tls_disable").is_none());
         assert_eq!(v["api_addr"], "https://127.0.0.1:8200");
         assert_eq!(v["disable_mlock"], true);
+    }
+
+    #[test]
+    fn a_kept_config_names_its_raft_node_id_and_ours_does_not_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("openbao.hcl");
+        std::fs::write(
+            &config,
+            "storage \"raft\" {\n  path = \"/opt/openbao/data\"\n  node_id = \"vault-b\"\n}\n",
+        )
+        .unwrap();
+        assert_eq!(kept_node_id(&config).as_deref(), Some("vault-b"));
+        let mut a = answers();
+        a.server.node_id = "ours-2".into();
+        std::fs::write(&config, render(&a, "k", Flavour::OpenBao)).unwrap();
+        assert_eq!(kept_node_id(&config), None, "a config autounseal wrote is not kept");
     }
 
     #[test]

@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::answers::{Answers, ClusterFile, DEFAULT_ENV_FILE, DEFAULT_STORAGE_PATH, DEFAULT_VAULT_CONFIG};
+use crate::answers::{
+    Answers, ClusterFile, DEFAULT_ENV_FILE, DEFAULT_NODE_ID, DEFAULT_STORAGE_PATH, DEFAULT_VAULT_CONFIG,
+};
 use crate::vault::config::{self, SEAL_FRAGMENT};
 use crate::vault::server::{self, Flavour, ServerBinary};
 
@@ -330,6 +332,14 @@ impl Host {
                 storage.display()
             ));
             a.server.storage_path = storage;
+        }
+        // A node of a cluster keeps its raft id: its IAM user is named after it.
+        if a.server.node_id == DEFAULT_NODE_ID
+            && let Some(id) = config::kept_node_id(&a.output.vault_config)
+            && id != DEFAULT_NODE_ID
+        {
+            taken.push(format!("server.node_id = {id} (from the kept config)"));
+            a.server.node_id = id;
         }
         (a, taken)
     }

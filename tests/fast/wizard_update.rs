@@ -1710,7 +1710,10 @@ fn a_shamir_server_is_offered_its_migration_and_init_asks_nothing() {
     enter_on_server(&mut app);
     assert_eq!(app.screen, ScreenId::Server);
     let error = server_error(&app, Q::Layout);
-    assert!(error.contains("a seal migration moves the server that is here"), "{error}");
+    assert!(
+        error.contains("a seal migration moves the server that is here"),
+        "{error}"
+    );
     app.screens.server.form.focus_on(Q::Layout);
     key(&mut app, KeyCode::Left);
     key(&mut app, KeyCode::Enter);

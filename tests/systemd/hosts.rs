@@ -646,6 +646,11 @@ async fn migration_story(hosts: &[Host], d: &Path) {
             std::fs::create_dir_all(&state).unwrap();
             let mut a = host_answers(host, n, &moto.url, &state);
             a.server.existing = autounseal::answers::ExistingServer::Migrate;
+            if n == 2 {
+                // Left unset: the kept config's raft node_id (autounseal-2) is taken,
+                // and the cluster file names the node by it.
+                a.server.node_id = autounseal::answers::DEFAULT_NODE_ID.into();
+            }
             a.init.enabled = false;
             a.init.recovery_keys_file = None;
             a.cluster.peers = hosts
@@ -731,6 +736,8 @@ async fn migration_story(hosts: &[Host], d: &Path) {
     );
     assert_eq!(ctx.kms.list_keys().send().await.unwrap().keys().len(), 1);
     let cluster_file = two.state.join("cluster.toml");
+    let listed = std::fs::read_to_string(&cluster_file).unwrap();
+    assert!(listed.contains("node_id = \"autounseal-2\""), "{listed}");
     for op in [three, one] {
         let copied = op.state.join("cluster.toml");
         std::fs::copy(&cluster_file, &copied).unwrap();
