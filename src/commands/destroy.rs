@@ -9,7 +9,7 @@ use super::keys_source;
 use crate::aws::destroy::{DestroyOptions, KEY_DELETION_WARNING};
 use crate::cli::DestroyArgs;
 use crate::headless::{Mode, with_printer};
-use crate::ops::destroy::{self, Destroying, WayBack};
+use crate::ops::destroy::{self, Destroyed, Destroying, WayBack};
 use crate::ops::{self};
 use crate::prompt::{self, confirm, stop_on_signals};
 use crate::run::events::StopRequest;
@@ -91,12 +91,19 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
         deletion_window_days: args.deletion_window_days,
     };
     let stop = stop_on_signals()?;
-    with_printer(Mode::Run, async |rep| {
+    let destroyed = with_printer(Mode::Run, async |rep| {
         let rep = rep.with_stop(stop);
         let (keys, token, ca) = (recovery_keys.as_ref(), raft_token.as_ref(), args.ca_cert.as_deref());
         destroying.run(profile, opts, keys, token, ca, &rep).await
     })
     .await?;
+    if let Destroyed::WaitsForTheCluster(said) = destroyed {
+        println!(
+            "\nNot destroyed yet: {said}. Once the cluster is back on Shamir, run `{}` here again to finish.",
+            crate::cli::command_hint("destroy --migrate-back --recovery-keys-file FILE", state_dir)
+        );
+        return Ok(());
+    }
     println!(
         "\nDestroyed. Nothing autounseal created is left but the key awaiting deletion (and, in {}, its own log \
          and the answers a wizard session kept).",

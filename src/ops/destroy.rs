@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use crate::aws::destroy::DestroyOptions;
 use crate::aws::{AwsContext, Connection};
 use crate::run::{Manifest, ManifestStore, Origin, Reporter, RunError};
-use crate::vault::migrate::UnsealKeys;
+use crate::vault::migrate::{BackOutcome, UnsealKeys};
 
 /// What to do about the data the key still seals.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,22 @@ pub fn decide(sealed: Option<String>, migrate_back: bool, force: bool, can_ask: 
         Some(data) if can_ask => WayBack::Ask { data },
         Some(data) => WayBack::Refuse { data },
     }
+}
+
+/// Whether `m` records a node autounseal moved to a key another host made (a node of a
+/// cluster migrated host by host), on its way back or not.
+fn migrated_member(m: &Manifest) -> bool {
+    let reused = m.kms_key.as_ref().is_some_and(|k| k.origin == Origin::Reused);
+    let moved = |address: &str| m.migrations.iter().any(|r| r.address == address && r.to == "awskms");
+    reused && m.server.as_ref().is_some_and(|s| moved(&s.address))
+}
+
+/// What a destroy did: all of it, or (a standby of a cluster on its way back) only
+/// its part of the way back, the rest waiting for the cluster's seal to move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destroyed {
+    All,
+    WaitsForTheCluster(String),
 }
 
 /// A recorded setup about to be destroyed: its first node's manifest, its other nodes.
@@ -69,7 +85,8 @@ impl Destroying {
             )));
         }
         let deletes_key = manifest.kms_key.as_ref().is_some_and(|k| k.origin == Origin::Created);
-        let sealed = if deletes_key {
+        // A node of a cluster moved to the cluster's key: its data is sealed by it too.
+        let sealed = if deletes_key || migrated_member(&manifest) {
             crate::vault::migrate::data_sealed_by_key(&manifest).await
         } else {
             None
@@ -89,32 +106,18 @@ impl Destroying {
     /// Shamir config under a cluster the key still seals, and it would not start again.
     /// `--force` takes it anyway (the node is leaving the cluster for good).
     pub fn refuse_a_migrated_member(&self, migrate_back: bool, force: bool) -> Result<(), RunError> {
-        let Some(server) = self.manifest.server.as_ref() else {
-            return Ok(());
-        };
-        if self.deletes_key || !crate::vault::migrate::migrated_before(&self.manifest, &server.address) {
+        if self.deletes_key || migrate_back || force || !migrated_member(&self.manifest) {
             return Ok(());
         }
-        let why = format!(
-            "the server at {} is a node of a cluster autounseal moved to the awskms seal, with the key another \
-             host made: the cluster's data stays sealed by that key. Destroying this node alone would put back its \
-             Shamir config, with which it cannot start again",
-            server.address
-        );
-        if migrate_back {
-            return Err(RunError::Unsuitable(format!(
-                "{why}; and the way back goes through the whole cluster, node by node, which autounseal does not do \
-                 yet. Keep the key, or take the cluster back by hand (each standby with disabled = \"true\" in its \
-                 seal stanza, restarted and unsealed with `-migrate` and the recovery keys, then the active node)"
-            )));
-        }
-        if !force {
-            return Err(RunError::Unsuitable(format!(
-                "{why}. To take this node out of the cluster for good: remove it from the raft peer set \
-                 (--raft-token-file) and pass --force"
-            )));
-        }
-        Ok(())
+        let address = self.manifest.server.as_ref().map_or("", |s| s.address.as_str());
+        Err(RunError::Unsuitable(format!(
+            "the server at {address} is a node of a cluster autounseal moved to the awskms seal, with the key \
+             another host made: the cluster's data stays sealed by that key. Destroying this node alone would put \
+             back its Shamir config, with which it cannot start again. Take the cluster back to Shamir node by node \
+             first (`destroy --migrate-back --recovery-keys-file FILE` on each host: the standbys first, the active \
+             node last, then again on each standby to finish), or take this node out of the cluster for good: \
+             remove it from the raft peer set (--raft-token-file) and pass --force"
+        )))
     }
 
     /// What destroy will do, a line each (indented under a node's name in a cluster).
@@ -165,7 +168,7 @@ impl Destroying {
         raft_token: Option<&SecretString>,
         ca_cert: Option<&Path>,
         rep: &Reporter,
-    ) -> Result<(), RunError> {
+    ) -> Result<Destroyed, RunError> {
         let region = self.manifest.region.clone().ok_or_else(|| RunError::State {
             path: self.state_dir.display().to_string(),
             message: "the manifest has no region; it is damaged".into(),
@@ -178,9 +181,12 @@ impl Destroying {
         };
         let ctx = AwsContext::connect(conn).await;
         if let Some(keys) = recovery_keys {
-            crate::vault::migrate::MigrateBack::new(&self.store, rep.clone(), &self.state_dir)
+            let back = crate::vault::migrate::MigrateBack::new(&self.store, rep.clone(), &self.state_dir)
                 .run(keys)
                 .await?;
+            if let BackOutcome::WaitsForTheCluster(said) = back {
+                return Ok(Destroyed::WaitsForTheCluster(said));
+            }
         }
         if let Some(token) = raft_token {
             // Only the id the node's own config gives: a guess could take another node out.
@@ -194,7 +200,7 @@ impl Destroying {
         }
         crate::cluster::undo_all(&ctx, &self.store, &self.state_dir, rep, opts).await?;
         self.store.remove_if_empty()?;
-        Ok(())
+        Ok(Destroyed::All)
     }
 }
 

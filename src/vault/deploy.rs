@@ -545,6 +545,19 @@ impl<'a> Deployer<'a> {
         let status = self.wait_until(pid, |_| true).await?;
         if !status.migration {
             if status.initialized && status.seal_type == "awskms" && status.recovery_seal {
+                // The last node of a cluster comes back moved by the node that took the
+                // active role: its migration is recorded all the same (no key submitted).
+                if !migrate::migrated_before(&self.store.snapshot(), &client.address) {
+                    self.store.update(|m| {
+                        m.migrations.push(crate::run::manifest::MigrationRecord {
+                            from: "shamir".into(),
+                            to: "awskms".into(),
+                            address: client.address.clone(),
+                            at: crate::run::manifest::now_rfc3339(),
+                            keys_submitted: 0,
+                        })
+                    })?;
+                }
                 self.rep
                     .skipped(Step::InitServer, "already migrated to awskms: nothing to submit");
                 return Ok(());

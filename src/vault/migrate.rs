@@ -17,13 +17,14 @@ use zeroize::Zeroizing;
 
 use crate::answers::{Answers, ExistingServer, Launch};
 use crate::files::{self, Existing, WriteOptions};
-use crate::run::manifest::{FileRole, Manifest, ManifestStore, MigrationRecord, Origin, ServerRecord};
+use crate::run::manifest::{FileRole, Manifest, ManifestStore, MigrationRecord, ServerRecord};
 use crate::run::mutate::nothing_to_record;
 use crate::run::{Change, Recorder, Reporter, RunError, Step};
 use crate::twins::quote;
 use crate::vault::client::{SealStatus, VaultClient};
 use crate::vault::lifecycle::{self, Restarted};
-use crate::vault::{VaultError, config};
+use crate::vault::migrate_cluster::Move;
+use crate::vault::{VaultError, config, migrate_cluster};
 
 type Result<T> = std::result::Result<T, RunError>;
 
@@ -169,32 +170,6 @@ pub fn explanation(answers: &Answers) -> Vec<String> {
          keep them."
             .into(),
     ]
-}
-
-/// Refuses the way back for a server that is one node of a cluster: it would go node by
-/// node in the reverse order, which autounseal does not do yet.
-pub async fn refuse_cluster(client: &VaultClient, config: Option<&Path>) -> std::result::Result<(), VaultError> {
-    let cluster = match client.leader().await {
-        Ok(leader) if leader.ha_enabled && !leader.is_self && !leader.leader_address.is_empty() => {
-            Some(format!("it is a standby of the active node {}", leader.leader_address))
-        }
-        _ => None,
-    };
-    // A raft node that joins others names them in its storage stanza.
-    let joins = config
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .is_some_and(|text| text.contains("retry_join"));
-    let cluster = cluster.or(joins.then(|| "its config joins other raft nodes (retry_join)".to_string()));
-    match cluster {
-        Some(why) => Err(VaultError::Refused(format!(
-            "the server at {} is one node of a cluster ({why}). A cluster goes back to Shamir node by node, which \
-             autounseal does not do yet: it refuses to half-migrate a cluster. Take the cluster back by hand (each \
-             standby with `disabled = \"true\"` in its seal stanza, restarted and unsealed with `-migrate` and the \
-             recovery keys, then the active node), or keep the key",
-            client.address
-        ))),
-        None => Ok(()),
-    }
 }
 
 /// Checks before anything is created in AWS: the keys are at hand, the server (when it
@@ -346,16 +321,28 @@ async fn submit(
             format!("{cli} operator unseal{flag} -address={}", client.address),
         )
         .on_the_way();
+        // A standby of a cluster, unsealed by this key on its new seal, may answer the
+        // key with the seal status it cannot give yet: it took the key.
+        let unsealed_waiting = SealStatus {
+            sealed: false,
+            migration: true,
+            progress: 0,
+            ..last.clone()
+        };
         let applied = recorder
             .mutate(
                 change,
                 |action| async move {
-                    client.unseal(key.expose_secret(), migrate).await.map_err(|e| match e {
-                        VaultError::Http { status, body, .. } => RunError::Other(format!(
+                    match client.unseal(key.expose_secret(), migrate).await {
+                        Ok(status) => Ok(status),
+                        Err(VaultError::Http { body, .. }) if migrate && migrate_cluster::says_it_waits(&body) => {
+                            Ok(unsealed_waiting)
+                        }
+                        Err(VaultError::Http { status, body, .. }) => Err(RunError::Other(format!(
                             "{action}: the server refused key {number} ({status}: {body}); check the keys given"
-                        )),
-                        other => other.into(),
-                    })
+                        ))),
+                        Err(other) => Err(other.into()),
+                    }
                 },
                 |m: &mut Manifest, s: &SealStatus| {
                     if let (false, Some(direction)) = (s.sealed, migration) {
@@ -472,7 +459,7 @@ fn stanza(config: &Path) -> Result<Stanza> {
 /// still seals, said in words naming the data; `None` when deleting the key strands
 /// nothing (no key of ours, no server, or a server already back on Shamir).
 pub async fn data_sealed_by_key(m: &Manifest) -> Option<String> {
-    let key = m.kms_key.as_ref().filter(|k| k.origin == Origin::Created)?;
+    let key = m.kms_key.as_ref()?;
     let server = m.server.as_ref()?;
     let storage = m
         .storage_path
@@ -489,6 +476,11 @@ pub async fn data_sealed_by_key(m: &Manifest) -> Option<String> {
     };
     match live {
         Some(s) if s.initialized && s.seal_type == "awskms" => Some(what),
+        // On Shamir, but the way back stopped before its stanza went (a standby of a
+        // cluster, waiting for it): the way back finishes first.
+        Some(_) if stanza(&server.config).is_ok_and(|s| s == Stanza::Disabled) => Some(format!(
+            "{what}: its way back to Shamir is not finished (the seal stanza is disabled, not removed yet)"
+        )),
         Some(_) => None,
         // Not answering: its data, if any, is still sealed by the key.
         None => m
@@ -497,6 +489,15 @@ pub async fn data_sealed_by_key(m: &Manifest) -> Option<String> {
             .filter(|p| !folder_is_empty(p))
             .map(|_| format!("{what} (the server does not answer now)")),
     }
+}
+
+/// Where the way back of one server ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackOutcome {
+    /// On Shamir, its seal stanza gone: destroy goes on.
+    Done,
+    /// A standby of a cluster whose seal has not moved yet: destroy stops here, and says so.
+    WaitsForTheCluster(String),
 }
 
 /// The way back to Shamir before the key goes, for `destroy --migrate-back`: each stage
@@ -529,18 +530,25 @@ impl<'a> MigrateBack<'a> {
     /// Disables the stanza, restarts, submits the recovery keys with `migrate`; then
     /// removes the stanza, restarts, and checks that the same keys unseal the server.
     /// Afterwards the config (now with no seal stanza) is the server's, kept by destroy.
-    pub async fn run(&self, keys: &UnsealKeys) -> Result<()> {
+    /// A node of a cluster goes in the cluster's order (see `vault::migrate_cluster`): a
+    /// standby stops once unsealed on Shamir, until the active node, last, has moved the
+    /// cluster's seal; run again then, it finishes.
+    pub async fn run(&self, keys: &UnsealKeys) -> Result<BackOutcome> {
         let step = Step::MigrateBack;
         self.rep.started(step);
         let server = self.server()?;
-        let client = VaultClient::new(&server.address, server.ca_cert.as_deref())?;
+        let ca = server.ca_cert.as_deref();
+        let client = VaultClient::new(&server.address, ca)?;
         let cli = cli_name(&server.binary);
+        if let Some(waiting) = self.waiting(&client, &server).await {
+            return Ok(waiting);
+        }
         let status = client.seal_status().await?;
         let initial_stanza = stanza(&server.config)?;
         // Resumes: a migration in progress waits for keys; a Shamir server is past it.
         if status.seal_type == "awskms" && !status.migration {
             if !status.sealed {
-                refuse_cluster(&client, Some(&server.config)).await?;
+                migrate_cluster::check_turn_back(&client, &server.config, ca).await?;
             }
             if initial_stanza == Stanza::Active {
                 self.disable_stanza(&server.config).await?;
@@ -554,6 +562,9 @@ impl<'a> MigrateBack<'a> {
                 "The recovery keys are now the server's unseal keys: every start of the server needs the threshold \
                  of them from now on. Keep them as you would unseal keys.",
             );
+            if let Some(waiting) = self.waiting(&client, &server).await {
+                return Ok(waiting);
+            }
         }
         let mut kept_backup = None;
         if stanza(&server.config)? != Stanza::Gone {
@@ -592,7 +603,37 @@ impl<'a> MigrateBack<'a> {
                 server.address
             ),
         );
-        Ok(())
+        Ok(BackOutcome::Done)
+    }
+
+    /// A standby of a cluster on its way back, unsealed on Shamir, while the cluster's
+    /// seal has not moved yet: its stanza stays (its key too, which the node that moves
+    /// the seal may need), and what comes next is said.
+    async fn waiting(&self, client: &VaultClient, server: &ServerRecord) -> Option<BackOutcome> {
+        let ca = server.ca_cert.as_deref();
+        let deadline = Instant::now() + MIGRATION_TIMEOUT;
+        loop {
+            if !migrate_cluster::waits_for_the_active(client).await {
+                return None;
+            }
+            // Every other node moved: the seal moves once one of them is active (this
+            // node was the active one, taken back last).
+            let all_moved = migrate_cluster::all_moved(&server.config, &client.address, ca, Move::BACK_TO_SHAMIR).await;
+            if !all_moved || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let next = migrate_cluster::next_step_back(&server.config, &client.address, server.ca_cert.as_deref())
+            .await
+            .unwrap_or_default();
+        let said = format!(
+            "{} is unsealed on Shamir and waits for the active node, taken back last, to move the cluster's seal; \
+             its stanza, access key and user stay until then ({next})",
+            client.address
+        );
+        self.rep.skipped(Step::MigrateBack, said.clone());
+        Some(BackOutcome::WaitsForTheCluster(said))
     }
 
     /// `disabled = "true"` into the stanza, in its own lines: the rest stays byte for byte.
@@ -790,23 +831,5 @@ mod tests {
         let keys = UnsealKeys::from_file(&path).unwrap();
         assert_eq!(keys.len(), 2);
         assert!(!format!("{keys:?}").contains("k1"));
-    }
-
-    #[tokio::test]
-    async fn the_way_back_of_a_node_that_joins_others_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("vault.hcl");
-        std::fs::write(
-            &config,
-            "storage \"raft\" {\n  path = \"/d\"\n  retry_join {\n    leader_api_addr = \"https://10.0.0.2:8200\"\n  }\n}\n",
-        )
-        .unwrap();
-        // Nothing answers there: the config alone tells.
-        let client = VaultClient::new("http://127.0.0.1:9", None).unwrap();
-        let err = refuse_cluster(&client, Some(&config)).await.unwrap_err().to_string();
-        assert!(err.contains("one node of a cluster"), "{err}");
-        assert!(err.contains("node by node"), "{err}");
-        std::fs::write(&config, "storage \"raft\" {\n  path = \"/d\"\n}\n").unwrap();
-        assert!(refuse_cluster(&client, Some(&config)).await.is_ok());
     }
 }

@@ -18,16 +18,50 @@ use crate::vault::client::VaultClient;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What a standby unsealed on its new seal answers on `sys/seal-status` until the
-/// active node has moved the cluster's seal.
-const WAITS_FOR_THE_ACTIVE: &str = "does not match loaded type";
+/// active node has moved the cluster's seal ("barrier seal type of X does not match
+/// loaded type of Y", or "expected type" on the way back).
+const WAITS_FOR_THE_ACTIVE: &str = "barrier seal type of";
+
+/// Whether an answer of the server is a standby's, unsealed on its new seal and waiting
+/// for the active node to move the cluster's seal.
+pub fn says_it_waits(body: &str) -> bool {
+    body.contains(WAITS_FOR_THE_ACTIVE)
+}
+
+/// Which way the cluster's seal moves: the seal type it leaves and the one it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Move {
+    pub from: &'static str,
+    pub to: &'static str,
+}
+
+impl Move {
+    pub const TO_AWSKMS: Move = Move {
+        from: "shamir",
+        to: "awskms",
+    };
+    pub const BACK_TO_SHAMIR: Move = Move {
+        from: "awskms",
+        to: "shamir",
+    };
+
+    /// What an operator does to one node, in words: "migrate", "take back".
+    fn verb(self) -> &'static str {
+        if self == Move::TO_AWSKMS {
+            "migrate"
+        } else {
+            "take back"
+        }
+    }
+}
 
 /// How another node of the cluster is sealed, as it says itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerSeal {
-    /// Unsealed, on the Shamir seal still.
-    Shamir,
-    /// Unsealed on the awskms stanza (waiting for the cluster's seal to move, or moved).
-    Migrated,
+    /// Unsealed, on the seal the cluster leaves.
+    NotYet,
+    /// Unsealed on the seal the cluster takes (waiting for the cluster's seal to move, or moved).
+    Moved,
     /// Sealed, or not answering: why.
     Unavailable(String),
 }
@@ -70,8 +104,16 @@ pub fn retry_join_leaders(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// How each of the other nodes is sealed, and which is active.
-pub async fn survey(addresses: &[String], ca_cert: Option<&Path>) -> Vec<Peer> {
+/// The other nodes the config at `config` joins (its `retry_join` leaders but `own`).
+fn other_nodes_in(config: &Path, own: &str) -> Vec<String> {
+    retry_join_leaders(config)
+        .into_iter()
+        .filter(|a| a.trim_end_matches('/') != own)
+        .collect()
+}
+
+/// How each of the other nodes is sealed for `way`, and which is active.
+pub async fn survey(addresses: &[String], ca_cert: Option<&Path>, way: Move) -> Vec<Peer> {
     let mut peers = Vec::new();
     for address in addresses {
         let client = VaultClient::new(address, ca_cert);
@@ -81,9 +123,9 @@ pub async fn survey(addresses: &[String], ca_cert: Option<&Path>) -> Vec<Peer> {
                 let seal = match tokio::time::timeout(PROBE_TIMEOUT, client.seal_status()).await {
                     Err(_) => PeerSeal::Unavailable(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
                     Ok(Ok(s)) if s.sealed => PeerSeal::Unavailable("sealed".into()),
-                    Ok(Ok(s)) if s.seal_type == "awskms" => PeerSeal::Migrated,
-                    Ok(Ok(_)) => PeerSeal::Shamir,
-                    Ok(Err(VaultError::Http { body, .. })) if body.contains(WAITS_FOR_THE_ACTIVE) => PeerSeal::Migrated,
+                    Ok(Ok(s)) if s.seal_type == way.to => PeerSeal::Moved,
+                    Ok(Ok(_)) => PeerSeal::NotYet,
+                    Ok(Err(VaultError::Http { body, .. })) if says_it_waits(&body) => PeerSeal::Moved,
                     Ok(Err(e)) => PeerSeal::Unavailable(e.to_string()),
                 };
                 let active = tokio::time::timeout(PROBE_TIMEOUT, client.leader())
@@ -108,7 +150,7 @@ pub async fn survey(addresses: &[String], ca_cert: Option<&Path>) -> Vec<Peer> {
 pub async fn waits_for_the_active(client: &VaultClient) -> bool {
     matches!(
         client.seal_status().await,
-        Err(VaultError::Http { body, .. }) if body.contains(WAITS_FOR_THE_ACTIVE)
+        Err(VaultError::Http { body, .. }) if says_it_waits(&body)
     )
 }
 
@@ -117,27 +159,61 @@ pub async fn waits_for_the_active(client: &VaultClient) -> bool {
 /// keep a quorum without it, with the key of a node that moved before it (never a new
 /// one), and the active node only once every standby is migrated.
 pub async fn check_turn(client: &VaultClient, answers: &Answers) -> Result<(), VaultError> {
+    let addresses = peer_addresses(answers, &client.address);
+    let ca = answers.server.ca_cert.as_deref();
+    let Some((peers, active)) = order_and_quorum(client, &addresses, ca, Move::TO_AWSKMS).await? else {
+        return Ok(());
+    };
+    // One key for the whole cluster: a node that moved already made it.
+    if answers.kms.create
+        && let Some(moved) = peers.iter().find(|p| p.seal == PeerSeal::Moved)
+    {
+        return Err(VaultError::Refused(format!(
+            "{} is already on the awskms seal, with the cluster's KMS key: the server at {} must use the same \
+             key, not a new one. Give this host the cluster file that node's run wrote ([cluster] join = \"FILE\" \
+             in the answers, or \"join a cluster\" on the wizard's Server screen) and run the migration again",
+            moved.address, client.address
+        )));
+    }
+    active_last(&client.address, &peers, active, Move::TO_AWSKMS)
+}
+
+/// Before the way back starts on the node at `client` (unsealed, on awskms): as
+/// [`check_turn`], with the other nodes its config's `retry_join` names.
+pub async fn check_turn_back(client: &VaultClient, config: &Path, ca_cert: Option<&Path>) -> Result<(), VaultError> {
+    let addresses = other_nodes_in(config, &client.address);
+    let Some((peers, active)) = order_and_quorum(client, &addresses, ca_cert, Move::BACK_TO_SHAMIR).await? else {
+        return Ok(());
+    };
+    active_last(&client.address, &peers, active, Move::BACK_TO_SHAMIR)
+}
+
+/// The other nodes, surveyed, and whether this node is the active one; none for a node
+/// of no cluster. Refused when this node's restart would lose the quorum, or when it is
+/// a standby whose other nodes are not named.
+async fn order_and_quorum(
+    client: &VaultClient,
+    addresses: &[String],
+    ca_cert: Option<&Path>,
+    way: Move,
+) -> Result<Option<(Vec<Peer>, bool)>, VaultError> {
+    let own = client.address.as_str();
     let leader = tokio::time::timeout(PROBE_TIMEOUT, client.leader())
         .await
         .ok()
         .and_then(Result::ok);
-    let own = client.address.as_str();
-    let addresses = peer_addresses(answers, own);
-    let standby_of = leader
-        .as_ref()
-        .filter(|l| l.ha_enabled && !l.is_self && !l.leader_address.is_empty())
-        .map(|l| l.leader_address.clone());
     if addresses.is_empty() {
-        return match standby_of {
-            Some(active) => Err(VaultError::Refused(format!(
-                "the server at {own} is a standby of the active node {active}: one node of a cluster. Name the \
-                 other nodes' API addresses in [cluster] peers (or keep their retry_join blocks in its config), so \
-                 that autounseal can check the order and the quorum before it restarts this one"
+        return match leader.filter(|l| l.ha_enabled && !l.is_self && !l.leader_address.is_empty()) {
+            Some(l) => Err(VaultError::Refused(format!(
+                "the server at {own} is a standby of the active node {}: one node of a cluster. Name the other \
+                 nodes' API addresses ([cluster] peers, or retry_join blocks in its config), so that autounseal \
+                 can check the order and the quorum before it restarts this one",
+                l.leader_address
             ))),
-            None => Ok(()),
+            None => Ok(None),
         };
     }
-    let peers = survey(&addresses, answers.server.ca_cert.as_deref()).await;
+    let peers = survey(addresses, ca_cert, way).await;
     let total = peers.len() + 1;
     let needed = total / 2 + 1;
     let up = peers
@@ -153,72 +229,100 @@ pub async fn check_turn(client: &VaultClient, answers: &Answers) -> Result<(), V
             })
             .collect();
         return Err(VaultError::Refused(format!(
-            "migrating the server at {own} restarts it, and the cluster keeps its quorum only while {needed} of its \
-             {total} nodes are unsealed: without this one, only {up} would be. Bring these back first (started and \
-             unsealed): {}",
+            "moving the seal of the server at {own} restarts it, and the cluster keeps its quorum only while \
+             {needed} of its {total} nodes are unsealed: without this one, only {up} would be. Bring these back \
+             first (started and unsealed): {}",
             down.join(", ")
         )));
     }
-    // One key for the whole cluster: a node that moved already made it.
-    if answers.kms.create
-        && let Some(moved) = peers.iter().find(|p| p.seal == PeerSeal::Migrated)
-    {
+    Ok(Some((peers, leader.is_some_and(|l| l.is_self))))
+}
+
+/// The active node goes last: refused while a standby is still on the seal the
+/// cluster leaves.
+fn active_last(own: &str, peers: &[Peer], active: bool, way: Move) -> Result<(), VaultError> {
+    let not_yet: Vec<&str> = peers
+        .iter()
+        .filter(|p| p.seal == PeerSeal::NotYet)
+        .map(|p| p.address.as_str())
+        .collect();
+    if active && !not_yet.is_empty() {
         return Err(VaultError::Refused(format!(
-            "{} is already on the awskms seal, with the cluster's KMS key: the server at {own} must use the same \
-             key, not a new one. Give this host the cluster file that node's run wrote ([cluster] join = \"FILE\" \
-             in the answers, or \"join a cluster\" on the wizard's Server screen) and run the migration again",
-            moved.address
+            "the server at {own} is the cluster's active node, and it goes last. {} the standbys first, one at a \
+             time, with autounseal on each of their hosts: {}. Then run this here again: its restart hands the \
+             active role to a standby that moved, which moves the cluster's seal to {}",
+            capitalised(way.verb()),
+            not_yet.join(", "),
+            way.to
         )));
     }
-    if leader.is_some_and(|l| l.is_self) {
-        let on_shamir: Vec<&str> = peers
-            .iter()
-            .filter(|p| p.seal == PeerSeal::Shamir)
-            .map(|p| p.address.as_str())
-            .collect();
-        if !on_shamir.is_empty() {
-            return Err(VaultError::Refused(format!(
-                "the server at {own} is the cluster's active node, and it goes last. Migrate the standbys first, one \
-                 at a time, with autounseal on each of their hosts: {}. Then run this here again: its restart hands \
-                 the active role to a migrated standby, which moves the cluster's seal",
-                on_shamir.join(", ")
-            )));
-        }
-    }
     Ok(())
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Whether every other node its config's `retry_join` names has moved its seal `way`.
+pub async fn all_moved(config: &Path, own: &str, ca_cert: Option<&Path>, way: Move) -> bool {
+    let addresses = other_nodes_in(config, own);
+    survey(&addresses, ca_cert, way)
+        .await
+        .iter()
+        .all(|p| p.seal == PeerSeal::Moved)
 }
 
 /// After this node's migration: what its operator does next, for a node of a cluster.
 pub async fn next_step(answers: &Answers, own: &str) -> Option<String> {
     let addresses = peer_addresses(answers, own);
+    next_of(&addresses, answers.server.ca_cert.as_deref(), Move::TO_AWSKMS).await
+}
+
+/// After this node's part of the way back: what its operator does next.
+pub async fn next_step_back(config: &Path, own: &str, ca_cert: Option<&Path>) -> Option<String> {
+    let addresses = other_nodes_in(config, own);
+    next_of(&addresses, ca_cert, Move::BACK_TO_SHAMIR).await
+}
+
+async fn next_of(addresses: &[String], ca_cert: Option<&Path>, way: Move) -> Option<String> {
     if addresses.is_empty() {
         return None;
     }
-    let peers = survey(&addresses, answers.server.ca_cert.as_deref()).await;
+    let peers = survey(addresses, ca_cert, way).await;
     let standbys: Vec<&str> = peers
         .iter()
-        .filter(|p| p.seal == PeerSeal::Shamir && !p.active)
+        .filter(|p| p.seal == PeerSeal::NotYet && !p.active)
         .map(|p| p.address.as_str())
         .collect();
     let active = peers
         .iter()
-        .find(|p| p.seal == PeerSeal::Shamir && p.active)
+        .find(|p| p.seal == PeerSeal::NotYet && p.active)
         .map(|p| p.address.as_str());
     let sealed: Vec<&str> = peers
         .iter()
         .filter(|p| matches!(p.seal, PeerSeal::Unavailable(_)))
         .map(|p| p.address.as_str())
         .collect();
+    let verb = way.verb();
     Some(match (standbys.first(), active) {
         (Some(next), _) => format!(
-            "next: migrate the standby {next} with autounseal on its host (the cluster file, the same unseal keys){}",
+            "next: {verb} the standby {next} with autounseal on its host{}{}",
+            if way == Move::TO_AWSKMS {
+                " (the cluster file, the same unseal keys)"
+            } else {
+                " (destroy --migrate-back, the same recovery keys)"
+            },
             active.map_or(String::new(), |a| format!("; the active node {a} last"))
         ),
         (None, Some(active)) => format!(
-            "next: migrate the active node {active}, last: its restart hands the active role to a migrated standby, \
-             which moves the cluster's seal"
+            "next: {verb} the active node {active}, last: its restart hands the active role to a standby that \
+             moved, which moves the cluster's seal"
         ),
-        (None, None) if sealed.is_empty() => "every node of the cluster is on the awskms seal".to_string(),
+        (None, None) if sealed.is_empty() => format!("every node of the cluster is on the {} seal", way.to),
         (None, None) => format!("these nodes do not answer unsealed: {}", sealed.join(", ")),
     })
 }
@@ -267,6 +371,19 @@ mod tests {
         );
         assert!(
             err.contains("http://127.0.0.1:9 (") && err.contains("http://127.0.0.1:7 ("),
+            "{err}"
+        );
+        // The way back asks the same of the nodes its config's retry_join names.
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("vault.hcl");
+        std::fs::write(
+            &config,
+            "storage \"raft\" {\n  path = \"/d\"\n  retry_join {\n    leader_api_addr = \"http://127.0.0.1:9\"\n  }\n}\n",
+        )
+        .unwrap();
+        let err = check_turn_back(&client, &config, None).await.unwrap_err().to_string();
+        assert!(
+            err.contains("2 of its 2 nodes") && err.contains("http://127.0.0.1:9 ("),
             "{err}"
         );
     }

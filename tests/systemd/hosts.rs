@@ -609,10 +609,12 @@ async fn shamir_cluster(hosts: &[Host], apis: &[Api]) -> (Vec<String>, String) {
 /// Issue 20's cluster seal migration on three TLS hosts with data: the active node is
 /// refused while a standby is on Shamir, and any node while the others would lose the
 /// quorum; standby 2 (naming the others as peers, which makes the key and the cluster
-/// file), standby 3 (with the cluster file), then the active node 1 last; each run says
-/// what comes next. Afterwards every node is on awskms with the data, all three
-/// restarted at once unseal with no key, the old unseal keys generate a root token as
-/// recovery keys, doctor is all ok on each host, and the way back is refused for a cluster.
+/// file), standby 3 (with the cluster file, in the wizard), then the active node 1 last;
+/// each run says what comes next. Afterwards every node is on awskms with the data, all
+/// three restarted at once unseal with no key, the old unseal keys generate a root token
+/// as recovery keys, and doctor is all ok on each host. Then the way back before destroy,
+/// in the same order (the active node first refused): every node on Shamir with the
+/// data, each operator's config as it was, AWS clean.
 #[test]
 fn a_shamir_cluster_on_three_hosts_moves_to_awskms_standbys_first_and_the_active_last() {
     let dir = tempfile::tempdir().unwrap();
@@ -798,12 +800,8 @@ async fn migration_story(hosts: &[Host], d: &Path) {
             common::output_text(&out)
         );
     }
-    // The way back is node by node in the reverse order: not done yet, and refused so.
-    let back = one.run(&["destroy", "--yes", "--migrate-back", "--recovery-keys-file", keys_arg]);
-    let said = common::output_text(&back);
-    assert!(!back.status.success() && said.contains("node by node"), "{said}");
-    // Nor is one node destroyed alone, which would put back its Shamir config, unless
-    // it leaves the cluster for good (--force).
+    // One node is not destroyed alone: it would put back its Shamir config under a
+    // cluster the key seals.
     let alone = one.run(&["destroy", "--yes"]);
     let said = common::output_text(&alone);
     assert!(
@@ -811,5 +809,67 @@ async fn migration_story(hosts: &[Host], d: &Path) {
         "{said}"
     );
     assert!(one.host.file("/etc/openbao/openbao.env").exists());
-    assert_eq!(common::wait_unsealed(&one.api.client()).await.seal_type, "awskms");
+
+    // The way back, node by node: the active node first is refused.
+    let back = |op: &Operator| op.run(&["destroy", "--yes", "--migrate-back", "--recovery-keys-file", keys_arg]);
+    let text = |out: &Output, op: &Operator| {
+        let said = common::output_text(out);
+        assert!(
+            out.status.success(),
+            "{}: {said}\n{}",
+            op.api.address,
+            op.host.journal(UNIT)
+        );
+        said
+    };
+    let active = all[the_active(&all).await];
+    let refused = back(active);
+    let said = common::output_text(&refused);
+    assert!(
+        !refused.status.success() && said.contains("is the cluster's active node, and it goes last. Take back"),
+        "{said}"
+    );
+    // The standbys: each unsealed on Shamir, waiting for the active node; nothing removed.
+    let standbys: Vec<&Operator> = all
+        .iter()
+        .copied()
+        .filter(|op| op.api.address != active.api.address)
+        .collect();
+    for op in &standbys {
+        let said = text(&back(op), op);
+        assert!(said.contains("Not destroyed yet"), "{said}");
+        assert!(op.host.file("/etc/openbao/openbao.env").exists());
+    }
+    // The active node last: its restart hands the active role to a standby, which moves
+    // the cluster's seal back; its own destroy goes through.
+    let said = text(&back(active), active);
+    assert!(said.contains("back on Shamir") && said.contains("Destroyed."), "{said}");
+    // The standbys again, the key's owner (host 2) last: they finish.
+    let mut rest = standbys.clone();
+    rest.sort_by_key(|op| op.api.address == two.api.address);
+    for op in rest {
+        let said = text(&back(op), op);
+        assert!(said.contains("back on Shamir") && said.contains("Destroyed."), "{said}");
+    }
+    // Shamir everywhere with the data, each config as its operator wrote it, AWS clean.
+    for (i, op) in all.iter().enumerate() {
+        let status = op.api.status().await;
+        assert_eq!(
+            (status.seal_type.as_str(), status.sealed),
+            ("shamir", false),
+            "{}",
+            op.api.address
+        );
+        assert_eq!(
+            std::fs::read_to_string(op.host.file("/etc/openbao/openbao.hcl")).unwrap(),
+            shamir_config(op.host, i as u8 + 1, hosts),
+            "{}",
+            op.api.address
+        );
+        assert!(!op.host.file("/etc/openbao/openbao.env").exists());
+    }
+    let active = the_active(&all).await;
+    assert_eq!(all[active].api.read_secret(&root).await, common::shamir::SECRET);
+    let keys = ctx.kms.list_keys().send().await.unwrap();
+    common::aws_is_clean(&ctx, keys.keys()[0].key_arn().unwrap()).await;
 }
