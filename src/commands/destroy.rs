@@ -36,7 +36,15 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
                 .read()?,
         ),
         WayBack::Forced { data } => {
-            println!("\nFORCED: {data} will be lost for good once the key is deleted.");
+            if destroying.deletes_key {
+                println!("\nFORCED: {data} will be lost for good once the key is deleted.");
+            } else {
+                // A node of a migrated cluster: the key is the cluster's and stays.
+                println!(
+                    "\nFORCED: this node leaves its cluster for good: its Shamir config comes back, with which \
+                     {data} cannot be opened again here."
+                );
+            }
             if !args.yes && !confirm("", Some("lose the data"))? {
                 bail!("nothing was removed");
             }

@@ -323,28 +323,27 @@ pub fn only_our_stanza_added(original: &str, now: &str) -> bool {
 /// The storage the operator's kept config names: in the file itself, or for a seal
 /// stanza of its own in the files beside it.
 pub fn kept_storage(config: &Path) -> Option<PathBuf> {
+    from_kept(config, storage_named)
+}
+
+/// What `read` finds in the operator's kept config: in the file itself, or for a seal
+/// stanza of its own in the first file beside it where it finds it.
+fn from_kept<T>(config: &Path, read: impl Fn(&str) -> Option<T>) -> Option<T> {
     match Base::of(config) {
         Base::Ours => None,
-        Base::Operator(text) => storage_named(&text),
+        Base::Operator(text) => read(&text),
         Base::Fragment => sibling_configs(config)
             .iter()
-            .find_map(|f| storage_named(&std::fs::read_to_string(f).ok()?)),
+            .find_map(|f| read(&std::fs::read_to_string(f).ok()?)),
     }
 }
 
 /// The raft `node_id` the operator's kept config names: a node of a cluster keeps it.
 pub fn kept_node_id(config: &Path) -> Option<String> {
-    let named = |text: &str| {
+    from_kept(config, |text| {
         let parsed: serde_json::Value = hcl::from_str(text).ok()?;
         parsed["storage"]["raft"]["node_id"].as_str().map(str::to_string)
-    };
-    match Base::of(config) {
-        Base::Ours => None,
-        Base::Operator(text) => named(&text),
-        Base::Fragment => sibling_configs(config)
-            .iter()
-            .find_map(|f| named(&std::fs::read_to_string(f).ok()?)),
-    }
+    })
 }
 
 /// Whether the operator's kept config keeps its storage at `storage`: then the data
