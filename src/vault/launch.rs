@@ -130,21 +130,56 @@ pub fn stop_background(pid: u32, grace: Duration) -> bool {
 }
 
 /// The last `lines` lines of a server log, made readable for an error message: Go's
-/// hex dumps of a raw HTTP body are folded into one line with the answer they quote.
+/// hex dumps of a raw HTTP body are folded into one line with the answer they quote,
+/// and a message the server repeats (a sealed node's "security barrier not
+/// initialized", four times a second) is shown once, at its last place, with how often:
+/// the rarer lines that say why stay in view.
 pub fn log_tail(log: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut kept = Vec::new();
+    let text = std::fs::read(log).unwrap_or_default();
+    // The end is what says why; a server that ran for weeks has a long log.
+    let text = String::from_utf8_lossy(&text[text.len().saturating_sub(LOG_TAIL_BYTES)..]);
+    // Each line at the last place its message was seen, with how often (a slot is
+    // emptied when its message comes again).
+    let mut kept: Vec<Option<(String, usize)>> = Vec::new();
+    let mut last_seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut dumped = String::new();
     for line in text.lines() {
         match hex_dump_text(line) {
             Some(ascii) => dumped.push_str(ascii),
-            None => kept.push(line.to_string()),
+            None => {
+                let times = last_seen
+                    .insert(without_timestamp(line).to_string(), kept.len())
+                    .and_then(|earlier| kept[earlier].take())
+                    .map_or(1, |(_, times)| times + 1);
+                kept.push(Some((line.to_string(), times)));
+            }
         }
     }
+    let mut kept: Vec<String> = kept
+        .into_iter()
+        .flatten()
+        .map(|(line, times)| match times {
+            1 => line,
+            n => format!("{line} (×{n})"),
+        })
+        .collect();
     if let Some(answer) = quoted_answer(&dumped) {
         kept.push(format!("(the answer it quotes: {answer})"));
     }
     kept[kept.len().saturating_sub(lines)..].join("\n")
+}
+
+/// How much of the end of a server log [`log_tail`] reads.
+const LOG_TAIL_BYTES: usize = 256 * 1024;
+
+/// A log line without its leading RFC 3339 timestamp, if it has one.
+fn without_timestamp(line: &str) -> &str {
+    match line.split_once(' ') {
+        Some((first, rest)) if first.len() >= 20 && first.as_bytes()[0].is_ascii_digit() && first.contains('T') => {
+            rest.trim_start()
+        }
+        _ => line,
+    }
 }
 
 /// The text column of a hex dump line (`00000040  72 72 … |rror><Code>Acces|`).
@@ -320,7 +355,7 @@ mod tests {
     }
 
     #[test]
-    fn hex_dumps_fold_into_the_answer_they_quote() {
+    fn a_log_tail_folds_hex_dumps_and_repeated_messages() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("server.log");
         std::fs::write(
@@ -346,6 +381,21 @@ mod tests {
             crate::run::error::log_cause(&tail),
             Some("Error configuring seal \"awskms\": status code: 403")
         );
+
+        // A message repeated between the rare ones is shown once, with how often.
+        let noisy = dir.path().join("noisy.log");
+        let mut text =
+            String::from("2026-12-07T00:50:40.000Z [ERROR] core: failed to join raft: tls: bad certificate\n");
+        for i in 0..50 {
+            text.push_str(&format!(
+                "2026-12-07T00:50:{:02}.039Z [INFO]  core: security barrier not initialized\n",
+                i % 60
+            ));
+        }
+        std::fs::write(&noisy, text).unwrap();
+        let tail = log_tail(&noisy, 3);
+        assert!(tail.contains("failed to join raft: tls: bad certificate"), "{tail}");
+        assert!(tail.ends_with("core: security barrier not initialized (×50)"), "{tail}");
     }
 
     #[test]

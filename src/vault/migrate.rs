@@ -455,9 +455,10 @@ fn stanza(config: &Path) -> Result<Stanza> {
     })
 }
 
-/// The server a manifest knows about whose data the KMS key autounseal would delete
-/// still seals, said in words naming the data; `None` when deleting the key strands
-/// nothing (no key of ours, no server, or a server already back on Shamir).
+/// The server a manifest knows about whose data its KMS key still seals (the key
+/// destroy would delete, or a cluster's key a migrated node uses), said in words naming
+/// the data; `None` when nothing is stranded (no key, no server, or a server back on
+/// Shamir with its way back finished). The caller asks only where that matters.
 pub async fn data_sealed_by_key(m: &Manifest) -> Option<String> {
     let key = m.kms_key.as_ref()?;
     let server = m.server.as_ref()?;
