@@ -86,6 +86,11 @@ impl Network {
         self.holder.id().to_string()
     }
 
+    /// The process that holds the network (it goes with it).
+    pub fn holder_pid(&self) -> u32 {
+        self.holder.id()
+    }
+
     fn ns_path(&self) -> PathBuf {
         PathBuf::from(format!("/proc/{}/ns/net", self.holder.id()))
     }
@@ -127,6 +132,23 @@ impl Drop for Network {
         let _ = self.holder.kill();
         let _ = self.holder.wait();
     }
+}
+
+/// Stops the hosts and the network, and checks that each is gone (their processes,
+/// so their namespaces, veths and bridge) and that no process mentions `dir`.
+pub fn tear_down(network: Network, hosts: Vec<Host>, dir: &Path) {
+    let pids: Vec<u32> = hosts.iter().map(Host::pid).chain([network.holder_pid()]).collect();
+    drop(hosts);
+    drop(network);
+    let left: Vec<u32> = pids
+        .into_iter()
+        .filter(|pid| Path::new(&format!("/proc/{pid}")).exists())
+        .collect();
+    assert_eq!(left, Vec::<u32>::new(), "a host or the network is left");
+    assert_eq!(
+        super::processes_mentioning(&dir.to_string_lossy()),
+        Vec::<String>::new()
+    );
 }
 
 /// Runs `future` to its end on a runtime of the calling thread (inside [`Network::run`]).
@@ -176,6 +198,11 @@ impl Host {
             root = dir.display(),
         ));
         host
+    }
+
+    /// The host's systemd, seen from outside (its namespaces go with it).
+    pub fn pid(&self) -> u32 {
+        self.pid.parse().expect("test-host printed its pid")
     }
 
     /// A shell script on the host (`sh -ec`); panics when it fails.

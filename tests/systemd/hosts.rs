@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use autounseal::answers::{Answers, Launch};
-use common::hosts::{Host, Network, Pki, block_on};
+use common::hosts::{Host, Network, Pki, block_on, tear_down};
 use common::shamir::Api;
 use serde_json::json;
 
@@ -263,14 +263,7 @@ fn three_tls_hosts_join_fail_over_reboot_rotate_and_go_away_in_order() {
     let d = dir.path().to_path_buf();
     let (network, hosts) = three_openbao_hosts(&d);
     network.run(|| block_on(story(&hosts, &d)));
-    drop(hosts);
-    drop(network);
-    assert_eq!(
-        common::processes_mentioning("autounseal-test-host"),
-        Vec::<String>::new(),
-        "no host is left"
-    );
-    assert_eq!(common::processes_mentioning(&d.to_string_lossy()), Vec::<String>::new());
+    tear_down(network, hosts, &d);
 }
 
 async fn story(hosts: &[Host], d: &Path) {
@@ -621,9 +614,7 @@ fn a_shamir_cluster_on_three_hosts_moves_to_awskms_standbys_first_and_the_active
     let d = dir.path().to_path_buf();
     let (network, hosts) = three_openbao_hosts(&d);
     network.run(|| block_on(migration_story(&hosts, &d)));
-    drop(hosts);
-    drop(network);
-    assert_eq!(common::processes_mentioning(&d.to_string_lossy()), Vec::<String>::new());
+    tear_down(network, hosts, &d);
 }
 
 async fn migration_story(hosts: &[Host], d: &Path) {
