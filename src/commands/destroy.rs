@@ -19,7 +19,6 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
         println!("Nothing to destroy: {} records nothing.", state_dir.display());
         return Ok(());
     };
-    destroying.refuse_a_migrated_member(args.migrate_back, args.force)?;
     let raft_token = match &args.raft_token_file {
         Some(path) => Some(ops::join::read_token(path).map_err(anyhow::Error::msg)?),
         None => None,
@@ -39,10 +38,9 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
             if destroying.deletes_key {
                 println!("\nFORCED: {data} will be lost for good once the key is deleted.");
             } else {
-                // A node of a migrated cluster: the key is the cluster's and stays.
                 println!(
-                    "\nFORCED: this node leaves its cluster for good: its Shamir config comes back, with which \
-                     {data} cannot be opened again here."
+                    "\nFORCED, the node leaves its cluster for good. {}.",
+                    destroying.why_the_way_back(&data)
                 );
             }
             if !args.yes && !confirm("", Some("lose the data"))? {
@@ -52,10 +50,10 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
         }
         WayBack::Ask { data } => {
             println!(
-                "\nThe KMS key still seals {data}: deleting it loses that data for good. The way back to Shamir \
-                 first: disabled = \"true\" in the seal stanza, a restart, the recovery keys submitted with migrate \
-                 (they then become the server's unseal keys), the stanza removed, a restart, and a check that the \
-                 same keys unseal it."
+                "\n{}. The way back to Shamir first: disabled = \"true\" in the seal stanza, a restart, the \
+                 recovery keys submitted with migrate (they then become the server's unseal keys), the stanza \
+                 removed, a restart, and a check that the same keys unseal it.",
+                destroying.why_the_way_back(&data)
             );
             let never = StopRequest::default();
             let question =
@@ -66,10 +64,17 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
                 _ => bail!("nothing was removed"),
             }
         }
-        WayBack::Refuse { data } => bail!(
+        WayBack::Refuse { data } if destroying.deletes_key => bail!(
             "destroy refuses to schedule the deletion of the KMS key: it still seals {data}, which would be lost \
              for good. Move the server back to Shamir first: `{}` (the recovery keys then become its unseal keys), \
              or, if that data is not needed, pass --force",
+            crate::cli::command_hint("destroy --migrate-back --recovery-keys-file FILE", state_dir)
+        ),
+        WayBack::Refuse { data } => bail!(
+            "destroy refuses. {}. Take the cluster back to Shamir node by node first (`{}` on each host: the \
+             standbys first, the active node last, then again on each standby to finish), or take this node out \
+             of the cluster for good: remove it from the raft peer set (--raft-token-file) and pass --force",
+            destroying.why_the_way_back(&data),
             crate::cli::command_hint("destroy --migrate-back --recovery-keys-file FILE", state_dir)
         ),
     };

@@ -101,23 +101,19 @@ impl Destroying {
         }))
     }
 
-    /// Refuses a node of a cluster that autounseal moved to the awskms seal with a key
-    /// another host made (this one only reuses it): its destroy would put back the node's
-    /// Shamir config under a cluster the key still seals, and it would not start again.
-    /// `--force` takes it anyway (the node is leaving the cluster for good).
-    pub fn refuse_a_migrated_member(&self, migrate_back: bool, force: bool) -> Result<(), RunError> {
-        if self.deletes_key || migrate_back || force || !migrated_member(&self.manifest) {
-            return Ok(());
+    /// Why the way back comes first, a sentence: the key destroy deletes still seals
+    /// `data`, or (a node of a cluster migrated host by host, whose key another host
+    /// made) destroying this node alone would put back its Shamir config under a
+    /// cluster the key still seals.
+    pub fn why_the_way_back(&self, data: &str) -> String {
+        if self.deletes_key {
+            return format!("The KMS key still seals {data}: deleting it loses that data for good");
         }
-        let address = self.manifest.server.as_ref().map_or("", |s| s.address.as_str());
-        Err(RunError::Unsuitable(format!(
-            "the server at {address} is a node of a cluster autounseal moved to the awskms seal, with the key \
-             another host made: the cluster's data stays sealed by that key. Destroying this node alone would put \
-             back its Shamir config, with which it cannot start again. Take the cluster back to Shamir node by node \
-             first (`destroy --migrate-back --recovery-keys-file FILE` on each host: the standbys first, the active \
-             node last, then again on each standby to finish), or take this node out of the cluster for good: \
-             remove it from the raft peer set (--raft-token-file) and pass --force"
-        )))
+        format!(
+            "This node is one of a cluster autounseal moved to the awskms seal with the key another host made, \
+             which still seals {data}: destroying this node alone would put back its Shamir config, with which it \
+             cannot start again"
+        )
     }
 
     /// What destroy will do, a line each (indented under a node's name in a cluster).

@@ -549,13 +549,8 @@ impl<'a> Deployer<'a> {
                 // active role: its migration is recorded all the same (no key submitted).
                 if !migrate::migrated_before(&self.store.snapshot(), &client.address) {
                     self.store.update(|m| {
-                        m.migrations.push(crate::run::manifest::MigrationRecord {
-                            from: "shamir".into(),
-                            to: "awskms".into(),
-                            address: client.address.clone(),
-                            at: crate::run::manifest::now_rfc3339(),
-                            keys_submitted: 0,
-                        })
+                        m.migrations
+                            .push(migrate::migration_record(Direction::ToAwsKms, &client.address, 0))
                     })?;
                 }
                 self.rep

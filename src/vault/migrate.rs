@@ -23,7 +23,7 @@ use crate::run::{Change, Recorder, Reporter, RunError, Step};
 use crate::twins::quote;
 use crate::vault::client::{SealStatus, VaultClient};
 use crate::vault::lifecycle::{self, Restarted};
-use crate::vault::migrate_cluster::Move;
+pub use crate::vault::migrate_cluster::Direction;
 use crate::vault::{VaultError, config, migrate_cluster};
 
 type Result<T> = std::result::Result<T, RunError>;
@@ -256,19 +256,16 @@ fn folder_is_empty(path: &Path) -> bool {
     std::fs::read_dir(path).map_or(true, |mut entries| entries.next().is_none())
 }
 
-/// Which way a migration goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    ToAwsKms,
-    BackToShamir,
-}
-
-impl Direction {
-    fn seals(self) -> (&'static str, &'static str) {
-        match self {
-            Direction::ToAwsKms => ("shamir", "awskms"),
-            Direction::BackToShamir => ("awskms", "shamir"),
-        }
+/// The record of a migration of the server at `address` made now, with how many keys
+/// it took (none for the last node of a cluster, moved by the node that took over).
+pub fn migration_record(direction: Direction, address: &str, keys_submitted: u16) -> MigrationRecord {
+    let (from, to) = direction.seals();
+    MigrationRecord {
+        from: from.into(),
+        to: to.into(),
+        address: address.to_string(),
+        at: crate::run::manifest::now_rfc3339(),
+        keys_submitted,
     }
 }
 
@@ -346,14 +343,8 @@ async fn submit(
                 },
                 |m: &mut Manifest, s: &SealStatus| {
                     if let (false, Some(direction)) = (s.sealed, migration) {
-                        let (from, to) = direction.seals();
-                        m.migrations.push(MigrationRecord {
-                            from: from.into(),
-                            to: to.into(),
-                            address: client.address.clone(),
-                            at: crate::run::manifest::now_rfc3339(),
-                            keys_submitted: number as u16,
-                        });
+                        m.migrations
+                            .push(migration_record(direction, &client.address, number as u16));
                     }
                 },
                 |s| {
@@ -619,13 +610,14 @@ impl<'a> MigrateBack<'a> {
             }
             // Every other node moved: the seal moves once one of them is active (this
             // node was the active one, taken back last).
-            let all_moved = migrate_cluster::all_moved(&server.config, &client.address, ca, Move::BACK_TO_SHAMIR).await;
+            let all_moved =
+                migrate_cluster::all_moved(&server.config, &client.address, ca, Direction::BackToShamir).await;
             if !all_moved || Instant::now() > deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        let next = migrate_cluster::next_step_back(&server.config, &client.address, server.ca_cert.as_deref())
+        let next = migrate_cluster::next_step_back(&server.config, &client.address, ca)
             .await
             .unwrap_or_default();
         let said = format!(

@@ -28,29 +28,32 @@ pub fn says_it_waits(body: &str) -> bool {
     body.contains(WAITS_FOR_THE_ACTIVE)
 }
 
-/// Which way the cluster's seal moves: the seal type it leaves and the one it takes.
+/// Which way a migration goes (one server's, or a cluster's node by node).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Move {
-    pub from: &'static str,
-    pub to: &'static str,
+pub enum Direction {
+    ToAwsKms,
+    BackToShamir,
 }
 
-impl Move {
-    pub const TO_AWSKMS: Move = Move {
-        from: "shamir",
-        to: "awskms",
-    };
-    pub const BACK_TO_SHAMIR: Move = Move {
-        from: "awskms",
-        to: "shamir",
-    };
+impl Direction {
+    /// The seal type it leaves and the one it takes.
+    pub fn seals(self) -> (&'static str, &'static str) {
+        match self {
+            Direction::ToAwsKms => ("shamir", "awskms"),
+            Direction::BackToShamir => ("awskms", "shamir"),
+        }
+    }
+
+    /// The seal type it takes.
+    fn to(self) -> &'static str {
+        self.seals().1
+    }
 
     /// What an operator does to one node, in words: "migrate", "take back".
     fn verb(self) -> &'static str {
-        if self == Move::TO_AWSKMS {
-            "migrate"
-        } else {
-            "take back"
+        match self {
+            Direction::ToAwsKms => "migrate",
+            Direction::BackToShamir => "take back",
         }
     }
 }
@@ -70,6 +73,7 @@ pub enum PeerSeal {
 pub struct Peer {
     pub address: String,
     pub seal: PeerSeal,
+    /// The active node; only asked of a node still to move.
     pub active: bool,
 }
 
@@ -81,7 +85,15 @@ pub fn peer_addresses(answers: &Answers, own: &str) -> Vec<String> {
     } else {
         answers.cluster.peers.clone()
     };
-    named.into_iter().filter(|a| a.trim_end_matches('/') != own).collect()
+    but_own(named, own)
+}
+
+/// `addresses` without `own` (a node's config may name itself among its leaders).
+fn but_own(addresses: Vec<String>, own: &str) -> Vec<String> {
+    addresses
+        .into_iter()
+        .filter(|a| a.trim_end_matches('/') != own)
+        .collect()
 }
 
 /// The `leader_api_addr` of every `retry_join` block in the config at `path`.
@@ -106,14 +118,11 @@ pub fn retry_join_leaders(path: &Path) -> Vec<String> {
 
 /// The other nodes the config at `config` joins (its `retry_join` leaders but `own`).
 fn other_nodes_in(config: &Path, own: &str) -> Vec<String> {
-    retry_join_leaders(config)
-        .into_iter()
-        .filter(|a| a.trim_end_matches('/') != own)
-        .collect()
+    but_own(retry_join_leaders(config), own)
 }
 
 /// How each of the other nodes is sealed for `way`, and which is active.
-pub async fn survey(addresses: &[String], ca_cert: Option<&Path>, way: Move) -> Vec<Peer> {
+pub async fn survey(addresses: &[String], ca_cert: Option<&Path>, way: Direction) -> Vec<Peer> {
     let mut peers = Vec::new();
     for address in addresses {
         let client = VaultClient::new(address, ca_cert);
@@ -123,16 +132,19 @@ pub async fn survey(addresses: &[String], ca_cert: Option<&Path>, way: Move) -> 
                 let seal = match tokio::time::timeout(PROBE_TIMEOUT, client.seal_status()).await {
                     Err(_) => PeerSeal::Unavailable(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
                     Ok(Ok(s)) if s.sealed => PeerSeal::Unavailable("sealed".into()),
-                    Ok(Ok(s)) if s.seal_type == way.to => PeerSeal::Moved,
+                    Ok(Ok(s)) if s.seal_type == way.to() => PeerSeal::Moved,
                     Ok(Ok(_)) => PeerSeal::NotYet,
                     Ok(Err(VaultError::Http { body, .. })) if says_it_waits(&body) => PeerSeal::Moved,
                     Ok(Err(e)) => PeerSeal::Unavailable(e.to_string()),
                 };
-                let active = tokio::time::timeout(PROBE_TIMEOUT, client.leader())
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .is_some_and(|l| l.is_self);
+                // Which node is active matters only among those still to move; a node
+                // that did not answer its seal status is not asked again.
+                let active = seal == PeerSeal::NotYet
+                    && tokio::time::timeout(PROBE_TIMEOUT, client.leader())
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .is_some_and(|l| l.is_self);
                 (seal, active)
             }
         };
@@ -161,7 +173,7 @@ pub async fn waits_for_the_active(client: &VaultClient) -> bool {
 pub async fn check_turn(client: &VaultClient, answers: &Answers) -> Result<(), VaultError> {
     let addresses = peer_addresses(answers, &client.address);
     let ca = answers.server.ca_cert.as_deref();
-    let Some((peers, active)) = order_and_quorum(client, &addresses, ca, Move::TO_AWSKMS).await? else {
+    let Some((peers, active)) = order_and_quorum(client, &addresses, ca, Direction::ToAwsKms).await? else {
         return Ok(());
     };
     // One key for the whole cluster: a node that moved already made it.
@@ -175,17 +187,17 @@ pub async fn check_turn(client: &VaultClient, answers: &Answers) -> Result<(), V
             moved.address, client.address
         )));
     }
-    active_last(&client.address, &peers, active, Move::TO_AWSKMS)
+    active_last(&client.address, &peers, active, Direction::ToAwsKms)
 }
 
 /// Before the way back starts on the node at `client` (unsealed, on awskms): as
 /// [`check_turn`], with the other nodes its config's `retry_join` names.
 pub async fn check_turn_back(client: &VaultClient, config: &Path, ca_cert: Option<&Path>) -> Result<(), VaultError> {
     let addresses = other_nodes_in(config, &client.address);
-    let Some((peers, active)) = order_and_quorum(client, &addresses, ca_cert, Move::BACK_TO_SHAMIR).await? else {
+    let Some((peers, active)) = order_and_quorum(client, &addresses, ca_cert, Direction::BackToShamir).await? else {
         return Ok(());
     };
-    active_last(&client.address, &peers, active, Move::BACK_TO_SHAMIR)
+    active_last(&client.address, &peers, active, Direction::BackToShamir)
 }
 
 /// The other nodes, surveyed, and whether this node is the active one; none for a node
@@ -195,7 +207,7 @@ async fn order_and_quorum(
     client: &VaultClient,
     addresses: &[String],
     ca_cert: Option<&Path>,
-    way: Move,
+    way: Direction,
 ) -> Result<Option<(Vec<Peer>, bool)>, VaultError> {
     let own = client.address.as_str();
     let leader = tokio::time::timeout(PROBE_TIMEOUT, client.leader())
@@ -240,7 +252,7 @@ async fn order_and_quorum(
 
 /// The active node goes last: refused while a standby is still on the seal the
 /// cluster leaves.
-fn active_last(own: &str, peers: &[Peer], active: bool, way: Move) -> Result<(), VaultError> {
+fn active_last(own: &str, peers: &[Peer], active: bool, way: Direction) -> Result<(), VaultError> {
     let not_yet: Vec<&str> = peers
         .iter()
         .filter(|p| p.seal == PeerSeal::NotYet)
@@ -253,7 +265,7 @@ fn active_last(own: &str, peers: &[Peer], active: bool, way: Move) -> Result<(),
              active role to a standby that moved, which moves the cluster's seal to {}",
             capitalised(way.verb()),
             not_yet.join(", "),
-            way.to
+            way.to()
         )));
     }
     Ok(())
@@ -268,7 +280,7 @@ fn capitalised(word: &str) -> String {
 }
 
 /// Whether every other node its config's `retry_join` names has moved its seal `way`.
-pub async fn all_moved(config: &Path, own: &str, ca_cert: Option<&Path>, way: Move) -> bool {
+pub async fn all_moved(config: &Path, own: &str, ca_cert: Option<&Path>, way: Direction) -> bool {
     let addresses = other_nodes_in(config, own);
     survey(&addresses, ca_cert, way)
         .await
@@ -279,16 +291,16 @@ pub async fn all_moved(config: &Path, own: &str, ca_cert: Option<&Path>, way: Mo
 /// After this node's migration: what its operator does next, for a node of a cluster.
 pub async fn next_step(answers: &Answers, own: &str) -> Option<String> {
     let addresses = peer_addresses(answers, own);
-    next_of(&addresses, answers.server.ca_cert.as_deref(), Move::TO_AWSKMS).await
+    next_of(&addresses, answers.server.ca_cert.as_deref(), Direction::ToAwsKms).await
 }
 
 /// After this node's part of the way back: what its operator does next.
 pub async fn next_step_back(config: &Path, own: &str, ca_cert: Option<&Path>) -> Option<String> {
     let addresses = other_nodes_in(config, own);
-    next_of(&addresses, ca_cert, Move::BACK_TO_SHAMIR).await
+    next_of(&addresses, ca_cert, Direction::BackToShamir).await
 }
 
-async fn next_of(addresses: &[String], ca_cert: Option<&Path>, way: Move) -> Option<String> {
+async fn next_of(addresses: &[String], ca_cert: Option<&Path>, way: Direction) -> Option<String> {
     if addresses.is_empty() {
         return None;
     }
@@ -311,7 +323,7 @@ async fn next_of(addresses: &[String], ca_cert: Option<&Path>, way: Move) -> Opt
     Some(match (standbys.first(), active) {
         (Some(next), _) => format!(
             "next: {verb} the standby {next} with autounseal on its host{}{}",
-            if way == Move::TO_AWSKMS {
+            if way == Direction::ToAwsKms {
                 " (the cluster file, the same unseal keys)"
             } else {
                 " (destroy --migrate-back, the same recovery keys)"
@@ -322,7 +334,7 @@ async fn next_of(addresses: &[String], ca_cert: Option<&Path>, way: Move) -> Opt
             "next: {verb} the active node {active}, last: its restart hands the active role to a standby that \
              moved, which moves the cluster's seal"
         ),
-        (None, None) if sealed.is_empty() => format!("every node of the cluster is on the {} seal", way.to),
+        (None, None) if sealed.is_empty() => format!("every node of the cluster is on the {} seal", way.to()),
         (None, None) => format!("these nodes do not answer unsealed: {}", sealed.join(", ")),
     })
 }

@@ -207,13 +207,7 @@ impl Host {
 
     /// A shell script on the host (`sh -ec`); panics when it fails.
     pub fn sh(&self, script: &str) -> String {
-        checked(
-            &format!("{} $ {script}", self.ip),
-            Command::new(tool())
-                .args(["run", &self.pid, "sh", "-ec", script])
-                .output()
-                .unwrap(),
-        )
+        checked(&format!("{} $ {script}", self.ip), self.try_sh(script))
     }
 
     /// A shell script on the host: its output, whatever its exit status.

@@ -802,19 +802,9 @@ async fn migration_story(hosts: &[Host], d: &Path) {
     assert!(one.host.file("/etc/openbao/openbao.env").exists());
 
     // The way back, node by node: the active node first is refused.
-    let back = |op: &Operator| op.run(&["destroy", "--yes", "--migrate-back", "--recovery-keys-file", keys_arg]);
-    let text = |out: &Output, op: &Operator| {
-        let said = common::output_text(out);
-        assert!(
-            out.status.success(),
-            "{}: {said}\n{}",
-            op.api.address,
-            op.host.journal(UNIT)
-        );
-        said
-    };
+    let back = ["destroy", "--yes", "--migrate-back", "--recovery-keys-file", keys_arg];
     let active = all[the_active(&all).await];
-    let refused = back(active);
+    let refused = active.run(&back);
     let said = common::output_text(&refused);
     assert!(
         !refused.status.success() && said.contains("is the cluster's active node, and it goes last. Take back"),
@@ -827,19 +817,19 @@ async fn migration_story(hosts: &[Host], d: &Path) {
         .filter(|op| op.api.address != active.api.address)
         .collect();
     for op in &standbys {
-        let said = text(&back(op), op);
+        let said = op.ok(&back);
         assert!(said.contains("Not destroyed yet"), "{said}");
         assert!(op.host.file("/etc/openbao/openbao.env").exists());
     }
     // The active node last: its restart hands the active role to a standby, which moves
     // the cluster's seal back; its own destroy goes through.
-    let said = text(&back(active), active);
+    let said = active.ok(&back);
     assert!(said.contains("back on Shamir") && said.contains("Destroyed."), "{said}");
     // The standbys again, the key's owner (host 2) last: they finish.
     let mut rest = standbys.clone();
     rest.sort_by_key(|op| op.api.address == two.api.address);
     for op in rest {
-        let said = text(&back(op), op);
+        let said = op.ok(&back);
         assert!(said.contains("back on Shamir") && said.contains("Destroyed."), "{said}");
     }
     // Shamir everywhere with the data, each config as its operator wrote it, AWS clean.

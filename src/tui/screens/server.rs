@@ -107,14 +107,16 @@ fn show_layout(form: &mut Form) {
     };
 }
 
-/// Whether discovery asked about the same server and files: what it looks at (this
-/// screen's answers already stored, such as init, do not change what it found).
+/// Whether discovery asked about the same server and files: what it looks at
+/// (`Host::discover`, `probe_server`, `fill`). Answers it does not read, such as init,
+/// change nothing of what it found: a report stays the answer, and is not asked again.
 fn same_discovery(a: &Answers, b: &Answers) -> bool {
     let key = |x: &Answers| {
         (
             x.server.binary.clone(),
             x.server.listen.clone(),
             x.server.tls_disable,
+            x.server.ca_cert.clone(),
             x.server.storage_path.clone(),
             x.server.systemd_unit.clone(),
             x.output.vault_config.clone(),
@@ -217,7 +219,12 @@ impl Server {
     fn discover_host(&mut self, ctx: &Ctx) -> Vec<Command> {
         let asking = self.asking(ctx);
         // The server is asked at the listener's address: only a valid one.
-        if self.host_asked.as_ref() == Some(&asking) || validate_listen(&asking.server.listen).is_err() {
+        if self
+            .host_asked
+            .as_ref()
+            .is_some_and(|asked| same_discovery(asked, &asking))
+            || validate_listen(&asking.server.listen).is_err()
+        {
             return vec![];
         }
         self.host_asked = Some(asking.clone());
@@ -226,7 +233,7 @@ impl Server {
 
     pub fn on_host(&mut self, ctx: &mut Ctx, report: HostReport) -> Outcome {
         // An answer about a binary, address, folder or cluster file since changed is dropped.
-        if report.asked != self.asking(ctx) {
+        if !same_discovery(&report.asked, &self.asking(ctx)) {
             return Outcome::stay();
         }
         // The binary named is not here but the host has one (an OpenBao-only host and the
@@ -254,7 +261,7 @@ impl Server {
             }
             // Asked again only when that changed where or how: otherwise this report is
             // the answer, and a submit waiting for it goes on below.
-            if report.asked != self.asking(ctx) {
+            if !same_discovery(&report.asked, &self.asking(ctx)) {
                 self.host = Some(report);
                 return Outcome::run(self.discover_host(ctx));
             }
