@@ -10,7 +10,7 @@ use crate::answers::Answers;
 use crate::aws::AwsContext;
 use crate::aws::destroy::DestroyOptions;
 use crate::files::{self, Existing, WriteOptions};
-use crate::flow::{self, FlowOutcome};
+use crate::flow::{self, FlowOutcome, ReadyForServer};
 use crate::run::manifest::{FileRole, NamedRecord, Origin};
 use crate::run::{ApplyOptions, Change, ManifestStore, Recorder, Reporter, Result, RunError, Step};
 use crate::twins::quote;
@@ -140,17 +140,17 @@ fn as_member(answers: &Answers, key_arn: &str, policy_name: &str) -> Answers {
     a
 }
 
-/// The single-server flow of a node that joins (see [`as_member`]). The shared policy
+/// The checks and AWS part of a node that joins (see [`as_member`]). The shared policy
 /// is recorded as reused in its manifest first, so that the node's destroy detaches it
 /// from its user and never deletes it.
-async fn run_member(
+async fn provision_member(
     member: &Answers,
     state_dir: &Path,
     policy: &NamedRecord,
     opts: ApplyOptions,
     rep: &Reporter,
     unseal_keys: Option<UnsealKeys>,
-) -> Result<FlowOutcome> {
+) -> Result<ReadyForServer> {
     if !opts.dry_run {
         ManifestStore::open(state_dir)?.update(|m| {
             if m.iam_policy.is_none() {
@@ -162,7 +162,7 @@ async fn run_member(
         })?;
     }
     let keys = KeysDestination::HandBack;
-    flow::run_with(member, state_dir, opts, keys, rep, InitGate::default(), unseal_keys).await
+    flow::provision(member, state_dir, opts, keys, rep, InitGate::default(), unseal_keys).await
 }
 
 pub use crate::answers::{ClusterFile, ClusterNode};
@@ -276,7 +276,7 @@ pub async fn apply(
     }
     // A migration's keys are the first node's: a host migrating its node names the
     // others as peers, with one node here.
-    let first = flow::run_with(
+    let first = flow::provision(
         &first_node.answers,
         &first_node.state_dir,
         opts,
@@ -286,13 +286,9 @@ pub async fn apply(
         unseal_keys,
     )
     .await?;
-    // The first node's id as its run took it (a kept config's raft node_id).
-    let first_id = first.host.fill(&first_node.answers).0.server.node_id;
-    outcomes.push(NodeOutcome {
-        id: first_id.clone(),
-        ..node_outcome(first_node, &first)
-    });
     if opts.dry_run {
+        let first = first.deploy(rep).await?;
+        outcomes.push(first_outcome(first_node, &first));
         for (i, node) in others.iter().enumerate() {
             rep.note(format!(
                 "{}: the same steps as a node that joins: its user {} with the one policy, its own access key in {}, \
@@ -314,16 +310,41 @@ pub async fn apply(
         .snapshot()
         .iam_policy
         .ok_or_else(|| RunError::Other("the first node's manifest records no policy; run apply again".into()))?;
-    let key_arn = first.aws.key.arn.clone();
-    for (i, node) in others.iter().enumerate() {
+    let key_arn = first
+        .key_arn()
+        .ok_or_else(|| RunError::Other("the first node's run made no key; run apply again".into()))?
+        .to_string();
+    if !others.is_empty() {
         rep.check_stop()?;
-        rep.note(heading(node, i + 2, count));
+        rep.note(together(first_node, others, count));
+    }
+    // The other nodes make their AWS part (each its own user and access key) while the
+    // first node's server starts, is initialised and proves its restart; then they
+    // start and join it, all at once. Every run goes to its end, a failed one's too: a
+    // run dropped half-way could lose what it made before recording it.
+    let members = others.iter().map(|node| {
         let member = Node {
             answers: as_member(&node.answers, &key_arn, &policy.name),
             ..node.clone()
         };
-        let outcome = run_member(&member.answers, &member.state_dir, &policy, opts, rep, None).await?;
-        outcomes.push(node_outcome(&member, &outcome));
+        let rep = rep.for_node(&node.id);
+        let policy = &policy;
+        async move {
+            let ready = provision_member(&member.answers, &member.state_dir, policy, opts, &rep, None).await?;
+            Ok::<_, RunError>((member, ready, rep))
+        }
+    });
+    let (first, members) = tokio::join!(first.deploy(rep), futures_util::future::join_all(members));
+    let first = first?;
+    outcomes.push(first_outcome(first_node, &first));
+    let first_id = outcomes[0].id.clone();
+    let members: Vec<_> = members.into_iter().collect::<Result<_>>()?;
+    let started = members.into_iter().map(|(member, ready, rep)| async move {
+        let outcome = ready.deploy(&rep).await?;
+        Ok::<_, RunError>(node_outcome(&member, &outcome))
+    });
+    for outcome in futures_util::future::join_all(started).await {
+        outcomes.push(outcome?);
     }
     let file = ClusterFile {
         flavour: first.host.flavour().cli().to_string(),
@@ -377,6 +398,30 @@ pub fn joining(answers: &Answers, path: &Path) -> Result<(ClusterFile, Answers)>
 
 fn heading(node: &Node, i: usize, count: usize) -> String {
     format!("Node {i} of {count}: {} at {}", node.id, node.api_addr())
+}
+
+/// The heading of the nodes after the first, which run at the same time, and at the
+/// same time as the first node's server part.
+fn together(first: &Node, others: &[Node], count: usize) -> String {
+    let which = match others.len() {
+        1 => format!("Node {count} of {count}"),
+        _ => format!("Nodes 2 to {count} of {count} at the same time"),
+    };
+    let nodes: Vec<String> = others.iter().map(|n| format!("{} at {}", n.id, n.api_addr())).collect();
+    format!(
+        "{which}, each line named: {} (the lines not named are {}'s, whose server starts meanwhile)",
+        nodes.join(", "),
+        first.id
+    )
+}
+
+/// The first node's outcome, with its id as its run took it (a kept config's raft
+/// node_id).
+fn first_outcome(node: &Node, outcome: &FlowOutcome) -> NodeOutcome {
+    NodeOutcome {
+        id: outcome.host.fill(&node.answers).0.server.node_id,
+        ..node_outcome(node, outcome)
+    }
 }
 
 fn node_outcome(node: &Node, outcome: &FlowOutcome) -> NodeOutcome {
@@ -513,7 +558,10 @@ pub async fn join(
         arn: file.policy_arn.clone(),
         origin: Origin::Reused,
     };
-    let outcome = run_member(member, state_dir, &policy, opts, rep, unseal_keys).await?;
+    let outcome = provision_member(member, state_dir, &policy, opts, rep, unseal_keys)
+        .await?
+        .deploy(rep)
+        .await?;
     if opts.dry_run || outcome.vault.status.is_none() {
         return Ok((outcome, None));
     }

@@ -58,11 +58,47 @@ pub async fn run_with(
     gate: InitGate,
     unseal_keys: Option<UnsealKeys>,
 ) -> Result<FlowOutcome> {
+    provision(answers, state_dir, opts, keys, rep, gate, unseal_keys)
+        .await?
+        .deploy(rep)
+        .await
+}
+
+/// A run whose AWS part is done and whose server part is still to come: a local
+/// cluster's other nodes make theirs while the first node's server starts and proves
+/// itself (see `cluster::apply`).
+pub struct ReadyForServer {
+    /// The answers as the host filled them.
+    answers: Answers,
+    state_dir: PathBuf,
+    store: ManifestStore,
+    host: Host,
+    binary: Option<crate::vault::server::ServerBinary>,
+    opts: ApplyOptions,
+    keys: KeysDestination,
+    gate: InitGate,
+    unseal_keys: Option<UnsealKeys>,
+    aws: crate::aws::provision::Provisioned,
+    calls: Vec<Call>,
+    kms_endpoint: Option<String>,
+}
+
+/// Everything that can be checked, then the AWS part: what [`run_with`] does before
+/// the server.
+pub async fn provision(
+    answers: &Answers,
+    state_dir: &Path,
+    opts: ApplyOptions,
+    keys: KeysDestination,
+    rep: &Reporter,
+    gate: InitGate,
+    unseal_keys: Option<UnsealKeys>,
+) -> Result<ReadyForServer> {
     answers.check()?;
     // The host decides the unit, paths and owner that the operator left unset.
     let host = Host::discover(answers).probe_server(answers).await;
     let (filled, _) = host.fill(answers);
-    let answers = &filled;
+    let answers = filled;
     let store = if opts.dry_run {
         ManifestStore::detached(ManifestStore::open(state_dir)?.snapshot())
     } else {
@@ -83,41 +119,83 @@ pub async fn run_with(
     // A missing server binary or a taken port must stop the run before AWS is touched.
     // First: a live server with data says best what it is (before its port or storage
     // is refused as taken).
-    migrate::preflight(answers, &store.snapshot(), unseal_keys.as_ref(), opts.dry_run).await?;
-    let binary = preflight(answers, &store, &keys, opts, &host)?;
+    migrate::preflight(&answers, &store.snapshot(), unseal_keys.as_ref(), opts.dry_run).await?;
+    let binary = preflight(&answers, &store, &keys, opts, &host)?;
     if let Some(warning) = answers.plain_http_warning() {
         rep.warn(warning);
     }
-    let (aws, mut calls, kms_endpoint) = {
+    let (aws, calls, kms_endpoint) = {
         // The AWS clients go when the AWS part is done: with them their connections,
         // whose read buffers held the new access key's answer.
-        let ctx = AwsContext::connect(Connection::from_answers(answers)).await;
-        let provisioner = Provisioner::new(&ctx, answers, &store, rep.clone(), opts);
+        let ctx = AwsContext::connect(Connection::from_answers(&answers)).await;
+        let provisioner = Provisioner::new(&ctx, &answers, &store, rep.clone(), opts);
         let aws = provisioner.run().await?;
         (aws, provisioner.calls(), ctx.kms_endpoint())
     };
-    if gate.stopped() {
-        return Err(RunError::StoppedOnRequest {
-            when: "after the AWS part: the server was not touched",
-        });
-    }
-    // The server's seal must reach KMS where autounseal's own calls did (an emulator, a
-    // VPC endpoint), even when that came from AWS_ENDPOINT_URL(_KMS) or the profile.
-    let mut seal_answers = answers.clone();
-    seal_answers.endpoint_url = kms_endpoint;
-    let deployer = Deployer::new(&seal_answers, &store, rep.clone(), state_dir, opts, binary, keys)
-        .with_gate(gate)
-        .with_unseal_keys(unseal_keys);
-    let vault = deployer.run(&aws.key).await?;
-    let aws = aws.summary(&answers.region, &answers.iam.user_name);
-    calls.extend(deployer.calls());
-    Ok(FlowOutcome {
-        kms_endpoint: seal_answers.endpoint_url,
-        aws,
-        vault,
-        calls,
+    Ok(ReadyForServer {
+        answers,
+        state_dir: state_dir.to_path_buf(),
+        store,
         host,
+        binary,
+        opts,
+        keys,
+        gate,
+        unseal_keys,
+        aws,
+        calls,
+        kms_endpoint,
     })
+}
+
+impl ReadyForServer {
+    /// The key this run's server will seal with (none in a plan).
+    pub fn key_arn(&self) -> Option<&str> {
+        match &self.aws.key {
+            crate::run::Applied::Done(key) => Some(&key.arn),
+            crate::run::Applied::Planned => None,
+        }
+    }
+
+    /// The server part: its config, start, init and proofs.
+    pub async fn deploy(self, rep: &Reporter) -> Result<FlowOutcome> {
+        let ReadyForServer {
+            answers,
+            state_dir,
+            store,
+            host,
+            binary,
+            opts,
+            keys,
+            gate,
+            unseal_keys,
+            aws,
+            mut calls,
+            kms_endpoint,
+        } = self;
+        if gate.stopped() {
+            return Err(RunError::StoppedOnRequest {
+                when: "after the AWS part: the server was not touched",
+            });
+        }
+        // The server's seal must reach KMS where autounseal's own calls did (an emulator,
+        // a VPC endpoint), even when that came from AWS_ENDPOINT_URL(_KMS) or the profile.
+        let mut seal_answers = answers.clone();
+        seal_answers.endpoint_url = kms_endpoint;
+        let deployer = Deployer::new(&seal_answers, &store, rep.clone(), &state_dir, opts, binary, keys)
+            .with_gate(gate)
+            .with_unseal_keys(unseal_keys);
+        let vault = deployer.run(&aws.key).await?;
+        let aws = aws.summary(&answers.region, &answers.iam.user_name);
+        calls.extend(deployer.calls());
+        Ok(FlowOutcome {
+            kms_endpoint: seal_answers.endpoint_url,
+            aws,
+            vault,
+            calls,
+            host,
+        })
+    }
 }
 
 /// Undoes what the manifest says autounseal made, newest first: the server it started,

@@ -35,6 +35,8 @@ pub fn line(event: &Event, mode: Mode) -> Option<String> {
         Event::Warning(text) => format!("  warn {text}"),
         Event::Note(text) => text.clone(),
         Event::Call(_) => return None,
+        // The nodes of a cluster that run at once: each line names its node.
+        Event::OfNode(node, event) => format!("  {node} {}", line(event, mode)?.trim_start()),
     })
 }
 
@@ -225,6 +227,13 @@ mod tests {
             "said once, below"
         );
         assert_eq!(line(&Event::Started(Step::KmsKey), Mode::Run), None);
+        let of_node = Event::OfNode("autounseal-2".into(), Box::new(done.clone()));
+        assert_eq!(
+            line(&of_node, Mode::Run).unwrap(),
+            "  autounseal-2 ok   KMS key: created k"
+        );
+        let started = Event::OfNode("autounseal-2".into(), Box::new(Event::Started(Step::KmsKey)));
+        assert_eq!(line(&started, Mode::Run), None);
     }
 
     #[test]

@@ -419,7 +419,7 @@ impl Default for TimingAnswers {
     fn default() -> Self {
         TimingAnswers {
             propagation_timeout_secs: 120,
-            poll_interval_ms: 1500,
+            poll_interval_ms: 500,
             required_successes: 3,
             operation_timeout_secs: 60,
             attempt_timeout_secs: 20,

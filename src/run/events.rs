@@ -147,6 +147,9 @@ pub enum Event {
     /// A line between steps: which node of a cluster the steps that follow are for.
     Note(String),
     Call(Call),
+    /// An event of one node of a cluster whose nodes run at the same time (see
+    /// [`Reporter::for_node`]): the front ends keep such nodes apart.
+    OfNode(Arc<str>, Box<Event>),
 }
 
 /// Where the engine sends its events. Cheap to clone; a silent one drops them.
@@ -154,6 +157,8 @@ pub enum Event {
 pub struct Reporter {
     tx: Option<UnboundedSender<Event>>,
     stop: Option<StopRequest>,
+    /// The node whose events these are, when several run at once.
+    node: Option<Arc<str>>,
 }
 
 /// An operator's request to stop (the first SIGINT or SIGTERM): the run finishes the
@@ -186,11 +191,25 @@ impl Reporter {
         Reporter {
             tx: Some(tx),
             stop: None,
+            node: None,
         }
     }
 
     pub fn silent() -> Reporter {
-        Reporter { tx: None, stop: None }
+        Reporter {
+            tx: None,
+            stop: None,
+            node: None,
+        }
+    }
+
+    /// The same reporter, whose events say they are node `id`'s: for the nodes of a
+    /// cluster that run at the same time, whose steps would otherwise interleave.
+    pub fn for_node(&self, id: &str) -> Reporter {
+        Reporter {
+            node: Some(id.into()),
+            ..self.clone()
+        }
     }
 
     /// The same reporter, whose steps stop starting once `stop` is requested.
@@ -212,6 +231,10 @@ impl Reporter {
 
     pub fn emit(&self, event: Event) {
         if let Some(tx) = &self.tx {
+            let event = match &self.node {
+                Some(node) => Event::OfNode(node.clone(), Box::new(event)),
+                None => event,
+            };
             // A front end that has gone away must not stop the run.
             let _ = tx.send(event);
         }

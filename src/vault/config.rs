@@ -127,15 +127,41 @@ impl ConfigText {
         }
     }
 
+    /// What a kept config's raft timing is (`; raft's …`), or nothing: new configs get
+    /// `performance_multiplier = 1`; an operator's own timing is theirs, kept, and said so.
+    pub fn kept_timing(&self) -> String {
+        if self.kind != Written::Kept {
+            return String::new();
+        }
+        match raft_multiplier(&self.new) {
+            Some(Some(n)) => format!("; raft's performance_multiplier = {n}, yours, kept"),
+            Some(None) => "; raft's timing kept at its default (performance_multiplier 5): 1 elects a leader about \
+                           five times faster"
+                .to_string(),
+            None => String::new(),
+        }
+    }
+
     /// One line for the change's detail.
     pub fn summary(&self, path: &Path) -> String {
         let what = match self.kind {
-            Written::Whole => "seal \"awskms\", raft storage",
-            Written::Kept => "kept; seal \"awskms\" added, the rest as it was",
-            Written::Stanza => "seal \"awskms\" alone, beside the config files",
+            Written::Whole => "seal \"awskms\", raft storage".to_string(),
+            Written::Kept => format!("kept; seal \"awskms\" added, the rest as it was{}", self.kept_timing()),
+            Written::Stanza => "seal \"awskms\" alone, beside the config files".to_string(),
         };
         format!("{} ({what})", path.display())
     }
+}
+
+/// A config's raft storage timing: None without raft storage, then the
+/// `performance_multiplier` it sets, if it does.
+pub fn raft_multiplier(text: &str) -> Option<Option<i64>> {
+    let parsed: serde_json::Value = hcl::from_str(text).ok()?;
+    let raft = parsed.get("storage")?.get("raft")?;
+    Some(
+        raft.get("performance_multiplier")
+            .and_then(|m| m.as_i64().or_else(|| m.as_str().and_then(|s| s.trim().parse().ok()))),
+    )
 }
 
 /// The config autounseal writes at `answers.output.vault_config`: a whole new one, the
@@ -465,6 +491,29 @@ mod tests {
 
     fn parse(text: &str) -> Value {
         hcl::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_kept_config_says_what_raft_timing_it_keeps() {
+        let with = "storage \"raft\" {\n  path = \"/d\"\n  performance_multiplier = 3\n}\n";
+        let without = "storage \"raft\" {\n  path = \"/d\"\n}\n";
+        assert_eq!(raft_multiplier(with), Some(Some(3)));
+        assert_eq!(raft_multiplier(without), Some(None));
+        assert_eq!(raft_multiplier("storage \"file\" {\n  path = \"/d\"\n}\n"), None);
+        let kept = |new: &str| {
+            ConfigText {
+                old: Some(new.into()),
+                new: new.into(),
+                kind: Written::Kept,
+            }
+            .summary(Path::new("/etc/vault.d/vault.hcl"))
+        };
+        assert!(
+            kept(with).contains("performance_multiplier = 3, yours, kept"),
+            "{}",
+            kept(with)
+        );
+        assert!(kept(without).contains("kept at its default"), "{}", kept(without));
     }
 
     #[test]

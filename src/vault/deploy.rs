@@ -658,7 +658,13 @@ impl<'a> Deployer<'a> {
                 Change::new(Step::VaultConfig, "file:write", text.detail(path), twin),
                 write,
                 nothing_to_record,
-                |key_id| format!("{} with seal \"awskms\" (key {key_id})", path.display()),
+                |key_id| {
+                    format!(
+                        "{} with seal \"awskms\" (key {key_id}){}",
+                        path.display(),
+                        text.kept_timing()
+                    )
+                },
             )
             .await?;
         Ok(())
@@ -1105,6 +1111,7 @@ pub(crate) async fn wait_until(watch: &Watch<'_>, ready: impl Fn(&SealStatus) ->
     let client = &watch.client;
     let deadline = Instant::now() + watch.timeout;
     let log = &watch.log;
+    let mut pause = Duration::from_millis(25);
     loop {
         if let Some(pid) = watch.pid
             && !launch::is_running(pid)
@@ -1153,7 +1160,10 @@ pub(crate) async fn wait_until(watch: &Watch<'_>, ready: impl Fn(&SealStatus) ->
             }
             .into());
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        // A server on this machine answers within milliseconds: look again soon, then
+        // every tenth of a second.
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
     }
 }
 

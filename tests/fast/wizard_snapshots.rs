@@ -257,6 +257,52 @@ fn cluster_review_lists_the_nodes() {
     snapshot!("09_review_cluster", app);
 }
 
+/// A cluster of 3 running: the rows are the first node's; the other two, which run at
+/// the same time, have a line each under them.
+#[test]
+fn cluster_run_shows_each_other_node_on_a_line() {
+    let mut app = app();
+    app.ctx.answers.cluster.nodes = 3;
+    app.go(ScreenId::Run);
+    let step_of = |node: &str, event: Event| Msg::Engine(Event::OfNode(node.into(), Box::new(event)));
+    for step in &autounseal::tui::screens::run::STEPS[..13] {
+        update(&mut app, Msg::Engine(Event::Done(*step, "ok".into())));
+    }
+    update(&mut app, Msg::Engine(Event::Started(Step::InitServer)));
+    update(
+        &mut app,
+        step_of("autounseal-2", Event::Started(Step::VerifyCredentials)),
+    );
+    update(
+        &mut app,
+        step_of(
+            "autounseal-2",
+            Event::Progress(Step::VerifyCredentials, "2/3 successes in a row".into()),
+        ),
+    );
+    update(
+        &mut app,
+        step_of(
+            "autounseal-3",
+            Event::Done(Step::AccessKey, "created AKIAEXAMPLE3".into()),
+        ),
+    );
+    update(
+        &mut app,
+        step_of("autounseal-3", Event::Warning("a warning of node 3".into())),
+    );
+    snapshot!("10_run_cluster_nodes", app);
+    let screen = format!("{}", draw(&app).backend());
+    assert!(screen.contains("autounseal-2  Verify credentials"), "{screen}");
+    assert!(screen.contains("2/3 successes in a row"), "{screen}");
+    assert!(screen.contains("autounseal-3  Access key"), "{screen}");
+    assert!(screen.contains("autounseal-3: a warning of node 3"), "{screen}");
+    // The first node's rows are not the other nodes' steps.
+    let rows = &app.screens.run.rows;
+    assert!(rows.iter().all(|(step, status)| *step != Step::AccessKey
+        || *status == autounseal::tui::screens::run::Status::Done("ok".into())));
+}
+
 /// Joining a cluster: the Server screen with its cluster file that does not read, then
 /// Review of a node that joins with the file's key.
 #[test]

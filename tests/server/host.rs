@@ -67,7 +67,8 @@ async fn an_operators_config_is_kept_and_the_server_unseals_through_kms() {
         "On this host:",
         "systemd: not running here (systemd is not PID 1)",
         &format!("At http://{}: no server answers", a.server.listen),
-        "(kept; seal \"awskms\" added, the rest as it was)",
+        // Their raft timing is theirs: kept, and said so.
+        "(kept; seal \"awskms\" added, the rest as it was; raft's timing kept at its default (performance_multiplier 5)",
         "+seal \"awskms\" {",
     ] {
         assert!(plan.contains(expected), "{expected}\n{plan}");
@@ -77,6 +78,7 @@ async fn an_operators_config_is_kept_and_the_server_unseals_through_kms() {
 
     let (ok, said) = run(d, &a, "apply");
     assert!(ok, "{said}");
+    assert!(said.contains("raft's timing kept at its default"), "{said}");
     let text = std::fs::read_to_string(&a.output.vault_config).unwrap();
     assert!(text.starts_with("# Ours, since 2021."), "{text}");
     let parsed: serde_json::Value = hcl::from_str(&text).unwrap();

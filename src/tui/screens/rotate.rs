@@ -103,7 +103,7 @@ impl Rotate {
         if asked != self.asked || !self.running() {
             return;
         }
-        steps::settle(&mut self.rows);
+        steps::settle(steps::statuses(&mut self.rows, &mut []));
         self.phase = match result {
             Ok(end) => Phase::Ended(end),
             Err(e) => Phase::Failed(e),
@@ -111,7 +111,7 @@ impl Rotate {
     }
 
     pub fn tick(&mut self) {
-        steps::tick(&mut self.rows);
+        steps::tick(steps::statuses(&mut self.rows, &mut []));
     }
 
     fn failed(&self) -> bool {

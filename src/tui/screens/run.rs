@@ -39,6 +39,9 @@ pub struct KeyToReplace {
 #[derive(Default)]
 pub struct Run {
     pub rows: Vec<(Step, Status)>,
+    /// The nodes of a local cluster that run at the same time, after the first (whose
+    /// steps are the rows): a line each.
+    pub nodes: Vec<steps::NodeRow>,
     pub phase: Phase,
     pub warnings: Vec<String>,
     /// How far the failure's text is scrolled (a server's log tail is long).
@@ -63,6 +66,7 @@ impl Run {
 impl Run {
     fn start(&mut self, ctx: &Ctx) -> Vec<Command> {
         self.rows = steps::waiting(&STEPS);
+        self.nodes.clear();
         self.phase = Phase::Running;
         self.warnings.clear();
         self.scroll = 0;
@@ -78,11 +82,14 @@ impl Run {
     }
 
     pub fn on_event(&mut self, event: Event) {
-        steps::on_event(&mut self.rows, &mut self.warnings, event);
+        match event {
+            Event::OfNode(node, event) => steps::on_node_event(&mut self.nodes, &mut self.warnings, node, *event),
+            event => steps::on_event(&mut self.rows, &mut self.warnings, event),
+        }
     }
 
     pub fn on_finished(&mut self, ctx: &mut Ctx, result: Result<RunReport, RunError>) {
-        steps::settle(&mut self.rows);
+        steps::settle(steps::statuses(&mut self.rows, &mut self.nodes));
         ctx.ran = true;
         match result {
             Ok(mut report) => {
@@ -108,7 +115,7 @@ impl Run {
     }
 
     pub fn tick(&mut self) {
-        steps::tick(&mut self.rows);
+        steps::tick(steps::statuses(&mut self.rows, &mut self.nodes));
     }
 
     fn failed(&self) -> bool {
@@ -272,7 +279,7 @@ fn view(run: &Run, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         Phase::Failed(e) => Some(e.clone()),
         _ => None,
     };
-    let mut text = Vec::new();
+    let mut text = steps::node_lines(ctx, &run.nodes, rest.width.max(1) as usize);
     for w in &run.warnings {
         text.push(Line::styled(format!("! {w}"), t.warn));
     }

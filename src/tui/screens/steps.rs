@@ -2,6 +2,7 @@
 //! skipped, failed) and the text under them: what the Run screen shows of an apply and
 //! the Rotate screen of a rotation. Not a screen; the two screens share it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -69,14 +70,66 @@ pub fn on_event(rows: &mut [(Step, Status)], warnings: &mut Vec<String>, event: 
             }
         }
         Event::Warning(text) => warnings.push(text),
-        // Which node of a cluster the rows are for: a screen of rows shows one node.
-        Event::Note(_) | Event::Call(_) => {}
+        // Which node of a cluster the rows are for: a screen of rows shows one node. The
+        // nodes that run at once have lines of their own (see [`on_node_event`]).
+        Event::Note(_) | Event::Call(_) | Event::OfNode(..) => {}
+    }
+}
+
+/// Where one of a cluster's nodes that run at the same time is: its latest step. The
+/// rows are the first node's; these nodes have a line each under them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRow {
+    pub node: Arc<str>,
+    pub step: Step,
+    pub status: Status,
+}
+
+/// An event of node `node` on its line; its warnings join `warnings`, named.
+pub fn on_node_event(nodes: &mut Vec<NodeRow>, warnings: &mut Vec<String>, node: Arc<str>, event: Event) {
+    let status = match event {
+        Event::Started(step) => Some((
+            step,
+            Status::Running {
+                since: Instant::now(),
+                elapsed: Duration::ZERO,
+                note: String::new(),
+            },
+        )),
+        Event::Progress(step, text) => {
+            if let Some(NodeRow {
+                step: at,
+                status: Status::Running { note, .. },
+                ..
+            }) = nodes.iter_mut().find(|n| n.node == node)
+                && *at == step
+            {
+                *note = text;
+            }
+            None
+        }
+        Event::Done(step, text) => Some((step, Status::Done(text))),
+        Event::Skipped(step, text) => Some((step, Status::Skipped(text))),
+        Event::Failed(step, text) => Some((step, Status::Failed(text))),
+        Event::Warning(text) => {
+            warnings.push(format!("{node}: {text}"));
+            None
+        }
+        Event::Note(_) | Event::Call(_) | Event::OfNode(..) => None,
+    };
+    let Some((step, status)) = status else { return };
+    match nodes.iter_mut().find(|n| n.node == node) {
+        Some(row) => {
+            row.step = step;
+            row.status = status;
+        }
+        None => nodes.push(NodeRow { node, step, status }),
     }
 }
 
 /// The engine has finished: a step still marked running did not, and must not spin on.
-pub fn settle(rows: &mut [(Step, Status)]) {
-    for (_, status) in rows.iter_mut() {
+pub fn settle<'a>(statuses: impl IntoIterator<Item = &'a mut Status>) {
+    for status in statuses {
         if matches!(status, Status::Running { .. }) {
             *status = Status::Waiting;
         }
@@ -84,12 +137,19 @@ pub fn settle(rows: &mut [(Step, Status)]) {
 }
 
 /// The running steps' clocks, brought up to now.
-pub fn tick(rows: &mut [(Step, Status)]) {
-    for (_, status) in rows.iter_mut() {
+pub fn tick<'a>(statuses: impl IntoIterator<Item = &'a mut Status>) {
+    for status in statuses {
         if let Status::Running { since, elapsed, .. } = status {
             *elapsed = since.elapsed();
         }
     }
+}
+
+/// Every status of `rows` and `nodes`, for [`settle`] and [`tick`].
+pub fn statuses<'a>(rows: &'a mut [(Step, Status)], nodes: &'a mut [NodeRow]) -> impl Iterator<Item = &'a mut Status> {
+    rows.iter_mut()
+        .map(|(_, s)| s)
+        .chain(nodes.iter_mut().map(|n| &mut n.status))
 }
 
 /// ↑ or ↓ on a screen of rows (see [`view`]): after a failure the text under the rows
@@ -117,9 +177,9 @@ pub fn done_so_far(rows: &[(Step, Status)]) -> Vec<String> {
 
 /// A step's row: its mark and label, then its text wrapped under the text (a long ARN
 /// wraps rather than losing its end, and the labels stay a clear column).
-fn row_lines(ctx: &Ctx, step: Step, status: &Status, label_width: usize, width: usize) -> Vec<Line<'static>> {
+fn row_lines(ctx: &Ctx, label: &str, status: &Status, label_width: usize, width: usize) -> Vec<Line<'static>> {
     let t = &ctx.theme;
-    let label = format!("{:<label_width$}", step.label());
+    let label = format!("{label:<label_width$}");
     let (mark, style, text) = match status {
         Status::Waiting => ("·".to_string(), t.dim, String::new()),
         Status::Running { elapsed, note, .. } => (
@@ -133,6 +193,19 @@ fn row_lines(ctx: &Ctx, step: Step, status: &Status, label_width: usize, width: 
     };
     let head = vec![Span::styled(format!("{mark} "), style), Span::raw(label)];
     super::hanging(head, &[(text.as_str(), t.dim)], width)
+}
+
+/// A line per node that runs at the same time as others: the node, its latest step and
+/// where that step is.
+pub fn node_lines(ctx: &Ctx, nodes: &[NodeRow], width: usize) -> Vec<Line<'static>> {
+    let node_width = nodes.iter().map(|n| n.node.chars().count()).max().unwrap_or(0);
+    nodes
+        .iter()
+        .flat_map(|n| {
+            let label = format!("{:<node_width$}  {}", n.node, n.step.label());
+            row_lines(ctx, &label, &n.status, label.chars().count() + 1, width)
+        })
+        .collect()
 }
 
 /// The rows, then `text` below them. On failure (`failed`) the rows after the last one
@@ -158,7 +231,7 @@ pub fn view(
     let shown: Vec<Vec<Line>> = rows
         .iter()
         .take(if failed { last + 1 } else { rows.len() })
-        .map(|(step, status)| row_lines(ctx, *step, status, label_width, width))
+        .map(|(step, status)| row_lines(ctx, step.label(), status, label_width, width))
         .collect();
     // The text below keeps its room (half the screen at most: a long error scrolls),
     // and on a short terminal the newest rows stay in view.
