@@ -196,6 +196,11 @@ pub struct DoctorArgs {
     /// Print the findings as a JSON array (for monitoring)
     #[arg(long)]
     pub json: bool,
+    /// Also write the findings as Prometheus metrics to FILE, for node_exporter's
+    /// textfile collector (for example
+    /// /var/lib/node_exporter/textfile_collector/autounseal.prom); replaced whole, 0644
+    #[arg(long, value_name = "FILE")]
+    pub textfile: Option<PathBuf>,
     /// The CA bundle that verifies the server's HTTPS certificate (default: the setup's
     /// `server.ca_cert`)
     #[arg(long, value_name = "FILE", env = "VAULT_CACERT")]

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
 use crate::cli::DoctorArgs;
 use crate::headless::print_findings;
@@ -29,6 +29,16 @@ pub async fn doctor(args: DoctorArgs, state_dir: &Path, profile: Option<&str>) -
                 print_findings(&node.findings);
             }
         }
+    }
+    // After the findings are printed: a folder that cannot be written hides none of them.
+    if let Some(path) = &args.textfile {
+        let named: Vec<(&str, &[crate::doctor::Finding])> =
+            nodes.iter().map(|n| (n.node.as_str(), n.findings.as_slice())).collect();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        crate::doctor::textfile::write(path, &crate::doctor::textfile::render(&named, now))
+            .with_context(|| format!("cannot write the metrics to {}", path.display()))?;
     }
     Ok(ops::check::exit_code(&nodes))
 }

@@ -5,6 +5,7 @@
 
 pub mod checks;
 pub mod status;
+pub mod textfile;
 
 use std::path::Path;
 
@@ -67,6 +68,21 @@ pub struct Finding {
     pub verdict: Verdict,
     pub evidence: String,
     pub fix: Option<String>,
+    /// What the check measured, for monitoring (see [`textfile`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measure: Option<Measure>,
+}
+
+/// The value behind a check's verdict that monitoring graphs and alerts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// The server's access key, this many whole days old.
+    AccessKeyAgeDays(u64),
+    /// The KMS key's state as KMS names it (`Enabled`, `Disabled`, `PendingDeletion` …).
+    KeyState(String),
+    /// Whether the server is sealed.
+    Sealed(bool),
 }
 
 impl Finding {
@@ -87,6 +103,14 @@ impl Finding {
         Finding::new(link, check, Verdict::Skipped, why.into(), None)
     }
 
+    /// The finding, with what its check measured.
+    pub fn measured(self, measure: Measure) -> Finding {
+        Finding {
+            measure: Some(measure),
+            ..self
+        }
+    }
+
     fn new(link: Link, check: &'static str, verdict: Verdict, evidence: String, fix: Option<String>) -> Finding {
         // One line each: a multi-line cause would break the list and the monitoring that reads it.
         let one_line = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -96,6 +120,7 @@ impl Finding {
             verdict,
             evidence: one_line(evidence),
             fix: fix.map(one_line),
+            measure: None,
         }
     }
 }

@@ -1018,6 +1018,14 @@ impl<'a> Deployer<'a> {
     }
 
     async fn verify(&self, pid: Option<u32>) -> Result<SealStatus> {
+        let joins = self.answers.server.existing.is_new() && !self.answers.init.enabled;
+        if joins && !self.answers.cluster.peers.is_empty() {
+            // The wait a joining node's operator sees most: said, so that it reads as normal.
+            self.rep.progress(
+                Step::VerifySeal,
+                "joining; the server tries its stored key again 5 s after its start",
+            );
+        }
         // With the pid, a background server that died is reported at once, with its log.
         let status = self.wait_until(pid, |s| s.initialized && !s.sealed).await?;
         if status.seal_type != "awskms" {

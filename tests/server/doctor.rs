@@ -102,6 +102,22 @@ impl Setup {
         (out.status.code().unwrap(), findings)
     }
 
+    /// `doctor --textfile`: the metrics file it wrote, for node_exporter.
+    fn metrics(&self) -> String {
+        let path = self.dir.path().join("textfile_collector").join("autounseal.prom");
+        let out = self.run(&["doctor", "--textfile", path.to_str().unwrap()]);
+        assert!(out.status.code().is_some_and(|c| c <= 2), "{}", text(&out));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("no metrics ({e}): {}", text(&out)))
+    }
+
+    /// The value of the metric line that starts with `series` (name and labels).
+    fn metric(&self, text: &str, series: &str) -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+            .to_string()
+    }
+
     /// The saved key's secret, wherever its style keeps it.
     fn env_secret(&self) -> Option<String> {
         let key = self.answers.output.key_files().read_key()?;
@@ -432,6 +448,27 @@ async fn each_broken_aws_link_and_a_stopped_server_are_found_with_their_fix() {
     let policy = s.manifest.iam_policy.clone().unwrap().arn;
     let user = s.manifest.iam_user.clone().unwrap().name;
     let access_key = s.manifest.access_key.clone().unwrap().id;
+    // The same findings as metrics: all well.
+    let metrics = s.metrics();
+    let node = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("autounseal_doctor_exit_code{node=\""))
+        .and_then(|l| l.split('"').next())
+        .unwrap_or_else(|| panic!("no exit code:\n{metrics}"))
+        .to_string();
+    for (series, value) in [
+        ("autounseal_doctor_exit_code", "0"),
+        ("autounseal_access_key_age_days", "0"),
+        ("autounseal_server_sealed", "0"),
+    ] {
+        assert_eq!(
+            s.metric(&metrics, &format!("{series}{{node=\"{node}\"}}")),
+            value,
+            "{metrics}"
+        );
+    }
+    let enabled = format!("autounseal_kms_key_enabled{{node=\"{node}\",state=\"Enabled\"}}");
+    assert_eq!(s.metric(&metrics, &enabled), "1");
 
     // The policy widened to a wildcard, by a new default version.
     let wild = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
@@ -483,6 +520,15 @@ async fn each_broken_aws_link_and_a_stopped_server_are_found_with_their_fix() {
         "fail",
         "is Disabled",
         &format!("kms enable-key --key-id {arn}"),
+    );
+    let metrics = s.metrics();
+    let disabled = format!("autounseal_kms_key_enabled{{node=\"{node}\",state=\"Disabled\"}}");
+    assert_eq!(s.metric(&metrics, &disabled), "0");
+    let check = format!("autounseal_check{{node=\"{node}\",link=\"KMS key\",check=\"state\"}}");
+    assert_eq!(s.metric(&metrics, &check), "2");
+    assert_eq!(
+        s.metric(&metrics, &format!("autounseal_doctor_exit_code{{node=\"{node}\"}}")),
+        "2"
     );
     kms.enable_key().key_id(&key_id).send().await.unwrap();
 
@@ -557,6 +603,11 @@ async fn each_broken_aws_link_and_a_stopped_server_are_found_with_their_fix() {
         "restart it",
     );
     assert_eq!(finding(&findings, "server", "seal type")["verdict"], "ok");
+    let metrics = s.metrics();
+    assert_eq!(
+        s.metric(&metrics, &format!("autounseal_server_sealed{{node=\"{node}\"}}")),
+        "1"
+    );
 
     // The server stopped: unreachable, and how to start it.
     let pid = s.manifest.server.as_ref().unwrap().pid.unwrap();

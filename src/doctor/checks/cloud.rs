@@ -5,7 +5,7 @@ use aws_sdk_kms::primitives::Blob;
 
 use super::{OPERATOR_FAILED, RERUN_APPLY, aws_failure};
 use crate::aws::{AwsContext, Identity, policy};
-use crate::doctor::{Finding, Link};
+use crate::doctor::{Finding, Link, Measure};
 use crate::run::{Manifest, RunError};
 use crate::secrets::AccessKey;
 
@@ -190,7 +190,7 @@ pub fn age_days(created: i64, now: i64) -> u64 {
 /// The access key's age: a warning past [`MAX_KEY_AGE_DAYS`].
 pub fn age_finding(id: &str, created: i64, now: i64) -> Finding {
     let days = age_days(created, now);
-    if days > MAX_KEY_AGE_DAYS {
+    let finding = if days > MAX_KEY_AGE_DAYS {
         Finding::warn(
             Link::Credentials,
             "access key",
@@ -203,7 +203,8 @@ pub fn age_finding(id: &str, created: i64, now: i64) -> Finding {
             "access key",
             format!("{id} is active, {days} days old"),
         )
-    }
+    };
+    finding.measured(Measure::AccessKeyAgeDays(days))
 }
 
 /// Attached to the user, and its default version still exactly the three actions on
@@ -349,36 +350,40 @@ pub async fn key(manifest: &Manifest, operator: &AwsContext, operator_ok: bool, 
     };
     let state = meta.key_state().map_or("Unknown", |s| s.as_str());
     let enabled = state == "Enabled";
-    out.push(match state {
-        "Enabled" => Finding::ok(link, "state", format!("{} is Enabled", key.key_id)),
-        "Disabled" => Finding::fail(
-            link,
-            "state",
-            format!("{} is Disabled: the server cannot unseal", key.key_id),
-            cli(&["kms", "enable-key", "--key-id", &key.arn]),
-        ),
-        "PendingDeletion" => Finding::fail(
-            link,
-            "state",
-            format!(
-                "{} is PendingDeletion (deleted at {}): the server cannot unseal, and after that never will",
-                key.key_id,
-                meta.deletion_date()
-                    .map_or("a date KMS did not say".to_string(), |d| d.to_string())
+    let measure = Measure::KeyState(state.to_string());
+    out.push(
+        match state {
+            "Enabled" => Finding::ok(link, "state", format!("{} is Enabled", key.key_id)),
+            "Disabled" => Finding::fail(
+                link,
+                "state",
+                format!("{} is Disabled: the server cannot unseal", key.key_id),
+                cli(&["kms", "enable-key", "--key-id", &key.arn]),
             ),
-            format!(
-                "{} && {}",
-                cli(&["kms", "cancel-key-deletion", "--key-id", &key.arn]),
-                cli(&["kms", "enable-key", "--key-id", &key.arn])
+            "PendingDeletion" => Finding::fail(
+                link,
+                "state",
+                format!(
+                    "{} is PendingDeletion (deleted at {}): the server cannot unseal, and after that never will",
+                    key.key_id,
+                    meta.deletion_date()
+                        .map_or("a date KMS did not say".to_string(), |d| d.to_string())
+                ),
+                format!(
+                    "{} && {}",
+                    cli(&["kms", "cancel-key-deletion", "--key-id", &key.arn]),
+                    cli(&["kms", "enable-key", "--key-id", &key.arn])
+                ),
             ),
-        ),
-        other => Finding::fail(
-            link,
-            "state",
-            format!("{} is {other}", key.key_id),
-            "the key cannot be used in this state: see it in the KMS console",
-        ),
-    });
+            other => Finding::fail(
+                link,
+                "state",
+                format!("{} is {other}", key.key_id),
+                "the key cannot be used in this state: see it in the KMS console",
+            ),
+        }
+        .measured(measure),
+    );
     let spec = meta.key_spec().map_or("unknown", |s| s.as_str());
     let usage = meta.key_usage().map_or("unknown", |u| u.as_str());
     out.push(if spec == "SYMMETRIC_DEFAULT" && usage == "ENCRYPT_DECRYPT" {

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{config_path, env_path, server_address};
-use crate::doctor::{Finding, Link};
+use crate::doctor::{Finding, Link, Measure};
 use crate::run::Manifest;
 use crate::vault::client::VaultClient;
 
@@ -185,16 +185,19 @@ pub async fn server(manifest: &Manifest, ca_cert: Option<&Path>, out: &mut Vec<F
             "run `autounseal apply` with init enabled, or `bao operator init` / `vault operator init`",
         )
     });
-    out.push(if !status.sealed {
-        Finding::ok(link, "unsealed", "unsealed by KMS")
-    } else {
-        Finding::fail(
-            link,
-            "unsealed",
-            "the server is sealed: it could not use the KMS key at its last start",
-            format!("fix the failures above, then restart it ({how_to_start})"),
-        )
-    });
+    out.push(
+        if !status.sealed {
+            Finding::ok(link, "unsealed", "unsealed by KMS")
+        } else {
+            Finding::fail(
+                link,
+                "unsealed",
+                "the server is sealed: it could not use the KMS key at its last start",
+                format!("fix the failures above, then restart it ({how_to_start})"),
+            )
+        }
+        .measured(Measure::Sealed(status.sealed)),
+    );
 }
 
 #[cfg(test)]
