@@ -105,15 +105,16 @@ pub fn find(binary: &str) -> Result<ServerBinary, VaultError> {
     // Discovery, the preflight and each node of a local cluster ask about the same file:
     // its answer is kept while the file is unchanged (its size and time).
     let stamp = std::fs::metadata(&path).ok().map(|m| (m.len(), m.modified().ok()));
-    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    let known = || KNOWN.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(stamp) = &stamp
-        && let Some((_, kept)) = known.get(&path).filter(|(s, _)| s == stamp)
+        && let Some((_, kept)) = known().get(&path).filter(|(s, _)| s == stamp)
     {
         return Ok(kept.clone());
     }
+    // Asked with the lock let go: a slow binary holds up no other question.
     let found = ask_version(path)?;
     if let Some(stamp) = stamp {
-        known.insert(found.path.clone(), (stamp, found.clone()));
+        known().insert(found.path.clone(), (stamp, found.clone()));
     }
     Ok(found)
 }
@@ -201,6 +202,35 @@ mod tests {
         assert!(bin(Flavour::OpenBao, (2, 6, 2)).has_builtin_awskms());
         assert!(!bin(Flavour::OpenBao, (2, 7, 0)).has_builtin_awskms());
         assert!(bin(Flavour::Vault, (1, 20, 0)).has_builtin_awskms());
+    }
+
+    #[test]
+    fn a_binary_is_asked_its_version_once_until_it_changes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let count = dir.path().join("asked");
+        let binary = dir.path().join("bao");
+        let script = |version: &str| {
+            format!(
+                "#!/bin/sh\necho asked >> {}\necho 'OpenBao v{version} (abc), built 2026'\n",
+                count.display()
+            )
+        };
+        std::fs::write(&binary, script("2.6.2")).unwrap();
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let asked = || std::fs::read_to_string(&count).unwrap_or_default().lines().count();
+        let named = binary.to_string_lossy().into_owned();
+        assert_eq!(find(&named).unwrap().version, (2, 6, 2));
+        assert_eq!(find(&named).unwrap().version, (2, 6, 2));
+        assert_eq!(
+            asked(),
+            1,
+            "the second question was answered from what the first learnt"
+        );
+        // Upgraded in place (a longer file): asked again.
+        std::fs::write(&binary, script("2.7.20")).unwrap();
+        assert_eq!(find(&named).unwrap().version, (2, 7, 20));
+        assert_eq!(asked(), 2);
     }
 
     #[test]
