@@ -34,9 +34,7 @@ pub async fn doctor(args: DoctorArgs, state_dir: &Path, profile: Option<&str>) -
     if let Some(path) = &args.textfile {
         let named: Vec<(&str, &[crate::doctor::Finding])> =
             nodes.iter().map(|n| (n.node.as_str(), n.findings.as_slice())).collect();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = crate::doctor::checks::now_secs();
         crate::doctor::textfile::write(path, &crate::doctor::textfile::render(&named, now))
             .with_context(|| format!("cannot write the metrics to {}", path.display()))?;
     }
