@@ -257,13 +257,22 @@ pub fn undo_plan(m: &Manifest, migrate_back: bool) -> Vec<String> {
     if let Some(a) = &m.kms_alias {
         lines.push(format!("{} alias {}", verb(a.origin), a.name));
     }
-    if let Some(k) = &m.kms_key {
-        let v = if k.origin == Origin::Created {
+    let schedule = |o: Origin| {
+        if o == Origin::Created {
             "schedule the deletion of"
         } else {
             "keep (reused)"
-        };
-        lines.push(format!("{v} KMS key {}", k.arn));
+        }
+    };
+    // Replicas first: KMS deletes a primary key only once it has no replica left.
+    for r in &m.kms_replicas {
+        if let Some(alias) = &r.alias {
+            lines.push(format!("{} alias {alias} in {}", verb(r.origin), r.region));
+        }
+        lines.push(format!("{} the replica in {}: {}", schedule(r.origin), r.region, r.arn));
+    }
+    if let Some(k) = &m.kms_key {
+        lines.push(format!("{} KMS key {}", schedule(k.origin), k.arn));
     }
     if let Some(s) = &m.server
         && s.pid.is_some()

@@ -131,7 +131,10 @@ pub fn print_plan(answers: &Answers, outcome: &FlowOutcome) {
         "The IAM policy {} (exactly this, nothing more):",
         answers.iam.policy_name
     );
-    println!("{}", policy::document_text(&outcome.aws.key.arn));
+    println!(
+        "{}",
+        policy::document_text(&policy::key_arns(&outcome.aws.key.arn, &answers.kms.replica_regions))
+    );
 }
 
 /// How a verdict reads at the start of a line: the same words as a run's lines.

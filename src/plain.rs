@@ -154,6 +154,11 @@ fn ask_aws(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<()> {
         a.kms.alias = p.ask(Q::Alias, &a.kms.alias.clone())?;
         a.kms.description = p.ask(Q::Description, &a.kms.description.clone())?;
         a.kms.rotation = p.yes(Q::Rotation, a.kms.rotation)?;
+        let region = a.region.clone();
+        let replicas = p.ask_with(Q::Replicas, &a.kms.replica_regions.join(", "), move |v| {
+            answers::validate_replica_regions(&answers::parse_replica_regions(v), &region)
+        })?;
+        a.kms.replica_regions = answers::parse_replica_regions(&replicas);
     } else {
         let region = a.region.clone();
         a.kms.key_id = Some(p.ask_with(Q::KeyId, a.kms.key_id.as_deref().unwrap_or(""), move |v| {

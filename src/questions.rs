@@ -19,6 +19,7 @@ pub enum Q {
     Alias,
     Description,
     Rotation,
+    Replicas,
     KeyId,
     User,
     Policy,
@@ -104,6 +105,12 @@ fn pgp_list(_: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The list as typed, each a known region named once; that none is the key's own region
+/// is checked where the region is known (`answers::validate_replica_regions`).
+fn check_replica_regions(text: &str) -> Result<(), String> {
+    answers::validate_replica_regions(&answers::parse_replica_regions(text), "")
+}
+
 const fn text(check: fn(&str) -> Result<(), String>) -> Kind {
     Kind::Text { check, optional: false }
 }
@@ -155,6 +162,12 @@ pub static QUESTIONS: &[Question] = &[
         label: "Yearly rotation",
         help: "KMS rotates the key material every year; Vault needs nothing for it",
         kind: Kind::YesNo,
+    },
+    Question {
+        id: Q::Replicas,
+        label: "Replica regions",
+        help: "copies of the key in other regions, for a recovery there (comma-separated); empty: none",
+        kind: optional(check_replica_regions),
     },
     Question {
         id: Q::KeyId,

@@ -62,6 +62,21 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
+/// The ARN of a multi-region key's replica in `region`: a replica keeps its primary's
+/// key id (`mrk-…`), so only the ARN's region differs.
+pub fn replica_arn(primary_arn: &str, region: &str) -> String {
+    let mut parts: Vec<&str> = primary_arn.splitn(6, ':').collect();
+    if parts.len() == 6 {
+        parts[3] = region;
+    }
+    parts.join(":")
+}
+
+/// Multi-region keys, and only they, have ids that start so.
+pub fn is_multi_region_key_id(key_id: &str) -> bool {
+    key_id.starts_with("mrk-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,22 +31,36 @@ pub fn aws_command(args: &[&str], region: Option<&str>, endpoint_url: Option<&st
 
 /// The AWS CLI twin of the key autounseal creates, as the wizard shows it before a
 /// run has an id.
-pub fn create_key_command(description: &str, region: &str, endpoint_url: Option<&str>) -> String {
-    create_key_with_tags(description, &[(TAG_KEY, TAG_VALUE)], region, endpoint_url)
+pub fn create_key_command(description: &str, multi_region: bool, region: &str, endpoint_url: Option<&str>) -> String {
+    create_key_with_tags(description, &[(TAG_KEY, TAG_VALUE)], multi_region, region, endpoint_url)
 }
 
-/// The AWS CLI twin of the key run `run_id` creates, with every tag it sends.
-pub fn create_key(description: &str, run_id: &str, region: &str, endpoint_url: Option<&str>) -> String {
+/// The AWS CLI twin of the key run `run_id` creates, with every tag it sends; a key that
+/// gets replicas is a multi-region key.
+pub fn create_key(
+    description: &str,
+    run_id: &str,
+    multi_region: bool,
+    region: &str,
+    endpoint_url: Option<&str>,
+) -> String {
     create_key_with_tags(
         description,
         &[(TAG_KEY, TAG_VALUE), (RUN_TAG_KEY, run_id)],
+        multi_region,
         region,
         endpoint_url,
     )
 }
 
-fn create_key_with_tags(description: &str, tags: &[(&str, &str)], region: &str, endpoint_url: Option<&str>) -> String {
-    let tags: Vec<String> = tags.iter().map(|(k, v)| format!("TagKey={k},TagValue={v}")).collect();
+fn create_key_with_tags(
+    description: &str,
+    tags: &[(&str, &str)],
+    multi_region: bool,
+    region: &str,
+    endpoint_url: Option<&str>,
+) -> String {
+    let tags = tag_list(tags);
     let mut args = vec![
         "kms",
         "create-key",
@@ -54,12 +68,44 @@ fn create_key_with_tags(description: &str, tags: &[(&str, &str)], region: &str, 
         "SYMMETRIC_DEFAULT",
         "--key-usage",
         "ENCRYPT_DECRYPT",
+    ];
+    if multi_region {
+        args.push("--multi-region");
+    }
+    args.extend(["--description", description, "--tags"]);
+    args.extend(tags.iter().map(String::as_str));
+    aws_command(&args, Some(region), endpoint_url)
+}
+
+/// The AWS CLI twin of a replica's creation: sent to the key's own region, naming the
+/// replica's, with the key's description and this run's tags (a replica's tags are its
+/// own, not copied from the key).
+pub fn replicate_key(
+    key_id: &str,
+    replica_region: &str,
+    description: &str,
+    run_id: &str,
+    region: &str,
+    endpoint_url: Option<&str>,
+) -> String {
+    let tags = tag_list(&[(TAG_KEY, TAG_VALUE), (RUN_TAG_KEY, run_id)]);
+    let mut args = vec![
+        "kms",
+        "replicate-key",
+        "--key-id",
+        key_id,
+        "--replica-region",
+        replica_region,
         "--description",
         description,
         "--tags",
     ];
     args.extend(tags.iter().map(String::as_str));
     aws_command(&args, Some(region), endpoint_url)
+}
+
+fn tag_list(tags: &[(&str, &str)]) -> Vec<String> {
+    tags.iter().map(|(k, v)| format!("TagKey={k},TagValue={v}")).collect()
 }
 
 /// Quotes a word for a shell only when it needs it, so commands stay readable.

@@ -64,6 +64,10 @@ pub struct KmsAnswers {
     pub alias: String,
     pub description: String,
     pub rotation: bool,
+    /// Other regions that hold a replica of the key (a multi-region key), so that the
+    /// data can come back there if this region's key is lost or out of reach.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replica_regions: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -355,6 +359,7 @@ impl Default for KmsAnswers {
             alias: DEFAULT_ALIAS.into(),
             description: "Vault auto-unseal key (created by autounseal)".into(),
             rotation: true,
+            replica_regions: Vec::new(),
         }
     }
 }

@@ -110,6 +110,10 @@ impl Answers {
                 },
             );
         }
+        check(
+            "kms.replica_regions",
+            validate_replica_regions(&self.kms.replica_regions, &self.region),
+        );
         check("iam.user_name", validate_iam_user_name(&self.iam.user_name));
         check("iam.policy_name", validate_iam_policy_name(&self.iam.policy_name));
         if let Some(id) = &self.iam.replace_access_key {
@@ -260,6 +264,45 @@ pub fn validate_region(region: &str) -> Result<(), String> {
         format!("did you mean one of: {}?", close.join(", "))
     };
     Err(format!("\"{region}\" is not an AWS region that offers KMS; {hint}"))
+}
+
+/// The regions a multi-region key is replicated to: known KMS regions, each once, none
+/// the key's own region, all in its partition (a key cannot be replicated across one).
+pub fn validate_replica_regions(replicas: &[String], region: &str) -> Result<(), String> {
+    for (i, replica) in replicas.iter().enumerate() {
+        validate_region(replica).map_err(|e| format!("replica region {e}"))?;
+        if replica == region {
+            return Err(format!(
+                "{replica} is the key's own region; a replica goes to another region, for example {}",
+                regions::KMS_REGIONS
+                    .iter()
+                    .map(|(c, _)| *c)
+                    .find(|c| *c != region && regions::partition(c) == regions::partition(region))
+                    .unwrap_or("us-west-2")
+            ));
+        }
+        if replicas[..i].contains(replica) {
+            return Err(format!("{replica} is named twice"));
+        }
+        if regions::partition(replica) != regions::partition(region) {
+            return Err(format!(
+                "{replica} is in the partition {}, the key's region {region} in {}: KMS replicates a key only \
+                 within its partition",
+                regions::partition(replica),
+                regions::partition(region)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The replica regions as typed on one line: separated by commas or spaces.
+pub fn parse_replica_regions(text: &str) -> Vec<String> {
+    text.split([',', ' '])
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// A profile name of the shared credentials file: what the AWS CLI writes and every SDK

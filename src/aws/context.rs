@@ -182,6 +182,24 @@ impl AwsContext {
         &self.conn.region
     }
 
+    /// The operator's KMS client for another region (a replica's): the same credentials,
+    /// endpoint, timeouts and retries; only the region, and so the signature and the
+    /// KMS endpoint it reaches, differ.
+    pub fn kms_in(&self, region: &str) -> aws_sdk_kms::Client {
+        let config = self
+            .kms
+            .config()
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_kms::Client::from_conf(config)
+    }
+
+    /// [`AwsContext::aws_cli`] for a call sent to another region.
+    pub fn aws_cli_in(&self, region: &str, args: &[&str]) -> String {
+        crate::twins::aws_command(args, Some(region), self.conn.endpoint_url.as_deref())
+    }
+
     pub fn endpoint(&self) -> String {
         self.conn.endpoint_label()
     }

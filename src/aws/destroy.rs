@@ -10,7 +10,7 @@ use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use crate::aws::context::AwsContext;
 use crate::aws::error::{classify, error_code, is_not_found, service_error};
 use crate::run::events::{Reporter, Step};
-use crate::run::manifest::{ManifestStore, Origin};
+use crate::run::manifest::{ManifestStore, Origin, ReplicaRecord};
 use crate::run::mutate::nothing_to_record;
 use crate::run::{Call, Change, Recorder, Result, RunError};
 
@@ -77,6 +77,22 @@ where
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => Err(classify(action, endpoint, e)),
+    }
+}
+
+/// [`gone_ok`] for a key's deletion: one already pending deletion (a resumed destroy)
+/// needs nothing more either.
+fn scheduled_ok<T, E>(
+    result: std::result::Result<T, SdkError<E, HttpResponse>>,
+    action: &'static str,
+    endpoint: &str,
+) -> Result<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Err(e) if error_code(&e).as_deref() == Some("KMSInvalidStateException") => Ok(()),
+        other => gone_ok(other, action, endpoint),
     }
 }
 
@@ -326,6 +342,7 @@ impl Destroyer<'_> {
     }
 
     async fn alias(&self) -> Result<()> {
+        self.replica_aliases().await?;
         let Some(alias) = self.store.snapshot().kms_alias else {
             self.rep.skipped(Step::DeleteAlias, "no alias recorded");
             return Ok(());
@@ -350,7 +367,126 @@ impl Destroyer<'_> {
         Ok(())
     }
 
+    /// The aliases autounseal made in the replicas' regions.
+    async fn replica_aliases(&self) -> Result<()> {
+        for replica in self.store.snapshot().kms_replicas {
+            let (Some(alias), Origin::Created) = (&replica.alias, replica.origin) else {
+                continue;
+            };
+            let region = &replica.region;
+            let twin = self
+                .ctx
+                .aws_cli_in(region, &["kms", "delete-alias", "--alias-name", alias]);
+            let endpoint = self.endpoint();
+            let delete = self.ctx.kms_in(region).delete_alias().alias_name(alias).send();
+            self.recorder
+                .mutate(
+                    Change::new(
+                        Step::DeleteAlias,
+                        "kms:DeleteAlias",
+                        format!("{alias} in {region}"),
+                        twin,
+                    )
+                    .on_the_way(),
+                    |action| async move { gone_ok(delete.await, action, &endpoint) },
+                    |m, _| {
+                        m.record_replica(ReplicaRecord {
+                            alias: None,
+                            ..replica.clone()
+                        })
+                    },
+                    |_| format!("{alias} in {region}"),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The replicas, before the key: KMS deletes a primary key only once it has no
+    /// replica left. Every replica the key names is this setup's (the manifest may have
+    /// missed one whose answer was lost); none of a reused key is touched.
+    async fn replicas(&self, window_days: i32) -> Result<()> {
+        let m = self.store.snapshot();
+        let Some(key) = m.kms_key.as_ref().filter(|k| k.origin == Origin::Created) else {
+            self.store.update(|m| m.kms_replicas.clear())?;
+            return Ok(());
+        };
+        let mut replicas: Vec<(String, String)> = m
+            .kms_replicas
+            .iter()
+            .map(|r| (r.region.clone(), r.arn.clone()))
+            .collect();
+        let named = if crate::regions::is_multi_region_key_id(&key.key_id) {
+            Some(self.ctx.kms.describe_key().key_id(&key.key_id).send().await)
+        } else {
+            None
+        };
+        match named.transpose() {
+            Ok(None) => {}
+            Ok(Some(out)) => {
+                let named = out
+                    .key_metadata
+                    .and_then(|k| k.multi_region_configuration)
+                    .map(|c| c.replica_keys.unwrap_or_default())
+                    .unwrap_or_default();
+                for r in named {
+                    if let (Some(region), Some(arn)) = (r.region, r.arn)
+                        && !replicas.iter().any(|(known, _)| *known == region)
+                    {
+                        replicas.push((region, arn));
+                    }
+                }
+            }
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(classify("kms:DescribeKey", &self.endpoint(), e)),
+        }
+        let days = window_days.to_string();
+        // A replica has its key's id: named by it, in the replica's region.
+        let id = &key.key_id;
+        for (region, arn) in &replicas {
+            let twin = self.ctx.aws_cli_in(
+                region,
+                &[
+                    "kms",
+                    "schedule-key-deletion",
+                    "--key-id",
+                    id,
+                    "--pending-window-in-days",
+                    &days,
+                ],
+            );
+            let endpoint = self.endpoint();
+            let schedule = self
+                .ctx
+                .kms_in(region)
+                .schedule_key_deletion()
+                .key_id(id)
+                .pending_window_in_days(window_days)
+                .send();
+            let cancel = self
+                .ctx
+                .aws_cli_in(region, &["kms", "cancel-key-deletion", "--key-id", id]);
+            self.recorder
+                .mutate(
+                    Change::new(
+                        Step::ScheduleKeyDeletion,
+                        "kms:ScheduleKeyDeletion",
+                        format!("the replica in {region} in {window_days} days"),
+                        twin,
+                    )
+                    .on_the_way(),
+                    |action| async move { scheduled_ok(schedule.await, action, &endpoint) },
+                    |m, _| m.kms_replicas.retain(|r| r.region != *region),
+                    |_| format!("{arn} is deleted in {window_days} days; until then `{cancel}` brings it back"),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn key(&self, window_days: i32) -> Result<()> {
+        // Boxed: its future would otherwise make every caller's future larger still.
+        Box::pin(self.replicas(window_days)).await?;
         let Some(key) = self.store.snapshot().kms_key else {
             self.rep.skipped(Step::ScheduleKeyDeletion, "no key recorded");
             return Ok(());
@@ -383,13 +519,7 @@ impl Destroyer<'_> {
                 .pending_window_in_days(window_days)
                 .send()
                 .await;
-            match sent {
-                Ok(_) => Ok(()),
-                Err(e) if is_not_found(&e) => Ok(()),
-                // Already pending deletion (a resumed destroy): nothing more to do.
-                Err(e) if error_code(&e).as_deref() == Some("KMSInvalidStateException") => Ok(()),
-                Err(e) => Err(classify(action, &endpoint, e)),
-            }
+            scheduled_ok(sent, action, &endpoint)
         };
         self.recorder
             .mutate(

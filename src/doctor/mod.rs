@@ -7,6 +7,7 @@ pub mod checks;
 pub mod status;
 pub mod textfile;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use serde::Serialize;
@@ -64,7 +65,9 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub link: Link,
-    pub check: &'static str,
+    /// What was checked: mostly a fixed word; a check made once per item (a replica's
+    /// region) names it.
+    pub check: Cow<'static, str>,
     pub verdict: Verdict,
     pub evidence: String,
     pub fix: Option<String>,
@@ -86,20 +89,30 @@ pub enum Measure {
 }
 
 impl Finding {
-    pub fn ok(link: Link, check: &'static str, evidence: impl Into<String>) -> Finding {
+    pub fn ok(link: Link, check: impl Into<Cow<'static, str>>, evidence: impl Into<String>) -> Finding {
         Finding::new(link, check, Verdict::Ok, evidence.into(), None)
     }
 
-    pub fn warn(link: Link, check: &'static str, evidence: impl Into<String>, fix: impl Into<String>) -> Finding {
+    pub fn warn(
+        link: Link,
+        check: impl Into<Cow<'static, str>>,
+        evidence: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Finding {
         Finding::new(link, check, Verdict::Warn, evidence.into(), Some(fix.into()))
     }
 
-    pub fn fail(link: Link, check: &'static str, evidence: impl Into<String>, fix: impl Into<String>) -> Finding {
+    pub fn fail(
+        link: Link,
+        check: impl Into<Cow<'static, str>>,
+        evidence: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Finding {
         Finding::new(link, check, Verdict::Fail, evidence.into(), Some(fix.into()))
     }
 
     /// A check that could not be made, and why.
-    pub fn skipped(link: Link, check: &'static str, why: impl Into<String>) -> Finding {
+    pub fn skipped(link: Link, check: impl Into<Cow<'static, str>>, why: impl Into<String>) -> Finding {
         Finding::new(link, check, Verdict::Skipped, why.into(), None)
     }
 
@@ -111,12 +124,18 @@ impl Finding {
         }
     }
 
-    fn new(link: Link, check: &'static str, verdict: Verdict, evidence: String, fix: Option<String>) -> Finding {
+    fn new(
+        link: Link,
+        check: impl Into<Cow<'static, str>>,
+        verdict: Verdict,
+        evidence: String,
+        fix: Option<String>,
+    ) -> Finding {
         // One line each: a multi-line cause would break the list and the monitoring that reads it.
         let one_line = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
         Finding {
             link,
-            check,
+            check: check.into(),
             verdict,
             evidence: one_line(evidence),
             fix: fix.map(one_line),

@@ -68,7 +68,7 @@ pub fn render(nodes: &[(&str, &[Finding])], now: i64) -> String {
                 format!(
                     "autounseal_check{{node=\"{node}\",link=\"{}\",check=\"{}\"}} {}",
                     label(f.link.label()),
-                    label(f.check),
+                    label(&f.check),
                     verdict_value(f.verdict)
                 ),
             );

@@ -15,6 +15,8 @@ pub enum Step {
     KmsKey,
     KeyRotation,
     KmsAlias,
+    /// The key's replicas in other regions, each with the alias there.
+    KeyReplicas,
     IamUser,
     IamPolicy,
     AttachPolicy,
@@ -51,11 +53,12 @@ pub enum Step {
 impl Step {
     /// The steps of an apply, in the order it takes them: the rows the wizard's Run
     /// screen shows. The others are `destroy`'s.
-    pub const APPLY: [Step; 17] = [
+    pub const APPLY: [Step; 18] = [
         Step::Identity,
         Step::KmsKey,
         Step::KeyRotation,
         Step::KmsAlias,
+        Step::KeyReplicas,
         Step::IamUser,
         Step::IamPolicy,
         Step::AttachPolicy,
@@ -90,6 +93,7 @@ impl Step {
             Step::KmsKey => "KMS key",
             Step::KeyRotation => "Key rotation",
             Step::KmsAlias => "Key alias",
+            Step::KeyReplicas => "Key replicas",
             Step::IamUser => "IAM user",
             Step::IamPolicy => "IAM policy",
             Step::AttachPolicy => "Attach policy",

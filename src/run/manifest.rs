@@ -28,6 +28,17 @@ pub struct KeyRecord {
     pub origin: Origin,
 }
 
+/// A replica of the (multi-region) key in another region, with the alias made there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaRecord {
+    pub region: String,
+    pub arn: String,
+    /// The alias of the same name in the replica's region, when autounseal made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    pub origin: Origin,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedRecord {
     pub name: String,
@@ -285,6 +296,9 @@ pub struct Manifest {
     pub account_id: Option<String>,
     pub kms_key: Option<KeyRecord>,
     pub kms_alias: Option<NamedRecord>,
+    /// The key's replicas in other regions (`kms.replica_regions`), in the order asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kms_replicas: Vec<ReplicaRecord>,
     pub iam_user: Option<NamedRecord>,
     pub iam_policy: Option<NamedRecord>,
     /// The attachment of the policy to the user, when autounseal made it.
@@ -315,6 +329,7 @@ impl Manifest {
     pub fn is_empty(&self) -> bool {
         self.kms_key.is_none()
             && self.kms_alias.is_none()
+            && self.kms_replicas.is_empty()
             && self.iam_user.is_none()
             && self.iam_policy.is_none()
             && !self.policy_attached
@@ -337,6 +352,23 @@ impl Manifest {
     pub fn add_pending(&mut self, pending: PendingCreate) {
         self.clear_pending(pending.kind);
         self.pending.push(pending);
+    }
+
+    /// The ARNs the IAM policy names: the key's, then each replica's.
+    pub fn key_arns(&self) -> Vec<String> {
+        self.kms_key
+            .iter()
+            .map(|k| k.arn.clone())
+            .chain(self.kms_replicas.iter().map(|r| r.arn.clone()))
+            .collect()
+    }
+
+    /// Records a replica, replacing an older record of its region.
+    pub fn record_replica(&mut self, replica: ReplicaRecord) {
+        match self.kms_replicas.iter_mut().find(|r| r.region == replica.region) {
+            Some(slot) => *slot = replica,
+            None => self.kms_replicas.push(replica),
+        }
     }
 
     pub fn file(&self, role: FileRole) -> Option<&FileRecord> {

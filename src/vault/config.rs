@@ -216,10 +216,37 @@ fn seal_clash(file: &Path, seal: &str, ours: &Path) -> String {
     )
 }
 
-/// The seal stanza alone.
+/// The seal stanza alone, then the recovery stanzas of the key's replicas (comments).
 fn seal_text(answers: &Answers, kms_key_id: &str) -> String {
-    hcl::to_string(&Body::builder().add_block(seal_block(answers, kms_key_id)).build())
-        .expect("an HCL body always formats")
+    let seal = hcl::to_string(&Body::builder().add_block(seal_block(answers, kms_key_id)).build())
+        .expect("an HCL body always formats");
+    seal + &recovery_stanzas(answers, kms_key_id)
+}
+
+/// How each recovery comment starts: the way back and a re-run cut it with the stanza.
+const RECOVERY_MARKER: &str = "# autounseal: a recovery host in ";
+
+/// For each replica region, as a comment, the seal stanza a recovery host there would
+/// use (the replica's ARN, that region): never a second active seal.
+fn recovery_stanzas(answers: &Answers, kms_key_id: &str) -> String {
+    let mut out = String::new();
+    for region in &answers.kms.replica_regions {
+        let mut there = answers.clone();
+        there.region = region.clone();
+        let stanza = hcl::to_string(
+            &Body::builder()
+                .add_block(seal_block(&there, &crate::regions::replica_arn(kms_key_id, region)))
+                .build(),
+        )
+        .expect("an HCL body always formats");
+        out.push_str(&format!(
+            "\n{RECOVERY_MARKER}{region} (the key's replica there) uses this seal instead:\n"
+        ));
+        for line in stanza.lines() {
+            out.push_str(&format!("# {line}\n"));
+        }
+    }
+    out
 }
 
 fn seal_block(answers: &Answers, kms_key_id: &str) -> Block {
@@ -288,7 +315,29 @@ fn cut_awskms(text: &str, body: &hcl::edit::structure::Body) -> String {
         from = span.end + (rest.len() - rest.trim_start().len());
     }
     kept.push_str(&text[from..]);
-    kept
+    without_recovery_comments(&kept)
+}
+
+/// `text` without the recovery comments autounseal wrote (each from its marker line to
+/// the last comment line after it, with the blank line before it).
+fn without_recovery_comments(text: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut in_comment = false;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with(RECOVERY_MARKER) {
+            in_comment = true;
+            if kept.last().is_some_and(|l| l.trim().is_empty()) {
+                kept.pop();
+            }
+            continue;
+        }
+        if in_comment && line.starts_with('#') {
+            continue;
+        }
+        in_comment = false;
+        kept.push(line);
+    }
+    kept.concat()
 }
 
 fn awskms_stanzas(body: &hcl::edit::structure::Body) -> Vec<std::ops::Range<usize>> {
@@ -433,7 +482,10 @@ pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> String {
     } else {
         "the env file"
     };
-    format!("{WRITTEN_BY} Credentials for the awskms seal come from {from}, not from here.\n{text}")
+    format!(
+        "{WRITTEN_BY} Credentials for the awskms seal come from {from}, not from here.\n{text}{}",
+        recovery_stanzas(answers, kms_key_id)
+    )
 }
 
 /// One `retry_join` block per other node of the cluster: an uninitialised node tries
@@ -673,6 +725,50 @@ mod tests {
         // Run again on its own output: nothing changes.
         std::fs::write(&a.output.vault_config, &text.new).unwrap();
         assert_eq!(plan(&a, "arn:new", Flavour::Vault).unwrap().new, text.new);
+    }
+
+    #[test]
+    fn each_replica_gets_its_recovery_stanza_as_a_comment_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = answers();
+        a.kms.replica_regions = vec!["us-west-2".into(), "eu-central-1".into()];
+        let key = "arn:aws:kms:eu-west-1:1:key/mrk-k";
+        let whole = render(&a, key, Flavour::OpenBao);
+        // One active seal, the primary's; each replica's stanza commented out, complete.
+        let v = parse(&whole);
+        assert_eq!(v["seal"]["awskms"]["region"], "eu-west-1");
+        assert_eq!(v["seal"]["awskms"]["kms_key_id"], key);
+        for region in ["us-west-2", "eu-central-1"] {
+            let comment: String = whole
+                .lines()
+                .skip_while(|l| !l.starts_with(&format!("{RECOVERY_MARKER}{region} ")))
+                .skip(1)
+                .take_while(|l| l.starts_with("# "))
+                .map(|l| format!("{}\n", &l[2..]))
+                .collect();
+            let stanza = parse(&comment);
+            assert_eq!(stanza["seal"]["awskms"]["region"], region, "{whole}");
+            assert_eq!(
+                stanza["seal"]["awskms"]["kms_key_id"],
+                format!("arn:aws:kms:{region}:1:key/mrk-k")
+            );
+        }
+        // In an operator's config too, and a re-run or the way back takes the comments
+        // with the stanza, leaving the operator's own comments.
+        a.output.vault_config = dir.path().join("vault.hcl");
+        std::fs::write(&a.output.vault_config, OPERATORS).unwrap();
+        let kept = plan(&a, key, Flavour::OpenBao).unwrap().new;
+        assert_eq!(kept.matches(RECOVERY_MARKER).count(), 2, "{kept}");
+        std::fs::write(&a.output.vault_config, &kept).unwrap();
+        assert_eq!(
+            plan(&a, key, Flavour::OpenBao).unwrap().new,
+            kept,
+            "a re-run changes nothing"
+        );
+        let back = without_awskms(&kept).unwrap();
+        assert!(!back.contains("awskms") && !back.contains(RECOVERY_MARKER), "{back}");
+        assert!(back.contains("# Our production Vault: do not touch the listeners."));
+        assert!(!without_awskms(&whole).unwrap().contains(RECOVERY_MARKER));
     }
 
     #[test]

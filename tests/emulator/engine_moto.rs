@@ -144,7 +144,7 @@ async fn apply_creates_least_privilege_setup_and_a_rerun_changes_nothing() {
         .unwrap();
     let raw = version.policy_version.unwrap().document.unwrap();
     let doc: serde_json::Value = serde_json::from_str(&urlencoding::decode(&raw).unwrap()).unwrap();
-    policy::check_least_privilege(&doc, &key.arn).unwrap();
+    policy::check_least_privilege(&doc, std::slice::from_ref(&key.arn)).unwrap();
 
     // The saved key is the user's, 0600, and works for what Vault does.
     let env = &a.output.env_file;
@@ -398,7 +398,8 @@ async fn plan_changes_nothing_and_shows_the_exact_policy() {
     // The policy as the plan prints it: the three actions Vault calls, on the one key
     // the apply creates (no id yet), and no wildcard.
     let shown = out.summary(&a.region, &a.iam.user_name);
-    let printed: serde_json::Value = serde_json::from_str(&policy::document_text(&shown.key.arn)).unwrap();
+    let printed: serde_json::Value =
+        serde_json::from_str(&policy::document_text(std::slice::from_ref(&shown.key.arn))).unwrap();
     assert_eq!(
         printed,
         serde_json::json!({
@@ -411,7 +412,10 @@ async fn plan_changes_nothing_and_shows_the_exact_policy() {
             }]
         })
     );
-    assert!(!policy::document_text(&shown.key.arn).contains('*'), "no wildcard");
+    assert!(
+        !policy::document_text(std::slice::from_ref(&shown.key.arn)).contains('*'),
+        "no wildcard"
+    );
     assert_eq!(shown.user.arn, "arn:aws:iam::123456789012:user/vault-auto-unseal");
     assert!(ctx.kms.list_keys().send().await.unwrap().keys().is_empty());
     assert!(ctx.iam.list_users().send().await.unwrap().users().is_empty());
@@ -745,7 +749,7 @@ async fn switching_keys_updates_the_policy_within_iams_five_versions() {
             .unwrap();
         let raw = doc.policy_version.unwrap().document.unwrap();
         let doc: serde_json::Value = serde_json::from_str(&urlencoding::decode(&raw).unwrap()).unwrap();
-        policy::check_least_privilege(&doc, key.arn.as_deref().unwrap()).unwrap();
+        policy::check_least_privilege(&doc, &[key.arn.clone().unwrap()]).unwrap();
     }
 }
 

@@ -6,4 +6,5 @@ mod common;
 mod engine_moto;
 mod faults;
 mod preflight;
+mod replicas;
 mod twins;

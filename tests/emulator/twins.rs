@@ -137,6 +137,8 @@ fn twin_request(twin: &str) -> Request {
         }
         let value = match (name, &values[..]) {
             ("region" | "endpoint-url", _) => continue,
+            // A flag: KMS's JSON sends a boolean, IAM's query the word.
+            (_, []) if service == "kms" => Value::Bool(true),
             (_, []) => Value::String("true".into()),
             ("tags", items) => items
                 .iter()
@@ -165,18 +167,18 @@ fn twin_request(twin: &str) -> Request {
 
 /// The twin as it must match the request: the twin gives the policy on one line, the
 /// SDK sends it laid out; both must be exactly the document for the key.
-fn expected(twin: &Request, sent: &Request, key_arn: &str) -> Request {
+fn expected(twin: &Request, sent: &Request, key_arns: &[String]) -> Request {
     let mut twin = twin.clone();
     if let Some(doc) = twin.params.get_mut("PolicyDocument") {
         let json = |v: &Value| -> Value { serde_json::from_str(v.as_str().unwrap()).unwrap() };
         assert_eq!(
             json(doc),
-            policy::document(key_arn),
+            policy::document(key_arns),
             "the twin's policy is the document"
         );
         assert_eq!(
             json(&sent.params["PolicyDocument"]),
-            policy::document(key_arn),
+            policy::document(key_arns),
             "the policy sent is the one the plan prints"
         );
         *doc = sent.params["PolicyDocument"].clone();
@@ -210,7 +212,7 @@ async fn recorded_context(answers: &autounseal::answers::Answers, sent: &Sent) -
 
 /// Compares every AWS twin of `calls` with the request of the same operation, and
 /// returns the operations compared, in the twins' order.
-fn compare(calls: &[Call], sent: &[Request], key_arn: &str) -> Vec<String> {
+fn compare(calls: &[Call], sent: &[Request], key_arns: &[String]) -> Vec<String> {
     let changes: Vec<&Request> = sent
         .iter()
         // Reads, and the proof that the new key works (it keeps nothing it encrypts).
@@ -239,7 +241,7 @@ fn compare(calls: &[Call], sent: &[Request], key_arn: &str) -> Vec<String> {
             .position(|r| r.operation == twin.operation)
             .expect("a request for each twin");
         let sent = unpaired.remove(at);
-        assert_eq!(expected(twin, sent, key_arn), *sent, "the twin of {}", twin.operation);
+        assert_eq!(expected(twin, sent, key_arns), *sent, "the twin of {}", twin.operation);
     }
     twin_ops.into_iter().map(String::from).collect()
 }
@@ -260,7 +262,7 @@ async fn every_aws_twin_is_the_request_the_sdk_sent() {
     let p = Provisioner::new(&ctx, &a, &store, Reporter::silent(), apply);
     let made = p.run().await.unwrap();
     let key_arn = made.key.clone().done().unwrap().arn;
-    let mut compared = compare(&p.calls(), &sent.0.lock().unwrap(), &key_arn);
+    let mut compared = compare(&p.calls(), &sent.0.lock().unwrap(), &[key_arn]);
     compared.sort();
     assert_eq!(
         compared,
@@ -282,7 +284,7 @@ async fn every_aws_twin_is_the_request_the_sdk_sent() {
     a.kms.key_id = Some(other.key_id().to_string());
     let p = Provisioner::new(&ctx, &a, &store, Reporter::silent(), apply);
     p.run().await.unwrap();
-    let compared = compare(&p.calls(), &sent.0.lock().unwrap(), other.arn().unwrap());
+    let compared = compare(&p.calls(), &sent.0.lock().unwrap(), &[other.arn().unwrap().into()]);
     assert_eq!(compared, ["EnableKeyRotation", "CreatePolicyVersion"]);
 
     // Destroy's removals: the policy's older version goes before the policy.
@@ -290,7 +292,7 @@ async fn every_aws_twin_is_the_request_the_sdk_sent() {
     let calls = destroy_aws(&ctx, &store, &Reporter::silent(), DestroyOptions::default())
         .await
         .unwrap();
-    let compared = compare(&calls, &sent.0.lock().unwrap(), other.arn().unwrap());
+    let compared = compare(&calls, &sent.0.lock().unwrap(), &[other.arn().unwrap().into()]);
     assert_eq!(
         compared,
         [
@@ -301,6 +303,55 @@ async fn every_aws_twin_is_the_request_the_sdk_sent() {
             "DeleteUser",
             "DeleteAlias"
         ]
+    );
+}
+
+#[tokio::test]
+async fn the_twins_of_a_replica_are_the_requests_sent() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = answers(&moto, dir.path());
+    a.kms.replica_regions = vec!["us-west-2".into()];
+    let sent = Sent::default();
+    let ctx = recorded_context(&a, &sent).await;
+    let store = ManifestStore::open(&dir.path().join("state")).unwrap();
+    let apply = ApplyOptions {
+        overwrite_files: true,
+        dry_run: false,
+    };
+    let p = Provisioner::new(&ctx, &a, &store, Reporter::silent(), apply);
+    p.run().await.unwrap();
+    let arns = store.snapshot().key_arns();
+    assert_eq!(arns.len(), 2);
+    let compared = compare(&p.calls(), &sent.0.lock().unwrap(), &arns);
+    assert!(compared.contains(&"ReplicateKey".to_string()), "{compared:?}");
+    let create_key = &sent.0.lock().unwrap()[..]
+        .iter()
+        .find(|r| r.operation == "CreateKey")
+        .cloned()
+        .unwrap();
+    assert_eq!(create_key.params["MultiRegion"], json!(true));
+
+    // Destroy: the replica (and its alias there) before the key.
+    sent.0.lock().unwrap().clear();
+    let calls = destroy_aws(&ctx, &store, &Reporter::silent(), DestroyOptions::default())
+        .await
+        .unwrap();
+    let compared = compare(&calls, &sent.0.lock().unwrap(), &arns);
+    assert_eq!(
+        compared[compared.len() - 4..],
+        [
+            "DeleteAlias",
+            "DeleteAlias",
+            "ScheduleKeyDeletion",
+            "ScheduleKeyDeletion"
+        ]
+    );
+    let replica_first = calls.iter().find(|c| c.action == "kms:ScheduleKeyDeletion").unwrap();
+    assert!(
+        replica_first.command.contains("--region us-west-2"),
+        "{}",
+        replica_first.command
     );
 }
 
@@ -325,7 +376,7 @@ async fn the_twin_of_a_key_deletion_is_the_request_sent() {
         deletion_window_days: 7,
     };
     let calls = destroy_aws(&ctx, &store, &Reporter::silent(), opts).await.unwrap();
-    let compared = compare(&calls, &sent.0.lock().unwrap(), &made.key.done().unwrap().arn);
+    let compared = compare(&calls, &sent.0.lock().unwrap(), &[made.key.done().unwrap().arn]);
     assert_eq!(compared.last().map(String::as_str), Some("ScheduleKeyDeletion"));
 }
 
@@ -499,7 +550,11 @@ async fn built(ctx: &AwsContext, user: &str) -> (Built, String) {
     // IAM answers with the document URL-encoded.
     let text = urlencoding::decode(&raw).unwrap().into_owned();
     let document: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(document, policy::document(&key_arn), "exactly the document for the key");
+    assert_eq!(
+        document,
+        policy::document(std::slice::from_ref(&key_arn)),
+        "exactly the document for the key"
+    );
     let attached = ctx
         .iam
         .list_attached_user_policies()
@@ -636,7 +691,10 @@ async fn a_plans_twins_run_as_printed_build_what_apply_builds() {
     assert_eq!(by_hand_built.aliases, [(a.kms.alias.clone(), "KEY_ID".to_string())]);
     assert_eq!(by_hand_built.users, [user.as_str()]);
     assert_eq!(by_hand_built.policies[0].0, a.iam.policy_name);
-    assert_eq!(by_hand_built.policy_document, policy::document("KEY_ARN"));
+    assert_eq!(
+        by_hand_built.policy_document,
+        policy::document(&["KEY_ARN".to_string()])
+    );
     assert_eq!(
         by_hand_built.attached,
         [format!("arn:aws:iam::123456789012:policy/{}", a.iam.policy_name)]

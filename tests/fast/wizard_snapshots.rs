@@ -184,6 +184,33 @@ fn review_and_run() {
     key(&mut app, KeyCode::Char('b'));
     snapshot!("09_review_back_menu", app);
 
+    // A key with a replica: the KMS key screen's field, Review's line under the key, the
+    // Run screen's row.
+    let mut app = self::app();
+    app.go(ScreenId::Kms);
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Down);
+    }
+    for c in "eu-west-1".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    // The key's own region is refused where it is typed, with what to type instead.
+    snapshot!("04_kms_replica_in_its_own_region", app);
+    for _ in 0.."eu-west-1".len() {
+        key(&mut app, KeyCode::Backspace);
+    }
+    for c in "us-west-2, eu-central-1".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    snapshot!("04_kms_replicas", app);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.ctx.answers.kms.replica_regions, ["us-west-2", "eu-central-1"]);
+    app.go(ScreenId::Review);
+    let planned = Box::new(app.ctx.answers.clone());
+    update(&mut app, Msg::Plan(planned, Ok(calls())));
+    snapshot!("09_review_replicas", app);
+
     // An operator's config is kept: Review shows what changes in it.
     let mut app = self::app();
     app.go(ScreenId::Review);
@@ -265,7 +292,7 @@ fn cluster_run_shows_each_other_node_on_a_line() {
     app.ctx.answers.cluster.nodes = 3;
     app.go(ScreenId::Run);
     let step_of = |node: &str, event: Event| Msg::Engine(Event::OfNode(node.into(), Box::new(event)));
-    for step in &autounseal::tui::screens::run::STEPS[..13] {
+    for step in &autounseal::tui::screens::run::steps(&app.ctx.answers)[..13] {
         update(&mut app, Msg::Engine(Event::Done(*step, "ok".into())));
     }
     update(&mut app, Msg::Engine(Event::Started(Step::InitServer)));
@@ -418,7 +445,7 @@ fn finished() -> App {
         left_open: Vec::new(),
         cluster_next: None,
     };
-    for step in autounseal::tui::screens::run::STEPS {
+    for step in autounseal::tui::screens::run::steps(&app.ctx.answers) {
         update(&mut app, Msg::Engine(Event::Done(step, "ok".into())));
     }
     update(&mut app, Msg::RunFinished(Ok(report)));

@@ -306,6 +306,8 @@ fn without_a_terminal_the_wizard_asks_in_plain_lines_with_the_same_checks() {
         "",          // alias
         "",          // description
         "",          // rotation
+        "eu-west-1", // a replica in the key's own region: asked again
+        "",          // no replica
         "",          // user
         "",          // policy
         &format!("{d}/etc/vault.hcl"),
@@ -330,6 +332,10 @@ fn without_a_terminal_the_wizard_asks_in_plain_lines_with_the_same_checks() {
     assert!(out.status.success(), "{output}");
     assert!(
         output.contains("error: \"eu-wset-1\" is not an AWS region that offers KMS"),
+        "{output}"
+    );
+    assert!(
+        output.contains("error: eu-west-1 is the key's own region; a replica goes to another region"),
         "{output}"
     );
     // Input from a pipe is echoed: each prompt starts a line of its own.
@@ -606,9 +612,12 @@ fn the_line_prompts_plan_a_cluster_and_a_join() {
             .iam
             .create_policy()
             .policy_name("vault-auto-unseal-kms")
-            .policy_document(autounseal::aws::policy::document_text(
-                key.key_metadata().unwrap().arn().unwrap(),
-            ))
+            .policy_document(autounseal::aws::policy::document_text(&[key
+                .key_metadata()
+                .unwrap()
+                .arn()
+                .unwrap()
+                .to_string()]))
             .send()
             .await
             .unwrap();

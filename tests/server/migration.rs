@@ -392,6 +392,7 @@ async fn the_line_prompts_migrate_a_shamir_server() {
         "",
         "",
         "",
+        "", // no replica
         "", // user
         "", // policy
         &config,

@@ -275,7 +275,10 @@ async fn every_step_an_apply_reports_is_a_row_of_the_run_screen() {
     let said = text(&out);
     assert!(out.status.success(), "{said}");
 
-    let rows: Vec<&str> = autounseal::tui::screens::run::STEPS.iter().map(|s| s.label()).collect();
+    let rows: Vec<&str> = autounseal::tui::screens::run::steps(&a)
+        .iter()
+        .map(|s| s.label())
+        .collect();
     let reported = reported_steps(&said);
     for step in &reported {
         assert!(

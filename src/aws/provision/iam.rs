@@ -143,8 +143,9 @@ impl Provisioner<'_> {
             Applied::Done(key) => key.arn.clone(),
             Applied::Planned => planned_key_arn(self.ctx.region(), &identity.account),
         };
-        let wanted = policy::document(&key_arn);
-        let wanted_text = policy::document_text(&key_arn);
+        let key_arns = &policy::key_arns(&key_arn, &self.answers.kms.replica_regions);
+        let wanted = policy::document(key_arns);
+        let wanted_text = policy::document_text(key_arns);
         let recorded_policy = self.store.snapshot().iam_policy.filter(|p| p.arn == arn);
         let record = |origin| NamedRecord {
             name: name.clone(),
@@ -180,7 +181,7 @@ impl Provisioner<'_> {
                          choose another iam.policy_name"
                     )));
                 }
-                self.replace_policy_document(&arn, &key_arn, record(origin)).await?;
+                self.replace_policy_document(&arn, key_arns, record(origin)).await?;
                 Ok(record(origin))
             }
             Err(e) if is_not_found(&e) => {
@@ -192,7 +193,7 @@ impl Provisioner<'_> {
                     "--policy-name",
                     name,
                     "--policy-document",
-                    &policy::document_line(&key_arn),
+                    &policy::document_line(key_arns),
                     "--description",
                     POLICY_DESCRIPTION,
                     "--tags",
@@ -253,10 +254,10 @@ impl Provisioner<'_> {
             .map_err(|e| RunError::Other(format!("the policy {arn} has a document that is not JSON: {e}")))
     }
 
-    /// A new default version, the document for `key_arn`; IAM keeps five at most, so the
-    /// oldest spare one goes first.
-    async fn replace_policy_document(&self, arn: &str, key_arn: &str, record: NamedRecord) -> Result<()> {
-        let document = &policy::document_text(key_arn);
+    /// A new default version, the document for `key_arns`; IAM keeps five at most, so
+    /// the oldest spare one goes first.
+    async fn replace_policy_document(&self, arn: &str, key_arns: &[String], record: NamedRecord) -> Result<()> {
+        let document = &policy::document_text(key_arns);
         let versions = self
             .ctx
             .iam
@@ -303,7 +304,7 @@ impl Provisioner<'_> {
             "--policy-arn",
             arn,
             "--policy-document",
-            &policy::document_line(key_arn),
+            &policy::document_line(key_arns),
             "--set-as-default",
         ]);
         let create = |action| async move {
@@ -323,7 +324,7 @@ impl Provisioner<'_> {
                 Change::new(Step::IamPolicy, "iam:CreatePolicyVersion", document, twin),
                 create,
                 |m, record| m.iam_policy = Some(record.clone()),
-                |_| format!("updated {arn} to the current key"),
+                |_| format!("updated {arn} to the current key and its replicas"),
             )
             .await?;
         Ok(())

@@ -19,7 +19,28 @@ impl Provisioner<'_> {
         let key = self.rep.step(Step::KmsKey, self.ensure_key()).await?;
         self.rep.step(Step::KeyRotation, self.ensure_rotation(&key)).await?;
         self.rep.step(Step::KmsAlias, self.ensure_alias(&key)).await?;
+        // A step of its own only when replicas are asked for, as the Run screen's row.
+        if !self.answers.kms.replica_regions.is_empty() {
+            // Boxed, so that the key branch's future stays as small as it was without it.
+            let replicas = Box::pin(self.ensure_replicas(&key));
+            self.rep.step(Step::KeyReplicas, replicas).await?;
+        }
         Ok(key)
+    }
+
+    /// A key that must have replicas must be a multi-region key: AWS cannot make an
+    /// existing key one, so this is said before anything else is made.
+    fn check_replicable(&self, name: &str, meta: &KeyMetadata) -> Result<()> {
+        if self.answers.kms.replica_regions.is_empty() || meta.multi_region == Some(true) {
+            return Ok(());
+        }
+        Err(RunError::Unsuitable(format!(
+            "the KMS key {name} is a single-region key, and AWS cannot make an existing key multi-region, so it \
+             cannot have the replicas kms.replica_regions asks for ({}). Either leave kms.replica_regions empty \
+             and keep this key, or move Vault to a new multi-region key (docs/operations.md, \"A key in one \
+             region only\")",
+            self.answers.kms.replica_regions.join(", ")
+        )))
     }
 
     async fn describe_key(
@@ -42,6 +63,7 @@ impl Provisioner<'_> {
                 .await
                 .map_err(|e| self.key_lookup_error(wanted, e))?;
             check_key_usable(wanted, &meta)?;
+            self.check_replicable(wanted, &meta)?;
             let record = key_record(&meta, Origin::Reused);
             self.store.update(|m| m.kms_key = Some(record.clone()))?;
             let said = if wanted == record.arn {
@@ -57,6 +79,7 @@ impl Provisioner<'_> {
             match self.describe_key(&rec.key_id).await {
                 Ok(meta) => {
                     check_key_usable(&rec.key_id, &meta)?;
+                    self.check_replicable(&rec.key_id, &meta)?;
                     self.rep
                         .skipped(Step::KmsKey, format!("{} exists from an earlier run", rec.key_id));
                     return Ok(Applied::Done(rec));
@@ -83,6 +106,7 @@ impl Provisioner<'_> {
                     )));
                 }
                 check_key_usable(&kms.alias, &meta)?;
+                self.check_replicable(&kms.alias, &meta)?;
                 let record = key_record(&meta, Origin::Created);
                 self.store.update(|m| m.kms_key = Some(record.clone()))?;
                 self.rep.skipped(
@@ -95,19 +119,15 @@ impl Provisioner<'_> {
             Err(e) => return Err(self.err("kms:DescribeKey")(e)),
         }
         let run_id = &self.run_id();
+        // Replicas need a multi-region key from the start.
+        let multi_region = !kms.replica_regions.is_empty();
         let twin = twins::create_key(
             &kms.description,
             run_id,
+            multi_region,
             self.ctx.region(),
             self.ctx.conn.endpoint_url.as_deref(),
         );
-        let kms_tag = |key: &str, value: &str| {
-            aws_sdk_kms::types::Tag::builder()
-                .tag_key(key)
-                .tag_value(value)
-                .build()
-                .expect("both tag fields set")
-        };
         let create = |action| async move {
             let send = move || async move {
                 let out = self
@@ -116,6 +136,7 @@ impl Provisioner<'_> {
                     .create_key()
                     .key_spec(KeySpec::SymmetricDefault)
                     .key_usage(KeyUsageType::EncryptDecrypt)
+                    .set_multi_region(multi_region.then_some(true))
                     .description(&kms.description)
                     .tags(kms_tag(TAG_KEY, TAG_VALUE))
                     .tags(kms_tag(RUN_TAG_KEY, run_id))
@@ -302,8 +323,16 @@ impl Provisioner<'_> {
     }
 }
 
+pub(super) fn kms_tag(key: &str, value: &str) -> aws_sdk_kms::types::Tag {
+    aws_sdk_kms::types::Tag::builder()
+        .tag_key(key)
+        .tag_value(value)
+        .build()
+        .expect("both tag fields set")
+}
+
 /// The key's id in a twin: a key a plan would create has none yet.
-fn key_id_shown(key: &Applied<KeyRecord>) -> &str {
+pub(super) fn key_id_shown(key: &Applied<KeyRecord>) -> &str {
     match key {
         Applied::Done(key) => &key.key_id,
         Applied::Planned => twins::NEW_KEY_ID,

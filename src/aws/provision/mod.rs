@@ -4,11 +4,13 @@
 //! [`Recorder::mutate`], which records the call with its AWS CLI twin and, in a plan,
 //! makes none and hands on [`Applied::Planned`]. So a plan lists exactly the calls an
 //! apply would make. The seams: [`kms`] (key, rotation, alias), [`iam`] (user, policy,
-//! attachment), [`access_key`] (the key, its saved secret, the proof it works).
+//! attachment), [`access_key`] (the key, its saved secret, the proof it works),
+//! [`replicas`] (the key's copies in other regions).
 
 pub(crate) mod access_key;
 mod iam;
 mod kms;
+mod replicas;
 
 use std::path::Path;
 

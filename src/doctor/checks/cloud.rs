@@ -211,7 +211,7 @@ pub fn age_finding(id: &str, created: i64, now: i64) -> Finding {
 /// the one key.
 pub async fn policy(manifest: &Manifest, operator: &AwsContext, operator_ok: bool, out: &mut Vec<Finding>) {
     let link = Link::Policy;
-    let (Some(user), Some(policy), Some(key)) = (&manifest.iam_user, &manifest.iam_policy, &manifest.kms_key) else {
+    let (Some(user), Some(policy), Some(_)) = (&manifest.iam_user, &manifest.iam_policy, &manifest.kms_key) else {
         out.push(Finding::skipped(
             link,
             "attached",
@@ -223,6 +223,7 @@ pub async fn policy(manifest: &Manifest, operator: &AwsContext, operator_ok: boo
         out.push(Finding::skipped(link, "attached", OPERATOR_FAILED));
         return;
     }
+    let key_arns = manifest.key_arns();
     let attached = operator
         .iam
         .list_attached_user_policies()
@@ -265,15 +266,23 @@ pub async fn policy(manifest: &Manifest, operator: &AwsContext, operator_ok: boo
         &policy.arn,
         "--set-as-default",
         "--policy-document",
-        &policy::document_line(&key.arn),
+        &policy::document_line(&key_arns),
     ]);
     out.push(match default_document(operator, &policy.arn).await {
         Err(said) => Finding::fail(link, "least privilege", said, "run as an identity allowed to read IAM"),
-        Ok((version, doc)) => match policy::check_least_privilege(&doc, &key.arn) {
+        Ok((version, doc)) => match policy::check_least_privilege(&doc, &key_arns) {
             Ok(()) => Finding::ok(
                 link,
                 "least privilege",
-                format!("{version}: {} on the one key", policy::VAULT_KMS_ACTIONS.join(", ")),
+                format!(
+                    "{version}: {} on the one key{}",
+                    policy::VAULT_KMS_ACTIONS.join(", "),
+                    match key_arns.len() - 1 {
+                        0 => String::new(),
+                        1 => " and its replica".to_string(),
+                        n => format!(" and its {n} replicas"),
+                    }
+                ),
             ),
             Err(why) => Finding::fail(
                 link,
@@ -396,6 +405,7 @@ pub async fn key(manifest: &Manifest, operator: &AwsContext, operator_ok: bool, 
             "point the setup at a symmetric key (run the wizard again)",
         )
     });
+    replicas(manifest, operator, out).await;
     if !enabled {
         out.push(Finding::skipped(link, "rotation", format!("the key is {state}")));
         return;
@@ -417,6 +427,56 @@ pub async fn key(manifest: &Manifest, operator: &AwsContext, operator_ok: bool, 
             ),
         },
     );
+}
+
+/// Each replica the manifest records, in its own region: there, and Enabled (what a
+/// recovery in that region needs).
+async fn replicas(manifest: &Manifest, operator: &AwsContext, out: &mut Vec<Finding>) {
+    for replica in &manifest.kms_replicas {
+        let region = &replica.region;
+        let check = format!("replica {region}");
+        let there = operator.kms_in(region);
+        let cli = |args: &[&str]| operator.aws_cli_in(region, args);
+        out.push(match there.describe_key().key_id(&replica.arn).send().await {
+            Err(e) => {
+                let (said, _) = aws_failure("kms:DescribeKey", operator, e);
+                Finding::fail(
+                    Link::Key,
+                    check,
+                    format!("{}: {said}", replica.arn),
+                    "run `autounseal apply` again with the same answers: it replicates the key there again",
+                )
+            }
+            Ok(d) => match d.key_metadata().and_then(|m| m.key_state()).map(|s| s.as_str()) {
+                Some("Enabled") => Finding::ok(Link::Key, check, format!("{} is Enabled", replica.arn)),
+                Some("Disabled") => Finding::fail(
+                    Link::Key,
+                    check,
+                    format!("{} is Disabled: a recovery in {region} would not unseal", replica.arn),
+                    cli(&["kms", "enable-key", "--key-id", &replica.arn]),
+                ),
+                Some("PendingDeletion") => Finding::fail(
+                    Link::Key,
+                    check,
+                    format!(
+                        "{} is PendingDeletion: {region} will hold no copy of the key",
+                        replica.arn
+                    ),
+                    format!(
+                        "{} && {}",
+                        cli(&["kms", "cancel-key-deletion", "--key-id", &replica.arn]),
+                        cli(&["kms", "enable-key", "--key-id", &replica.arn])
+                    ),
+                ),
+                other => Finding::fail(
+                    Link::Key,
+                    check,
+                    format!("{} is {}", replica.arn, other.unwrap_or("in no state KMS said")),
+                    "see it in the KMS console of that region",
+                ),
+            },
+        });
+    }
 }
 
 /// DescribeKey, Encrypt and Decrypt of a fresh random plaintext, as the env file's key:

@@ -240,7 +240,7 @@ mod tests {
         let failed: Vec<_> = out
             .iter()
             .filter(|f| f.verdict == Verdict::Fail)
-            .map(|f| f.check)
+            .map(|f| f.check.as_ref())
             .collect();
         assert_eq!(failed, ["loads the env file", "active"]);
         assert!(

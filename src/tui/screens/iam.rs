@@ -34,6 +34,19 @@ impl Iam {
 }
 
 /// The key ARN as far as it is known before the run.
+/// The ARNs the policy will name: the key's, then its replicas'.
+fn key_arns(ctx: &Ctx) -> Vec<String> {
+    let key = key_arn(ctx);
+    let replicas = &ctx.answers.kms.replica_regions;
+    if key.starts_with("arn:") {
+        policy::key_arns(&key, replicas)
+    } else {
+        std::iter::once(key)
+            .chain(replicas.iter().map(|r| format!("(its replica in {r})")))
+            .collect()
+    }
+}
+
 pub fn key_arn(ctx: &Ctx) -> String {
     let account = ctx.identity.as_ref().map_or("ACCOUNT", |id| id.account.as_str());
     let a = &ctx.answers;
@@ -118,7 +131,7 @@ impl Screen for Iam {
             "# policy.json".into(),
         ];
         out.extend(
-            crate::aws::policy::document_text(&key_arn(ctx))
+            crate::aws::policy::document_text(&key_arns(ctx))
                 .lines()
                 .map(String::from),
         );
@@ -129,7 +142,7 @@ impl Screen for Iam {
 fn view(iam: &Iam, frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let t = &ctx.theme;
     let rest = super::why(frame, area, &super::why_or_joining(WHY, ctx), t);
-    let text: Vec<Line> = policy::document_compact(&key_arn(ctx))
+    let text: Vec<Line> = policy::document_compact(&key_arns(ctx))
         .lines()
         .map(|l| Line::raw(l.to_string()))
         .collect();

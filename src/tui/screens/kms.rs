@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState};
 
 use super::{Ctx, Lookup, Nav, Outcome, Screen};
-use crate::answers::{Answers, validate_key_reference};
+use crate::answers::{Answers, parse_replica_regions, validate_key_reference, validate_replica_regions};
 use crate::questions::Q;
 use crate::run::RunError;
 use crate::tui::by_hand;
@@ -36,6 +36,7 @@ impl Kms {
             form::text(Q::Alias, &a.kms.alias),
             form::text(Q::Description, &a.kms.description),
             form::toggle(Q::Rotation, a.kms.rotation),
+            form::text(Q::Replicas, &a.kms.replica_regions.join(", ")),
             // The region is checked on Enter; here only the form of the reference.
             form::text(Q::KeyId, a.kms.key_id.as_deref().unwrap_or("")),
         ]);
@@ -56,7 +57,7 @@ impl Kms {
 
 fn show_mode(form: &mut Form) {
     let create = form.choice_index(Q::KeyMode) == 0;
-    for id in [Q::Alias, Q::Description, Q::Rotation] {
+    for id in [Q::Alias, Q::Description, Q::Rotation, Q::Replicas] {
         form.set_hidden(id, !create);
     }
     form.set_hidden(Q::KeyId, create);
@@ -86,6 +87,12 @@ impl Kms {
             k.alias = f.value(Q::Alias);
             k.description = f.value(Q::Description);
             k.rotation = f.is_on(Q::Rotation);
+            let replicas = parse_replica_regions(&f.value(Q::Replicas));
+            if let Err(e) = validate_replica_regions(&replicas, &ctx.answers.region) {
+                self.form.field_mut(Q::Replicas).error = Some(e);
+                return false;
+            }
+            ctx.answers.kms.replica_regions = replicas;
             return true;
         }
         let reference = f.value(Q::KeyId).trim().to_string();
@@ -267,7 +274,12 @@ impl Screen for Kms {
             return vec![by_hand::aws(ctx, &["kms", "describe-key", "--key-id", key])];
         }
         vec![
-            crate::twins::create_key_command(&a.kms.description, &a.region, a.endpoint_url.as_deref()),
+            crate::twins::create_key_command(
+                &a.kms.description,
+                !a.kms.replica_regions.is_empty(),
+                &a.region,
+                a.endpoint_url.as_deref(),
+            ),
             by_hand::aws(ctx, &["kms", "enable-key-rotation", "--key-id", "KEY_ID"]),
             by_hand::aws(
                 ctx,
@@ -289,14 +301,18 @@ fn view(kms: &Kms, frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let rest = super::why(frame, area, &super::why_or_joining(WHY, ctx), t);
     let below = kms.form.render_on_top(frame, rest, t);
     if kms.creating() {
-        super::lines(
-            frame,
-            below,
-            vec![Line::styled(
-                "Spec SYMMETRIC_DEFAULT, usage ENCRYPT_DECRYPT, tagged created-by=autounseal.",
+        let mut said = vec![Line::styled(
+            "Spec SYMMETRIC_DEFAULT, usage ENCRYPT_DECRYPT, tagged created-by=autounseal.",
+            t.dim,
+        )];
+        if !kms.form.value(Q::Replicas).trim().is_empty() {
+            said.push(Line::styled(
+                "With replicas the key is multi-region (an existing key cannot become one), each replica \
+                 with the same alias; the policy names every replica's ARN.",
                 t.dim,
-            )],
-        );
+            ));
+        }
+        super::lines(frame, below, said);
         return;
     }
     match &kms.keys {

@@ -269,6 +269,16 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
             }
         )),
     ];
+    if !a.kms.replica_regions.is_empty() {
+        // Right under the key it copies: the key is made multi-region for them.
+        lines.insert(
+            1,
+            Line::raw(format!(
+                "Replica {} · a multi-region key; the policy names each",
+                a.kms.replica_regions.join(", ")
+            )),
+        );
+    }
     if a.cluster.nodes > 1 {
         lines.extend(nodes_block(ctx));
     }

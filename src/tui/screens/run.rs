@@ -16,8 +16,14 @@ use crate::tui::msg::{Command, RunReport};
 pub const WHY: &str = "Each step is recorded in the manifest as soon as it is done, so a failure or a dropped \
 connection loses nothing: running again picks up where it stopped.";
 
-/// The rows of the Run screen: the core's steps of an apply, in order.
-pub const STEPS: [Step; 17] = Step::APPLY;
+/// The rows of the Run screen: the core's steps of an apply, in order; the replicas'
+/// only when some are asked for (a row that is always skipped only takes room at 80x24).
+pub fn steps(answers: &crate::answers::Answers) -> Vec<Step> {
+    Step::APPLY
+        .into_iter()
+        .filter(|s| *s != Step::KeyReplicas || !answers.kms.replica_regions.is_empty())
+        .collect()
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Phase {
@@ -65,7 +71,7 @@ impl Run {
 
 impl Run {
     fn start(&mut self, ctx: &Ctx) -> Vec<Command> {
-        self.rows = steps::waiting(&STEPS);
+        self.rows = steps::waiting(&steps(&ctx.answers));
         self.nodes.clear();
         self.phase = Phase::Running;
         self.warnings.clear();
