@@ -90,6 +90,34 @@ pub enum Command {
     /// the server restarted onto it, the old key deactivated, then deleted; rolled back
     /// on any failure before the deletion
     Rotate(RotateArgs),
+    /// Rehearse a recovery in a replica's region: the live server's raft snapshot restored
+    /// into a throwaway server on loopback whose seal uses the key's replica there; it must
+    /// unseal itself and read the data back. Nothing of it is left, and the live server is
+    /// only read
+    Drill(DrillArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("token").required(true).args(["token_file", "token_stdin"]))]
+pub struct DrillArgs {
+    /// The replica's region to recover in (one of `kms.replica_regions`)
+    #[arg(long, value_name = "REGION")]
+    pub region: String,
+    /// A token of the live server allowed to read sys/storage/raft/snapshot (and the path
+    /// of --read), alone on the first line of a file only its owner can read; never stored
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Read that token from standard input instead (hidden when typed)
+    #[arg(long)]
+    pub token_stdin: bool,
+    /// A path of yours to read back from the recovered data, as `GET /v1/PATH`
+    /// (`secret/data/app`): only the names of what it holds are shown
+    #[arg(long, value_name = "PATH")]
+    pub read: Option<String>,
+    /// The CA bundle that verifies the live server's HTTPS certificate (default: the
+    /// setup's `server.ca_cert`)
+    #[arg(long, value_name = "FILE", env = "VAULT_CACERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

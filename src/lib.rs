@@ -11,6 +11,7 @@ pub mod commands;
 pub mod credentials_file;
 pub mod demo;
 pub mod doctor;
+pub mod drill;
 pub mod files;
 pub mod flow;
 pub mod frontend;

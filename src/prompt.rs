@@ -94,25 +94,7 @@ pub fn confirm(question: &str, typed_word: Option<&str>) -> anyhow::Result<bool>
 /// with echo off; read from the descriptor a byte at a time into zeroizing memory (std's
 /// stdin buffer would keep a copy). Echo is restored whatever happens.
 pub fn read_hidden_keys(what: &str, stop: &StopRequest) -> anyhow::Result<UnsealKeys> {
-    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
-    use std::os::fd::AsFd;
-    let stdin = std::io::stdin();
-    // On a terminal, echo off until the keys are in; from a pipe there is no echo.
-    let saved = tcgetattr(stdin.as_fd()).ok();
-    if let Some(saved) = &saved {
-        let mut hidden = saved.clone();
-        hidden.local_flags.remove(LocalFlags::ECHO);
-        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &hidden).context("cannot turn echo off")?;
-    }
-    struct Restore(Option<nix::sys::termios::Termios>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            if let Some(saved) = &self.0 {
-                let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, saved);
-            }
-        }
-    }
-    let _restore = Restore(saved);
+    let _echo = EchoOff::on_stdin()?;
     let mut typed = zeroize::Zeroizing::new(Vec::with_capacity(64 * 1024));
     for n in 1.. {
         print!("{what} {n} (hidden; an empty line ends): ");
@@ -127,6 +109,57 @@ pub fn read_hidden_keys(what: &str, stop: &StopRequest) -> anyhow::Result<Unseal
         typed.push(b'\n');
     }
     Ok(UnsealKeys::from_reader(&typed[..], "the terminal")?)
+}
+
+/// A token typed (echo off on a terminal) or piped, one line, into zeroizing memory
+/// only: never an argument, never in the shell's history.
+pub fn read_hidden_token(what: &str, stop: &StopRequest) -> anyhow::Result<secrecy::SecretString> {
+    let _echo = EchoOff::on_stdin()?;
+    if std::io::stdin().is_terminal() {
+        print!("{what} (hidden): ");
+        std::io::stdout().flush()?;
+    }
+    let mut typed = zeroize::Zeroizing::new(Vec::with_capacity(4096));
+    let limit = typed.capacity();
+    read_line_into(stop, &mut typed, limit, "while the token was typed")?;
+    if std::io::stdin().is_terminal() {
+        println!();
+    }
+    let text = std::str::from_utf8(&typed)
+        .context("the token read is not text")?
+        .trim();
+    if text.is_empty() || text.contains(char::is_whitespace) {
+        bail!("no token on standard input: give it alone on one line");
+    }
+    Ok(secrecy::SecretString::from(text.to_string()))
+}
+
+/// Echo off on a terminal's standard input until dropped (nothing on a pipe): restored
+/// whatever happens.
+struct EchoOff(Option<nix::sys::termios::Termios>);
+
+impl EchoOff {
+    fn on_stdin() -> anyhow::Result<EchoOff> {
+        use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+        use std::os::fd::AsFd;
+        let saved = tcgetattr(std::io::stdin().as_fd()).ok();
+        if let Some(saved) = &saved {
+            let mut hidden = saved.clone();
+            hidden.local_flags.remove(LocalFlags::ECHO);
+            tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &hidden).context("cannot turn echo off")?;
+        }
+        Ok(EchoOff(saved))
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        use nix::sys::termios::{SetArg, tcsetattr};
+        use std::os::fd::AsFd;
+        if let Some(saved) = &self.0 {
+            let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, saved);
+        }
+    }
 }
 
 /// As Terraform does: the first SIGINT, SIGTERM or SIGHUP (a dropped SSH session) ends a

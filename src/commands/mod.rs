@@ -1,5 +1,5 @@
 //! The headless commands, one file each: `apply`, `plan`, `join`, `destroy`, `rotate`,
-//! `doctor`, `status`, `demo` (and `regions` here). Each asks what the command line
+//! `doctor`, `status`, `drill`, `demo` (and `regions` here). Each asks what the command line
 //! leaves open (through `crate::prompt`), calls its operation in `crate::ops` and
 //! prints the outcome; none loops over nodes or runs a flow itself.
 
@@ -7,6 +7,7 @@ mod apply;
 mod demo;
 mod destroy;
 mod doctor;
+mod drill;
 mod join;
 mod plan;
 mod rotate;
@@ -16,6 +17,7 @@ pub use apply::apply;
 pub use demo::demo;
 pub use destroy::destroy;
 pub use doctor::doctor;
+pub use drill::drill;
 pub use join::join;
 pub use plan::plan;
 pub use rotate::rotate;

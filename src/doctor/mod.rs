@@ -86,6 +86,8 @@ pub enum Measure {
     KeyState(String),
     /// Whether the server is sealed.
     Sealed(bool),
+    /// The last good recovery drill, this many whole days ago; `None`: never.
+    DrillAgeDays(Option<u64>),
 }
 
 impl Finding {
@@ -166,6 +168,8 @@ pub async fn examine(manifest: &Manifest, operator: &AwsContext, ca_cert: Option
     let operator_ok = operator_identity.is_ok();
     checks::policy(manifest, operator, operator_ok, &mut findings).await;
     checks::key(manifest, operator, operator_ok, &mut findings).await;
+    // Read from the manifest alone: said even when the operator's AWS reads fail.
+    findings.extend(checks::drill_finding(manifest, checks::now_secs()));
     checks::round_trip(manifest, operator, env_key.as_ref(), &mut findings).await;
     drop(env_key);
     checks::unit(manifest, &mut findings);

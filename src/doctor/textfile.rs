@@ -54,6 +54,12 @@ pub fn render(nodes: &[(&str, &[Finding])], now: i64) -> String {
             Vec::new(),
         ),
         (
+            "autounseal_last_drill_age_days",
+            "Whole days since the last recovery drill that read the data back in a replica's region \
+             (a setup with replicas; -1: never).",
+            Vec::new(),
+        ),
+        (
             "autounseal_doctor_last_run_timestamp_seconds",
             "When doctor last checked the node (seconds since 1970).",
             Vec::new(),
@@ -88,6 +94,13 @@ pub fn render(nodes: &[(&str, &[Finding])], now: i64) -> String {
                     4,
                     format!("autounseal_server_sealed{{node=\"{node}\"}} {}", u8::from(*sealed)),
                 ),
+                Some(Measure::DrillAgeDays(days)) => add(
+                    5,
+                    format!(
+                        "autounseal_last_drill_age_days{{node=\"{node}\"}} {}",
+                        days.map_or(-1, |d| d as i64)
+                    ),
+                ),
                 None => {}
             }
         }
@@ -99,7 +112,7 @@ pub fn render(nodes: &[(&str, &[Finding])], now: i64) -> String {
             ),
         );
         add(
-            5,
+            6,
             format!("autounseal_doctor_last_run_timestamp_seconds{{node=\"{node}\"}} {now}"),
         );
     }
@@ -139,6 +152,7 @@ mod tests {
             Finding::ok(Link::Server, "unsealed", "unsealed by KMS").measured(Measure::Sealed(false)),
             Finding::skipped(Link::Unit, "exists", "launch is background"),
             Finding::warn(Link::Key, "rotation", "off", "turn it on"),
+            Finding::warn(Link::Key, "drill", "never", "rehearse").measured(Measure::DrillAgeDays(None)),
         ];
         let text = render(&[("autounseal-1", &findings)], 1_700_000_000);
         for line in [
@@ -151,6 +165,7 @@ mod tests {
             "autounseal_access_key_age_days{node=\"autounseal-1\"} 12",
             "autounseal_kms_key_enabled{node=\"autounseal-1\",state=\"Disabled\"} 0",
             "autounseal_server_sealed{node=\"autounseal-1\"} 0",
+            "autounseal_last_drill_age_days{node=\"autounseal-1\"} -1",
             "autounseal_doctor_last_run_timestamp_seconds{node=\"autounseal-1\"} 1700000000",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?}:\n{text}");

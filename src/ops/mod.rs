@@ -11,9 +11,11 @@
 //! - [`check`]: doctor and status, node by node.
 //! - [`rotate`]: the access key's rotation, node by node (rolling).
 //! - [`destroy`]: the way back decided from what the key still seals, then the undo.
+//! - [`drill`]: the data restored in a replica's region, on a throwaway server.
 
 pub mod check;
 pub mod destroy;
+pub mod drill;
 pub mod join;
 pub mod rotate;
 pub mod run;

@@ -48,6 +48,12 @@ pub enum Step {
     RestartWithoutOldKey,
     DeleteOldKey,
     RollBack,
+    DrillSnapshot,
+    DrillStart,
+    DrillRestore,
+    DrillUnseal,
+    DrillRead,
+    DrillCleanUp,
 }
 
 impl Step {
@@ -87,6 +93,16 @@ impl Step {
         Step::DeleteOldKey,
     ];
 
+    /// The steps of `drill`, in order.
+    pub const DRILL: [Step; 6] = [
+        Step::DrillSnapshot,
+        Step::DrillStart,
+        Step::DrillRestore,
+        Step::DrillUnseal,
+        Step::DrillRead,
+        Step::DrillCleanUp,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             Step::Identity => "Check AWS identity",
@@ -124,6 +140,12 @@ impl Step {
             Step::RestartWithoutOldKey => "Restart without the old key",
             Step::DeleteOldKey => "Delete old key",
             Step::RollBack => "Roll back",
+            Step::DrillSnapshot => "Snapshot the live server",
+            Step::DrillStart => "Start a recovery server",
+            Step::DrillRestore => "Restore the snapshot",
+            Step::DrillUnseal => "Unseal through the replica",
+            Step::DrillRead => "Read the data back",
+            Step::DrillCleanUp => "Remove the recovery server",
         }
     }
 }

@@ -166,6 +166,24 @@ pub struct MigrationRecord {
     pub keys_submitted: u16,
 }
 
+/// A recovery drill (`autounseal drill`): when, where, how long it took, how it ended;
+/// never a token or anything read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrillRecord {
+    /// RFC 3339, UTC: when it started.
+    pub at: String,
+    /// The replica's region the recovery server unsealed through.
+    pub region: String,
+    /// From the start to data read back from the restored snapshot.
+    pub duration_ms: u64,
+    pub ok: bool,
+    /// What it proved, or why it failed (one line).
+    pub detail: String,
+}
+
+/// The drills a manifest keeps, newest last.
+pub const DRILLS_KEPT: usize = 10;
+
 /// How far an access key rotation got: each stage is recorded before the next begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -322,6 +340,9 @@ pub struct Manifest {
     /// Seal migrations made, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub migrations: Vec<MigrationRecord>,
+    /// Recovery drills, the last [`DRILLS_KEPT`], oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drills: Vec<DrillRecord>,
 }
 
 impl Manifest {
@@ -361,6 +382,18 @@ impl Manifest {
             .map(|k| k.arn.clone())
             .chain(self.kms_replicas.iter().map(|r| r.arn.clone()))
             .collect()
+    }
+
+    /// Records a drill, keeping the last [`DRILLS_KEPT`].
+    pub fn record_drill(&mut self, drill: DrillRecord) {
+        self.drills.push(drill);
+        let extra = self.drills.len().saturating_sub(DRILLS_KEPT);
+        self.drills.drain(..extra);
+    }
+
+    /// The last drill that read the data back.
+    pub fn last_good_drill(&self) -> Option<&DrillRecord> {
+        self.drills.iter().rev().find(|d| d.ok)
     }
 
     /// Records a replica, replacing an older record of its region.

@@ -94,14 +94,22 @@ fn sensitive(token: &str) -> Result<reqwest::header::HeaderValue, VaultError> {
 }
 
 fn http_client(ca_cert: Option<&Path>, pooled: bool) -> Result<reqwest::Client, VaultError> {
-    let mut builder = reqwest::Client::builder()
-        .no_proxy()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30));
+    let mut builder = trusting(ca_cert)?.timeout(Duration::from_secs(30));
     if !pooled {
         // No idle connection kept: its read buffer, which held the answer, goes with it.
         builder = builder.pool_max_idle_per_host(0);
     }
+    builder
+        .build()
+        .map_err(|e| VaultError::Io(format!("cannot set up HTTPS: {e}")))
+}
+
+/// A client that never goes through a proxy, connects within 5 s and trusts `ca_cert`
+/// (else the system's roots).
+fn trusting(ca_cert: Option<&Path>) -> Result<reqwest::ClientBuilder, VaultError> {
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5));
     if let Some(path) = ca_cert {
         let pem = std::fs::read(path)
             .map_err(|e| VaultError::Io(format!("cannot read the CA bundle {}: {e}", path.display())))?;
@@ -111,7 +119,13 @@ fn http_client(ca_cert: Option<&Path>, pooled: bool) -> Result<reqwest::Client, 
             builder = builder.add_root_certificate(cert);
         }
     }
-    builder
+    Ok(builder)
+}
+
+/// For a snapshot's transfer: no total time limit, but no read may stall for `stall`.
+fn bulk_client(ca_cert: Option<&Path>, stall: Duration) -> Result<reqwest::Client, VaultError> {
+    trusting(ca_cert)?
+        .read_timeout(stall)
         .build()
         .map_err(|e| VaultError::Io(format!("cannot set up HTTPS: {e}")))
 }
@@ -285,6 +299,96 @@ impl VaultClient {
         self.with_token(reqwest::Method::POST, "sys/storage/raft/remove-peer", token, Some(body))
             .await
             .map(|_| ())
+    }
+
+    /// `GET /v1/sys/health`: its status code (200 active, 429 standby, 503 sealed, 501
+    /// not initialised …), which is the answer.
+    pub async fn health_code(&self) -> Result<u16, VaultError> {
+        let resp = self
+            .http
+            .get(self.url("sys/health"))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        Ok(resp.status().as_u16())
+    }
+
+    /// `GET /v1/sys/storage/raft/snapshot`, streamed into `to` (made 0600): the raft
+    /// snapshot, read without changing anything. No total time limit (a large store
+    /// takes a while), but each read must come within `stall`.
+    pub async fn save_snapshot(&self, token: &str, to: &Path, stall: Duration) -> Result<u64, VaultError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = "sys/storage/raft/snapshot";
+        let http = bulk_client(self.ca_cert.as_deref(), stall)?;
+        let mut resp = http
+            .get(self.url(path))
+            .header("X-Vault-Token", sensitive(token)?)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.text().await.map_err(|e| self.unreachable(e))?;
+            return Err(VaultError::Http {
+                what: format!("GET /v1/{path}"),
+                status: status.as_u16(),
+                body: in_words(&body),
+            });
+        }
+        let io = |e: std::io::Error| VaultError::Io(format!("cannot write the snapshot to {}: {e}", to.display()));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(to)
+            .map_err(io)?;
+        let mut size = 0;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.unreachable(e))? {
+            file.write_all(&chunk).map_err(io)?;
+            size += chunk.len() as u64;
+        }
+        file.sync_all().map_err(io)?;
+        Ok(size)
+    }
+
+    /// `POST /v1/sys/storage/raft/snapshot-force`: replaces this server's data with the
+    /// snapshot in `from` (a snapshot of another cluster needs the force).
+    pub async fn restore_snapshot(&self, token: &str, from: &Path, stall: Duration) -> Result<(), VaultError> {
+        let path = "sys/storage/raft/snapshot-force";
+        let file = tokio::fs::File::open(from)
+            .await
+            .map_err(|e| VaultError::Io(format!("cannot read the snapshot {}: {e}", from.display())))?;
+        let http = bulk_client(self.ca_cert.as_deref(), stall)?;
+        let resp = http
+            .post(self.url(path))
+            .header("X-Vault-Token", sensitive(token)?)
+            .body(reqwest::Body::from(file))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| self.unreachable(e))?;
+        if !status.is_success() {
+            return Err(VaultError::Http {
+                what: format!("POST /v1/{path}"),
+                status: status.as_u16(),
+                body: in_words(&text),
+            });
+        }
+        Ok(())
+    }
+
+    /// `GET /v1/PATH` with a token: the answer's JSON (which may hold secrets: the caller
+    /// says only what it needs of it, never a value).
+    pub async fn read(&self, token: &str, path: &str) -> Result<serde_json::Value, VaultError> {
+        let path = path.trim_start_matches('/').trim_start_matches("v1/");
+        let text = self.with_token(reqwest::Method::GET, path, token, None).await?;
+        serde_json::from_str(&text).map_err(|e| VaultError::Http {
+            what: format!("GET /v1/{path}"),
+            status: 200,
+            body: format!("an answer autounseal cannot read ({e})"),
+        })
     }
 
     pub async fn is_initialized(&self) -> Result<bool, VaultError> {

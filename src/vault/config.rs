@@ -249,14 +249,20 @@ fn recovery_stanzas(answers: &Answers, kms_key_id: &str) -> String {
     out
 }
 
-fn seal_block(answers: &Answers, kms_key_id: &str) -> Block {
-    let mut seal = Block::builder("seal")
+/// `seal "awskms"` with its region, key and (an emulator's, a VPC's) endpoint.
+fn awskms_block(region: &str, kms_key_id: &str, endpoint: Option<&str>) -> hcl::structure::BlockBuilder {
+    let seal = Block::builder("seal")
         .add_label("awskms")
-        .add_attribute(("region", answers.region.clone()))
+        .add_attribute(("region", region.to_string()))
         .add_attribute(("kms_key_id", kms_key_id.to_string()));
-    if let Some(endpoint) = &answers.endpoint_url {
-        seal = seal.add_attribute(("endpoint", endpoint.clone()));
+    match endpoint {
+        Some(endpoint) => seal.add_attribute(("endpoint", endpoint.to_string())),
+        None => seal,
     }
+}
+
+fn seal_block(answers: &Answers, kms_key_id: &str) -> Block {
+    let mut seal = awskms_block(&answers.region, kms_key_id, answers.endpoint_url.as_deref());
     // The `shared-file` style: where the key is (a path and a name, no secret). Named
     // here rather than in the environment, where Vault's AWS engines would follow it.
     if let Some(shared) = answers.output.key_files().shared {
@@ -486,6 +492,43 @@ pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> String {
         "{WRITTEN_BY} Credentials for the awskms seal come from {from}, not from here.\n{text}{}",
         recovery_stanzas(answers, kms_key_id)
     )
+}
+
+/// The config of a drill's recovery server: raft in `storage`, a plain-HTTP listener on
+/// loopback only (`listen`, its cluster port `cluster`), the seal on the key's replica in
+/// `region`. Its credentials come from its environment, as a live server's.
+pub fn recovery_config(
+    storage: &Path,
+    listen: &str,
+    cluster: &str,
+    region: &str,
+    replica_arn: &str,
+    endpoint: Option<&str>,
+    flavour: Flavour,
+) -> String {
+    let storage = Block::builder("storage")
+        .add_label("raft")
+        .add_attribute(("path", storage.to_string_lossy().into_owned()))
+        .add_attribute(("node_id", "autounseal-drill"))
+        .add_attribute(("performance_multiplier", 1))
+        .build();
+    let listener = Block::builder("listener")
+        .add_label("tcp")
+        .add_attribute(("address", listen.to_string()))
+        .add_attribute(("cluster_address", cluster.to_string()))
+        .add_attribute(("tls_disable", true))
+        .build();
+    let mut body = Body::builder()
+        .add_block(storage)
+        .add_block(listener)
+        .add_block(awskms_block(region, replica_arn, endpoint).build())
+        .add_attribute(("api_addr", format!("http://{listen}")))
+        .add_attribute(("cluster_addr", format!("https://{cluster}")));
+    if flavour == Flavour::Vault {
+        body = body.add_attribute(("disable_mlock", true));
+    }
+    let text = hcl::to_string(&body.build()).expect("an HCL body always formats");
+    format!("{WRITTEN_BY} A recovery drill's throwaway server, on loopback; removed when the drill ends.\n{text}")
 }
 
 /// One `retry_join` block per other node of the cluster: an uninitialised node tries

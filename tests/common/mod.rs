@@ -88,6 +88,17 @@ impl Moto {
         Moto::start_with_env("127.0.0.1", &[("INITIAL_NO_AUTH_ACTION_COUNT", requests.to_string())])
     }
 
+    /// Records every request it serves (moto's own recorder: each request's headers and
+    /// body, a JSON line each) into `log`, from the start.
+    pub async fn recording(log: &std::path::Path) -> Moto {
+        let moto = Moto::start_with_env("127.0.0.1", &[("MOTO_RECORDER_FILEPATH", log.display().to_string())]);
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let url = format!("{}/moto-api/recorder/start-recording", moto.url);
+        let answer = client.post(url).send().await.unwrap();
+        assert!(answer.status().is_success(), "{answer:?}");
+        moto
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -36,6 +36,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("cluster", &["answers", "run", "aws", "vault", "flow"]),
     // The access key's rotation, across both sides.
     ("rotate", &["answers", "run", "aws", "vault"]),
+    // A recovery drill: the live server's snapshot on a throwaway server (no AWS call).
+    ("drill", &["answers", "run", "vault"]),
     // Read-only checks of a setup across both sides.
     ("doctor", &["answers", "run", "aws", "vault"]),
     ("headless", &["answers", "run", "aws", "flow", "doctor"]),
@@ -47,7 +49,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // apply, plan, join, rotate, doctor, status, destroy.
     (
         "ops",
-        &["answers", "run", "aws", "vault", "flow", "cluster", "rotate", "doctor"],
+        &[
+            "answers", "run", "aws", "vault", "flow", "cluster", "rotate", "doctor", "drill",
+        ],
     ),
     // The line prompts' input, for the commands and the plain wizard.
     ("prompt", &["run", "vault"]),
@@ -83,6 +87,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "commands",
         &[
+            "drill",
             "answers",
             "questions",
             "run",
@@ -102,6 +107,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "main",
         &[
+            "drill",
             "answers",
             "questions",
             "run",
@@ -125,6 +131,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
 /// the per-node checks belong to `ops`, which loops over the nodes once for all of them.
 const FRONT_ENDS: &[&str] = &["tui", "plain", "commands", "main"];
 const FORBIDDEN_CALLS: &[&str] = &[
+    "drill::drill(",
     "node_state_dirs(",
     "local_nodes(",
     "recorded_setup(",

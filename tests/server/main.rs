@@ -9,6 +9,7 @@ mod cluster;
 mod cluster_rotate;
 mod demo;
 mod doctor;
+mod drill;
 mod host;
 mod memory;
 mod migration;

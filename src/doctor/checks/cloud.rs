@@ -429,6 +429,51 @@ pub async fn key(manifest: &Manifest, operator: &AwsContext, operator_ok: bool, 
     );
 }
 
+/// A recovery should be rehearsed at least this often.
+pub const MAX_DRILL_AGE_DAYS: u64 = 90;
+
+/// With replicas: how long ago a drill last read the data back in one of their regions
+/// (a warning past [`MAX_DRILL_AGE_DAYS`], or never). Without replicas there is none to
+/// rehearse, and nothing is said.
+pub fn drill_finding(manifest: &Manifest, now: i64) -> Option<Finding> {
+    let first = manifest.kms_replicas.first()?;
+    let rehearse = format!(
+        "rehearse it: `autounseal drill --region {} --token-file FILE` (a token allowed to read \
+         sys/storage/raft/snapshot)",
+        first.region
+    );
+    let Some(last) = manifest.last_good_drill() else {
+        return Some(
+            Finding::warn(
+                Link::Key,
+                "drill",
+                "no recovery drill has read the data back in a replica's region yet",
+                rehearse,
+            )
+            .measured(Measure::DrillAgeDays(None)),
+        );
+    };
+    let when = time::OffsetDateTime::parse(&last.at, &time::format_description::well_known::Rfc3339)
+        .map_or(now, |t| t.unix_timestamp());
+    let days = age_days(when, now);
+    let said = format!(
+        "the last good drill, in {}, {days} days ago, read the data back in {:.1} s",
+        last.region,
+        last.duration_ms as f64 / 1000.0
+    );
+    let finding = if days > MAX_DRILL_AGE_DAYS {
+        Finding::warn(
+            Link::Key,
+            "drill",
+            format!("{said} (over {MAX_DRILL_AGE_DAYS})"),
+            rehearse,
+        )
+    } else {
+        Finding::ok(Link::Key, "drill", said)
+    };
+    Some(finding.measured(Measure::DrillAgeDays(Some(days))))
+}
+
 /// Each replica the manifest records, in its own region: there, and Enabled (what a
 /// recovery in that region needs).
 async fn replicas(manifest: &Manifest, operator: &AwsContext, out: &mut Vec<Finding>) {
@@ -569,6 +614,41 @@ fn random_probe() -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_drill_is_asked_for_with_replicas_only_and_when_old_or_never() {
+        use crate::doctor::Verdict;
+        use crate::run::manifest::{DrillRecord, ReplicaRecord};
+        let mut m = Manifest::default();
+        assert!(drill_finding(&m, 0).is_none(), "no replica: nothing to rehearse");
+        m.kms_replicas.push(ReplicaRecord {
+            region: "us-west-2".into(),
+            arn: "arn:aws:kms:us-west-2:1:key/mrk-1".into(),
+            alias: None,
+            origin: crate::run::Origin::Created,
+        });
+        let never = drill_finding(&m, 0).unwrap();
+        assert_eq!(never.verdict, Verdict::Warn);
+        assert!(never.fix.unwrap().contains("autounseal drill --region us-west-2"));
+        let drill = |at: &str, ok: bool| DrillRecord {
+            at: at.into(),
+            region: "us-west-2".into(),
+            duration_ms: 6400,
+            ok,
+            detail: String::new(),
+        };
+        m.record_drill(drill("2026-09-01T00:00:00Z", true));
+        // A failed drill after it does not count as a rehearsal.
+        m.record_drill(drill("2026-12-01T00:00:00Z", false));
+        let dec_1 = 1_796_083_200; // 2026-12-01T00:00:00Z
+        let fresh = drill_finding(&m, dec_1 - 86_400 * 60).unwrap();
+        assert_eq!(fresh.verdict, Verdict::Ok, "{fresh:?}");
+        let old = drill_finding(&m, dec_1 + 86_400 * 30).unwrap();
+        assert_eq!(old.verdict, Verdict::Warn, "{old:?}");
+        assert_eq!(old.measure, Some(Measure::DrillAgeDays(Some(121))));
+        assert!(old.evidence.contains("6.4 s"), "{}", old.evidence);
+    }
+
     use super::*;
     use crate::doctor::Verdict;
 

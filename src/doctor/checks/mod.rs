@@ -15,7 +15,9 @@ use crate::aws::error::{classify, service_error};
 use crate::run::manifest::FileRole;
 use crate::run::{Manifest, RunError};
 
-pub use cloud::{MAX_KEY_AGE_DAYS, age_days, credentials, key, now_secs, policy, round_trip};
+pub use cloud::{
+    MAX_DRILL_AGE_DAYS, MAX_KEY_AGE_DAYS, age_days, credentials, drill_finding, key, now_secs, policy, round_trip,
+};
 pub use files::{config, env_file};
 pub use host::{server, unit};
 
