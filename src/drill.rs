@@ -159,7 +159,7 @@ async fn run(
         .step(Step::DrillStart, start_recovery(p, folder.path(), &req.region, rep))
         .await?;
     let result = Box::pin(restore_and_read(p, &recovery, &snapshot, req, rep, started)).await;
-    rep.step(Step::DrillCleanUp, async {
+    rep.step_even_when_stopping(Step::DrillCleanUp, async {
         recovery.stop();
         let shown = folder.path().display().to_string();
         folder

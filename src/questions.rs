@@ -43,6 +43,9 @@ pub enum Q {
     PgpKeys,
     RootPgp,
     KeysFile,
+    DrillRegion,
+    DrillToken,
+    DrillRead,
 }
 
 /// How a question is answered.
@@ -308,6 +311,26 @@ pub static QUESTIONS: &[Question] = &[
         label: "Recovery keys file",
         help: "a new file, 0600, for the keys and root token (the line prompts never print them)",
         kind: text(path),
+    },
+    Question {
+        id: Q::DrillRegion,
+        label: "Recover in",
+        help: "a region that holds a replica of the key: the recovery server's seal uses the replica there",
+        kind: text(answers::validate_region),
+    },
+    Question {
+        id: Q::DrillToken,
+        label: "Token",
+        help: "a token of the live server allowed to read sys/storage/raft/snapshot (and the path below); \
+               hidden, never stored",
+        kind: text(|v| answers::validate_not_blank(v, "the token")),
+    },
+    Question {
+        id: Q::DrillRead,
+        label: "Read back",
+        help: "a path of yours to read from the recovered data (secret/data/app): only its names are shown; \
+               empty: sys/health and the token",
+        kind: optional(|_| Ok(())),
     },
 ];
 

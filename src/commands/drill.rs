@@ -23,7 +23,7 @@ pub async fn drill(args: DrillArgs, state_dir: &Path, profile: Option<&str>) -> 
     let stop = stop_on_signals()?;
     let token = match &args.token_file {
         Some(file) => ops::join::read_token(file).map_err(anyhow::Error::msg)?,
-        None => read_hidden_token("Token of the live server", &stop)?,
+        None => read_hidden_token(crate::questions::Q::DrillToken.label(), &stop)?,
     };
     let req = DrillRequest {
         region: args.region,

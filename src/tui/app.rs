@@ -135,7 +135,7 @@ impl App {
     /// Whether the engine is at work (an apply or a rotation): quitting stops it after
     /// its step in flight.
     pub fn engine_running(&self) -> bool {
-        self.screens.run.running() || self.screens.rotate.running()
+        self.screens.run.running() || self.screens.rotate.running() || self.screens.drill.running()
     }
 
     /// Whether a spinner turns (and so whether the runtime ticks at all).
@@ -193,6 +193,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             ctx.frame = ctx.frame.wrapping_add(1);
             s.run.tick();
             s.rotate.tick();
+            s.drill.tick();
             vec![]
         }
         Msg::Identity(checked, result) => {
@@ -250,6 +251,19 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::Rotated(asked, result) => {
             s.rotate.on_finished(asked, result);
             // A quit was confirmed while it ran: it has stopped (and rolled back).
+            if ctx.stopping { vec![Command::Quit] } else { vec![] }
+        }
+        Msg::DrillRegions(asked, result) => {
+            s.drill.on_regions(asked, result);
+            vec![]
+        }
+        Msg::DrillProgress(asked, event) => {
+            s.drill.on_event(asked, event);
+            vec![]
+        }
+        Msg::Drilled(asked, result) => {
+            s.drill.on_finished(asked, result);
+            // A quit was confirmed while it ran: it has stopped and cleaned up.
             if ctx.stopping { vec![Command::Quit] } else { vec![] }
         }
         Msg::RunFinished(result) => {

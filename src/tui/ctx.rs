@@ -116,6 +116,7 @@ macro_rules! screen_list {
         Doctor => doctor: doctor::Doctor, "Doctor: every link checked", Aside;
         Status => status: status::Status, "Status", Aside;
         Rotate => rotate: rotate::Rotate, "Rotate the access key", Aside;
+        Drill => drill: drill::Drill, "Rehearse a recovery", Aside;
             }
     };
 }

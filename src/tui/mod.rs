@@ -32,7 +32,7 @@ use crate::rotate::{self, RotateOptions};
 use crate::run::events::StopRequest;
 use crate::run::{Event, ManifestStore, Reporter, RunError};
 use crate::tui::app::App;
-use crate::tui::msg::{Command, KeyChoice, Msg, RotationEnd, RunReport, SetupRead};
+use crate::tui::msg::{Command, DrillAsk, KeyChoice, Msg, RotationEnd, RunReport, SetupRead};
 use crate::tui::screens::server::HostReport;
 use crate::vault::deploy::{InitGate, KeysDestination};
 use crate::vault::discover::Host;
@@ -280,6 +280,11 @@ fn spawn(
                 let asked = read.asked;
                 Msg::Rotated(asked, rotate_setup(&read, &state_dir, &tx, control.1).await)
             }
+            Command::DrillRegions(read) => Msg::DrillRegions(read.asked, replica_regions(&read, &state_dir).await),
+            Command::Drill(ask) => {
+                let asked = ask.setup.asked;
+                Msg::Drilled(asked, drill_setup(ask, &state_dir, &tx, control.1).await)
+            }
             // A binary that hangs on `version` holds up only this task, never the screen.
             Command::ProbeBinary(named) => {
                 let found = tokio::task::spawn_blocking({
@@ -488,6 +493,45 @@ async fn rotate_setup(
         outcome: last.outcome,
         next_due: rotate::next_due().to_string(),
     })
+}
+
+/// The regions of the replicas of the recorded setup's key (its first node's manifest).
+async fn replica_regions(read: &SetupRead, state_dir: &Path) -> Result<Vec<String>, String> {
+    let setup = open_setup(read, state_dir).await?;
+    let recorded = setup.nodes[0]
+        .recorded
+        .as_ref()
+        .ok_or("the state folder records no setup")?;
+    Ok(recorded
+        .manifest
+        .kms_replicas
+        .iter()
+        .map(|r| r.region.clone())
+        .collect())
+}
+
+/// A recovery drill of the setup the state folder records, as `autounseal drill` does;
+/// `stop` (a confirmed quit) stops it after its step in flight.
+async fn drill_setup(
+    ask: DrillAsk,
+    state_dir: &Path,
+    tx: &UnboundedSender<Msg>,
+    stop: StopRequest,
+) -> Result<crate::drill::DrillReport, String> {
+    let setup = open_setup(&ask.setup, state_dir).await?;
+    let asked = ask.setup.asked;
+    let (rep, forward) = forwarded(tx, move |event| Msg::DrillProgress(asked, event));
+    let req = crate::drill::DrillRequest {
+        region: ask.region,
+        token: ask.token,
+        read: ask.read,
+        ca_cert: ask.setup.ca_cert.clone(),
+    };
+    let rep = rep.with_stop(stop);
+    let result = ops::drill::drill(&setup, &req, &rep).await;
+    drop(rep);
+    let _ = forward.await;
+    result.map_err(said)
 }
 
 /// Doctor's findings for the setup the state folder records; a cluster's say their

@@ -103,6 +103,34 @@ pub struct RotationEnd {
     pub rotated_before: Vec<String>,
 }
 
+/// A drill the Drill screen asks for: the setup, the replica's region, the live server's
+/// token (never shown: its `Debug` says so, and two asks are equal whatever their tokens,
+/// which are not compared), and a path to read back.
+#[derive(Clone)]
+pub struct DrillAsk {
+    pub setup: SetupRead,
+    pub region: String,
+    pub token: secrecy::SecretString,
+    pub read: Option<String>,
+}
+
+impl std::fmt::Debug for DrillAsk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DrillAsk")
+            .field("setup", &self.setup)
+            .field("region", &self.region)
+            .field("token", &"[hidden]")
+            .field("read", &self.read)
+            .finish()
+    }
+}
+
+impl PartialEq for DrillAsk {
+    fn eq(&self, other: &DrillAsk) -> bool {
+        (&self.setup, &self.region, &self.read) == (&other.setup, &other.region, &other.read)
+    }
+}
+
 pub enum Msg {
     Key(KeyEvent),
     Resize,
@@ -134,6 +162,12 @@ pub enum Msg {
     Rotation(u64, Event),
     /// The rotation so numbered ended: rotated, waiting for a restart, or why not.
     Rotated(u64, Result<RotationEnd, String>),
+    /// The replicas' regions the recorded setup can recover in, for the request so numbered.
+    DrillRegions(u64, Result<Vec<String>, String>),
+    /// Progress of the drill so numbered.
+    DrillProgress(u64, Event),
+    /// The drill so numbered ended: what it proved, or why not.
+    Drilled(u64, Result<crate::drill::DrillReport, String>),
     RunFinished(Result<RunReport, RunError>),
     /// Keys init handed back to a run that then failed: held, to be shown or saved.
     KeysHandedBack(InitSecrets),
@@ -165,6 +199,10 @@ pub enum Command {
     RotatePlan(SetupRead),
     /// Rotate the recorded setup's access key; a quit stops it after its step in flight.
     Rotate(SetupRead),
+    /// The regions of the recorded setup's replicas (read-only).
+    DrillRegions(SetupRead),
+    /// A recovery drill; a quit stops it after its step in flight.
+    Drill(DrillAsk),
     SaveAnswers(Answers),
     /// Wipe the screen (after secrets were shown).
     ClearScreen,

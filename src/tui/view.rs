@@ -179,6 +179,12 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
              never cut short), rolls it back to the old key, then leaves.",
             t.warn,
         ));
+    } else if app.screens.drill.running() {
+        tail.push(Line::styled(
+            "The drill goes on while you decide; quitting stops it after the step in flight, stops the recovery \
+             server and removes its folder, then leaves. The live server is only read either way.",
+            t.warn,
+        ));
     } else if run.running() && !demo {
         tail.push(Line::styled(
             if run.initialising() {
@@ -195,12 +201,18 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
         ));
     }
     let rotating = app.screens.rotate.running();
+    let drilling = app.screens.drill.running();
     let created = if rotating {
         app.screens.rotate.done_so_far()
+    } else if drilling {
+        app.screens.drill.done_so_far()
     } else {
         run.done_so_far()
     };
-    if rotating || run.running() || !created.is_empty() {
+    if drilling {
+        // A drill changes nothing of the setup: its steps are what quitting stops.
+        head.push(Line::raw("The drill so far:"));
+    } else if rotating || run.running() || !created.is_empty() {
         head.push(Line::raw("Done so far (all recorded in the manifest):"));
         if !demo && !rotating {
             tail.push(Line::raw(format!(
@@ -213,7 +225,7 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
         tail.push(Line::raw(
             "Quitting tears the demo down: server, emulator and demo folder.",
         ));
-    } else if created.is_empty() && !rotating {
+    } else if created.is_empty() && !rotating && !drilling {
         let saved = app.ctx.state_dir.join(crate::answers::SESSION_FILE);
         tail.push(Line::raw(format!("Your answers are saved in {}.", saved.display())));
     }

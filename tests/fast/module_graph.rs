@@ -68,6 +68,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ops",
             "doctor",
             "rotate",
+            "drill",
             "headless",
         ],
     ),

@@ -675,9 +675,11 @@ fn asked(commands: &[Command]) -> u64 {
     commands
         .iter()
         .find_map(|c| match c {
-            Command::Doctor(read) | Command::Status(read) | Command::RotatePlan(read) | Command::Rotate(read) => {
-                Some(read.asked)
-            }
+            Command::Doctor(read)
+            | Command::Status(read)
+            | Command::RotatePlan(read)
+            | Command::Rotate(read)
+            | Command::DrillRegions(read) => Some(read.asked),
             _ => None,
         })
         .expect("a read of the setup")
@@ -940,4 +942,95 @@ fn rotate() {
     let (mut quitting, _) = rotate_screen(true);
     press(&mut quitting, KeyCode::Char('q'));
     snapshot!("16_rotate_quit_question", quitting);
+}
+
+/// The start menu's drill: the replicas' regions read, a token typed (masked), a path.
+fn drill_screen() -> (App, u64) {
+    let mut app = app();
+    app.open_on_menu(Vec::new());
+    app.screens.start.selected = 3;
+    let reading = press(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Drill);
+    let regions = vec!["us-west-2".to_string(), "eu-central-1".to_string()];
+    update(&mut app, Msg::DrillRegions(asked(&reading), Ok(regions)));
+    (app, 0)
+}
+
+#[test]
+fn drill() {
+    use autounseal::drill::DrillReport;
+    let (mut app, _) = drill_screen();
+    key(&mut app, KeyCode::Right);
+    key(&mut app, KeyCode::Left);
+    // Enter with no token: said, and the token's line gets the focus.
+    key(&mut app, KeyCode::Enter);
+    snapshot!("17_drill_token_missing", app);
+    for c in "s.secret-token".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Tab);
+    for c in "secret/data/app".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    let drawn = format!("{:?}", draw(&app).backend());
+    assert!(!drawn.contains("s.secret-token"), "the token is never drawn");
+    snapshot!("17_drill_ask", app);
+
+    let commands = press(&mut app, KeyCode::Enter);
+    let Some(Command::Drill(ask)) = commands.first() else {
+        panic!("{commands:?}")
+    };
+    assert_eq!(
+        (ask.region.as_str(), ask.read.as_deref()),
+        ("us-west-2", Some("secret/data/app"))
+    );
+    assert!(
+        !format!("{ask:?}").contains("s.secret-token"),
+        "its Debug hides the token"
+    );
+    let n = ask.setup.asked;
+    for event in [
+        Event::Started(Step::DrillSnapshot),
+        Event::Done(
+            Step::DrillSnapshot,
+            "20508 bytes from http://127.0.0.1:8200: a read, nothing changed there".into(),
+        ),
+        Event::Started(Step::DrillStart),
+    ] {
+        update(&mut app, Msg::DrillProgress(n, event));
+    }
+    snapshot!("17_drill_running", app);
+    for event in [
+        Event::Done(
+            Step::DrillStart,
+            "OpenBao 2.6.2 on 127.0.0.1:42469 (loopback only), its seal on the replica in us-west-2".into(),
+        ),
+        Event::Done(
+            Step::DrillRestore,
+            "the live server's data replaces the recovery server's".into(),
+        ),
+        Event::Done(
+            Step::DrillUnseal,
+            "unsealed by itself through the replica, no key typed".into(),
+        ),
+        Event::Done(
+            Step::DrillRead,
+            "secret/data/app: 1 key (password) (values not shown)".into(),
+        ),
+        Event::Done(
+            Step::DrillCleanUp,
+            "the recovery server stopped, its folder removed".into(),
+        ),
+    ] {
+        update(&mut app, Msg::DrillProgress(n, event));
+    }
+    let report = DrillReport {
+        region: "us-west-2".into(),
+        replica_arn: "arn:aws:kms:us-west-2:123456789012:key/mrk-1234abcd".into(),
+        snapshot_bytes: 20508,
+        took: std::time::Duration::from_millis(8400),
+        read: Some(("secret/data/app".into(), vec!["password".into()])),
+    };
+    update(&mut app, Msg::Drilled(n, Ok(report)));
+    snapshot!("17_drill_recovered", app);
 }

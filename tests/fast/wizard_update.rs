@@ -1070,6 +1070,14 @@ fn the_menu_leads_to_doctor_status_and_the_wizard_with_the_sessions_answers() {
     key(&mut app, KeyCode::Esc);
 
     key(&mut app, KeyCode::Down);
+    assert!(matches!(
+        key(&mut app, KeyCode::Enter).as_slice(),
+        [Command::DrillRegions(_)]
+    ));
+    assert_eq!(app.screen, ScreenId::Drill);
+    key(&mut app, KeyCode::Esc);
+
+    key(&mut app, KeyCode::Down);
     assert!(key(&mut app, KeyCode::Enter).is_empty());
     assert_eq!(app.screen, ScreenId::Welcome);
     assert_eq!(

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod doctor;
 pub mod done;
+pub mod drill;
 pub mod files;
 pub mod iam;
 pub mod init;

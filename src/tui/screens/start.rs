@@ -12,7 +12,7 @@ use crate::tui::by_hand;
 use crate::tui::keys::{Binding, DOWN, ENTER, ESC, UP, always, char};
 
 pub const WHY: &str = "This folder records a setup. Check that every link still works, read its status, \
-rotate its access key, or walk the wizard again to change it.";
+rotate its access key, rehearse a recovery, or walk the wizard again to change it.";
 
 /// What the menu offers, in its order: what each leads to, and its line.
 pub const CHOICES: &[(Choice, &str, &str)] = &[
@@ -30,6 +30,11 @@ pub const CHOICES: &[(Choice, &str, &str)] = &[
         Choice::Go(ScreenId::Rotate),
         "Rotate the access key",
         "a new key for the server, the old one retired; rolled back on failure",
+    ),
+    (
+        Choice::Go(ScreenId::Drill),
+        "Rehearse a recovery (drill)",
+        "the data restored in a replica's region on a throwaway server",
     ),
     (
         Choice::Go(ScreenId::Welcome),
