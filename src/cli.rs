@@ -95,6 +95,27 @@ pub enum Command {
     /// unseal itself and read the data back. Nothing of it is left, and the live server is
     /// only read
     Drill(DrillArgs),
+    /// Doctor on a systemd timer, daily and at boot, writing its findings as metrics for
+    /// node_exporter (run as root): `monitor install`, `monitor remove`
+    Monitor {
+        #[command(subcommand)]
+        action: MonitorAction,
+    },
+}
+
+/// node_exporter's textfile folder as Debian's package and most guides set it.
+pub const DEFAULT_MONITOR_TEXTFILE: &str = "/var/lib/node_exporter/textfile_collector/autounseal.prom";
+
+#[derive(Debug, Subcommand)]
+pub enum MonitorAction {
+    /// Install and start the timer (and run doctor once now); replaces this state folder's
+    Install {
+        /// Where the metrics go: node_exporter's textfile folder
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_MONITOR_TEXTFILE)]
+        textfile: PathBuf,
+    },
+    /// Stop and remove the timer and its service (destroy does too)
+    Remove,
 }
 
 #[derive(Debug, Args)]

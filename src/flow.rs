@@ -17,7 +17,8 @@ use crate::vault::migrate::{self, UnsealKeys};
 
 /// The files an undo removes. The recovery keys file stays: it is the operator's until
 /// they move it.
-pub const UNDONE_FILES: [FileRole; 6] = [
+pub const UNDONE_FILES: [FileRole; 7] = [
+    FileRole::MonitorUnit,
     FileRole::EnvFile,
     FileRole::SharedCredentials,
     FileRole::CredentialsCsv,
@@ -299,10 +300,18 @@ pub fn undo_plan(m: &Manifest, migrate_back: bool) -> Vec<String> {
                 )
             }
             (FileRole::SystemdDropIn, _) => format!("remove {path}, then `systemctl daemon-reload`"),
+            (FileRole::MonitorUnit, _) if is_timer(&f.path) => {
+                format!("stop and disable doctor's timer, remove {path}")
+            }
             _ => format!("remove {path}"),
         });
     }
     lines
+}
+
+/// A systemd timer unit (`monitor install`'s `.timer`).
+fn is_timer(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|e| e == "timer")
 }
 
 /// Removes the files autounseal wrote (the saved secret is dead once its key is
@@ -323,6 +332,34 @@ pub async fn remove_files(
             Some(b) => format!("mv {} {}", quote(&b.display().to_string()), quote(&path)),
             None => format!("rm -f {}", quote(&path)),
         };
+        // Doctor's timer stops first: it would run doctor on a setup being removed.
+        if record.role == FileRole::MonitorUnit && is_timer(&record.path) {
+            let name = record
+                .path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let disable = |_| async {
+                // Not loaded (a host whose systemd is gone, a removed unit): nothing runs it.
+                let _ = crate::vault::launch::systemctl_action(&["disable", "--now", &name], &name);
+                Ok(())
+            };
+            recorder
+                .mutate(
+                    Change::new(
+                        Step::RemoveFiles,
+                        "systemd:disable",
+                        &name,
+                        format!("systemctl disable --now {name}"),
+                    )
+                    .on_the_way(),
+                    disable,
+                    crate::run::mutate::nothing_to_record,
+                    |_| format!("{name} stopped and disabled"),
+                )
+                .await?;
+        }
         let remove = |_| async {
             let io = |e: std::io::Error| RunError::Other(format!("cannot remove {path}: {e}"));
             files::remove_if_present(&record.path).map_err(io)?;
@@ -350,7 +387,7 @@ pub async fn remove_files(
             )
             .await?;
         done.push(said);
-        if record.role == FileRole::SystemdDropIn {
+        if matches!(record.role, FileRole::SystemdDropIn | FileRole::MonitorUnit) {
             reload_systemd = true;
         }
     }
@@ -363,7 +400,7 @@ pub async fn remove_files(
                 Change::new(
                     Step::RemoveFiles,
                     "systemd:daemon-reload",
-                    "so that the unit no longer reads the removed drop-in",
+                    "so that systemd forgets what was removed (a unit, a drop-in)",
                     "systemctl daemon-reload",
                 )
                 .on_the_way(),

@@ -146,6 +146,7 @@ async fn run(cli: Cli) -> ExitCode {
         Some(Command::Join(args)) => commands::join(args, &state_dir, profile).await,
         Some(Command::Rotate(args)) => commands::rotate(args, &state_dir, profile).await,
         Some(Command::Drill(args)) => commands::drill(args, &state_dir, profile).await,
+        Some(Command::Monitor { action }) => commands::monitor(action, &state_dir, profile).await,
         Some(Command::Regions) => {
             commands::list_regions();
             Ok(())

@@ -1,5 +1,5 @@
 //! The headless commands, one file each: `apply`, `plan`, `join`, `destroy`, `rotate`,
-//! `doctor`, `status`, `drill`, `demo` (and `regions` here). Each asks what the command line
+//! `doctor`, `status`, `drill`, `monitor`, `demo` (and `regions` here). Each asks what the command line
 //! leaves open (through `crate::prompt`), calls its operation in `crate::ops` and
 //! prints the outcome; none loops over nodes or runs a flow itself.
 
@@ -9,6 +9,7 @@ mod destroy;
 mod doctor;
 mod drill;
 mod join;
+mod monitor;
 mod plan;
 mod rotate;
 mod status;
@@ -19,6 +20,7 @@ pub use destroy::destroy;
 pub use doctor::doctor;
 pub use drill::drill;
 pub use join::join;
+pub use monitor::monitor;
 pub use plan::plan;
 pub use rotate::rotate;
 pub use status::status;

@@ -167,7 +167,7 @@ pub async fn examine(manifest: &Manifest, operator: &AwsContext, ca_cert: Option
     checks::credentials(manifest, operator, &operator_identity, env_key.as_ref(), &mut findings).await;
     let operator_ok = operator_identity.is_ok();
     checks::policy(manifest, operator, operator_ok, &mut findings).await;
-    checks::key(manifest, operator, operator_ok, &mut findings).await;
+    checks::key(manifest, operator, operator_ok, env_key.as_ref(), &mut findings).await;
     // Read from the manifest alone: said even when the operator's AWS reads fail.
     findings.extend(checks::drill_finding(manifest, checks::now_secs()));
     checks::round_trip(manifest, operator, env_key.as_ref(), &mut findings).await;

@@ -12,11 +12,13 @@
 //! - [`rotate`]: the access key's rotation, node by node (rolling).
 //! - [`destroy`]: the way back decided from what the key still seals, then the undo.
 //! - [`drill`]: the data restored in a replica's region, on a throwaway server.
+//! - [`monitor`]: doctor on a systemd timer, for this state folder.
 
 pub mod check;
 pub mod destroy;
 pub mod drill;
 pub mod join;
+pub mod monitor;
 pub mod rotate;
 pub mod run;
 pub mod setup;

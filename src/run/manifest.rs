@@ -69,6 +69,8 @@ pub enum FileRole {
     UnconfirmedRecoveryKeys,
     /// The cluster file `join` reads on the other hosts (no secret).
     ClusterFile,
+    /// A unit of `monitor install`: doctor's service and its timer.
+    MonitorUnit,
 }
 
 impl From<KeyFileKind> for FileRole {

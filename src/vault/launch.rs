@@ -242,6 +242,12 @@ fn systemctl(args: &[&str], unit: &str, limit: Duration) -> Result<String, Vault
     Ok(text)
 }
 
+/// `systemctl ARGS…` that changes something (`enable --now UNIT`), bounded like every
+/// other: its stdout, or what systemctl said when it failed.
+pub fn systemctl_action(args: &[&str], unit: &str) -> Result<String, VaultError> {
+    systemctl(args, unit, SYSTEMCTL_LIMIT)
+}
+
 /// A read-only `systemctl ARGS…` (`show`): bounded as a probe, so a stop request ends it
 /// at once; the output is the caller's to read.
 pub fn systemctl_probe(args: &[&str]) -> Result<std::process::Output, crate::child::ChildError> {

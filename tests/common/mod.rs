@@ -215,6 +215,34 @@ impl Drop for Moto {
     }
 }
 
+/// `text` read by Prometheus's own parser (its Python client, from `scripts/test-env`):
+/// each sample as `[name, labels, value]`. Panics, with the parser's words, when the text
+/// is not the exposition format.
+pub fn prometheus_samples(text: &str) -> Vec<(String, std::collections::BTreeMap<String, String>, f64)> {
+    use std::io::Write;
+    let python = tools_dir().join("../../tools-promparse/bin/python");
+    let script = "import json, sys\n\
+                  from prometheus_client.parser import text_string_to_metric_families\n\
+                  out = [[s.name, s.labels, s.value] for f in text_string_to_metric_families(sys.stdin.read()) \
+                  for s in f.samples]\n\
+                  print(json.dumps(out))\n";
+    let mut child = Command::new(&python)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} ({e}): run scripts/test-env", python.display()));
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "Prometheus's parser refused the metrics: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Answers for a run against `moto`, every file under `dir`, waiting kept short.
 pub fn answers(moto: &Moto, dir: &std::path::Path) -> Answers {
     let mut a = Answers {

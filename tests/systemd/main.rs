@@ -7,4 +7,5 @@ mod common;
 mod doctor_systemd;
 mod hosts;
 mod journeys;
+mod monitor;
 mod rotate_systemd;
