@@ -265,6 +265,17 @@ pub fn undo_plan(m: &Manifest, migrate_back: bool) -> Vec<String> {
             "keep (reused)"
         }
     };
+    for a in &m.kms_alarms {
+        let topic = if a.topic_origin == Origin::Created {
+            format!("and its topic {}", a.topic_arn)
+        } else {
+            format!("(your topic {} stays)", a.topic_arn)
+        };
+        lines.push(format!(
+            "delete the key alarm in {}: rule {} {topic}",
+            a.region, a.rule_name
+        ));
+    }
     // Replicas first: KMS deletes a primary key only once it has no replica left.
     for r in &m.kms_replicas {
         if let Some(alias) = &r.alias {

@@ -165,6 +165,7 @@ fn ask_aws(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<()> {
             answers::validate_key_reference(v, &region)
         })?);
     }
+    a.kms.alarm_email = optional(&p.ask(Q::AlarmEmail, a.kms.alarm_email.as_deref().unwrap_or(""))?);
     p.keep(a);
     a.iam.user_name = p.ask(Q::User, &a.iam.user_name.clone())?;
     a.iam.policy_name = p.ask(Q::Policy, &a.iam.policy_name.clone())?;

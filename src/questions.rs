@@ -21,6 +21,7 @@ pub enum Q {
     Rotation,
     Replicas,
     KeyId,
+    AlarmEmail,
     User,
     Policy,
     Config,
@@ -177,6 +178,13 @@ pub static QUESTIONS: &[Question] = &[
         label: "Key id, ARN or alias",
         help: "the key to reuse, in the region chosen",
         kind: text(|v| answers::validate_key_reference(v, "")),
+    },
+    Question {
+        id: Q::AlarmEmail,
+        label: "Alarm e-mail",
+        help: "mailed (SNS) when the key is scheduled for deletion, disabled, its policy replaced or its \
+               rotation turned off; empty: no alarm",
+        kind: optional(answers::validate_email),
     },
     Question {
         id: Q::User,

@@ -68,6 +68,21 @@ pub struct KmsAnswers {
     /// data can come back there if this region's key is lost or out of reach.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replica_regions: Vec<String>,
+    /// An alarm on the key: the address an SNS topic (one per region of the key and its
+    /// replicas) mails when KMS records a call that would lose the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm_email: Option<String>,
+    /// Or an existing SNS topic of the key's region for that alarm (a key without
+    /// replicas: a topic serves the rules of its own region only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm_topic_arn: Option<String>,
+}
+
+impl KmsAnswers {
+    /// Whether an alarm on the key is asked for.
+    pub fn alarm(&self) -> bool {
+        self.alarm_email.is_some() || self.alarm_topic_arn.is_some()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -360,6 +375,8 @@ impl Default for KmsAnswers {
             description: "Vault auto-unseal key (created by autounseal)".into(),
             rotation: true,
             replica_regions: Vec::new(),
+            alarm_email: None,
+            alarm_topic_arn: None,
         }
     }
 }

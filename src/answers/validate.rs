@@ -114,6 +114,10 @@ impl Answers {
             "kms.replica_regions",
             validate_replica_regions(&self.kms.replica_regions, &self.region),
         );
+        if let Some(email) = &self.kms.alarm_email {
+            check("kms.alarm_email", validate_email(email));
+        }
+        check("kms.alarm_topic_arn", validate_alarm_topic(&self.kms, &self.region));
         check("iam.user_name", validate_iam_user_name(&self.iam.user_name));
         check("iam.policy_name", validate_iam_policy_name(&self.iam.policy_name));
         if let Some(id) = &self.iam.replace_access_key {
@@ -292,6 +296,56 @@ pub fn validate_replica_regions(replicas: &[String], region: &str) -> Result<(),
                 regions::partition(region)
             ));
         }
+    }
+    Ok(())
+}
+
+/// An address SNS can mail: one `@`, something on each side, no space.
+pub fn validate_email(email: &str) -> Result<(), String> {
+    let shaped = match email.split_once('@') {
+        Some((user, domain)) => {
+            !user.is_empty() && domain.contains('.') && !domain.contains('@') && !email.contains(char::is_whitespace)
+        }
+        None => false,
+    };
+    if shaped {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{email}\" is not an e-mail address (ops@example.com): the alarm's topic mails it"
+        ))
+    }
+}
+
+/// An existing topic for the alarm: an SNS topic ARN of the key's region, instead of an
+/// address, for a key without replicas.
+pub fn validate_alarm_topic(kms: &crate::answers::KmsAnswers, region: &str) -> Result<(), String> {
+    let Some(arn) = &kms.alarm_topic_arn else {
+        return Ok(());
+    };
+    if kms.alarm_email.is_some() {
+        return Err(
+            "give kms.alarm_email (a topic is made for it) or kms.alarm_topic_arn (yours is used), not both".into(),
+        );
+    }
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+        return Err(format!(
+            "\"{arn}\" is not an SNS topic ARN (arn:aws:sns:{region}:ACCOUNT:NAME)"
+        ));
+    }
+    if parts[3] != region {
+        return Err(format!(
+            "the topic {arn} is in {}, the key in {region}: EventBridge sends to a topic of the rule's own region. \
+             Give a topic of {region}, or kms.alarm_email to have one made",
+            parts[3]
+        ));
+    }
+    if !kms.replica_regions.is_empty() {
+        return Err(format!(
+            "with replicas, each region needs its own topic, and {arn} serves {region} only: give \
+             kms.alarm_email instead (a topic is made in each region, all mailing it)"
+        ));
     }
     Ok(())
 }

@@ -90,7 +90,7 @@ impl Connection {
         loader
     }
 
-    fn timeouts(&self) -> TimeoutConfig {
+    pub(crate) fn timeouts(&self) -> TimeoutConfig {
         TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(self.timing.connect_timeout_secs))
             .operation_attempt_timeout(Duration::from_secs(self.timing.attempt_timeout_secs))
@@ -110,6 +110,9 @@ pub struct AwsContext {
     pub sts: aws_sdk_sts::Client,
     /// See [`AwsContext::kms_endpoint`].
     kms_endpoint: Option<String>,
+    /// The loaded configuration, for the services used now and then (the alarm's SNS,
+    /// EventBridge and CloudTrail); `None` for clients built by hand.
+    sdk: Option<SdkConfig>,
 }
 
 impl AwsContext {
@@ -127,6 +130,7 @@ impl AwsContext {
             iam: aws_sdk_iam::Client::new(&sdk),
             sts: aws_sdk_sts::Client::new(&sdk),
             credentials: sdk.credentials_provider(),
+            sdk: Some(sdk),
             conn,
         }
     }
@@ -144,6 +148,7 @@ impl AwsContext {
             kms,
             iam,
             sts,
+            sdk: None,
         }
     }
 
@@ -193,6 +198,39 @@ impl AwsContext {
             .region(Region::new(region.to_string()))
             .build();
         aws_sdk_kms::Client::from_conf(config)
+    }
+
+    /// The configuration of these clients in `region`: the loaded one, or for clients built
+    /// by hand (tests, which make no alarm calls) the same endpoint, timeouts and retries,
+    /// with no credentials.
+    fn sdk_in(&self, region: &str) -> SdkConfig {
+        let builder = match &self.sdk {
+            Some(sdk) => sdk.to_builder(),
+            None => {
+                let mut b = SdkConfig::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .timeout_config(self.conn.timeouts())
+                    .retry_config(retry_config());
+                if let Some(url) = &self.conn.endpoint_url {
+                    b = b.endpoint_url(url);
+                }
+                b
+            }
+        };
+        builder.region(Region::new(region.to_string())).build()
+    }
+
+    /// The operator's SNS, EventBridge and CloudTrail clients in `region` (the alarm's).
+    pub fn sns_in(&self, region: &str) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.sdk_in(region))
+    }
+
+    pub fn events_in(&self, region: &str) -> aws_sdk_eventbridge::Client {
+        aws_sdk_eventbridge::Client::new(&self.sdk_in(region))
+    }
+
+    pub fn cloudtrail_in(&self, region: &str) -> aws_sdk_cloudtrail::Client {
+        aws_sdk_cloudtrail::Client::new(&self.sdk_in(region))
     }
 
     /// [`AwsContext::aws_cli`] for a call sent to another region.

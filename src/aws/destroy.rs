@@ -52,6 +52,9 @@ pub async fn destroy_aws(
     rep.step(Step::DeletePolicy, d.policy()).await?;
     rep.step(Step::DeleteUser, d.user()).await?;
     rep.step(Step::DeleteAlias, d.alias()).await?;
+    if !store.snapshot().kms_alarms.is_empty() {
+        rep.step(Step::DeleteAlarm, Box::pin(d.alarms())).await?;
+    }
     rep.step(Step::ScheduleKeyDeletion, d.key(opts.deletion_window_days))
         .await?;
     Ok(d.recorder.calls())
@@ -78,6 +81,13 @@ where
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => Err(classify(action, endpoint, e)),
     }
+}
+
+/// The day (UTC) a key scheduled for deletion today is gone: when the window ends.
+pub fn deletion_day(window_days: i32) -> String {
+    let day = time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(window_days));
+    day.format(&time::macros::format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
 }
 
 /// [`gone_ok`] for a key's deletion: one already pending deletion (a resumed destroy)
@@ -367,6 +377,69 @@ impl Destroyer<'_> {
         Ok(())
     }
 
+    /// The alarm, region by region: the rule's target, the rule, then the topic autounseal
+    /// made (its subscriptions go with it); on an operator's topic, only our subscription.
+    async fn alarms(&self) -> Result<()> {
+        let mut said = Vec::new();
+        for alarm in self.store.snapshot().kms_alarms {
+            let region = &alarm.region;
+            let events = self.ctx.events_in(region);
+            let name = &alarm.rule_name;
+            let targets = events
+                .remove_targets()
+                .rule(name)
+                .ids(crate::aws::alarm::TARGET_ID)
+                .send();
+            let twin = self.ctx.aws_cli_in(
+                region,
+                &[
+                    "events",
+                    "remove-targets",
+                    "--rule",
+                    name,
+                    "--ids",
+                    crate::aws::alarm::TARGET_ID,
+                ],
+            );
+            let change = Change::new(
+                Step::DeleteAlarm,
+                "events:RemoveTargets",
+                format!("{name} in {region}"),
+                twin,
+            );
+            self.remove(change, targets, format!("{name}'s target")).await?;
+            let rule = events.delete_rule().name(name).send();
+            let twin = self.ctx.aws_cli_in(region, &["events", "delete-rule", "--name", name]);
+            let change = Change::new(
+                Step::DeleteAlarm,
+                "events:DeleteRule",
+                format!("{name} in {region}"),
+                twin,
+            );
+            self.remove(change, rule, format!("rule {name}")).await?;
+            let sns = self.ctx.sns_in(region);
+            if alarm.topic_origin == Origin::Created {
+                let topic = sns.delete_topic().topic_arn(&alarm.topic_arn).send();
+                let twin = self
+                    .ctx
+                    .aws_cli_in(region, &["sns", "delete-topic", "--topic-arn", &alarm.topic_arn]);
+                let change = Change::new(Step::DeleteAlarm, "sns:DeleteTopic", &alarm.topic_arn, twin);
+                self.remove(change, topic, format!("topic {}", alarm.topic_arn)).await?;
+            } else if let Some(sub) = alarm.subscription.as_ref().filter(|s| s.starts_with("arn:")) {
+                let unsubscribe = sns.unsubscribe().subscription_arn(sub).send();
+                let twin = self
+                    .ctx
+                    .aws_cli_in(region, &["sns", "unsubscribe", "--subscription-arn", sub]);
+                let change = Change::new(Step::DeleteAlarm, "sns:Unsubscribe", sub, twin);
+                self.remove(change, unsubscribe, format!("subscription {sub}")).await?;
+            }
+            self.store.update(|m| m.kms_alarms.retain(|a| a.region != *region))?;
+            said.push(format!("{region}: {name}"));
+        }
+        self.rep.done(Step::DeleteAlarm, said.join("; "));
+        Ok(())
+    }
+
     /// The aliases autounseal made in the replicas' regions.
     async fn replica_aliases(&self) -> Result<()> {
         for replica in self.store.snapshot().kms_replicas {
@@ -477,7 +550,12 @@ impl Destroyer<'_> {
                     .on_the_way(),
                     |action| async move { scheduled_ok(schedule.await, action, &endpoint) },
                     |m, _| m.kms_replicas.retain(|r| r.region != *region),
-                    |_| format!("{arn} is deleted in {window_days} days; until then `{cancel}` brings it back"),
+                    |_| {
+                        format!(
+                            "{arn} is deleted in {window_days} days, on {}; until then `{cancel}` brings it back",
+                            deletion_day(window_days)
+                        )
+                    },
                 )
                 .await?;
         }
@@ -533,8 +611,9 @@ impl Destroyer<'_> {
                 |m, _| m.kms_key = None,
                 |_| {
                     format!(
-                        "{} is deleted in {window_days} days; until then `{}` brings it back",
+                        "{} is deleted in {window_days} days, on {}; until then `{}` brings it back",
                         key.arn,
+                        deletion_day(window_days),
                         self.ctx
                             .aws_cli(&["kms", "cancel-key-deletion", "--key-id", &key.key_id])
                     )

@@ -25,7 +25,13 @@ const THROTTLE_CODES: &[&str] = &[
     "RequestLimitExceeded",
     "LimitExceededException",
 ];
-const NOT_FOUND_CODES: &[&str] = &["NotFoundException", "NoSuchEntity"];
+/// KMS, IAM, EventBridge and SNS say "not found" each their own way.
+const NOT_FOUND_CODES: &[&str] = &[
+    "NotFoundException",
+    "NoSuchEntity",
+    "ResourceNotFoundException",
+    "NotFound",
+];
 
 /// The error code and message of a service's answer. When the SDK could not read
 /// them (an emulator or proxy with another error envelope, such as EC2's

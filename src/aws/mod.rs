@@ -3,6 +3,7 @@
 //! on the run core and knows nothing of the Vault side.
 
 pub mod adopt;
+pub mod alarm;
 pub mod context;
 pub mod destroy;
 pub mod error;

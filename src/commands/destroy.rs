@@ -93,8 +93,10 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
     } else if destroying.deletes_key {
         println!("\nWARNING: {KEY_DELETION_WARNING}");
         println!(
-            "KMS waits {} days before the key is really gone.",
-            args.deletion_window_days
+            "KMS waits {} days before the key is really gone: until {} (UTC), `aws kms cancel-key-deletion` brings \
+             it back.",
+            args.deletion_window_days,
+            crate::aws::destroy::deletion_day(args.deletion_window_days)
         );
     }
     if !args.yes && !confirm("", Some("destroy"))? {

@@ -28,6 +28,8 @@ pub enum Link {
     Credentials,
     Policy,
     Key,
+    /// The alarm on the key: its rule, topic and the trail that feeds it.
+    Alarm,
     RoundTrip,
     Unit,
     Server,
@@ -43,6 +45,7 @@ impl Link {
             Link::Credentials => "credentials",
             Link::Policy => "policy",
             Link::Key => "KMS key",
+            Link::Alarm => "key alarm",
             Link::RoundTrip => "KMS round trip",
             Link::Unit => "systemd unit",
             Link::Server => "server",
@@ -168,6 +171,7 @@ pub async fn examine(manifest: &Manifest, operator: &AwsContext, ca_cert: Option
     let operator_ok = operator_identity.is_ok();
     checks::policy(manifest, operator, operator_ok, &mut findings).await;
     checks::key(manifest, operator, operator_ok, env_key.as_ref(), &mut findings).await;
+    checks::alarm(manifest, operator, operator_ok, &mut findings).await;
     // Read from the manifest alone: said even when the operator's AWS reads fail.
     findings.extend(checks::drill_finding(manifest, checks::now_secs()));
     checks::round_trip(manifest, operator, env_key.as_ref(), &mut findings).await;

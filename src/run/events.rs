@@ -17,6 +17,8 @@ pub enum Step {
     KmsAlias,
     /// The key's replicas in other regions, each with the alias there.
     KeyReplicas,
+    /// The alarm on the key: topic, mail subscription, EventBridge rule, per region.
+    KeyAlarm,
     IamUser,
     IamPolicy,
     AttachPolicy,
@@ -39,6 +41,7 @@ pub enum Step {
     DeletePolicy,
     DeleteUser,
     DeleteAlias,
+    DeleteAlarm,
     ScheduleKeyDeletion,
     RemoveFiles,
     CheckAccessKeys,
@@ -59,12 +62,13 @@ pub enum Step {
 impl Step {
     /// The steps of an apply, in the order it takes them: the rows the wizard's Run
     /// screen shows. The others are `destroy`'s.
-    pub const APPLY: [Step; 18] = [
+    pub const APPLY: [Step; 19] = [
         Step::Identity,
         Step::KmsKey,
         Step::KeyRotation,
         Step::KmsAlias,
         Step::KeyReplicas,
+        Step::KeyAlarm,
         Step::IamUser,
         Step::IamPolicy,
         Step::AttachPolicy,
@@ -110,6 +114,7 @@ impl Step {
             Step::KeyRotation => "Key rotation",
             Step::KmsAlias => "Key alias",
             Step::KeyReplicas => "Key replicas",
+            Step::KeyAlarm => "Key alarm",
             Step::IamUser => "IAM user",
             Step::IamPolicy => "IAM policy",
             Step::AttachPolicy => "Attach policy",
@@ -131,6 +136,7 @@ impl Step {
             Step::DeletePolicy => "Delete policy",
             Step::DeleteUser => "Delete user",
             Step::DeleteAlias => "Delete alias",
+            Step::DeleteAlarm => "Delete key alarm",
             Step::ScheduleKeyDeletion => "Schedule key deletion",
             Step::RemoveFiles => "Remove files",
             Step::CheckAccessKeys => "Check access keys",

@@ -39,6 +39,20 @@ pub struct ReplicaRecord {
     pub origin: Origin,
 }
 
+/// The alarm on the key in one region: the topic, its mail subscription, the rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmRecord {
+    pub region: String,
+    pub topic_arn: String,
+    /// Made by autounseal (deleted by destroy), or the operator's (`alarm_topic_arn`).
+    pub topic_origin: Origin,
+    /// The subscription's ARN, or SNS's "pending confirmation" until the mail is confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<String>,
+    pub rule_name: String,
+    pub rule_arn: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedRecord {
     pub name: String,
@@ -319,6 +333,9 @@ pub struct Manifest {
     /// The key's replicas in other regions (`kms.replica_regions`), in the order asked.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kms_replicas: Vec<ReplicaRecord>,
+    /// The alarm on the key (`kms.alarm_email`), one per region of the key and replicas.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kms_alarms: Vec<AlarmRecord>,
     pub iam_user: Option<NamedRecord>,
     pub iam_policy: Option<NamedRecord>,
     /// The attachment of the policy to the user, when autounseal made it.
@@ -353,6 +370,7 @@ impl Manifest {
         self.kms_key.is_none()
             && self.kms_alias.is_none()
             && self.kms_replicas.is_empty()
+            && self.kms_alarms.is_empty()
             && self.iam_user.is_none()
             && self.iam_policy.is_none()
             && !self.policy_attached
@@ -396,6 +414,14 @@ impl Manifest {
     /// The last drill that read the data back.
     pub fn last_good_drill(&self) -> Option<&DrillRecord> {
         self.drills.iter().rev().find(|d| d.ok)
+    }
+
+    /// Records a region's alarm, replacing an older record of its region.
+    pub fn record_alarm(&mut self, alarm: AlarmRecord) {
+        match self.kms_alarms.iter_mut().find(|a| a.region == alarm.region) {
+            Some(slot) => *slot = alarm,
+            None => self.kms_alarms.push(alarm),
+        }
     }
 
     /// Records a replica, replacing an older record of its region.

@@ -3,6 +3,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod alarm;
 mod engine_moto;
 mod faults;
 mod preflight;

@@ -97,6 +97,8 @@ fn kms_existing(into_list: bool) -> App {
     let listed_for = KeyListFor::of(&app.ctx.answers);
     update(&mut app, Msg::Keys(listed_for, Ok(keys)));
     if into_list {
+        // The alarm's field, the key's, then the list.
+        press(&mut app, KeyCode::Tab);
         press(&mut app, KeyCode::Tab);
         press(&mut app, KeyCode::Tab);
         assert!(app.screens.kms.in_list);

@@ -156,6 +156,7 @@ fn an_existing_key_is_picked_from_the_list_and_checked_against_the_region() {
     ];
     let listed_for = KeyListFor::of(&app.ctx.answers);
     update(&mut app, Msg::Keys(listed_for, Ok(keys)));
+    key(&mut app, KeyCode::Tab); // to the alarm's field
     key(&mut app, KeyCode::Tab); // to the key field
     key(&mut app, KeyCode::Tab); // into the list
     assert!(app.screens.kms.in_list);

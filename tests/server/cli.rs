@@ -308,6 +308,7 @@ fn without_a_terminal_the_wizard_asks_in_plain_lines_with_the_same_checks() {
         "",          // rotation
         "eu-west-1", // a replica in the key's own region: asked again
         "",          // no replica
+        "",          // no alarm
         "",          // user
         "",          // policy
         &format!("{d}/etc/vault.hcl"),
@@ -573,7 +574,9 @@ fn the_line_prompts_plan_a_cluster_and_a_join() {
             .spawn()
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
-        let first = ["", &moto.url, "eu-west-1", "1", "", "", "", "", ""];
+        // Profile, endpoint, region, a new key, its alias, description, rotation, no
+        // replica, no alarm, user, policy.
+        let first = ["", &moto.url, "eu-west-1", "1", "", "", "", "", "", "", ""];
         let files = [
             format!("{}/etc/vault.hcl", d.display()),
             format!("{}/etc/vault.env", d.display()),

@@ -721,7 +721,8 @@ async fn a_server_the_operator_starts_is_found_from_the_config() {
     assert!(said.contains("(none): not reachable"), "{said}");
 
     // Without the operator's own credentials the reads made as them are skipped, and
-    // what Vault does, as the env file's key, is still checked.
+    // what Vault does, as the env file's key, is still checked: the key's state too, read
+    // as the server (its policy allows DescribeKey), but not its rotation.
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
     isolate(&mut cmd, &dir.path().join("state"));
     let out = cmd.args(["doctor", "--json"]).output().unwrap();
@@ -734,7 +735,11 @@ async fn a_server_the_operator_starts_is_found_from_the_config() {
         "no usable AWS credentials",
         "--profile",
     );
-    for (link, check) in [("credentials", "access key"), ("policy", "attached"), ("key", "state")] {
+    for (link, check) in [
+        ("credentials", "access key"),
+        ("policy", "attached"),
+        ("key", "rotation"),
+    ] {
         assert_finding(
             &findings,
             link,
@@ -745,5 +750,6 @@ async fn a_server_the_operator_starts_is_found_from_the_config() {
         );
     }
     assert_eq!(finding(&findings, "credentials", "identity")["verdict"], "ok");
+    assert_eq!(finding(&findings, "key", "state")["verdict"], "ok");
     assert_eq!(finding(&findings, "round_trip", "encrypt and decrypt")["verdict"], "ok");
 }

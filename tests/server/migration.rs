@@ -393,6 +393,7 @@ async fn the_line_prompts_migrate_a_shamir_server() {
         "",
         "",
         "", // no replica
+        "", // no alarm
         "", // user
         "", // policy
         &config,

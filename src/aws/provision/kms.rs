@@ -25,6 +25,10 @@ impl Provisioner<'_> {
             let replicas = Box::pin(self.ensure_replicas(&key));
             self.rep.step(Step::KeyReplicas, replicas).await?;
         }
+        if self.answers.kms.alarm() {
+            let alarm = Box::pin(self.ensure_alarm(&key));
+            self.rep.step(Step::KeyAlarm, alarm).await?;
+        }
         Ok(key)
     }
 

@@ -5,9 +5,11 @@
 //! makes none and hands on [`Applied::Planned`]. So a plan lists exactly the calls an
 //! apply would make. The seams: [`kms`] (key, rotation, alias), [`iam`] (user, policy,
 //! attachment), [`access_key`] (the key, its saved secret, the proof it works),
-//! [`replicas`] (the key's copies in other regions).
+//! [`replicas`] (the key's copies in other regions), [`alarm`] (a mail when the key is
+//! scheduled for deletion, disabled, locked out or left unrotated).
 
 pub(crate) mod access_key;
+mod alarm;
 mod iam;
 mod kms;
 mod replicas;

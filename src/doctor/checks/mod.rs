@@ -4,6 +4,7 @@
 //! about the setup are made as the operator; what Vault does (who am I, DescribeKey,
 //! Encrypt, Decrypt) is made as the env file's key, exactly as Vault would.
 
+mod alarm;
 mod cloud;
 mod files;
 mod host;
@@ -15,6 +16,7 @@ use crate::aws::error::{classify, service_error};
 use crate::run::manifest::FileRole;
 use crate::run::{Manifest, RunError};
 
+pub use alarm::alarm;
 pub use cloud::{
     MAX_DRILL_AGE_DAYS, MAX_KEY_AGE_DAYS, age_days, credentials, drill_finding, key, now_secs, policy, round_trip,
 };

@@ -37,7 +37,9 @@ impl Kms {
             form::text(Q::Description, &a.kms.description),
             form::toggle(Q::Rotation, a.kms.rotation),
             form::text(Q::Replicas, &a.kms.replica_regions.join(", ")),
-            // The region is checked on Enter; here only the form of the reference.
+            form::text(Q::AlarmEmail, a.kms.alarm_email.as_deref().unwrap_or("")),
+            // Last, so that Tab from it goes on into the list of keys found. The region is
+            // checked on Enter; here only the form of the reference.
             form::text(Q::KeyId, a.kms.key_id.as_deref().unwrap_or("")),
         ]);
         show_mode(&mut form);
@@ -83,6 +85,8 @@ impl Kms {
         let f = &self.form;
         let k = &mut ctx.answers.kms;
         k.create = self.creating();
+        let email = f.value(Q::AlarmEmail).trim().to_string();
+        k.alarm_email = (!email.is_empty()).then_some(email);
         if k.create {
             k.alias = f.value(Q::Alias);
             k.description = f.value(Q::Description);

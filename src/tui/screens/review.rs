@@ -279,6 +279,15 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
             )),
         );
     }
+    if let Some(email) = &a.kms.alarm_email {
+        let at = 1 + usize::from(!a.kms.replica_regions.is_empty());
+        lines.insert(
+            at,
+            Line::raw(format!(
+                "Alarm   mails {email} if the key is scheduled for deletion, disabled, locked or unrotated"
+            )),
+        );
+    }
     if a.cluster.nodes > 1 {
         lines.extend(nodes_block(ctx));
     }

@@ -16,12 +16,13 @@ use crate::tui::msg::{Command, RunReport};
 pub const WHY: &str = "Each step is recorded in the manifest as soon as it is done, so a failure or a dropped \
 connection loses nothing: running again picks up where it stopped.";
 
-/// The rows of the Run screen: the core's steps of an apply, in order; the replicas'
-/// only when some are asked for (a row that is always skipped only takes room at 80x24).
+/// The rows of the Run screen: the core's steps of an apply, in order; the replicas' and
+/// the alarm's only when asked for (a row that is always skipped only takes room at 80x24).
 pub fn steps(answers: &crate::answers::Answers) -> Vec<Step> {
     Step::APPLY
         .into_iter()
         .filter(|s| *s != Step::KeyReplicas || !answers.kms.replica_regions.is_empty())
+        .filter(|s| *s != Step::KeyAlarm || answers.kms.alarm())
         .collect()
 }
 
