@@ -171,9 +171,9 @@ pub async fn examine(manifest: &Manifest, operator: &AwsContext, ca_cert: Option
     let operator_ok = operator_identity.is_ok();
     checks::policy(manifest, operator, operator_ok, &mut findings).await;
     checks::key(manifest, operator, operator_ok, env_key.as_ref(), &mut findings).await;
-    checks::alarm(manifest, operator, operator_ok, &mut findings).await;
     // Read from the manifest alone: said even when the operator's AWS reads fail.
     findings.extend(checks::drill_finding(manifest, checks::now_secs()));
+    checks::alarm(manifest, operator, operator_ok, &mut findings).await;
     checks::round_trip(manifest, operator, env_key.as_ref(), &mut findings).await;
     drop(env_key);
     checks::unit(manifest, &mut findings);

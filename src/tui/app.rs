@@ -117,6 +117,7 @@ impl App {
                 unseal_keys: None,
                 setup_recorded: false,
                 left_open: Vec::new(),
+                can_drill: false,
                 ran: false,
             },
             modal: None,

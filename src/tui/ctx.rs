@@ -39,6 +39,8 @@ pub struct Ctx {
     /// step that never ran; see `doctor::status::LeftOpen`), read when the wizard opens
     /// and after each run: the start menu and Done say it.
     pub left_open: Vec<String>,
+    /// The recorded setup's key has replicas: the start menu offers a drill.
+    pub can_drill: bool,
     /// A run of this session finished, well or not: it may have made something.
     pub ran: bool,
 }

@@ -107,6 +107,7 @@ async fn event_loop(
     // wizard again); a first-time one, and the demo, from Welcome.
     if !demo && let Some(manifest) = manifest_of_setup(&state_dir) {
         app.open_on_menu(crate::doctor::status::left_open(&manifest).lines());
+        app.ctx.can_drill = !manifest.kms_replicas.is_empty();
     }
     let gate = InitGate::default();
     let stop = StopRequest::default();

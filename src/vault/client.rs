@@ -122,6 +122,15 @@ fn trusting(ca_cert: Option<&Path>) -> Result<reqwest::ClientBuilder, VaultError
     Ok(builder)
 }
 
+/// A successful answer's JSON, or an error that says it could not be read (never quoting it).
+fn parsed<T: serde::de::DeserializeOwned>(text: &str, what: impl FnOnce() -> String) -> Result<T, VaultError> {
+    serde_json::from_str(text).map_err(|e| VaultError::Http {
+        what: what(),
+        status: 200,
+        body: format!("an answer autounseal cannot read ({e})"),
+    })
+}
+
 /// For a snapshot's transfer: no total time limit, but no read may stall for `stall`.
 fn bulk_client(ca_cert: Option<&Path>, stall: Duration) -> Result<reqwest::Client, VaultError> {
     trusting(ca_cert)?
@@ -167,6 +176,21 @@ impl VaultClient {
         }
     }
 
+    /// The text of an answer that must be a success; else the server's refusal, in words,
+    /// naming `what` was asked (`GET /v1/sys/init`).
+    async fn success_text(&self, resp: reqwest::Response, what: impl FnOnce() -> String) -> Result<String, VaultError> {
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| self.unreachable(e))?;
+        if !status.is_success() {
+            return Err(VaultError::Http {
+                what: what(),
+                status: status.as_u16(),
+                body: in_words(&text),
+            });
+        }
+        Ok(text)
+    }
+
     async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, VaultError> {
         let resp = self
             .http
@@ -174,20 +198,8 @@ impl VaultClient {
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
-        let status = resp.status();
-        let body = resp.text().await.map_err(|e| self.unreachable(e))?;
-        if !status.is_success() {
-            return Err(VaultError::Http {
-                what: format!("GET /v1/{path}"),
-                status: status.as_u16(),
-                body: in_words(&body),
-            });
-        }
-        serde_json::from_str(&body).map_err(|e| VaultError::Http {
-            what: format!("GET /v1/{path}"),
-            status: status.as_u16(),
-            body: format!("an answer autounseal cannot read ({e})"),
-        })
+        let body = self.success_text(resp, || format!("GET /v1/{path}")).await?;
+        parsed(&body, || format!("GET /v1/{path}"))
     }
 
     pub async fn seal_status(&self) -> Result<SealStatus, VaultError> {
@@ -257,16 +269,7 @@ impl VaultClient {
             req = req.json(body);
         }
         let resp = req.send().await.map_err(|e| self.unreachable(e))?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| self.unreachable(e))?;
-        if !status.is_success() {
-            return Err(VaultError::Http {
-                what: format!("{method} /v1/{path}"),
-                status: status.as_u16(),
-                body: in_words(&text),
-            });
-        }
-        Ok(text)
+        self.success_text(resp, || format!("{method} /v1/{path}")).await
     }
 
     /// `GET /v1/sys/storage/raft/configuration`: the raft peer set as the leader sees it.
@@ -285,11 +288,7 @@ impl VaultClient {
         }
         let path = "sys/storage/raft/configuration";
         let text = self.with_token(reqwest::Method::GET, path, token, None).await?;
-        let answer: Answer = serde_json::from_str(&text).map_err(|e| VaultError::Http {
-            what: format!("GET /v1/{path}"),
-            status: 200,
-            body: format!("an answer autounseal cannot read ({e})"),
-        })?;
+        let answer: Answer = parsed(&text, || format!("GET /v1/{path}"))?;
         Ok(answer.data.config.servers)
     }
 
@@ -327,14 +326,11 @@ impl VaultClient {
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
-        let status = resp.status();
-        if !status.is_success() {
-            let body = resp.text().await.map_err(|e| self.unreachable(e))?;
-            return Err(VaultError::Http {
-                what: format!("GET /v1/{path}"),
-                status: status.as_u16(),
-                body: in_words(&body),
-            });
+        if !resp.status().is_success() {
+            return Err(self
+                .success_text(resp, || format!("GET /v1/{path}"))
+                .await
+                .expect_err("a refusal is an error"));
         }
         let io = |e: std::io::Error| VaultError::Io(format!("cannot write the snapshot to {}: {e}", to.display()));
         let mut file = std::fs::OpenOptions::new()
@@ -367,16 +363,7 @@ impl VaultClient {
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| self.unreachable(e))?;
-        if !status.is_success() {
-            return Err(VaultError::Http {
-                what: format!("POST /v1/{path}"),
-                status: status.as_u16(),
-                body: in_words(&text),
-            });
-        }
-        Ok(())
+        self.success_text(resp, || format!("POST /v1/{path}")).await.map(drop)
     }
 
     /// `GET /v1/PATH` with a token: the answer's JSON (which may hold secrets: the caller
@@ -384,11 +371,7 @@ impl VaultClient {
     pub async fn read(&self, token: &str, path: &str) -> Result<serde_json::Value, VaultError> {
         let path = path.trim_start_matches('/').trim_start_matches("v1/");
         let text = self.with_token(reqwest::Method::GET, path, token, None).await?;
-        serde_json::from_str(&text).map_err(|e| VaultError::Http {
-            what: format!("GET /v1/{path}"),
-            status: 200,
-            body: format!("an answer autounseal cannot read ({e})"),
-        })
+        parsed(&text, || format!("GET /v1/{path}"))
     }
 
     pub async fn is_initialized(&self) -> Result<bool, VaultError> {

@@ -949,12 +949,32 @@ fn rotate() {
 fn drill_screen() -> (App, u64) {
     let mut app = app();
     app.open_on_menu(Vec::new());
+    app.ctx.can_drill = true;
     app.screens.start.selected = 3;
     let reading = press(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Drill);
     let regions = vec!["us-west-2".to_string(), "eu-central-1".to_string()];
     update(&mut app, Msg::DrillRegions(asked(&reading), Ok(regions)));
     (app, 0)
+}
+
+#[test]
+fn a_full_start_menu_still_fits_with_what_was_left_open() {
+    let mut app = app();
+    app.open_on_menu(vec![
+        "Recovery keys and a root token wait in /root/.local/share/autounseal/recovery-keys-2026-12-07T06-16-43Z.txt \
+         (0600): store them offline, then delete the file."
+            .into(),
+        "Verify seal and Restart check never ran: set up again (the wizard) or run `autounseal apply` to finish; \
+         nothing is created twice."
+            .into(),
+    ]);
+    app.ctx.can_drill = true;
+    let drawn = format!("{:?}", draw(&app).backend());
+    for choice in ["Check the setup (doctor)", "Rehearse a recovery (drill)", "Quit"] {
+        assert!(drawn.contains(choice), "{choice} is on the screen:\n{drawn}");
+    }
+    snapshot!("13_start_compact", app);
 }
 
 #[test]

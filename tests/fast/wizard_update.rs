@@ -1043,6 +1043,8 @@ fn on_menu() -> App {
 #[test]
 fn the_menu_leads_to_doctor_status_and_the_wizard_with_the_sessions_answers() {
     let mut app = on_menu();
+    // A setup with replicas: the menu offers a drill too.
+    app.ctx.can_drill = true;
     assert_eq!(app.screen, ScreenId::Start);
     let answers = app.ctx.answers.clone();
 

@@ -183,7 +183,7 @@ impl Screen for Drill {
         Binding {
             keys: &[ENTER],
             label: "Enter",
-            what: "run the drill",
+            what: "drill",
             when: |s, _| s.asking(),
             action: Drill::start,
         },
@@ -215,11 +215,12 @@ impl Screen for Drill {
             when: |s, _| matches!(s.phase, Phase::Ended(_) | Phase::Failed(_)),
             action: Drill::again,
         },
-        // Never while it runs: the recovery server must be stopped and removed first.
+        // Never while it runs: the recovery server must be stopped and removed first. The
+        // token typed is dropped (wiped) on the way.
         Binding {
             keys: &[ESC],
             label: "Esc",
-            what: "menu (the token is dropped)",
+            what: "menu",
             when: |s, _| !s.running(),
             action: |s, _, _| {
                 s.token.clear();

@@ -283,9 +283,7 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
         let at = 1 + usize::from(!a.kms.replica_regions.is_empty());
         lines.insert(
             at,
-            Line::raw(format!(
-                "Alarm   mails {email} if the key is scheduled for deletion, disabled, locked or unrotated"
-            )),
+            Line::raw(format!("Alarm   mails {email} on a call that could lose the key")),
         );
     }
     if a.cluster.nodes > 1 {
@@ -387,7 +385,8 @@ fn view(review: &Review, frame: &mut Frame, area: Rect, ctx: &Ctx) {
                 .flat_map(|(i, c)| {
                     let mut detail = c.detail.lines();
                     let head = Line::from(vec![
-                        Span::styled(format!("{:>2}. {:<22}", i + 1, c.action), t.accent),
+                        // Padded to 22, and at least one space after a longer action.
+                        Span::styled(format!("{:>2}. {:<22}", i + 1, format!("{} ", c.action)), t.accent),
                         Span::raw(detail.next().unwrap_or("").to_string()),
                     ]);
                     // A config edit's diff follows its first line.

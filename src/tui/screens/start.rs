@@ -12,7 +12,7 @@ use crate::tui::by_hand;
 use crate::tui::keys::{Binding, DOWN, ENTER, ESC, UP, always, char};
 
 pub const WHY: &str = "This folder records a setup. Check that every link still works, read its status, \
-rotate its access key, rehearse a recovery, or walk the wizard again to change it.";
+rotate its access key, or walk the wizard again to change it.";
 
 /// What the menu offers, in its order: what each leads to, and its line.
 pub const CHOICES: &[(Choice, &str, &str)] = &[
@@ -55,17 +55,25 @@ pub struct Start {
     pub selected: usize,
 }
 
+/// The choices this setup offers: a drill only when its key has replicas.
+fn choices(ctx: &Ctx) -> Vec<&'static (Choice, &'static str, &'static str)> {
+    CHOICES
+        .iter()
+        .filter(|(choice, _, _)| *choice != Choice::Go(ScreenId::Drill) || ctx.can_drill)
+        .collect()
+}
+
 impl Start {
-    fn choose(&mut self, _: &mut Ctx, key: KeyEvent) -> Outcome {
+    fn choose(&mut self, ctx: &mut Ctx, key: KeyEvent) -> Outcome {
         self.selected = match key.code {
             KeyCode::Up | KeyCode::Char('k') => self.selected.saturating_sub(1),
-            _ => (self.selected + 1).min(CHOICES.len() - 1),
+            _ => (self.selected + 1).min(choices(ctx).len() - 1),
         };
         Outcome::stay()
     }
 
-    fn open(&mut self, _: &mut Ctx, _: KeyEvent) -> Outcome {
-        match CHOICES[self.selected].0 {
+    fn open(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
+        match choices(ctx)[self.selected.min(choices(ctx).len() - 1)].0 {
             Choice::Go(screen) => Outcome::go(Nav::Go(screen)),
             Choice::Quit => Outcome::go(Nav::AskQuit),
         }
@@ -120,7 +128,20 @@ impl Screen for Start {
             );
             text.push(Line::raw(""));
         }
-        for (i, (_, label, what)) in CHOICES.iter().enumerate() {
+        let offered = choices(ctx);
+        // Each choice's line under it when they all fit; else only the chosen one's, so
+        // that every choice, Quit included, stays on the screen at 80x24.
+        // Wrapped exactly as the paragraph that draws them wraps them.
+        let rows: usize = text
+            .iter()
+            .map(|l| {
+                ratatui::widgets::Paragraph::new(l.clone())
+                    .wrap(ratatui::widgets::Wrap { trim: false })
+                    .line_count(rest.width.max(1))
+            })
+            .sum();
+        let roomy = rows + 2 * offered.len() <= usize::from(rest.height);
+        for (i, (_, label, what)) in offered.into_iter().enumerate() {
             let chosen = i == self.selected;
             // The marker as well as the colour: the choice shows without colours too.
             let (marker, style) = if chosen { ("› ", t.selected) } else { ("  ", t.title) };
@@ -128,7 +149,9 @@ impl Screen for Start {
                 Span::styled(marker, t.accent),
                 Span::styled(format!(" {label} "), style),
             ]));
-            text.push(Line::styled(format!("     {what}"), t.dim));
+            if roomy || chosen {
+                text.push(Line::styled(format!("     {what}"), t.dim));
+            }
         }
         super::lines(frame, rest, text);
     }
