@@ -217,10 +217,34 @@ async fn a_drill_recovers_the_data_through_the_replica_and_leaves_nothing_also_w
     let primary_id = m.kms_key.as_ref().unwrap().key_id.clone();
     operator.kms.disable_key().key_id(&primary_id).send().await.unwrap();
     let served_before = served(&log).len();
-    let out = drill(&state);
+    // This time the token from standard input.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autounseal"));
+    isolate(&mut cmd, &state);
+    let mut child = cmd
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args([
+            "drill",
+            "--region",
+            "us-west-2",
+            "--token-stdin",
+            "--read",
+            "secret/data/app",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        writeln!(child.stdin.take().unwrap(), "{root}").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
     let said = output_text(&out);
     assert!(out.status.success(), "{said}");
     assert!(said.contains("secret/data/app: 1 key (password)"), "{said}");
+    assert!(!said.contains(&root), "the token is never echoed: {said}");
     // (moto would still serve a disabled key: what proves the key's region unneeded is
     // that the recovery server's start-up and unseal, a DescribeKey and Decrypts, all
     // went to the replica's. The live server's seal health check meanwhile encrypts in

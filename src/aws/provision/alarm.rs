@@ -53,7 +53,7 @@ impl Provisioner<'_> {
         let rule_arn = alarm::rule_arn(region, account, &name);
         let (topic_arn, topic_origin) = match &kms.alarm_topic_arn {
             Some(theirs) => (theirs.clone(), Origin::Reused),
-            None => (self.ensure_topic(region, &name, &rule_arn).await?, Origin::Created),
+            None => (alarm::topic_arn(region, account, &name), Origin::Created),
         };
         let mut record = AlarmRecord {
             region: region.to_string(),
@@ -63,8 +63,14 @@ impl Provisioner<'_> {
             rule_name: name.clone(),
             rule_arn: rule_arn.clone(),
         };
+        // Recorded before anything is made: every name is known ahead, so a run killed
+        // between a create and its answer leaves nothing destroy does not know of (it
+        // takes what is already gone as removed).
         if !self.recorder.dry_run() {
             self.store.update(|m| m.record_alarm(record.clone()))?;
+        }
+        if topic_origin == Origin::Created {
+            self.ensure_topic(region, &name, &rule_arn).await?;
         }
         if let Some(email) = &kms.alarm_email {
             record.subscription = self.ensure_subscription(region, &topic_arn, email).await?;
@@ -98,7 +104,7 @@ impl Provisioner<'_> {
 
     /// The topic (CreateTopic returns the one of that name if it exists), with the policy
     /// that lets the rule publish.
-    async fn ensure_topic(&self, region: &str, name: &str, rule_arn: &str) -> Result<String> {
+    async fn ensure_topic(&self, region: &str, name: &str, rule_arn: &str) -> Result<()> {
         let sns = self.ctx.sns_in(region);
         let run_id = self.run_id();
         let twin = self.ctx.aws_cli_in(
@@ -157,7 +163,7 @@ impl Provisioner<'_> {
         let wanted = alarm::topic_policy(&arn, rule_arn);
         let current: Option<serde_json::Value> = attributes.get("Policy").and_then(|p| serde_json::from_str(p).ok());
         if current.as_ref() == Some(&wanted) {
-            return Ok(arn);
+            return Ok(());
         }
         let policy = wanted.to_string();
         let twin = self.ctx.aws_cli_in(
@@ -199,7 +205,7 @@ impl Provisioner<'_> {
                 |_| format!("{arn} lets the rule publish"),
             )
             .await?;
-        Ok(arn)
+        Ok(())
     }
 
     /// The address subscribed (SNS mails it a confirmation link first).
