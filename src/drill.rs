@@ -132,6 +132,7 @@ async fn run(
     started: Instant,
 ) -> Result<DrillReport> {
     let token = req.token.expose_secret();
+    remove_stale_folders(state_dir);
     // Removed when dropped, whatever happens below; 0700, in the state folder (the
     // snapshot is as confidential as the data).
     let folder = tempfile::Builder::new()
@@ -180,6 +181,22 @@ async fn run(
         took,
         read,
     })
+}
+
+/// A drill killed before its cleanup (SIGKILL, a second Ctrl-C) leaves its folder: the
+/// snapshot and the access key's env file. Its server died with it (see
+/// `launch::start_tied`); the folder goes at the next drill.
+fn remove_stale_folders(state_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("drill-") && entry.path().is_dir() {
+            tracing::warn!("removing {}, left by a drill that was killed", entry.path().display());
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The throwaway server, stopped when dropped (an error, a panic, an interrupt).
@@ -243,7 +260,8 @@ async fn start_recovery(p: &Prepared, folder: &Path, region: &str, rep: &Reporte
     file.write_all(credentials_file::render_env(&p.key, region).as_bytes())
         .map_err(|e| io("env file", e))?;
     drop(file);
-    let started = launch::start_background(&binary.path, &hcl, &env, folder)?;
+    // Tied to autounseal: it dies with it, whatever ends autounseal.
+    let started = launch::start_tied(&binary.path, &hcl, &env, folder)?;
     let mut recovery = Recovery {
         pid: started.pid,
         client: VaultClient::new(&format!("http://{listen}"), None)?,
@@ -279,9 +297,9 @@ async fn start_recovery(p: &Prepared, folder: &Path, region: &str, rep: &Reporte
 impl Recovery {
     /// Polls `ready` until it holds, the server exits (said with its log) or
     /// [`SERVER_WAIT`] passes.
-    async fn wait<F, Fut>(&self, ready: F) -> Result<()>
+    async fn wait<'t, F, Fut>(&self, ready: F) -> Result<()>
     where
-        F: Fn(VaultClient) -> Fut,
+        F: Fn(VaultClient) -> Fut + 't,
         Fut: Future<Output = std::result::Result<bool, VaultError>>,
     {
         let deadline = Instant::now() + SERVER_WAIT;
@@ -336,7 +354,7 @@ async fn restore_and_read(
     rep.step(Step::DrillRestore, async {
         recovery
             .client
-            .restore_snapshot(recovery.root.expose_secret(), snapshot, TRANSFER_STALL)
+            .restore_snapshot(recovery.root.expose_secret(), snapshot)
             .await?;
         rep.done(
             Step::DrillRestore,
@@ -347,17 +365,14 @@ async fn restore_and_read(
     .await?;
     rep.step(Step::DrillUnseal, async {
         // Unsealed, active, and the operator's token known: the restored data is in use,
-        // its keyring opened through the replica.
-        let live_token = token.to_string();
+        // its keyring opened through the replica. (Asked by its capabilities, whose answer,
+        // unlike a token lookup's, does not carry the token.)
         recovery
-            .wait(move |c| {
-                let live_token = live_token.clone();
-                async move {
-                    if c.health_code().await? != 200 {
-                        return Ok(false);
-                    }
-                    Ok(c.read(&live_token, "auth/token/lookup-self").await.is_ok())
+            .wait(|c| async move {
+                if c.health_code().await? != 200 {
+                    return Ok(false);
                 }
+                Ok(c.token_works(token).await)
             })
             .await?;
         rep.done(

@@ -22,10 +22,11 @@ pub const WATCHED_EVENTS: [&str; 4] = [
 /// The id of the rule's one target, the topic.
 pub const TARGET_ID: &str = "autounseal-key-alarm";
 
-/// The topic's and the rule's name: this setup's own (two setups of one account never
-/// share an alarm that one destroy would remove).
-pub fn name(run_id: &str) -> String {
-    format!("autounseal-key-alarm-{run_id}")
+/// The topic's and the rule's name, after the key it watches (the same in each region:
+/// a replica has its key's id): two setups of one account never share an alarm that one
+/// destroy would remove, and a rebuilt manifest finds its own again.
+pub fn name(key_id: &str) -> String {
+    format!("autounseal-key-alarm-{key_id}")
 }
 
 pub fn topic_arn(region: &str, account: &str, name: &str) -> String {
@@ -77,25 +78,19 @@ pub async fn management_trail(ctx: &AwsContext, region: &str) -> Result<Option<S
         .send()
         .await
         .map_err(|e| classify("cloudtrail:DescribeTrails", &endpoint, e))?;
+    // A trail this identity may not read (an organization's, another region's shadow)
+    // is passed over: another may do.
     for trail in listed.trail_list() {
         let Some(arn) = trail.trail_arn() else { continue };
-        let logging = trails
-            .get_trail_status()
-            .name(arn)
-            .send()
-            .await
-            .map_err(|e| classify("cloudtrail:GetTrailStatus", &endpoint, e))?
-            .is_logging()
-            .unwrap_or(false);
-        if !logging {
+        let Ok(status) = trails.get_trail_status().name(arn).send().await else {
+            continue;
+        };
+        if !status.is_logging().unwrap_or(false) {
             continue;
         }
-        let selectors = trails
-            .get_event_selectors()
-            .trail_name(arn)
-            .send()
-            .await
-            .map_err(|e| classify("cloudtrail:GetEventSelectors", &endpoint, e))?;
+        let Ok(selectors) = trails.get_event_selectors().trail_name(arn).send().await else {
+            continue;
+        };
         let basic = selectors.event_selectors().iter().any(|s| {
             s.include_management_events().unwrap_or(true)
                 && !matches!(
@@ -103,10 +98,17 @@ pub async fn management_trail(ctx: &AwsContext, region: &str) -> Result<Option<S
                     Some(aws_sdk_cloudtrail::types::ReadWriteType::ReadOnly)
                 )
         });
+        // Advanced selectors: management events, and not only the read-only ones (the
+        // watched calls all write).
         let advanced = selectors.advanced_event_selectors().iter().any(|s| {
-            s.field_selectors()
+            let fields = s.field_selectors();
+            let management = fields
                 .iter()
-                .any(|f| f.field() == "eventCategory" && f.equals().iter().any(|v| v == "Management"))
+                .any(|f| f.field() == "eventCategory" && f.equals().iter().any(|v| v == "Management"));
+            let read_only = fields
+                .iter()
+                .any(|f| f.field() == "readOnly" && f.equals().iter().any(|v| v == "true"));
+            management && !read_only
         });
         // A trail with no selector at all logs management events (CloudTrail's default).
         let default = selectors.event_selectors().is_empty() && selectors.advanced_event_selectors().is_empty();

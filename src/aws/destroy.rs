@@ -478,11 +478,12 @@ impl Destroyer<'_> {
     /// The replicas, before the key: KMS deletes a primary key only once it has no
     /// replica left. Every replica the key names is this setup's (the manifest may have
     /// missed one whose answer was lost); none of a reused key is touched.
-    async fn replicas(&self, window_days: i32) -> Result<()> {
+    /// Returns how many replicas it scheduled for deletion.
+    async fn replicas(&self, window_days: i32) -> Result<usize> {
         let m = self.store.snapshot();
         let Some(key) = m.kms_key.as_ref().filter(|k| k.origin == Origin::Created) else {
             self.store.update(|m| m.kms_replicas.clear())?;
-            return Ok(());
+            return Ok(0);
         };
         let mut replicas: Vec<(String, String)> = m
             .kms_replicas
@@ -559,12 +560,12 @@ impl Destroyer<'_> {
                 )
                 .await?;
         }
-        Ok(())
+        Ok(replicas.len())
     }
 
     async fn key(&self, window_days: i32) -> Result<()> {
         // Boxed: its future would otherwise make every caller's future larger still.
-        Box::pin(self.replicas(window_days)).await?;
+        let replicas = Box::pin(self.replicas(window_days)).await?;
         let Some(key) = self.store.snapshot().kms_key else {
             self.rep.skipped(Step::ScheduleKeyDeletion, "no key recorded");
             return Ok(());
@@ -610,13 +611,25 @@ impl Destroyer<'_> {
                 schedule,
                 |m, _| m.kms_key = None,
                 |_| {
-                    format!(
-                        "{} is deleted in {window_days} days, on {}; until then `{}` brings it back",
-                        key.arn,
-                        deletion_day(window_days),
-                        self.ctx
-                            .aws_cli(&["kms", "cancel-key-deletion", "--key-id", &key.key_id])
-                    )
+                    let cancel = self
+                        .ctx
+                        .aws_cli(&["kms", "cancel-key-deletion", "--key-id", &key.key_id]);
+                    if replicas > 0 {
+                        // KMS holds a primary key (PendingReplicaDeletion) until its replicas
+                        // are gone, then starts its own window.
+                        format!(
+                            "{} waits for its replicas to be deleted, then {window_days} days more: it is gone on \
+                             or after {}; until then `{cancel}` brings it back",
+                            key.arn,
+                            deletion_day(2 * window_days)
+                        )
+                    } else {
+                        format!(
+                            "{} is deleted in {window_days} days, on {}; until then `{cancel}` brings it back",
+                            key.arn,
+                            deletion_day(window_days)
+                        )
+                    }
                 },
             )
             .await?;

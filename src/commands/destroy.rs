@@ -92,12 +92,21 @@ pub async fn destroy(args: DestroyArgs, state_dir: &Path, profile: Option<&str>)
         );
     } else if destroying.deletes_key {
         println!("\nWARNING: {KEY_DELETION_WARNING}");
-        println!(
-            "KMS waits {} days before the key is really gone: until {} (UTC), `aws kms cancel-key-deletion` brings \
-             it back.",
-            args.deletion_window_days,
-            crate::aws::destroy::deletion_day(args.deletion_window_days)
-        );
+        let window = args.deletion_window_days;
+        if destroying.manifest.kms_replicas.is_empty() {
+            println!(
+                "KMS waits {window} days before the key is really gone: until {} (UTC), `aws kms \
+                 cancel-key-deletion` brings it back.",
+                crate::aws::destroy::deletion_day(window)
+            );
+        } else {
+            println!(
+                "KMS waits {window} days before the replicas are gone (until {}, UTC), and the key {window} days \
+                 more (until {} or after): until then `aws kms cancel-key-deletion` brings each back.",
+                crate::aws::destroy::deletion_day(window),
+                crate::aws::destroy::deletion_day(2 * window)
+            );
+        }
     }
     if !args.yes && !confirm("", Some("destroy"))? {
         bail!("nothing was removed. To destroy without the typed confirmation, pass --yes");

@@ -28,6 +28,7 @@ pub async fn monitor(action: MonitorAction, state_dir: &Path, profile: Option<&s
                 profile: profile.map(str::to_string),
                 textfile: std::path::absolute(&textfile)?,
             };
+            monitor::check_runs_safely_as_root(&req.exe)?;
             let units = monitor::install(&store, &req)?;
             println!(
                 "Installed {} and {}: doctor runs for {} daily and 5 minutes after each boot, as root, and writes \
@@ -44,12 +45,6 @@ pub async fn monitor(action: MonitorAction, state_dir: &Path, profile: Option<&s
                      key's state is read with the server's own key). To give it a profile of root's ~/.aws: \
                      `autounseal --profile NAME monitor install`."
                 ),
-            }
-            if req.exe.starts_with(std::env::temp_dir()) || req.exe.components().any(|c| c.as_os_str() == "target") {
-                println!(
-                    "Note: the units run {}; install autounseal where it stays (/usr/bin) and run this again.",
-                    req.exe.display()
-                );
             }
             println!(
                 "See it with `systemctl list-timers autounseal-doctor.timer` and `journalctl -u autounseal-doctor`; \

@@ -34,13 +34,28 @@ pub struct Units {
     pub timer: (PathBuf, String),
 }
 
+/// A word of `ExecStart=`: systemd's own quoting (double quotes, backslash escapes) and
+/// its specifiers and variables (`%`, `$`) doubled, so that a path is taken as written.
+fn unit_word(word: &str) -> String {
+    let escaped = word
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('%', "%%")
+        .replace('$', "$$");
+    if escaped.contains(|c: char| c.is_whitespace() || c == '\'' || c == ';') || escaped.is_empty() {
+        format!("\"{escaped}\"")
+    } else {
+        escaped
+    }
+}
+
 /// The service and its timer for `req`. `unit_dir` is `/etc/systemd/system` but in tests.
 pub fn units(req: &MonitorRequest, unit_dir: &Path) -> Units {
-    let quote = |p: &Path| crate::twins::quote(&p.display().to_string());
+    let quote = |p: &Path| unit_word(&p.display().to_string());
     let profile = req
         .profile
         .as_deref()
-        .map(|p| format!(" --profile {}", crate::twins::quote(p)))
+        .map(|p| format!(" --profile {}", unit_word(p)))
         .unwrap_or_default();
     let mark = format!("{MARK}{}\n", req.state_dir.display());
     let service = format!(
@@ -90,6 +105,32 @@ pub fn install(store: &ManifestStore, req: &MonitorRequest) -> Result<Units, Run
     install_in(store, req, Path::new(UNIT_DIR))
 }
 
+/// Root runs the binary every day: it, and every folder above it, must be root's and
+/// writable by nobody else, or anyone who can replace it gets root.
+pub fn check_runs_safely_as_root(exe: &Path) -> Result<(), RunError> {
+    use std::os::unix::fs::MetadataExt;
+    for path in exe.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+        let meta =
+            std::fs::metadata(path).map_err(|e| RunError::Other(format!("cannot read {}: {e}", path.display())))?;
+        if meta.uid() != 0 || meta.mode() & 0o022 != 0 {
+            return Err(RunError::Unsuitable(format!(
+                "{} would run as root every day, but {} is {} (mode {:04o}): whoever can change it could run \
+                 anything as root. Install autounseal where only root can write (`install -m 0755 autounseal \
+                 /usr/local/bin/`) and run monitor install from there",
+                exe.display(),
+                path.display(),
+                if meta.uid() != 0 {
+                    format!("owned by uid {}", meta.uid())
+                } else {
+                    "writable by others".to_string()
+                },
+                meta.mode() & 0o7777
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn install_in(store: &ManifestStore, req: &MonitorRequest, unit_dir: &Path) -> Result<Units, RunError> {
     let units = units(req, unit_dir);
     for (path, _) in [&units.service, &units.timer] {
@@ -116,8 +157,9 @@ fn install_in(store: &ManifestStore, req: &MonitorRequest, unit_dir: &Path) -> R
         existing: Existing::Replace,
     };
     for (path, text) in [&units.service, &units.timer] {
-        files::write_atomic(path, text.as_bytes(), opts)?;
+        // Recorded first: a run stopped between the two leaves nothing destroy misses.
         store.update(|m| m.record_file(FileRole::MonitorUnit, path, None))?;
+        files::write_atomic(path, text.as_bytes(), opts)?;
     }
     systemd_daemon_reload()?;
     systemctl_action(&["enable", "--now", TIMER], TIMER)?;
@@ -185,6 +227,29 @@ mod tests {
         ] {
             assert!(timer.lines().any(|l| l == line), "{line}:\n{timer}");
         }
+    }
+
+    #[test]
+    fn a_path_systemd_would_read_otherwise_is_escaped() {
+        assert_eq!(unit_word("/usr/bin/autounseal"), "/usr/bin/autounseal");
+        assert_eq!(unit_word("/srv/100%/a b"), "\"/srv/100%%/a b\"");
+        assert_eq!(unit_word("/srv/$HOME"), "/srv/$$HOME");
+    }
+
+    #[test]
+    fn a_binary_others_can_replace_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("autounseal");
+        std::fs::write(&exe, "").unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = check_runs_safely_as_root(&exe).unwrap_err().to_string();
+        assert!(
+            err.contains("writable by others") || err.contains("owned by uid"),
+            "{err}"
+        );
+        // A distribution's binary: root's, in root's folders.
+        check_runs_safely_as_root(Path::new("/usr/bin/env")).unwrap();
     }
 
     #[test]

@@ -131,13 +131,22 @@ fn parsed<T: serde::de::DeserializeOwned>(text: &str, what: impl FnOnce() -> Str
     })
 }
 
-/// For a snapshot's transfer: no total time limit, but no read may stall for `stall`.
-fn bulk_client(ca_cert: Option<&Path>, stall: Duration) -> Result<reqwest::Client, VaultError> {
-    trusting(ca_cert)?
-        .read_timeout(stall)
+/// For a snapshot's transfer: at most [`BULK_LIMIT`] in all (a large store takes a while
+/// to send, and to restore before the answer comes), and no read of the answer may stall
+/// for `stall` (reqwest's read timeout also runs from the send until the answer's first
+/// bytes: only the answer's reading is bounded by it, so it is set for downloads only).
+fn bulk_client(ca_cert: Option<&Path>, stall: Option<Duration>) -> Result<reqwest::Client, VaultError> {
+    let mut builder = trusting(ca_cert)?.timeout(BULK_LIMIT);
+    if let Some(stall) = stall {
+        builder = builder.read_timeout(stall);
+    }
+    builder
         .build()
         .map_err(|e| VaultError::Io(format!("cannot set up HTTPS: {e}")))
 }
+
+/// The longest a snapshot's transfer (and a restore) may take.
+const BULK_LIMIT: Duration = Duration::from_secs(30 * 60);
 
 /// Appends to a zeroizing buffer without ever leaving a copy behind: when it must grow,
 /// the new buffer is allocated first and the old one is wiped as it is dropped.
@@ -313,13 +322,13 @@ impl VaultClient {
     }
 
     /// `GET /v1/sys/storage/raft/snapshot`, streamed into `to` (made 0600): the raft
-    /// snapshot, read without changing anything. No total time limit (a large store
-    /// takes a while), but each read must come within `stall`.
+    /// snapshot, read without changing anything. Up to half an hour in all (a large store
+    /// takes a while), and no read of it may stall for `stall`.
     pub async fn save_snapshot(&self, token: &str, to: &Path, stall: Duration) -> Result<u64, VaultError> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let path = "sys/storage/raft/snapshot";
-        let http = bulk_client(self.ca_cert.as_deref(), stall)?;
+        let http = bulk_client(self.ca_cert.as_deref(), Some(stall))?;
         let mut resp = http
             .get(self.url(path))
             .header("X-Vault-Token", sensitive(token)?)
@@ -350,12 +359,12 @@ impl VaultClient {
 
     /// `POST /v1/sys/storage/raft/snapshot-force`: replaces this server's data with the
     /// snapshot in `from` (a snapshot of another cluster needs the force).
-    pub async fn restore_snapshot(&self, token: &str, from: &Path, stall: Duration) -> Result<(), VaultError> {
+    pub async fn restore_snapshot(&self, token: &str, from: &Path) -> Result<(), VaultError> {
         let path = "sys/storage/raft/snapshot-force";
         let file = tokio::fs::File::open(from)
             .await
             .map_err(|e| VaultError::Io(format!("cannot read the snapshot {}: {e}", from.display())))?;
-        let http = bulk_client(self.ca_cert.as_deref(), stall)?;
+        let http = bulk_client(self.ca_cert.as_deref(), None)?;
         let resp = http
             .post(self.url(path))
             .header("X-Vault-Token", sensitive(token)?)
@@ -364,6 +373,15 @@ impl VaultClient {
             .await
             .map_err(|e| self.unreachable(e))?;
         self.success_text(resp, || format!("POST /v1/{path}")).await.map(drop)
+    }
+
+    /// Whether the server knows `token`: `POST sys/capabilities-self`, whose answer names
+    /// capabilities only (a token lookup's would carry the token itself).
+    pub async fn token_works(&self, token: &str) -> bool {
+        let body = serde_json::json!({ "paths": ["sys/health"] });
+        self.with_token(reqwest::Method::POST, "sys/capabilities-self", token, Some(body))
+            .await
+            .is_ok()
     }
 
     /// `GET /v1/PATH` with a token: the answer's JSON (which may hold secrets: the caller

@@ -47,6 +47,23 @@ pub fn start_background(
     env_file: &Path,
     state_dir: &Path,
 ) -> Result<Background, VaultError> {
+    start(binary, config, env_file, state_dir, false)
+}
+
+/// [`start_background`] for a server that must not outlive autounseal (a drill's
+/// recovery server): killed by the kernel when the thread that started it ends, also
+/// when autounseal is killed or exits without its cleanup.
+pub fn start_tied(binary: &Path, config: &Path, env_file: &Path, state_dir: &Path) -> Result<Background, VaultError> {
+    start(binary, config, env_file, state_dir, true)
+}
+
+fn start(
+    binary: &Path,
+    config: &Path,
+    env_file: &Path,
+    state_dir: &Path,
+    tied: bool,
+) -> Result<Background, VaultError> {
     let io = |what: &str, e: std::io::Error| VaultError::Io(format!("{what}: {e}"));
     std::fs::create_dir_all(state_dir).map_err(|e| io("cannot create the state folder", e))?;
     let log = state_dir.join(SERVER_LOG);
@@ -72,6 +89,12 @@ pub fn start_background(
     crate::child_env::clean(&mut cmd, &[]);
     for (key, value) in vars.iter() {
         cmd.env(key, value.as_str());
+    }
+    if tied {
+        // SAFETY: between fork and exec only prctl(2) is called, which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from));
+        }
     }
     let child = cmd
         .spawn()

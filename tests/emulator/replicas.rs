@@ -227,6 +227,16 @@ async fn replicas_are_made_named_in_the_policy_completed_by_a_rerun_and_destroye
     let doc = policy_document(&ctx, &m.iam_policy.as_ref().unwrap().arn).await;
     policy::check_least_privilege(&doc, &m.key_arns()).unwrap();
 
+    // Answers that drop a region the key has a replica in are refused before anything
+    // changes: the policy would lose that ARN while the replica stays.
+    let mut fewer = a.clone();
+    fewer.kms.replica_regions = vec!["us-west-2".into()];
+    let err = provision(&ctx, &fewer, &store).await.unwrap_err().to_string();
+    assert!(
+        err.contains("a replica in eu-central-1, which kms.replica_regions no longer names"),
+        "{err}"
+    );
+
     // A manifest that lost a replica's record (a run killed before it was written):
     // destroy still finds it, through the key.
     store

@@ -22,16 +22,18 @@ impl Provisioner<'_> {
     pub(super) async fn ensure_alarm(&self, key: &Applied<KeyRecord>) -> Result<()> {
         let m = self.store.snapshot();
         let account = m.account_id.clone().unwrap_or_default();
-        let run_id = self.run_id();
         let primary_arn = match key {
             Applied::Done(key) => key.arn.clone(),
             Applied::Planned => super::planned_key_arn(self.ctx.region(), &account),
         };
+        // Named after the key (a replica has its key's id), not the run: a manifest rebuilt
+        // under a new run id finds the same topic and rule again.
+        let key_id = super::kms::key_id_shown(key).to_string();
         let regions = std::iter::once(self.ctx.region().to_string()).chain(self.answers.kms.replica_regions.clone());
         let mut said = Vec::new();
         for region in regions {
             let key_arn = replica_arn(&primary_arn, &region);
-            said.push(self.ensure_alarm_in(&region, &account, &run_id, &key_arn, key).await?);
+            said.push(self.ensure_alarm_in(&region, &account, &key_id, &key_arn, key).await?);
         }
         if !self.recorder.dry_run() {
             self.rep.done(Step::KeyAlarm, said.join("; "));
@@ -44,12 +46,12 @@ impl Provisioner<'_> {
         &self,
         region: &str,
         account: &str,
-        run_id: &str,
+        key_id: &str,
         key_arn: &str,
         key: &Applied<KeyRecord>,
     ) -> Result<String> {
         let kms = &self.answers.kms;
-        let name = alarm::name(run_id);
+        let name = alarm::name(key_id);
         let rule_arn = alarm::rule_arn(region, account, &name);
         let (topic_arn, topic_origin) = match &kms.alarm_topic_arn {
             Some(theirs) => (theirs.clone(), Origin::Reused),

@@ -211,6 +211,7 @@ impl<'a> Provisioner<'a> {
     /// Read-only, so a plan runs it too.
     fn preflight_files(&self) -> Result<()> {
         let m = self.store.snapshot();
+        self.keeps_the_recorded_replicas(&m)?;
         self.keeps_the_saved_key_where_it_is(&m)?;
         let current_key = m.access_key.as_ref().map(|k| k.id.as_str());
         let key_files = self.answers.output.key_files();
@@ -230,6 +231,28 @@ impl<'a> Provisioner<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A replica the setup has, which the answers no longer name, would drop out of the
+    /// policy while it stays (and a drill there would be refused): refused, with what to
+    /// do. apply never removes a replica, the copy a recovery needs.
+    fn keeps_the_recorded_replicas(&self, m: &Manifest) -> Result<()> {
+        let asked = &self.answers.kms.replica_regions;
+        let dropped: Vec<&str> = m
+            .kms_replicas
+            .iter()
+            .map(|r| r.region.as_str())
+            .filter(|r| !asked.iter().any(|a| a == r))
+            .collect();
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        Err(RunError::Conflict(format!(
+            "this setup's key has a replica in {}, which kms.replica_regions no longer names. apply does not \
+             remove a replica (the copy a recovery there needs): put the region back in kms.replica_regions; to \
+             remove the whole setup, run `autounseal destroy`",
+            dropped.join(", ")
+        )))
     }
 
     /// Answers that keep the key elsewhere than where it is saved (the other credentials

@@ -67,7 +67,13 @@ impl Provisioner<'_> {
                     .aws_cli_in(region, &["kms", "describe-key", "--key-id", &key.key_id])
             )));
         }
-        check_key_usable(&arn, &meta)?;
+        // A replica KMS is still making (a few seconds after ReplicateKey) is fine.
+        if meta.key_state != Some(aws_sdk_kms::types::KeyState::Creating) {
+            check_key_usable(&arn, &meta).map_err(|e| {
+                // Its hints name the key's region: the replica's commands need its own.
+                RunError::Unsuitable(format!("{e} (in {region}: add `--region {region}` to those commands)"))
+            })?;
+        }
         let recorded = self
             .store
             .snapshot()

@@ -138,7 +138,22 @@ async fn subscription(operator: &AwsContext, a: &AlarmRecord) -> Option<Finding>
                         "{} has not confirmed the subscription: SNS mails it nothing until then",
                         s.endpoint().unwrap_or("the address")
                     ),
-                    "open the mail from AWS Notifications and follow its link (or run apply again for a new one)",
+                    format!(
+                        "open the mail from AWS Notifications and follow its link; for a new mail: `{}`",
+                        operator.aws_cli_in(
+                            region,
+                            &[
+                                "sns",
+                                "subscribe",
+                                "--topic-arn",
+                                &a.topic_arn,
+                                "--protocol",
+                                "email",
+                                "--notification-endpoint",
+                                s.endpoint().unwrap_or("ADDRESS"),
+                            ],
+                        )
+                    ),
                 ),
             }
         }

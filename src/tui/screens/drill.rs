@@ -10,7 +10,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use secrecy::SecretString;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::steps::{self, Status};
 use super::{Ctx, Lookup, Nav, Outcome, Screen};
@@ -152,7 +152,7 @@ impl Drill {
         }
         // Handed to the drill, which drops (wipes) it at its end; the field is wiped now.
         let token = SecretString::from(self.token.trim());
-        self.token.clear();
+        self.token.zeroize();
         self.nudge = None;
         self.rows = steps::waiting(&Step::DRILL);
         self.warnings.clear();
@@ -223,7 +223,7 @@ impl Screen for Drill {
             what: "menu",
             when: |s, _| !s.running(),
             action: |s, _, _| {
-                s.token.clear();
+                s.token.zeroize();
                 Outcome::go(Nav::Back)
             },
         },
