@@ -132,8 +132,11 @@ fn as_member(answers: &Answers, key_arn: &str, policy_name: &str) -> Answers {
     let mut a = answers.clone();
     a.kms.create = false;
     a.kms.key_id = Some(key_arn.to_string());
-    // The key's rotation is the first node's business.
+    // The key's rotation and its alarm are the first node's business (a member's destroy
+    // must not remove the cluster's alarm).
     a.kms.rotation = false;
+    a.kms.alarm_email = None;
+    a.kms.alarm_topic_arn = None;
     a.iam.policy_name = policy_name.to_string();
     a.init.enabled = false;
     a.init.recovery_keys_file = None;
@@ -789,6 +792,17 @@ mod tests {
         a.init.recovery_keys_file = Some("/root/keys.txt".into());
         a.cluster.nodes = 3;
         a
+    }
+
+    #[test]
+    fn a_member_leaves_the_keys_rotation_and_alarm_to_the_first_node_and_keeps_its_replicas() {
+        let mut a = answers();
+        a.kms.alarm_email = Some("ops@example.com".into());
+        a.kms.replica_regions = vec!["us-west-2".into()];
+        let member = as_member(&a, "arn:aws:kms:eu-west-1:1:key/mrk-1", "p");
+        assert!(!member.kms.create && !member.kms.rotation && !member.kms.alarm());
+        // Its policy names the replicas too: the same shared document.
+        assert_eq!(member.kms.replica_regions, ["us-west-2"]);
     }
 
     #[test]
