@@ -31,6 +31,17 @@ pub fn iam_sent_once() -> aws_sdk_iam::config::Builder {
     aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled())
 }
 
+/// `kms` in another region: its credentials, endpoint, timeouts and retries; only the
+/// region, and so the signature and the KMS endpoint it reaches, differ.
+pub fn kms_client_in(kms: &aws_sdk_kms::Client, region: &str) -> aws_sdk_kms::Client {
+    let config = kms
+        .config()
+        .to_builder()
+        .region(Region::new(region.to_string()))
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
 /// Who the credentials belong to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -191,13 +202,7 @@ impl AwsContext {
     /// endpoint, timeouts and retries; only the region, and so the signature and the
     /// KMS endpoint it reaches, differ.
     pub fn kms_in(&self, region: &str) -> aws_sdk_kms::Client {
-        let config = self
-            .kms
-            .config()
-            .to_builder()
-            .region(Region::new(region.to_string()))
-            .build();
-        aws_sdk_kms::Client::from_conf(config)
+        kms_client_in(&self.kms, region)
     }
 
     /// The configuration of these clients in `region`: the loaded one, or for clients built

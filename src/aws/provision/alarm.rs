@@ -72,7 +72,7 @@ impl Provisioner<'_> {
             self.store.update(|m| m.record_alarm(record.clone()))?;
         }
         if topic_origin == Origin::Created {
-            self.ensure_topic(region, &name, &rule_arn).await?;
+            self.ensure_topic(region, &name, &topic_arn, &rule_arn).await?;
         }
         if let Some(email) = &kms.alarm_email {
             record.subscription = self.ensure_subscription(region, &topic_arn, email).await?;
@@ -106,7 +106,7 @@ impl Provisioner<'_> {
 
     /// The topic (CreateTopic returns the one of that name if it exists), with the policy
     /// that lets the rule publish.
-    async fn ensure_topic(&self, region: &str, name: &str, rule_arn: &str) -> Result<()> {
+    async fn ensure_topic(&self, region: &str, name: &str, expected: &str, rule_arn: &str) -> Result<()> {
         let sns = self.ctx.sns_in(region);
         let run_id = self.run_id();
         let twin = self.ctx.aws_cli_in(
@@ -142,11 +142,9 @@ impl Provisioner<'_> {
         };
         // CreateTopic of an existing name changes nothing and answers its ARN: a read, for
         // a re-run; the plan lists it only when the topic is not there yet.
-        let account = self.store.snapshot().account_id.unwrap_or_default();
-        let expected = alarm::topic_arn(region, &account, name);
-        let exists = sns.get_topic_attributes().topic_arn(&expected).send().await;
+        let exists = sns.get_topic_attributes().topic_arn(expected).send().await;
         let (arn, attributes) = match exists {
-            Ok(out) => (expected, out.attributes.unwrap_or_default()),
+            Ok(out) => (expected.to_string(), out.attributes.unwrap_or_default()),
             Err(e) if crate::aws::error::is_not_found(&e) => {
                 let made = self
                     .recorder
@@ -158,7 +156,7 @@ impl Provisioner<'_> {
                         |arn| format!("topic {arn}"),
                     )
                     .await?;
-                (made.done().unwrap_or(expected), HashMap::new())
+                (made.done().unwrap_or_else(|| expected.to_string()), HashMap::new())
             }
             Err(e) => return Err(self.err("sns:GetTopicAttributes")(e)),
         };

@@ -41,7 +41,7 @@ impl Provisioner<'_> {
                 self.rep.progress(Step::KeyReplicas, format!("{} exists", replica.arn));
                 Applied::Done(replica)
             }
-            None => self.replicate(key, region).await?,
+            None => self.replicate(&there, key, region).await?,
         };
         self.ensure_alias_in(&there, key, replica, region).await
     }
@@ -90,7 +90,12 @@ impl Provisioner<'_> {
     }
 
     /// ReplicateKey, sent to the key's own region, naming the replica's.
-    async fn replicate(&self, key: &Applied<KeyRecord>, region: &str) -> Result<Applied<ReplicaRecord>> {
+    async fn replicate(
+        &self,
+        there: &aws_sdk_kms::Client,
+        key: &Applied<KeyRecord>,
+        region: &str,
+    ) -> Result<Applied<ReplicaRecord>> {
         let kms = &self.answers.kms;
         if let Applied::Done(key) = key
             && key.origin == Origin::Reused
@@ -143,12 +148,10 @@ impl Provisioner<'_> {
                     })
                 }
                 // A retry of an attempt whose answer was lost: the replica is there.
-                Err(e) if error_code(&e).as_deref() == Some("AlreadyExistsException") => {
-                    let there = self.ctx.kms_in(region);
-                    self.find_replica(&there, key, region)
-                        .await?
-                        .ok_or_else(|| self.err(action)(e))
-                }
+                Err(e) if error_code(&e).as_deref() == Some("AlreadyExistsException") => self
+                    .find_replica(there, key, region)
+                    .await?
+                    .ok_or_else(|| self.err(action)(e)),
                 Err(e) => Err(self.err(action)(e)),
             }
         };

@@ -497,13 +497,7 @@ async fn replicas(manifest: &Manifest, operator: &AwsContext, reader: &aws_sdk_k
     for replica in &manifest.kms_replicas {
         let region = &replica.region;
         let check = format!("replica {region}");
-        let there = aws_sdk_kms::Client::from_conf(
-            reader
-                .config()
-                .to_builder()
-                .region(aws_config::Region::new(region.clone()))
-                .build(),
-        );
+        let there = crate::aws::context::kms_client_in(reader, region);
         let cli = |args: &[&str]| operator.aws_cli_in(region, args);
         out.push(match there.describe_key().key_id(&replica.arn).send().await {
             Err(e) => {

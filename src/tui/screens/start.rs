@@ -73,7 +73,8 @@ impl Start {
     }
 
     fn open(&mut self, ctx: &mut Ctx, _: KeyEvent) -> Outcome {
-        match choices(ctx)[self.selected.min(choices(ctx).len() - 1)].0 {
+        let offered = choices(ctx);
+        match offered[self.selected.min(offered.len() - 1)].0 {
             Choice::Go(screen) => Outcome::go(Nav::Go(screen)),
             Choice::Quit => Outcome::go(Nav::AskQuit),
         }
