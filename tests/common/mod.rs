@@ -45,6 +45,26 @@ pub fn tools_dir() -> PathBuf {
     dir
 }
 
+/// The first of `span` ports in a row, all free, for a test's servers: an OpenBao server
+/// also listens on its port + 1 (its cluster port), and a local cluster's nodes at +10 and
+/// +20. Taken below Linux's ephemeral range (32768 and up), which `free_port` draws from:
+/// there no client connection is ever given one of them between the check and the
+/// server's bind, and the tests of one process take them in turn, never the same twice.
+pub fn server_ports(span: u16) -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    loop {
+        let base = 20_000 + NEXT.fetch_add(span, std::sync::atomic::Ordering::SeqCst) % 12_000;
+        if (base..base + span).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            return base;
+        }
+    }
+}
+
+/// A server's listen address of [`server_ports`]: its cluster port (+1) free too.
+pub fn server_listen() -> String {
+    format!("127.0.0.1:{}", server_ports(2))
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -375,7 +395,7 @@ pub fn server_answers(moto: &Moto, dir: &std::path::Path) -> Answers {
     let mut a = answers(moto, dir);
     a.server.binary = bao().to_string_lossy().into_owned();
     a.server.launch = autounseal::answers::Launch::Background;
-    a.server.listen = format!("127.0.0.1:{}", free_port());
+    a.server.listen = server_listen();
     a.server.storage_path = dir.join("data");
     a.init.enabled = true;
     a.init.recovery_shares = 3;
@@ -389,16 +409,7 @@ pub fn server_answers(moto: &Moto, dir: &std::path::Path) -> Answers {
 /// are free too.
 pub fn cluster_answers(moto: &Moto, dir: &std::path::Path) -> Answers {
     let mut a = server_answers(moto, dir);
-    let base = loop {
-        let port = free_port();
-        if port < 60000
-            && [1, 10, 11, 20, 21]
-                .iter()
-                .all(|d| TcpListener::bind(("127.0.0.1", port + d)).is_ok())
-        {
-            break port;
-        }
-    };
+    let base = server_ports(22);
     a.server.listen = format!("127.0.0.1:{base}");
     a.cluster.nodes = 3;
     // Three servers and moto on a small shared machine: patience.

@@ -681,7 +681,7 @@ fn a_packaged_shamir_host_in_the_wizard_and_back(layout: &Layout) {
     let d = dir.path();
     let sandbox = Sandbox::packaged(d, layout);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = common::server_listen();
     let address = format!("http://{listen}");
     let host = rt.block_on(ShamirHost::start(&sandbox, d, layout, &listen));
     // Where the AWS emulator is: known before the first screen asks who the operator is,

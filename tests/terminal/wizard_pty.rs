@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use autounseal::vault::client::VaultClient;
 use common::pty::{CLEAR, DOWN, ENTER, RIGHT, TAB, Terminal, answer_every_question, wizard_command};
-use common::{Moto, ServerGuard, bao, free_port, isolate, server_answers};
+use common::{Moto, ServerGuard, bao, isolate, server_answers};
 use portable_pty::CommandBuilder;
 
 const SHORT: Duration = Duration::from_secs(15);
@@ -42,7 +42,7 @@ fn a_person_goes_through_every_screen_to_an_unsealed_server() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let state = d.join("state");
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = common::server_listen();
     // Only the endpoint is given ahead, so that the first identity check already goes
     // to moto and never to AWS; every other answer is typed below.
     let prefill = d.join("prefill.toml");
