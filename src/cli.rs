@@ -16,8 +16,9 @@ const LONG_VERSION: &str = concat!(
     ")\n",
     "Tested with OpenBao 2.6.2 and its built-in awskms seal, end to end (apply, join, rotate, migration, \
      doctor, destroy).\n",
-    "OpenBao 2.7 and later: awskms is an external KMS plugin there, which autounseal does not configure yet \
-     (it says so before anything is created).\n",
+    "OpenBao 2.7 and later: awskms is an external KMS plugin there, which autounseal checks, installs and \
+     declares (server.kms_plugin); tested with the real 2.7.2 up to the server's own plugin check, not with the \
+     plugin's release itself.\n",
     "HashiCorp Vault: the same built-in awskms seal and config; not run in autounseal's tests."
 );
 
@@ -70,8 +71,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// List the AWS regions that offer KMS
     Regions,
-    /// Print the completion script of SHELL (bash, zsh, fish, elvish, powershell): for
-    /// bash, `autounseal completions bash > /etc/bash_completion.d/autounseal`
+    /// Print the completion script of SHELL (bash, zsh, fish, elvish, powershell); the
+    /// packages install bash's, zsh's and fish's where those shells find them
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,

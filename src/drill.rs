@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::credentials_file;
-use crate::run::manifest::{DrillRecord, ManifestStore, now_rfc3339};
+use crate::run::manifest::{DrillRecord, FileRole, ManifestStore, now_rfc3339};
 use crate::run::{Manifest, Reporter, Result, RunError, Step, VaultError};
 use crate::vault::client::{InitRequest, VaultClient};
+use crate::vault::plugin::{KmsPlugin, PLUGIN_FILE};
 use crate::vault::{config, launch, server};
 
 /// How long a transfer of the snapshot may stall before it is given up.
@@ -57,6 +58,9 @@ struct Prepared {
     binary: PathBuf,
     key: crate::secrets::AccessKey,
     endpoint: Option<String>,
+    /// The KMS plugin the live config declares (OpenBao 2.7 and later): the recovery
+    /// server runs the seal through the same file.
+    plugin: Option<KmsPlugin>,
 }
 
 fn prepare(m: &Manifest, req: &DrillRequest) -> Result<Prepared> {
@@ -97,6 +101,15 @@ fn prepare(m: &Manifest, req: &DrillRequest) -> Result<Prepared> {
         binary: server.binary.clone(),
         key,
         endpoint: m.endpoint_url.clone(),
+        plugin: m
+            .file(FileRole::VaultConfig)
+            .and_then(|f| config::declared_plugin(&f.path))
+            .map(|(directory, sha256)| KmsPlugin {
+                source: directory.join(PLUGIN_FILE),
+                directory,
+                write_directory: true,
+                sha256,
+            }),
     })
 }
 
@@ -239,15 +252,13 @@ async fn start_recovery(p: &Prepared, folder: &Path, region: &str, rep: &Reporte
     let io = |what: &str, e: std::io::Error| RunError::Other(format!("cannot write the drill's {what}: {e}"));
     std::fs::create_dir(&storage).map_err(|e| io("data folder", e))?;
     let hcl = folder.join("recovery.hcl");
-    let text = config::recovery_config(
-        &storage,
-        &listen,
-        &cluster,
+    let seal = config::RecoverySeal {
         region,
-        &p.replica_arn,
-        p.endpoint.as_deref(),
-        binary.flavour,
-    );
+        replica_arn: &p.replica_arn,
+        endpoint: p.endpoint.as_deref(),
+        plugin: p.plugin.as_ref(),
+    };
+    let text = config::recovery_config(&storage, &listen, &cluster, seal, binary.flavour);
     std::fs::write(&hcl, text).map_err(|e| io("config", e))?;
     // The same least-privilege key as the live server, its region the replica's.
     let env = folder.join("recovery.env");

@@ -11,13 +11,15 @@ use crate::files;
 use crate::run::manifest::{FileRole, Manifest, Origin};
 use crate::run::{ApplyOptions, Call, Change, ManifestStore, Recorder, Reporter, Result, RunError, Step};
 use crate::twins::quote;
-use crate::vault::deploy::{DeployOutcome, Deployer, InitGate, KeysDestination, preflight, stop_server};
+use crate::vault::deploy::{
+    Checked, DeployOutcome, Deployer, InitGate, KeysDestination, fetch_plugin, preflight, stop_server,
+};
 use crate::vault::discover::Host;
 use crate::vault::migrate::{self, UnsealKeys};
 
 /// The files an undo removes. The recovery keys file stays: it is the operator's until
 /// they move it.
-pub const UNDONE_FILES: [FileRole; 7] = [
+pub const UNDONE_FILES: [FileRole; 9] = [
     FileRole::MonitorUnit,
     FileRole::EnvFile,
     FileRole::SharedCredentials,
@@ -25,6 +27,8 @@ pub const UNDONE_FILES: [FileRole; 7] = [
     FileRole::VaultConfig,
     FileRole::SystemdDropIn,
     FileRole::ClusterFile,
+    FileRole::KmsPlugin,
+    FileRole::KmsPluginFolder,
 ];
 
 pub struct FlowOutcome {
@@ -74,7 +78,7 @@ pub struct ReadyForServer {
     state_dir: PathBuf,
     store: ManifestStore,
     host: Host,
-    binary: Option<crate::vault::server::ServerBinary>,
+    checked: Checked,
     opts: ApplyOptions,
     keys: KeysDestination,
     gate: InitGate,
@@ -121,7 +125,8 @@ pub async fn provision(
     // First: a live server with data says best what it is (before its port or storage
     // is refused as taken).
     migrate::preflight(&answers, &store.snapshot(), unseal_keys.as_ref(), opts.dry_run).await?;
-    let binary = preflight(&answers, &store, &keys, opts, &host)?;
+    let fetched = fetch_plugin(&answers, state_dir)?;
+    let checked = preflight(&answers, &store, &keys, opts, &host, fetched.as_deref())?;
     if let Some(warning) = answers.plain_http_warning() {
         rep.warn(warning);
     }
@@ -138,7 +143,7 @@ pub async fn provision(
         state_dir: state_dir.to_path_buf(),
         store,
         host,
-        binary,
+        checked,
         opts,
         keys,
         gate,
@@ -165,7 +170,7 @@ impl ReadyForServer {
             state_dir,
             store,
             host,
-            binary,
+            checked,
             opts,
             keys,
             gate,
@@ -183,7 +188,7 @@ impl ReadyForServer {
         // a VPC endpoint), even when that came from AWS_ENDPOINT_URL(_KMS) or the profile.
         let mut seal_answers = answers.clone();
         seal_answers.endpoint_url = kms_endpoint;
-        let deployer = Deployer::new(&seal_answers, &store, rep.clone(), &state_dir, opts, binary, keys)
+        let deployer = Deployer::new(&seal_answers, &store, rep.clone(), &state_dir, opts, checked, keys)
             .with_gate(gate)
             .with_unseal_keys(unseal_keys);
         let vault = deployer.run(&aws.key).await?;
@@ -297,7 +302,10 @@ pub fn undo_plan(m: &Manifest, migrate_back: bool) -> Vec<String> {
             m.pending.len()
         ));
     }
-    for f in m.files.iter().filter(|f| UNDONE_FILES.contains(&f.role)) {
+    let mut undone: Vec<_> = m.files.iter().filter(|f| UNDONE_FILES.contains(&f.role)).collect();
+    // A folder autounseal made goes after the files in it (as `remove_files` does it).
+    undone.sort_by_key(|f| f.role == FileRole::KmsPluginFolder);
+    for f in undone {
         let path = f.path.display();
         lines.push(match (f.role, &f.backup) {
             (FileRole::VaultConfig, _) if migrate_back => format!(
@@ -314,6 +322,7 @@ pub fn undo_plan(m: &Manifest, migrate_back: bool) -> Vec<String> {
             (FileRole::MonitorUnit, _) if is_timer(&f.path) => {
                 format!("stop and disable doctor's timer, remove {path}")
             }
+            (FileRole::KmsPluginFolder, _) => format!("remove the folder {path} when it is empty"),
             _ => format!("remove {path}"),
         });
     }
@@ -336,7 +345,15 @@ pub async fn remove_files(
     rep.started(Step::RemoveFiles);
     let mut done = Vec::new();
     let mut reload_systemd = false;
-    for record in store.snapshot().files.into_iter().filter(|f| roles.contains(&f.role)) {
+    let mut records: Vec<_> = store
+        .snapshot()
+        .files
+        .into_iter()
+        .filter(|f| roles.contains(&f.role))
+        .collect();
+    // A folder autounseal made goes after the files in it.
+    records.sort_by_key(|f| f.role == FileRole::KmsPluginFolder);
+    for record in records {
         let path = record.path.display().to_string();
         let backup = record.backup.clone().filter(|b| b.exists());
         let twin = match &backup {
@@ -373,6 +390,18 @@ pub async fn remove_files(
         }
         let remove = |_| async {
             let io = |e: std::io::Error| RunError::Other(format!("cannot remove {path}: {e}"));
+            if record.role == FileRole::KmsPluginFolder {
+                // Only when empty: anything else in it is the operator's.
+                return match std::fs::remove_dir(&record.path) {
+                    Err(e)
+                        if e.kind() != std::io::ErrorKind::NotFound
+                            && e.kind() != std::io::ErrorKind::DirectoryNotEmpty =>
+                    {
+                        Err(io(e))
+                    }
+                    _ => Ok(()),
+                };
+            }
             files::remove_if_present(&record.path).map_err(io)?;
             if let Some(backup) = &backup {
                 std::fs::rename(backup, &record.path).map_err(io)?;

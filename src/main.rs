@@ -24,12 +24,24 @@ fn init_logging(state_dir: &std::path::Path) {
     else {
         return;
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AUTOUNSEAL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("autounseal=info,warn"));
+    // `target=level` directives (`autounseal=debug,warn`): tracing-subscriber's `Targets`,
+    // not its `EnvFilter`, whose regular expressions would add a megabyte to the binary.
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter: tracing_subscriber::filter::Targets = std::env::var("AUTOUNSEAL_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new()
+                .with_target("autounseal", tracing::Level::INFO)
+                .with_default(tracing::Level::WARN)
+        });
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(tracing::Level::TRACE)
         .with_writer(std::sync::Mutex::new(file))
         .with_ansi(false)
+        .finish()
+        .with(filter)
         .try_init();
 }
 

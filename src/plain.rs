@@ -193,6 +193,7 @@ fn ask_files(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<()> {
 /// when the layout is a join (asked on its own, see [`join`]).
 fn ask_server(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<Option<PathBuf>> {
     a.server.binary = p.ask(Q::Binary, &a.server.binary.clone())?;
+    ask_kms_plugin(p, a)?;
     a.server.launch = Launch::ALL[p.choose(Q::Launch, launch_index(a.server.launch))?];
     p.keep(a);
     let layout = match &a.cluster.join {
@@ -217,6 +218,33 @@ fn ask_server(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<Option<PathBu
         p.keep(a);
     }
     Ok(None)
+}
+
+/// OpenBao 2.7 and later: the KMS plugin its awskms seal runs as (unless the answers
+/// give its OCI image). A server with awskms built in is asked nothing, and needs none.
+fn ask_kms_plugin(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<()> {
+    let needs = crate::vault::server::find(&a.server.binary).is_ok_and(|b| !b.has_builtin_awskms());
+    if !needs {
+        a.server.kms_plugin = None;
+        return Ok(());
+    }
+    if a.server.kms_plugin_image.is_some() {
+        return Ok(());
+    }
+    println!(
+        "    {}'s awskms seal is a KMS plugin: download openbao-plugin-kms-aws for linux from {}",
+        a.server.binary,
+        crate::vault::plugin::RELEASES
+    );
+    let file = p.ask_with(Q::KmsPlugin, &text_of(&a.server.kms_plugin), |v| {
+        if v.trim().is_empty() {
+            return Err("the plugin's path: this server cannot unseal with AWS KMS without it".into());
+        }
+        crate::vault::plugin::check_executable(Path::new(v.trim()))
+    })?;
+    a.server.kms_plugin = Some(file.trim().into());
+    p.keep(a);
+    Ok(())
 }
 
 /// What to do with a server that has data here: a seal migration or a new setup.

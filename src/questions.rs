@@ -30,6 +30,7 @@ pub enum Q {
     SharedFile,
     Csv,
     Binary,
+    KmsPlugin,
     Launch,
     Layout,
     ClusterFile,
@@ -233,6 +234,13 @@ pub static QUESTIONS: &[Question] = &[
         label: "Server binary",
         help: "vault, bao, or a path",
         kind: text(|v| answers::validate_not_blank(v, "the server binary")),
+    },
+    Question {
+        id: Q::KmsPlugin,
+        label: "KMS plugin",
+        help: "OpenBao 2.7+: the openbao-plugin-kms-aws binary you downloaded; copied into the plugin folder",
+        // Required where it is asked, unless the answers give an OCI image instead.
+        kind: optional(path),
     },
     Question {
         id: Q::Launch,

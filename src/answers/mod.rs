@@ -233,6 +233,25 @@ pub struct ServerAnswers {
     /// the unit's `User=` and `Group=`, else the flavour's packaged user when it exists.
     pub user: Option<String>,
     pub group: Option<String>,
+    /// OpenBao 2.7 and later: the awskms KMS plugin binary the operator downloaded
+    /// (`openbao-plugin-kms-aws`), installed into `plugin_directory` and declared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_plugin: Option<PathBuf>,
+    /// The plugin's SHA-256 as its release lists it: the download must match it.
+    /// With `kms_plugin_image`, the checksum OpenBao checks the extracted binary against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_plugin_sha256: Option<String>,
+    /// Or the plugin's OCI image (`ghcr.io/openbao/openbao-plugin-kms-aws`), fetched with
+    /// `bao plugin init` before anything is created, then installed like a download.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_plugin_image: Option<String>,
+    /// The image's tag (`v0.1.0`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_plugin_version: Option<String>,
+    /// The server's plugin folder. Unset: the one the operator's config names, else
+    /// `plugins` beside the storage folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin_directory: Option<PathBuf>,
 }
 
 impl ServerAnswers {
@@ -420,6 +439,11 @@ impl Default for ServerAnswers {
             systemd_unit: None,
             user: None,
             group: None,
+            kms_plugin: None,
+            kms_plugin_sha256: None,
+            kms_plugin_image: None,
+            kms_plugin_version: None,
+            plugin_directory: None,
         }
     }
 }

@@ -274,3 +274,52 @@ fn all_errors_reported_together() {
     let fields: Vec<_> = a.validate().iter().map(|e| e.field).collect();
     assert_eq!(fields, vec!["region", "iam.user_name"]);
 }
+
+#[test]
+fn the_kms_plugin_is_a_file_or_an_image_with_its_tag_and_checksum() {
+    let fields = |change: &dyn Fn(&mut Answers)| {
+        let mut a = valid();
+        change(&mut a);
+        a.validate().into_iter().map(|e| e.field).collect::<Vec<_>>()
+    };
+    let sum = "ab".repeat(32);
+    assert!(
+        fields(&|a| {
+            a.server.kms_plugin = Some("/root/openbao-plugin-kms-aws".into());
+            a.server.kms_plugin_sha256 = Some(format!("sha256:{sum}"));
+        })
+        .is_empty()
+    );
+    assert!(
+        fields(&|a| {
+            a.server.kms_plugin_image = Some("ghcr.io/openbao/openbao-plugin-kms-aws".into());
+            a.server.kms_plugin_version = Some("v0.1.0".into());
+            a.server.kms_plugin_sha256 = Some(sum.clone());
+        })
+        .is_empty()
+    );
+    assert_eq!(
+        fields(&|a| a.server.kms_plugin_sha256 = Some("abc".into())),
+        ["server.kms_plugin_sha256"]
+    );
+    assert_eq!(
+        fields(&|a| {
+            a.server.kms_plugin = Some("/root/p".into());
+            a.server.kms_plugin_image = Some("ghcr.io/x".into());
+        }),
+        [
+            "server.kms_plugin_image",
+            "server.kms_plugin_version",
+            "server.kms_plugin_sha256"
+        ]
+    );
+    assert_eq!(
+        fields(&|a| a.server.kms_plugin_version = Some("v1".into())),
+        ["server.kms_plugin_version"]
+    );
+    // Written out only when given, and read back.
+    let mut a = valid();
+    assert!(!a.to_toml().contains("kms_plugin"));
+    a.server.kms_plugin = Some("/root/openbao-plugin-kms-aws".into());
+    assert_eq!(Answers::parse(&a.to_toml()).unwrap(), a);
+}

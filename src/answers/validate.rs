@@ -152,6 +152,9 @@ impl Answers {
         check("server.storage_path", validate_file_path(&self.server.storage_path));
         check("server.node_id", validate_node_id(&self.server.node_id));
         check("server.tls_cert_file", validate_tls(&self.server));
+        for (field, result) in validate_kms_plugin(&self.server) {
+            check(field, result);
+        }
         check(
             "init.recovery_threshold",
             validate_recovery(self.init.recovery_shares, self.init.recovery_threshold),
@@ -599,4 +602,60 @@ pub fn validate_timing(t: &TimingAnswers) -> Result<(), String> {
         return Err("timeouts and intervals must be above zero".into());
     }
     Ok(())
+}
+
+/// The KMS plugin's answers: a file or an OCI image (with its tag and checksum), not
+/// both; paths absolute; a checksum of 64 hex digits. Whether the server needs one, and
+/// the file itself, are checked with the server binary before AWS (`vault::plugin`).
+pub fn validate_kms_plugin(server: &ServerAnswers) -> Vec<(&'static str, Result<(), String>)> {
+    let mut out = Vec::new();
+    if let Some(path) = &server.kms_plugin {
+        out.push(("server.kms_plugin", validate_file_path(path)));
+    }
+    if let Some(dir) = &server.plugin_directory {
+        out.push(("server.plugin_directory", validate_file_path(dir)));
+    }
+    if let Some(sum) = &server.kms_plugin_sha256 {
+        out.push(("server.kms_plugin_sha256", validate_sha256(sum)));
+    }
+    if server.kms_plugin_image.is_some() {
+        if server.kms_plugin.is_some() {
+            out.push((
+                "server.kms_plugin_image",
+                Err("give the plugin as a file (kms_plugin) or as an OCI image (kms_plugin_image), not both".into()),
+            ));
+        }
+        if server.kms_plugin_version.as_deref().is_none_or(|v| v.trim().is_empty()) {
+            out.push((
+                "server.kms_plugin_version",
+                Err("an OCI image needs its tag, as kms_plugin_version (for example \"v0.1.0\")".into()),
+            ));
+        }
+        if server.kms_plugin_sha256.is_none() {
+            out.push((
+                "server.kms_plugin_sha256",
+                Err(
+                    "an OCI image needs the SHA-256 of the plugin binary in it, as its release lists it: OpenBao \
+                     checks the extracted file against it"
+                        .into(),
+                ),
+            ));
+        }
+    } else if server.kms_plugin_version.is_some() {
+        out.push((
+            "server.kms_plugin_version",
+            Err("kms_plugin_version is the tag of kms_plugin_image, which is not given".into()),
+        ));
+    }
+    out
+}
+
+/// A SHA-256 as an answer may give it: 64 hex digits (a `sha256:` prefix allowed).
+pub fn validate_sha256(text: &str) -> Result<(), String> {
+    let hex = text.trim().trim_start_matches("sha256:");
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err("a SHA-256 is 64 hexadecimal digits (as `sha256sum` prints it)".into())
+    }
 }

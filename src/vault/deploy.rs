@@ -14,6 +14,7 @@ use crate::vault::client::{InitRequest, SealStatus, VaultClient};
 use crate::vault::discover::Host;
 use crate::vault::migrate::{self, Direction, UnsealKeys};
 use crate::vault::migrate_cluster;
+use crate::vault::plugin::{self, KmsPlugin};
 use crate::vault::recovery::{InitSecrets, load_pgp_key};
 use crate::vault::server::{self, Flavour, ServerBinary};
 use crate::vault::{VaultError, checks, config, launch};
@@ -157,25 +158,36 @@ pub struct DeployOutcome {
     pub cluster_next: Option<String>,
 }
 
+/// What the checks before AWS found: the server binary (if it was found) and, for an
+/// OpenBao without a built-in awskms, the KMS plugin to install and declare.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    pub binary: Option<ServerBinary>,
+    pub plugin: Option<KmsPlugin>,
+}
+
 /// Checks the Vault side before anything is created in AWS: the binary, its awskms
-/// support, the unit, the files and the port. Returns the binary (if it was found).
-/// `host` is what [`Host::discover`] found for these answers.
+/// support (built in, or the KMS plugin given), the unit, the files and the port.
+/// `host` is what [`Host::discover`] found for these answers; `fetched`, the plugin an
+/// OCI image gave (see [`fetch_plugin`]).
 pub fn preflight(
     answers: &Answers,
     store: &ManifestStore,
     keys: &KeysDestination,
     opts: ApplyOptions,
     host: &Host,
-) -> Result<Option<ServerBinary>> {
+    fetched: Option<&Path>,
+) -> Result<Checked> {
     let binary = match server::find(&answers.server.binary) {
         Ok(b) => Some(b),
         // Writing the config alone needs no binary; but a wrong one is never right.
         Err(VaultError::BinaryMissing { .. }) if answers.server.launch == Launch::None => None,
         Err(e) => return Err(e.into()),
     };
-    if let Some(b) = &binary {
-        b.check_awskms()?;
-    }
+    let ours = store.snapshot().file(FileRole::KmsPlugin).map(|f| f.path.clone());
+    let kept = config::kept_plugin_directory(&answers.output.vault_config);
+    let plugin =
+        plugin::declare(answers, binary.as_ref(), fetched, kept, ours.as_deref()).map_err(VaultError::Refused)?;
     // Every check here only reads: a plan runs them all, as the apply will.
     host_checks(answers, store, host)?;
     let config = &answers.output.vault_config;
@@ -188,7 +200,7 @@ pub fn preflight(
         return Err(FileError::Exists { path: config.clone() }.into());
     }
     // A kept config with another seal is refused now, not after AWS.
-    config::plan(answers, PLANNED_KEY, host.flavour()).map_err(VaultError::Refused)?;
+    config::plan(answers, PLANNED_KEY, host.flavour(), plugin.as_ref()).map_err(VaultError::Refused)?;
     // A server autounseal already initialised hands out no new keys: the file is not needed.
     let initialised_before = store.snapshot().server.is_some_and(|s| s.initialized_by_us);
     if answers.init.enabled
@@ -208,7 +220,27 @@ pub fn preflight(
     if answers.server.launch == Launch::Background && running_server(store, answers).is_none() {
         launch::ensure_port_free(&answers.server.listen)?;
     }
-    Ok(binary)
+    Ok(Checked { binary, plugin })
+}
+
+/// With `server.kms_plugin_image`: the plugin fetched by the server's own `bao plugin
+/// init` into the state folder (before AWS: a registry out of reach stops the run
+/// there), to be checked and installed as a download is. `None` without an image.
+pub fn fetch_plugin(answers: &Answers, state_dir: &Path) -> Result<Option<PathBuf>> {
+    let s = &answers.server;
+    let (Some(image), Some(version), Some(sha256)) = (&s.kms_plugin_image, &s.kms_plugin_version, &s.kms_plugin_sha256)
+    else {
+        return Ok(None);
+    };
+    let binary = server::find(&s.binary)?;
+    if binary.has_builtin_awskms() {
+        // Said by `plugin::declare`, with what to do.
+        return Ok(None);
+    }
+    let staging = state_dir.join("kms-plugin");
+    plugin::fetch(&binary.path, image, version, sha256, &staging)
+        .map(Some)
+        .map_err(|e| VaultError::Refused(e).into())
 }
 
 /// The checks of everything the server will read or use.
@@ -282,6 +314,8 @@ pub struct Deployer<'a> {
     recorder: Recorder<'a>,
     opts: ApplyOptions,
     binary: Option<ServerBinary>,
+    /// The KMS plugin an OpenBao 2.7 or later runs the seal with.
+    plugin: Option<KmsPlugin>,
     keys: KeysDestination,
     gate: InitGate,
     /// The unseal keys of a seal migration (`server.existing = "migrate"`).
@@ -295,7 +329,7 @@ impl<'a> Deployer<'a> {
         rep: Reporter,
         state_dir: &'a Path,
         opts: ApplyOptions,
-        binary: Option<ServerBinary>,
+        checked: Checked,
         keys: KeysDestination,
     ) -> Deployer<'a> {
         Deployer {
@@ -305,7 +339,8 @@ impl<'a> Deployer<'a> {
             rep,
             state_dir,
             opts,
-            binary,
+            binary: checked.binary,
+            plugin: checked.plugin,
             keys,
             gate: InitGate::default(),
             unseal_keys: None,
@@ -621,7 +656,11 @@ impl<'a> Deployer<'a> {
             Applied::Done(key) => key.arn.as_str(),
             _ => PLANNED_KEY,
         };
-        let text = config::plan(self.answers, key_id, self.flavour()).map_err(VaultError::Refused)?;
+        if let Some(plugin) = &self.plugin {
+            self.install_plugin(plugin).await?;
+        }
+        let text =
+            config::plan(self.answers, key_id, self.flavour(), self.plugin.as_ref()).map_err(VaultError::Refused)?;
         if text.old.as_deref() == Some(text.new.as_str()) {
             self.rep
                 .skipped(Step::VaultConfig, format!("{} is up to date", path.display()));
@@ -665,6 +704,46 @@ impl<'a> Deployer<'a> {
                         text.kept_timing()
                     )
                 },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Copies the KMS plugin into the server's plugin folder (see [`plugin::install`]),
+    /// recorded first so that destroy finds it even if the copy is cut short.
+    async fn install_plugin(&self, plugin: &KmsPlugin) -> Result<()> {
+        let target = plugin.installed();
+        // Already there as declared (a re-run, or the operator's own copy): nothing to copy.
+        if target.is_file() && plugin::sha256_of(&target).ok().as_deref() == Some(plugin.sha256.as_str()) {
+            return Ok(());
+        }
+        let shown = target.display().to_string();
+        let twin = format!(
+            "install -D -m 0755 -o root -g root {} {}",
+            quote(&plugin.source.to_string_lossy()),
+            quote(&shown)
+        );
+        let install = |_| async {
+            if !plugin.directory.exists() {
+                self.store
+                    .update(|m| m.record_file(FileRole::KmsPluginFolder, &plugin.directory, None))?;
+            }
+            self.store
+                .update(|m| m.record_file(FileRole::KmsPlugin, &target, None))?;
+            plugin::install(plugin).map_err(|e| RunError::Other(format!("cannot install {shown}: {e}")))?;
+            Ok(())
+        };
+        self.recorder
+            .mutate(
+                Change::new(
+                    Step::VaultConfig,
+                    "file:install",
+                    format!("{shown} (SHA-256 {})", plugin.sha256),
+                    twin,
+                ),
+                install,
+                nothing_to_record,
+                |_| format!("{shown}, root's, 0755"),
             )
             .await?;
         Ok(())
@@ -1188,6 +1267,17 @@ fn seal_hint(env_file: &Path, tail: &str) -> String {
             "\nThe server's AWS credentials ({}) may not use the KMS key: its IAM policy must allow kms:DescribeKey, \
              kms:Encrypt and kms:Decrypt on the key's ARN, and the access key must be active",
             env_file.display()
+        )
+    } else if tail.contains("start plugin client: checksums did not match") {
+        "\nThe KMS plugin file is not the one the config declares (changed or replaced since): `autounseal apply` \
+         installs the declared one again"
+            .to_string()
+    } else if tail.contains("start plugin client") {
+        format!(
+            "\nThe server ran the KMS plugin, but it did not answer as one: give openbao-plugin-kms-aws for linux_{}, \
+             the binary unpacked from its release ({}), as server.kms_plugin",
+            plugin::go_arch(),
+            plugin::RELEASES
         )
     } else {
         String::new()

@@ -10,6 +10,7 @@ pub mod launch;
 pub mod lifecycle;
 pub mod migrate;
 pub mod migrate_cluster;
+pub mod plugin;
 pub mod recovery;
 pub mod server;
 

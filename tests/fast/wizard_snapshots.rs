@@ -331,6 +331,23 @@ fn cluster_run_shows_each_other_node_on_a_line() {
         || *status == autounseal::tui::screens::run::Status::Done("ok".into())));
 }
 
+/// OpenBao 2.7 found: its awskms seal is a plugin, asked for under the binary, with
+/// where to download it; a script given there is refused as no program.
+#[test]
+fn server_with_openbao_2_7_asks_for_its_kms_plugin() {
+    let mut app = app();
+    app.go(ScreenId::Server);
+    let found = Ok(autounseal::vault::server::ServerBinary {
+        path: "/usr/bin/bao".into(),
+        flavour: autounseal::vault::server::Flavour::OpenBao,
+        version: (2, 7, 2),
+    });
+    update(&mut app, Msg::BinaryProbed("/nonexistent/bao".into(), found));
+    snapshot!("07_server_openbao_2_7", app);
+    key(&mut app, KeyCode::Enter);
+    snapshot!("07_server_openbao_2_7_no_plugin", app);
+}
+
 /// Joining a cluster: the Server screen with its cluster file that does not read, then
 /// Review of a node that joins with the file's key.
 #[test]

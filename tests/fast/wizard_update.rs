@@ -355,36 +355,66 @@ fn a_binary_that_is_no_server_is_named_as_such() {
     assert!(error.contains("names neither Vault nor OpenBao"), "{error}");
 }
 
-/// OpenBao 2.7 has no built-in awskms: its probe's error stays under the field through
-/// the validators' checks (they have their own slot) and blocks going on.
+/// OpenBao 2.7 has no built-in awskms: its probe brings the KMS plugin's field (with
+/// where to download it), which must name a program for this machine to go on.
 #[test]
-fn the_openbao_2_7_error_stays_through_validation() {
+fn openbao_2_7_asks_for_its_kms_plugin() {
     let bao = common::bao_2_7().to_string_lossy().into_owned();
     let mut app = on_server_with(&bao);
+    assert!(
+        app.screens.server.form.field(Q::KmsPlugin).hidden,
+        "not before the probe"
+    );
     let found = autounseal::vault::server::find(&bao);
     assert!(
         matches!(&found, Ok(b) if b.version.0 == 2 && b.version.1 == 7),
         "{found:?}"
     );
     update(&mut app, Msg::BinaryProbed(bao.clone(), found));
-    assert!(binary_problem(&app).contains("OpenBao 2.7.2 has no built-in awskms seal"));
-    // Down to another field and Enter: validate_all runs, the probe's error stays.
-    key(&mut app, KeyCode::Tab);
+    assert_eq!(binary_problem(&app), "", "the server can serve, with its plugin");
+    let field = app.screens.server.form.field(Q::KmsPlugin);
+    assert!(!field.hidden);
+    assert!(
+        field
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .contains("github.com/openbao/openbao-plugins"),
+        "{:?}",
+        field.note
+    );
+    // Left empty: asked for, the focus on it.
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Server);
+    assert_eq!(app.screens.server.form.focused_id(), Q::KmsPlugin);
+    let error = |app: &mut App| {
+        app.screens
+            .server
+            .form
+            .field_mut(Q::KmsPlugin)
+            .error
+            .clone()
+            .unwrap_or_default()
+    };
     assert!(
-        binary_problem(&app).contains("has no built-in awskms seal"),
-        "kept through validation"
+        error(&mut app).contains("give the openbao-plugin-kms-aws binary"),
+        "{}",
+        error(&mut app)
     );
-    assert_eq!(
-        app.screens.server.form.focused_id(),
-        Q::Binary,
-        "focus goes to the problem"
-    );
-    assert_eq!(
-        app.screens.server.form.fields[0].error, None,
-        "the validator itself found nothing"
-    );
+    // A script is no plugin.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("openbao-plugin-kms-aws");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    typed(&mut app, &script.to_string_lossy());
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Server);
+    assert!(error(&mut app).contains("no ELF header"), "{}", error(&mut app));
+    // A program for this machine goes on, into the answers.
+    ctrl(&mut app, 'u');
+    typed(&mut app, "/bin/true");
+    key(&mut app, KeyCode::Enter);
+    assert_ne!(app.screen, ScreenId::Server);
+    assert_eq!(app.ctx.answers.server.kms_plugin, Some("/bin/true".into()));
 }
 
 /// A probe's answer for a name since changed is dropped, and a missing binary is told

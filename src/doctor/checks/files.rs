@@ -12,6 +12,7 @@ use crate::credentials_file::{LEADS_TO_THE_KEY, SharedFile, read_shared_key};
 use crate::doctor::{Finding, Link};
 use crate::files::Owner;
 use crate::run::Manifest;
+use crate::run::manifest::FileRole;
 use crate::secrets::AccessKey;
 
 /// The variables the env file must hold: the key, and the region twice (the seal reads
@@ -379,6 +380,41 @@ pub fn config(manifest: &Manifest, out: &mut Vec<Finding>) {
             format!("set endpoint = \"{used}\" in {shown}, {restart}"),
         ),
     });
+    kms_plugin(manifest, &path, out);
+}
+
+/// OpenBao 2.7 and later: the KMS plugin the config declares is in its folder, a real
+/// file only root can change, with the SHA-256 the server will check before running it.
+fn kms_plugin(manifest: &Manifest, config: &Path, out: &mut Vec<Finding>) {
+    let link = Link::Config;
+    let recorded = manifest.file(FileRole::KmsPlugin).map(|f| f.path.clone());
+    let Some((folder, sha256)) = crate::vault::config::declared_plugin(config) else {
+        if let Some(installed) = recorded {
+            out.push(Finding::fail(
+                link,
+                "kms plugin",
+                format!(
+                    "{} is installed, but {} declares no plugin \"kms\" \"awskms\" with its folder and SHA-256",
+                    installed.display(),
+                    config.display()
+                ),
+                RERUN_APPLY,
+            ));
+        }
+        return;
+    };
+    let installed = folder.join(crate::vault::plugin::PLUGIN_FILE);
+    let problems = crate::vault::plugin::problems(&installed, &sha256);
+    if problems.is_empty() {
+        out.push(Finding::ok(
+            link,
+            "kms plugin",
+            format!("{}, SHA-256 as declared", installed.display()),
+        ));
+    }
+    for problem in problems {
+        out.push(Finding::fail(link, "kms plugin", problem, RERUN_APPLY));
+    }
 }
 
 #[cfg(test)]

@@ -286,6 +286,14 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
             Line::raw(format!("Alarm   mails {email} on a call that could lose the key")),
         );
     }
+    let plugin = a.server.kms_plugin.as_ref().map(|p| p.display().to_string());
+    if let Some(plugin) = plugin.or(a.server.kms_plugin_image.clone()) {
+        // Right under the server that runs it.
+        lines.push(Line::raw(format!(
+            "Plugin  {plugin} → {}/",
+            crate::vault::config::plugin_directory(a).0.display()
+        )));
+    }
     if a.cluster.nodes > 1 {
         lines.extend(nodes_block(ctx));
     }

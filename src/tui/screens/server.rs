@@ -17,7 +17,7 @@ use crate::vault::VaultError;
 use crate::vault::discover::{Host, Listener};
 use crate::vault::server::ServerBinary;
 
-pub const WHY: &str = "Vault or OpenBao (2.6; 2.7 moved awskms to a plugin), started by systemd, by \
+pub const WHY: &str = "Vault or OpenBao (2.7 and later with its awskms KMS plugin), started by systemd, by \
 autounseal in the background, or by you; raft storage.";
 
 /// The server binary named so, looked for and its version read (in the background).
@@ -55,6 +55,7 @@ impl Server {
         let launch = Launch::ALL.iter().position(|l| *l == a.server.launch).unwrap_or(0);
         let mut form = Form::new(vec![
             form::text(Q::Binary, &a.server.binary),
+            form::text(Q::KmsPlugin, &path(&a.server.kms_plugin)),
             form::choice(Q::Launch, launch),
             form::choice(
                 Q::Layout,
@@ -74,6 +75,7 @@ impl Server {
         show_tls(&mut form);
         show_layout(&mut form);
         form.set_hidden(Q::Existing, a.server.existing != ExistingServer::Migrate);
+        form.set_hidden(Q::KmsPlugin, a.server.kms_plugin.is_none());
         Server {
             form,
             probe: None,
@@ -351,17 +353,19 @@ impl Server {
     fn show_probe(&mut self) {
         let Some(probe) = &self.probe else { return };
         let missing_is_fine = !self.strict || self.launch() == Launch::None;
+        let needs_plugin = probe.found.as_ref().is_ok_and(|b| !b.has_builtin_awskms());
         let (problem, note) = match &probe.found {
             Ok(b) if b.has_builtin_awskms() => (
                 None,
                 Some(format!("found {} at {}", b.version_text(), b.path.display())),
             ),
             Ok(b) => (
-                Some(format!(
-                    "{} has no built-in awskms seal (a plugin since 2.7)",
-                    b.version_text()
-                )),
                 None,
+                Some(format!(
+                    "found {} at {}: its awskms seal is a KMS plugin, asked below",
+                    b.version_text(),
+                    b.path.display()
+                )),
             ),
             // Launch "none" needs no binary, but a wrong one (e.g. /bin/ls) is never right.
             Err(VaultError::BinaryMissing { .. }) if missing_is_fine => (
@@ -377,6 +381,13 @@ impl Server {
         };
         let named = probe.named.clone();
         self.form.probed(&[Q::Binary], &named, problem, note);
+        self.form.set_hidden(Q::KmsPlugin, !needs_plugin);
+        self.form.field_mut(Q::KmsPlugin).note = needs_plugin.then(|| {
+            format!(
+                "openbao-plugin-kms-aws for linux, from {}",
+                crate::vault::plugin::RELEASES.trim_start_matches("https://")
+            )
+        });
     }
 
     pub fn on_binary(&mut self, ctx: &mut Ctx, named: String, found: Result<ServerBinary, VaultError>) -> Outcome {
@@ -407,6 +418,25 @@ impl Server {
         };
         s.tls_cert_file = path(Q::TlsCert);
         s.tls_key_file = path(Q::TlsKey);
+        // Asked only of a server without a built-in awskms; an OCI image may stand for it.
+        s.kms_plugin = if f.field(Q::KmsPlugin).hidden {
+            None
+        } else {
+            path(Q::KmsPlugin)
+        };
+        let plugin_problem = match (&s.kms_plugin, &s.kms_plugin_image) {
+            (Some(file), _) => crate::vault::plugin::check_executable(file).err(),
+            (None, None) if !f.field(Q::KmsPlugin).hidden => Some(
+                "this server runs its awskms seal as a plugin: give the openbao-plugin-kms-aws binary you downloaded"
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        if let Some(problem) = plugin_problem {
+            self.form.field_mut(Q::KmsPlugin).error = Some(problem);
+            self.form.focus_on(Q::KmsPlugin);
+            return false;
+        }
         let asked = !f.field(Q::Existing).hidden;
         s.existing = if asked && f.choice_index(Q::Existing) == 1 {
             ExistingServer::Migrate
@@ -620,9 +650,27 @@ impl Screen for Server {
     fn commands(&self, ctx: &Ctx) -> Vec<String> {
         let a = &ctx.answers;
         let flavour = by_hand::flavour(ctx);
-        let mut out = vec![format!("# {}", a.output.vault_config.display())];
+        let mut out = Vec::new();
+        // OpenBao 2.7 and later: the plugin copied in first, declared with its checksum.
+        let plugin = a.server.kms_plugin.as_ref().map(|source| {
+            let (directory, write_directory) = crate::vault::config::plugin_directory(a);
+            crate::vault::plugin::KmsPlugin {
+                source: source.clone(),
+                directory,
+                write_directory,
+                sha256: format!("<sha256sum {}>", source.display()),
+            }
+        });
+        if let Some(p) = &plugin {
+            out.push(format!(
+                "install -D -m 0755 -o root -g root {} {}",
+                p.source.display(),
+                p.installed().display()
+            ));
+        }
+        out.push(format!("# {}", a.output.vault_config.display()));
         out.extend(
-            crate::vault::config::render(a, &super::iam::key_arn(ctx), flavour)
+            crate::vault::config::render(a, &super::iam::key_arn(ctx), flavour, plugin.as_ref())
                 .lines()
                 .skip(1)
                 .map(String::from),
