@@ -17,7 +17,7 @@ use crate::credentials_file;
 use crate::run::manifest::{DrillRecord, FileRole, ManifestStore, now_rfc3339};
 use crate::run::{Manifest, Reporter, Result, RunError, Step, VaultError};
 use crate::vault::client::{InitRequest, VaultClient};
-use crate::vault::plugin::{KmsPlugin, PLUGIN_FILE};
+use crate::vault::plugin::{self, KmsPlugin};
 use crate::vault::{config, launch, server};
 
 /// How long a transfer of the snapshot may stall before it is given up.
@@ -59,8 +59,8 @@ struct Prepared {
     key: crate::secrets::AccessKey,
     endpoint: Option<String>,
     /// The KMS plugin the live config declares (OpenBao 2.7 and later): the recovery
-    /// server runs the seal through the same file.
-    plugin: Option<KmsPlugin>,
+    /// server runs the seal through a checked copy of it.
+    plugin: Option<config::DeclaredPlugin>,
 }
 
 fn prepare(m: &Manifest, req: &DrillRequest) -> Result<Prepared> {
@@ -94,6 +94,20 @@ fn prepare(m: &Manifest, req: &DrillRequest) -> Result<Prepared> {
             files.secret_path().display()
         ))
     })?;
+    // The live plugin, as the live config declares it: root runs a copy of it, so it
+    // must be the file the server checks (see `start_recovery`).
+    let plugin = m
+        .file(FileRole::VaultConfig)
+        .and_then(|f| config::declared_plugin(&f.path));
+    if let Some(declared) = &plugin {
+        let problems = plugin::problems(&declared.path, &declared.sha256);
+        if !problems.is_empty() {
+            return Err(RunError::Unsuitable(format!(
+                "the KMS plugin the live config declares is not as it should be: {}",
+                problems.join("; ")
+            )));
+        }
+    }
     Ok(Prepared {
         replica_arn: replica.arn.clone(),
         address: server.address.clone(),
@@ -101,15 +115,7 @@ fn prepare(m: &Manifest, req: &DrillRequest) -> Result<Prepared> {
         binary: server.binary.clone(),
         key,
         endpoint: m.endpoint_url.clone(),
-        plugin: m
-            .file(FileRole::VaultConfig)
-            .and_then(|f| config::declared_plugin(&f.path))
-            .map(|(directory, sha256)| KmsPlugin {
-                source: directory.join(PLUGIN_FILE),
-                directory,
-                write_directory: true,
-                sha256,
-            }),
+        plugin,
     })
 }
 
@@ -252,11 +258,22 @@ async fn start_recovery(p: &Prepared, folder: &Path, region: &str, rep: &Reporte
     let io = |what: &str, e: std::io::Error| RunError::Other(format!("cannot write the drill's {what}: {e}"));
     std::fs::create_dir(&storage).map_err(|e| io("data folder", e))?;
     let hcl = folder.join("recovery.hcl");
+    // A copy in the drill's own folder (0700), checked against the declared checksum
+    // as it is copied: not the live folder, which others than root may be able to change.
+    let plugin = p.plugin.as_ref().map(|declared| KmsPlugin {
+        source: declared.path.clone(),
+        directory: folder.join("plugins"),
+        write_directory: true,
+        sha256: declared.sha256.clone(),
+    });
+    if let Some(copy) = &plugin {
+        plugin::install(copy).map_err(|e| io("copy of the KMS plugin", e))?;
+    }
     let seal = config::RecoverySeal {
         region,
         replica_arn: &p.replica_arn,
         endpoint: p.endpoint.as_deref(),
-        plugin: p.plugin.as_ref(),
+        plugin: plugin.as_ref(),
     };
     let text = config::recovery_config(&storage, &listen, &cluster, seal, binary.flavour);
     std::fs::write(&hcl, text).map_err(|e| io("config", e))?;

@@ -303,8 +303,7 @@ pub fn undo_plan(m: &Manifest, migrate_back: bool) -> Vec<String> {
         ));
     }
     let mut undone: Vec<_> = m.files.iter().filter(|f| UNDONE_FILES.contains(&f.role)).collect();
-    // A folder autounseal made goes after the files in it (as `remove_files` does it).
-    undone.sort_by_key(|f| f.role == FileRole::KmsPluginFolder);
+    undone.sort_by_key(|f| removal_rank(f.role));
     for f in undone {
         let path = f.path.display();
         lines.push(match (f.role, &f.backup) {
@@ -329,6 +328,16 @@ pub fn undo_plan(m: &Manifest, migrate_back: bool) -> Vec<String> {
     lines
 }
 
+/// The order files go in: the KMS plugin after the config that declares it (a config
+/// whose restore failed never names a missing plugin), its folder after the files in it.
+fn removal_rank(role: FileRole) -> u8 {
+    match role {
+        FileRole::KmsPlugin => 1,
+        FileRole::KmsPluginFolder => 2,
+        _ => 0,
+    }
+}
+
 /// A systemd timer unit (`monitor install`'s `.timer`).
 fn is_timer(path: &std::path::Path) -> bool {
     path.extension().is_some_and(|e| e == "timer")
@@ -351,8 +360,7 @@ pub async fn remove_files(
         .into_iter()
         .filter(|f| roles.contains(&f.role))
         .collect();
-    // A folder autounseal made goes after the files in it.
-    records.sort_by_key(|f| f.role == FileRole::KmsPluginFolder);
+    records.sort_by_key(|f| removal_rank(f.role));
     for record in records {
         let path = record.path.display().to_string();
         let backup = record.backup.clone().filter(|b| b.exists());

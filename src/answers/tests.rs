@@ -299,7 +299,15 @@ fn the_kms_plugin_is_a_file_or_an_image_with_its_tag_and_checksum() {
         .is_empty()
     );
     assert_eq!(
-        fields(&|a| a.server.kms_plugin_sha256 = Some("abc".into())),
+        fields(&|a| {
+            a.server.kms_plugin = Some("/root/p".into());
+            a.server.kms_plugin_sha256 = Some("abc".into());
+        }),
+        ["server.kms_plugin_sha256"]
+    );
+    // A checksum of nothing.
+    assert_eq!(
+        fields(&|a| a.server.kms_plugin_sha256 = Some(sum.clone())),
         ["server.kms_plugin_sha256"]
     );
     assert_eq!(

@@ -647,6 +647,12 @@ pub fn validate_kms_plugin(server: &ServerAnswers) -> Vec<(&'static str, Result<
             Err("kms_plugin_version is the tag of kms_plugin_image, which is not given".into()),
         ));
     }
+    if server.kms_plugin_sha256.is_some() && server.kms_plugin.is_none() && server.kms_plugin_image.is_none() {
+        out.push((
+            "server.kms_plugin_sha256",
+            Err("kms_plugin_sha256 checks the plugin given as kms_plugin (or kms_plugin_image), and neither is".into()),
+        ));
+    }
     out
 }
 

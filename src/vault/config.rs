@@ -8,7 +8,7 @@ use hcl::edit::Span;
 use hcl::{Block, Body};
 
 use crate::answers::Answers;
-use crate::vault::plugin::{KmsPlugin, PLUGIN_FILE};
+use crate::vault::plugin::KmsPlugin;
 use crate::vault::server::Flavour;
 
 /// The first words of every config autounseal writes.
@@ -189,6 +189,15 @@ pub fn plan(
                 if let Some(seal) = seals(&text, &sibling)?.first() {
                     return Err(seal_clash(&sibling, seal, path));
                 }
+                // A second declaration of the awskms plugin would leave the choice to the merge.
+                if plugin.is_some() && declares_awskms_plugin(&text) {
+                    return Err(format!(
+                        "{} already declares plugin \"kms\" \"awskms\", and a server reads it with {}: remove it \
+                         there (autounseal declares the plugin it installs), then run again",
+                        sibling.display(),
+                        path.display()
+                    ));
+                }
             }
             let stanza = format!(
                 "{WRITTEN_BY} The seal stanza; the rest of the config is in the files beside it.\n{}",
@@ -245,7 +254,7 @@ fn plugin_text(plugin: &KmsPlugin) -> String {
     let block = Block::builder("plugin")
         .add_label("kms")
         .add_label("awskms")
-        .add_attribute(("command", PLUGIN_FILE))
+        .add_attribute(("command", plugin.file_name()))
         .add_attribute(("sha256sum", plugin.sha256.clone()))
         .build();
     let text = hcl::to_string(&body.add_block(block).build()).expect("an HCL body always formats");
@@ -268,17 +277,21 @@ pub fn plugin_directory(answers: &Answers) -> (PathBuf, bool) {
     crate::vault::plugin::directory(answers, kept_plugin_directory(&answers.output.vault_config))
 }
 
-/// The SHA-256 the config declares for the awskms KMS plugin, and its folder: what
-/// doctor checks the installed file against.
-pub fn declared_plugin(config: &Path) -> Option<(PathBuf, String)> {
-    let read = |text: &str| -> Option<(Option<PathBuf>, Option<String>)> {
-        let parsed: serde_json::Value = hcl::from_str(text).ok()?;
-        let dir = parsed["plugin_directory"].as_str().map(PathBuf::from);
-        let sum = plugin_blocks(&parsed)
-            .into_iter()
-            .find_map(|b| b["sha256sum"].as_str().map(str::to_string));
-        Some((dir, sum))
-    };
+/// Whether a config text declares `plugin "kms" "awskms"`.
+fn declares_awskms_plugin(text: &str) -> bool {
+    hcl::from_str::<serde_json::Value>(text).is_ok_and(|parsed| !plugin_blocks(&parsed).is_empty())
+}
+
+/// The awskms KMS plugin a config declares: the file (its folder and `command`) and
+/// the SHA-256 the server checks it against; what doctor and the drill check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredPlugin {
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+/// The plugin the config (with the files beside a stanza of its own) declares.
+pub fn declared_plugin(config: &Path) -> Option<DeclaredPlugin> {
     let mut texts = vec![std::fs::read_to_string(config).ok()?];
     if Base::of(config) == Base::Fragment {
         texts.extend(
@@ -287,14 +300,18 @@ pub fn declared_plugin(config: &Path) -> Option<(PathBuf, String)> {
                 .filter_map(|f| std::fs::read_to_string(f).ok()),
         );
     }
-    let (mut dir, mut sum) = (None, None);
-    for text in &texts {
-        if let Some((d, s)) = read(text) {
-            dir = dir.or(d);
-            sum = sum.or(s);
-        }
-    }
-    Some((dir?, sum?))
+    let parsed: Vec<serde_json::Value> = texts.iter().filter_map(|t| hcl::from_str(t).ok()).collect();
+    let folder = parsed
+        .iter()
+        .find_map(|p| p["plugin_directory"].as_str().map(PathBuf::from))?;
+    let (command, sha256) = parsed
+        .iter()
+        .flat_map(plugin_blocks)
+        .find_map(|b| Some((b["command"].as_str()?, b["sha256sum"].as_str()?.to_string())))?;
+    Some(DeclaredPlugin {
+        path: folder.join(command),
+        sha256,
+    })
 }
 
 /// The `plugin "kms" "awskms"` blocks of a parsed config (one, or a list when repeated).
@@ -432,23 +449,37 @@ fn without_recovery_comments(text: &str) -> String {
     kept.concat()
 }
 
-/// The spans of the awskms seal stanzas and of the awskms KMS plugin's declaration
-/// (from autounseal's marker, with the `plugin_directory` it wrote), in order.
+/// The spans of the awskms seal stanzas and of the awskms KMS plugin's declaration, in
+/// order: its block, autounseal's marker line, and the `plugin_directory` autounseal
+/// wrote between the two (kept while another plugin block may need it). Whatever else
+/// lies between them is the operator's and stays.
 fn awskms_stanzas(text: &str, body: &hcl::edit::structure::Body) -> Vec<std::ops::Range<usize>> {
+    let awskms_plugin = |b: &hcl::edit::structure::Block| {
+        b.labels.first().is_some_and(|l| l.as_str() == "kms") && b.labels.get(1).is_some_and(|l| l.as_str() == "awskms")
+    };
     let seals = body
         .get_blocks("seal")
         .filter(|b| b.labels.first().is_some_and(|l| l.as_str() == "awskms"));
-    let plugins = body.get_blocks("plugin").filter(|b| {
-        b.labels.first().is_some_and(|l| l.as_str() == "kms") && b.labels.get(1).is_some_and(|l| l.as_str() == "awskms")
-    });
+    let plugins = body.get_blocks("plugin").filter(|b| awskms_plugin(b));
     let mut spans: Vec<std::ops::Range<usize>> = seals.chain(plugins).filter_map(|b| b.span()).collect();
-    spans.sort_by_key(|s| s.start);
-    // Our declaration starts at its marker line: it and our plugin_directory go with the block.
-    if let Some(marker) = text.find(PLUGIN_MARKER)
-        && let Some(block) = spans.iter_mut().find(|s| s.start > marker)
-    {
-        block.start = marker;
+    if let Some(marker) = text.find(PLUGIN_MARKER) {
+        let line_end = text[marker..].find('\n').map_or(text.len(), |i| marker + i + 1);
+        let ours = body
+            .get_blocks("plugin")
+            .filter(|b| awskms_plugin(b))
+            .filter_map(|b| b.span())
+            .find(|s| s.start > marker);
+        let others = body.get_blocks("plugin").any(|b| !awskms_plugin(b));
+        if let (Some(ours), false) = (ours, others)
+            && let Some(directory) = body.get_attribute("plugin_directory").and_then(|a| a.span())
+            && directory.start > marker
+            && directory.end <= ours.start
+        {
+            spans.push(directory);
+        }
+        spans.push(marker..line_end);
     }
+    spans.sort_by_key(|s| s.start);
     spans
 }
 
@@ -1075,7 +1106,11 @@ mod tests {
             let v = parse(text);
             assert_eq!(v["plugin_directory"].as_str(), directory, "{text}");
             let declared = &v["plugin"]["kms"]["awskms"];
-            assert_eq!(declared["command"], PLUGIN_FILE, "{text}");
+            assert_eq!(
+                declared["command"],
+                format!("openbao-plugin-kms-aws-{}", "ab".repeat(6)),
+                "{text}"
+            );
             assert_eq!(declared["sha256sum"], "ab".repeat(32).as_str());
             assert_eq!(v["seal"]["awskms"]["kms_key_id"], "k");
             // The seal is as without the plugin.
@@ -1113,7 +1148,10 @@ mod tests {
         assert_eq!(parse(&disabled)["plugin"], parse(&kept)["plugin"]);
         assert_eq!(
             declared_plugin(&a.output.vault_config),
-            Some(("/opt/openbao/plugins".into(), "ab".repeat(32)))
+            Some(DeclaredPlugin {
+                path: format!("/opt/openbao/plugins/openbao-plugin-kms-aws-{}", "ab".repeat(6)).into(),
+                sha256: "ab".repeat(32)
+            })
         );
 
         // An operator's own plugin_directory is the one used, and not written twice.
@@ -1146,6 +1184,45 @@ mod tests {
         );
         let fragment = plan(&a, "k", Flavour::OpenBao, Some(&theirs)).unwrap().new;
         assert!(!fragment.contains("plugin_directory"), "{fragment}");
-        assert_eq!(parse(&fragment)["plugin"]["kms"]["awskms"]["command"], PLUGIN_FILE);
+        assert!(declares_awskms_plugin(&fragment), "{fragment}");
+    }
+
+    #[test]
+    fn the_cut_takes_our_declaration_and_nothing_of_the_operators_between() {
+        let ours = plugin("/opt/openbao/plugins", true);
+        let kept = keep_with_seal(
+            OPERATORS,
+            Path::new("c"),
+            &seal_text(&answers(), "k", Some(&ours)),
+            Flavour::OpenBao,
+        )
+        .unwrap();
+        // The operator adds a plugin of their own between our plugin_directory and block.
+        let at = kept.find("plugin \"kms\"").unwrap();
+        let theirs = "plugin \"secret\" \"kv\" {\n  command = \"kv\"\n  sha256sum = \"cd\"\n}\n\n";
+        let edited = format!("{}{theirs}{}", &kept[..at], &kept[at..]);
+        let cut = without_awskms(&edited).unwrap();
+        assert!(cut.contains(theirs), "{cut}");
+        assert!(!cut.contains("autounseal") && !cut.contains("\"awskms\""), "{cut}");
+        // Their plugin needs the folder: it stays.
+        assert!(cut.contains("plugin_directory = \"/opt/openbao/plugins\""), "{cut}");
+        // Without it, the folder line goes with ours.
+        assert!(!without_awskms(&kept).unwrap().contains("plugin_directory"));
+    }
+
+    #[test]
+    fn a_second_declaration_beside_a_stanza_of_its_own_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = answers();
+        std::fs::write(
+            dir.path().join("base.hcl"),
+            "plugin \"kms\" \"awskms\" {\n  command = \"x\"\n  sha256sum = \"ab\"\n}\n",
+        )
+        .unwrap();
+        a.output.vault_config = dir.path().join(SEAL_FRAGMENT);
+        let err = plan(&a, "k", Flavour::OpenBao, Some(&plugin("/srv/p", true))).unwrap_err();
+        assert!(err.contains("already declares plugin"), "{err}");
+        // Without a plugin to declare (a server with awskms built in), theirs is theirs.
+        plan(&a, "k", Flavour::OpenBao, None).unwrap();
     }
 }

@@ -184,10 +184,9 @@ pub fn preflight(
         Err(VaultError::BinaryMissing { .. }) if answers.server.launch == Launch::None => None,
         Err(e) => return Err(e.into()),
     };
-    let ours = store.snapshot().file(FileRole::KmsPlugin).map(|f| f.path.clone());
+    let ours = plugins_installed(store);
     let kept = config::kept_plugin_directory(&answers.output.vault_config);
-    let plugin =
-        plugin::declare(answers, binary.as_ref(), fetched, kept, ours.as_deref()).map_err(VaultError::Refused)?;
+    let plugin = plugin::declare(answers, binary.as_ref(), fetched, kept, &ours).map_err(VaultError::Refused)?;
     // Every check here only reads: a plan runs them all, as the apply will.
     host_checks(answers, store, host)?;
     let config = &answers.output.vault_config;
@@ -221,6 +220,17 @@ pub fn preflight(
         launch::ensure_port_free(&answers.server.listen)?;
     }
     Ok(Checked { binary, plugin })
+}
+
+/// The KMS plugin files earlier runs installed (one per version until the old goes).
+fn plugins_installed(store: &ManifestStore) -> Vec<PathBuf> {
+    store
+        .snapshot()
+        .files
+        .into_iter()
+        .filter(|f| f.role == FileRole::KmsPlugin)
+        .map(|f| f.path)
+        .collect()
 }
 
 /// With `server.kms_plugin_image`: the plugin fetched by the server's own `bao plugin
@@ -649,16 +659,28 @@ impl<'a> Deployer<'a> {
         )
     }
 
+    /// The KMS plugin's new version (OpenBao 2.7 and later), then the config that names
+    /// it, then the old version: at every moment the config declares a file that is there.
     async fn write_config(&self, key: &Applied<KeyRecord>) -> Result<()> {
+        if let Some(plugin) = &self.plugin {
+            self.install_plugin(plugin).await?;
+        }
+        self.write_config_file(key).await?;
+        // The config names the new plugin now: an older version of ours can go.
+        if let Some(plugin) = &self.plugin {
+            self.retire_old_plugins(plugin).await?;
+        }
+        Ok(())
+    }
+
+    /// The config itself, after its plugin (see [`Self::write_config`]).
+    async fn write_config_file(&self, key: &Applied<KeyRecord>) -> Result<()> {
         let path = &self.answers.output.vault_config;
         // A plan has no key yet: its diff names the key to come.
         let key_id = match key {
             Applied::Done(key) => key.arn.as_str(),
             _ => PLANNED_KEY,
         };
-        if let Some(plugin) = &self.plugin {
-            self.install_plugin(plugin).await?;
-        }
         let text =
             config::plan(self.answers, key_id, self.flavour(), self.plugin.as_ref()).map_err(VaultError::Refused)?;
         if text.old.as_deref() == Some(text.new.as_str()) {
@@ -713,8 +735,8 @@ impl<'a> Deployer<'a> {
     /// recorded first so that destroy finds it even if the copy is cut short.
     async fn install_plugin(&self, plugin: &KmsPlugin) -> Result<()> {
         let target = plugin.installed();
-        // Already there as declared (a re-run, or the operator's own copy): nothing to copy.
-        if target.is_file() && plugin::sha256_of(&target).ok().as_deref() == Some(plugin.sha256.as_str()) {
+        // Already there as it should be (a re-run, or the operator's own copy): nothing to copy.
+        if plugin::in_place(&target, &plugin.sha256) {
             return Ok(());
         }
         let shown = target.display().to_string();
@@ -746,6 +768,33 @@ impl<'a> Deployer<'a> {
                 |_| format!("{shown}, root's, 0755"),
             )
             .await?;
+        Ok(())
+    }
+
+    /// Removes the plugin versions earlier runs installed that the config no longer names.
+    async fn retire_old_plugins(&self, plugin: &KmsPlugin) -> Result<()> {
+        let current = plugin.installed();
+        for old in plugins_installed(self.store).into_iter().filter(|p| *p != current) {
+            let shown = old.display().to_string();
+            let remove = |_| async {
+                files::remove_if_present(&old)
+                    .map(drop)
+                    .map_err(|e| RunError::Other(format!("cannot remove {shown}: {e}")))
+            };
+            self.recorder
+                .mutate(
+                    Change::new(
+                        Step::VaultConfig,
+                        "file:remove",
+                        format!("{shown} (the KMS plugin's version before)"),
+                        format!("rm -f {}", quote(&shown)),
+                    ),
+                    remove,
+                    |m, _| m.files.retain(|f| !(f.role == FileRole::KmsPlugin && f.path == old)),
+                    |_| format!("{shown} removed"),
+                )
+                .await?;
+        }
         Ok(())
     }
 

@@ -18,8 +18,8 @@ use crate::answers::Answers;
 use crate::child::{self, Limits};
 use crate::vault::server::ServerBinary;
 
-/// The name the plugin is installed under, in the plugin folder: the name OpenBao's
-/// releases give it, so that a host's layout reads as OpenBao's own docs.
+/// The name the plugin is installed under, in the plugin folder, before its version:
+/// the name OpenBao's releases give it, so that a host's layout reads as OpenBao's docs.
 pub const PLUGIN_FILE: &str = "openbao-plugin-kms-aws";
 
 /// Where operators download the plugin.
@@ -38,10 +38,52 @@ pub struct KmsPlugin {
 }
 
 impl KmsPlugin {
+    /// Its file name: the release's name and the first 12 digits of its checksum. Each
+    /// version has a file of its own, so that the config always declares a file that is
+    /// there: a new one is copied in beside the old, the config then names it, and only
+    /// then does the old one go (see `Deployer::install_plugin`).
+    pub fn file_name(&self) -> String {
+        let short: String = self.sha256.chars().take(12).collect();
+        if short.len() == 12 && short.bytes().all(|b| b.is_ascii_hexdigit()) {
+            format!("{PLUGIN_FILE}-{short}")
+        } else {
+            format!("{PLUGIN_FILE}-<the first 12 digits of its SHA-256>")
+        }
+    }
+
     /// Where the server runs it from.
     pub fn installed(&self) -> PathBuf {
-        self.directory.join(PLUGIN_FILE)
+        self.directory.join(self.file_name())
     }
+}
+
+/// Whether `path` is already the plugin as it should be: a real file (not a link),
+/// with this checksum, that only its owner (root, when autounseal runs as root) can
+/// change. Such a file is kept; anything else is replaced or refused.
+pub fn in_place(path: &Path, sha256: &str) -> bool {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return false;
+    };
+    let owner_ok = !nix::unistd::Uid::effective().is_root() || meta.uid() == 0;
+    meta.file_type().is_file()
+        && meta.permissions().mode() & 0o022 == 0
+        && owner_ok
+        && sha256_of(path).ok().as_deref() == Some(sha256)
+}
+
+/// A problem with the plugin folder: others than its owner may write there, so they
+/// could swap the file the server runs (OpenBao's docs ask that it be locked down).
+pub fn folder_problem(folder: &Path) -> Option<String> {
+    let meta = fs::metadata(folder).ok()?;
+    let mode = meta.permissions().mode() & 0o7777;
+    (mode & 0o022 != 0).then(|| {
+        format!(
+            "the plugin folder {} is mode {mode:04o}: others than its owner can put a plugin there for the server \
+             to run. `chmod go-w {}`",
+            folder.display(),
+            folder.display()
+        )
+    })
 }
 
 /// The SHA-256 of a file, in lower-case hex (as `sha256sum` prints it).
@@ -108,18 +150,23 @@ pub fn check_executable(path: &Path) -> Result<(), String> {
     let bits64 = header[4] == 2;
     if bits64 != cfg!(target_pointer_width = "64") {
         return Err(format!(
-            "{shown} is a {}-bit program; this machine runs {}-bit ones",
+            "{shown} is a {}-bit program; this machine runs {}-bit ones: download the plugin for linux_{}",
             if bits64 { 64 } else { 32 },
-            if bits64 { 32 } else { 64 }
+            if bits64 { 32 } else { 64 },
+            go_arch()
         ));
     }
     if (header[5] == 1) != cfg!(target_endian = "little") {
-        return Err(format!("{shown} is for a machine of the other byte order"));
+        return Err(format!(
+            "{shown} is for a machine of the other byte order: download the plugin for linux_{}",
+            go_arch()
+        ));
     }
     let kind = u16::from_le_bytes([header[16], header[17]]);
     if !matches!(kind, 2 | 3) {
         return Err(format!(
-            "{shown} is an ELF file but not a program (a library or an object file?)"
+            "{shown} is an ELF file but not a program (a library or an object file?): give the \
+             openbao-plugin-kms-aws binary itself"
         ));
     }
     let machine = u16::from_le_bytes([header[18], header[19]]);
@@ -186,14 +233,14 @@ pub fn directory(answers: &Answers, kept: Option<PathBuf>) -> (PathBuf, bool) {
 
 /// Whether this server needs the plugin, and if so that the answers give a usable one:
 /// the checks that come before AWS. `fetched` is the file an OCI image gave (see [`fetch`]);
-/// `kept`, the plugin folder the operator's config names; `ours`, the plugin file an
-/// earlier run installed (it may be replaced).
+/// `kept`, the plugin folder the operator's config names; `ours`, the plugin files
+/// earlier runs installed (they may be replaced).
 pub fn declare(
     answers: &Answers,
     binary: Option<&ServerBinary>,
     fetched: Option<&Path>,
     kept: Option<PathBuf>,
-    ours: Option<&Path>,
+    ours: &[PathBuf],
 ) -> Result<Option<KmsPlugin>, String> {
     let s = &answers.server;
     let given = fetched.map(Path::to_path_buf).or_else(|| s.kms_plugin.clone());
@@ -211,6 +258,13 @@ pub fn declare(
         ));
     }
     let (directory, write_directory) = directory(answers, kept);
+    if !directory.is_absolute() {
+        return Err(format!(
+            "the plugin folder {} is not an absolute path: the server would look for it elsewhere than autounseal \
+             puts it. Name it from / (plugin_directory in the config, or server.plugin_directory)",
+            directory.display()
+        ));
+    }
     let Some(source) = given else {
         return match binary {
             Some(b) if needs => Err(missing(b, &directory)),
@@ -232,7 +286,10 @@ pub fn declare(
         )
     })?;
     if !meta.is_file() {
-        return Err(format!("server.kms_plugin: {} is not a file", source.display()));
+        return Err(format!(
+            "server.kms_plugin: {} is not a file: give the unpacked openbao-plugin-kms-aws binary",
+            source.display()
+        ));
     }
     check_executable(&source).map_err(|e| format!("server.kms_plugin: {e}"))?;
     let sha256 = sha256_of(&source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
@@ -252,15 +309,18 @@ pub fn declare(
         write_directory,
         sha256,
     };
-    // A file of the operator's already there is theirs: replaced only when it is the same.
+    if let Some(problem) = folder_problem(&plugin.directory) {
+        return Err(problem);
+    }
+    // What is already there under its name is kept only as it should be; one of ours is
+    // replaced, anything else is the operator's and refused.
     let target = plugin.installed();
-    if target.exists()
-        && ours != Some(target.as_path())
-        && sha256_of(&target).ok().as_deref() != Some(plugin.sha256.as_str())
-    {
+    let ours = ours.contains(&target);
+    if fs::symlink_metadata(&target).is_ok() && !ours && !in_place(&target, &plugin.sha256) {
         return Err(format!(
-            "{} already exists and is another file than server.kms_plugin: autounseal does not replace a plugin it \
-             did not install. Remove it, or give it as server.kms_plugin",
+            "{} already exists and is not the file autounseal would put there (a link, another file, or one others \
+             than root can change): autounseal does not replace a plugin it did not install. Remove it, then run \
+             again",
             target.display()
         ));
     }
@@ -289,10 +349,7 @@ pub fn install(plugin: &KmsPlugin) -> std::io::Result<Installed> {
         fs::set_permissions(&plugin.directory, fs::Permissions::from_mode(0o755))?;
     }
     let target = plugin.installed();
-    let same = fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_file())
-        && sha256_of(&target).ok().as_deref() == Some(plugin.sha256.as_str());
-    if same {
-        fs::set_permissions(&target, fs::Permissions::from_mode(0o755))?;
+    if in_place(&target, &plugin.sha256) {
         return Ok(Installed {
             made_folder,
             wrote: false,
@@ -317,16 +374,26 @@ pub fn install(plugin: &KmsPlugin) -> std::io::Result<Installed> {
             plugin.sha256
         )));
     }
+    // The rename replaces a link there too, never what it points to.
     tmp.persist(&target).map_err(|e| e.error)?;
+    // The rename is durable only once the folder itself is synced.
+    fs::File::open(&plugin.directory)?.sync_all()?;
     Ok(Installed {
         made_folder,
         wrote: true,
     })
 }
 
-/// What is wrong with the installed plugin, against the checksum its config declares:
-/// each problem with what to do. Empty when it is as the server will check it.
+/// What is wrong with the installed plugin, against the checksum its config declares,
+/// and with its folder: each problem with what to do. Empty when it is as the server
+/// will check it.
 pub fn problems(installed: &Path, declared_sha256: &str) -> Vec<String> {
+    let mut out: Vec<String> = installed.parent().and_then(folder_problem).into_iter().collect();
+    out.extend(file_problems(installed, declared_sha256));
+    out
+}
+
+fn file_problems(installed: &Path, declared_sha256: &str) -> Vec<String> {
     let meta = match fs::symlink_metadata(installed) {
         Ok(meta) => meta,
         Err(_) => {
@@ -442,7 +509,8 @@ pub fn fetch(binary: &Path, image: &str, version: &str, sha256: &str, staging: &
     }
     find_fetched(&downloads).ok_or_else(|| {
         format!(
-            "`plugin init` fetched {image}:{version}, but no {PLUGIN_FILE} is in {}",
+            "`plugin init` fetched {image}:{version}, but no {PLUGIN_FILE} is in {}: is that the AWS KMS plugin's \
+             image? Or download the plugin and give it as server.kms_plugin",
             downloads.display()
         )
     })
@@ -568,6 +636,43 @@ mod tests {
         );
         fs::remove_file(plugin.installed()).unwrap();
         assert!(problems(&plugin.installed(), &plugin.sha256)[0].contains("missing"));
+    }
+
+    /// Only a real file, with the checksum, that others cannot change, is kept as it is:
+    /// a link to the same bytes, or a file others may write, is replaced by a real copy.
+    #[test]
+    fn a_link_or_a_loose_file_is_not_in_place_and_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("download");
+        fs::write(&source, elf(2, this_machine().unwrap(), 2)).unwrap();
+        let plugin = KmsPlugin {
+            source: source.clone(),
+            directory: dir.path().join("plugins"),
+            write_directory: true,
+            sha256: sha256_of(&source).unwrap(),
+        };
+        assert!(plugin.file_name().starts_with("openbao-plugin-kms-aws-") && plugin.file_name().len() == 35);
+        fs::create_dir(&plugin.directory).unwrap();
+        std::os::unix::fs::symlink(&source, plugin.installed()).unwrap();
+        assert!(!in_place(&plugin.installed(), &plugin.sha256));
+        assert!(problems(&plugin.installed(), &plugin.sha256)[0].contains("not a real file"));
+        assert_eq!(
+            install(&plugin).unwrap(),
+            Installed {
+                made_folder: false,
+                wrote: true
+            }
+        );
+        assert!(fs::symlink_metadata(plugin.installed()).unwrap().file_type().is_file());
+        assert!(in_place(&plugin.installed(), &plugin.sha256));
+        fs::set_permissions(plugin.installed(), fs::Permissions::from_mode(0o775)).unwrap();
+        assert!(!in_place(&plugin.installed(), &plugin.sha256));
+        fs::set_permissions(&plugin.directory, fs::Permissions::from_mode(0o777)).unwrap();
+        let found = problems(&plugin.installed(), &plugin.sha256);
+        assert!(
+            found[0].contains("chmod go-w") && found[1].contains("0775"),
+            "{found:?}"
+        );
     }
 
     use std::io::Write;

@@ -448,7 +448,10 @@ fn the_plain_wizard_asks_openbao_2_7_for_its_kms_plugin() {
     );
     assert!(output.contains("error: the plugin's path"), "{output}");
     assert!(output.contains("no ELF header"), "{output}");
-    let installed = dir.path().join("plugins/openbao-plugin-kms-aws");
+    let sum = autounseal::vault::plugin::sha256_of(std::path::Path::new("/bin/true")).unwrap();
+    let installed = dir
+        .path()
+        .join(format!("plugins/openbao-plugin-kms-aws-{}", &sum[..12]));
     assert_eq!(std::fs::read(&installed).unwrap(), std::fs::read("/bin/true").unwrap());
     let config = std::fs::read_to_string(dir.path().join("etc/openbao.hcl")).unwrap();
     assert!(config.contains("plugin \"kms\" \"awskms\""), "{config}");

@@ -36,17 +36,22 @@ async fn assert_nothing_created(moto: &Moto, dir: &Path) {
 /// A program for this machine that is not a plugin: it writes the environment it was
 /// started with to `dump`, then exits without the plugin handshake.
 fn stand_in(dir: &Path, dump: &Path) -> PathBuf {
-    let source = dir.join("stand-in.c");
+    stand_in_at(dir, dump, "download")
+}
+
+/// [`stand_in`], built in `dir/folder`: each folder another program (its name is in it).
+fn stand_in_at(dir: &Path, dump: &Path, folder: &str) -> PathBuf {
+    let source = dir.join(format!("{folder}.c"));
     std::fs::write(
         &source,
         format!(
-            "#include <stdio.h>\nextern char **environ;\nint main(void) {{\n  FILE *f = fopen(\"{}\", \"w\");\n  \
-             for (char **e = environ; *e; e++) fprintf(f, \"%s\\n\", *e);\n  fclose(f);\n  return 1;\n}}\n",
+            "#include <stdio.h>\nextern char **environ;\nvolatile const char which[] = \"{folder}\";\nint main(void) {{\n  FILE *f = fopen(\"{}\", \"w\");\n  \
+             for (char **e = environ; *e; e++) fprintf(f, \"%s\\n\", *e);\n  fclose(f);\n  return which[0] ? 1 : 2;\n}}\n",
             dump.display()
         ),
     )
     .unwrap();
-    let binary = dir.join("download/openbao-plugin-kms-aws_linux");
+    let binary = dir.join(folder).join("openbao-plugin-kms-aws_linux");
     std::fs::create_dir_all(binary.parent().unwrap()).unwrap();
     let built = Command::new("cc").arg("-o").arg(&binary).arg(&source).output().unwrap();
     assert!(built.status.success(), "{}", output_text(&built));
@@ -60,6 +65,11 @@ fn plugin_answers(moto: &Moto, dir: &Path, plugin: &Path) -> Answers {
     a.server.binary = bao_2_7().to_string_lossy().into_owned();
     a.server.kms_plugin = Some(plugin.to_path_buf());
     a
+}
+
+/// The file name a plugin of this checksum is installed under.
+fn versioned(sha256: &str) -> String {
+    format!("{PLUGIN_FILE}-{}", &sha256[..12])
 }
 
 /// The environment the stand-in saw, by name.
@@ -154,7 +164,7 @@ async fn a_plugin_that_cannot_serve_is_refused_before_aws() {
         ),
         // A registry out of reach (a closed port on loopback): said, with the way round it.
         (
-            "could not fetch 127.0.0.1:9/openbao-plugin-kms-aws:v0.1.0",
+            "could not fetch 127.0.0.1:9/openbao-plugin-kms-aws:v0.1.0: error reconciling plugins: failed to download plugin",
             Box::new(|a: &mut Answers| {
                 a.server.kms_plugin = None;
                 a.server.kms_plugin_image = Some("127.0.0.1:9/openbao-plugin-kms-aws".into());
@@ -197,7 +207,7 @@ async fn the_server_runs_the_declared_plugin_with_its_environment_and_checks_its
     let planned = run(&a, dir.path(), &["plan"]);
     let said = output_text(&planned);
     assert!(planned.status.success(), "{said}");
-    let installed = dir.path().join("plugins").join(PLUGIN_FILE);
+    let installed = dir.path().join("plugins").join(versioned(&sum));
     assert!(
         said.contains(&format!("install -D -m 0755 -o root -g root {}", plugin.display())),
         "{said}"
@@ -229,7 +239,7 @@ async fn the_server_runs_the_declared_plugin_with_its_environment_and_checks_its
         dir.path().join("plugins").to_string_lossy().as_ref()
     );
     let declared = &parsed["plugin"]["kms"]["awskms"];
-    assert_eq!(declared["command"], PLUGIN_FILE);
+    assert_eq!(declared["command"], versioned(&sum).as_str());
     assert_eq!(declared["sha256sum"], sum.as_str());
     let seal = parsed["seal"]["awskms"].as_object().unwrap();
     let mut names: Vec<&str> = seal.keys().map(String::as_str).collect();
@@ -284,12 +294,42 @@ async fn the_server_runs_the_declared_plugin_with_its_environment_and_checks_its
     );
     assert_eq!(sha256_of(&installed).unwrap(), sum);
 
+    // A new version of the plugin: copied in beside the old, the config names it, then
+    // the old one goes. The server checks the new one.
+    let newer = stand_in_at(dir.path(), &dump, "newer");
+    let newer_sum = sha256_of(&newer).unwrap();
+    let mut upgraded = a.clone();
+    upgraded.server.kms_plugin = Some(newer.clone());
+    let again = run(&upgraded, dir.path(), &["apply", "--yes"]);
+    let said = output_text(&again);
+    assert!(said.contains("start plugin client"), "{said}");
+    let newer_installed = dir.path().join("plugins").join(versioned(&newer_sum));
+    assert_eq!(sha256_of(&newer_installed).unwrap(), newer_sum);
+    assert!(
+        !installed.exists(),
+        "the old version goes once the config names the new: {said}"
+    );
+    let text = std::fs::read_to_string(&a.output.vault_config).unwrap();
+    assert!(text.contains(&newer_sum) && !text.contains(&sum), "{text}");
+    let recorded: Vec<_> = ManifestStore::open(&state)
+        .unwrap()
+        .snapshot()
+        .files
+        .into_iter()
+        .filter(|f| f.role == FileRole::KmsPlugin)
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(recorded, std::slice::from_ref(&newer_installed));
+
     // destroy removes the copy and the folder it made.
     let gone = autounseal_output(&state, &["destroy", "--yes", "--force"]);
     let said = output_text(&gone);
     assert!(gone.status.success(), "{said}");
-    assert!(!installed.exists() && !dir.path().join("plugins").exists(), "{said}");
-    assert!(plugin.exists(), "the download is the operator's");
+    assert!(
+        !newer_installed.exists() && !dir.path().join("plugins").exists(),
+        "{said}"
+    );
+    assert!(plugin.exists() && newer.exists(), "the downloads are the operator's");
 }
 
 #[tokio::test]

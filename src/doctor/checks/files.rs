@@ -388,7 +388,7 @@ pub fn config(manifest: &Manifest, out: &mut Vec<Finding>) {
 fn kms_plugin(manifest: &Manifest, config: &Path, out: &mut Vec<Finding>) {
     let link = Link::Config;
     let recorded = manifest.file(FileRole::KmsPlugin).map(|f| f.path.clone());
-    let Some((folder, sha256)) = crate::vault::config::declared_plugin(config) else {
+    let Some(declared) = crate::vault::config::declared_plugin(config) else {
         if let Some(installed) = recorded {
             out.push(Finding::fail(
                 link,
@@ -403,8 +403,8 @@ fn kms_plugin(manifest: &Manifest, config: &Path, out: &mut Vec<Finding>) {
         }
         return;
     };
-    let installed = folder.join(crate::vault::plugin::PLUGIN_FILE);
-    let problems = crate::vault::plugin::problems(&installed, &sha256);
+    let installed = &declared.path;
+    let problems = crate::vault::plugin::problems(installed, &declared.sha256);
     if problems.is_empty() {
         out.push(Finding::ok(
             link,
