@@ -240,8 +240,8 @@ fn seal_text(answers: &Answers, kms_key_id: &str, plugin: Option<&KmsPlugin>) ->
     plugin.map(plugin_text).unwrap_or_default() + &seal + &recovery_stanzas(answers, kms_key_id)
 }
 
-/// How the plugin's declaration starts: the way back and a re-run cut it from there
-/// to the end of its `plugin "kms" "awskms"` block.
+/// The line that starts the plugin's declaration: the way back and a re-run cut it,
+/// with the block and the `plugin_directory` autounseal wrote (see `awskms_stanzas`).
 const PLUGIN_MARKER: &str = "# autounseal: OpenBao's awskms seal is a KMS plugin";
 
 /// The plugin's folder (unless the config names it already) and its `plugin "kms"

@@ -41,7 +41,7 @@ impl KmsPlugin {
     /// Its file name: the release's name and the first 12 digits of its checksum. Each
     /// version has a file of its own, so that the config always declares a file that is
     /// there: a new one is copied in beside the old, the config then names it, and only
-    /// then does the old one go (see `Deployer::install_plugin`).
+    /// then does the old one go (see `Deployer::write_config`).
     pub fn file_name(&self) -> String {
         let short: String = self.sha256.chars().take(12).collect();
         if short.len() == 12 && short.bytes().all(|b| b.is_ascii_hexdigit()) {
