@@ -271,12 +271,6 @@ pub fn kept_plugin_directory(config: &Path) -> Option<PathBuf> {
     })
 }
 
-/// The KMS plugin's folder for these answers (see `plugin::directory`), and whether the
-/// config must name it.
-pub fn plugin_directory(answers: &Answers) -> (PathBuf, bool) {
-    crate::vault::plugin::directory(answers, kept_plugin_directory(&answers.output.vault_config))
-}
-
 /// Whether a config text declares `plugin "kms" "awskms"`.
 fn declares_awskms_plugin(text: &str) -> bool {
     hcl::from_str::<serde_json::Value>(text).is_ok_and(|parsed| !plugin_blocks(&parsed).is_empty())

@@ -288,11 +288,9 @@ fn summary(ctx: &Ctx) -> Vec<Line<'static>> {
     }
     let plugin = a.server.kms_plugin.as_ref().map(|p| p.display().to_string());
     if let Some(plugin) = plugin.or(a.server.kms_plugin_image.clone()) {
-        // Right under the server that runs it.
-        lines.push(Line::raw(format!(
-            "Plugin  {plugin} → {}/",
-            crate::vault::config::plugin_directory(a).0.display()
-        )));
+        // Right under the server that runs it; where it goes is the plan's `file:install`
+        // (drawn without reading the config on every frame).
+        lines.push(Line::raw(format!("Plugin  {plugin} (awskms)")));
     }
     if a.cluster.nodes > 1 {
         lines.extend(nodes_block(ctx));

@@ -652,8 +652,10 @@ impl Screen for Server {
         let flavour = by_hand::flavour(ctx);
         let mut out = Vec::new();
         // OpenBao 2.7 and later: the plugin copied in first, declared with its checksum.
+        // The answers' folder, as drawn without reading files (a run takes the one a kept
+        // config names, if it names one).
         let plugin = a.server.kms_plugin.as_ref().map(|source| {
-            let (directory, write_directory) = crate::vault::config::plugin_directory(a);
+            let (directory, write_directory) = crate::vault::plugin::directory(a, None);
             crate::vault::plugin::KmsPlugin {
                 source: source.clone(),
                 directory,
