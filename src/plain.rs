@@ -226,6 +226,9 @@ fn ask_kms_plugin(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<()> {
     let needs = crate::vault::server::find(&a.server.binary).is_ok_and(|b| !b.has_builtin_awskms());
     if !needs {
         a.server.kms_plugin = None;
+        if a.server.kms_plugin_image.is_none() {
+            a.server.kms_plugin_sha256 = None;
+        }
         return Ok(());
     }
     if a.server.kms_plugin_image.is_some() {
@@ -243,6 +246,8 @@ fn ask_kms_plugin(p: &mut Prompter, a: &mut Answers) -> anyhow::Result<()> {
         crate::vault::plugin::check_executable(Path::new(v.trim()))
     })?;
     a.server.kms_plugin = Some(file.trim().into());
+    let sum = p.ask(Q::KmsPluginSha256, a.server.kms_plugin_sha256.as_deref().unwrap_or(""))?;
+    a.server.kms_plugin_sha256 = optional(&sum);
     p.keep(a);
     Ok(())
 }

@@ -31,6 +31,7 @@ pub enum Q {
     Csv,
     Binary,
     KmsPlugin,
+    KmsPluginSha256,
     Launch,
     Layout,
     ClusterFile,
@@ -241,6 +242,12 @@ pub static QUESTIONS: &[Question] = &[
         help: "OpenBao 2.7+: the openbao-plugin-kms-aws binary you downloaded; copied into the plugin folder",
         // Required where it is asked, unless the answers give an OCI image instead.
         kind: optional(path),
+    },
+    Question {
+        id: Q::KmsPluginSha256,
+        label: "Plugin SHA-256",
+        help: "its checksum from the release's checksums file: the download must match it",
+        kind: optional(answers::validate_sha256),
     },
     Question {
         id: Q::Launch,

@@ -409,12 +409,22 @@ fn openbao_2_7_asks_for_its_kms_plugin() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, ScreenId::Server);
     assert!(error(&mut app).contains("no ELF header"), "{}", error(&mut app));
-    // A program for this machine goes on, into the answers.
+    // A program for this machine, with its checksum from the release (checked as typed
+    // for its form; against the file before AWS), goes on, into the answers.
     ctrl(&mut app, 'u');
     typed(&mut app, "/bin/true");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.screens.server.form.focused_id(), Q::KmsPluginSha256);
+    typed(&mut app, "abc");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, ScreenId::Server);
+    let sum = "ab".repeat(32);
+    ctrl(&mut app, 'u');
+    typed(&mut app, &sum);
     key(&mut app, KeyCode::Enter);
     assert_ne!(app.screen, ScreenId::Server);
     assert_eq!(app.ctx.answers.server.kms_plugin, Some("/bin/true".into()));
+    assert_eq!(app.ctx.answers.server.kms_plugin_sha256, Some(sum));
 }
 
 /// A probe's answer for a name since changed is dropped, and a missing binary is told

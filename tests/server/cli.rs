@@ -412,6 +412,7 @@ fn the_plain_wizard_asks_openbao_2_7_for_its_kms_plugin() {
     let script = dir.path().join("not-a-plugin");
     std::fs::write(&script, "#!/bin/sh\n").unwrap();
     let bao = common::bao_2_7();
+    let sum = autounseal::vault::plugin::sha256_of(Path::new("/bin/true")).unwrap();
     let answers = [
         "",
         &moto.url,
@@ -432,6 +433,8 @@ fn the_plain_wizard_asks_openbao_2_7_for_its_kms_plugin() {
         "",                       // the plugin left out: asked again
         script.to_str().unwrap(), // no program: asked again
         "/bin/true",              // a program for this machine (the server would refuse it)
+        "abc",                    // no SHA-256: asked again
+        &format!("sha256:{sum}"), // its checksum, as a release lists it
         "none",
         "single server",
         "",
@@ -448,13 +451,22 @@ fn the_plain_wizard_asks_openbao_2_7_for_its_kms_plugin() {
     );
     assert!(output.contains("error: the plugin's path"), "{output}");
     assert!(output.contains("no ELF header"), "{output}");
-    let sum = autounseal::vault::plugin::sha256_of(std::path::Path::new("/bin/true")).unwrap();
+    assert!(output.contains("a SHA-256 is 64 hexadecimal digits"), "{output}");
     let installed = dir
         .path()
         .join(format!("plugins/openbao-plugin-kms-aws-{}", &sum[..12]));
     assert_eq!(std::fs::read(&installed).unwrap(), std::fs::read("/bin/true").unwrap());
     let config = std::fs::read_to_string(dir.path().join("etc/openbao.hcl")).unwrap();
     assert!(config.contains("plugin \"kms\" \"awskms\""), "{config}");
+    assert!(config.contains(&format!("sha256sum = \"{sum}\"")), "{config}");
+    assert_eq!(
+        autounseal::answers::Answers::load(&dir.path().join("state/wizard-answers.toml"))
+            .unwrap()
+            .server
+            .kms_plugin_sha256,
+        Some(format!("sha256:{sum}")),
+        "kept with the answers"
+    );
 }
 
 #[test]

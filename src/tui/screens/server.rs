@@ -56,6 +56,7 @@ impl Server {
         let mut form = Form::new(vec![
             form::text(Q::Binary, &a.server.binary),
             form::text(Q::KmsPlugin, &path(&a.server.kms_plugin)),
+            form::text(Q::KmsPluginSha256, a.server.kms_plugin_sha256.as_deref().unwrap_or("")),
             form::choice(Q::Launch, launch),
             form::choice(
                 Q::Layout,
@@ -76,6 +77,7 @@ impl Server {
         show_layout(&mut form);
         form.set_hidden(Q::Existing, a.server.existing != ExistingServer::Migrate);
         form.set_hidden(Q::KmsPlugin, a.server.kms_plugin.is_none());
+        form.set_hidden(Q::KmsPluginSha256, a.server.kms_plugin.is_none());
         Server {
             form,
             probe: None,
@@ -382,6 +384,7 @@ impl Server {
         let named = probe.named.clone();
         self.form.probed(&[Q::Binary], &named, problem, note);
         self.form.set_hidden(Q::KmsPlugin, !needs_plugin);
+        self.form.set_hidden(Q::KmsPluginSha256, !needs_plugin);
         self.form.field_mut(Q::KmsPlugin).note = needs_plugin.then(|| {
             format!(
                 "openbao-plugin-kms-aws for linux, from {}",
@@ -424,6 +427,12 @@ impl Server {
         } else {
             path(Q::KmsPlugin)
         };
+        // Compared with the file before AWS (the plan Review shows), not while typing.
+        if !f.field(Q::KmsPluginSha256).hidden {
+            s.kms_plugin_sha256 = Some(f.value(Q::KmsPluginSha256).trim().to_string()).filter(|v| !v.is_empty());
+        } else if s.kms_plugin_image.is_none() {
+            s.kms_plugin_sha256 = None;
+        }
         let plugin_problem = match (&s.kms_plugin, &s.kms_plugin_image) {
             (Some(file), _) => crate::vault::plugin::check_executable(file).err(),
             (None, None) if !f.field(Q::KmsPlugin).hidden => Some(
