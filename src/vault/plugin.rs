@@ -57,18 +57,12 @@ impl KmsPlugin {
     }
 }
 
-/// Whether `path` is already the plugin as it should be: a real file (not a link),
-/// with this checksum, that only its owner (root, when autounseal runs as root) can
-/// change. Such a file is kept; anything else is replaced or refused.
+/// Whether `path` is already the plugin as it should be: a real executable file (not a
+/// link), with this checksum, that only its owner (root, when autounseal runs as root)
+/// can change; doctor's file checks, none failing. Such a file is kept; anything else is
+/// replaced or refused.
 pub fn in_place(path: &Path, sha256: &str) -> bool {
-    let Ok(meta) = fs::symlink_metadata(path) else {
-        return false;
-    };
-    let owner_ok = !nix::unistd::Uid::effective().is_root() || meta.uid() == 0;
-    meta.file_type().is_file()
-        && meta.permissions().mode() & 0o022 == 0
-        && owner_ok
-        && sha256_of(path).ok().as_deref() == Some(sha256)
+    file_problems(path, sha256).is_empty()
 }
 
 /// A problem with the plugin folder: others than its owner may write there, so they
@@ -665,6 +659,8 @@ mod tests {
         );
         assert!(fs::symlink_metadata(plugin.installed()).unwrap().file_type().is_file());
         assert!(in_place(&plugin.installed(), &plugin.sha256));
+        fs::set_permissions(plugin.installed(), fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(!in_place(&plugin.installed(), &plugin.sha256), "not executable");
         fs::set_permissions(plugin.installed(), fs::Permissions::from_mode(0o775)).unwrap();
         assert!(!in_place(&plugin.installed(), &plugin.sha256));
         fs::set_permissions(&plugin.directory, fs::Permissions::from_mode(0o777)).unwrap();

@@ -283,6 +283,14 @@ pub fn answers(moto: &Moto, dir: &std::path::Path) -> Answers {
     a
 }
 
+/// A run stopped before AWS was touched: moto (for the answers of `dir`) holds no key
+/// and no user.
+pub async fn assert_nothing_created(moto: &Moto, dir: &std::path::Path) {
+    let ctx = context(&answers(moto, dir)).await;
+    assert!(ctx.kms.list_keys().send().await.unwrap().keys().is_empty());
+    assert!(ctx.iam.list_users().send().await.unwrap().users().is_empty());
+}
+
 /// The AWS side a destroy leaves: no user, no policy or alias of ours, the key
 /// `key_arn` pending deletion.
 pub async fn aws_is_clean(ctx: &AwsContext, key_arn: &str) {

@@ -16,7 +16,7 @@ use autounseal::run::manifest::FileRole;
 use autounseal::vault::config;
 use autounseal::vault::plugin::{PLUGIN_FILE, RELEASES, sha256_of};
 use autounseal::vault::server::Flavour;
-use common::{Moto, ServerGuard, autounseal_output, bao, bao_2_7, context, output_text, server_answers};
+use common::{Moto, ServerGuard, assert_nothing_created, autounseal_output, bao, bao_2_7, output_text, server_answers};
 
 /// `autounseal ARGS --answers` with these answers, on `dir/state`.
 fn run(answers: &Answers, dir: &Path, args: &[&str]) -> Output {
@@ -25,12 +25,6 @@ fn run(answers: &Answers, dir: &Path, args: &[&str]) -> Output {
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--answers", file.to_str().unwrap()]);
     autounseal_output(&dir.join("state"), &all)
-}
-
-async fn assert_nothing_created(moto: &Moto, dir: &Path) {
-    let ctx = context(&common::answers(moto, dir)).await;
-    assert!(ctx.kms.list_keys().send().await.unwrap().keys().is_empty());
-    assert!(ctx.iam.list_users().send().await.unwrap().users().is_empty());
 }
 
 /// A program for this machine that is not a plugin: it writes the environment it was

@@ -17,7 +17,7 @@ use autounseal::vault::config;
 use autounseal::vault::deploy::{Checked, Deployer, KeysDestination};
 use autounseal::vault::launch;
 use autounseal::vault::server;
-use common::{Moto, ServerGuard, bao, context, isolate, server_answers, wait_unsealed};
+use common::{Moto, ServerGuard, assert_nothing_created, bao, context, isolate, server_answers, wait_unsealed};
 
 fn run_apply(answers: &Answers, dir: &Path) -> Output {
     let file = dir.join("answers.toml");
@@ -243,13 +243,6 @@ async fn a_rerun_restarts_the_server_it_manages_when_it_is_gone() {
     );
     let client = VaultClient::new(&config::api_addr(&a), None).unwrap();
     assert_eq!(wait_unsealed(&client).await.seal_type, "awskms");
-}
-
-/// The run stopped before AWS was touched: no key, no user.
-async fn assert_nothing_created(moto: &Moto, dir: &Path) {
-    let ctx = context(&common::answers(moto, dir)).await;
-    assert!(ctx.kms.list_keys().send().await.unwrap().keys().is_empty());
-    assert!(ctx.iam.list_users().send().await.unwrap().users().is_empty());
 }
 
 /// The steps named by an apply's progress lines (`  ok   KMS key: created …`).
